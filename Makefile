@@ -1,0 +1,72 @@
+# evstore build. `make deps` installs Debian packages, `make` builds the
+# libraries, `make test` runs every test twice: plain and under ASan+UBSan.
+
+CC      ?= cc
+B       ?= build
+PREFIX  ?= /usr/local
+SAN     ?=
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Iinclude -Isrc $(CFLAGS)
+LIBS    := -lzstd -lxxhash -lpthread
+ifeq ($(SAN),1)
+  CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDSAN   := -fsanitize=address,undefined
+endif
+
+SONAME_MAJOR := 0
+VERSION := 0.1.0
+
+LIB_SRC := $(sort $(wildcard src/*.c))
+LIB_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
+HDRS    := include/evstore.h $(wildcard src/*.h)
+
+.PHONY: all deps test test-bins test-plain test-asan clean
+all: $(B)/libevstore.a $(B)/libevstore.so
+
+# Debian packages the build and the tests need; apt-get only when one is missing.
+DEB_PKGS := build-essential libsqlite3-dev sqlite3 libxxhash-dev libzstd-dev \
+            zstd clang libclang-rt-14-dev python3 pkg-config
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all present"; fi
+
+$(B)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/libevstore.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libevstore.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libevstore.so.$(SONAME_MAJOR) $(LDSAN) -o $(B)/libevstore.so.$(VERSION) $^ $(LIBS)
+	ln -sf libevstore.so.$(VERSION) $(B)/libevstore.so.$(SONAME_MAJOR)
+	ln -sf libevstore.so.$(VERSION) $@
+
+$(B)/tests/%: tests/%.c tests/test.h $(B)/libevstore.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
+
+test-bins: $(TEST_BIN)
+
+test-plain:
+	@$(MAKE) --no-print-directory B=build test-bins
+test-asan:
+	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 test-bins
+
+# Both variants, then one runner over both so the closing line counts all.
+test: test-plain test-asan
+	@bash tests/run.sh build/tests build/asan/tests
+
+clean:
+	rm -rf build

@@ -1,0 +1,289 @@
+/*
+** evstore.h: the public API of evstore, an embedded event store (an inbox).
+**
+** An event is appended once, read by id or through the inbox (pending events,
+** oldest first), acknowledged once, and deleted when no longer wanted.
+** Events live in an append-only log of checksummed segment files; an in-memory
+** index answers lookups. See README.md for a tour and docs/FORMAT.md for the
+** on-disk format.
+**
+** Conventions
+**  - Every function that can fail returns int: 0 (EVS_OK) or a negative EVS_E*
+**    code. evs_strerror(rc) is the generic text; evs_errmsg(store) is the
+**    specific message of the calling thread's last failed call.
+**  - Handles are opaque. Structs the caller fills (evs_options, evs_event_in,
+**    evs_query) are zero-initialisable: a zero field means "the default".
+**  - Times are microseconds since the Unix epoch, UTC (int64_t).
+**  - Strings handed out by the library are NUL-terminated and also carry an
+**    explicit length.
+**  - Thread safety: an evs_store may be used from any number of threads at
+**    once. An evs_txn, evs_page or evs_event belongs to one thread at a time.
+**  - The library never prints and never aborts.
+*/
+#ifndef EVSTORE_H
+#define EVSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVS_VERSION_MAJOR 0
+#define EVS_VERSION_MINOR 1
+#define EVS_VERSION_PATCH 0
+#define EVS_VERSION_NUMBER \
+  (EVS_VERSION_MAJOR * 10000 + EVS_VERSION_MINOR * 100 + EVS_VERSION_PATCH)
+#define EVS_VERSION_STRING "0.1.0"
+
+/* The library's version string, e.g. "0.1.0" (may differ from the header's
+** EVS_VERSION_STRING when linked against another build). */
+const char *evs_version(void);
+
+/* ---- Status codes ------------------------------------------------------ */
+#define EVS_OK 0
+#define EVS_EINVAL -1     /* bad argument or invalid event field            */
+#define EVS_ENOTFOUND -2  /* no event with that id                          */
+#define EVS_ECONFLICT -3  /* state does not allow it (e.g. already acked)   */
+#define EVS_ETOOBIG -4    /* payload, metadata or string over its limit     */
+#define EVS_ECORRUPT -5   /* on-disk data failed a checksum or format check */
+#define EVS_EIO -6        /* an I/O call failed (message names it)          */
+#define EVS_ELOCKED -7    /* another process has the store open             */
+#define EVS_ENOMEM -8     /* out of memory                                  */
+#define EVS_ECURSOR -9    /* cursor malformed, tampered, or not for this query */
+#define EVS_EJSON -10     /* payload or metadata is not a valid JSON object */
+#define EVS_EBUSY -11     /* this thread already holds the write transaction */
+#define EVS_ENOSPC -12    /* disk full                                      */
+#define EVS_EREADONLY -13 /* store refuses writes after an I/O failure      */
+#define EVS_EMISUSE -14   /* API used out of order (e.g. finished txn)      */
+
+/* Generic text for a status code; never NULL, static storage. */
+const char *evs_strerror(int rc);
+
+/* ---- Store ------------------------------------------------------------- */
+typedef struct evs_store evs_store;
+typedef struct evs_txn evs_txn;
+typedef struct evs_page evs_page;
+
+/* Durability of a commit (see README "Guarantees"):
+**  OFF    written to the OS at commit, never fsynced; an OS crash or power
+**         loss may lose recent commits (never part of one).
+**  NORMAL written to the OS at commit (survives a process crash); segment
+**         files are fdatasynced when they are full and at close.
+**  FULL   fdatasync before commit returns; concurrent committers share one
+**         fdatasync (group commit). */
+#define EVS_SYNC_DEFAULT 0 /* = NORMAL */
+#define EVS_SYNC_OFF 1
+#define EVS_SYNC_NORMAL 2
+#define EVS_SYNC_FULL 3
+
+/* A clock returning microseconds since the epoch; for tests and replays. */
+typedef int64_t (*evs_clock_fn)(void *arg);
+
+typedef struct evs_options {
+  int sync;                      /* EVS_SYNC_*; 0 = NORMAL                 */
+  uint32_t max_payload;          /* bytes; 0 = 409600 (400 KiB)            */
+  uint32_t compress_threshold;   /* payloads >= this are zstd-compressed;
+                                    0 = 1024; UINT32_MAX = never           */
+  int compress_level;            /* zstd level; 0 = 1; negative = fast     */
+  int64_t retention_us;          /* events older than this are invisible;
+                                    0 = 7 days; -1 = keep forever          */
+  int64_t idempotency_window_us; /* 0 = 24 h; -1 = keys never expire       */
+  int skip_json_validation;      /* 1 = trust payload/metadata as JSON     */
+  uint32_t segment_size;         /* bytes before a new segment; 0 = 64 MiB */
+  evs_clock_fn clock;            /* NULL = CLOCK_REALTIME                  */
+  void *clock_arg;
+} evs_options;
+
+/* Open (creating if needed) the store in directory `dir`. dir NULL or
+** ":memory:" gives an in-memory store with no files. opts may be NULL for
+** defaults. On success *out is the handle; on failure *out is NULL and
+** evs_errmsg(NULL) says why. One process at a time may open a directory
+** (EVS_ELOCKED otherwise). Opening recovers from a crash: a torn or
+** uncommitted tail is truncated and counted in evs_stats.
+** Errors: EVS_EINVAL, EVS_ELOCKED, EVS_ECORRUPT, EVS_EIO, EVS_ENOMEM. */
+int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
+
+/* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
+** back. Pages and events obtained from the store must be freed first.
+** The handle is freed even when an error is returned. */
+int evs_store_close(evs_store *s);
+
+/* Make every commit so far durable (fdatasync), whatever the sync mode. */
+int evs_store_sync(evs_store *s);
+
+/* The calling thread's last error message for `s` (or, with s NULL, for
+** its last failed call on any store, including evs_store_open). Valid
+** until the thread's next evs_ call. Never NULL. */
+const char *evs_errmsg(const evs_store *s);
+
+/* ---- Events ------------------------------------------------------------ */
+#define EVS_PRIORITY_DEFAULT 0 /* = NORMAL */
+#define EVS_PRIORITY_LOW 1
+#define EVS_PRIORITY_NORMAL 2
+#define EVS_PRIORITY_HIGH 3
+
+#define EVS_STATUS_PENDING 0
+#define EVS_STATUS_ACKNOWLEDGED 1
+
+#define EVS_MAX_NAME 100     /* source, event_type (bytes, after trimming) */
+#define EVS_MAX_METADATA 8192
+#define EVS_MAX_IDEMPOTENCY_KEY 256
+
+/* An event to append. source and event_type are NUL-terminated, trimmed of
+** surrounding white space, 1..100 bytes of UTF-8 without control
+** characters. payload must be a JSON object (payload_len 0 = strlen).
+** metadata, if not NULL, a JSON object of at most 8 KiB (metadata_len 0 =
+** strlen). idempotency_key, if not NULL, 1..256 bytes. */
+typedef struct evs_event_in {
+  const char *source;
+  const char *event_type;
+  const char *payload;
+  size_t payload_len;
+  const char *metadata;
+  size_t metadata_len;
+  const char *idempotency_key;
+  int priority; /* EVS_PRIORITY_*; 0 = NORMAL */
+} evs_event_in;
+
+/* What an append did. For a duplicate idempotency key (within the window)
+** nothing is stored: id and created_us are the original event's. */
+typedef struct evs_append_result {
+  int rc;             /* 0, or why this item was rejected   */
+  int duplicate;      /* 1 when the key matched an event     */
+  uint64_t id;
+  int64_t created_us;
+} evs_append_result;
+
+/* An event as read back. All strings are NUL-terminated; metadata and
+** idempotency_key are NULL when absent. */
+typedef struct evs_event {
+  uint64_t id;
+  int64_t created_us;
+  int64_t acknowledged_us; /* 0 while pending */
+  int status;              /* EVS_STATUS_*    */
+  int priority;            /* EVS_PRIORITY_LOW..HIGH */
+  const char *source;
+  size_t source_len;
+  const char *event_type;
+  size_t event_type_len;
+  const char *payload; /* decompressed */
+  size_t payload_len;
+  const char *metadata;
+  size_t metadata_len;
+  const char *idempotency_key;
+  size_t idempotency_key_len;
+} evs_event;
+
+/* Every function below that takes `evs_txn *txn` works inside that
+** transaction when txn is not NULL (seeing its uncommitted writes), and as
+** its own committed transaction when txn is NULL. */
+
+/* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
+** out->duplicate = 1. Errors: EVS_EINVAL, EVS_EJSON, EVS_ETOOBIG, EVS_EIO,
+** EVS_ENOSPC, EVS_EREADONLY, EVS_EBUSY, EVS_ENOMEM. */
+int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+               evs_append_result *out);
+
+/* Append n events in one transaction; results[i] says what happened to
+** ev[i]. Items that fail validation are skipped (their results[i].rc says
+** why) and the valid ones are stored together. Returns 0 when the valid
+** items were committed (check each rc), or a negative code when nothing
+** was stored. A key repeated inside the batch is a duplicate of its first
+** occurrence. */
+int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                     size_t n, evs_append_result *results);
+
+/* Read an event by id. *out is allocated by the library: free it with
+** evs_event_free(). Errors: EVS_ENOTFOUND (never existed, deleted or
+** expired), EVS_ECORRUPT, EVS_ENOMEM. */
+int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out);
+void evs_event_free(evs_event *ev);
+
+/* Acknowledge a pending event. acked_us (may be NULL) receives the time.
+** Errors: EVS_ENOTFOUND, EVS_ECONFLICT (already acknowledged; the message
+** says when), EVS_EIO, EVS_EREADONLY. */
+int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us);
+
+/* Acknowledge n ids in one transaction; rcs[i] is 0, EVS_ENOTFOUND or
+** EVS_ECONFLICT for ids[i]. Returns 0 when the valid acks were committed. */
+int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
+                  int *rcs);
+
+/* Delete an event for good (pending or acknowledged). Deleting an id that
+** does not exist succeeds; *existed (may be NULL) says whether it did.
+** The event's idempotency key is forgotten with it. */
+int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
+
+/* ---- Inbox ------------------------------------------------------------- */
+#define EVS_PAGE_DEFAULT 50
+#define EVS_PAGE_MAX 100
+
+/* What to read: pending events, oldest first, matching every set field.
+** Filters apply before the limit: a page is short only when no more
+** events match. */
+typedef struct evs_query {
+  unsigned limit;            /* 1..100; 0 = 50                              */
+  const char *source;        /* NULL = any                                  */
+  const char *event_type;    /* NULL = any                                  */
+  int64_t created_after_us;  /* exclusive; 0 = unbounded                    */
+  int64_t created_before_us; /* exclusive; 0 = unbounded                    */
+  int priority;              /* EVS_PRIORITY_*; 0 = any                     */
+  const char *metadata_key;  /* with metadata_value: top-level member equal
+                                to the value (a JSON string's text, or a
+                                number/true/false/null literal)             */
+  const char *metadata_value;
+  const char *cursor;        /* from a previous page with the same filter   */
+} evs_query;
+
+/* Read one page of the inbox. *page may be NULL (a page is allocated) or a
+** page from an earlier call (it is reused; its events become invalid).
+** Events and strings stay valid until the page is reused or freed.
+** Errors: EVS_EINVAL (bad limit or filter), EVS_ECURSOR, EVS_ECORRUPT,
+** EVS_ENOMEM. */
+int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q, evs_page **page);
+size_t evs_page_count(const evs_page *p);
+const evs_event *evs_page_event(const evs_page *p, size_t i);
+/* The cursor that resumes after this page (also after an empty page): an
+** opaque base64url string, valid until the page is reused or freed. */
+const char *evs_page_cursor(const evs_page *p);
+/* 1 if more matching events existed when the page was read. */
+int evs_page_more(const evs_page *p);
+void evs_page_free(evs_page *p);
+
+/* ---- Transactions ------------------------------------------------------ */
+/* Begin the store's write transaction; waits while another thread holds
+** it. Readers are never blocked, and see the writes only after commit.
+** Errors: EVS_EBUSY (this thread already holds it), EVS_EREADONLY. */
+int evs_txn_begin(evs_store *s, evs_txn **out);
+/* Commit: all writes become visible at once and durable per the sync mode.
+** The handle is freed, also on error (the transaction is then rolled
+** back and nothing of it is stored). */
+int evs_txn_commit(evs_txn *txn);
+/* Discard every write of the transaction and free the handle. */
+int evs_txn_rollback(evs_txn *txn);
+
+/* ---- Stats ------------------------------------------------------------- */
+typedef struct evs_stats {
+  uint64_t pending;
+  uint64_t acknowledged;
+  uint64_t next_id;               /* the id the next append will get     */
+  uint64_t segments;
+  uint64_t disk_bytes;            /* all files of the store              */
+  uint64_t payload_bytes;         /* payload bytes as appended           */
+  uint64_t payload_stored_bytes;  /* after compression                   */
+  double compression_ratio;       /* payload_bytes / payload_stored_bytes */
+  int64_t oldest_pending_us;      /* created_us of the oldest; 0 if none */
+  int64_t oldest_pending_age_us;  /* now - oldest_pending_us             */
+  uint64_t index_bytes;           /* memory of the in-memory index       */
+  uint64_t recovered_bytes_dropped;   /* at open: torn/uncommitted tail   */
+  uint64_t recovered_records_dropped;
+} evs_stats;
+
+int evs_stats_get(evs_store *s, evs_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EVSTORE_H */

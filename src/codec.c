@@ -1,0 +1,183 @@
+/*
+** codec.c: encoding and checking of the meta file, segment headers and
+** log records. Every byte layout the store writes is defined here.
+*/
+#include <string.h>
+#include <xxhash.h>
+
+#include "codec.h"
+#include "util.h"
+
+void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]) {
+  memset(out, 0, EVS_META_SIZE);
+  memcpy(out, EVS_META_MAGIC, 8);
+  put_u32(out + 8, EVS_FORMAT_VERSION);
+  put_u32(out + 12, EVS_META_SIZE);
+  put_u64(out + 16, m->store_id);
+  put_u64(out + 24, m->cursor_key);
+  put_u64(out + 32, (uint64_t)m->created_us);
+  put_u64(out + 56, XXH3_64bits(out, 56));
+}
+
+int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why) {
+  if (n != EVS_META_SIZE) return *why = "wrong size", -1;
+  if (memcmp(p, EVS_META_MAGIC, 8)) return *why = "bad magic", -1;
+  if (get_u64(p + 56) != XXH3_64bits(p, 56)) return *why = "checksum mismatch", -1;
+  if (get_u32(p + 8) != EVS_FORMAT_VERSION)
+    return *why = "unsupported format version", -1;
+  m->store_id = get_u64(p + 16);
+  m->cursor_key = get_u64(p + 24);
+  m->created_us = (int64_t)get_u64(p + 32);
+  return 0;
+}
+
+void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
+                       uint8_t out[EVS_SEG_HDR]) {
+  memset(out, 0, EVS_SEG_HDR);
+  memcpy(out, EVS_SEG_MAGIC, 8);
+  put_u32(out + 8, EVS_FORMAT_VERSION);
+  put_u32(out + 12, EVS_SEG_HDR);
+  put_u64(out + 16, segno);
+  put_u64(out + 24, store_id);
+  put_u64(out + 32, (uint64_t)created_us);
+  put_u64(out + 56, XXH3_64bits(out, 56));
+}
+
+int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
+                      uint64_t *store_id, const char **why) {
+  if (n < EVS_SEG_HDR) return *why = "shorter than its header", -1;
+  if (memcmp(p, EVS_SEG_MAGIC, 8)) return *why = "bad magic", -1;
+  if (get_u64(p + 56) != XXH3_64bits(p, 56))
+    return *why = "header checksum mismatch", -1;
+  if (get_u32(p + 8) != EVS_FORMAT_VERSION || get_u32(p + 12) != EVS_SEG_HDR)
+    return *why = "unsupported format version", -1;
+  *segno = get_u64(p + 16);
+  *store_id = get_u64(p + 24);
+  return 0;
+}
+
+void evs_rec_seal(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags) {
+  put_u32(p + 8, len);
+  p[12] = type;
+  p[13] = flags;
+  put_u16(p + 14, 0);
+  put_u64(p, XXH3_64bits(p + 8, len - 8));
+}
+
+int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
+                  uint8_t *type) {
+  if (avail < EVS_REC_HDR) return 0;
+  uint32_t l = get_u32(p + 8);
+  if (l == 0 || l > avail) return 0;
+  if (l < EVS_REC_HDR) return -1;
+  if (get_u64(p) != XXH3_64bits(p + 8, l - 8)) return -1;
+  uint8_t t = p[12];
+  uint32_t min = t == EVS_REC_EVENT    ? EVS_EV_FIXED
+                 : t == EVS_REC_ACK    ? EVS_ACK_FIXED
+                 : t == EVS_REC_DELETE ? EVS_DEL_FIXED
+                 : t == EVS_REC_COMMIT ? EVS_COMMIT_LEN
+                                       : 0;
+  if (!min || l < min) return -1;
+  *len = l;
+  *type = t;
+  return 1;
+}
+
+uint32_t evs_ev_len(const evs_ev_sizes *z) {
+  uint64_t n = EVS_EV_FIXED + z->source + 1 + z->type + 1;
+  if (z->idem) n += z->idem + 1;
+  if (z->meta) n += z->meta + 1;
+  n += z->stored + (z->zstd ? 0 : 1);
+  return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
+                  uint32_t *raw_len) {
+  uint8_t fl = rec[13];
+  evs_ev_sizes z;
+  z.stored = get_u32(rec + 32);
+  z.raw = get_u32(rec + 36);
+  z.source = get_u16(rec + 40);
+  z.type = get_u16(rec + 42);
+  z.idem = get_u16(rec + 44);
+  z.meta = get_u16(rec + 46);
+  z.zstd = (fl & EVS_EF_ZSTD) != 0;
+  if (!(fl & EVS_EF_IDEM) != !z.idem || !(fl & EVS_EF_META) != !z.meta) return -1;
+  if (evs_ev_len(&z) != len || !z.source || !z.type) return -1;
+  if (!z.zstd && z.raw != z.stored) return -1;
+  const char *p = (const char *)rec + EVS_EV_FIXED;
+  memset(ev, 0, sizeof *ev);
+  ev->id = get_u64(rec + 16);
+  ev->created_us = (int64_t)get_u64(rec + 24);
+  ev->priority = fl & EVS_EF_PRIO_MASK;
+  ev->source = p, ev->source_len = z.source, p += z.source + 1;
+  ev->event_type = p, ev->event_type_len = z.type, p += z.type + 1;
+  if (z.idem) ev->idempotency_key = p, ev->idempotency_key_len = z.idem, p += z.idem + 1;
+  if (z.meta) ev->metadata = p, ev->metadata_len = z.meta, p += z.meta + 1;
+  ev->payload = p, ev->payload_len = z.stored;
+  /* Strings are stored NUL-terminated; a missing NUL means damage. */
+  if (ev->source[z.source] || ev->event_type[z.type] ||
+      (z.idem && ev->idempotency_key[z.idem]) || (z.meta && ev->metadata[z.meta]) ||
+      (!z.zstd && p[z.stored]))
+    return -1;
+  if (ev->priority < EVS_PRIORITY_LOW) return -1;
+  *zstd = z.zstd;
+  *raw_len = z.raw;
+  return 0;
+}
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t evs_b64_encode(const uint8_t *in, size_t n, char *out) {
+  size_t o = 0, i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    out[o++] = b64[v >> 18];
+    out[o++] = b64[(v >> 12) & 63];
+    out[o++] = b64[(v >> 6) & 63];
+    out[o++] = b64[v & 63];
+  }
+  if (n - i == 1) {
+    uint32_t v = (uint32_t)in[i] << 16;
+    out[o++] = b64[v >> 18];
+    out[o++] = b64[(v >> 12) & 63];
+  } else if (n - i == 2) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+    out[o++] = b64[v >> 18];
+    out[o++] = b64[(v >> 12) & 63];
+    out[o++] = b64[(v >> 6) & 63];
+  }
+  out[o] = 0;
+  return o;
+}
+
+static int b64val(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+int evs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap) {
+  if (n % 4 == 1) return -1;
+  size_t o = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    int v = b64val(in[i]);
+    if (v < 0) return -1;
+    acc = (acc << 6) | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (o >= cap) return -1;
+      out[o++] = (uint8_t)(acc >> bits);
+    }
+  }
+  /* Leftover bits must be zero, so each byte string has one encoding. */
+  if (acc & ((1u << bits) - 1)) return -1;
+  return (int)o;
+}

@@ -1,0 +1,97 @@
+/*
+** codec.h: the byte layout of everything the store writes (docs/FORMAT.md
+** is the prose version): the meta file, segment headers, and the four
+** record types. Also base64url for cursors.
+*/
+#ifndef EVS_CODEC_H
+#define EVS_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evstore.h"
+
+/* Meta file "evstore.meta": identity of the store. */
+#define EVS_META_NAME "evstore.meta"
+#define EVS_META_MAGIC "EVSTMETA"
+#define EVS_META_SIZE 64
+#define EVS_FORMAT_VERSION 1
+
+typedef struct evs_meta {
+  uint64_t store_id;
+  uint64_t cursor_key;
+  int64_t created_us;
+} evs_meta;
+
+void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]);
+/* 0, or -1 with a reason in why (static string). */
+int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
+
+/* Segment file "<16 hex digits>.evlog": a header, then records. */
+#define EVS_SEG_MAGIC "EVSTSEG\0"
+#define EVS_SEG_HDR 64
+
+void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
+                       uint8_t out[EVS_SEG_HDR]);
+int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
+                      uint64_t *store_id, const char **why);
+
+/* Record header: u64 xxh3 of bytes [8,len) | u32 len | u8 type | u8 flags
+** | u16 zero. len counts the header. */
+#define EVS_REC_HDR 16
+#define EVS_REC_EVENT 1
+#define EVS_REC_ACK 2
+#define EVS_REC_DELETE 3
+#define EVS_REC_COMMIT 4
+
+/* Event flags. */
+#define EVS_EF_PRIO_MASK 0x03
+#define EVS_EF_ZSTD 0x04
+#define EVS_EF_META 0x08
+#define EVS_EF_IDEM 0x10
+
+/* Event body: u64 id | i64 created_us | u32 stored payload len | u32 raw
+** payload len | u16 source len | u16 type len | u16 idem len | u16 meta len
+** | source NUL | type NUL | [idem NUL] | [meta NUL] | payload [NUL if raw]. */
+#define EVS_EV_FIXED (EVS_REC_HDR + 32)
+
+/* Ack body: i64 acked_us | u32 count | u32 zero | count x u64 id.
+** Delete body: u32 count | u32 zero | count x u64 id.
+** Commit body: i64 commit_us | u32 records in the transaction | u32 zero. */
+#define EVS_ACK_FIXED (EVS_REC_HDR + 16)
+#define EVS_DEL_FIXED (EVS_REC_HDR + 8)
+#define EVS_COMMIT_LEN (EVS_REC_HDR + 16)
+
+/* Fill the header of a record whose body is already in place at p[16..len)
+** and compute its checksum. */
+void evs_rec_seal(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags);
+
+/* Check the record at p with `avail` bytes readable.
+** Returns 1 ok (*len, *type set), 0 when the bytes cannot be a complete
+** record (zero length, or it runs past avail: a torn tail), -1 when the
+** checksum or the type is wrong. */
+int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
+                  uint8_t *type);
+
+/* Sizes of an event record's parts, for encoding. */
+typedef struct evs_ev_sizes {
+  uint32_t source, type, idem, meta; /* 0 idem/meta = absent */
+  uint32_t stored, raw;              /* payload bytes on disk / original */
+  int zstd;
+} evs_ev_sizes;
+
+uint32_t evs_ev_len(const evs_ev_sizes *z);
+
+/* Decode an event record (already checked) into ev with pointers into the
+** record. Payload fields describe the stored bytes; *zstd and *raw_len
+** tell whether and to what they decompress. Returns 0 or -1 if the
+** lengths disagree with the record (corrupt). */
+int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
+                  uint32_t *raw_len);
+
+/* base64url without padding. enc returns the length written (out needs
+** 4*ceil(n/3)+1 bytes, NUL-terminated). dec returns bytes written or -1. */
+size_t evs_b64_encode(const uint8_t *in, size_t n, char *out);
+int evs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap);
+
+#endif

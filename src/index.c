@@ -1,0 +1,302 @@
+/*
+** index.c: the in-memory index. Entries by id (dense, chunked array),
+** the pending bitset, per-source and per-type pending lists, interned
+** names, and the idempotency hash table. No I/O happens here; callers
+** hold the locks described in store.h.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "store.h"
+#include "util.h"
+
+int evs_index_init(evs_index *x) {
+  memset(x, 0, sizeof *x);
+  x->base = 1;
+  x->idem_mask = 1023;
+  x->idem = calloc(x->idem_mask + 1, sizeof *x->idem);
+  if (!x->idem) return EVS_ENOMEM;
+  return 0;
+}
+
+static void names_free(evs_names *t) {
+  for (size_t i = 0; t->tab && i <= t->mask; i++) {
+    evs_name *n = t->tab[i];
+    if (!n) continue;
+    free(n->s);
+    free(n->list.rel);
+    evs_bs_free(&n->list.live);
+    free(n);
+  }
+  free(t->tab);
+  memset(t, 0, sizeof *t);
+}
+
+void evs_index_free(evs_index *x) {
+  for (size_t i = 0; i < x->nchunks; i++) free(x->chunks[i]);
+  free(x->chunks);
+  evs_bs_free(&x->pending);
+  names_free(&x->sources);
+  names_free(&x->types);
+  free(x->idem);
+  memset(x, 0, sizeof *x);
+}
+
+static size_t names_bytes(const evs_names *t) {
+  size_t b = (t->mask + 1) * sizeof(void *);
+  for (size_t i = 0; t->tab && i <= t->mask; i++) {
+    const evs_name *n = t->tab[i];
+    if (n)
+      b += sizeof *n + n->len + 1 + n->list.cap * sizeof(uint32_t) +
+           evs_bs_bytes(&n->list.live);
+  }
+  return t->tab ? b : 0;
+}
+
+size_t evs_index_bytes(const evs_index *x) {
+  return sizeof *x + x->nchunks * (ENT_CHUNK * sizeof(evs_ent)) +
+         x->chunks_cap * sizeof(void *) + evs_bs_bytes(&x->pending) +
+         names_bytes(&x->sources) + names_bytes(&x->types) +
+         (x->idem_mask + 1) * sizeof(evs_idem_slot);
+}
+
+evs_name *evs_names_find(const evs_names *t, const char *s, size_t len) {
+  if (!t->tab) return NULL;
+  uint64_t h = XXH3_64bits(s, len);
+  for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+    evs_name *n = t->tab[i];
+    if (!n) return NULL;
+    if (n->hash == h && n->len == len && !memcmp(n->s, s, len)) return n;
+  }
+}
+
+static int names_grow(evs_names *t) {
+  size_t nm = t->tab ? t->mask * 2 + 1 : 63;
+  evs_name **nt = calloc(nm + 1, sizeof *nt);
+  if (!nt) return EVS_ENOMEM;
+  for (size_t i = 0; t->tab && i <= t->mask; i++) {
+    evs_name *n = t->tab[i];
+    if (!n) continue;
+    size_t j = n->hash & nm;
+    while (nt[j]) j = (j + 1) & nm;
+    nt[j] = n;
+  }
+  free(t->tab);
+  t->tab = nt;
+  t->mask = nm;
+  return 0;
+}
+
+static evs_name *names_get(evs_names *t, const char *s, size_t len) {
+  evs_name *n = evs_names_find(t, s, len);
+  if (n) return n;
+  if (!t->tab || (t->used + 1) * 10 > (t->mask + 1) * 7)
+    if (names_grow(t)) return NULL;
+  n = calloc(1, sizeof *n);
+  if (!n || !(n->s = malloc(len + 1))) {
+    free(n);
+    return NULL;
+  }
+  memcpy(n->s, s, len);
+  n->s[len] = 0;
+  n->len = (uint32_t)len;
+  n->hash = XXH3_64bits(s, len);
+  size_t j = n->hash & t->mask;
+  while (t->tab[j]) j = (j + 1) & t->mask;
+  t->tab[j] = n;
+  t->used++;
+  return n;
+}
+
+static int plist_push(evs_plist *l, uint32_t rel) {
+  if (evs_grow((void **)&l->rel, &l->cap, l->n + 1, sizeof *l->rel))
+    return EVS_ENOMEM;
+  if (evs_bs_reserve(&l->live, l->n + 1)) return EVS_ENOMEM;
+  l->rel[l->n] = rel;
+  evs_bs_set(&l->live, l->n);
+  l->n++;
+  return 0;
+}
+
+int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
+                  size_t srclen, const char *typ, size_t typlen,
+                  evs_plist **tsrc, evs_plist **ttyp) {
+  uint64_t rel = x->n;
+  if (rel >= UINT32_MAX) return EVS_ENOMEM;
+  size_t ci = (size_t)(rel >> ENT_CHUNK_BITS);
+  if (ci >= x->nchunks) {
+    if (evs_grow((void **)&x->chunks, &x->chunks_cap, ci + 1, sizeof(void *)))
+      return EVS_ENOMEM;
+    x->chunks[ci] = malloc(ENT_CHUNK * sizeof(evs_ent));
+    if (!x->chunks[ci]) return EVS_ENOMEM;
+    x->nchunks = ci + 1;
+  }
+  if (evs_bs_reserve(&x->pending, rel + 1)) return EVS_ENOMEM;
+  evs_name *ns = names_get(&x->sources, src, srclen);
+  evs_name *nt = ns ? names_get(&x->types, typ, typlen) : NULL;
+  if (!nt) return EVS_ENOMEM;
+  /* Reserve list space first so a failure leaves nothing half-added. */
+  if (evs_grow((void **)&ns->list.rel, &ns->list.cap, ns->list.n + 1, 4) ||
+      evs_grow((void **)&nt->list.rel, &nt->list.cap, nt->list.n + 1, 4) ||
+      evs_bs_reserve(&ns->list.live, ns->list.n + 1) ||
+      evs_bs_reserve(&nt->list.live, nt->list.n + 1))
+    return EVS_ENOMEM;
+  plist_push(&ns->list, (uint32_t)rel);
+  plist_push(&nt->list, (uint32_t)rel);
+  x->list_entries += 2;
+  *evs_ent_at(x, rel) = *e;
+  if ((e->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE)
+    evs_bs_set(&x->pending, rel);
+  x->n = rel + 1;
+  *tsrc = &ns->list;
+  *ttyp = &nt->list;
+  return 0;
+}
+
+void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
+                        size_t nlists) {
+  for (size_t i = 0; i < nlists; i++) {
+    evs_plist *l = lists[i];
+    while (l->n && l->rel[l->n - 1] >= n0) {
+      l->n--;
+      evs_bs_clear(&l->live, l->n);
+      x->list_entries--;
+    }
+  }
+  for (uint64_t r = n0; r < x->n; r++) {
+    evs_bs_clear(&x->pending, r);
+    memset(evs_ent_at(x, r), 0, sizeof(evs_ent));
+  }
+  x->n = n0 < x->n ? n0 : x->n;
+}
+
+static void plist_compact(evs_index *x, evs_plist *l) {
+  size_t w = 0;
+  evs_bs_zero(&l->live);
+  for (size_t r = 0; r < l->n; r++) {
+    const evs_ent *e = evs_ent_at(x, l->rel[r]);
+    if ((e->flags & (ENT_ACKED | ENT_DELETED)) || !(e->flags & ENT_LIVE)) continue;
+    l->rel[w] = l->rel[r];
+    evs_bs_set(&l->live, w);
+    w++;
+  }
+  x->list_entries -= l->n - w;
+  l->n = w;
+}
+
+void evs_index_maybe_sweep(evs_index *x, uint64_t npending) {
+  /* Each sweep is O(list entries) and runs only once dead entries are at
+  ** least half of them, so its cost is O(1) amortised per ack. */
+  if (x->list_entries <= 4 * npending + 8192) return; /* 2 lists each */
+  evs_names *tabs[2] = {&x->sources, &x->types};
+  for (int k = 0; k < 2; k++)
+    for (size_t i = 0; tabs[k]->tab && i <= tabs[k]->mask; i++)
+      if (tabs[k]->tab[i]) plist_compact(x, &tabs[k]->tab[i]->list);
+}
+
+uint64_t evs_index_time_bound(const evs_index *x, uint64_t lo, uint64_t hi,
+                              int64_t t, int strict) {
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    int64_t c = evs_ent_at(x, mid)->created_us;
+    if (strict ? c > t : c >= t)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
+static uint32_t idem_tag(uint64_t h) {
+  uint32_t t = (uint32_t)(h >> 32);
+  return t ? t : 1;
+}
+
+int evs_idem_find(const evs_index *x, uint64_t h, evs_idem_match m, void *ctx,
+                  uint32_t *rel) {
+  uint32_t tag = idem_tag(h);
+  for (size_t i = tag & x->idem_mask;; i = (i + 1) & x->idem_mask) {
+    const evs_idem_slot *sl = &x->idem[i];
+    if (!sl->tag) return 0;
+    if (sl->tag == tag && m(ctx, sl->rel)) {
+      *rel = sl->rel;
+      return 1;
+    }
+  }
+}
+
+static int idem_grow(evs_index *x) {
+  size_t nm = x->idem_mask * 2 + 1;
+  evs_idem_slot *nt = calloc(nm + 1, sizeof *nt);
+  if (!nt) return EVS_ENOMEM;
+  /* Slots keep only the tag, so the home slot is derived from it too. */
+  for (size_t i = 0; i <= x->idem_mask; i++) {
+    evs_idem_slot sl = x->idem[i];
+    if (!sl.tag) continue;
+    size_t j = sl.tag & nm;
+    while (nt[j].tag) j = (j + 1) & nm;
+    nt[j] = sl;
+  }
+  free(x->idem);
+  x->idem = nt;
+  x->idem_mask = nm;
+  return 0;
+}
+
+int evs_idem_put(evs_index *x, uint64_t h, uint32_t rel, evs_idem_match m,
+                 void *ctx, uint32_t *old) {
+  uint32_t tag = idem_tag(h);
+  size_t i = tag & x->idem_mask;
+  *old = UINT32_MAX;
+  for (; x->idem[i].tag; i = (i + 1) & x->idem_mask)
+    if (x->idem[i].tag == tag && m(ctx, x->idem[i].rel)) {
+      *old = x->idem[i].rel;
+      x->idem[i].rel = rel;
+      return 0;
+    }
+  if ((x->idem_used + 1) * 10 > (x->idem_mask + 1) * 7) {
+    if (idem_grow(x)) return EVS_ENOMEM;
+    for (i = tag & x->idem_mask; x->idem[i].tag; i = (i + 1) & x->idem_mask) {
+    }
+  }
+  x->idem[i].tag = tag;
+  x->idem[i].rel = rel;
+  x->idem_used++;
+  return 0;
+}
+
+void evs_idem_del(evs_index *x, uint64_t h, uint32_t rel) {
+  uint32_t tag = idem_tag(h);
+  size_t mask = x->idem_mask, i = tag & mask;
+  for (;; i = (i + 1) & mask) {
+    if (!x->idem[i].tag) return;
+    if (x->idem[i].tag == tag && x->idem[i].rel == rel) break;
+  }
+  /* Backward-shift deletion keeps linear probing free of tombstones. */
+  size_t j = i;
+  for (;;) {
+    x->idem[i].tag = 0;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (!x->idem[j].tag) {
+        x->idem_used--;
+        return;
+      }
+      size_t home = x->idem[j].tag & mask;
+      /* Move j back to i unless its home lies cyclically in (i, j]. */
+      if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
+    }
+    x->idem[i] = x->idem[j];
+    i = j;
+  }
+}
+
+void evs_idem_repoint(evs_index *x, uint64_t h, uint32_t from, uint32_t to) {
+  uint32_t tag = idem_tag(h);
+  for (size_t i = tag & x->idem_mask; x->idem[i].tag; i = (i + 1) & x->idem_mask)
+    if (x->idem[i].tag == tag && x->idem[i].rel == from) {
+      x->idem[i].rel = to;
+      return;
+    }
+}

@@ -1,0 +1,100 @@
+/*
+** io.c: the POSIX implementation of the evs_io table and helpers that
+** turn partial reads and writes into all-or-error calls.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io.h"
+
+static int px_open(void *ctx, const char *path, int flags, int mode) {
+  int fd;
+  do fd = open(path, flags | O_CLOEXEC, mode);
+  while (fd < 0 && errno == EINTR);
+  return fd < 0 ? -errno : fd;
+}
+static int px_close(void *ctx, int fd) { return close(fd) < 0 ? -errno : 0; }
+static ssize_t px_pwrite(void *ctx, int fd, const void *b, size_t n, off_t o) {
+  ssize_t r;
+  do r = pwrite(fd, b, n, o);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+static ssize_t px_pread(void *ctx, int fd, void *b, size_t n, off_t o) {
+  ssize_t r;
+  do r = pread(fd, b, n, o);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+static int px_fdatasync(void *ctx, int fd) {
+  int r;
+  do r = fdatasync(fd);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : 0;
+}
+static int px_fsync(void *ctx, int fd) {
+  int r;
+  do r = fsync(fd);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : 0;
+}
+static int px_ftruncate(void *ctx, int fd, off_t len) {
+  int r;
+  do r = ftruncate(fd, len);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : 0;
+}
+static int px_rename(void *ctx, const char *a, const char *b) {
+  return rename(a, b) < 0 ? -errno : 0;
+}
+static int px_unlink(void *ctx, const char *p) {
+  return unlink(p) < 0 ? -errno : 0;
+}
+static int px_fsize(void *ctx, int fd, uint64_t *size) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+
+const evs_io evs_io_posix = {px_open,      px_close,  px_pwrite, px_pread,
+                             px_fdatasync, px_fsync,  px_ftruncate,
+                             px_rename,    px_unlink, px_fsize,  NULL};
+
+int evs_io_write_all(const evs_io *io, int fd, const void *buf, size_t n,
+                     off_t off) {
+  const char *p = buf;
+  while (n > 0) {
+    ssize_t r = io->pwrite(io->ctx, fd, p, n, off);
+    if (r < 0) return (int)r;
+    if (r == 0) return -EIO;
+    p += r;
+    n -= (size_t)r;
+    off += r;
+  }
+  return 0;
+}
+
+int evs_io_read_all(const evs_io *io, int fd, void *buf, size_t n, off_t off) {
+  char *p = buf;
+  while (n > 0) {
+    ssize_t r = io->pread(io->ctx, fd, p, n, off);
+    if (r < 0) return (int)r;
+    if (r == 0) return -EIO;
+    p += r;
+    n -= (size_t)r;
+    off += r;
+  }
+  return 0;
+}
+
+int evs_io_sync_dir(const evs_io *io, const char *dir) {
+  int fd = io->open(io->ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+  if (fd < 0) return fd;
+  int rc = io->fsync(io->ctx, fd);
+  io->close(io->ctx, fd);
+  return rc;
+}

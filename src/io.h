@@ -1,0 +1,48 @@
+/*
+** io.h: the one door through which the store touches files.
+** Every write, sync, truncate, rename and unlink goes through an evs_io
+** table so that tests can inject faults (short writes, EIO, ENOSPC, fsync
+** failure, a crash at write N, lost unsynced writes). Reads of committed
+** records go through mmap and are not routed here.
+*/
+#ifndef EVS_IO_H
+#define EVS_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "evstore.h"
+
+/* Each call returns >= 0 on success or -errno. */
+typedef struct evs_io {
+  int (*open)(void *ctx, const char *path, int flags, int mode);
+  int (*close)(void *ctx, int fd);
+  ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t n, off_t off);
+  ssize_t (*pread)(void *ctx, int fd, void *buf, size_t n, off_t off);
+  int (*fdatasync)(void *ctx, int fd);
+  int (*fsync)(void *ctx, int fd); /* for directories */
+  int (*ftruncate)(void *ctx, int fd, off_t len);
+  int (*rename)(void *ctx, const char *from, const char *to);
+  int (*unlink)(void *ctx, const char *path);
+  int (*fsize)(void *ctx, int fd, uint64_t *size);
+  void *ctx;
+} evs_io;
+
+/* The real thing: POSIX calls, EINTR retried. */
+extern const evs_io evs_io_posix;
+
+/* Write all n bytes at off, looping over short writes. Returns 0 or
+** -errno (a write that makes no progress is -EIO). */
+int evs_io_write_all(const evs_io *io, int fd, const void *buf, size_t n,
+                     off_t off);
+/* Read exactly n bytes at off; a short read is -EIO. */
+int evs_io_read_all(const evs_io *io, int fd, void *buf, size_t n, off_t off);
+/* fsync the directory holding a new or renamed file. */
+int evs_io_sync_dir(const evs_io *io, const char *dir);
+
+/* evs_store_open with an I/O table of the caller's (tests only). */
+int evs_store_open_io(const char *dir, const evs_options *opts,
+                      const evs_io *io, evs_store **out);
+
+#endif

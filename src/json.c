@@ -1,0 +1,567 @@
+/*
+** json.c: the store's only JSON code. Owns strict validation of payload and
+** metadata text (evs_json_check_object) and the top-level member lookup and
+** value comparison behind the metadata filter. No tree is ever built.
+*/
+#include "json.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef unsigned char uc;
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Byte classes inside a string. Plain bytes are the overwhelmingly common
+** case, so the inner loop only has to test for non-zero. */
+enum { S_PLAIN = 0, S_QUOTE, S_BSLASH, S_CTRL, S_HIGH };
+
+#define R4(v) v, v, v, v
+#define R16(v) R4(v), R4(v), R4(v), R4(v)
+#define R32(v) R16(v), R16(v)
+#define R64(v) R32(v), R32(v)
+
+static const uc str_class[256] = {
+    R32(S_CTRL), /* 0x00..0x1f must be escaped */
+    0, 0, S_QUOTE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20..0x2f */
+    R16(0),                                             /* 0x30..0x3f */
+    R16(0),                                             /* 0x40..0x4f */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, S_BSLASH, 0, 0, 0, /* 0x50..0x5f */
+    R32(0),                                             /* 0x60..0x7f */
+    R64(S_HIGH), R64(S_HIGH),                           /* 0x80..0xff */
+};
+
+/* RFC 8259 white space only: \f and \v are not JSON white space. */
+static const uc is_ws[256] = {['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1};
+
+static const uc is_digit[256] = {['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+                                 ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+                                 ['8'] = 1, ['9'] = 1};
+
+static inline const uc *skip_ws(const uc *q, const uc *end) {
+  while (q < end && is_ws[*q]) q++;
+  return q;
+}
+
+/* Does any of the 8 bytes need a closer look ('"', '\\', < 0x20, >= 0x80)?
+** Exact as a yes/no answer, which is all the caller uses it for, so byte
+** order does not matter. */
+static inline uint64_t swar_special(uint64_t x) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t qt = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+  uint64_t lt = (x - ones * 0x20) & ~x;
+  qt = (qt - ones) & ~qt;
+  bs = (bs - ones) & ~bs;
+  return ((lt | qt | bs) & high) | (x & high);
+}
+
+static inline int hexval(uc c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* Four hex digits at q (caller guarantees 4 bytes), or -1. */
+static inline long hex4(const uc *q) {
+  int a = hexval(q[0]), b = hexval(q[1]), c = hexval(q[2]), d = hexval(q[3]);
+  if ((a | b | c | d) < 0) return -1;
+  return (long)a << 12 | b << 8 | c << 4 | d;
+}
+
+/* Length of the well-formed UTF-8 sequence at q (lead byte >= 0x80), or 0.
+** Second-byte ranges follow RFC 3629 table 3-7: they exclude overlongs
+** (E0 80..9F, F0 80..8F), UTF-16 surrogates (ED A0..BF) and code points past
+** U+10FFFF (F4 90..); C0, C1 and F5..FF can never start a sequence. */
+static inline size_t utf8_len(const uc *q, const uc *end) {
+  uc c = q[0];
+  size_t avail = (size_t)(end - q);
+  uc lo = 0x80, hi = 0xbf;
+  size_t len;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (avail < len || q[1] < lo || q[1] > hi) return 0;
+  for (size_t i = 2; i < len; i++)
+    if ((q[i] & 0xc0) != 0x80) return 0;
+  return len;
+}
+
+/* q is just past the opening quote. Returns the position just past the
+** closing quote, or NULL with *why and *at describing the problem. */
+static inline const uc *scan_string(const uc *q, const uc *end,
+                                    const char **why, const uc **at) {
+  const uc *open = q - 1;
+  for (;;) {
+    /* Eight plain bytes at a time: most string content is ASCII text. */
+    while (end - q >= 8) {
+      uint64_t x;
+      memcpy(&x, q, 8);
+      if (swar_special(x)) break;
+      q += 8;
+    }
+    while (q < end && str_class[*q] == S_PLAIN) q++;
+    if (q == end) {
+      *why = "unterminated string";
+      *at = open;
+      return NULL;
+    }
+    switch (str_class[*q]) {
+    case S_QUOTE:
+      return q + 1;
+    case S_CTRL:
+      *why = "control character in string (must be escaped)";
+      *at = q;
+      return NULL;
+    case S_HIGH: {
+      size_t len = utf8_len(q, end);
+      if (!len) {
+        *why = "invalid UTF-8 in string";
+        *at = q;
+        return NULL;
+      }
+      q += len;
+      break;
+    }
+    default: /* S_BSLASH */
+      if (end - q < 2) {
+        *why = "unterminated string";
+        *at = open;
+        return NULL;
+      }
+      switch (q[1]) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
+      case 't':
+        q += 2;
+        break;
+      case 'u': {
+        long u = end - q >= 6 ? hex4(q + 2) : -1;
+        if (u < 0) {
+          *why = "invalid \\u escape (expected 4 hex digits)";
+          *at = q;
+          return NULL;
+        }
+        if (u >= 0xdc00 && u <= 0xdfff) {
+          *why = "invalid \\u escape (unpaired low surrogate)";
+          *at = q;
+          return NULL;
+        }
+        if (u >= 0xd800 && u <= 0xdbff) {
+          /* A lone surrogate has no UTF-8 form; the store promises valid
+          ** Unicode text, so the pair must be complete. */
+          long lo = end - q >= 12 && q[6] == '\\' && q[7] == 'u'
+                        ? hex4(q + 8) : -1;
+          if (lo < 0xdc00 || lo > 0xdfff) {
+            *why = "invalid \\u escape (unpaired high surrogate)";
+            *at = q;
+            return NULL;
+          }
+          q += 6;
+        }
+        q += 6;
+        break;
+      }
+      default:
+        *why = "invalid escape sequence in string";
+        *at = q;
+        return NULL;
+      }
+    }
+  }
+}
+
+/* q is at '-' or a digit. Returns the position after the number, or NULL
+** with *why and *at set. */
+static inline const uc *scan_number(const uc *q, const uc *end,
+                                    const char **why, const uc **at) {
+  if (*q == '-') q++;
+  if (q == end || !is_digit[*q]) {
+    *why = "invalid number (expected a digit after '-')";
+    *at = q;
+    return NULL;
+  }
+  if (*q == '0') {
+    q++;
+    if (q < end && is_digit[*q]) {
+      *why = "invalid number (leading zero)";
+      *at = q;
+      return NULL;
+    }
+  } else {
+    while (q < end && is_digit[*q]) q++;
+  }
+  if (q < end && *q == '.') {
+    q++;
+    if (q == end || !is_digit[*q]) {
+      *why = "invalid number (expected a digit after '.')";
+      *at = q;
+      return NULL;
+    }
+    while (q < end && is_digit[*q]) q++;
+  }
+  if (q < end && (*q | 0x20) == 'e') {
+    q++;
+    if (q < end && (*q == '+' || *q == '-')) q++;
+    if (q == end || !is_digit[*q]) {
+      *why = "invalid number (expected a digit in the exponent)";
+      *at = q;
+      return NULL;
+    }
+    while (q < end && is_digit[*q]) q++;
+  }
+  return q;
+}
+
+/* Kept out of line so the formatting code stays off the hot path. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int fail(char *err, size_t errlen, size_t pos, const char *why) {
+  if (err && errlen)
+    snprintf(err, errlen, "invalid JSON at byte %zu: %s", pos, why);
+  return -1;
+}
+
+int evs_json_check_object(const char *p, size_t n, char *err, size_t errlen) {
+  if (!p || n == 0) return fail(err, errlen, 0, "empty input");
+  const uc *s = (const uc *)p, *end = s + n, *at;
+  const uc *q = skip_ws(s, end);
+  const char *why;
+  /* One bit per open container, 1 = object: all the state a single pass
+  ** needs, so depth costs neither recursion nor allocation. */
+  uint64_t stack[(EVS_JSON_MAX_DEPTH + 63) / 64] = {0};
+  size_t depth = 0;
+
+  if (q == end) return fail(err, errlen, n, "empty input (only white space)");
+  if (*q != '{')
+    return fail(err, errlen, (size_t)(q - s),
+                "top-level value must be an object");
+
+value: /* q: where a value must start, white space already skipped */
+  if (q == end) {
+    why = "unexpected end of input (expected a value)";
+    at = q;
+    goto bad;
+  }
+  switch (*q) {
+  case '{':
+    if (depth == EVS_JSON_MAX_DEPTH) goto too_deep;
+    stack[depth >> 6] |= (uint64_t)1 << (depth & 63);
+    depth++;
+    q = skip_ws(q + 1, end);
+    if (q < end && *q == '}') {
+      q++;
+      depth--;
+      goto after;
+    }
+    goto key;
+  case '[':
+    if (depth == EVS_JSON_MAX_DEPTH) goto too_deep;
+    stack[depth >> 6] &= ~((uint64_t)1 << (depth & 63));
+    depth++;
+    q = skip_ws(q + 1, end);
+    if (q < end && *q == ']') {
+      q++;
+      depth--;
+      goto after;
+    }
+    goto value;
+  case '"':
+    q = scan_string(q + 1, end, &why, &at);
+    if (!q) goto bad;
+    goto after;
+  case '-': case '0': case '1': case '2': case '3': case '4': case '5':
+  case '6': case '7': case '8': case '9':
+    q = scan_number(q, end, &why, &at);
+    if (!q) goto bad;
+    goto after;
+  case 't':
+    if (end - q >= 4 && !memcmp(q, "true", 4)) {
+      q += 4;
+      goto after;
+    }
+    goto bad_literal;
+  case 'f':
+    if (end - q >= 5 && !memcmp(q, "false", 5)) {
+      q += 5;
+      goto after;
+    }
+    goto bad_literal;
+  case 'n':
+    if (end - q >= 4 && !memcmp(q, "null", 4)) {
+      q += 4;
+      goto after;
+    }
+    goto bad_literal;
+  default:
+    why = "expected a value";
+    at = q;
+    goto bad;
+  }
+
+key: /* q: where a member name must start, white space already skipped */
+  if (q == end) {
+    why = "unexpected end of input (expected an object key)";
+    at = q;
+    goto bad;
+  }
+  if (*q != '"') {
+    /* '{' followed by '}' never gets here, so '}' means a trailing comma. */
+    why = *q == '}' ? "trailing comma before '}'"
+                    : "expected a string as object key";
+    at = q;
+    goto bad;
+  }
+  q = scan_string(q + 1, end, &why, &at);
+  if (!q) goto bad;
+  q = skip_ws(q, end);
+  if (q == end || *q != ':') {
+    why = q == end ? "unexpected end of input (expected ':' after object key)"
+                   : "expected ':' after object key";
+    at = q;
+    goto bad;
+  }
+  q = skip_ws(q + 1, end);
+  goto value;
+
+after: /* just past a complete value */
+  if (depth == 0) {
+    q = skip_ws(q, end);
+    if (q != end) {
+      why = "trailing characters after the value";
+      at = q;
+      goto bad;
+    }
+    return 0;
+  }
+  q = skip_ws(q, end);
+  if (q == end) {
+    why = "unexpected end of input (unclosed object or array)";
+    at = q;
+    goto bad;
+  }
+  if (stack[(depth - 1) >> 6] >> ((depth - 1) & 63) & 1) {
+    if (*q == ',') {
+      q = skip_ws(q + 1, end);
+      goto key;
+    }
+    if (*q == '}') {
+      q++;
+      depth--;
+      goto after;
+    }
+    why = "expected ',' or '}' after object member";
+  } else {
+    if (*q == ',') {
+      q = skip_ws(q + 1, end);
+      if (q < end && *q == ']') {
+        why = "trailing comma before ']'";
+        at = q;
+        goto bad;
+      }
+      goto value;
+    }
+    if (*q == ']') {
+      q++;
+      depth--;
+      goto after;
+    }
+    why = "expected ',' or ']' after array element";
+  }
+  at = q;
+  goto bad;
+
+bad_literal:
+  why = "invalid literal (expected true, false or null)";
+  at = q;
+  goto bad;
+too_deep:
+  why = "nesting deeper than " STR(EVS_JSON_MAX_DEPTH);
+  at = q;
+bad:
+  return fail(err, errlen, (size_t)(at - s), why);
+}
+
+/* ---- lookup: inputs were validated on the way in, but these still stop
+** at end on any text, so a bad caller gets 0 rather than an overread. ---- */
+
+/* q at the opening quote. Returns the position of the closing quote. */
+static const uc *skip_string(const uc *q, const uc *end) {
+  for (q++; q < end; q++) {
+    if (*q == '"') return q;
+    if (*q == '\\' && ++q == end) return NULL;
+  }
+  return NULL;
+}
+
+/* Returns the position just past the value at q, or NULL. Containers are
+** skipped by counting brackets: validated text has them balanced. */
+static const uc *skip_value(const uc *q, const uc *end) {
+  if (q == end) return NULL;
+  if (*q == '"') {
+    q = skip_string(q, end);
+    return q ? q + 1 : NULL;
+  }
+  if (*q == '{' || *q == '[') {
+    size_t depth = 0;
+    for (; q < end; q++) {
+      if (*q == '"') {
+        q = skip_string(q, end);
+        if (!q) return NULL;
+      } else if (*q == '{' || *q == '[') {
+        depth++;
+      } else if (*q == '}' || *q == ']') {
+        if (--depth == 0) return q + 1;
+      }
+    }
+    return NULL;
+  }
+  const uc *start = q;
+  while (q < end && !is_ws[*q] && *q != ',' && *q != '}' && *q != ']' &&
+         *q != ':')
+    q++;
+  return q == start ? NULL : q;
+}
+
+static size_t utf8_put(uc *o, unsigned long u) {
+  if (u < 0x80) {
+    o[0] = (uc)u;
+    return 1;
+  }
+  if (u < 0x800) {
+    o[0] = (uc)(0xc0 | u >> 6);
+    o[1] = (uc)(0x80 | (u & 0x3f));
+    return 2;
+  }
+  if (u < 0x10000) {
+    o[0] = (uc)(0xe0 | u >> 12);
+    o[1] = (uc)(0x80 | (u >> 6 & 0x3f));
+    o[2] = (uc)(0x80 | (u & 0x3f));
+    return 3;
+  }
+  o[0] = (uc)(0xf0 | u >> 18);
+  o[1] = (uc)(0x80 | (u >> 12 & 0x3f));
+  o[2] = (uc)(0x80 | (u >> 6 & 0x3f));
+  o[3] = (uc)(0x80 | (u & 0x3f));
+  return 4;
+}
+
+/* Does the string body q[0..end) (between the quotes) unescape to exactly
+** s[0..slen)? Decodes on the fly so no buffer is needed for any length. */
+static int unescaped_equals(const uc *q, const uc *end, const uc *s,
+                            size_t slen) {
+  size_t i = 0;
+  while (q < end) {
+    if (*q != '\\') {
+      if (i == slen || s[i] != *q) return 0;
+      i++;
+      q++;
+      continue;
+    }
+    if (end - q < 2) return 0;
+    uc buf[4];
+    size_t len = 1;
+    switch (q[1]) {
+    case '"': case '\\': case '/': buf[0] = q[1]; break;
+    case 'b': buf[0] = '\b'; break;
+    case 'f': buf[0] = '\f'; break;
+    case 'n': buf[0] = '\n'; break;
+    case 'r': buf[0] = '\r'; break;
+    case 't': buf[0] = '\t'; break;
+    case 'u': {
+      long u = end - q >= 6 ? hex4(q + 2) : -1;
+      if (u < 0 || (u >= 0xdc00 && u <= 0xdfff)) return 0;
+      if (u >= 0xd800 && u <= 0xdbff) {
+        long lo = end - q >= 12 && q[6] == '\\' && q[7] == 'u'
+                      ? hex4(q + 8) : -1;
+        if (lo < 0xdc00 || lo > 0xdfff) return 0;
+        u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+        q += 6;
+      }
+      len = utf8_put(buf, (unsigned long)u);
+      q += 4; /* the common += 2 below covers the backslash and 'u' */
+      break;
+    }
+    default:
+      return 0;
+    }
+    q += 2;
+    if (slen - i < len || memcmp(s + i, buf, len)) return 0;
+    i += len;
+  }
+  return i == slen;
+}
+
+int evs_json_member(const char *obj, size_t n, const char *key, size_t keylen,
+                    const char **val, size_t *vlen) {
+  if (!obj || (!key && keylen)) return 0;
+  const uc *q = (const uc *)obj, *end = q + n, *found = NULL, *fend = NULL;
+  const uc *k = key ? (const uc *)key : (const uc *)"";
+  q = skip_ws(q, end);
+  if (q == end || *q != '{') return 0;
+  q = skip_ws(q + 1, end);
+  if (q < end && *q == '}') return 0;
+  for (;;) {
+    if (q == end || *q != '"') return 0;
+    const uc *kstart = q + 1;
+    q = skip_string(q, end);
+    if (!q) return 0;
+    int match = unescaped_equals(kstart, q, k, keylen);
+    q = skip_ws(q + 1, end);
+    if (q == end || *q != ':') return 0;
+    q = skip_ws(q + 1, end);
+    const uc *vstart = q;
+    q = skip_value(q, end);
+    if (!q) return 0;
+    if (match) { /* keep going: a later duplicate replaces this one */
+      found = vstart;
+      fend = q;
+    }
+    q = skip_ws(q, end);
+    if (q == end) return 0;
+    if (*q == '}') break;
+    if (*q != ',') return 0;
+    q = skip_ws(q + 1, end);
+  }
+  if (!found) return 0;
+  if (val) *val = (const char *)found;
+  if (vlen) *vlen = (size_t)(fend - found);
+  return 1;
+}
+
+/* Is v[0..n) exactly a JSON number or literal? Keeps garbage from matching
+** a caller's text just because the bytes are equal. */
+static int is_scalar(const uc *v, size_t n) {
+  if ((n == 4 && (!memcmp(v, "true", 4) || !memcmp(v, "null", 4))) ||
+      (n == 5 && !memcmp(v, "false", 5)))
+    return 1;
+  if (*v != '-' && !is_digit[*v]) return 0;
+  const char *why;
+  const uc *at, *e = scan_number(v, v + n, &why, &at);
+  return e == v + n;
+}
+
+int evs_json_value_equals(const char *val, size_t vlen, const char *s,
+                          size_t slen) {
+  if (!val || vlen == 0 || (!s && slen)) return 0;
+  const uc *v = (const uc *)val;
+  const uc *t = s ? (const uc *)s : (const uc *)"";
+  if (*v == '"') {
+    if (vlen < 2 || skip_string(v, v + vlen) != v + vlen - 1) return 0;
+    return unescaped_equals(v + 1, v + vlen - 1, t, slen);
+  }
+  if (!is_scalar(v, vlen)) return 0;
+  return vlen == slen && !memcmp(v, t, slen);
+}

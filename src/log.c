@@ -1,0 +1,519 @@
+/*
+** log.c: the append log. Segment files (create, map, write, roll,
+** truncate), recovery on open (checksum scan, torn-tail truncation,
+** replay into the index) and group commit of fdatasync.
+*/
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "error.h"
+#include "store.h"
+#include "util.h"
+
+#define MIN_MAP (1u << 20)
+
+static void seg_path(const evs_store *s, uint64_t no, char *out, size_t cap) {
+  snprintf(out, cap, "%s/%016" PRIx64 ".evlog", s->dir, no);
+}
+
+static size_t page_round(uint64_t n) {
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  return (size_t)((n + pg - 1) / pg * pg);
+}
+
+static void *map_region(const evs_seg *g, size_t len) {
+  void *p = g->fd >= 0
+                ? mmap(NULL, len, PROT_READ, MAP_SHARED, g->fd, 0)
+                : mmap(NULL, len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+/* Make the mapping of g cover `need` bytes. The old mapping stays alive
+** (pages and events may point into it) until the store closes. Callers
+** hold ilock exclusively or are alone (open). */
+int evs_log_reserve(evs_store *s, evs_seg *g, uint64_t need) {
+  if (need <= g->map_len) return 0;
+  if (need > UINT32_MAX)
+    return evs_err(s, EVS_ETOOBIG, "segment %" PRIu64 " would exceed 4 GiB",
+                   g->no);
+  uint64_t want = EVS_MAX((uint64_t)g->map_len * 2, need + need / 2);
+  want = EVS_MAX(want, (uint64_t)EVS_MAX(MIN_MAP, 2 * (uint64_t)s->opt.segment_size));
+  size_t len = page_round(EVS_MIN(want, (uint64_t)UINT32_MAX + 1));
+  uint8_t *p = map_region(g, len);
+  if (!p)
+    return evs_err(s, EVS_ENOMEM, "cannot map %zu bytes of segment %" PRIu64,
+                   len, g->no);
+  if (g->base) {
+    evs_oldmap *o = malloc(sizeof *o);
+    if (!o) {
+      munmap(p, len);
+      return evs_err(s, EVS_ENOMEM, "out of memory");
+    }
+    if (g->fd < 0) memcpy(p, g->base, g->map_len);
+    o->base = g->base;
+    o->len = g->map_len;
+    o->next = g->old;
+    g->old = o;
+  }
+  g->base = p;
+  g->map_len = len;
+  return 0;
+}
+
+static void seg_free(evs_store *s, evs_seg *g) {
+  if (!g) return;
+  if (g->base) munmap(g->base, g->map_len);
+  for (evs_oldmap *o = g->old, *n; o; o = n) {
+    n = o->next;
+    munmap(o->base, o->len);
+    free(o);
+  }
+  if (g->fd >= 0) s->io->close(s->io->ctx, g->fd);
+  free(g);
+}
+
+static int seg_add(evs_store *s, evs_seg *g) {
+  if (evs_grow((void **)&s->segs, &s->segs_cap, s->nsegs + 1, sizeof g))
+    return evs_err(s, EVS_ENOMEM, "out of memory");
+  size_t slot = g->no % EVS_SLOTS;
+  if (slot >= s->nslots) {
+    size_t n = s->nslots ? s->nslots : 16;
+    while (n <= slot) n *= 2;
+    evs_seg **ns = realloc(s->slots, n * sizeof *ns);
+    if (!ns) return evs_err(s, EVS_ENOMEM, "out of memory");
+    memset(ns + s->nslots, 0, (n - s->nslots) * sizeof *ns);
+    s->slots = ns;
+    s->nslots = n;
+  }
+  if (s->slots[slot])
+    return evs_err(s, EVS_ECORRUPT, "more than %d live segments", EVS_SLOTS);
+  s->segs[s->nsegs++] = g;
+  s->slots[g->no % EVS_SLOTS] = g;
+  return 0;
+}
+
+/* Create segment `no` with its header, durable before it is used. */
+static int seg_create(evs_store *s, uint64_t no, evs_seg **out) {
+  evs_seg *g = calloc(1, sizeof *g);
+  if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
+  g->no = no;
+  g->fd = -1;
+  uint8_t hdr[EVS_SEG_HDR];
+  evs_seghdr_encode(no, s->meta.store_id, evs_now(s), hdr);
+  int rc;
+  if (s->dir) {
+    char path[4096];
+    seg_path(s, no, path, sizeof path);
+    int fd = s->io->open(s->io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+      free(g);
+      return evs_err_io(s, -fd, "cannot create segment", path);
+    }
+    g->fd = fd;
+    int e = evs_io_write_all(s->io, fd, hdr, sizeof hdr, 0);
+    if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, fd);
+    if (!e && s->opt.sync != EVS_SYNC_OFF) e = evs_io_sync_dir(s->io, s->dir);
+    if (e) {
+      rc = evs_err_io(s, -e, "cannot write segment", path);
+      s->io->unlink(s->io->ctx, path);
+      seg_free(s, g);
+      return rc;
+    }
+  }
+  if ((rc = evs_log_reserve(s, g, EVS_SEG_HDR))) {
+    seg_free(s, g);
+    return rc;
+  }
+  if (g->fd < 0) memcpy(g->base, hdr, sizeof hdr);
+  g->size = EVS_SEG_HDR;
+  *out = g;
+  return 0;
+}
+
+const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *t, uint16_t slot,
+                           uint32_t off) {
+  const evs_seg *g = s->slots[slot];
+  if (t && g == s->cur && off >= t->start + t->flushed)
+    return t->buf + (off - t->start - t->flushed);
+  return g->base + off;
+}
+
+int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off) {
+  evs_seg *g = s->cur;
+  if (g->fd < 0) {
+    memcpy(g->base + off, p, n);
+    return 0;
+  }
+  int e = evs_io_write_all(s->io, g->fd, p, n, (off_t)off);
+  if (e) {
+    char path[4096];
+    seg_path(s, g->no, path, sizeof path);
+    return evs_err_io(s, -e, "write to", path);
+  }
+  return 0;
+}
+
+int evs_log_truncate(evs_store *s, uint64_t off) {
+  evs_seg *g = s->cur;
+  if (g->fd < 0) return 0;
+  int e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)off);
+  if (e) {
+    char path[4096];
+    seg_path(s, g->no, path, sizeof path);
+    return evs_err_io(s, -e, "cannot truncate", path);
+  }
+  return 0;
+}
+
+/* Group commit: the first waiter becomes the leader and fdatasyncs for
+** everyone whose records were written before it started. */
+int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
+  int rc = 0;
+  pthread_mutex_lock(&s->smu);
+  while (s->synced_lsn < lsn && !rc) {
+    if (s->broken) {
+      rc = EVS_EIO;
+      break;
+    }
+    if (s->syncing) {
+      pthread_cond_wait(&s->scv, &s->smu);
+      continue;
+    }
+    s->syncing = 1;
+    uint64_t target = s->written_lsn;
+    int fd = s->written_fd;
+    pthread_mutex_unlock(&s->smu);
+    int e = fd >= 0 ? s->io->fdatasync(s->io->ctx, fd) : 0;
+    pthread_mutex_lock(&s->smu);
+    s->syncing = 0;
+    if (e) {
+      /* After a failed fdatasync the kernel may have dropped the dirty
+      ** pages: nothing written since the last good sync can be trusted. */
+      rc = evs_err_io(s, -e, "fdatasync of", "the current segment");
+      s->broken = rc;
+      snprintf(s->broken_why, sizeof s->broken_why, "%s", evs_errmsg(s));
+    } else if (target > s->synced_lsn) {
+      s->synced_lsn = target;
+    }
+    pthread_cond_broadcast(&s->scv);
+  }
+  if (rc == EVS_EIO && s->broken && !s->syncing)
+    evs_err(s, EVS_EIO, "store is read-only after a failed sync: %s", s->broken_why);
+  pthread_mutex_unlock(&s->smu);
+  return rc;
+}
+
+int evs_log_roll_if_full(evs_store *s) {
+  evs_seg *old = s->cur;
+  if (old->size < s->opt.segment_size) return 0;
+  if (old->fd >= 0 && s->opt.sync != EVS_SYNC_OFF) {
+    int rc = evs_log_sync_upto(s, evs_lsn(old->no, old->size));
+    if (rc) return rc;
+  }
+  evs_seg *g;
+  int rc = seg_create(s, old->no + 1, &g);
+  if (rc) return rc;
+  pthread_rwlock_wrlock(&s->ilock);
+  rc = seg_add(s, g);
+  if (!rc) s->cur = g;
+  pthread_rwlock_unlock(&s->ilock);
+  if (rc) {
+    seg_free(s, g);
+    return rc;
+  }
+  pthread_mutex_lock(&s->smu);
+  s->written_lsn = s->synced_lsn = evs_lsn(g->no, g->size);
+  s->written_fd = g->fd;
+  pthread_mutex_unlock(&s->smu);
+  return 0;
+}
+
+uint64_t evs_log_disk_bytes(const evs_store *s) {
+  if (!s->dir) return 0;
+  uint64_t n = EVS_META_SIZE;
+  for (size_t i = 0; i < s->nsegs; i++) n += s->segs[i]->size;
+  return n;
+}
+
+void evs_log_close(evs_store *s) {
+  for (size_t i = 0; i < s->nsegs; i++) seg_free(s, s->segs[i]);
+  free(s->segs);
+  free(s->slots);
+  s->segs = NULL;
+  s->slots = NULL;
+  s->nslots = 0;
+  s->nsegs = 0;
+  s->cur = NULL;
+}
+
+/* ---- Recovery ---------------------------------------------------------- */
+
+int evs_key_match(void *ctx, uint32_t rel) {
+  evs_keyctx *k = ctx;
+  const evs_ent *e = evs_ent_at(&k->s->idx, rel);
+  evs_event ev;
+  int z;
+  uint32_t raw;
+  const uint8_t *r = evs_rec_ptr(k->s, k->t, e->slot, e->off);
+  if (evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw)) return 0;
+  return ev.idempotency_key_len == k->len &&
+         !memcmp(ev.idempotency_key, k->key, k->len);
+}
+
+static int replay_event(evs_store *s, evs_seg *g, uint32_t off,
+                        const uint8_t *r, uint32_t len) {
+  evs_event ev;
+  int z;
+  uint32_t raw;
+  if (evs_ev_decode(r, len, &ev, &z, &raw)) return -1;
+  evs_index *x = &s->idx;
+  if (ev.id != x->base + x->n) return -1;
+  evs_ent e = {ev.created_us, 0, off, (uint16_t)(g->no % EVS_SLOTS),
+               (uint8_t)(ENT_LIVE | ev.priority), 0};
+  evs_plist *a, *b;
+  if (evs_index_add(x, &e, ev.source, ev.source_len, ev.event_type,
+                    ev.event_type_len, &a, &b))
+    return EVS_ENOMEM;
+  if (ev.idempotency_key) {
+    evs_keyctx k = {s, NULL, ev.idempotency_key, ev.idempotency_key_len};
+    uint32_t old;
+    if (evs_idem_put(x, XXH3_64bits(k.key, k.len), (uint32_t)(x->n - 1),
+                     evs_key_match, &k, &old))
+      return EVS_ENOMEM;
+  }
+  s->npending++;
+  s->payload_bytes += raw;
+  s->payload_stored += ev.payload_len;
+  s->last_created = EVS_MAX(s->last_created, ev.created_us);
+  return 0;
+}
+
+static evs_ent *live_ent(evs_store *s, uint64_t id) {
+  evs_index *x = &s->idx;
+  if (id < x->base || id - x->base >= x->n) return NULL;
+  evs_ent *e = evs_ent_at(x, id - x->base);
+  return (e->flags & ENT_LIVE) && !(e->flags & ENT_DELETED) ? e : NULL;
+}
+
+static int replay_ids(evs_store *s, const uint8_t *r, uint32_t len, int type) {
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  uint32_t cnt = get_u32(r + fixed - 8);
+  if ((uint64_t)fixed + (uint64_t)cnt * 8 != len) return -1;
+  int64_t at = type == EVS_REC_ACK ? (int64_t)get_u64(r + EVS_REC_HDR) : 0;
+  for (uint32_t i = 0; i < cnt; i++) {
+    uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
+    evs_ent *e = live_ent(s, id);
+    if (!e) return -1;
+    uint64_t rel = id - s->idx.base;
+    if (type == EVS_REC_ACK) {
+      if (e->flags & ENT_ACKED) return -1;
+      e->flags |= ENT_ACKED;
+      e->acked_us = at;
+      evs_bs_clear(&s->idx.pending, rel);
+      s->npending--;
+      s->nacked++;
+      continue;
+    }
+    const uint8_t *er = evs_rec_ptr(s, NULL, e->slot, e->off);
+    evs_event ev;
+    int z;
+    uint32_t raw;
+    if (!evs_ev_decode(er, get_u32(er + 8), &ev, &z, &raw) && ev.idempotency_key)
+      evs_idem_del(&s->idx, XXH3_64bits(ev.idempotency_key, ev.idempotency_key_len),
+                   (uint32_t)rel);
+    if (e->flags & ENT_ACKED)
+      s->nacked--;
+    else
+      s->npending--;
+    e->flags |= ENT_DELETED;
+    evs_bs_clear(&s->idx.pending, rel);
+  }
+  return 0;
+}
+
+/* Scan g: checksums and commit boundaries. *end is the end of the last
+** commit; *valid_after counts whole records after it. */
+static void scan_segment(const evs_seg *g, uint64_t fsize, uint64_t *end,
+                         uint64_t *valid_after, uint64_t *scan_end) {
+  uint64_t pos = EVS_SEG_HDR, n = 0;
+  *end = EVS_SEG_HDR;
+  for (;;) {
+    uint32_t len;
+    uint8_t type;
+    if (evs_rec_check(g->base + pos, fsize - pos, &len, &type) != 1) break;
+    pos += len;
+    n++;
+    if (type == EVS_REC_COMMIT) {
+      *end = pos;
+      n = 0;
+    }
+  }
+  *valid_after = n;
+  *scan_end = pos;
+}
+
+static int replay_segment(evs_store *s, evs_seg *g, uint64_t end,
+                          const char *path) {
+  uint64_t pos = EVS_SEG_HDR;
+  uint32_t intx = 0;
+  while (pos < end) {
+    uint32_t len;
+    uint8_t type;
+    evs_rec_check(g->base + pos, end - pos, &len, &type);
+    const uint8_t *r = g->base + pos;
+    int rc = 0;
+    if (type == EVS_REC_EVENT)
+      rc = replay_event(s, g, (uint32_t)pos, r, len);
+    else if (type == EVS_REC_ACK || type == EVS_REC_DELETE)
+      rc = replay_ids(s, r, len, type);
+    else if (get_u32(r + EVS_REC_HDR + 8) != intx)
+      rc = -1; /* commit: must count the records before it */
+    if (type == EVS_REC_COMMIT)
+      intx = 0;
+    else
+      intx++;
+    if (rc == EVS_ENOMEM) return evs_err(s, rc, "out of memory replaying the log");
+    if (rc)
+      return evs_err(s, EVS_ECORRUPT,
+                     "segment %s: record at offset %" PRIu64
+                     " contradicts the log before it",
+                     path, pos);
+    pos += len;
+  }
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
+  DIR *d = opendir(s->dir);
+  if (!d) return evs_err_io(s, errno, "cannot list", s->dir);
+  size_t cap = 0;
+  *nos = NULL;
+  *n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *nm = e->d_name;
+    if (strlen(nm) != 22 || strcmp(nm + 16, ".evlog")) continue;
+    char *endp;
+    uint64_t no = strtoull(nm, &endp, 16);
+    if (endp != nm + 16 || no == 0) continue;
+    if (evs_grow((void **)nos, &cap, *n + 1, sizeof **nos)) {
+      closedir(d);
+      return evs_err(s, EVS_ENOMEM, "out of memory");
+    }
+    (*nos)[(*n)++] = no;
+  }
+  closedir(d);
+  qsort(*nos, *n, sizeof **nos, cmp_u64);
+  return 0;
+}
+
+/* Open, check and replay one existing segment. */
+static int open_segment(evs_store *s, uint64_t no, int last) {
+  char path[4096];
+  seg_path(s, no, path, sizeof path);
+  evs_seg *g = calloc(1, sizeof *g);
+  if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
+  g->no = no;
+  g->fd = s->io->open(s->io->ctx, path, O_RDWR, 0);
+  uint64_t fsize = 0;
+  int rc, e = g->fd < 0 ? g->fd : s->io->fsize(s->io->ctx, g->fd, &fsize);
+  if (e) {
+    rc = evs_err_io(s, -e, "cannot open segment", path);
+    goto fail;
+  }
+  if (fsize > UINT32_MAX) {
+    rc = evs_err(s, EVS_ECORRUPT, "segment %s is larger than 4 GiB", path);
+    goto fail;
+  }
+  if ((rc = evs_log_reserve(s, g, EVS_MAX(fsize, EVS_SEG_HDR)))) goto fail;
+  uint64_t segno, sid;
+  const char *why;
+  if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &why)) {
+    if (last && fsize <= EVS_SEG_HDR) {
+      /* Torn while being created: it holds no record. Start it afresh. */
+      s->rec_bytes_dropped += fsize;
+      seg_free(s, g);
+      s->io->unlink(s->io->ctx, path);
+      evs_seg *ng;
+      if ((rc = seg_create(s, no, &ng))) return rc;
+      if ((rc = seg_add(s, ng))) seg_free(s, ng);
+      return rc;
+    }
+    rc = evs_err(s, EVS_ECORRUPT, "segment %s: %s", path, why);
+    goto fail;
+  }
+  if (segno != no || sid != s->meta.store_id) {
+    rc = evs_err(s, EVS_ECORRUPT, "segment %s belongs to %s", path,
+                 segno != no ? "another segment number" : "another store");
+    goto fail;
+  }
+  uint64_t end, nafter, scan_end;
+  scan_segment(g, fsize, &end, &nafter, &scan_end);
+  if (end < fsize) {
+    if (!last) {
+      rc = evs_err(s, EVS_ECORRUPT,
+                   "segment %s: damaged record at offset %" PRIu64
+                   " in a sealed segment (%" PRIu64 " bytes unreadable)",
+                   path, end, fsize - end);
+      goto fail;
+    }
+    s->rec_bytes_dropped += fsize - end;
+    s->rec_records_dropped += nafter + (scan_end < fsize ? 1 : 0);
+    e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)end);
+    if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, g->fd);
+    if (e) {
+      rc = evs_err_io(s, -e, "cannot truncate torn tail of", path);
+      goto fail;
+    }
+  }
+  g->size = end;
+  if ((rc = seg_add(s, g))) goto fail;
+  return replay_segment(s, g, end, path);
+fail:
+  seg_free(s, g);
+  return rc;
+}
+
+int evs_log_open(evs_store *s) {
+  uint64_t *nos = NULL;
+  size_t n = 0;
+  int rc = s->dir ? list_segments(s, &nos, &n) : 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (i && nos[i] != nos[i - 1] + 1) {
+      char path[4096];
+      seg_path(s, nos[i - 1] + 1, path, sizeof path);
+      rc = evs_err(s, EVS_ECORRUPT, "segment %s is missing", path);
+      break;
+    }
+    rc = open_segment(s, nos[i], i + 1 == n);
+  }
+  free(nos);
+  if (rc) return rc;
+  if (!s->nsegs) {
+    evs_seg *g;
+    if ((rc = seg_create(s, 1, &g))) return rc;
+    if ((rc = seg_add(s, g))) {
+      seg_free(s, g);
+      return rc;
+    }
+  }
+  s->cur = s->segs[s->nsegs - 1];
+  s->vis_n = s->idx.n;
+  s->written_lsn = s->synced_lsn = evs_lsn(s->cur->no, s->cur->size);
+  s->written_fd = s->cur->fd;
+  return 0;
+}

@@ -1,0 +1,388 @@
+/*
+** query.c: the read path. Visibility of an entry to a reader or to the
+** writing transaction, get by id, and inbox pages (pending events, oldest
+** first, filtered, resumed by cursor). Payloads are read from the mapped
+** segments; only compressed payloads are copied (decompressed).
+*/
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cursor.h"
+#include "error.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
+                evs_ent *out, int64_t *acked_us) {
+  const evs_index *x = &s->idx;
+  uint64_t n = t ? x->n : s->vis_n;
+  if (id < x->base || id - x->base >= n) return EVS_ENOTFOUND;
+  evs_ent e = *evs_ent_at(x, id - x->base);
+  if (!(e.flags & ENT_LIVE) || (e.flags & ENT_DELETED)) return EVS_ENOTFOUND;
+  const evs_ov *o = evs_ov_find(t, id);
+  if (o && o->op == OV_DEL) return EVS_ENOTFOUND;
+  if (o) {
+    e.flags |= ENT_ACKED;
+    e.acked_us = o->acked_us;
+  }
+  if (s->opt.retention_us > 0 && e.created_us < evs_now(s) - s->opt.retention_us)
+    return EVS_ENOTFOUND;
+  *out = e;
+  if (acked_us) *acked_us = e.acked_us;
+  return 0;
+}
+
+static int check_txn(const evs_store *s, const evs_txn *t) {
+  if (t && (t->s != s || s->txn != t))
+    return evs_err(s, EVS_EMISUSE,
+                   "transaction does not belong to this store or is finished");
+  return 0;
+}
+
+/* Decode the record of entry e; payload still as stored. */
+static int read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e,
+                    evs_event *ev, int *zstd, uint32_t *raw) {
+  const uint8_t *r = evs_rec_ptr(s, t, e->slot, e->off);
+  if (evs_ev_decode(r, get_u32(r + 8), ev, zstd, raw))
+    return evs_err(s, EVS_ECORRUPT, "event record at segment slot %u offset %u is damaged",
+                   e->slot, e->off);
+  return 0;
+}
+
+static void set_state(evs_event *ev, const evs_ent *e) {
+  ev->status = (e->flags & ENT_ACKED) ? EVS_STATUS_ACKNOWLEDGED : EVS_STATUS_PENDING;
+  ev->acknowledged_us = (e->flags & ENT_ACKED) ? e->acked_us : 0;
+}
+
+/* Copy a string (n bytes plus NUL) to *dst, advancing it. */
+static const char *put_str(char **dst, const char *src, size_t n) {
+  char *d = *dst;
+  memcpy(d, src, n);
+  d[n] = 0;
+  *dst += n + 1;
+  return d;
+}
+
+int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out) {
+  if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
+  *out = NULL;
+  int rc = check_txn(s, txn);
+  if (rc) return rc;
+  pthread_rwlock_rdlock(&s->ilock);
+  evs_ent e;
+  evs_event ev;
+  int z;
+  uint32_t raw;
+  if (evs_visible(s, txn, id, &e, NULL)) {
+    rc = evs_err(s, EVS_ENOTFOUND, "event %" PRIu64 " not found", id);
+    goto done;
+  }
+  if ((rc = read_rec(s, txn, &e, &ev, &z, &raw))) goto done;
+  size_t need = sizeof ev + ev.source_len + ev.event_type_len +
+                ev.idempotency_key_len + ev.metadata_len + raw + 5;
+  evs_event *o = malloc(need);
+  if (!o) {
+    rc = evs_err(s, EVS_ENOMEM, "out of memory");
+    goto done;
+  }
+  *o = ev;
+  char *p = (char *)(o + 1);
+  o->source = put_str(&p, ev.source, ev.source_len);
+  o->event_type = put_str(&p, ev.event_type, ev.event_type_len);
+  if (ev.idempotency_key)
+    o->idempotency_key = put_str(&p, ev.idempotency_key, ev.idempotency_key_len);
+  if (ev.metadata) o->metadata = put_str(&p, ev.metadata, ev.metadata_len);
+  if (z) {
+    rc = evs_zstd_decompress(s, p, raw, ev.payload, ev.payload_len);
+    if (rc) {
+      free(o);
+      rc = evs_err(s, rc, "payload of event %" PRIu64 " does not decompress", id);
+      goto done;
+    }
+    p[raw] = 0;
+    o->payload = p;
+    o->payload_len = raw;
+  } else {
+    o->payload = put_str(&p, ev.payload, ev.payload_len);
+  }
+  set_state(o, &e);
+  *out = o;
+done:
+  pthread_rwlock_unlock(&s->ilock);
+  return rc;
+}
+
+void evs_event_free(evs_event *ev) { free(ev); }
+
+/* ---- Pages ------------------------------------------------------------- */
+
+typedef struct blk {
+  struct blk *next;
+  size_t used, cap;
+  char data[];
+} blk;
+
+struct evs_page {
+  evs_event *ev;
+  size_t n, cap;
+  int more;
+  char cursor[EVS_CURSOR_MAX];
+  blk *arena; /* decompressed payloads and copies; never moves */
+};
+
+static void *arena_alloc(evs_page *p, size_t n) {
+  blk *b = p->arena;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = EVS_MAX(n, (size_t)64 << 10);
+    blk *nb = malloc(sizeof *nb + cap);
+    if (!nb) return NULL;
+    nb->next = b;
+    nb->used = 0;
+    nb->cap = cap;
+    p->arena = b = nb;
+  }
+  void *r = b->data + b->used;
+  b->used += n;
+  return r;
+}
+
+static void arena_reset(evs_page *p) {
+  blk *b = p->arena;
+  if (!b) return;
+  /* Keep the newest block for reuse, free the rest. */
+  for (blk *o = b->next, *n; o; o = n) {
+    n = o->next;
+    free(o);
+  }
+  b->next = NULL;
+  b->used = 0;
+}
+
+void evs_page_free(evs_page *p) {
+  if (!p) return;
+  arena_reset(p);
+  free(p->arena);
+  free(p->ev);
+  free(p);
+}
+
+size_t evs_page_count(const evs_page *p) { return p ? p->n : 0; }
+const evs_event *evs_page_event(const evs_page *p, size_t i) {
+  return p && i < p->n ? &p->ev[i] : NULL;
+}
+const char *evs_page_cursor(const evs_page *p) { return p ? p->cursor : NULL; }
+int evs_page_more(const evs_page *p) { return p ? p->more : 0; }
+
+typedef struct scan {
+  evs_store *s;
+  const evs_txn *t;
+  const evs_query *q;
+  evs_page *pg;
+  const evs_name *other; /* second name filter, checked on the record */
+  int other_is_type;
+  size_t srclen, typlen;
+  unsigned limit;
+  uint64_t last_id;
+} scan;
+
+/* 1 to stop the scan (page full and one more seen, or error in *rc). */
+static int visit(scan *sc, uint64_t rel, const evs_ent *e, int *rc) {
+  evs_store *s = sc->s;
+  const evs_query *q = sc->q;
+  uint64_t id = s->idx.base + rel;
+  if (sc->t && evs_ov_find(sc->t, id)) return 0; /* acked or deleted here */
+  if (q->priority && (e->flags & ENT_PRIO) != q->priority) return 0;
+  evs_event ev;
+  int z;
+  uint32_t raw;
+  if ((*rc = read_rec(s, sc->t, e, &ev, &z, &raw))) return 1;
+  if (sc->other) {
+    const char *v = sc->other_is_type ? ev.event_type : ev.source;
+    size_t vl = sc->other_is_type ? ev.event_type_len : ev.source_len;
+    if (vl != sc->other->len || memcmp(v, sc->other->s, vl)) return 0;
+  }
+  if (q->metadata_key) {
+    const char *val;
+    size_t vlen;
+    if (!ev.metadata ||
+        !evs_json_member(ev.metadata, ev.metadata_len, q->metadata_key,
+                         strlen(q->metadata_key), &val, &vlen) ||
+        !evs_json_value_equals(val, vlen, q->metadata_value,
+                               strlen(q->metadata_value)))
+      return 0;
+  }
+  evs_page *pg = sc->pg;
+  if (pg->n == sc->limit) {
+    pg->more = 1;
+    return 1;
+  }
+  if (evs_grow((void **)&pg->ev, &pg->cap, pg->n + 1, sizeof *pg->ev)) {
+    *rc = evs_err(s, EVS_ENOMEM, "out of memory");
+    return 1;
+  }
+  /* Records still in the transaction's buffer may move: copy them. */
+  const uint8_t *r = evs_rec_ptr(s, sc->t, e->slot, e->off);
+  if (sc->t && r != s->slots[e->slot]->base + e->off) {
+    uint32_t len = get_u32(r + 8);
+    uint8_t *c = arena_alloc(pg, len);
+    if (!c) {
+      *rc = evs_err(s, EVS_ENOMEM, "out of memory");
+      return 1;
+    }
+    memcpy(c, r, len);
+    evs_ev_decode(c, len, &ev, &z, &raw);
+  }
+  if (z) {
+    char *d = arena_alloc(pg, (size_t)raw + 1);
+    if (!d) {
+      *rc = evs_err(s, EVS_ENOMEM, "out of memory");
+      return 1;
+    }
+    if ((*rc = evs_zstd_decompress(s, d, raw, ev.payload, ev.payload_len))) {
+      *rc = evs_err(s, *rc, "payload of event %" PRIu64 " does not decompress", id);
+      return 1;
+    }
+    d[raw] = 0;
+    ev.payload = d;
+    ev.payload_len = raw;
+  }
+  set_state(&ev, e);
+  ev.status = EVS_STATUS_PENDING;
+  ev.acknowledged_us = 0;
+  pg->ev[pg->n++] = ev;
+  sc->last_id = id;
+  return 0;
+}
+
+static int pending_committed(const evs_ent *e) {
+  return (e->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE;
+}
+
+static size_t lower_bound(const uint32_t *a, size_t n, uint64_t v) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a[mid] < v)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static int scan_list(scan *sc, evs_plist *l, uint64_t lo, uint64_t hi) {
+  evs_store *s = sc->s;
+  int rc = 0;
+  for (uint64_t p = evs_bs_next(&l->live, lower_bound(l->rel, l->n, lo));
+       p < l->n; p = evs_bs_next(&l->live, p + 1)) {
+    uint64_t rel = l->rel[p];
+    if (rel >= hi) break;
+    const evs_ent *e = evs_ent_at(&s->idx, rel);
+    if (!pending_committed(e)) {
+      /* Acked or deleted for good: drop it from the list now, so later
+      ** scans do not pay for it again. */
+      if (rel < s->vis_n) evs_bs_clear_shared(&l->live, p);
+      continue;
+    }
+    if (visit(sc, rel, e, &rc)) break;
+  }
+  return rc;
+}
+
+static int scan_all(scan *sc, uint64_t lo, uint64_t hi) {
+  evs_store *s = sc->s;
+  int rc = 0;
+  for (uint64_t rel = evs_bs_next(&s->idx.pending, lo); rel < hi;
+       rel = evs_bs_next(&s->idx.pending, rel + 1))
+    if (visit(sc, rel, evs_ent_at(&s->idx, rel), &rc)) break;
+  return rc;
+}
+
+/* Trimmed view of a filter name, as names are stored trimmed. */
+static const char *trim(const char *v, size_t *n) {
+  size_t l = strlen(v);
+  while (l && (v[l - 1] == ' ' || v[l - 1] == '\t' || v[l - 1] == '\n' || v[l - 1] == '\r'))
+    l--;
+  while (l && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++, l--;
+  *n = l;
+  return v;
+}
+
+static int check_query(evs_store *s, const evs_query *q) {
+  if (q->limit > EVS_PAGE_MAX)
+    return evs_err(s, EVS_EINVAL, "limit %u is out of range 1..%d", q->limit,
+                   EVS_PAGE_MAX);
+  if (q->priority < 0 || q->priority > EVS_PRIORITY_HIGH)
+    return evs_err(s, EVS_EINVAL, "priority filter %d is not 0 (any) or 1..3",
+                   q->priority);
+  if (!q->metadata_key != !q->metadata_value)
+    return evs_err(s, EVS_EINVAL,
+                   "metadata_key and metadata_value must be given together");
+  return 0;
+}
+
+int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page) {
+  if (!s || !page) return evs_err(s, EVS_EINVAL, "store and page are required");
+  evs_query q0 = {0};
+  const evs_query *q = qin ? qin : &q0;
+  int rc = check_query(s, q);
+  if (!rc) rc = check_txn(s, txn);
+  if (rc) return rc;
+  uint64_t fp = evs_filter_fp(q), after_id = 0;
+  if (q->cursor && (rc = evs_cursor_decode(s, q->cursor, fp, &after_id))) return rc;
+  evs_page *pg = *page;
+  if (!pg) {
+    if (!(pg = calloc(1, sizeof *pg))) return evs_err(s, EVS_ENOMEM, "out of memory");
+    *page = pg;
+  }
+  pg->n = 0;
+  pg->more = 0;
+  arena_reset(pg);
+  scan sc = {s, txn, q, pg, NULL, 0, 0, 0, q->limit ? q->limit : EVS_PAGE_DEFAULT,
+             after_id};
+
+  pthread_rwlock_rdlock(&s->ilock);
+  const evs_index *x = &s->idx;
+  uint64_t hi = txn ? x->n : s->vis_n;
+  uint64_t lo = after_id >= x->base ? after_id - x->base + 1 : 0;
+  lo = EVS_MIN(lo, hi);
+  if (s->opt.retention_us > 0)
+    lo = evs_index_time_bound(x, lo, hi, evs_now(s) - s->opt.retention_us, 0);
+  if (q->created_after_us) lo = evs_index_time_bound(x, lo, hi, q->created_after_us, 1);
+  if (q->created_before_us) hi = evs_index_time_bound(x, lo, hi, q->created_before_us, 0);
+
+  evs_name *ns = NULL, *nt = NULL;
+  int none = 0;
+  size_t n;
+  const char *v;
+  if (q->source) {
+    v = trim(q->source, &n);
+    none |= !(ns = evs_names_find(&x->sources, v, n));
+  }
+  if (q->event_type) {
+    v = trim(q->event_type, &n);
+    none |= !(nt = evs_names_find(&x->types, v, n));
+  }
+  if (none || lo >= hi)
+    rc = 0;
+  else if (ns && nt) {
+    /* Walk the shorter list, check the other name on each record. */
+    int type_shorter = nt->list.n < ns->list.n;
+    sc.other = type_shorter ? ns : nt;
+    sc.other_is_type = !type_shorter;
+    rc = scan_list(&sc, type_shorter ? &nt->list : &ns->list, lo, hi);
+  } else if (ns || nt) {
+    rc = scan_list(&sc, ns ? &ns->list : &nt->list, lo, hi);
+  } else {
+    rc = scan_all(&sc, lo, hi);
+  }
+  pthread_rwlock_unlock(&s->ilock);
+  if (rc) {
+    pg->n = 0;
+    return rc;
+  }
+  evs_cursor_encode(s, sc.last_id, fp, pg->cursor);
+  return 0;
+}

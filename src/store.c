@@ -1,0 +1,249 @@
+/*
+** store.c: the store handle. Options, the directory lock, the meta file
+** (store identity and cursor key), open/close, sync and stats.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "store.h"
+#include "util.h"
+
+#define DAY_US (86400LL * 1000000)
+
+static int64_t realtime_us(void *arg) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int resolve_options(const evs_options *in, evs_options *o) {
+  memset(o, 0, sizeof *o);
+  if (in) *o = *in;
+  if (o->sync == EVS_SYNC_DEFAULT) o->sync = EVS_SYNC_NORMAL;
+  if (o->sync < EVS_SYNC_OFF || o->sync > EVS_SYNC_FULL)
+    return evs_err(NULL, EVS_EINVAL, "sync mode %d is not OFF (1), NORMAL (2) or FULL (3)",
+                   o->sync);
+  if (!o->max_payload) o->max_payload = 409600;
+  if (!o->compress_threshold) o->compress_threshold = 1024;
+  if (!o->compress_level) o->compress_level = 1;
+  if (o->compress_level < ZSTD_minCLevel() || o->compress_level > ZSTD_maxCLevel())
+    return evs_err(NULL, EVS_EINVAL, "compress_level %d is outside zstd's %d..%d",
+                   o->compress_level, ZSTD_minCLevel(), ZSTD_maxCLevel());
+  if (!o->retention_us) o->retention_us = 7 * DAY_US;
+  if (o->retention_us < -1)
+    return evs_err(NULL, EVS_EINVAL, "retention_us must be > 0, 0 (default) or -1 (forever)");
+  if (!o->idempotency_window_us) o->idempotency_window_us = DAY_US;
+  if (o->idempotency_window_us < -1)
+    return evs_err(NULL, EVS_EINVAL,
+                   "idempotency_window_us must be > 0, 0 (default) or -1 (forever)");
+  if (!o->segment_size) o->segment_size = 64u << 20;
+  if (o->segment_size < 4096 || o->segment_size > (1u << 30))
+    return evs_err(NULL, EVS_EINVAL, "segment_size %u is outside 4096..1073741824",
+                   o->segment_size);
+  if (!o->clock) o->clock = realtime_us;
+  return 0;
+}
+
+static int random_u64(uint64_t *v) {
+  size_t got = 0;
+  while (got < sizeof *v) {
+    ssize_t r = getrandom((char *)v + got, sizeof *v - got, 0);
+    if (r < 0 && errno != EINTR) return -errno;
+    if (r > 0) got += (size_t)r;
+  }
+  return 0;
+}
+
+/* Read the meta file, or create it (atomically: temp file, sync, rename). */
+static int load_meta(evs_store *s) {
+  char path[4096], tmp[4096];
+  snprintf(path, sizeof path, "%s/%s", s->dir, EVS_META_NAME);
+  snprintf(tmp, sizeof tmp, "%s/%s.tmp", s->dir, EVS_META_NAME);
+  const evs_io *io = s->io;
+  uint8_t buf[EVS_META_SIZE + 1];
+  int fd = io->open(io->ctx, path, O_RDONLY, 0);
+  if (fd >= 0) {
+    ssize_t n = io->pread(io->ctx, fd, buf, sizeof buf, 0);
+    io->close(io->ctx, fd);
+    if (n < 0) return evs_err_io(s, (int)-n, "cannot read", path);
+    const char *why;
+    if (evs_meta_decode(buf, (size_t)n, &s->meta, &why))
+      return evs_err(s, EVS_ECORRUPT, "%s: %s", path, why);
+    return 0;
+  }
+  if (fd != -ENOENT) return evs_err_io(s, -fd, "cannot open", path);
+  int e = random_u64(&s->meta.store_id);
+  if (!e) e = random_u64(&s->meta.cursor_key);
+  if (e) return evs_err_io(s, -e, "getrandom for", path);
+  s->meta.created_us = evs_now(s);
+  evs_meta_encode(&s->meta, buf);
+  fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return evs_err_io(s, -fd, "cannot create", tmp);
+  e = evs_io_write_all(io, fd, buf, EVS_META_SIZE, 0);
+  if (!e) e = io->fdatasync(io->ctx, fd);
+  io->close(io->ctx, fd);
+  if (!e) e = io->rename(io->ctx, tmp, path);
+  if (!e) e = evs_io_sync_dir(io, s->dir);
+  if (e) {
+    io->unlink(io->ctx, tmp);
+    return evs_err_io(s, -e, "cannot write", path);
+  }
+  return 0;
+}
+
+static int lock_dir(evs_store *s) {
+  struct stat st;
+  if (mkdir(s->dir, 0755) < 0 && errno != EEXIST)
+    return evs_err_io(s, errno, "cannot create directory", s->dir);
+  if (stat(s->dir, &st) < 0) return evs_err_io(s, errno, "cannot stat", s->dir);
+  if (!S_ISDIR(st.st_mode))
+    return evs_err(s, EVS_EINVAL, "%s exists and is not a directory", s->dir);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/LOCK", s->dir);
+  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (s->lock_fd < 0) return evs_err_io(s, errno, "cannot open", path);
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    int e = errno;
+    close(s->lock_fd);
+    s->lock_fd = -1;
+    if (e == EWOULDBLOCK)
+      return evs_err(s, EVS_ELOCKED,
+                     "store %s is locked: another process (or another handle in "
+                     "this process) has it open",
+                     s->dir);
+    return evs_err_io(s, e, "cannot lock", path);
+  }
+  return 0;
+}
+
+static void store_free(evs_store *s) {
+  evs_log_close(s);
+  evs_index_free(&s->idx);
+  evs_zstd_pools_free(s);
+  if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
+  pthread_mutex_destroy(&s->wmu);
+  pthread_rwlock_destroy(&s->ilock);
+  pthread_mutex_destroy(&s->smu);
+  pthread_cond_destroy(&s->scv);
+  pthread_mutex_destroy(&s->poolmu);
+  free(s->dir);
+  free(s);
+}
+
+int evs_store_open_io(const char *dir, const evs_options *opts,
+                      const evs_io *io, evs_store **out) {
+  if (!out) return evs_err(NULL, EVS_EINVAL, "out is required");
+  *out = NULL;
+  evs_options o;
+  int rc = resolve_options(opts, &o);
+  if (rc) return rc;
+  evs_store *s = calloc(1, sizeof *s);
+  if (!s) return evs_err(NULL, EVS_ENOMEM, "out of memory");
+  s->opt = o;
+  s->io = io ? io : &evs_io_posix;
+  s->lock_fd = -1;
+  pthread_mutex_init(&s->wmu, NULL);
+  pthread_rwlockattr_t ra;
+  pthread_rwlockattr_init(&ra);
+#ifdef __GLIBC__
+  /* Readers hold the lock for microseconds; without this a steady stream
+  ** of them could starve commits. */
+  pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+  pthread_rwlock_init(&s->ilock, &ra);
+  pthread_rwlockattr_destroy(&ra);
+  pthread_mutex_init(&s->smu, NULL);
+  pthread_cond_init(&s->scv, NULL);
+  pthread_mutex_init(&s->poolmu, NULL);
+  if (dir && strcmp(dir, ":memory:")) {
+    if (!*dir) {
+      rc = evs_err(NULL, EVS_EINVAL, "directory name is empty");
+      goto fail;
+    }
+    if (!(s->dir = strdup(dir))) {
+      rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
+      goto fail;
+    }
+    if ((rc = lock_dir(s)) || (rc = load_meta(s))) goto fail;
+  } else {
+    random_u64(&s->meta.store_id);
+    random_u64(&s->meta.cursor_key);
+    s->meta.created_us = evs_now(s);
+  }
+  if ((rc = evs_index_init(&s->idx))) {
+    rc = evs_err(NULL, rc, "out of memory");
+    goto fail;
+  }
+  if ((rc = evs_log_open(s))) goto fail;
+  *out = s;
+  return 0;
+fail:;
+  /* Keep the message for evs_errmsg(NULL): the handle is going away. */
+  char why[512];
+  snprintf(why, sizeof why, "%s", evs_errmsg(NULL));
+  store_free(s);
+  return evs_err(NULL, rc, "%s", why);
+}
+
+int evs_store_open(const char *dir, const evs_options *opts, evs_store **out) {
+  return evs_store_open_io(dir, opts, NULL, out);
+}
+
+int evs_store_sync(evs_store *s) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  if (!s->dir) return 0;
+  pthread_mutex_lock(&s->smu);
+  uint64_t lsn = s->written_lsn;
+  pthread_mutex_unlock(&s->smu);
+  return evs_log_sync_upto(s, lsn);
+}
+
+int evs_store_close(evs_store *s) {
+  if (!s) return 0;
+  int rc = 0;
+  if (s->txn) evs_txn_rollback(s->txn);
+  if (s->dir && s->opt.sync != EVS_SYNC_OFF && !s->broken) rc = evs_store_sync(s);
+  char why[512];
+  if (rc) snprintf(why, sizeof why, "%s", evs_errmsg(s));
+  store_free(s);
+  return rc ? evs_err(NULL, rc, "%s", why) : 0;
+}
+
+int evs_stats_get(evs_store *s, evs_stats *st) {
+  if (!s || !st) return evs_err(s, EVS_EINVAL, "store and stats are required");
+  memset(st, 0, sizeof *st);
+  int64_t now = evs_now(s);
+  pthread_rwlock_rdlock(&s->ilock);
+  const evs_index *x = &s->idx;
+  st->pending = s->npending;
+  st->acknowledged = s->nacked;
+  st->next_id = x->base + s->vis_n;
+  st->segments = s->nsegs;
+  st->disk_bytes = evs_log_disk_bytes(s);
+  st->payload_bytes = s->payload_bytes;
+  st->payload_stored_bytes = s->payload_stored;
+  st->compression_ratio =
+      s->payload_stored ? (double)s->payload_bytes / (double)s->payload_stored : 1.0;
+  uint64_t lo = 0;
+  if (s->opt.retention_us > 0)
+    lo = evs_index_time_bound(x, 0, s->vis_n, now - s->opt.retention_us, 0);
+  uint64_t rel = evs_bs_next(&x->pending, lo);
+  if (rel < s->vis_n) {
+    st->oldest_pending_us = evs_ent_at(x, rel)->created_us;
+    st->oldest_pending_age_us = now - st->oldest_pending_us;
+  }
+  st->index_bytes = evs_index_bytes(x) + s->nsegs * sizeof(evs_seg);
+  st->recovered_bytes_dropped = s->rec_bytes_dropped;
+  st->recovered_records_dropped = s->rec_records_dropped;
+  pthread_rwlock_unlock(&s->ilock);
+  return 0;
+}

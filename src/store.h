@@ -1,0 +1,284 @@
+/*
+** store.h: the internal shape of a store, shared by the library's files.
+**
+** Locking (outermost first):
+**   wmu    the write transaction: one writer at a time, held from
+**          evs_txn_begin to commit/rollback (autocommit calls take it too).
+**   ilock  rwlock over the index and segment table: readers share it for
+**          the few microseconds of a lookup or page; the writer takes it
+**          exclusively only to mutate. Readers are never blocked by an open
+**          transaction.
+**   smu    group commit state (written / synced log positions).
+**   poolmu the zstd context pools.
+*/
+#ifndef EVS_STORE_H
+#define EVS_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <zstd.h>
+
+#include "bitset.h"
+#include "codec.h"
+#include "evstore.h"
+#include "io.h"
+
+/* ---- Segments ---------------------------------------------------------- */
+typedef struct evs_oldmap {
+  void *base;
+  size_t len;
+  struct evs_oldmap *next;
+} evs_oldmap;
+
+/* One segment: a file mapped read-only (or, in memory, an anonymous map).
+** Mappings reserve more than the file holds so readers keep stable
+** pointers while the writer appends; outgrown mappings are kept until
+** close so pointers handed out stay valid. */
+typedef struct evs_seg {
+  uint64_t no;
+  int fd;          /* -1 for an in-memory segment */
+  uint8_t *base;
+  size_t map_len;
+  uint64_t size;   /* committed bytes (header included) */
+  evs_oldmap *old;
+} evs_seg;
+
+#define EVS_SLOTS 65536 /* live segments addressable by no % EVS_SLOTS */
+
+/* ---- Index ------------------------------------------------------------- */
+#define ENT_PRIO 0x03
+#define ENT_LIVE 0x04
+#define ENT_ACKED 0x08
+#define ENT_DELETED 0x10
+
+/* One event in memory: 24 bytes. Source, type and payload stay on disk. */
+typedef struct evs_ent {
+  int64_t created_us;
+  int64_t acked_us;
+  uint32_t off;  /* record offset in its segment */
+  uint16_t slot; /* segment number % EVS_SLOTS */
+  uint8_t flags;
+  uint8_t pad;
+} evs_ent;
+
+#define ENT_CHUNK_BITS 16
+#define ENT_CHUNK (1u << ENT_CHUNK_BITS)
+
+/* Pending events of one source or one event type: ids (relative to the
+** index base) in increasing order, and a bitset of positions still
+** believed pending. Acks clear nothing here; scans clear lazily, and a
+** sweep drops dead positions once they outnumber the live ones. */
+typedef struct evs_plist {
+  uint32_t *rel;
+  size_t n, cap;
+  evs_bitset live;
+  uint64_t txn_stamp; /* last transaction that appended here */
+} evs_plist;
+
+typedef struct evs_name {
+  char *s;
+  uint32_t len;
+  uint64_t hash;
+  evs_plist list;
+} evs_name;
+
+typedef struct evs_names {
+  evs_name **tab; /* open addressing */
+  size_t mask, used;
+} evs_names;
+
+typedef struct evs_idem_slot {
+  uint32_t tag; /* high hash bits, 0 = empty */
+  uint32_t rel;
+} evs_idem_slot;
+
+typedef struct evs_index {
+  uint64_t base;      /* id of rel 0 */
+  uint64_t n;         /* entries, committed or not: next id = base + n */
+  evs_ent **chunks;
+  size_t nchunks, chunks_cap;
+  evs_bitset pending; /* by rel */
+  evs_names sources, types;
+  uint64_t list_entries; /* sum of plist lengths, for the sweep */
+  evs_idem_slot *idem;
+  size_t idem_mask, idem_used;
+} evs_index;
+
+static inline evs_ent *evs_ent_at(const evs_index *x, uint64_t rel) {
+  return &x->chunks[rel >> ENT_CHUNK_BITS][rel & (ENT_CHUNK - 1)];
+}
+
+/* ---- Transactions ------------------------------------------------------ */
+#define OV_ACK 1
+#define OV_DEL 2
+
+typedef struct evs_idem_undo {
+  uint64_t hash;
+  uint32_t rel, old;
+} evs_idem_undo;
+
+typedef struct evs_ov {
+  uint64_t id; /* 0 = empty */
+  int64_t acked_us;
+  int op;
+} evs_ov;
+
+struct evs_txn {
+  evs_store *s;
+  int internal; /* begun by an autocommit call */
+  uint8_t *buf; /* records not yet written */
+  size_t len, cap;
+  uint64_t start;   /* segment offset where the transaction's records begin */
+  uint64_t flushed; /* bytes of them already written */
+  int dirty;        /* a write was attempted: rollback truncates */
+  int failed;       /* a write failed: commit refuses */
+  uint32_t nrec;
+  uint64_t n0;      /* index size at begin */
+  evs_ov *ov;       /* acks and deletes, applied at commit */
+  size_t ov_mask, ov_used;
+  uint64_t stamp;
+  evs_idem_undo *idem_undo; /* keys added, to undo on rollback */
+  size_t nidem, idem_cap;
+  evs_plist **touched; /* lists appended to */
+  size_t ntouched, touched_cap;
+  uint64_t payload_bytes, payload_stored;
+  int64_t last_created;
+};
+
+/* A validated event ready to encode (compression already done). */
+typedef struct evs_prep {
+  const char *src, *typ, *payload, *meta, *idem;
+  size_t srclen, typlen, plen, mlen, ilen;
+  int prio;
+  uint8_t *z; /* compressed payload (owned) or NULL */
+  size_t zlen;
+} evs_prep;
+
+/* ---- Store ------------------------------------------------------------- */
+struct evs_store {
+  char *dir; /* NULL in memory */
+  const evs_io *io;
+  evs_options opt; /* resolved: no zero "defaults" left */
+  evs_meta meta;
+  int lock_fd;
+
+  pthread_mutex_t wmu;
+  pthread_t writer;
+  int writer_set; /* atomic: writer holds wmu */
+  evs_txn *txn;
+
+  pthread_rwlock_t ilock;
+  evs_index idx;
+  uint64_t txn_seq;
+  uint64_t vis_n; /* rel < vis_n are committed */
+  uint64_t npending, nacked;
+  uint64_t payload_bytes, payload_stored;
+  int64_t last_created;
+
+  evs_seg **slots; /* by no % EVS_SLOTS, grown on demand */
+  size_t nslots;
+  evs_seg **segs; /* in order */
+  size_t nsegs, segs_cap;
+  evs_seg *cur;
+
+  pthread_mutex_t smu;
+  pthread_cond_t scv;
+  uint64_t written_lsn, synced_lsn;
+  int written_fd, syncing;
+  int broken; /* nonzero: writes refused with EVS_EREADONLY */
+  char broken_why[200];
+
+  pthread_mutex_t poolmu;
+  ZSTD_CCtx **cpool;
+  size_t ncpool, cpool_cap;
+  ZSTD_DCtx **dpool;
+  size_t ndpool, dpool_cap;
+
+  uint64_t rec_bytes_dropped, rec_records_dropped;
+};
+
+static inline int64_t evs_now(const evs_store *s) {
+  return s->opt.clock(s->opt.clock_arg);
+}
+
+static inline uint64_t evs_lsn(uint64_t segno, uint64_t off) {
+  return (segno << 32) | off;
+}
+
+/* index.c */
+int evs_index_init(evs_index *x);
+void evs_index_free(evs_index *x);
+size_t evs_index_bytes(const evs_index *x);
+/* Add an entry for id base+n; src/typ lists get it too. */
+int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
+                  size_t srclen, const char *typ, size_t typlen,
+                  evs_plist **touched_src, evs_plist **touched_typ);
+evs_name *evs_names_find(const evs_names *t, const char *s, size_t len);
+/* Drop entries rel >= n0 (a rolled-back transaction). */
+void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
+                        size_t nlists);
+/* Remove dead positions from every list when they outnumber the live. */
+void evs_index_maybe_sweep(evs_index *x, uint64_t npending);
+/* First rel >= lo whose created_us is > t (strict) or >= t. */
+uint64_t evs_index_time_bound(const evs_index *x, uint64_t lo, uint64_t hi,
+                              int64_t t, int strict);
+
+/* Idempotency table; `match(rel)` tells whether the event at rel has the
+** key (the table keeps only 32 hash bits). */
+typedef int (*evs_idem_match)(void *ctx, uint32_t rel);
+int evs_idem_find(const evs_index *x, uint64_t h, evs_idem_match m, void *ctx,
+                  uint32_t *rel);
+/* Insert, or repoint an existing slot for the same key (an expired key now
+** naming a newer event); *old gets the previous rel or UINT32_MAX. */
+int evs_idem_put(evs_index *x, uint64_t h, uint32_t rel, evs_idem_match m,
+                 void *ctx, uint32_t *old);
+void evs_idem_del(evs_index *x, uint64_t h, uint32_t rel);
+void evs_idem_repoint(evs_index *x, uint64_t h, uint32_t from, uint32_t to);
+
+/* Does the event at rel carry this idempotency key? (an evs_idem_match) */
+typedef struct evs_keyctx {
+  const evs_store *s;
+  const evs_txn *t;
+  const char *key;
+  size_t len;
+} evs_keyctx;
+int evs_key_match(void *ctx, uint32_t rel);
+
+/* log.c */
+int evs_log_open(evs_store *s);
+void evs_log_close(evs_store *s);
+/* Pointer to the record at (slot, off): from the transaction's buffer when
+** it is not written yet, else from the segment mapping. */
+const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *t, uint16_t slot,
+                           uint32_t off);
+int evs_log_roll_if_full(evs_store *s);
+int evs_log_reserve(evs_store *s, evs_seg *g, uint64_t need);
+/* Write bytes of the current segment at off (file or memory). */
+int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off);
+int evs_log_truncate(evs_store *s, uint64_t off);
+int evs_log_sync_upto(evs_store *s, uint64_t lsn);
+uint64_t evs_log_disk_bytes(const evs_store *s);
+
+/* compress.c */
+/* Compress src into dst (cap bytes); returns the compressed size, or 0
+** when compression does not save at least 1/8. */
+size_t evs_zstd_compress(evs_store *s, const void *src, size_t n, void *dst,
+                         size_t cap);
+int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
+                        size_t n);
+void evs_zstd_pools_free(evs_store *s);
+
+/* txn.c */
+int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);
+void evs_txn_free(evs_txn *t);
+evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);
+
+/* query.c: the state of an entry as the given transaction sees it. */
+int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
+                evs_ent *out, int64_t *acked_us);
+
+/* error helpers used everywhere */
+int evs_check_writable(const evs_store *s);
+void evs_set_broken(evs_store *s, int rc, const char *why);
+
+#endif

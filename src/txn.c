@@ -1,0 +1,699 @@
+/*
+** txn.c: the write path. Validation of incoming events, the write
+** transaction (begin, commit, rollback), and the writing calls: append,
+** ack, delete and their batch forms. A transaction encodes records into
+** its buffer and adds appended events to the index at once (invisible to
+** other readers until commit moves vis_n); acks and deletes wait in an
+** overlay until commit.
+*/
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "error.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+#define FLUSH_AT (4u << 20) /* write big transactions out in 4 MiB pieces */
+
+/* ---- Validation -------------------------------------------------------- */
+
+static int is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+         c == '\f';
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. Rejects
+** overlongs, surrogates and code points above U+10FFFF. *cp gets it. */
+static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp) {
+  unsigned c = p[0];
+  size_t len;
+  uint32_t v, min;
+  if (c < 0x80) return *cp = c, 1;
+  if (c >= 0xC2 && c <= 0xDF) len = 2, v = c & 0x1F, min = 0x80;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, v = c & 0x0F, min = 0x800;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, v = c & 0x07, min = 0x10000;
+  else return 0;
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (p[i] & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return len;
+}
+
+static int check_name(evs_store *s, const char *what, const char *in,
+                      const char **out, size_t *outlen) {
+  if (!in) return evs_err(s, EVS_EINVAL, "%s is required", what);
+  size_t n = strlen(in);
+  while (n && is_space(in[n - 1])) n--;
+  while (n && is_space(*in)) in++, n--;
+  if (!n) return evs_err(s, EVS_EINVAL, "%s is empty", what);
+  if (n > EVS_MAX_NAME)
+    return evs_err(s, EVS_ETOOBIG, "%s is %zu bytes, limit is %d", what, n,
+                   EVS_MAX_NAME);
+  const unsigned char *p = (const unsigned char *)in;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    size_t l = utf8_seq(p + i, n - i, &cp);
+    if (!l) return evs_err(s, EVS_EINVAL, "%s is not valid UTF-8 (byte %zu)", what, i);
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+      return evs_err(s, EVS_EINVAL, "%s contains a control character (byte %zu)",
+                     what, i);
+    i += l;
+  }
+  *out = in;
+  *outlen = n;
+  return 0;
+}
+
+static int check_json(evs_store *s, const char *what, const char *p, size_t n,
+                      size_t limit) {
+  if (n > limit)
+    return evs_err(s, EVS_ETOOBIG, "%s is %zu bytes, limit is %zu", what, n, limit);
+  if (s->opt.skip_json_validation) return 0;
+  char why[160];
+  if (evs_json_check_object(p, n, why, sizeof why))
+    return evs_err(s, EVS_EJSON, "%s: %s", what, why);
+  return 0;
+}
+
+static void prep_free(evs_prep *p) {
+  free(p->z);
+  p->z = NULL;
+}
+
+/* Validate ev and compress its payload; the costly part of an append runs
+** here, before the write transaction is taken. */
+static int prep_event(evs_store *s, const evs_event_in *ev, evs_prep *p) {
+  memset(p, 0, sizeof *p);
+  if (!ev) return evs_err(s, EVS_EINVAL, "event is NULL");
+  int rc;
+  if ((rc = check_name(s, "source", ev->source, &p->src, &p->srclen)) ||
+      (rc = check_name(s, "event_type", ev->event_type, &p->typ, &p->typlen)))
+    return rc;
+  if (!ev->payload) return evs_err(s, EVS_EINVAL, "payload is required");
+  p->payload = ev->payload;
+  p->plen = ev->payload_len ? ev->payload_len : strlen(ev->payload);
+  if ((rc = check_json(s, "payload", p->payload, p->plen, s->opt.max_payload)))
+    return rc;
+  if (ev->metadata) {
+    p->meta = ev->metadata;
+    p->mlen = ev->metadata_len ? ev->metadata_len : strlen(ev->metadata);
+    if ((rc = check_json(s, "metadata", p->meta, p->mlen, EVS_MAX_METADATA)))
+      return rc;
+  }
+  if (ev->idempotency_key) {
+    p->idem = ev->idempotency_key;
+    p->ilen = strlen(p->idem);
+    if (!p->ilen) return evs_err(s, EVS_EINVAL, "idempotency_key is empty");
+    if (p->ilen > EVS_MAX_IDEMPOTENCY_KEY)
+      return evs_err(s, EVS_ETOOBIG, "idempotency_key is %zu bytes, limit is %d",
+                     p->ilen, EVS_MAX_IDEMPOTENCY_KEY);
+  }
+  if (ev->priority < 0 || ev->priority > EVS_PRIORITY_HIGH)
+    return evs_err(s, EVS_EINVAL, "priority %d is not 1 (low), 2 (normal) or 3 (high)",
+                   ev->priority);
+  p->prio = ev->priority ? ev->priority : EVS_PRIORITY_NORMAL;
+  if (p->plen >= s->opt.compress_threshold) {
+    size_t cap = ZSTD_compressBound(p->plen);
+    if (!(p->z = malloc(cap))) return evs_err(s, EVS_ENOMEM, "out of memory");
+    p->zlen = evs_zstd_compress(s, p->payload, p->plen, p->z, cap);
+    if (!p->zlen) prep_free(p);
+  }
+  return 0;
+}
+
+/* ---- Transaction plumbing ---------------------------------------------- */
+
+int evs_check_writable(const evs_store *s) {
+  if (s->broken)
+    return evs_err(s, EVS_EREADONLY,
+                   "store refuses writes after an I/O failure (%s); close and "
+                   "reopen it to recover",
+                   s->broken_why);
+  return 0;
+}
+
+void evs_set_broken(evs_store *s, int rc, const char *why) {
+  pthread_mutex_lock(&s->smu);
+  if (!s->broken) {
+    s->broken = rc;
+    snprintf(s->broken_why, sizeof s->broken_why, "%s", why);
+  }
+  pthread_cond_broadcast(&s->scv);
+  pthread_mutex_unlock(&s->smu);
+}
+
+static int holds_writer(const evs_store *s) {
+  return __atomic_load_n(&s->writer_set, __ATOMIC_ACQUIRE) &&
+         pthread_equal(s->writer, pthread_self());
+}
+
+void evs_txn_free(evs_txn *t) {
+  if (!t) return;
+  free(t->buf);
+  free(t->ov);
+  free(t->idem_undo);
+  free(t->touched);
+  free(t);
+}
+
+static void release_writer(evs_store *s) {
+  s->txn = NULL;
+  __atomic_store_n(&s->writer_set, 0, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&s->wmu);
+}
+
+int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
+  *out = NULL;
+  if (holds_writer(s))
+    return evs_err(s, EVS_EBUSY,
+                   "this thread already holds the write transaction; pass its "
+                   "evs_txn to the call");
+  pthread_mutex_lock(&s->wmu);
+  s->writer = pthread_self();
+  __atomic_store_n(&s->writer_set, 1, __ATOMIC_RELEASE);
+  int rc = evs_check_writable(s);
+  if (!rc) rc = evs_log_roll_if_full(s);
+  evs_txn *t = rc ? NULL : calloc(1, sizeof *t);
+  if (!rc && !t) rc = evs_err(s, EVS_ENOMEM, "out of memory");
+  if (rc) {
+    release_writer(s);
+    return rc;
+  }
+  t->s = s;
+  t->internal = internal;
+  t->start = s->cur->size;
+  t->n0 = s->idx.n;
+  t->stamp = ++s->txn_seq;
+  t->last_created = s->last_created;
+  s->txn = t;
+  *out = t;
+  return 0;
+}
+
+int evs_txn_begin(evs_store *s, evs_txn **out) {
+  if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
+  return evs_txn_begin_internal(s, out, 0);
+}
+
+/* Resolve the transaction a call works in: the caller's, or a new one. */
+static int use_txn(evs_store *s, evs_txn *txn, evs_txn **t) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  if (txn) {
+    if (txn->s != s || s->txn != txn)
+      return evs_err(s, EVS_EMISUSE, "transaction does not belong to this store "
+                                     "or is finished");
+    *t = txn;
+    return 0;
+  }
+  return evs_txn_begin_internal(s, t, 1);
+}
+
+evs_ov *evs_ov_find(const evs_txn *t, uint64_t id) {
+  if (!t || !t->ov_used) return NULL;
+  for (size_t i = XXH3_64bits(&id, 8) & t->ov_mask;; i = (i + 1) & t->ov_mask) {
+    if (!t->ov[i].id) return NULL;
+    if (t->ov[i].id == id) return &t->ov[i];
+  }
+}
+
+static int ov_put(evs_txn *t, uint64_t id, int op, int64_t at) {
+  evs_ov *o = evs_ov_find(t, id);
+  if (o) {
+    o->op = op;
+    o->acked_us = at;
+    return 0;
+  }
+  if (!t->ov || (t->ov_used + 1) * 10 > (t->ov_mask + 1) * 7) {
+    size_t nm = t->ov ? t->ov_mask * 2 + 1 : 63;
+    evs_ov *n = calloc(nm + 1, sizeof *n);
+    if (!n) return EVS_ENOMEM;
+    for (size_t i = 0; t->ov && i <= t->ov_mask; i++) {
+      if (!t->ov[i].id) continue;
+      size_t j = XXH3_64bits(&t->ov[i].id, 8) & nm;
+      while (n[j].id) j = (j + 1) & nm;
+      n[j] = t->ov[i];
+    }
+    free(t->ov);
+    t->ov = n;
+    t->ov_mask = nm;
+  }
+  size_t j = XXH3_64bits(&id, 8) & t->ov_mask;
+  while (t->ov[j].id) j = (j + 1) & t->ov_mask;
+  t->ov[j] = (evs_ov){id, at, op};
+  t->ov_used++;
+  return 0;
+}
+
+/* Room for n more bytes of records; writes the buffer out when it is big
+** so a transaction of any size runs in bounded memory. */
+static int buf_reserve(evs_txn *t, size_t n) {
+  evs_store *s = t->s;
+  if (t->len && t->len + n > FLUSH_AT) {
+    uint64_t at = t->start + t->flushed;
+    pthread_rwlock_wrlock(&s->ilock);
+    int rc = evs_log_reserve(s, s->cur, at + t->len);
+    pthread_rwlock_unlock(&s->ilock);
+    t->dirty = 1;
+    if (!rc) rc = evs_log_write(s, t->buf, t->len, at);
+    if (rc) return t->failed = rc;
+    t->flushed += t->len;
+    t->len = 0;
+  }
+  if (t->start + t->flushed + t->len + n > UINT32_MAX)
+    return evs_err(s, EVS_ETOOBIG, "transaction exceeds the 4 GiB segment limit");
+  if (evs_grow((void **)&t->buf, &t->cap, t->len + n, 1))
+    return evs_err(s, EVS_ENOMEM, "out of memory");
+  return 0;
+}
+
+static void undo_index(evs_txn *t) {
+  evs_store *s = t->s;
+  pthread_rwlock_wrlock(&s->ilock);
+  for (size_t i = t->nidem; i-- > 0;) {
+    evs_idem_undo *u = &t->idem_undo[i];
+    if (u->old == UINT32_MAX)
+      evs_idem_del(&s->idx, u->hash, u->rel);
+    else
+      evs_idem_repoint(&s->idx, u->hash, u->rel, u->old);
+  }
+  evs_index_truncate(&s->idx, t->n0, t->touched, t->ntouched);
+  pthread_rwlock_unlock(&s->ilock);
+}
+
+static int finish_rollback(evs_txn *t) {
+  evs_store *s = t->s;
+  int rc = 0;
+  if (t->dirty) {
+    rc = evs_log_truncate(s, t->start);
+    if (rc) evs_set_broken(s, rc, evs_errmsg(s));
+  }
+  undo_index(t);
+  release_writer(s);
+  evs_txn_free(t);
+  return rc;
+}
+
+static void forget_key(evs_store *s, uint64_t rel, const evs_ent *e) {
+  const uint8_t *r = evs_rec_ptr(s, NULL, e->slot, e->off);
+  evs_event ev;
+  int z;
+  uint32_t raw;
+  if (!evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw) && ev.idempotency_key)
+    evs_idem_del(&s->idx, XXH3_64bits(ev.idempotency_key, ev.idempotency_key_len),
+                 (uint32_t)rel);
+}
+
+/* Make the overlay real; caller holds ilock exclusively. */
+static void apply_overlay(evs_store *s, evs_txn *t) {
+  evs_index *x = &s->idx;
+  for (size_t i = 0; t->ov && i <= t->ov_mask; i++) {
+    evs_ov *o = &t->ov[i];
+    if (!o->id) continue;
+    uint64_t rel = o->id - x->base;
+    evs_ent *e = evs_ent_at(x, rel);
+    if (o->op == OV_ACK) {
+      e->flags |= ENT_ACKED;
+      e->acked_us = o->acked_us;
+      s->npending--;
+      s->nacked++;
+    } else {
+      if (e->flags & ENT_ACKED)
+        s->nacked--;
+      else
+        s->npending--;
+      e->flags |= ENT_DELETED;
+      forget_key(s, rel, e);
+    }
+    evs_bs_clear(&x->pending, rel);
+  }
+}
+
+static int finish_commit(evs_txn *t) {
+  evs_store *s = t->s;
+  int rc = t->failed;
+  if (rc) {
+    rc = evs_err(s, rc, "transaction failed to write earlier (%s); rolled back",
+                 evs_strerror(rc));
+    finish_rollback(t);
+    return rc;
+  }
+  if (!t->nrec) {
+    release_writer(s);
+    evs_txn_free(t);
+    return 0;
+  }
+  rc = buf_reserve(t, EVS_COMMIT_LEN);
+  if (rc) goto fail;
+  uint8_t *c = t->buf + t->len;
+  put_u64(c + 16, (uint64_t)evs_now(s));
+  put_u32(c + 24, t->nrec);
+  put_u32(c + 28, 0);
+  evs_rec_seal(c, EVS_COMMIT_LEN, EVS_REC_COMMIT, 0);
+  t->len += EVS_COMMIT_LEN;
+  uint64_t at = t->start + t->flushed, end = at + t->len;
+  pthread_rwlock_wrlock(&s->ilock);
+  rc = evs_log_reserve(s, s->cur, end);
+  pthread_rwlock_unlock(&s->ilock);
+  t->dirty = 1;
+  if (!rc) rc = evs_log_write(s, t->buf, t->len, at);
+  if (rc) goto fail;
+
+  pthread_rwlock_wrlock(&s->ilock);
+  s->cur->size = end;
+  s->npending += s->idx.n - t->n0;
+  apply_overlay(s, t);
+  s->vis_n = s->idx.n;
+  s->payload_bytes += t->payload_bytes;
+  s->payload_stored += t->payload_stored;
+  s->last_created = t->last_created;
+  evs_index_maybe_sweep(&s->idx, s->npending);
+  pthread_rwlock_unlock(&s->ilock);
+
+  uint64_t lsn = evs_lsn(s->cur->no, end);
+  pthread_mutex_lock(&s->smu);
+  s->written_lsn = lsn;
+  s->written_fd = s->cur->fd;
+  pthread_mutex_unlock(&s->smu);
+  release_writer(s);
+  evs_txn_free(t);
+  if (s->opt.sync == EVS_SYNC_FULL && s->dir) return evs_log_sync_upto(s, lsn);
+  return 0;
+
+fail:;
+  /* Nothing of a failed commit may survive: cut the file back. */
+  char why[512];
+  snprintf(why, sizeof why, "%s", evs_errmsg(s));
+  finish_rollback(t);
+  return evs_err(s, rc, "%s", why);
+}
+
+int evs_txn_commit(evs_txn *t) {
+  if (!t) return evs_err(NULL, EVS_EINVAL, "transaction is NULL");
+  if (t->s->txn != t)
+    return evs_err(t->s, EVS_EMISUSE, "transaction is finished");
+  return finish_commit(t);
+}
+
+int evs_txn_rollback(evs_txn *t) {
+  if (!t) return evs_err(NULL, EVS_EINVAL, "transaction is NULL");
+  if (t->s->txn != t)
+    return evs_err(t->s, EVS_EMISUSE, "transaction is finished");
+  return finish_rollback(t);
+}
+
+/* End an autocommit call's transaction: commit when ok, else roll back. */
+static int end_txn(evs_txn *t, int rc) {
+  if (!t->internal) return rc;
+  if (rc) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", evs_errmsg(t->s));
+    evs_store *s = t->s;
+    finish_rollback(t);
+    return evs_err(s, rc, "%s", why);
+  }
+  return finish_commit(t);
+}
+
+/* ---- Append ------------------------------------------------------------ */
+
+/* Remember a list the transaction appended to (space is reserved). */
+static void touch(evs_txn *t, evs_plist *l) {
+  if (l->txn_stamp == t->stamp) return;
+  t->touched[t->ntouched++] = l;
+  l->txn_stamp = t->stamp;
+}
+
+/* Find a live event with this key within the window, as t sees it. */
+static int find_dup(evs_txn *t, const evs_prep *p, uint64_t h, int64_t now,
+                    evs_append_result *res) {
+  evs_store *s = t->s;
+  evs_keyctx k = {s, t, p->idem, p->ilen};
+  uint32_t rel;
+  if (!evs_idem_find(&s->idx, h, evs_key_match, &k, &rel)) return 0;
+  evs_ent e;
+  if (evs_visible(s, t, s->idx.base + rel, &e, NULL)) return 0;
+  if (s->opt.idempotency_window_us > 0 &&
+      e.created_us < now - s->opt.idempotency_window_us)
+    return 0;
+  res->duplicate = 1;
+  res->id = s->idx.base + rel;
+  res->created_us = e.created_us;
+  return 1;
+}
+
+static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
+                     evs_append_result *res) {
+  evs_store *s = t->s;
+  memset(res, 0, sizeof *res);
+  uint64_t h = p->idem ? XXH3_64bits(p->idem, p->ilen) : 0;
+  if (p->idem && find_dup(t, p, h, now, res)) return 0;
+
+  evs_ev_sizes z = {(uint32_t)p->srclen, (uint32_t)p->typlen, (uint32_t)p->ilen,
+                    (uint32_t)p->mlen,   (uint32_t)(p->z ? p->zlen : p->plen),
+                    (uint32_t)p->plen,   p->z != NULL};
+  uint32_t len = evs_ev_len(&z);
+  int rc = buf_reserve(t, len);
+  if (rc) return rc;
+  /* Reserve the undo and touched slots first: after the index add,
+  ** nothing may fail half-way. */
+  if (evs_grow((void **)&t->idem_undo, &t->idem_cap, t->nidem + 1,
+               sizeof *t->idem_undo) ||
+      evs_grow((void **)&t->touched, &t->touched_cap, t->ntouched + 2,
+               sizeof *t->touched))
+    return evs_err(s, EVS_ENOMEM, "out of memory");
+
+  uint64_t id = s->idx.base + s->idx.n;
+  int64_t created = EVS_MAX(now, t->last_created);
+  uint32_t off = (uint32_t)(t->start + t->flushed + t->len);
+  uint8_t *r = t->buf + t->len, *q = r + EVS_EV_FIXED;
+  put_u64(r + 16, id);
+  put_u64(r + 24, (uint64_t)created);
+  put_u32(r + 32, z.stored);
+  put_u32(r + 36, z.raw);
+  put_u16(r + 40, (uint16_t)z.source);
+  put_u16(r + 42, (uint16_t)z.type);
+  put_u16(r + 44, (uint16_t)z.idem);
+  put_u16(r + 46, (uint16_t)z.meta);
+#define PUTS(ptr, n) (memcpy(q, (ptr), (n)), q += (n), *q++ = 0)
+  PUTS(p->src, p->srclen);
+  PUTS(p->typ, p->typlen);
+  if (p->idem) PUTS(p->idem, p->ilen);
+  if (p->meta) PUTS(p->meta, p->mlen);
+  if (p->z)
+    memcpy(q, p->z, p->zlen);
+  else
+    PUTS(p->payload, p->plen);
+#undef PUTS
+  uint8_t flags = (uint8_t)(p->prio | (p->z ? EVS_EF_ZSTD : 0) |
+                            (p->meta ? EVS_EF_META : 0) | (p->idem ? EVS_EF_IDEM : 0));
+  evs_rec_seal(r, len, EVS_REC_EVENT, flags);
+
+  evs_ent e = {created, 0, off, (uint16_t)(s->cur->no % EVS_SLOTS),
+               (uint8_t)(ENT_LIVE | p->prio), 0};
+  evs_plist *ls, *lt;
+  pthread_rwlock_wrlock(&s->ilock);
+  rc = evs_index_add(&s->idx, &e, p->src, p->srclen, p->typ, p->typlen, &ls, &lt);
+  if (rc) {
+    pthread_rwlock_unlock(&s->ilock);
+    return evs_err(s, EVS_ENOMEM, "out of memory");
+  }
+  touch(t, ls);
+  touch(t, lt);
+  t->len += len; /* the record is in: the key now resolves to it */
+  if (p->idem) {
+    evs_keyctx k = {s, t, p->idem, p->ilen};
+    evs_idem_undo *u = &t->idem_undo[t->nidem];
+    u->hash = h;
+    u->rel = (uint32_t)(id - s->idx.base);
+    rc = evs_idem_put(&s->idx, h, u->rel, evs_key_match, &k, &u->old);
+    if (!rc) t->nidem++;
+  }
+  pthread_rwlock_unlock(&s->ilock);
+  if (rc) return evs_err(s, EVS_ENOMEM, "out of memory");
+  t->nrec++;
+  t->payload_bytes += p->plen;
+  t->payload_stored += z.stored;
+  t->last_created = created;
+  res->id = id;
+  res->created_us = created;
+  return 0;
+}
+
+int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+               evs_append_result *out) {
+  evs_append_result tmp;
+  evs_append_result *res = out ? out : &tmp;
+  memset(res, 0, sizeof *res);
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  evs_prep p;
+  int rc = prep_event(s, ev, &p);
+  if (rc) return res->rc = rc;
+  evs_txn *t;
+  if ((rc = use_txn(s, txn, &t))) {
+    prep_free(&p);
+    return res->rc = rc;
+  }
+  rc = add_event(t, &p, evs_now(s), res);
+  prep_free(&p);
+  rc = end_txn(t, rc);
+  if (rc) {
+    memset(res, 0, sizeof *res);
+    res->rc = rc;
+  }
+  return rc;
+}
+
+int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                     size_t n, evs_append_result *results) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  if (n && (!ev || !results))
+    return evs_err(s, EVS_EINVAL, "events and results are required");
+  if (!n) return 0;
+  evs_prep *p = calloc(n, sizeof *p);
+  if (!p) return evs_err(s, EVS_ENOMEM, "out of memory");
+  char first_err[256] = "";
+  for (size_t i = 0; i < n; i++) {
+    memset(&results[i], 0, sizeof results[i]);
+    results[i].rc = prep_event(s, &ev[i], &p[i]);
+    if (results[i].rc && !first_err[0])
+      snprintf(first_err, sizeof first_err, "item %zu: %s", i, evs_errmsg(s));
+  }
+  evs_txn *t;
+  int rc = use_txn(s, txn, &t);
+  if (!rc) {
+    int64_t now = evs_now(s);
+    for (size_t i = 0; !rc && i < n; i++)
+      if (!results[i].rc) rc = add_event(t, &p[i], now, &results[i]);
+    rc = end_txn(t, rc);
+  }
+  for (size_t i = 0; i < n; i++) prep_free(&p[i]);
+  free(p);
+  if (rc) {
+    for (size_t i = 0; i < n; i++)
+      if (!results[i].rc) {
+        memset(&results[i], 0, sizeof results[i]);
+        results[i].rc = rc;
+      }
+    return rc;
+  }
+  if (first_err[0]) evs_err(s, 0, "%s", first_err);
+  return 0;
+}
+
+/* ---- Ack and delete ---------------------------------------------------- */
+
+/* Append an ack (with at) or delete record for ids. */
+static int put_ids_record(evs_txn *t, int type, int64_t at, const uint64_t *ids,
+                          size_t n) {
+  if (!n) return 0;
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  if (n > (UINT32_MAX - fixed) / 8)
+    return evs_err(t->s, EVS_ETOOBIG, "too many ids in one call");
+  uint32_t len = fixed + (uint32_t)n * 8;
+  int rc = buf_reserve(t, len);
+  if (rc) return rc;
+  uint8_t *r = t->buf + t->len;
+  if (type == EVS_REC_ACK) put_u64(r + 16, (uint64_t)at);
+  put_u32(r + fixed - 8, (uint32_t)n);
+  put_u32(r + fixed - 4, 0);
+  for (size_t i = 0; i < n; i++) put_u64(r + fixed + 8 * i, ids[i]);
+  evs_rec_seal(r, len, (uint8_t)type, 0);
+  t->len += len;
+  t->nrec++;
+  return 0;
+}
+
+/* Check one id for ack; on success the overlay holds it. */
+static int ack_one(evs_txn *t, uint64_t id, int64_t now, int64_t *at) {
+  evs_store *s = t->s;
+  evs_ent e;
+  int64_t when;
+  pthread_rwlock_rdlock(&s->ilock);
+  int rc = evs_visible(s, t, id, &e, &when);
+  pthread_rwlock_unlock(&s->ilock);
+  if (rc) return evs_err(s, EVS_ENOTFOUND, "event %" PRIu64 " not found", id);
+  if (e.flags & ENT_ACKED) {
+    char ts[32];
+    evs_fmt_time(when, ts);
+    return evs_err(s, EVS_ECONFLICT,
+                   "event %" PRIu64 " is already acknowledged (at %s)", id, ts);
+  }
+  *at = EVS_MAX(now, e.created_us);
+  if (ov_put(t, id, OV_ACK, *at)) return evs_err(s, EVS_ENOMEM, "out of memory");
+  return 0;
+}
+
+int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us) {
+  evs_txn *t;
+  int rc = use_txn(s, txn, &t);
+  if (rc) return rc;
+  int64_t at = 0;
+  rc = ack_one(t, id, evs_now(s), &at);
+  if (!rc) rc = put_ids_record(t, EVS_REC_ACK, at, &id, 1);
+  rc = end_txn(t, rc);
+  if (!rc && acked_us) *acked_us = at;
+  return rc;
+}
+
+int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
+                  int *rcs) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  if (n && (!ids || !rcs)) return evs_err(s, EVS_EINVAL, "ids and rcs are required");
+  if (!n) return 0;
+  uint64_t *ok = malloc(n * sizeof *ok);
+  if (!ok) return evs_err(s, EVS_ENOMEM, "out of memory");
+  evs_txn *t;
+  int rc = use_txn(s, txn, &t);
+  if (rc) {
+    free(ok);
+    return rc;
+  }
+  int64_t now = evs_now(s), at = 0;
+  size_t nok = 0;
+  char first_err[256] = "";
+  for (size_t i = 0; i < n && !rc; i++) {
+    int64_t a;
+    rcs[i] = ack_one(t, ids[i], now, &a);
+    if (rcs[i] == EVS_ENOMEM) rc = rcs[i];
+    if (!rcs[i]) {
+      ok[nok++] = ids[i];
+      at = EVS_MAX(at, a);
+    } else if (!first_err[0]) {
+      snprintf(first_err, sizeof first_err, "%s", evs_errmsg(s));
+    }
+  }
+  /* One record carries the batch; its time is the latest of the items'
+  ** so no ack precedes its event even with a clock that went back. */
+  for (size_t i = 0; !rc && i < nok; i++) evs_ov_find(t, ok[i])->acked_us = at;
+  if (!rc) rc = put_ids_record(t, EVS_REC_ACK, at, ok, nok);
+  free(ok);
+  rc = end_txn(t, rc);
+  if (rc) return rc;
+  if (first_err[0]) evs_err(s, 0, "%s", first_err);
+  return 0;
+}
+
+int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed) {
+  evs_txn *t;
+  int rc = use_txn(s, txn, &t);
+  if (rc) return rc;
+  evs_ent e;
+  pthread_rwlock_rdlock(&s->ilock);
+  int found = !evs_visible(s, t, id, &e, NULL);
+  pthread_rwlock_unlock(&s->ilock);
+  if (found) {
+    rc = ov_put(t, id, OV_DEL, 0) ? evs_err(s, EVS_ENOMEM, "out of memory") : 0;
+    if (!rc) rc = put_ids_record(t, EVS_REC_DELETE, 0, &id, 1);
+  }
+  rc = end_txn(t, rc);
+  if (!rc && existed) *existed = found;
+  return rc;
+}

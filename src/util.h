@@ -1,0 +1,41 @@
+/*
+** util.h: little-endian field access and small helpers shared by the
+** library. On-disk integers are little-endian whatever the host is.
+*/
+#ifndef EVS_UTIL_H
+#define EVS_UTIL_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline void put_u16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline void put_u32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void put_u64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t get_u16(const uint8_t *p) {
+  return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t get_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+         ((uint32_t)p[3] << 24);
+}
+static inline uint64_t get_u64(const uint8_t *p) {
+  return (uint64_t)get_u32(p) | ((uint64_t)get_u32(p + 4) << 32);
+}
+
+#define EVS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define EVS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Grow *buf (element size esz) to hold at least need elements. */
+int evs_grow(void **buf, size_t *cap, size_t need, size_t esz);
+
+/* Format µs since the epoch as ISO-8601 UTC "2026-11-23T13:44:08.123456Z". */
+void evs_fmt_time(int64_t us, char out[32]);
+
+#endif

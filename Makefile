@@ -42,6 +42,7 @@ deps:
 
 $(B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
+	@if [ "$(SAN)" = 1 ]; then touch $(@D)/.san; fi
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(B)/libevstore.a: $(LIB_OBJ)

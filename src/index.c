@@ -14,8 +14,8 @@
 int evs_index_init(evs_index *x) {
   memset(x, 0, sizeof *x);
   x->base = 1;
-  x->idem_mask = 1023;
-  x->idem = calloc(x->idem_mask + 1, sizeof *x->idem);
+  x->idem_size = 1024;
+  x->idem = calloc(x->idem_size, sizeof *x->idem);
   if (!x->idem) return EVS_ENOMEM;
   return 0;
 }
@@ -58,7 +58,7 @@ size_t evs_index_bytes(const evs_index *x) {
   return sizeof *x + x->nchunks * (ENT_CHUNK * sizeof(evs_ent)) +
          x->chunks_cap * sizeof(void *) + evs_bs_bytes(&x->pending) +
          names_bytes(&x->sources) + names_bytes(&x->types) +
-         (x->idem_mask + 1) * sizeof(evs_idem_slot);
+         x->idem_size * sizeof(evs_idem_slot);
 }
 
 evs_name *evs_names_find(const evs_names *t, const char *s, size_t len) {
@@ -109,14 +109,23 @@ static evs_name *names_get(evs_names *t, const char *s, size_t len) {
   return n;
 }
 
-static int plist_push(evs_plist *l, uint32_t rel) {
-  if (evs_grow((void **)&l->rel, &l->cap, l->n + 1, sizeof *l->rel))
-    return EVS_ENOMEM;
-  if (evs_bs_reserve(&l->live, l->n + 1)) return EVS_ENOMEM;
+/* Lists grow by half, not double: they are a fifth of the index. */
+static int plist_reserve(evs_plist *l, size_t need) {
+  if (need > l->cap) {
+    size_t cap = l->cap < 16 ? 16 : l->cap + l->cap / 2;
+    if (cap < need) cap = need;
+    uint32_t *p = realloc(l->rel, cap * sizeof *p);
+    if (!p) return EVS_ENOMEM;
+    l->rel = p;
+    l->cap = cap;
+  }
+  return evs_bs_reserve(&l->live, need);
+}
+
+static void plist_push(evs_plist *l, uint32_t rel) {
   l->rel[l->n] = rel;
   evs_bs_set(&l->live, l->n);
   l->n++;
-  return 0;
 }
 
 int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
@@ -137,10 +146,8 @@ int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
   evs_name *nt = ns ? names_get(&x->types, typ, typlen) : NULL;
   if (!nt) return EVS_ENOMEM;
   /* Reserve list space first so a failure leaves nothing half-added. */
-  if (evs_grow((void **)&ns->list.rel, &ns->list.cap, ns->list.n + 1, 4) ||
-      evs_grow((void **)&nt->list.rel, &nt->list.cap, nt->list.n + 1, 4) ||
-      evs_bs_reserve(&ns->list.live, ns->list.n + 1) ||
-      evs_bs_reserve(&nt->list.live, nt->list.n + 1))
+  if (plist_reserve(&ns->list, ns->list.n + 1) ||
+      plist_reserve(&nt->list, nt->list.n + 1))
     return EVS_ENOMEM;
   plist_push(&ns->list, (uint32_t)rel);
   plist_push(&nt->list, (uint32_t)rel);
@@ -183,6 +190,10 @@ static void plist_compact(evs_index *x, evs_plist *l) {
   }
   x->list_entries -= l->n - w;
   l->n = w;
+  if (l->cap > 64 && l->cap > 2 * w) {
+    uint32_t *p = realloc(l->rel, (w + w / 2 + 16) * sizeof *p);
+    if (p) l->rel = p, l->cap = w + w / 2 + 16;
+  }
 }
 
 void evs_index_maybe_sweep(evs_index *x, uint64_t npending) {
@@ -213,10 +224,18 @@ static uint32_t idem_tag(uint64_t h) {
   return t ? t : 1;
 }
 
+/* Home slot from the tag alone (slots keep no more of the hash), mapped
+** onto a table of any size so it can grow by half, not double. */
+static size_t idem_home(uint32_t tag, size_t size) {
+  return (size_t)(((uint64_t)tag * size) >> 32);
+}
+
+#define NEXT(i, size) ((i) + 1 == (size) ? 0 : (i) + 1)
+
 int evs_idem_find(const evs_index *x, uint64_t h, evs_idem_match m, void *ctx,
                   uint32_t *rel) {
   uint32_t tag = idem_tag(h);
-  for (size_t i = tag & x->idem_mask;; i = (i + 1) & x->idem_mask) {
+  for (size_t i = idem_home(tag, x->idem_size);; i = NEXT(i, x->idem_size)) {
     const evs_idem_slot *sl = &x->idem[i];
     if (!sl->tag) return 0;
     if (sl->tag == tag && m(ctx, sl->rel)) {
@@ -227,37 +246,37 @@ int evs_idem_find(const evs_index *x, uint64_t h, evs_idem_match m, void *ctx,
 }
 
 static int idem_grow(evs_index *x) {
-  size_t nm = x->idem_mask * 2 + 1;
-  evs_idem_slot *nt = calloc(nm + 1, sizeof *nt);
+  size_t ns = x->idem_size + x->idem_size / 2;
+  evs_idem_slot *nt = calloc(ns, sizeof *nt);
   if (!nt) return EVS_ENOMEM;
-  /* Slots keep only the tag, so the home slot is derived from it too. */
-  for (size_t i = 0; i <= x->idem_mask; i++) {
+  for (size_t i = 0; i < x->idem_size; i++) {
     evs_idem_slot sl = x->idem[i];
     if (!sl.tag) continue;
-    size_t j = sl.tag & nm;
-    while (nt[j].tag) j = (j + 1) & nm;
+    size_t j = idem_home(sl.tag, ns);
+    while (nt[j].tag) j = NEXT(j, ns);
     nt[j] = sl;
   }
   free(x->idem);
   x->idem = nt;
-  x->idem_mask = nm;
+  x->idem_size = ns;
   return 0;
 }
 
 int evs_idem_put(evs_index *x, uint64_t h, uint32_t rel, evs_idem_match m,
                  void *ctx, uint32_t *old) {
   uint32_t tag = idem_tag(h);
-  size_t i = tag & x->idem_mask;
   *old = UINT32_MAX;
-  for (; x->idem[i].tag; i = (i + 1) & x->idem_mask)
+  size_t i = idem_home(tag, x->idem_size);
+  for (; x->idem[i].tag; i = NEXT(i, x->idem_size))
     if (x->idem[i].tag == tag && m(ctx, x->idem[i].rel)) {
       *old = x->idem[i].rel;
       x->idem[i].rel = rel;
       return 0;
     }
-  if ((x->idem_used + 1) * 10 > (x->idem_mask + 1) * 7) {
+  /* Up to 85% full: probes compare 4-byte tags, rarely a record. */
+  if ((x->idem_used + 1) * 100 > x->idem_size * 85) {
     if (idem_grow(x)) return EVS_ENOMEM;
-    for (i = tag & x->idem_mask; x->idem[i].tag; i = (i + 1) & x->idem_mask) {
+    for (i = idem_home(tag, x->idem_size); x->idem[i].tag; i = NEXT(i, x->idem_size)) {
     }
   }
   x->idem[i].tag = tag;
@@ -268,8 +287,8 @@ int evs_idem_put(evs_index *x, uint64_t h, uint32_t rel, evs_idem_match m,
 
 void evs_idem_del(evs_index *x, uint64_t h, uint32_t rel) {
   uint32_t tag = idem_tag(h);
-  size_t mask = x->idem_mask, i = tag & mask;
-  for (;; i = (i + 1) & mask) {
+  size_t size = x->idem_size, i = idem_home(tag, size);
+  for (;; i = NEXT(i, size)) {
     if (!x->idem[i].tag) return;
     if (x->idem[i].tag == tag && x->idem[i].rel == rel) break;
   }
@@ -278,12 +297,12 @@ void evs_idem_del(evs_index *x, uint64_t h, uint32_t rel) {
   for (;;) {
     x->idem[i].tag = 0;
     for (;;) {
-      j = (j + 1) & mask;
+      j = NEXT(j, size);
       if (!x->idem[j].tag) {
         x->idem_used--;
         return;
       }
-      size_t home = x->idem[j].tag & mask;
+      size_t home = idem_home(x->idem[j].tag, size);
       /* Move j back to i unless its home lies cyclically in (i, j]. */
       if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
     }
@@ -294,7 +313,8 @@ void evs_idem_del(evs_index *x, uint64_t h, uint32_t rel) {
 
 void evs_idem_repoint(evs_index *x, uint64_t h, uint32_t from, uint32_t to) {
   uint32_t tag = idem_tag(h);
-  for (size_t i = tag & x->idem_mask; x->idem[i].tag; i = (i + 1) & x->idem_mask)
+  for (size_t i = idem_home(tag, x->idem_size); x->idem[i].tag;
+       i = NEXT(i, x->idem_size))
     if (x->idem[i].tag == tag && x->idem[i].rel == from) {
       x->idem[i].rel = to;
       return;

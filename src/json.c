@@ -72,9 +72,10 @@ static inline long hex4(const uc *q) {
 }
 
 /* Length of the well-formed UTF-8 sequence at q (lead byte >= 0x80), or 0.
-** Second-byte ranges follow RFC 3629 table 3-7: they exclude overlongs
-** (E0 80..9F, F0 80..8F), UTF-16 surrogates (ED A0..BF) and code points past
-** U+10FFFF (F4 90..); C0, C1 and F5..FF can never start a sequence. */
+** Second-byte ranges follow Unicode table 3-7 (RFC 3629 section 4): they
+** exclude overlongs (E0 80..9F, F0 80..8F), UTF-16 surrogates (ED A0..BF)
+** and code points past U+10FFFF (F4 90..); C0, C1 and F5..FF never start a
+** sequence. */
 static inline size_t utf8_len(const uc *q, const uc *end) {
   uc c = q[0];
   size_t avail = (size_t)(end - q);

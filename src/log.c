@@ -417,7 +417,7 @@ static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
     (*nos)[(*n)++] = no;
   }
   closedir(d);
-  qsort(*nos, *n, sizeof **nos, cmp_u64);
+  if (*n) qsort(*nos, *n, sizeof **nos, cmp_u64);
   return 0;
 }
 

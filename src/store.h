@@ -61,7 +61,7 @@ typedef struct evs_ent {
   uint8_t pad;
 } evs_ent;
 
-#define ENT_CHUNK_BITS 16
+#define ENT_CHUNK_BITS 12 /* small chunks: little rounding waste */
 #define ENT_CHUNK (1u << ENT_CHUNK_BITS)
 
 /* Pending events of one source or one event type: ids (relative to the
@@ -100,8 +100,8 @@ typedef struct evs_index {
   evs_bitset pending; /* by rel */
   evs_names sources, types;
   uint64_t list_entries; /* sum of plist lengths, for the sweep */
-  evs_idem_slot *idem;
-  size_t idem_mask, idem_used;
+  evs_idem_slot *idem; /* linear probing, home slot by fastrange */
+  size_t idem_size, idem_used;
 } evs_index;
 
 static inline evs_ent *evs_ent_at(const evs_index *x, uint64_t rel) {

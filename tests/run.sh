@@ -5,12 +5,18 @@
 set -u
 pass=0; fail=0
 export EVS_TEST_ROOT="${TMPDIR:-/tmp}"
+here=$(cd "$(dirname "$0")" && pwd)
 for dir in "$@"; do
-  for t in "$dir"/test_*; do
+  # C test programs built into $dir, then the shell tests run against the
+  # build they belong to ($dir/..).
+  for t in "$dir"/test_* "$here"/test_*.sh; do
     [ -x "$t" ] || continue
     name="$dir/$(basename "$t")"
     out=$(mktemp)
-    timeout 600 "$t" >"$out" 2>&1
+    case "$t" in
+      *.sh) timeout 600 "$t" "$(dirname "$dir")" >"$out" 2>&1 ;;
+      *) timeout 600 "$t" >"$out" 2>&1 ;;
+    esac
     rc=$?
     p=$(grep -c '^PASS ' "$out"); f=$(grep -c '^FAIL ' "$out")
     pass=$((pass + p)); fail=$((fail + f))

@@ -62,8 +62,10 @@ test-bins: $(TEST_BIN)
 
 test-plain:
 	@$(MAKE) --no-print-directory B=build test-bins
+# The sanitizer build uses clang, so every `make test` compiles the tree
+# with both gcc and clang under -Werror.
 test-asan:
-	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 test-bins
+	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 CC=clang test-bins
 
 # Both variants, then one runner over both so the closing line counts all.
 test: test-plain test-asan

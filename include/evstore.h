@@ -238,7 +238,8 @@ typedef struct evs_query {
 } evs_query;
 
 /* Read one page of the inbox. *page may be NULL (a page is allocated) or a
-** page from an earlier call (it is reused; its events become invalid).
+** page from an earlier call (it is reused; its events become invalid;
+** q->cursor may be that page's own evs_page_cursor()).
 ** Events and strings stay valid until the page is reused or freed.
 ** Errors: EVS_EINVAL (bad limit or filter), EVS_ECURSOR, EVS_ECORRUPT,
 ** EVS_ENOMEM. */

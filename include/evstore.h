@@ -55,7 +55,7 @@ const char *evs_version(void);
 #define EVS_EJSON -10     /* payload or metadata is not a valid JSON object */
 #define EVS_EBUSY -11     /* this thread already holds the write transaction */
 #define EVS_ENOSPC -12    /* disk full                                      */
-#define EVS_EREADONLY -13 /* store refuses writes after an I/O failure      */
+#define EVS_EREADONLY -13 /* store refuses writes after a failed sync      */
 #define EVS_EMISUSE -14   /* API used out of order (e.g. finished txn)      */
 
 /* Generic text for a status code; never NULL, static storage. */

@@ -69,15 +69,16 @@ int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
   if (avail < EVS_REC_HDR) return 0;
   uint32_t l = get_u32(p + 8);
   if (l == 0 || l > avail) return 0;
-  if (l < EVS_REC_HDR) return -1;
-  if (get_u64(p) != XXH3_64bits(p + 8, l - 8)) return -1;
   uint8_t t = p[12];
   uint32_t min = t == EVS_REC_EVENT    ? EVS_EV_FIXED
                  : t == EVS_REC_ACK    ? EVS_ACK_FIXED
                  : t == EVS_REC_DELETE ? EVS_DEL_FIXED
                  : t == EVS_REC_COMMIT ? EVS_COMMIT_LEN
                                        : 0;
-  if (!min || l < min) return -1;
+  /* Cheap checks first: resynchronising after damage tries every offset. */
+  if (!min || l < min || get_u16(p + 14) || (t != EVS_REC_EVENT && p[13]))
+    return -1;
+  if (get_u64(p) != XXH3_64bits(p + 8, l - 8)) return -1;
   *len = l;
   *type = t;
   return 1;

@@ -35,7 +35,7 @@ const char *evs_strerror(int rc) {
   case EVS_EJSON: return "invalid JSON";
   case EVS_EBUSY: return "this thread already holds the write transaction";
   case EVS_ENOSPC: return "no space left on device";
-  case EVS_EREADONLY: return "store is read-only after an I/O failure";
+  case EVS_EREADONLY: return "store is read-only after a failed sync or undo";
   case EVS_EMISUSE: return "API misuse";
   default: return "unknown error code";
   }

@@ -361,6 +361,23 @@ static void scan_segment(const evs_seg *g, uint64_t fsize, uint64_t *end,
   *scan_end = pos;
 }
 
+/* Records that check out beyond damage at `from`, found by trying every
+** offset: they are lost with the truncation, and the report must say so. */
+static uint64_t count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
+  uint64_t n = 0;
+  for (uint64_t pos = from + 1; pos + EVS_REC_HDR <= fsize;) {
+    uint32_t len;
+    uint8_t type;
+    if (evs_rec_check(g->base + pos, fsize - pos, &len, &type) == 1) {
+      n++;
+      pos += len;
+    } else {
+      pos++;
+    }
+  }
+  return n;
+}
+
 static int replay_segment(evs_store *s, evs_seg *g, uint64_t end,
                           const char *path) {
   uint64_t pos = EVS_SEG_HDR;
@@ -472,7 +489,9 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
       goto fail;
     }
     s->rec_bytes_dropped += fsize - end;
-    s->rec_records_dropped += nafter + (scan_end < fsize ? 1 : 0);
+    s->rec_records_dropped += nafter;
+    if (scan_end < fsize)
+      s->rec_records_dropped += 1 + count_beyond(g, scan_end, fsize);
     e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)end);
     if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, g->fd);
     if (e) {

@@ -2,6 +2,7 @@
 ** store.c: the store handle. Options, the directory lock, the meta file
 ** (store identity and cursor key), open/close, sync and stats.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -63,6 +64,19 @@ static int random_u64(uint64_t *v) {
   return 0;
 }
 
+static int has_segments(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    found = n > 6 && !strcmp(e->d_name + n - 6, ".evlog");
+  }
+  closedir(d);
+  return found;
+}
+
 /* Read the meta file, or create it (atomically: temp file, sync, rename). */
 static int load_meta(evs_store *s) {
   char path[4096], tmp[4096];
@@ -81,6 +95,11 @@ static int load_meta(evs_store *s) {
     return 0;
   }
   if (fd != -ENOENT) return evs_err_io(s, -fd, "cannot open", path);
+  if (has_segments(s->dir))
+    return evs_err(s, EVS_ECORRUPT,
+                   "%s is missing but %s holds segments; refusing to start a "
+                   "new store over them",
+                   path, s->dir);
   int e = random_u64(&s->meta.store_id);
   if (!e) e = random_u64(&s->meta.cursor_key);
   if (e) return evs_err_io(s, -e, "getrandom for", path);

@@ -163,8 +163,7 @@ struct evs_store {
   int lock_fd;
 
   pthread_mutex_t wmu;
-  pthread_t writer;
-  int writer_set; /* atomic: writer holds wmu */
+  const void *writer; /* atomic: identity of the thread holding wmu */
   evs_txn *txn;
 
   pthread_rwlock_t ilock;

@@ -150,9 +150,12 @@ void evs_set_broken(evs_store *s, int rc, const char *why) {
   pthread_mutex_unlock(&s->smu);
 }
 
+/* The address of a thread-local is the thread's identity: unlike
+** pthread_t it can be read and written atomically. */
+static _Thread_local char tl_self;
+
 static int holds_writer(const evs_store *s) {
-  return __atomic_load_n(&s->writer_set, __ATOMIC_ACQUIRE) &&
-         pthread_equal(s->writer, pthread_self());
+  return __atomic_load_n(&s->writer, __ATOMIC_ACQUIRE) == &tl_self;
 }
 
 void evs_txn_free(evs_txn *t) {
@@ -166,7 +169,7 @@ void evs_txn_free(evs_txn *t) {
 
 static void release_writer(evs_store *s) {
   s->txn = NULL;
-  __atomic_store_n(&s->writer_set, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&s->writer, NULL, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&s->wmu);
 }
 
@@ -177,8 +180,7 @@ int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
                    "this thread already holds the write transaction; pass its "
                    "evs_txn to the call");
   pthread_mutex_lock(&s->wmu);
-  s->writer = pthread_self();
-  __atomic_store_n(&s->writer_set, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
   int rc = evs_check_writable(s);
   if (!rc) rc = evs_log_roll_if_full(s);
   evs_txn *t = rc ? NULL : calloc(1, sizeof *t);

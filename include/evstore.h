@@ -220,9 +220,14 @@ int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 #define EVS_PAGE_DEFAULT 50
 #define EVS_PAGE_MAX 100
 
-/* What to read: pending events, oldest first, matching every set field.
-** Filters apply before the limit: a page is short only when no more
-** events match. */
+/* evs_query.status */
+#define EVS_QUERY_PENDING 0      /* the inbox (default)      */
+#define EVS_QUERY_ACKNOWLEDGED 1 /* acknowledged events only */
+#define EVS_QUERY_ANY 2          /* every event              */
+
+/* What to read: by default pending events, oldest first, matching every
+** set field. Filters apply before the limit: a page is short only when no
+** more events match. */
 typedef struct evs_query {
   unsigned limit;            /* 1..100; 0 = 50                              */
   const char *source;        /* NULL = any                                  */
@@ -235,9 +240,15 @@ typedef struct evs_query {
                                 number/true/false/null literal)             */
   const char *metadata_value;
   const char *cursor;        /* from a previous page with the same filter   */
+  int status;                /* EVS_QUERY_*; 0 = pending                    */
+  uint64_t min_id, max_id;   /* inclusive id bounds; 0 = unbounded          */
+  int descending;            /* 1 = newest first                            */
 } evs_query;
 
-/* Read one page of the inbox. *page may be NULL (a page is allocated) or a
+/* Read one page of the inbox (or, with q->status, of any events).
+** Pending events are found through the index in O(limit + log n) for
+** any combination of source, event_type and time filters; acknowledged
+** and "any" queries walk ids in the time/id range. *page may be NULL (a page is allocated) or a
 ** page from an earlier call (it is reused; its events become invalid;
 ** q->cursor may be that page's own evs_page_cursor()).
 ** Events and strings stay valid until the page is reused or freed.
@@ -249,6 +260,14 @@ const evs_event *evs_page_event(const evs_page *p, size_t i);
 /* The cursor that resumes after this page (also after an empty page): an
 ** opaque base64url string, valid until the page is reused or freed. */
 const char *evs_page_cursor(const evs_page *p);
+/* The cursor resuming q strictly after event `id` (what evs_page_cursor
+** gives when id is a page's last event). out needs EVS_CURSOR_SIZE. */
+#define EVS_CURSOR_SIZE 64
+int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id, char *out);
+/* Check `cursor` against q (store, filter) and return the id it resumes
+** after. Errors: EVS_ECURSOR. */
+int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
+                     uint64_t *id);
 /* 1 if more matching events existed when the page was read. */
 int evs_page_more(const evs_page *p);
 void evs_page_free(evs_page *p);
@@ -264,6 +283,15 @@ int evs_txn_begin(evs_store *s, evs_txn **out);
 int evs_txn_commit(evs_txn *txn);
 /* Discard every write of the transaction and free the handle. */
 int evs_txn_rollback(evs_txn *txn);
+
+/* Nested savepoints, numbered from 0 like SQLite's (xSavepoint). Opening
+** savepoint n discards any numbered >= n and marks the present state;
+** rollback_to(n) returns to it (n stays open; a level never opened means
+** the transaction's start); release(n) forgets n and above. Errors:
+** EVS_EINVAL, EVS_EMISUSE, EVS_EIO (undoing written bytes failed). */
+int evs_txn_savepoint(evs_txn *txn, int n);
+int evs_txn_rollback_to(evs_txn *txn, int n);
+int evs_txn_release(evs_txn *txn, int n);
 
 /* ---- Stats ------------------------------------------------------------- */
 typedef struct evs_stats {

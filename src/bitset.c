@@ -110,6 +110,39 @@ again:
   return UINT64_MAX;
 }
 
+uint64_t evs_bs_prev(const evs_bitset *b, uint64_t i) {
+again:
+  if (!b->nbits) return UINT64_MAX;
+  if (i >= b->nbits) i = b->nbits - 1;
+  uint64_t p = i;
+  for (int k = 0; k < b->nlev; k++) {
+    size_t wi = (size_t)(p >> 6);
+    unsigned bit = (unsigned)(p & 63);
+    uint64_t w = LOAD(&b->lv[k][wi]) & (bit == 63 ? ~0ULL : (2ULL << bit) - 1);
+    if (k == b->nlev - 1) {
+      while (!w && wi > 0) w = LOAD(&b->lv[k][--wi]);
+      if (!w) return UINT64_MAX;
+    }
+    if (w) {
+      uint64_t q = ((uint64_t)wi << 6) | (uint64_t)(63 - __builtin_clzll(w));
+      for (int j = k - 1; j >= 0; j--) {
+        uint64_t x = LOAD(&b->lv[j][q]);
+        /* A concurrent lazy clear emptied this word: search before it. */
+        if (!x) {
+          if (!q) return UINT64_MAX;
+          i = (q << (6 * (j + 1))) - 1;
+          goto again;
+        }
+        q = (q << 6) | (uint64_t)(63 - __builtin_clzll(x));
+      }
+      return q;
+    }
+    if (!wi) return UINT64_MAX;
+    p = (uint64_t)wi - 1;
+  }
+  return UINT64_MAX;
+}
+
 void evs_bs_zero(evs_bitset *b) {
   for (int k = 0; k < b->nlev; k++)
     memset(b->lv[k], 0, b->nw[k] * sizeof(uint64_t));

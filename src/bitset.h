@@ -31,6 +31,8 @@ void evs_bs_clear_shared(evs_bitset *b, uint64_t i);
 int evs_bs_test(const evs_bitset *b, uint64_t i);
 /* First set bit >= i, or UINT64_MAX when none. */
 uint64_t evs_bs_next(const evs_bitset *b, uint64_t i);
+/* Last set bit <= i, or UINT64_MAX when none. */
+uint64_t evs_bs_prev(const evs_bitset *b, uint64_t i);
 /* Clear every bit (keeps capacity). */
 void evs_bs_zero(evs_bitset *b);
 size_t evs_bs_bytes(const evs_bitset *b);

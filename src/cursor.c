@@ -41,6 +41,10 @@ uint64_t evs_filter_fp(const evs_query *q) {
   fp_int(&st, 'p', q->priority);
   fp_str(&st, 'k', q->metadata_key);
   fp_str(&st, 'v', q->metadata_value);
+  fp_int(&st, 'S', q->status);
+  fp_int(&st, 'm', (int64_t)q->min_id);
+  fp_int(&st, 'M', (int64_t)q->max_id);
+  fp_int(&st, 'd', q->descending != 0);
   return XXH3_64bits_digest(&st);
 }
 
@@ -72,4 +76,17 @@ int evs_cursor_decode(const evs_store *s, const char *c, uint64_t fp,
                    "source, event_type, time, priority and metadata filters");
   *last_id = get_u64(raw + 2);
   return 0;
+}
+
+int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id, char *out) {
+  if (!s || !q || !out) return evs_err(s, EVS_EINVAL, "store, query and out are required");
+  evs_cursor_encode(s, id, evs_filter_fp(q), out);
+  return 0;
+}
+
+int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
+                     uint64_t *id) {
+  if (!s || !q || !cursor || !id)
+    return evs_err(s, EVS_EINVAL, "store, query, cursor and id are required");
+  return evs_cursor_decode(s, cursor, evs_filter_fp(q), id);
 }

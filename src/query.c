@@ -180,29 +180,37 @@ typedef struct scan {
   const evs_txn *t;
   const evs_query *q;
   evs_page *pg;
-  const evs_name *other; /* second name filter, checked on the record */
-  int other_is_type;
-  size_t srclen, typlen;
+  const evs_name *src, *typ; /* name filters checked on the record */
   unsigned limit;
   uint64_t last_id;
 } scan;
 
-/* 1 to stop the scan (page full and one more seen, or error in *rc). */
-static int visit(scan *sc, uint64_t rel, const evs_ent *e, int *rc) {
+static int name_is(const char *v, size_t vl, const evs_name *n) {
+  return vl == n->len && !memcmp(v, n->s, vl);
+}
+
+/* Consider one entry; returns 1 to stop the scan (page full and one more
+** match seen, or an error in *rc). */
+static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
   evs_store *s = sc->s;
   const evs_query *q = sc->q;
   uint64_t id = s->idx.base + rel;
-  if (sc->t && evs_ov_find(sc->t, id)) return 0; /* acked or deleted here */
-  if (q->priority && (e->flags & ENT_PRIO) != q->priority) return 0;
+  evs_ent e = *e0;
+  if (!(e.flags & ENT_LIVE) || (e.flags & ENT_DELETED)) return 0;
+  const evs_ov *o = evs_ov_find(sc->t, id);
+  if (o && o->op == OV_DEL) return 0;
+  if (o) e.flags |= ENT_ACKED, e.acked_us = o->acked_us;
+  int acked = (e.flags & ENT_ACKED) != 0;
+  if ((q->status == EVS_QUERY_PENDING && acked) ||
+      (q->status == EVS_QUERY_ACKNOWLEDGED && !acked))
+    return 0;
+  if (q->priority && (e.flags & ENT_PRIO) != q->priority) return 0;
   evs_event ev;
   int z;
   uint32_t raw;
-  if ((*rc = read_rec(s, sc->t, e, &ev, &z, &raw))) return 1;
-  if (sc->other) {
-    const char *v = sc->other_is_type ? ev.event_type : ev.source;
-    size_t vl = sc->other_is_type ? ev.event_type_len : ev.source_len;
-    if (vl != sc->other->len || memcmp(v, sc->other->s, vl)) return 0;
-  }
+  if ((*rc = read_rec(s, sc->t, &e, &ev, &z, &raw))) return 1;
+  if (sc->src && !name_is(ev.source, ev.source_len, sc->src)) return 0;
+  if (sc->typ && !name_is(ev.event_type, ev.event_type_len, sc->typ)) return 0;
   if (q->metadata_key) {
     const char *val;
     size_t vlen;
@@ -223,8 +231,8 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e, int *rc) {
     return 1;
   }
   /* Records still in the transaction's buffer may move: copy them. */
-  const uint8_t *r = evs_rec_ptr(s, sc->t, e->slot, e->off);
-  if (sc->t && r != s->slots[e->slot]->base + e->off) {
+  const uint8_t *r = evs_rec_ptr(s, sc->t, e.slot, e.off);
+  if (sc->t && r != s->slots[e.slot]->base + e.off) {
     uint32_t len = get_u32(r + 8);
     uint8_t *c = arena_alloc(pg, len);
     if (!c) {
@@ -248,9 +256,7 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e, int *rc) {
     ev.payload = d;
     ev.payload_len = raw;
   }
-  set_state(&ev, e);
-  ev.status = EVS_STATUS_PENDING;
-  ev.acknowledged_us = 0;
+  set_state(&ev, &e);
   pg->ev[pg->n++] = ev;
   sc->last_id = id;
   return 0;
@@ -272,31 +278,49 @@ static size_t lower_bound(const uint32_t *a, size_t n, uint64_t v) {
   return lo;
 }
 
+/* Pending events of one name list, rel in [lo, hi). */
 static int scan_list(scan *sc, evs_plist *l, uint64_t lo, uint64_t hi) {
   evs_store *s = sc->s;
-  int rc = 0;
-  for (uint64_t p = evs_bs_next(&l->live, lower_bound(l->rel, l->n, lo));
-       p < l->n; p = evs_bs_next(&l->live, p + 1)) {
+  int rc = 0, desc = sc->q->descending;
+  size_t first = lower_bound(l->rel, l->n, lo), end = lower_bound(l->rel, l->n, hi);
+  if (first >= end) return 0;
+  uint64_t p = desc ? evs_bs_prev(&l->live, end - 1) : evs_bs_next(&l->live, first);
+  while (p != UINT64_MAX && p >= first && p < end) {
     uint64_t rel = l->rel[p];
-    if (rel >= hi) break;
     const evs_ent *e = evs_ent_at(&s->idx, rel);
     if (!pending_committed(e)) {
       /* Acked or deleted for good: drop it from the list now, so later
       ** scans do not pay for it again. */
       if (rel < s->vis_n) evs_bs_clear_shared(&l->live, p);
-      continue;
+    } else if (visit(sc, rel, e, &rc)) {
+      break;
     }
-    if (visit(sc, rel, e, &rc)) break;
+    if (desc && !p) break;
+    p = desc ? evs_bs_prev(&l->live, p - 1) : evs_bs_next(&l->live, p + 1);
   }
   return rc;
 }
 
-static int scan_all(scan *sc, uint64_t lo, uint64_t hi) {
-  evs_store *s = sc->s;
+/* All pending events, rel in [lo, hi), through the pending bitset. */
+static int scan_pending(scan *sc, uint64_t lo, uint64_t hi) {
+  const evs_bitset *b = &sc->s->idx.pending;
+  int rc = 0, desc = sc->q->descending;
+  uint64_t rel = desc ? evs_bs_prev(b, hi - 1) : evs_bs_next(b, lo);
+  while (rel != UINT64_MAX && rel >= lo && rel < hi) {
+    if (visit(sc, rel, evs_ent_at(&sc->s->idx, rel), &rc)) break;
+    if (desc && !rel) break;
+    rel = desc ? evs_bs_prev(b, rel - 1) : evs_bs_next(b, rel + 1);
+  }
+  return rc;
+}
+
+/* Every entry in [lo, hi): acknowledged or any-status queries. */
+static int scan_ids(scan *sc, uint64_t lo, uint64_t hi) {
   int rc = 0;
-  for (uint64_t rel = evs_bs_next(&s->idx.pending, lo); rel < hi;
-       rel = evs_bs_next(&s->idx.pending, rel + 1))
-    if (visit(sc, rel, evs_ent_at(&s->idx, rel), &rc)) break;
+  for (uint64_t i = 0; i < hi - lo; i++) {
+    uint64_t rel = sc->q->descending ? hi - 1 - i : lo + i;
+    if (visit(sc, rel, evs_ent_at(&sc->s->idx, rel), &rc)) break;
+  }
   return rc;
 }
 
@@ -320,6 +344,9 @@ static int check_query(evs_store *s, const evs_query *q) {
   if (!q->metadata_key != !q->metadata_value)
     return evs_err(s, EVS_EINVAL,
                    "metadata_key and metadata_value must be given together");
+  if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_ANY)
+    return evs_err(s, EVS_EINVAL, "status %d is not pending (0), acknowledged (1) or any (2)",
+                   q->status);
   return 0;
 }
 
@@ -340,13 +367,18 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
   pg->n = 0;
   pg->more = 0;
   arena_reset(pg);
-  scan sc = {s, txn, q, pg, NULL, 0, 0, 0, q->limit ? q->limit : EVS_PAGE_DEFAULT,
+  scan sc = {s, txn, q, pg, NULL, NULL, q->limit ? q->limit : EVS_PAGE_DEFAULT,
              after_id};
 
   pthread_rwlock_rdlock(&s->ilock);
   const evs_index *x = &s->idx;
-  uint64_t hi = txn ? x->n : s->vis_n;
-  uint64_t lo = after_id >= x->base ? after_id - x->base + 1 : 0;
+  /* The scan covers rel in [lo, hi): ids, then times (id order is time
+  ** order, so a time bound is a binary search). */
+  uint64_t hi = txn ? x->n : s->vis_n, lo = 0;
+  if (q->min_id) lo = q->min_id >= x->base ? q->min_id - x->base : 0;
+  if (q->max_id) hi = EVS_MIN(hi, q->max_id >= x->base ? q->max_id - x->base + 1 : 0);
+  if (after_id && !q->descending) lo = EVS_MAX(lo, after_id - x->base + 1);
+  if (after_id && q->descending) hi = EVS_MIN(hi, after_id - x->base);
   lo = EVS_MIN(lo, hi);
   if (s->opt.retention_us > 0)
     lo = evs_index_time_bound(x, lo, hi, evs_now(s) - s->opt.retention_us, 0);
@@ -365,18 +397,22 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
     v = trim(q->event_type, &n);
     none |= !(nt = evs_names_find(&x->types, v, n));
   }
-  if (none || lo >= hi)
+  if (none || lo >= hi) {
     rc = 0;
-  else if (ns && nt) {
-    /* Walk the shorter list, check the other name on each record. */
-    int type_shorter = nt->list.n < ns->list.n;
-    sc.other = type_shorter ? ns : nt;
-    sc.other_is_type = !type_shorter;
-    rc = scan_list(&sc, type_shorter ? &nt->list : &ns->list, lo, hi);
+  } else if (q->status != EVS_QUERY_PENDING) {
+    sc.src = ns;
+    sc.typ = nt;
+    rc = scan_ids(&sc, lo, hi);
   } else if (ns || nt) {
-    rc = scan_list(&sc, ns ? &ns->list : &nt->list, lo, hi);
+    /* Walk the shorter list, check the other name on each record. */
+    int by_type = nt && (!ns || nt->list.n < ns->list.n);
+    if (by_type)
+      sc.src = ns;
+    else
+      sc.typ = nt;
+    rc = scan_list(&sc, by_type ? &nt->list : &ns->list, lo, hi);
   } else {
-    rc = scan_all(&sc, lo, hi);
+    rc = scan_pending(&sc, lo, hi);
   }
   pthread_rwlock_unlock(&s->ilock);
   if (rc) {

@@ -123,6 +123,16 @@ typedef struct evs_ov {
   int op;
 } evs_ov;
 
+/* The state of a transaction at a savepoint. */
+typedef struct evs_mark {
+  uint64_t bytes; /* flushed + len */
+  uint32_t nrec;
+  uint64_t n;
+  size_t nidem, novlog;
+  uint64_t payload_bytes, payload_stored;
+  int64_t last_created;
+} evs_mark;
+
 struct evs_txn {
   evs_store *s;
   int internal; /* begun by an autocommit call */
@@ -136,6 +146,11 @@ struct evs_txn {
   uint64_t n0;      /* index size at begin */
   evs_ov *ov;       /* acks and deletes, applied at commit */
   size_t ov_mask, ov_used;
+  evs_ov *ovlog;    /* every overlay change in order, for savepoints */
+  size_t novlog, ovlog_cap;
+  evs_mark *marks;  /* savepoint n at marks[n] */
+  int nmarks;
+  size_t marks_cap;
   uint64_t stamp;
   evs_idem_undo *idem_undo; /* keys added, to undo on rollback */
   size_t nidem, idem_cap;

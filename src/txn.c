@@ -162,6 +162,8 @@ void evs_txn_free(evs_txn *t) {
   if (!t) return;
   free(t->buf);
   free(t->ov);
+  free(t->ovlog);
+  free(t->marks);
   free(t->idem_undo);
   free(t->touched);
   free(t);
@@ -226,7 +228,7 @@ evs_ov *evs_ov_find(const evs_txn *t, uint64_t id) {
   }
 }
 
-static int ov_put(evs_txn *t, uint64_t id, int op, int64_t at) {
+static int ov_hash_put(evs_txn *t, uint64_t id, int op, int64_t at) {
   evs_ov *o = evs_ov_find(t, id);
   if (o) {
     o->op = op;
@@ -254,6 +256,16 @@ static int ov_put(evs_txn *t, uint64_t id, int op, int64_t at) {
   return 0;
 }
 
+/* Record an ack or delete: in the hash (the final state) and in the log
+** (so a savepoint can rebuild the hash as it was). */
+static int ov_put(evs_txn *t, uint64_t id, int op, int64_t at) {
+  if (evs_grow((void **)&t->ovlog, &t->ovlog_cap, t->novlog + 1, sizeof *t->ovlog))
+    return EVS_ENOMEM;
+  int rc = ov_hash_put(t, id, op, at);
+  if (!rc) t->ovlog[t->novlog++] = (evs_ov){id, at, op};
+  return rc;
+}
+
 /* Room for n more bytes of records; writes the buffer out when it is big
 ** so a transaction of any size runs in bounded memory. */
 static int buf_reserve(evs_txn *t, size_t n) {
@@ -276,17 +288,19 @@ static int buf_reserve(evs_txn *t, size_t n) {
   return 0;
 }
 
-static void undo_index(evs_txn *t) {
+/* Drop the index entries and keys added since n / nidem. */
+static void undo_index(evs_txn *t, uint64_t n, size_t nidem) {
   evs_store *s = t->s;
   pthread_rwlock_wrlock(&s->ilock);
-  for (size_t i = t->nidem; i-- > 0;) {
+  for (size_t i = t->nidem; i-- > nidem;) {
     evs_idem_undo *u = &t->idem_undo[i];
     if (u->old == UINT32_MAX)
       evs_idem_del(&s->idx, u->hash, u->rel);
     else
       evs_idem_repoint(&s->idx, u->hash, u->rel, u->old);
   }
-  evs_index_truncate(&s->idx, t->n0, t->touched, t->ntouched);
+  evs_index_truncate(&s->idx, n, t->touched, t->ntouched);
+  t->nidem = nidem;
   pthread_rwlock_unlock(&s->ilock);
 }
 
@@ -297,7 +311,7 @@ static int finish_rollback(evs_txn *t) {
     rc = evs_log_truncate(s, t->start);
     if (rc) evs_set_broken(s, rc, evs_errmsg(s));
   }
-  undo_index(t);
+  undo_index(t, t->n0, 0);
   release_writer(s);
   evs_txn_free(t);
   return rc;
@@ -409,6 +423,77 @@ int evs_txn_rollback(evs_txn *t) {
   if (t->s->txn != t)
     return evs_err(t->s, EVS_EMISUSE, "transaction is finished");
   return finish_rollback(t);
+}
+
+/* ---- Savepoints -------------------------------------------------------- */
+
+static int check_open(const evs_txn *t) {
+  if (!t) return evs_err(NULL, EVS_EINVAL, "transaction is NULL");
+  if (t->s->txn != t) return evs_err(t->s, EVS_EMISUSE, "transaction is finished");
+  return 0;
+}
+
+static evs_mark mark_now(const evs_txn *t) {
+  evs_mark m = {t->flushed + t->len, t->nrec,          t->s->idx.n,
+                t->nidem,           t->novlog,         t->payload_bytes,
+                t->payload_stored,  t->last_created};
+  return m;
+}
+
+int evs_txn_savepoint(evs_txn *t, int n) {
+  int rc = check_open(t);
+  if (rc) return rc;
+  if (n < 0 || n > 1000000) return evs_err(t->s, EVS_EINVAL, "savepoint %d is out of range", n);
+  if (evs_grow((void **)&t->marks, &t->marks_cap, (size_t)n + 1, sizeof *t->marks))
+    return evs_err(t->s, EVS_ENOMEM, "out of memory");
+  /* Levels opened before this transaction wrote anything are its start. */
+  evs_mark start = {0, 0, t->n0, 0, 0, 0, 0, t->s->last_created};
+  for (int i = t->nmarks; i < n; i++) t->marks[i] = start;
+  t->marks[n] = mark_now(t);
+  t->nmarks = n + 1;
+  return 0;
+}
+
+int evs_txn_release(evs_txn *t, int n) {
+  int rc = check_open(t);
+  if (rc) return rc;
+  if (n < 0) return evs_err(t->s, EVS_EINVAL, "savepoint %d is out of range", n);
+  if (n < t->nmarks) t->nmarks = n;
+  return 0;
+}
+
+int evs_txn_rollback_to(evs_txn *t, int n) {
+  int rc = check_open(t);
+  if (rc) return rc;
+  if (n < 0) return evs_err(t->s, EVS_EINVAL, "savepoint %d is out of range", n);
+  evs_store *s = t->s;
+  evs_mark m = n < t->nmarks ? t->marks[n]
+                             : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->last_created};
+  if (m.bytes < t->flushed) {
+    /* Part of what is undone is in the file already: cut it off. */
+    if ((rc = evs_log_truncate(s, t->start + m.bytes))) {
+      evs_set_broken(s, rc, evs_errmsg(s));
+      return rc;
+    }
+    t->flushed = m.bytes;
+    t->len = 0;
+  } else {
+    t->len = m.bytes - t->flushed;
+  }
+  t->nrec = m.nrec;
+  t->payload_bytes = m.payload_bytes;
+  t->payload_stored = m.payload_stored;
+  t->last_created = m.last_created;
+  undo_index(t, m.n, m.nidem);
+  /* Rebuild the overlay as it was: replay the log up to the mark. */
+  if (t->ov) memset(t->ov, 0, (t->ov_mask + 1) * sizeof *t->ov);
+  t->ov_used = 0;
+  t->novlog = m.novlog;
+  for (size_t i = 0; i < t->novlog; i++)
+    if (ov_hash_put(t, t->ovlog[i].id, t->ovlog[i].op, t->ovlog[i].acked_us))
+      return evs_err(s, EVS_ENOMEM, "out of memory");
+  if (n < t->nmarks) t->nmarks = n + 1;
+  return 0;
 }
 
 /* End an autocommit call's transaction: commit when ok, else roll back. */

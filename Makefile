@@ -18,13 +18,16 @@ SONAME_MAJOR := 0
 VERSION := 0.1.0
 
 LIB_SRC := $(sort $(wildcard src/*.c))
-LIB_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+CORE_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+# libevstore also carries the SQL module, compiled against the linked
+# SQLite (SQLITE_CORE); evstore.so is the loadable build of the same file.
+LIB_OBJ := $(CORE_OBJ) $(B)/obj/sqlext_core.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 HDRS    := include/evstore.h $(wildcard src/*.h)
 
 .PHONY: all deps test test-bins test-plain test-asan clean
-all: $(B)/libevstore.a $(B)/libevstore.so
+all: $(B)/libevstore.a $(B)/libevstore.so $(B)/evstore.so
 
 # Debian packages the build and the tests need; apt-get only when one is missing.
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libxxhash-dev libzstd-dev \
@@ -45,12 +48,24 @@ $(B)/obj/%.o: src/%.c $(HDRS)
 	@if [ "$(SAN)" = 1 ]; then touch $(@D)/.san; fi
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+$(B)/obj/sqlext_core.o: sqlext/evstore_vtab.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+
+$(B)/obj/sqlext_ext.o: sqlext/evstore_vtab.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# The loadable extension: `.load ./build/evstore` in the sqlite3 shell.
+$(B)/evstore.so: $(B)/obj/sqlext_ext.o $(CORE_OBJ)
+	$(CC) -shared $(LDSAN) -o $@ $^ $(LIBS)
+
 $(B)/libevstore.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(B)/libevstore.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libevstore.so.$(SONAME_MAJOR) $(LDSAN) -o $(B)/libevstore.so.$(VERSION) $^ $(LIBS)
+	$(CC) -shared -Wl,-soname,libevstore.so.$(SONAME_MAJOR) $(LDSAN) -o $(B)/libevstore.so.$(VERSION) $^ $(LIBS) -lsqlite3
 	ln -sf libevstore.so.$(VERSION) $(B)/libevstore.so.$(SONAME_MAJOR)
 	ln -sf libevstore.so.$(VERSION) $@
 

@@ -312,6 +312,14 @@ typedef struct evs_stats {
 
 int evs_stats_get(evs_store *s, evs_stats *out);
 
+/* ---- SQLite ------------------------------------------------------------ */
+/* Register the "evstore" virtual-table module and evstore_stats() on a
+** connection of a program that links libevstore (the loadable extension
+** evstore.so does the same through sqlite3_evstore_init). Returns an
+** SQLite result code. Needs SQLite >= 3.38; link with -lsqlite3. */
+struct sqlite3;
+int evs_sqlite_register(struct sqlite3 *db);
+
 #ifdef __cplusplus
 }
 #endif

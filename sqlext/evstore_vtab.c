@@ -1,0 +1,1147 @@
+/*
+** evstore_vtab.c: the evstore SQLite virtual table ("USING evstore").
+**
+** Built twice: as the loadable extension evstore.so (entry point
+** sqlite3_evstore_init) and, with -DSQLITE_CORE, into libevstore for
+** programs that register the module themselves (evs_sqlite_register).
+**
+** A table is one store. Plans are served by evs_inbox (the index), so a
+** page of pending events for one source costs O(limit), not a scan.
+** Writes join the SQLite transaction: xBegin opens the store's write
+** transaction, xSync commits it (so a failure fails the COMMIT),
+** savepoints map 1:1. Connections of one process share one open store
+** per directory (the registry below is the module's only global state).
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef SQLITE_CORE
+#include <sqlite3.h>
+#else
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+#endif
+
+#include "evstore.h"
+
+/* ---- Shared stores ----------------------------------------------------- */
+
+typedef struct shared {
+  char *key; /* realpath of the directory; NULL for a memory store */
+  evs_store *s;
+  evs_options opt;
+  int refs;
+  int destroy; /* remove the files when the last reference goes */
+  struct shared *next;
+} shared;
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static shared *reg;
+
+#define OWNER_MARK ".created-by-sqlite"
+
+static int same_options(const evs_options *a, const evs_options *b) {
+  return a->sync == b->sync && a->max_payload == b->max_payload &&
+         a->compress_threshold == b->compress_threshold &&
+         a->compress_level == b->compress_level &&
+         a->retention_us == b->retention_us &&
+         a->idempotency_window_us == b->idempotency_window_us &&
+         a->skip_json_validation == b->skip_json_validation &&
+         a->segment_size == b->segment_size;
+}
+
+/* Open dir (NULL: in memory) or share the handle already open. */
+static int shared_get(const char *dir, const evs_options *o, shared **out,
+                      char **err) {
+  *out = NULL;
+  pthread_mutex_lock(&reg_mu);
+  char real[PATH_MAX];
+  if (dir && realpath(dir, real)) {
+    for (shared *h = reg; h; h = h->next)
+      if (h->key && !strcmp(h->key, real)) {
+        if (!same_options(&h->opt, o)) {
+          *err = sqlite3_mprintf(
+              "evstore: store %s is already open in this process with "
+              "different options",
+              dir);
+          pthread_mutex_unlock(&reg_mu);
+          return SQLITE_ERROR;
+        }
+        h->refs++;
+        *out = h;
+        pthread_mutex_unlock(&reg_mu);
+        return SQLITE_OK;
+      }
+  }
+  shared *h = calloc(1, sizeof *h);
+  int rc = h ? evs_store_open(dir, o, &h->s) : EVS_ENOMEM;
+  if (rc) {
+    *err = sqlite3_mprintf("evstore: %s", rc == EVS_ENOMEM && !h
+                                                 ? "out of memory"
+                                                 : evs_errmsg(NULL));
+    free(h);
+    pthread_mutex_unlock(&reg_mu);
+    return rc == EVS_ELOCKED ? SQLITE_BUSY : SQLITE_ERROR;
+  }
+  if (dir && realpath(dir, real)) h->key = strdup(real);
+  h->opt = *o;
+  h->refs = 1;
+  h->next = reg;
+  reg = h;
+  *out = h;
+  pthread_mutex_unlock(&reg_mu);
+  return SQLITE_OK;
+}
+
+static void remove_store_files(const char *dir) {
+  char p[PATH_MAX + 64];
+  for (uint64_t no = 1;; no++) {
+    snprintf(p, sizeof p, "%s/%016" PRIx64 ".evlog", dir, no);
+    if (unlink(p) < 0 && errno == ENOENT) break;
+  }
+  const char *names[] = {"evstore.meta", "evstore.meta.tmp", "LOCK", OWNER_MARK};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+}
+
+static int shared_put(shared *h) {
+  int rc = 0;
+  pthread_mutex_lock(&reg_mu);
+  if (--h->refs == 0) {
+    for (shared **pp = &reg; *pp; pp = &(*pp)->next)
+      if (*pp == h) {
+        *pp = h->next;
+        break;
+      }
+    rc = evs_store_close(h->s);
+    if (h->destroy && h->key) remove_store_files(h->key);
+    free(h->key);
+    free(h);
+  }
+  pthread_mutex_unlock(&reg_mu);
+  return rc;
+}
+
+/* ---- Table ------------------------------------------------------------- */
+
+enum {
+  COL_ID,
+  COL_CREATED_AT,
+  COL_CREATED_US,
+  COL_STATUS,
+  COL_SOURCE,
+  COL_TYPE,
+  COL_PAYLOAD,
+  COL_METADATA,
+  COL_PRIORITY,
+  COL_IDEM,
+  COL_ACKED_AT,
+  COL_CURSOR,
+  NCOL
+};
+
+static const char *const col_names[NCOL] = {
+    "id",       "created_at", "created_us",      "status",
+    "source",   "event_type", "payload",         "metadata",
+    "priority", "idempotency_key", "acknowledged_at", "cursor"};
+
+#define SCHEMA                                                               \
+  "CREATE TABLE x(id INTEGER, created_at TEXT, created_us INTEGER, "         \
+  "status TEXT, source TEXT, event_type TEXT, payload TEXT, metadata TEXT, " \
+  "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT, "              \
+  "cursor TEXT HIDDEN)"
+
+typedef struct vtab {
+  sqlite3_vtab base;
+  sqlite3 *db;
+  shared *sh;
+  evs_txn *txn;
+  char *name;
+  char *dir; /* NULL in memory */
+  struct vtab *next; /* all tables, for evstore_stats() */
+} vtab;
+
+static vtab *tables; /* guarded by reg_mu */
+
+static int vt_error(vtab *vt, int rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sqlite3_free(vt->base.zErrMsg);
+  vt->base.zErrMsg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* Map a library failure to an SQLite code, with the library's message. */
+static int vt_lib_error(vtab *vt, int rc) {
+  int sq = rc == EVS_ENOMEM    ? SQLITE_NOMEM
+           : rc == EVS_EBUSY   ? SQLITE_BUSY
+           : rc == EVS_ELOCKED ? SQLITE_BUSY
+           : rc == EVS_ECONFLICT || rc == EVS_EINVAL || rc == EVS_EJSON ||
+                   rc == EVS_ETOOBIG
+               ? SQLITE_CONSTRAINT
+           : rc == EVS_ECORRUPT ? SQLITE_CORRUPT
+           : rc == EVS_EIO || rc == EVS_ENOSPC ? SQLITE_IOERR
+                                               : SQLITE_ERROR;
+  return vt_error(vt, sq, "evstore: %s", evs_errmsg(vt->sh->s));
+}
+
+/* "7d", "24h", "30m", "45s", "250ms", a plain number of µs, or "forever". */
+static int parse_duration(const char *v, int64_t *out) {
+  if (!strcmp(v, "forever") || !strcmp(v, "0")) {
+    *out = -1;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  long long n = strtoll(v, &end, 10);
+  if (errno || end == v || n <= 0) return -1;
+  int64_t mul = !*end                  ? 1
+                : !strcmp(end, "us")   ? 1
+                : !strcmp(end, "ms")   ? 1000
+                : !strcmp(end, "s")    ? 1000000
+                : !strcmp(end, "m")    ? 60000000LL
+                : !strcmp(end, "h")    ? 3600000000LL
+                : !strcmp(end, "d")    ? 86400000000LL
+                                       : 0;
+  if (!mul || n > INT64_MAX / mul) return -1;
+  *out = n * mul;
+  return 0;
+}
+
+static int parse_uint(const char *v, uint32_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (errno || end == v || *end || *v == '-' || n > UINT32_MAX) return -1;
+  *out = (uint32_t)n;
+  return 0;
+}
+
+/* Copy an argument value, removing one level of '...' or "..." quotes. */
+static char *unquote(const char *v, size_t n) {
+  while (n && (*v == ' ' || *v == '\t')) v++, n--;
+  while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+  char *o = sqlite3_malloc64(n + 1);
+  if (!o) return NULL;
+  if (n >= 2 && (v[0] == '\'' || v[0] == '"') && v[n - 1] == v[0]) {
+    size_t j = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+      o[j++] = v[i];
+      if (v[i] == v[0] && v[i + 1] == v[0]) i++; /* doubled quote */
+    }
+    o[j] = 0;
+  } else {
+    memcpy(o, v, n);
+    o[n] = 0;
+  }
+  return o;
+}
+
+/* Parse CREATE VIRTUAL TABLE arguments into options and a directory. */
+static int parse_args(int argc, const char *const *argv, evs_options *o,
+                      char **dir, int *has_dir, char **err) {
+  memset(o, 0, sizeof *o);
+  *dir = NULL;
+  *has_dir = 0;
+  for (int i = 3; i < argc; i++) {
+    const char *a = argv[i], *eq = strchr(a, '=');
+    size_t kl = eq ? (size_t)(eq - a) : 0;
+    while (kl && (a[kl - 1] == ' ' || a[kl - 1] == '\t')) kl--;
+    while (kl && (*a == ' ' || *a == '\t')) a++, kl--;
+    if (!eq || !kl) {
+      *err = sqlite3_mprintf("evstore: argument '%s' is not key=value", argv[i]);
+      return SQLITE_ERROR;
+    }
+    char *v = unquote(eq + 1, strlen(eq + 1));
+    if (!v) return SQLITE_NOMEM;
+    int bad = 0;
+#define KEY(k) (kl == strlen(k) && !strncmp(a, k, kl))
+    if (KEY("dir")) {
+      sqlite3_free(*dir);
+      *dir = v;
+      *has_dir = 1;
+      if (!*v) bad = 1;
+      v = NULL;
+    } else if (KEY("sync")) {
+      o->sync = !strcmp(v, "off") ? EVS_SYNC_OFF
+                : !strcmp(v, "normal") ? EVS_SYNC_NORMAL
+                : !strcmp(v, "full")   ? EVS_SYNC_FULL
+                                       : (bad = 1, 0);
+    } else if (KEY("retention")) {
+      bad = parse_duration(v, &o->retention_us);
+    } else if (KEY("idempotency_window")) {
+      bad = parse_duration(v, &o->idempotency_window_us);
+    } else if (KEY("max_payload")) {
+      bad = parse_uint(v, &o->max_payload) || !o->max_payload;
+    } else if (KEY("compress_threshold")) {
+      bad = parse_uint(v, &o->compress_threshold) || !o->compress_threshold;
+    } else if (KEY("segment_size")) {
+      bad = parse_uint(v, &o->segment_size) || !o->segment_size;
+    } else if (KEY("compress_level")) {
+      char *end;
+      long l = strtol(v, &end, 10);
+      bad = end == v || *end || l == 0 || l < -100000 || l > 22;
+      o->compress_level = (int)l;
+    } else if (KEY("validate_json")) {
+      bad = strcmp(v, "0") && strcmp(v, "1");
+      o->skip_json_validation = !strcmp(v, "0");
+    } else {
+      *err = sqlite3_mprintf(
+          "evstore: unknown argument '%.*s' (known: dir, sync, retention, "
+          "idempotency_window, max_payload, compress_threshold, "
+          "compress_level, segment_size, validate_json)",
+          (int)kl, a);
+      sqlite3_free(v);
+      return SQLITE_ERROR;
+    }
+#undef KEY
+    if (bad) {
+      *err = sqlite3_mprintf("evstore: bad value for %.*s: '%s'", (int)kl, a,
+                             v ? v : *dir);
+      sqlite3_free(v);
+      return SQLITE_ERROR;
+    }
+    sqlite3_free(v);
+  }
+  return SQLITE_OK;
+}
+
+static int vt_init(sqlite3 *db, int argc, const char *const *argv,
+                   sqlite3_vtab **pp, char **err, int create) {
+  evs_options o;
+  char *dir = NULL;
+  int has_dir;
+  int rc = parse_args(argc, argv, &o, &dir, &has_dir, err);
+  if (rc) {
+    sqlite3_free(dir);
+    return rc;
+  }
+  if (!has_dir) {
+    /* Beside the database file; an in-memory or temporary database gets
+    ** an in-memory store. */
+    const char *fn = sqlite3_db_filename(db, argv[1]);
+    if (fn && *fn) dir = sqlite3_mprintf("%s-%s.evstore", fn, argv[2]);
+  }
+  int existed = 0;
+  if (dir) {
+    char meta[PATH_MAX + 32];
+    struct stat st;
+    snprintf(meta, sizeof meta, "%s/evstore.meta", dir);
+    existed = stat(meta, &st) == 0;
+  }
+  vtab *vt = sqlite3_malloc(sizeof *vt);
+  if (!vt) {
+    sqlite3_free(dir);
+    return SQLITE_NOMEM;
+  }
+  memset(vt, 0, sizeof *vt);
+  vt->db = db;
+  vt->dir = dir;
+  vt->name = sqlite3_mprintf("%s", argv[2]);
+  rc = shared_get(dir, &o, &vt->sh, err);
+  if (!rc && create && dir && !existed) {
+    /* Remember that this table made the store, so DROP TABLE may remove
+    ** it (and never a store it did not create). */
+    char mark[PATH_MAX + 32];
+    snprintf(mark, sizeof mark, "%s/" OWNER_MARK, dir);
+    FILE *f = fopen(mark, "w");
+    if (!f || fprintf(f, "%s\n", argv[2]) < 0 || fclose(f)) {
+      *err = sqlite3_mprintf("evstore: cannot write %s: %s", mark, strerror(errno));
+      rc = SQLITE_ERROR;
+    }
+  }
+  if (!rc) rc = sqlite3_declare_vtab(db, SCHEMA);
+  if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  if (rc) {
+    if (vt->sh) shared_put(vt->sh);
+    sqlite3_free(vt->name);
+    sqlite3_free(dir);
+    sqlite3_free(vt);
+    return rc;
+  }
+  pthread_mutex_lock(&reg_mu);
+  vt->next = tables;
+  tables = vt;
+  pthread_mutex_unlock(&reg_mu);
+  *pp = &vt->base;
+  return SQLITE_OK;
+}
+
+static int xCreate(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                   sqlite3_vtab **pp, char **err) {
+  return vt_init(db, argc, argv, pp, err, 1);
+}
+
+static int xConnect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                    sqlite3_vtab **pp, char **err) {
+  return vt_init(db, argc, argv, pp, err, 0);
+}
+
+static int vt_free(vtab *vt, int destroy) {
+  if (vt->txn) evs_txn_rollback(vt->txn);
+  pthread_mutex_lock(&reg_mu);
+  for (vtab **pp = &tables; *pp; pp = &(*pp)->next)
+    if (*pp == vt) {
+      *pp = vt->next;
+      break;
+    }
+  if (destroy && vt->dir && vt->sh->key) {
+    char mark[PATH_MAX + 32];
+    snprintf(mark, sizeof mark, "%s/" OWNER_MARK, vt->sh->key);
+    FILE *f = fopen(mark, "r");
+    char line[512] = "";
+    if (f) {
+      if (!fgets(line, sizeof line, f)) line[0] = 0;
+      fclose(f);
+      line[strcspn(line, "\n")] = 0;
+      if (!strcmp(line, vt->name)) vt->sh->destroy = 1;
+    }
+  }
+  pthread_mutex_unlock(&reg_mu);
+  shared_put(vt->sh);
+  sqlite3_free(vt->name);
+  sqlite3_free(vt->dir);
+  sqlite3_free(vt->base.zErrMsg);
+  sqlite3_free(vt);
+  return SQLITE_OK;
+}
+
+static int xDisconnect(sqlite3_vtab *p) { return vt_free((vtab *)p, 0); }
+static int xDestroy(sqlite3_vtab *p) { return vt_free((vtab *)p, 1); }
+
+/* ---- Planning ---------------------------------------------------------- */
+
+/* Plan tokens (idxStr, space separated): each but asc/desc takes one
+** argv value in order. EXPLAIN QUERY PLAN shows them. */
+static const char *op_str(int op) {
+  switch (op) {
+  case SQLITE_INDEX_CONSTRAINT_EQ: return "=";
+  case SQLITE_INDEX_CONSTRAINT_GT: return ">";
+  case SQLITE_INDEX_CONSTRAINT_GE: return ">=";
+  case SQLITE_INDEX_CONSTRAINT_LT: return "<";
+  case SQLITE_INDEX_CONSTRAINT_LE: return "<=";
+  default: return NULL;
+  }
+}
+
+static int is_range(int op) {
+  return op == SQLITE_INDEX_CONSTRAINT_GT || op == SQLITE_INDEX_CONSTRAINT_GE ||
+         op == SQLITE_INDEX_CONSTRAINT_LT || op == SQLITE_INDEX_CONSTRAINT_LE;
+}
+
+static int ordered_col(int c) {
+  return c == -1 || c == COL_ID || c == COL_CREATED_US || c == COL_CREATED_AT;
+}
+
+static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
+  char plan[512] = "";
+  size_t pl = 0;
+  int argi = 0, id_eq = -1, omitted_all = 1, in_all = 0;
+  int have_status = 0, have_src = 0, have_typ = 0, have_prio = 0, have_cur = 0;
+#define ADD(tok, om)                                                         \
+  do {                                                                       \
+    ix->aConstraintUsage[i].argvIndex = ++argi;                              \
+    ix->aConstraintUsage[i].omit = (om);                                     \
+    if (!(om)) omitted_all = 0;                                              \
+    pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s%s", pl ? " " : "", tok); \
+  } while (0)
+
+  /* A usable id = ? (or IN) makes a point lookup; everything else is left
+  ** to SQLite then, as one or a few rows are cheap to check. */
+  for (int i = 0; i < ix->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &ix->aConstraint[i];
+    if (c->usable && c->op == SQLITE_INDEX_CONSTRAINT_EQ &&
+        (c->iColumn == -1 || c->iColumn == COL_ID)) {
+      id_eq = i;
+      break;
+    }
+  }
+  if (id_eq >= 0) {
+    int i = id_eq;
+    in_all = sqlite3_vtab_in(ix, i, -1) && sqlite3_vtab_in(ix, i, 1);
+    ADD(in_all ? "id-in" : "id=", 1);
+    omitted_all = 0; /* other constraints are SQLite's to check */
+    ix->estimatedCost = in_all ? 10 : 1;
+    ix->estimatedRows = in_all ? 10 : 1;
+    if (!in_all) ix->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+  } else {
+    for (int i = 0; i < ix->nConstraint; i++) {
+      const struct sqlite3_index_constraint *c = &ix->aConstraint[i];
+      if (!c->usable) {
+        if (c->op != SQLITE_INDEX_CONSTRAINT_LIMIT &&
+            c->op != SQLITE_INDEX_CONSTRAINT_OFFSET)
+          omitted_all = 0;
+        continue;
+      }
+      int col = c->iColumn, op = c->op;
+      const char *os = op_str(op);
+      char tok[48];
+      if ((col == -1 || col == COL_ID) && is_range(op)) {
+        snprintf(tok, sizeof tok, "id%s", os);
+        ADD(tok, 1);
+      } else if (col == COL_CREATED_US && is_range(op)) {
+        snprintf(tok, sizeof tok, "created_us%s", os);
+        ADD(tok, 1);
+      } else if (col == COL_CREATED_AT && is_range(op)) {
+        /* Text comparison decides; the pushed-down bound only narrows. */
+        snprintf(tok, sizeof tok, "created_at%s", os);
+        ADD(tok, 0);
+      } else if (col == COL_STATUS && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_status++) {
+        ADD("status=", 1);
+      } else if (col == COL_SOURCE && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_src++) {
+        ADD("source=", 1);
+      } else if (col == COL_TYPE && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_typ++) {
+        ADD("event_type=", 1);
+      } else if (col == COL_PRIORITY && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_prio++) {
+        ADD("priority=", 1);
+      } else if (col == COL_CURSOR && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_cur++) {
+        ADD("cursor=", 1);
+      } else if (op != SQLITE_INDEX_CONSTRAINT_LIMIT &&
+                 op != SQLITE_INDEX_CONSTRAINT_OFFSET) {
+        omitted_all = 0;
+      }
+    }
+    /* Costs: pending + a name is a walk of that name's pending list; a
+    ** name or pending alone is still index-driven; the rest is a scan. */
+    double cost = 1e6;
+    if (have_status && (have_src || have_typ)) cost = 100;
+    else if (have_status) cost = 2000;
+    else if (have_src || have_typ) cost = 50000;
+    if (have_cur) cost /= 2;
+    ix->estimatedCost = cost;
+    ix->estimatedRows = (sqlite3_int64)cost;
+  }
+
+  /* ORDER BY id / created_us / created_at, one direction: ids come out
+  ** in that order already (for IN lists, sorted here). */
+  int consumed = 0, desc = 0;
+  if (ix->nOrderBy > 0 && (id_eq < 0 || in_all)) {
+    consumed = 1;
+    desc = ix->aOrderBy[0].desc;
+    for (int k = 0; k < ix->nOrderBy; k++)
+      if (!ordered_col(ix->aOrderBy[k].iColumn) || ix->aOrderBy[k].desc != desc)
+        consumed = 0;
+  }
+  if (consumed) {
+    ix->orderByConsumed = 1;
+    pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s%s", pl ? " " : "",
+                           desc ? "desc" : "asc");
+  }
+
+  /* LIMIT/OFFSET only when every other term is ours and fully handled:
+  ** otherwise SQLite filters rows after us and a pushed limit would cut
+  ** too early. */
+  if (omitted_all && (ix->nOrderBy == 0 || consumed)) {
+    for (int i = 0; i < ix->nConstraint; i++) {
+      const struct sqlite3_index_constraint *c = &ix->aConstraint[i];
+      if (!c->usable) continue;
+      if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) ADD("limit", 1);
+      if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) ADD("offset", 1);
+    }
+  }
+#undef ADD
+  ix->idxNum = argi;
+  ix->idxStr = sqlite3_mprintf("%s", pl ? plan : "scan");
+  ix->needToFreeIdxStr = 1;
+  if (!ix->idxStr) return SQLITE_NOMEM;
+  return SQLITE_OK;
+}
+
+/* ---- Cursors ----------------------------------------------------------- */
+
+typedef struct vcur {
+  sqlite3_vtab_cursor base;
+  evs_query q;
+  char *src, *typ, *qcur;
+  evs_page *page;
+  size_t i;
+  int eof, scan;
+  uint64_t *ids; /* point lookups, in output order */
+  size_t nids, idi;
+  evs_event *ev; /* current point-lookup row */
+  int64_t limit; /* rows still allowed; -1 = no limit */
+  char cursor[EVS_CURSOR_SIZE];
+} vcur;
+
+static int xOpen(sqlite3_vtab *p, sqlite3_vtab_cursor **pp) {
+  vcur *c = sqlite3_malloc(sizeof *c);
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof *c);
+  *pp = &c->base;
+  return SQLITE_OK;
+}
+
+static void cur_reset(vcur *c) {
+  sqlite3_free(c->src);
+  sqlite3_free(c->typ);
+  sqlite3_free(c->qcur);
+  c->src = c->typ = c->qcur = NULL;
+  free(c->ids);
+  c->ids = NULL;
+  c->nids = c->idi = 0;
+  evs_event_free(c->ev);
+  c->ev = NULL;
+  memset(&c->q, 0, sizeof c->q);
+  c->i = 0;
+  c->eof = 0;
+}
+
+static int xClose(sqlite3_vtab_cursor *p) {
+  vcur *c = (vcur *)p;
+  cur_reset(c);
+  evs_page_free(c->page);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+static const evs_event *cur_event(vcur *c) {
+  return c->scan ? evs_page_event(c->page, c->i) : c->ev;
+}
+
+static int fetch_page(vcur *c) {
+  vtab *vt = (vtab *)c->base.pVtab;
+  int rc = evs_inbox(vt->sh->s, vt->txn, &c->q, &c->page);
+  if (rc) return vt_lib_error(vt, rc);
+  c->i = 0;
+  if (!evs_page_count(c->page)) c->eof = 1;
+  return SQLITE_OK;
+}
+
+/* Advance to the next row (scan: next in page, next page when done). */
+static int step(vcur *c) {
+  vtab *vt = (vtab *)c->base.pVtab;
+  if (c->limit == 0) return c->eof = 1, SQLITE_OK;
+  if (c->scan) {
+    if (++c->i < evs_page_count(c->page)) return SQLITE_OK;
+    if (!evs_page_more(c->page)) return c->eof = 1, SQLITE_OK;
+    sqlite3_free(c->qcur);
+    c->qcur = sqlite3_mprintf("%s", evs_page_cursor(c->page));
+    if (!c->qcur) return SQLITE_NOMEM;
+    c->q.cursor = c->qcur;
+    return fetch_page(c);
+  }
+  evs_event_free(c->ev);
+  c->ev = NULL;
+  while (c->idi < c->nids) {
+    int rc = evs_get(vt->sh->s, vt->txn, c->ids[c->idi++], &c->ev);
+    if (!rc) return SQLITE_OK;
+    if (rc != EVS_ENOTFOUND) return vt_lib_error(vt, rc);
+  }
+  c->eof = 1;
+  return SQLITE_OK;
+}
+
+static int xNext(sqlite3_vtab_cursor *p) {
+  vcur *c = (vcur *)p;
+  if (c->limit > 0) c->limit--;
+  return step(c);
+}
+
+static int xEof(sqlite3_vtab_cursor *p) { return ((vcur *)p)->eof; }
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Parse "YYYY-MM-DDTHH:MM:SS.ffffffZ" or a prefix of it ending at a field
+** boundary into the first µs it can denote. */
+static int parse_iso_floor(const char *s, int64_t *us) {
+  int f[6] = {0, 1, 1, 0, 0, 0};
+  long frac = 0;
+  static const char seps[] = "--T::";
+  const char *p = s;
+  int nf = 0;
+  for (; nf < 6; nf++) {
+    int w = nf == 0 ? 4 : 2, v = 0;
+    for (int k = 0; k < w; k++, p++) {
+      if (*p < '0' || *p > '9') return -1;
+      v = v * 10 + (*p - '0');
+    }
+    f[nf] = v;
+    if (!*p || (nf == 5 && (*p == '.' || *p == 'Z'))) break;
+    if (nf == 5 || *p != seps[nf]) return -1;
+    p++;
+  }
+  if (*p == '.') {
+    int k = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++, k++)
+      if (k < 6) frac = frac * 10 + (*p - '0');
+    if (!k) return -1;
+    for (; k < 6; k++) frac *= 10;
+  }
+  if (*p == 'Z') p++;
+  if (*p) return -1;
+  if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60)
+    return -1;
+  struct tm tm = {0};
+  tm.tm_year = f[0] - 1900;
+  tm.tm_mon = f[1] - 1;
+  tm.tm_mday = f[2];
+  tm.tm_hour = f[3];
+  tm.tm_min = f[4];
+  tm.tm_sec = f[5];
+  *us = (int64_t)timegm(&tm) * 1000000 + frac;
+  return 0;
+}
+
+static void bound_after(evs_query *q, int64_t v) {
+  if (!q->created_after_us || v > q->created_after_us) q->created_after_us = v;
+}
+static void bound_before(evs_query *q, int64_t v) {
+  if (!q->created_before_us || v < q->created_before_us) q->created_before_us = v;
+}
+
+static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
+                   int argc, sqlite3_value **argv) {
+  vcur *c = (vcur *)p;
+  cur_reset(c);
+  c->limit = -1;
+  int64_t offset = 0;
+  int empty = 0, point = 0, desc = 0, ai = 0;
+  c->q.status = EVS_QUERY_ANY;
+  c->q.limit = EVS_PAGE_MAX;
+  char tok[32];
+  for (const char *s = idxStr; *s;) {
+    size_t n = strcspn(s, " ");
+    snprintf(tok, sizeof tok, "%.*s", (int)n, s);
+    s += n + (s[n] == ' ');
+    if (!strcmp(tok, "asc") || !strcmp(tok, "desc") || !strcmp(tok, "scan")) {
+      desc |= !strcmp(tok, "desc");
+      continue;
+    }
+    if (ai >= argc) break;
+    sqlite3_value *v = argv[ai++];
+    int null = sqlite3_value_type(v) == SQLITE_NULL;
+    if (!strcmp(tok, "id=") || !strcmp(tok, "id-in")) {
+      point = 1;
+      if (!strcmp(tok, "id=")) {
+        if (null) continue;
+        c->ids = malloc(sizeof *c->ids);
+        if (!c->ids) return SQLITE_NOMEM;
+        if (sqlite3_value_numeric_type(v) == SQLITE_INTEGER && sqlite3_value_int64(v) > 0)
+          c->ids[c->nids++] = (uint64_t)sqlite3_value_int64(v);
+        continue;
+      }
+      size_t cap = 0;
+      sqlite3_value *e;
+      for (int rc = sqlite3_vtab_in_first(v, &e); rc == SQLITE_OK && e;
+           rc = sqlite3_vtab_in_next(v, &e)) {
+        if (sqlite3_value_numeric_type(e) != SQLITE_INTEGER || sqlite3_value_int64(e) <= 0)
+          continue;
+        if (c->nids == cap) {
+          cap = cap ? cap * 2 : 16;
+          uint64_t *ni = realloc(c->ids, cap * sizeof *ni);
+          if (!ni) return SQLITE_NOMEM;
+          c->ids = ni;
+        }
+        c->ids[c->nids++] = (uint64_t)sqlite3_value_int64(e);
+      }
+      continue;
+    }
+    if (null) {
+      empty = 1; /* col op NULL is never true */
+      continue;
+    }
+    if (!strcmp(tok, "limit")) {
+      c->limit = sqlite3_value_int64(v);
+      if (c->limit < 0) c->limit = -1;
+    } else if (!strcmp(tok, "offset")) {
+      offset = sqlite3_value_int64(v);
+    } else if (!strncmp(tok, "id", 2)) {
+      sqlite3_int64 x = sqlite3_value_int64(v);
+      double d = sqlite3_value_double(v);
+      const char *op = tok + 2;
+      /* Non-integer bounds: round towards the constraint (id > 2.5 = id >= 3). */
+      if (!strcmp(op, ">")) x = d < (double)x ? x : x + 1;
+      if (!strcmp(op, ">=")) x = d > (double)x ? x + 1 : x;
+      if (!strcmp(op, "<")) x = d > (double)x ? x : x - 1;
+      if (!strcmp(op, "<=")) x = d < (double)x ? x - 1 : x;
+      if (op[0] == '>') {
+        if (x > 0 && (uint64_t)x > c->q.min_id) c->q.min_id = (uint64_t)x;
+      } else if (x < 1) {
+        empty = 1;
+      } else if (!c->q.max_id || (uint64_t)x < c->q.max_id) {
+        c->q.max_id = (uint64_t)x;
+      }
+    } else if (!strncmp(tok, "created_us", 10)) {
+      int64_t x = sqlite3_value_int64(v);
+      const char *op = tok + 10;
+      if (!strcmp(op, ">")) bound_after(&c->q, x);
+      if (!strcmp(op, ">=")) bound_after(&c->q, x - 1);
+      if (!strcmp(op, "<")) bound_before(&c->q, x);
+      if (!strcmp(op, "<=")) bound_before(&c->q, x + 1);
+    } else if (!strncmp(tok, "created_at", 10)) {
+      int64_t x;
+      const char *t = (const char *)sqlite3_value_text(v);
+      if (!t || parse_iso_floor(t, &x)) continue; /* SQLite checks every row */
+      if (tok[10] == '>') bound_after(&c->q, x - 1);
+      else bound_before(&c->q, x + 1);
+    } else if (!strcmp(tok, "status=")) {
+      const char *t = (const char *)sqlite3_value_text(v);
+      if (t && !strcmp(t, "pending")) c->q.status = EVS_QUERY_PENDING;
+      else if (t && !strcmp(t, "acknowledged")) c->q.status = EVS_QUERY_ACKNOWLEDGED;
+      else empty = 1;
+    } else if (!strcmp(tok, "source=") || !strcmp(tok, "event_type=")) {
+      char *t = sqlite3_mprintf("%s", (const char *)sqlite3_value_text(v));
+      if (!t) return SQLITE_NOMEM;
+      if (tok[0] == 's') c->src = t, c->q.source = t;
+      else c->typ = t, c->q.event_type = t;
+    } else if (!strcmp(tok, "priority=")) {
+      const char *t = (const char *)sqlite3_value_text(v);
+      c->q.priority = !strcmp(t, "low")      ? EVS_PRIORITY_LOW
+                      : !strcmp(t, "normal") ? EVS_PRIORITY_NORMAL
+                      : !strcmp(t, "high")   ? EVS_PRIORITY_HIGH
+                                             : (empty = 1, 0);
+    } else if (!strcmp(tok, "cursor=")) {
+      c->qcur = sqlite3_mprintf("%s", (const char *)sqlite3_value_text(v));
+      if (!c->qcur) return SQLITE_NOMEM;
+      c->q.cursor = c->qcur;
+    }
+  }
+  c->q.descending = desc;
+  if (point) {
+    c->scan = 0;
+    qsort(c->ids, c->nids, sizeof *c->ids, cmp_u64);
+    size_t w = 0;
+    for (size_t i = 0; i < c->nids; i++)
+      if (!w || c->ids[w - 1] != c->ids[i]) c->ids[w++] = c->ids[i];
+    c->nids = w;
+    if (desc)
+      for (size_t i = 0; i < w / 2; i++) {
+        uint64_t t = c->ids[i];
+        c->ids[i] = c->ids[w - 1 - i];
+        c->ids[w - 1 - i] = t;
+      }
+    c->idi = 0;
+  } else {
+    c->scan = 1;
+  }
+  if (empty || c->limit == 0) return c->eof = 1, SQLITE_OK;
+  if (c->scan) {
+    /* Small LIMITs fetch small pages. */
+    if (c->limit >= 0 && c->limit + offset < EVS_PAGE_MAX)
+      c->q.limit = (unsigned)(c->limit + offset ? c->limit + offset : 1);
+    int rc = fetch_page(c);
+    if (rc) return rc;
+    c->i = 0;
+  } else {
+    c->idi = 0;
+    c->eof = 0;
+    int rc = step(c);
+    if (rc) return rc;
+  }
+  while (offset-- > 0 && !c->eof) {
+    int rc = step(c);
+    if (rc) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static void result_time(sqlite3_context *ctx, int64_t us) {
+  struct tm tm;
+  time_t sec = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
+  gmtime_r(&sec, &tm);
+  char buf[64];
+  size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof buf - n, ".%06uZ",
+           (unsigned)((us - (int64_t)sec * 1000000) % 1000000));
+  sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
+}
+
+static int xColumn(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col) {
+  vcur *c = (vcur *)p;
+  /* In an UPDATE, unchanged columns are not fetched, so xUpdate can tell
+  ** which columns the statement sets. */
+  if (sqlite3_vtab_nochange(ctx)) return SQLITE_OK;
+  const evs_event *e = cur_event(c);
+  if (!e) return SQLITE_OK;
+  static const char *const prio[] = {"normal", "low", "normal", "high"};
+  switch (col) {
+  case COL_ID: sqlite3_result_int64(ctx, (sqlite3_int64)e->id); break;
+  case COL_CREATED_AT: result_time(ctx, e->created_us); break;
+  case COL_CREATED_US: sqlite3_result_int64(ctx, e->created_us); break;
+  case COL_STATUS:
+    sqlite3_result_text(ctx, e->status ? "acknowledged" : "pending", -1, SQLITE_STATIC);
+    break;
+  case COL_SOURCE:
+    sqlite3_result_text(ctx, e->source, (int)e->source_len, SQLITE_TRANSIENT);
+    break;
+  case COL_TYPE:
+    sqlite3_result_text(ctx, e->event_type, (int)e->event_type_len, SQLITE_TRANSIENT);
+    break;
+  case COL_PAYLOAD:
+    sqlite3_result_text(ctx, e->payload, (int)e->payload_len, SQLITE_TRANSIENT);
+    break;
+  case COL_METADATA:
+    if (e->metadata)
+      sqlite3_result_text(ctx, e->metadata, (int)e->metadata_len, SQLITE_TRANSIENT);
+    break;
+  case COL_PRIORITY:
+    sqlite3_result_text(ctx, prio[e->priority & 3], -1, SQLITE_STATIC);
+    break;
+  case COL_IDEM:
+    if (e->idempotency_key)
+      sqlite3_result_text(ctx, e->idempotency_key, (int)e->idempotency_key_len,
+                          SQLITE_TRANSIENT);
+    break;
+  case COL_ACKED_AT:
+    if (e->acknowledged_us) result_time(ctx, e->acknowledged_us);
+    break;
+  case COL_CURSOR: {
+    vtab *vt = (vtab *)p->pVtab;
+    const char *saved = c->q.cursor;
+    c->q.cursor = NULL;
+    int rc = evs_cursor_make(vt->sh->s, &c->q, e->id, c->cursor);
+    c->q.cursor = saved;
+    if (rc) return vt_lib_error(vt, rc);
+    sqlite3_result_text(ctx, c->cursor, -1, SQLITE_TRANSIENT);
+    break;
+  }
+  }
+  return SQLITE_OK;
+}
+
+static int xRowid(sqlite3_vtab_cursor *p, sqlite3_int64 *rowid) {
+  const evs_event *e = cur_event((vcur *)p);
+  *rowid = e ? (sqlite3_int64)e->id : 0;
+  return SQLITE_OK;
+}
+
+/* ---- Writes ------------------------------------------------------------ */
+
+static const char *text_or_null(sqlite3_value *v) {
+  return sqlite3_value_type(v) == SQLITE_NULL ? NULL
+                                              : (const char *)sqlite3_value_text(v);
+}
+
+static int do_insert(vtab *vt, sqlite3_value **argv, sqlite3_int64 *rowid) {
+  sqlite3_value **col = argv + 2;
+  if (sqlite3_value_type(argv[1]) != SQLITE_NULL)
+    return vt_error(vt, SQLITE_CONSTRAINT, "evstore: id is assigned by the store");
+  static const int assigned[] = {COL_ID,     COL_CREATED_AT, COL_CREATED_US,
+                                 COL_STATUS, COL_ACKED_AT,   COL_CURSOR};
+  for (size_t i = 0; i < sizeof assigned / sizeof *assigned; i++)
+    if (sqlite3_value_type(col[assigned[i]]) != SQLITE_NULL)
+      return vt_error(vt, SQLITE_CONSTRAINT, "evstore: %s is assigned by the store",
+                      col_names[assigned[i]]);
+  static const int texts[] = {COL_SOURCE, COL_TYPE, COL_PAYLOAD, COL_METADATA, COL_IDEM,
+                              COL_PRIORITY};
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+    int t = sqlite3_value_type(col[texts[i]]);
+    if (t != SQLITE_NULL && t != SQLITE_TEXT)
+      return vt_error(vt, SQLITE_CONSTRAINT, "evstore: %s must be TEXT",
+                      col_names[texts[i]]);
+  }
+  evs_event_in ev = {0};
+  ev.source = text_or_null(col[COL_SOURCE]);
+  ev.event_type = text_or_null(col[COL_TYPE]);
+  ev.payload = text_or_null(col[COL_PAYLOAD]);
+  ev.payload_len = (size_t)sqlite3_value_bytes(col[COL_PAYLOAD]);
+  ev.metadata = text_or_null(col[COL_METADATA]);
+  ev.metadata_len = (size_t)sqlite3_value_bytes(col[COL_METADATA]);
+  ev.idempotency_key = text_or_null(col[COL_IDEM]);
+  const char *pr = text_or_null(col[COL_PRIORITY]);
+  if (pr) {
+    ev.priority = !strcmp(pr, "low")      ? EVS_PRIORITY_LOW
+                  : !strcmp(pr, "normal") ? EVS_PRIORITY_NORMAL
+                  : !strcmp(pr, "high")   ? EVS_PRIORITY_HIGH
+                                          : -1;
+    if (ev.priority < 0)
+      return vt_error(vt, SQLITE_CONSTRAINT,
+                      "evstore: priority must be 'low', 'normal' or 'high', not '%s'", pr);
+  }
+  evs_append_result r;
+  int rc = evs_append(vt->sh->s, vt->txn, &ev, &r);
+  if (rc) return vt_lib_error(vt, rc);
+  *rowid = (sqlite3_int64)r.id;
+  return SQLITE_OK;
+}
+
+static int do_update(vtab *vt, sqlite3_value **argv) {
+  sqlite3_int64 id = sqlite3_value_int64(argv[0]);
+  if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER ||
+      sqlite3_value_int64(argv[1]) != id)
+    return vt_error(vt, SQLITE_CONSTRAINT, "evstore: column id is read-only");
+  sqlite3_value **col = argv + 2;
+  for (int i = 0; i < NCOL; i++) {
+    if (sqlite3_value_nochange(col[i]) || i == COL_STATUS) continue;
+    if (i == COL_ID && sqlite3_value_int64(col[i]) == id) continue;
+    return vt_error(vt, SQLITE_CONSTRAINT, "evstore: column %s is read-only",
+                    col_names[i]);
+  }
+  if (sqlite3_value_nochange(col[COL_STATUS])) return SQLITE_OK;
+  const char *st = text_or_null(col[COL_STATUS]);
+  if (st && !strcmp(st, "acknowledged")) {
+    int rc = evs_ack(vt->sh->s, vt->txn, (uint64_t)id, NULL);
+    return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+  }
+  if (st && !strcmp(st, "pending")) {
+    evs_event *e;
+    int rc = evs_get(vt->sh->s, vt->txn, (uint64_t)id, &e);
+    if (rc) return vt_lib_error(vt, rc);
+    int acked = e->status == EVS_STATUS_ACKNOWLEDGED;
+    evs_event_free(e);
+    if (acked)
+      return vt_error(vt, SQLITE_CONSTRAINT,
+                      "evstore: event %lld is acknowledged; it cannot return to pending",
+                      id);
+    return SQLITE_OK;
+  }
+  return vt_error(vt, SQLITE_CONSTRAINT,
+                  "evstore: status can only be set to 'acknowledged'");
+}
+
+static int xUpdate(sqlite3_vtab *p, int argc, sqlite3_value **argv,
+                   sqlite3_int64 *rowid) {
+  vtab *vt = (vtab *)p;
+  if (!vt->txn) {
+    /* xBegin normally opened it; a write outside one is a bug upstream. */
+    int rc = evs_txn_begin(vt->sh->s, &vt->txn);
+    if (rc) return vt_lib_error(vt, rc);
+  }
+  if (argc == 1) {
+    int rc = evs_delete(vt->sh->s, vt->txn, (uint64_t)sqlite3_value_int64(argv[0]), NULL);
+    return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+  }
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return do_insert(vt, argv, rowid);
+  return do_update(vt, argv);
+}
+
+/* ---- Transactions ------------------------------------------------------ */
+
+static int xBegin(sqlite3_vtab *p) {
+  vtab *vt = (vtab *)p;
+  if (vt->txn) return SQLITE_OK;
+  int rc = evs_txn_begin(vt->sh->s, &vt->txn);
+  return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+}
+
+/* Commit here, not in xCommit: SQLite ignores xCommit's result, and a
+** failed commit must fail the COMMIT statement. */
+static int xSync(sqlite3_vtab *p) {
+  vtab *vt = (vtab *)p;
+  if (!vt->txn) return SQLITE_OK;
+  evs_txn *t = vt->txn;
+  vt->txn = NULL;
+  int rc = evs_txn_commit(t);
+  return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+}
+
+static int xCommit(sqlite3_vtab *p) { return xSync(p); }
+
+static int xRollback(sqlite3_vtab *p) {
+  vtab *vt = (vtab *)p;
+  if (!vt->txn) return SQLITE_OK;
+  evs_txn *t = vt->txn;
+  vt->txn = NULL;
+  int rc = evs_txn_rollback(t);
+  return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+}
+
+static int xSavepoint(sqlite3_vtab *p, int n) {
+  vtab *vt = (vtab *)p;
+  int rc = vt->txn ? evs_txn_savepoint(vt->txn, n) : 0;
+  return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+}
+
+static int xRelease(sqlite3_vtab *p, int n) {
+  vtab *vt = (vtab *)p;
+  int rc = vt->txn ? evs_txn_release(vt->txn, n) : 0;
+  return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+}
+
+static int xRollbackTo(sqlite3_vtab *p, int n) {
+  vtab *vt = (vtab *)p;
+  int rc = vt->txn ? evs_txn_rollback_to(vt->txn, n) : 0;
+  return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
+}
+
+static int xRename(sqlite3_vtab *p, const char *name) {
+  vtab *vt = (vtab *)p;
+  if (!vt->dir || vt->sh->key == NULL) return SQLITE_OK;
+  /* The default directory is named after the table: renaming the table
+  ** would orphan it, so refuse rather than guess. */
+  return vt_error(vt, SQLITE_ERROR,
+                  "evstore: renaming is not supported (the store stays at %s)", vt->dir);
+}
+
+static sqlite3_module evstore_module = {
+    3,         xCreate,    xConnect, xBestIndex, xDisconnect, xDestroy,
+    xOpen,     xClose,     xFilter,  xNext,      xEof,        xColumn,
+    xRowid,    xUpdate,    xBegin,   xSync,      xCommit,     xRollback,
+    NULL,      xRename,    xSavepoint, xRelease, xRollbackTo, NULL};
+
+/* evstore_stats('table'): the store's evs_stats as a JSON object. */
+static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *name = (const char *)sqlite3_value_text(argv[0]);
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  evs_store *s = NULL;
+  pthread_mutex_lock(&reg_mu);
+  for (vtab *vt = tables; vt; vt = vt->next)
+    if (vt->db == db && name && !sqlite3_stricmp(vt->name, name)) s = vt->sh->s;
+  pthread_mutex_unlock(&reg_mu);
+  if (!s) {
+    char *m = sqlite3_mprintf("evstore_stats: no evstore table named '%s' on this "
+                              "connection (query it once first)",
+                              name ? name : "");
+    sqlite3_result_error(ctx, m, -1);
+    sqlite3_free(m);
+    return;
+  }
+  evs_stats st;
+  if (evs_stats_get(s, &st)) {
+    sqlite3_result_error(ctx, evs_errmsg(s), -1);
+    return;
+  }
+  char *j = sqlite3_mprintf(
+      "{\"pending\":%llu,\"acknowledged\":%llu,\"next_id\":%llu,"
+      "\"segments\":%llu,\"disk_bytes\":%llu,\"payload_bytes\":%llu,"
+      "\"payload_stored_bytes\":%llu,\"compression_ratio\":%.3f,"
+      "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
+      "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu}",
+      (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
+      (unsigned long long)st.next_id, (unsigned long long)st.segments,
+      (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
+      (unsigned long long)st.payload_stored_bytes, st.compression_ratio,
+      (long long)st.oldest_pending_age_us, (unsigned long long)st.index_bytes,
+      (unsigned long long)st.recovered_bytes_dropped,
+      (unsigned long long)st.recovered_records_dropped);
+  sqlite3_result_text(ctx, j, -1, sqlite3_free);
+}
+
+static int register_all(sqlite3 *db) {
+  int rc = sqlite3_create_module_v2(db, "evstore", &evstore_module, NULL, NULL);
+  if (!rc)
+    rc = sqlite3_create_function(db, "evstore_stats", 1,
+                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, stats_func,
+                                 NULL, NULL);
+  return rc;
+}
+
+#ifdef SQLITE_CORE
+int evs_sqlite_register(struct sqlite3 *db) { return register_all(db); }
+#else
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_evstore_init(sqlite3 *db, char **err, const sqlite3_api_routines *api) {
+  SQLITE_EXTENSION_INIT2(api);
+  int rc = register_all(db);
+  if (rc) *err = sqlite3_mprintf("evstore: cannot register the module");
+  return rc;
+}
+#endif

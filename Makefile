@@ -26,7 +26,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 HDRS    := include/evstore.h $(wildcard src/*.h)
 
-.PHONY: all deps test test-bins test-plain test-asan clean
+.PHONY: all deps test test-bins test-plain test-asan clean demo
 all: $(B)/libevstore.a $(B)/libevstore.so $(B)/evstore.so
 
 # Debian packages the build and the tests need; apt-get only when one is missing.
@@ -85,6 +85,13 @@ test-asan:
 # Both variants, then one runner over both so the closing line counts all.
 test: test-plain test-asan
 	@bash tests/run.sh build/tests build/asan/tests
+
+# A readable sqlite3 session (docs/demo.sql) on a fresh database. The
+# shell exits 1 because the demo shows two refused statements on purpose,
+# so success is judged by the last query having run.
+demo: all
+	@d=$$(mktemp -d); sqlite3 -echo $$d/demo.db < docs/demo.sql 2>&1 | tee $$d/out; \
+	  grep -q '^next_id' $$d/out; rc=$$?; rm -rf $$d; exit $$rc
 
 clean:
 	rm -rf build

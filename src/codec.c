@@ -32,7 +32,7 @@ int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why) {
 }
 
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
-                       uint8_t out[EVS_SEG_HDR]) {
+                       uint64_t prev_size, uint8_t out[EVS_SEG_HDR]) {
   memset(out, 0, EVS_SEG_HDR);
   memcpy(out, EVS_SEG_MAGIC, 8);
   put_u32(out + 8, EVS_FORMAT_VERSION);
@@ -40,11 +40,12 @@ void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
   put_u64(out + 16, segno);
   put_u64(out + 24, store_id);
   put_u64(out + 32, (uint64_t)created_us);
+  put_u64(out + 40, prev_size);
   put_u64(out + 56, XXH3_64bits(out, 56));
 }
 
 int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
-                      uint64_t *store_id, const char **why) {
+                      uint64_t *store_id, uint64_t *prev_size, const char **why) {
   if (n < EVS_SEG_HDR) return *why = "shorter than its header", -1;
   if (memcmp(p, EVS_SEG_MAGIC, 8)) return *why = "bad magic", -1;
   if (get_u64(p + 56) != XXH3_64bits(p, 56))
@@ -53,6 +54,7 @@ int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
     return *why = "unsupported format version", -1;
   *segno = get_u64(p + 16);
   *store_id = get_u64(p + 24);
+  *prev_size = get_u64(p + 40);
   return 0;
 }
 

@@ -31,10 +31,12 @@ int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 #define EVS_SEG_MAGIC "EVSTSEG\0"
 #define EVS_SEG_HDR 64
 
+/* prev_size: the final size of segment segno-1 (0 for the first), so a
+** truncated sealed segment is detected even at a commit boundary. */
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
-                       uint8_t out[EVS_SEG_HDR]);
+                       uint64_t prev_size, uint8_t out[EVS_SEG_HDR]);
 int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
-                      uint64_t *store_id, const char **why);
+                      uint64_t *store_id, uint64_t *prev_size, const char **why);
 
 /* Record header: u64 xxh3 of bytes [8,len) | u32 len | u8 type | u8 flags
 ** | u16 zero. len counts the header. */

@@ -320,3 +320,9 @@ void evs_idem_repoint(evs_index *x, uint64_t h, uint32_t from, uint32_t to) {
       return;
     }
 }
+
+int evs_idem_has(const evs_index *x, uint32_t tag, uint32_t rel) {
+  for (size_t i = idem_home(tag, x->idem_size); x->idem[i].tag; i = NEXT(i, x->idem_size))
+    if (x->idem[i].tag == tag && x->idem[i].rel == rel) return 1;
+  return 0;
+}

@@ -102,13 +102,13 @@ static int seg_add(evs_store *s, evs_seg *g) {
 }
 
 /* Create segment `no` with its header, durable before it is used. */
-static int seg_create(evs_store *s, uint64_t no, evs_seg **out) {
+static int seg_create(evs_store *s, uint64_t no, uint64_t prev_size, evs_seg **out) {
   evs_seg *g = calloc(1, sizeof *g);
   if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
   g->no = no;
   g->fd = -1;
   uint8_t hdr[EVS_SEG_HDR];
-  evs_seghdr_encode(no, s->meta.store_id, evs_now(s), hdr);
+  evs_seghdr_encode(no, s->meta.store_id, evs_now(s), prev_size, hdr);
   int rc;
   if (s->dir) {
     char path[4096];
@@ -220,7 +220,7 @@ int evs_log_roll_if_full(evs_store *s) {
     if (rc) return rc;
   }
   evs_seg *g;
-  int rc = seg_create(s, old->no + 1, &g);
+  int rc = seg_create(s, old->no + 1, old->size, &g);
   if (rc) return rc;
   pthread_rwlock_wrlock(&s->ilock);
   rc = seg_add(s, g);
@@ -342,7 +342,7 @@ static int replay_ids(evs_store *s, const uint8_t *r, uint32_t len, int type) {
 
 /* Scan g: checksums and commit boundaries. *end is the end of the last
 ** commit; *valid_after counts whole records after it. */
-static void scan_segment(const evs_seg *g, uint64_t fsize, uint64_t *end,
+void evs_log_scan(const evs_seg *g, uint64_t fsize, uint64_t *end,
                          uint64_t *valid_after, uint64_t *scan_end) {
   uint64_t pos = EVS_SEG_HDR, n = 0;
   *end = EVS_SEG_HDR;
@@ -378,7 +378,7 @@ static uint64_t count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
   return n;
 }
 
-static int replay_segment(evs_store *s, evs_seg *g, uint64_t end,
+int evs_log_replay(evs_store *s, evs_seg *g, uint64_t end,
                           const char *path) {
   uint64_t pos = EVS_SEG_HDR;
   uint32_t intx = 0;
@@ -457,16 +457,17 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
     goto fail;
   }
   if ((rc = evs_log_reserve(s, g, EVS_MAX(fsize, EVS_SEG_HDR)))) goto fail;
-  uint64_t segno, sid;
+  uint64_t segno, sid, prev_size;
   const char *why;
-  if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &why)) {
+  uint64_t want_prev = s->nsegs ? s->segs[s->nsegs - 1]->size : 0;
+  if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &prev_size, &why)) {
     if (last && fsize <= EVS_SEG_HDR) {
       /* Torn while being created: it holds no record. Start it afresh. */
       s->rec_bytes_dropped += fsize;
       seg_free(s, g);
       s->io->unlink(s->io->ctx, path);
       evs_seg *ng;
-      if ((rc = seg_create(s, no, &ng))) return rc;
+      if ((rc = seg_create(s, no, want_prev, &ng))) return rc;
       if ((rc = seg_add(s, ng))) seg_free(s, ng);
       return rc;
     }
@@ -478,8 +479,15 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
                  segno != no ? "another segment number" : "another store");
     goto fail;
   }
+  if (s->nsegs && prev_size != want_prev) {
+    rc = evs_err(s, EVS_ECORRUPT,
+                 "segment %s says the segment before it held %" PRIu64
+                 " bytes, but it holds %" PRIu64 " (truncated or damaged)",
+                 path, prev_size, want_prev);
+    goto fail;
+  }
   uint64_t end, nafter, scan_end;
-  scan_segment(g, fsize, &end, &nafter, &scan_end);
+  evs_log_scan(g, fsize, &end, &nafter, &scan_end);
   if (end < fsize) {
     if (!last) {
       rc = evs_err(s, EVS_ECORRUPT,
@@ -501,7 +509,7 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
   }
   g->size = end;
   if ((rc = seg_add(s, g))) goto fail;
-  return replay_segment(s, g, end, path);
+  return evs_log_replay(s, g, end, path);
 fail:
   seg_free(s, g);
   return rc;
@@ -524,7 +532,7 @@ int evs_log_open(evs_store *s) {
   if (rc) return rc;
   if (!s->nsegs) {
     evs_seg *g;
-    if ((rc = seg_create(s, 1, &g))) return rc;
+    if ((rc = seg_create(s, 1, 0, &g))) return rc;
     if ((rc = seg_add(s, g))) {
       seg_free(s, g);
       return rc;

@@ -22,7 +22,7 @@ int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
   evs_ent e = *evs_ent_at(x, id - x->base);
   if (!(e.flags & ENT_LIVE) || (e.flags & ENT_DELETED)) return EVS_ENOTFOUND;
   const evs_ov *o = evs_ov_find(t, id);
-  if (o && o->op == OV_DEL) return EVS_ENOTFOUND;
+  if (o && (o->op & OV_DEL)) return EVS_ENOTFOUND;
   if (o) {
     e.flags |= ENT_ACKED;
     e.acked_us = o->acked_us;
@@ -198,7 +198,7 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
   evs_ent e = *e0;
   if (!(e.flags & ENT_LIVE) || (e.flags & ENT_DELETED)) return 0;
   const evs_ov *o = evs_ov_find(sc->t, id);
-  if (o && o->op == OV_DEL) return 0;
+  if (o && (o->op & OV_DEL)) return 0;
   if (o) e.flags |= ENT_ACKED, e.acked_us = o->acked_us;
   int acked = (e.flags & ENT_ACKED) != 0;
   if ((q->status == EVS_QUERY_PENDING && acked) ||

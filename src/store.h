@@ -109,7 +109,7 @@ static inline evs_ent *evs_ent_at(const evs_index *x, uint64_t rel) {
 }
 
 /* ---- Transactions ------------------------------------------------------ */
-#define OV_ACK 1
+#define OV_ACK 1 /* bits: an event acked then deleted in one txn has both */
 #define OV_DEL 2
 
 typedef struct evs_idem_undo {
@@ -248,6 +248,8 @@ int evs_idem_put(evs_index *x, uint64_t h, uint32_t rel, evs_idem_match m,
                  void *ctx, uint32_t *old);
 void evs_idem_del(evs_index *x, uint64_t h, uint32_t rel);
 void evs_idem_repoint(evs_index *x, uint64_t h, uint32_t from, uint32_t to);
+/* Is there a slot with exactly this tag and rel? (verification) */
+int evs_idem_has(const evs_index *x, uint32_t tag, uint32_t rel);
 
 /* Does the event at rel carry this idempotency key? (an evs_idem_match) */
 typedef struct evs_keyctx {
@@ -271,6 +273,12 @@ int evs_log_reserve(evs_store *s, evs_seg *g, uint64_t need);
 int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off);
 int evs_log_truncate(evs_store *s, uint64_t off);
 int evs_log_sync_upto(evs_store *s, uint64_t lsn);
+/* Check records of g up to fsize: *end is the end of the last commit,
+** *valid_after whole records after it, *scan_end where checking stopped. */
+void evs_log_scan(const evs_seg *g, uint64_t fsize, uint64_t *end,
+                  uint64_t *valid_after, uint64_t *scan_end);
+/* Apply the records of g up to end (already checked) to s's index. */
+int evs_log_replay(evs_store *s, evs_seg *g, uint64_t end, const char *path);
 uint64_t evs_log_disk_bytes(const evs_store *s);
 
 /* compress.c */

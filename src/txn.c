@@ -231,8 +231,9 @@ evs_ov *evs_ov_find(const evs_txn *t, uint64_t id) {
 static int ov_hash_put(evs_txn *t, uint64_t id, int op, int64_t at) {
   evs_ov *o = evs_ov_find(t, id);
   if (o) {
-    o->op = op;
-    o->acked_us = at;
+    /* Ops accumulate as the log's records do: ack then delete is both. */
+    o->op |= op;
+    if (op & OV_ACK) o->acked_us = at;
     return 0;
   }
   if (!t->ov || (t->ov_used + 1) * 10 > (t->ov_mask + 1) * 7) {
@@ -335,12 +336,13 @@ static void apply_overlay(evs_store *s, evs_txn *t) {
     if (!o->id) continue;
     uint64_t rel = o->id - x->base;
     evs_ent *e = evs_ent_at(x, rel);
-    if (o->op == OV_ACK) {
+    if (o->op & OV_ACK) {
       e->flags |= ENT_ACKED;
       e->acked_us = o->acked_us;
       s->npending--;
       s->nacked++;
-    } else {
+    }
+    if (o->op & OV_DEL) {
       if (e->flags & ENT_ACKED)
         s->nacked--;
       else

@@ -1,0 +1,181 @@
+/*
+** verify.c: evs_verify, the consistency check. The log is scanned and
+** replayed into a scratch index exactly as recovery would, and the live
+** index must equal it: entries, pending sets, list membership, keys.
+** Every compressed payload is decompressed to its recorded length.
+*/
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "store.h"
+#include "util.h"
+
+typedef struct vctx {
+  evs_store *s;
+  evs_verify_report r;
+  char first[400];
+} vctx;
+
+static void problem(vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(vctx *v, const char *fmt, ...) {
+  if (v->r.problems++) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(v->first, sizeof v->first, fmt, ap);
+  va_end(ap);
+}
+
+/* Is rel live in the list of its name (binary search, then the bit)? */
+static int in_list(const evs_plist *l, uint64_t rel) {
+  size_t lo = 0, hi = l->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (l->rel[mid] < rel)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < l->n && l->rel[lo] == rel && evs_bs_test(&l->live, lo);
+}
+
+static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) {
+  evs_store *s = v->s;
+  if (live->n != ref->n || live->base != ref->base)
+    problem(v, "index holds %" PRIu64 " entries, the log %" PRIu64, live->n, ref->n);
+  uint64_t n = EVS_MIN(live->n, ref->n);
+  for (uint64_t rel = 0; rel < n; rel++) {
+    const evs_ent *a = evs_ent_at(live, rel), *b = evs_ent_at(ref, rel);
+    uint64_t id = live->base + rel;
+    v->r.events++;
+    if (a->created_us != b->created_us || a->acked_us != b->acked_us ||
+        a->off != b->off || a->slot != b->slot || a->flags != b->flags) {
+      problem(v,
+              "event %" PRIu64 ": index entry differs from the log (created %" PRId64
+              "/%" PRId64 ", acked %" PRId64 "/%" PRId64 ", at %u:%u/%u:%u, flags "
+              "%#x/%#x)",
+              id, a->created_us, b->created_us, a->acked_us, b->acked_us, a->slot, a->off,
+              b->slot, b->off, a->flags, b->flags);
+      continue;
+    }
+    int pend = (a->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE;
+    if (evs_bs_test(&live->pending, rel) != pend)
+      problem(v, "event %" PRIu64 ": pending set disagrees with its status", id);
+    if (!(a->flags & ENT_LIVE) || (a->flags & ENT_DELETED)) continue;
+    const uint8_t *r = evs_rec_ptr(s, NULL, a->slot, a->off);
+    evs_event ev;
+    int z;
+    uint32_t raw;
+    if (evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw) || ev.id != id) {
+      problem(v, "event %" PRIu64 ": record does not decode", id);
+      continue;
+    }
+    if (pend) {
+      const evs_name *ns = evs_names_find(&live->sources, ev.source, ev.source_len);
+      const evs_name *nt = evs_names_find(&live->types, ev.event_type, ev.event_type_len);
+      if (!ns || !nt || !in_list(&ns->list, rel) || !in_list(&nt->list, rel))
+        problem(v, "pending event %" PRIu64 " is missing from its source or type list",
+                id);
+    }
+    if (z) {
+      char *buf = malloc((size_t)raw + 1);
+      if (!buf) {
+        problem(v, "out of memory decompressing event %" PRIu64, id);
+        continue;
+      }
+      if (evs_zstd_decompress(s, buf, raw, ev.payload, ev.payload_len))
+        problem(v, "event %" PRIu64 ": payload does not decompress to %" PRIu64 " bytes",
+                id, (uint64_t)raw);
+      v->r.payloads++;
+      free(buf);
+    }
+  }
+}
+
+static void check_keys(vctx *v, const evs_index *live, const evs_index *ref) {
+  if (live->idem_used != ref->idem_used)
+    problem(v, "idempotency table holds %zu keys, the log %zu", live->idem_used,
+            ref->idem_used);
+  for (size_t i = 0; i < ref->idem_size; i++) {
+    const evs_idem_slot *sl = &ref->idem[i];
+    if (!sl->tag) continue;
+    if (!evs_idem_has(live, sl->tag, sl->rel))
+      problem(v, "the key of event %" PRIu64 " is missing from the idempotency table",
+              live->base + sl->rel);
+  }
+}
+
+int evs_verify(evs_store *s, evs_verify_report *out) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  vctx v;
+  memset(&v, 0, sizeof v);
+  v.s = s;
+  evs_txn *t;
+  int rc = evs_txn_begin_internal(s, &t, 1);
+  if (rc == EVS_EREADONLY) {
+    /* A read-only store can still be checked; nothing writes to it. */
+    rc = 0;
+    t = NULL;
+    pthread_mutex_lock(&s->wmu);
+  }
+  if (rc) return rc;
+
+  /* The replay runs on a shallow copy of the store whose index is fresh. */
+  evs_store *ref = malloc(sizeof *ref);
+  if (!ref) {
+    rc = evs_err(s, EVS_ENOMEM, "out of memory");
+    goto done;
+  }
+  memcpy(ref, s, sizeof *ref);
+  ref->npending = ref->nacked = 0;
+  ref->payload_bytes = ref->payload_stored = 0;
+  ref->last_created = 0;
+  if ((rc = evs_index_init(&ref->idx))) {
+    free(ref);
+    rc = evs_err(s, EVS_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < s->nsegs && !rc; i++) {
+    evs_seg *g = s->segs[i];
+    uint64_t end, after, scan_end;
+    evs_log_scan(g, g->size, &end, &after, &scan_end);
+    v.r.segments++;
+    if (end != g->size) {
+      problem(&v, "segment %" PRIu64 ": damaged at offset %" PRIu64, g->no, end);
+      break;
+    }
+    for (uint64_t pos = EVS_SEG_HDR; pos < end; pos += get_u32(g->base + pos + 8))
+      v.r.records++;
+    rc = evs_log_replay(ref, g, end, "(verify)");
+    if (rc == EVS_ECORRUPT) {
+      problem(&v, "segment %" PRIu64 ": %s", g->no, evs_errmsg(ref));
+      rc = 0;
+      break;
+    }
+  }
+  if (!rc && !v.r.problems) {
+    pthread_rwlock_rdlock(&s->ilock);
+    check_entries(&v, &s->idx, &ref->idx);
+    check_keys(&v, &s->idx, &ref->idx);
+    if (s->npending != ref->npending || s->nacked != ref->nacked)
+      problem(&v, "counts differ from the log (pending %" PRIu64 ", log %" PRIu64 ")",
+              s->npending, ref->npending);
+    pthread_rwlock_unlock(&s->ilock);
+  }
+  evs_index_free(&ref->idx);
+  free(ref);
+done:
+  if (t)
+    evs_txn_rollback(t);
+  else
+    pthread_mutex_unlock(&s->wmu);
+  if (out) *out = v.r;
+  if (rc) return rc;
+  if (v.r.problems)
+    return evs_err(s, EVS_ECORRUPT, "verify: %" PRIu64 " problem%s; first: %s",
+                   v.r.problems, v.r.problems == 1 ? "" : "s", v.first);
+  return 0;
+}

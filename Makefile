@@ -8,10 +8,14 @@ SAN     ?=
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Iinclude -Isrc $(CFLAGS)
-LIBS    := -lzstd -lxxhash -lpthread
+LIBS    := -lzstd -lxxhash -lpthread -lm
 ifeq ($(SAN),1)
   CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   LDSAN   := -fsanitize=address,undefined
+endif
+ifeq ($(SAN),tsan)
+  CFLAGS_ALL += -fsanitize=thread -fno-omit-frame-pointer
+  LDSAN   := -fsanitize=thread
 endif
 
 SONAME_MAJOR := 0
@@ -31,7 +35,7 @@ all: $(B)/libevstore.a $(B)/libevstore.so $(B)/evstore.so
 
 # Debian packages the build and the tests need; apt-get only when one is missing.
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libxxhash-dev libzstd-dev \
-            zstd clang libclang-rt-14-dev python3 pkg-config
+            zstd clang libclang-rt-14-dev python3 pkg-config valgrind
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -73,7 +77,7 @@ $(B)/tests/%: tests/%.c tests/test.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
 
-test-bins: $(TEST_BIN)
+test-bins: $(TEST_BIN) $(B)/evstore.so
 
 test-plain:
 	@$(MAKE) --no-print-directory B=build test-bins
@@ -82,9 +86,16 @@ test-plain:
 test-asan:
 	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 CC=clang test-bins
 
-# Both variants, then one runner over both so the closing line counts all.
-test: test-plain test-asan
-	@bash tests/run.sh build/tests build/asan/tests
+# The threaded tests again under ThreadSanitizer.
+TSAN_TESTS := test_threads test_api test_sqlstatic
+test-tsan:
+	@$(MAKE) --no-print-directory B=build/tsan SAN=tsan OPT=-O1 CC=clang \
+	  $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))
+
+# Every variant, then one runner over all so the closing line counts all
+# (":c" = C programs only: the shell tests run against plain and ASan).
+test: test-plain test-asan test-tsan
+	@bash tests/run.sh build/tests build/asan/tests build/tsan/tests:c
 
 # A readable sqlite3 session (docs/demo.sql) on a fresh database. The
 # shell exits 1 because the demo shows two refused statements on purpose,

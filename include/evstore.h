@@ -96,6 +96,11 @@ typedef struct evs_options {
   void *clock_arg;
 } evs_options;
 
+/* Fill out with in's options and the defaults for its zero fields, as
+** evs_store_open would use them (in may be NULL). EVS_EINVAL for a bad
+** option, with a message. */
+int evs_options_resolve(const evs_options *in, evs_options *out);
+
 /* Open (creating if needed) the store in directory `dir`. dir NULL or
 ** ":memory:" gives an in-memory store with no files. opts may be NULL for
 ** defaults. On success *out is the handle; on failure *out is NULL and
@@ -277,6 +282,11 @@ void evs_page_free(evs_page *p);
 ** it. Readers are never blocked, and see the writes only after commit.
 ** Errors: EVS_EBUSY (this thread already holds it), EVS_EREADONLY. */
 int evs_txn_begin(evs_store *s, evs_txn **out);
+/* evs_txn_begin, but give up with EVS_EBUSY after timeout_ms (0: try
+** once) while another thread holds the transaction. For callers that must
+** not block indefinitely while holding locks of their own (the SQL module
+** uses it under SQLite's connection mutex). */
+int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 /* Commit: all writes become visible at once and durable per the sync mode.
 ** The handle is freed, also on error (the transaction is then rolled
 ** back and nothing of it is stored). */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,14 +36,26 @@ SQLITE_EXTENSION_INIT1
 
 /* ---- Shared stores ----------------------------------------------------- */
 
+/* Directory stores are shared by every connection of the process (one
+** flock per directory). In-memory stores belong to one connection and
+** outlive xDisconnect (SQLite disconnects tables when it reloads its
+** schema): the connection's module data holds them until DROP TABLE or
+** until the connection closes. */
+typedef struct conn_aux conn_aux;
+
 typedef struct shared {
-  char *key; /* realpath of the directory; NULL for a memory store */
+  char *key; /* realpath of the directory, or "schema.table" in memory */
   evs_store *s;
-  evs_options opt;
+  evs_options opt; /* resolved */
   int refs;
-  int destroy; /* remove the files when the last reference goes */
+  int destroy;     /* remove the files when the last reference goes */
+  conn_aux *owner; /* in-memory store: the connection that holds it */
   struct shared *next;
 } shared;
+
+struct conn_aux {
+  shared *mem; /* this connection's in-memory stores */
+};
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static shared *reg;
@@ -59,44 +72,60 @@ static int same_options(const evs_options *a, const evs_options *b) {
          a->segment_size == b->segment_size;
 }
 
-/* Open dir (NULL: in memory) or share the handle already open. */
-static int shared_get(const char *dir, const evs_options *o, shared **out,
-                      char **err) {
+static void shared_free(shared *h) {
+  evs_store_close(h->s);
+  sqlite3_free(h->key);
+  free(h);
+}
+
+/* Open a store (dir NULL: in memory, kept by aux under memkey) or share
+** the handle already open. */
+static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
+                      const evs_options *o, shared **out, char **err) {
   *out = NULL;
+  evs_options ro;
+  if (evs_options_resolve(o, &ro)) {
+    *err = sqlite3_mprintf("evstore: %s", evs_errmsg(NULL));
+    return SQLITE_ERROR;
+  }
   pthread_mutex_lock(&reg_mu);
   char real[PATH_MAX];
-  if (dir && realpath(dir, real)) {
-    for (shared *h = reg; h; h = h->next)
-      if (h->key && !strcmp(h->key, real)) {
-        if (!same_options(&h->opt, o)) {
-          *err = sqlite3_mprintf(
-              "evstore: store %s is already open in this process with "
-              "different options",
-              dir);
-          pthread_mutex_unlock(&reg_mu);
-          return SQLITE_ERROR;
-        }
-        h->refs++;
-        *out = h;
-        pthread_mutex_unlock(&reg_mu);
-        return SQLITE_OK;
-      }
+  int have_real = dir && realpath(dir, real);
+  shared *list = dir ? reg : aux->mem;
+  for (shared *h = list; h; h = h->next) {
+    if (dir ? !(have_real && !strcmp(h->key, real)) : strcmp(h->key, memkey)) continue;
+    if (dir && !same_options(&h->opt, &ro)) {
+      *err = sqlite3_mprintf(
+          "evstore: store %s is already open in this process with different options",
+          dir);
+      pthread_mutex_unlock(&reg_mu);
+      return SQLITE_ERROR;
+    }
+    h->refs++;
+    *out = h;
+    pthread_mutex_unlock(&reg_mu);
+    return SQLITE_OK;
   }
   shared *h = calloc(1, sizeof *h);
-  int rc = h ? evs_store_open(dir, o, &h->s) : EVS_ENOMEM;
+  int rc = h ? evs_store_open(dir, &ro, &h->s) : EVS_ENOMEM;
   if (rc) {
-    *err = sqlite3_mprintf("evstore: %s", rc == EVS_ENOMEM && !h
-                                                 ? "out of memory"
-                                                 : evs_errmsg(NULL));
+    *err = sqlite3_mprintf("evstore: %s", h ? evs_errmsg(NULL) : "out of memory");
     free(h);
     pthread_mutex_unlock(&reg_mu);
     return rc == EVS_ELOCKED ? SQLITE_BUSY : SQLITE_ERROR;
   }
-  if (dir && realpath(dir, real)) h->key = strdup(real);
-  h->opt = *o;
+  if (dir && !realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
+  h->key = sqlite3_mprintf("%s", dir ? real : memkey);
+  h->opt = ro;
   h->refs = 1;
-  h->next = reg;
-  reg = h;
+  if (dir) {
+    h->next = reg;
+    reg = h;
+  } else {
+    h->owner = aux;
+    h->next = aux->mem;
+    aux->mem = h;
+  }
   *out = h;
   pthread_mutex_unlock(&reg_mu);
   return SQLITE_OK;
@@ -116,22 +145,38 @@ static void remove_store_files(const char *dir) {
   rmdir(dir);
 }
 
-static int shared_put(shared *h) {
-  int rc = 0;
+static void unlink_from(shared **list, shared *h) {
+  for (shared **pp = list; *pp; pp = &(*pp)->next)
+    if (*pp == h) {
+      *pp = h->next;
+      return;
+    }
+}
+
+/* Drop a reference. A directory store closes with its last one; an
+** in-memory store only when dropped (its connection may reconnect). */
+static void shared_put(shared *h) {
   pthread_mutex_lock(&reg_mu);
-  if (--h->refs == 0) {
-    for (shared **pp = &reg; *pp; pp = &(*pp)->next)
-      if (*pp == h) {
-        *pp = h->next;
-        break;
-      }
-    rc = evs_store_close(h->s);
-    if (h->destroy && h->key) remove_store_files(h->key);
-    free(h->key);
-    free(h);
+  h->refs--;
+  int gone = h->owner ? h->destroy : h->refs == 0;
+  if (gone) {
+    unlink_from(h->owner ? &h->owner->mem : &reg, h);
+    if (h->destroy && !h->owner) remove_store_files(h->key);
+    shared_free(h);
   }
   pthread_mutex_unlock(&reg_mu);
-  return rc;
+}
+
+/* The connection closes: its in-memory stores go with it. */
+static void conn_aux_free(void *p) {
+  conn_aux *aux = p;
+  pthread_mutex_lock(&reg_mu);
+  for (shared *h = aux->mem, *n; h; h = n) {
+    n = h->next;
+    shared_free(h);
+  }
+  pthread_mutex_unlock(&reg_mu);
+  free(aux);
 }
 
 /* ---- Table ------------------------------------------------------------- */
@@ -166,10 +211,12 @@ static const char *const col_names[NCOL] = {
 typedef struct vtab {
   sqlite3_vtab base;
   sqlite3 *db;
+  conn_aux *aux;
   shared *sh;
   evs_txn *txn;
-  char *name;
-  char *dir; /* NULL in memory */
+  char *schema, *name;
+  char *dir;       /* NULL in memory */
+  int busy_ms;     /* how long a write waits for another writer */
   struct vtab *next; /* all tables, for evstore_stats() */
 } vtab;
 
@@ -195,6 +242,15 @@ static int vt_lib_error(vtab *vt, int rc) {
            : rc == EVS_ECORRUPT ? SQLITE_CORRUPT
            : rc == EVS_EIO || rc == EVS_ENOSPC ? SQLITE_IOERR
                                                : SQLITE_ERROR;
+  if (rc == EVS_EBUSY)
+    return vt_error(vt, sq,
+                    strstr(evs_errmsg(vt->sh->s), "this thread")
+                        ? "evstore: this thread already holds the write transaction "
+                          "of this store through another connection; commit or roll "
+                          "that back first"
+                        : "evstore: another connection holds the store's write "
+                          "transaction (busy_timeout %d ms passed)",
+                    vt->busy_ms);
   return vt_error(vt, sq, "evstore: %s", evs_errmsg(vt->sh->s));
 }
 
@@ -252,8 +308,9 @@ static char *unquote(const char *v, size_t n) {
 
 /* Parse CREATE VIRTUAL TABLE arguments into options and a directory. */
 static int parse_args(int argc, const char *const *argv, evs_options *o,
-                      char **dir, int *has_dir, char **err) {
+                      char **dir, int *has_dir, int *busy_ms, char **err) {
   memset(o, 0, sizeof *o);
+  *busy_ms = 5000;
   *dir = NULL;
   *has_dir = 0;
   for (int i = 3; i < argc; i++) {
@@ -295,6 +352,10 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
       long l = strtol(v, &end, 10);
       bad = end == v || *end || l == 0 || l < -100000 || l > 22;
       o->compress_level = (int)l;
+    } else if (KEY("busy_timeout")) {
+      uint32_t ms;
+      bad = parse_uint(v, &ms) || ms > INT_MAX;
+      *busy_ms = (int)ms;
     } else if (KEY("validate_json")) {
       bad = strcmp(v, "0") && strcmp(v, "1");
       o->skip_json_validation = !strcmp(v, "0");
@@ -302,7 +363,7 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
       *err = sqlite3_mprintf(
           "evstore: unknown argument '%.*s' (known: dir, sync, retention, "
           "idempotency_window, max_payload, compress_threshold, "
-          "compress_level, segment_size, validate_json)",
+          "compress_level, segment_size, validate_json, busy_timeout)",
           (int)kl, a);
       sqlite3_free(v);
       return SQLITE_ERROR;
@@ -319,17 +380,27 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
   return SQLITE_OK;
 }
 
-static int vt_init(sqlite3 *db, int argc, const char *const *argv,
+/* The owner mark names the database file and table that created the
+** store, so DROP TABLE removes only a store its own table made. */
+static char *owner_line(sqlite3 *db, const char *schema, const char *table) {
+  const char *fn = sqlite3_db_filename(db, schema);
+  return sqlite3_mprintf("%s\t%s", fn ? fn : "", table);
+}
+
+static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                    sqlite3_vtab **pp, char **err, int create) {
   evs_options o;
   char *dir = NULL;
-  int has_dir;
-  int rc = parse_args(argc, argv, &o, &dir, &has_dir, err);
+  int has_dir, busy_ms;
+  int rc = parse_args(argc, argv, &o, &dir, &has_dir, &busy_ms, err);
   if (rc) {
     sqlite3_free(dir);
     return rc;
   }
-  if (!has_dir) {
+  if (dir && !strcmp(dir, ":memory:")) {
+    sqlite3_free(dir);
+    dir = NULL;
+  } else if (!has_dir) {
     /* Beside the database file; an in-memory or temporary database gets
     ** an in-memory store. */
     const char *fn = sqlite3_db_filename(db, argv[1]);
@@ -349,24 +420,35 @@ static int vt_init(sqlite3 *db, int argc, const char *const *argv,
   }
   memset(vt, 0, sizeof *vt);
   vt->db = db;
+  vt->aux = aux;
   vt->dir = dir;
+  vt->busy_ms = busy_ms;
+  vt->schema = sqlite3_mprintf("%s", argv[1]);
   vt->name = sqlite3_mprintf("%s", argv[2]);
-  rc = shared_get(dir, &o, &vt->sh, err);
+  char *memkey = sqlite3_mprintf("%s.%s", argv[1], argv[2]);
+  rc = !vt->schema || !vt->name || !memkey ? SQLITE_NOMEM
+                                           : shared_get(dir, aux, memkey, &o, &vt->sh, err);
+  sqlite3_free(memkey);
   if (!rc && create && dir && !existed) {
-    /* Remember that this table made the store, so DROP TABLE may remove
-    ** it (and never a store it did not create). */
     char mark[PATH_MAX + 32];
     snprintf(mark, sizeof mark, "%s/" OWNER_MARK, dir);
-    FILE *f = fopen(mark, "w");
-    if (!f || fprintf(f, "%s\n", argv[2]) < 0 || fclose(f)) {
+    char *line = owner_line(db, argv[1], argv[2]);
+    FILE *f = line ? fopen(mark, "w") : NULL;
+    if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f)) {
       *err = sqlite3_mprintf("evstore: cannot write %s: %s", mark, strerror(errno));
       rc = SQLITE_ERROR;
     }
+    sqlite3_free(line);
   }
   if (!rc) rc = sqlite3_declare_vtab(db, SCHEMA);
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   if (rc) {
-    if (vt->sh) shared_put(vt->sh);
+    if (vt->sh) {
+      /* A table that never came to be must not keep an in-memory store. */
+      if (vt->sh->owner && create) vt->sh->destroy = 1;
+      shared_put(vt->sh);
+    }
+    sqlite3_free(vt->schema);
     sqlite3_free(vt->name);
     sqlite3_free(dir);
     sqlite3_free(vt);
@@ -382,12 +464,12 @@ static int vt_init(sqlite3 *db, int argc, const char *const *argv,
 
 static int xCreate(sqlite3 *db, void *aux, int argc, const char *const *argv,
                    sqlite3_vtab **pp, char **err) {
-  return vt_init(db, argc, argv, pp, err, 1);
+  return vt_init(db, aux, argc, argv, pp, err, 1);
 }
 
 static int xConnect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                     sqlite3_vtab **pp, char **err) {
-  return vt_init(db, argc, argv, pp, err, 0);
+  return vt_init(db, aux, argc, argv, pp, err, 0);
 }
 
 static int vt_free(vtab *vt, int destroy) {
@@ -398,20 +480,23 @@ static int vt_free(vtab *vt, int destroy) {
       *pp = vt->next;
       break;
     }
-  if (destroy && vt->dir && vt->sh->key) {
-    char mark[PATH_MAX + 32];
+  if (destroy && vt->sh->owner) vt->sh->destroy = 1;
+  if (destroy && !vt->sh->owner) {
+    char mark[PATH_MAX + 32], line[PATH_MAX + 600] = "";
     snprintf(mark, sizeof mark, "%s/" OWNER_MARK, vt->sh->key);
     FILE *f = fopen(mark, "r");
-    char line[512] = "";
     if (f) {
       if (!fgets(line, sizeof line, f)) line[0] = 0;
       fclose(f);
       line[strcspn(line, "\n")] = 0;
-      if (!strcmp(line, vt->name)) vt->sh->destroy = 1;
     }
+    char *me = owner_line(vt->db, vt->schema, vt->name);
+    if (me && line[0] && !strcmp(line, me)) vt->sh->destroy = 1;
+    sqlite3_free(me);
   }
   pthread_mutex_unlock(&reg_mu);
   shared_put(vt->sh);
+  sqlite3_free(vt->schema);
   sqlite3_free(vt->name);
   sqlite3_free(vt->dir);
   sqlite3_free(vt->base.zErrMsg);
@@ -489,6 +574,13 @@ static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
       int col = c->iColumn, op = c->op;
       const char *os = op_str(op);
       char tok[48];
+      /* Text columns compare by collation; ours is BINARY only. */
+      int text_col = col == COL_STATUS || col == COL_SOURCE || col == COL_TYPE ||
+                     col == COL_PRIORITY || col == COL_CURSOR || col == COL_CREATED_AT;
+      if (text_col && sqlite3_stricmp(sqlite3_vtab_collation(ix, i), "BINARY")) {
+        omitted_all = 0;
+        continue;
+      }
       if ((col == -1 || col == COL_ID) && is_range(op)) {
         snprintf(tok, sizeof tok, "id%s", os);
         ADD(tok, 1);
@@ -694,15 +786,63 @@ static int parse_iso_floor(const char *s, int64_t *us) {
   tm.tm_hour = f[3];
   tm.tm_min = f[4];
   tm.tm_sec = f[5];
-  *us = (int64_t)timegm(&tm) * 1000000 + frac;
+  time_t sec = timegm(&tm);
+  struct tm back;
+  /* timegm rolls 02-31 into March: refuse dates that do not exist. */
+  if (!gmtime_r(&sec, &back) || back.tm_mday != f[2] || back.tm_mon != f[1] - 1)
+    return -1;
+  *us = (int64_t)sec * 1000000 + frac;
   return 0;
 }
 
-static void bound_after(evs_query *q, int64_t v) {
-  if (!q->created_after_us || v > q->created_after_us) q->created_after_us = v;
+/* The integers x satisfying "x op v" for an INTEGER column, as SQLite
+** compares: numeric affinity first; numbers sort before text and blobs;
+** NULL matches nothing. Returns 0 when none do, else [*lo, *hi]. */
+static int int_range(sqlite3_value *v, const char *op, int64_t *lo, int64_t *hi) {
+  *lo = INT64_MIN;
+  *hi = INT64_MAX;
+  int t = sqlite3_value_numeric_type(v);
+  int eq = op[0] == '=', gt = op[0] == '>', incl = eq || op[1] == '=';
+  if (t == SQLITE_NULL) return 0;
+  if (t == SQLITE_TEXT || t == SQLITE_BLOB) return !gt && !eq;
+  if (t == SQLITE_INTEGER) {
+    int64_t x = sqlite3_value_int64(v);
+    if (eq) {
+      *lo = *hi = x;
+    } else if (gt) {
+      if (!incl && x == INT64_MAX) return 0;
+      *lo = incl ? x : x + 1;
+    } else {
+      if (!incl && x == INT64_MIN) return 0;
+      *hi = incl ? x : x - 1;
+    }
+    return 1;
+  }
+  const double two63 = 9223372036854775808.0;
+  double d = sqlite3_value_double(v);
+  if (d != d) return 0;
+  if (eq) {
+    if (d != floor(d) || d >= two63 || d < -two63) return 0;
+    *lo = *hi = (int64_t)d;
+  } else if (gt) {
+    double bd = incl ? ceil(d) : floor(d) + 1;
+    if (bd >= two63) return 0;
+    if (bd > -two63) *lo = (int64_t)bd;
+  } else {
+    double bd = incl ? floor(d) : ceil(d) - 1;
+    if (bd < -two63) return 0;
+    if (bd < two63) *hi = (int64_t)bd;
+  }
+  return 1;
 }
-static void bound_before(evs_query *q, int64_t v) {
-  if (!q->created_before_us || v < q->created_before_us) q->created_before_us = v;
+
+/* The text a TEXT column must equal to satisfy "col = v", or NULL when
+** none can: a number takes the column's text affinity, a blob never
+** equals text. */
+static const char *text_eq(sqlite3_value *v) {
+  int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL || t == SQLITE_BLOB) return NULL;
+  return (const char *)sqlite3_value_text(v);
 }
 
 static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
@@ -711,6 +851,7 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
   cur_reset(c);
   c->limit = -1;
   int64_t offset = 0;
+  int64_t idlo = INT64_MIN, idhi = INT64_MAX, tlo = INT64_MIN, thi = INT64_MAX;
   int empty = 0, point = 0, desc = 0, ai = 0;
   c->q.status = EVS_QUERY_ANY;
   c->q.limit = EVS_PAGE_MAX;
@@ -725,97 +866,85 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
     }
     if (ai >= argc) break;
     sqlite3_value *v = argv[ai++];
-    int null = sqlite3_value_type(v) == SQLITE_NULL;
+    int64_t lo, hi;
     if (!strcmp(tok, "id=") || !strcmp(tok, "id-in")) {
       point = 1;
-      if (!strcmp(tok, "id=")) {
-        if (null) continue;
-        c->ids = malloc(sizeof *c->ids);
-        if (!c->ids) return SQLITE_NOMEM;
-        if (sqlite3_value_numeric_type(v) == SQLITE_INTEGER && sqlite3_value_int64(v) > 0)
-          c->ids[c->nids++] = (uint64_t)sqlite3_value_int64(v);
-        continue;
-      }
       size_t cap = 0;
-      sqlite3_value *e;
-      for (int rc = sqlite3_vtab_in_first(v, &e); rc == SQLITE_OK && e;
-           rc = sqlite3_vtab_in_next(v, &e)) {
-        if (sqlite3_value_numeric_type(e) != SQLITE_INTEGER || sqlite3_value_int64(e) <= 0)
-          continue;
+      sqlite3_value *e = v;
+      int in = tok[2] == '-', rc = in ? sqlite3_vtab_in_first(v, &e) : SQLITE_OK;
+      for (; rc == SQLITE_OK && e; rc = in ? sqlite3_vtab_in_next(v, &e) : SQLITE_DONE) {
+        if (!int_range(e, "=", &lo, &hi) || lo < 1) continue;
         if (c->nids == cap) {
           cap = cap ? cap * 2 : 16;
           uint64_t *ni = realloc(c->ids, cap * sizeof *ni);
           if (!ni) return SQLITE_NOMEM;
           c->ids = ni;
         }
-        c->ids[c->nids++] = (uint64_t)sqlite3_value_int64(e);
+        c->ids[c->nids++] = (uint64_t)lo;
+        if (!in) break;
       }
-      continue;
-    }
-    if (null) {
-      empty = 1; /* col op NULL is never true */
       continue;
     }
     if (!strcmp(tok, "limit")) {
-      c->limit = sqlite3_value_int64(v);
-      if (c->limit < 0) c->limit = -1;
+      c->limit = sqlite3_value_int64(v) < 0 ? -1 : sqlite3_value_int64(v);
     } else if (!strcmp(tok, "offset")) {
-      offset = sqlite3_value_int64(v);
+      offset = sqlite3_value_int64(v) < 0 ? 0 : sqlite3_value_int64(v);
     } else if (!strncmp(tok, "id", 2)) {
-      sqlite3_int64 x = sqlite3_value_int64(v);
-      double d = sqlite3_value_double(v);
-      const char *op = tok + 2;
-      /* Non-integer bounds: round towards the constraint (id > 2.5 = id >= 3). */
-      if (!strcmp(op, ">")) x = d < (double)x ? x : x + 1;
-      if (!strcmp(op, ">=")) x = d > (double)x ? x + 1 : x;
-      if (!strcmp(op, "<")) x = d > (double)x ? x : x - 1;
-      if (!strcmp(op, "<=")) x = d < (double)x ? x - 1 : x;
-      if (op[0] == '>') {
-        if (x > 0 && (uint64_t)x > c->q.min_id) c->q.min_id = (uint64_t)x;
-      } else if (x < 1) {
-        empty = 1;
-      } else if (!c->q.max_id || (uint64_t)x < c->q.max_id) {
-        c->q.max_id = (uint64_t)x;
-      }
+      if (!int_range(v, tok + 2, &lo, &hi)) empty = 1;
+      idlo = lo > idlo ? lo : idlo;
+      idhi = hi < idhi ? hi : idhi;
     } else if (!strncmp(tok, "created_us", 10)) {
-      int64_t x = sqlite3_value_int64(v);
-      const char *op = tok + 10;
-      if (!strcmp(op, ">")) bound_after(&c->q, x);
-      if (!strcmp(op, ">=")) bound_after(&c->q, x - 1);
-      if (!strcmp(op, "<")) bound_before(&c->q, x);
-      if (!strcmp(op, "<=")) bound_before(&c->q, x + 1);
+      if (!int_range(v, tok + 10, &lo, &hi)) empty = 1;
+      tlo = lo > tlo ? lo : tlo;
+      thi = hi < thi ? hi : thi;
     } else if (!strncmp(tok, "created_at", 10)) {
+      /* Only narrows (SQLite compares the text of every row). */
       int64_t x;
-      const char *t = (const char *)sqlite3_value_text(v);
-      if (!t || parse_iso_floor(t, &x)) continue; /* SQLite checks every row */
-      if (tok[10] == '>') bound_after(&c->q, x - 1);
-      else bound_before(&c->q, x + 1);
-    } else if (!strcmp(tok, "status=")) {
-      const char *t = (const char *)sqlite3_value_text(v);
-      if (t && !strcmp(t, "pending")) c->q.status = EVS_QUERY_PENDING;
-      else if (t && !strcmp(t, "acknowledged")) c->q.status = EVS_QUERY_ACKNOWLEDGED;
-      else empty = 1;
-    } else if (!strcmp(tok, "source=") || !strcmp(tok, "event_type=")) {
-      char *t = sqlite3_mprintf("%s", (const char *)sqlite3_value_text(v));
-      if (!t) return SQLITE_NOMEM;
-      if (tok[0] == 's') c->src = t, c->q.source = t;
-      else c->typ = t, c->q.event_type = t;
-    } else if (!strcmp(tok, "priority=")) {
-      const char *t = (const char *)sqlite3_value_text(v);
-      c->q.priority = !strcmp(t, "low")      ? EVS_PRIORITY_LOW
-                      : !strcmp(t, "normal") ? EVS_PRIORITY_NORMAL
-                      : !strcmp(t, "high")   ? EVS_PRIORITY_HIGH
-                                             : (empty = 1, 0);
-    } else if (!strcmp(tok, "cursor=")) {
-      c->qcur = sqlite3_mprintf("%s", (const char *)sqlite3_value_text(v));
-      if (!c->qcur) return SQLITE_NOMEM;
-      c->q.cursor = c->qcur;
+      const char *t = sqlite3_value_type(v) == SQLITE_TEXT
+                          ? (const char *)sqlite3_value_text(v) : NULL;
+      if (!t || parse_iso_floor(t, &x)) continue;
+      if (tok[10] == '>' && x > tlo) tlo = x;
+      if (tok[10] == '<' && x < thi) thi = x;
+    } else {
+      const char *t = text_eq(v);
+      if (!t) {
+        empty = 1;
+      } else if (!strcmp(tok, "status=")) {
+        if (!strcmp(t, "pending")) c->q.status = EVS_QUERY_PENDING;
+        else if (!strcmp(t, "acknowledged")) c->q.status = EVS_QUERY_ACKNOWLEDGED;
+        else empty = 1;
+      } else if (!strcmp(tok, "source=") || !strcmp(tok, "event_type=")) {
+        char *dup = sqlite3_mprintf("%s", t);
+        if (!dup) return SQLITE_NOMEM;
+        if (tok[0] == 's') c->src = dup, c->q.source = dup;
+        else c->typ = dup, c->q.event_type = dup;
+      } else if (!strcmp(tok, "priority=")) {
+        c->q.priority = !strcmp(t, "low")      ? EVS_PRIORITY_LOW
+                        : !strcmp(t, "normal") ? EVS_PRIORITY_NORMAL
+                        : !strcmp(t, "high")   ? EVS_PRIORITY_HIGH
+                                               : (empty = 1, 0);
+      } else if (!strcmp(tok, "cursor=")) {
+        if (!(c->qcur = sqlite3_mprintf("%s", t))) return SQLITE_NOMEM;
+        c->q.cursor = c->qcur;
+      }
     }
+  }
+  /* Ids start at 1; the query's 0 means "unbounded". */
+  if (idlo > idhi || idhi < 1) empty = 1;
+  if (idlo > 1) c->q.min_id = (uint64_t)idlo;
+  if (idhi < INT64_MAX) c->q.max_id = (uint64_t)idhi;
+  /* Times as exclusive bounds; created_us from the real clock is > 0, so
+  ** a bound at or below the epoch selects nothing or everything. */
+  if (tlo > thi) empty = 1;
+  if (tlo > 1) c->q.created_after_us = tlo - 1;
+  if (thi < INT64_MAX) {
+    if (thi < 1) empty = 1;
+    else c->q.created_before_us = thi + 1;
   }
   c->q.descending = desc;
   if (point) {
     c->scan = 0;
-    qsort(c->ids, c->nids, sizeof *c->ids, cmp_u64);
+    if (c->nids) qsort(c->ids, c->nids, sizeof *c->ids, cmp_u64);
     size_t w = 0;
     for (size_t i = 0; i < c->nids; i++)
       if (!w || c->ids[w - 1] != c->ids[i]) c->ids[w++] = c->ids[i];
@@ -833,14 +962,11 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
   if (empty || c->limit == 0) return c->eof = 1, SQLITE_OK;
   if (c->scan) {
     /* Small LIMITs fetch small pages. */
-    if (c->limit >= 0 && c->limit + offset < EVS_PAGE_MAX)
-      c->q.limit = (unsigned)(c->limit + offset ? c->limit + offset : 1);
+    if (c->limit > 0 && c->limit < EVS_PAGE_MAX && offset < EVS_PAGE_MAX - c->limit)
+      c->q.limit = (unsigned)(c->limit + offset);
     int rc = fetch_page(c);
     if (rc) return rc;
-    c->i = 0;
   } else {
-    c->idi = 0;
-    c->eof = 0;
     int rc = step(c);
     if (rc) return rc;
   }
@@ -1010,7 +1136,7 @@ static int xUpdate(sqlite3_vtab *p, int argc, sqlite3_value **argv,
   vtab *vt = (vtab *)p;
   if (!vt->txn) {
     /* xBegin normally opened it; a write outside one is a bug upstream. */
-    int rc = evs_txn_begin(vt->sh->s, &vt->txn);
+    int rc = evs_txn_begin_timeout(vt->sh->s, vt->busy_ms, &vt->txn);
     if (rc) return vt_lib_error(vt, rc);
   }
   if (argc == 1) {
@@ -1026,7 +1152,9 @@ static int xUpdate(sqlite3_vtab *p, int argc, sqlite3_value **argv,
 static int xBegin(sqlite3_vtab *p) {
   vtab *vt = (vtab *)p;
   if (vt->txn) return SQLITE_OK;
-  int rc = evs_txn_begin(vt->sh->s, &vt->txn);
+  /* Bounded wait: blocking here would hold SQLite's connection mutex
+  ** while waiting for another connection's write transaction. */
+  int rc = evs_txn_begin_timeout(vt->sh->s, vt->busy_ms, &vt->txn);
   return rc ? vt_lib_error(vt, rc) : SQLITE_OK;
 }
 
@@ -1072,9 +1200,18 @@ static int xRollbackTo(sqlite3_vtab *p, int n) {
 
 static int xRename(sqlite3_vtab *p, const char *name) {
   vtab *vt = (vtab *)p;
-  if (!vt->dir || vt->sh->key == NULL) return SQLITE_OK;
-  /* The default directory is named after the table: renaming the table
-  ** would orphan it, so refuse rather than guess. */
+  if (vt->sh->owner) {
+    /* In memory: re-key the store so the renamed table reconnects to it. */
+    char *k = sqlite3_mprintf("%s.%s", vt->schema, name);
+    if (!k) return SQLITE_NOMEM;
+    pthread_mutex_lock(&reg_mu);
+    sqlite3_free(vt->sh->key);
+    vt->sh->key = k;
+    pthread_mutex_unlock(&reg_mu);
+    return SQLITE_OK;
+  }
+  /* A directory store stays where it is; only a default directory (named
+  ** after the table) would be orphaned, so refuse rather than guess. */
   return vt_error(vt, SQLITE_ERROR,
                   "evstore: renaming is not supported (the store stays at %s)", vt->dir);
 }
@@ -1124,7 +1261,11 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 static int register_all(sqlite3 *db) {
-  int rc = sqlite3_create_module_v2(db, "evstore", &evstore_module, NULL, NULL);
+  conn_aux *aux = calloc(1, sizeof *aux);
+  if (!aux) return SQLITE_NOMEM;
+  /* SQLite calls conn_aux_free when the connection closes (or at once if
+  ** registration fails). */
+  int rc = sqlite3_create_module_v2(db, "evstore", &evstore_module, aux, conn_aux_free);
   if (!rc)
     rc = sqlite3_create_function(db, "evstore_stats", 1,
                                  SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, stats_func,

@@ -26,7 +26,8 @@ static int64_t realtime_us(void *arg) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int resolve_options(const evs_options *in, evs_options *o) {
+int evs_options_resolve(const evs_options *in, evs_options *o) {
+  if (!o) return evs_err(NULL, EVS_EINVAL, "out is required");
   memset(o, 0, sizeof *o);
   if (in) *o = *in;
   if (o->sync == EVS_SYNC_DEFAULT) o->sync = EVS_SYNC_NORMAL;
@@ -163,7 +164,7 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
   if (!out) return evs_err(NULL, EVS_EINVAL, "out is required");
   *out = NULL;
   evs_options o;
-  int rc = resolve_options(opts, &o);
+  int rc = evs_options_resolve(opts, &o);
   if (rc) return rc;
   evs_store *s = calloc(1, sizeof *s);
   if (!s) return evs_err(NULL, EVS_ENOMEM, "out of memory");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "error.h"
@@ -175,13 +176,31 @@ static void release_writer(evs_store *s) {
   pthread_mutex_unlock(&s->wmu);
 }
 
-int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
+/* Take wmu: block (timeout_ms < 0) or poll until timeout_ms passes. */
+static int lock_writer(evs_store *s, int timeout_ms) {
+  if (timeout_ms < 0) return pthread_mutex_lock(&s->wmu);
+  struct timespec t0, now, nap = {0, 20000};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (pthread_mutex_trylock(&s->wmu)) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= timeout_ms)
+      return evs_err(s, EVS_EBUSY,
+                     "another thread holds the write transaction (waited %d ms)",
+                     timeout_ms);
+    nanosleep(&nap, NULL);
+    if (nap.tv_nsec < 1000000) nap.tv_nsec *= 2; /* back off to 1 ms */
+  }
+  return 0;
+}
+
+static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   *out = NULL;
   if (holds_writer(s))
     return evs_err(s, EVS_EBUSY,
                    "this thread already holds the write transaction; pass its "
                    "evs_txn to the call");
-  pthread_mutex_lock(&s->wmu);
+  int lrc = lock_writer(s, timeout_ms);
+  if (lrc) return lrc;
   __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
   int rc = evs_check_writable(s);
   if (!rc) rc = evs_log_roll_if_full(s);
@@ -202,9 +221,18 @@ int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
   return 0;
 }
 
+int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
+  return begin(s, out, internal, -1);
+}
+
 int evs_txn_begin(evs_store *s, evs_txn **out) {
   if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
-  return evs_txn_begin_internal(s, out, 0);
+  return begin(s, out, 0, -1);
+}
+
+int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out) {
+  if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
+  return begin(s, out, 0, timeout_ms < 0 ? 0 : timeout_ms);
 }
 
 /* Resolve the transaction a call works in: the caller's, or a new one. */

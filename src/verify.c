@@ -123,16 +123,21 @@ int evs_verify(evs_store *s, evs_verify_report *out) {
   }
   if (rc) return rc;
 
-  /* The replay runs on a shallow copy of the store whose index is fresh. */
-  evs_store *ref = malloc(sizeof *ref);
+  /* The replay runs on a scratch store that shares the segments (stable
+  ** while the write transaction is held) and has an index of its own. */
+  evs_store *ref = calloc(1, sizeof *ref);
   if (!ref) {
     rc = evs_err(s, EVS_ENOMEM, "out of memory");
     goto done;
   }
-  memcpy(ref, s, sizeof *ref);
-  ref->npending = ref->nacked = 0;
-  ref->payload_bytes = ref->payload_stored = 0;
-  ref->last_created = 0;
+  ref->opt = s->opt;
+  ref->meta = s->meta;
+  ref->io = s->io;
+  ref->slots = s->slots;
+  ref->nslots = s->nslots;
+  ref->segs = s->segs;
+  ref->nsegs = s->nsegs;
+  ref->cur = s->cur;
   if ((rc = evs_index_init(&ref->idx))) {
     free(ref);
     rc = evs_err(s, EVS_ENOMEM, "out of memory");

@@ -6,10 +6,13 @@ set -u
 pass=0; fail=0
 export EVS_TEST_ROOT="${TMPDIR:-/tmp}"
 here=$(cd "$(dirname "$0")" && pwd)
-for dir in "$@"; do
+for arg in "$@"; do
+  dir=${arg%:c}
+  shells="$here/test_*.sh"
+  [ "$arg" != "$dir" ] && shells=""
   # C test programs built into $dir, then the shell tests run against the
   # build they belong to ($dir/..).
-  for t in "$dir"/test_* "$here"/test_*.sh; do
+  for t in "$dir"/test_* $shells; do
     [ -x "$t" ] || continue
     name="$dir/$(basename "$t")"
     out=$(mktemp)

@@ -1,17 +1,32 @@
 /*
 ** test_model.c: randomized model-based test of the public API.
 **
-** Thousands of random operations (append, batch append, get, ack, batch ack,
-** delete, inbox pages walked with cursors, transactions, close + reopen,
-** stats) run against the store and against a simple in-memory model; every
-** answer of the store is checked against the model.
+** Thousands of random operations run against the store and against a
+** simple in-memory model (arrays indexed by id); every answer of the store
+** is checked against the model:
+**   append and append_batch (sources, types, priorities, metadata, payloads
+**   of every size, explicit lengths over unterminated buffers, idempotency
+**   keys repeated across and inside batches, invalid items with their error
+**   codes), get, ack and ack_batch (also repeated, unknown, deleted ids),
+**   delete, inbox pages walked to the end with cursors under random filters
+**   (source, type, time range, priority, metadata, status, id bounds, newest
+**   first) with writes between pages, cursor misuse, evs_cursor_make/parse,
+**   transactions (read-your-own-writes, EBUSY for autocommit writes, reads
+**   without the txn see the committed state, commit, rollback, savepoints),
+**   close + reopen with a full comparison, stats, evs_verify, and the files
+**   of the store directory.
+** Runs: directory stores with sync OFF, an in-memory store, tiny segments,
+** several idempotency windows, an ack-heavy mix, and retention.
+** Deterministic tests cover retention and window boundaries, clock steps
+** backwards, cursors of other stores, torn tails and more.
 **
 ** Time comes from a fake clock the test controls: it advances by whole
 ** milliseconds and, in some runs, briefly steps backwards. All clock values
-** are multiples of 1000 us and the idempotency window is k*1000+500 us, so an
-** age is never exactly on the window boundary. Where the contract leaves a
-** choice (e.g. which "now" the idempotency window is measured from while the
-** clock runs backwards) the model accepts every allowed answer.
+** are multiples of 1000 us and the idempotency window and retention are
+** k*1000+500 us, so an age is never exactly on a boundary. Where the
+** contract leaves a choice (e.g. which "now" the idempotency window is
+** measured from while the clock runs backwards, or whether rolled-back ids
+** are reused) the model accepts every allowed answer.
 **
 ** Replay: every failure prints the seed and run name; run
 **   EVS_SEED=<seed> EVS_RUN=<run name> [EVS_OPS=<n>] ./test_model
@@ -182,8 +197,11 @@ typedef struct {
   int src, type, prio, mk, mv; /* -1 = not set */
   int64_t after, before;
   unsigned limit;
+  int status;              /* EVS_QUERY_* */
+  uint64_t min_id, max_id; /* 0 = unbounded */
+  int desc;
   char *cursor;
-  uint64_t pos;
+  uint64_t pos; /* last id returned; ascending from 0, descending from max */
   int touched_txn;
 } walk;
 #define NWALK 3
@@ -203,6 +221,15 @@ static struct {
   /* committed view saved at begin */
   mev *snap;
   uint64_t snap_next;
+  /* savepoints of the open txn */
+  struct {
+    mev *ev;
+    uint64_t next, lo; /* next id then: in [lo, next] */
+  } sp[4];
+  int nsp;
+  /* after rollback_to, the next id is somewhere in [next_lo, next_id] */
+  int next_unknown;
+  uint64_t next_lo;
   uint64_t max_committed; /* highest id ever live at a commit point */
   int64_t maxc_ever;      /* highest created_us ever handed out */
   int64_t maxtime;        /* highest created/acked time ever handed out */
@@ -606,6 +633,19 @@ static void model_append(const item *it, const evs_append_result *r) {
   G.n_new++;
   uint64_t id = G.next_id;
   int64_t created;
+  if (r && G.next_unknown) {
+    /* after rollback_to the rolled-back ids may or may not be reused */
+    if (r->id < G.next_lo || r->id > G.next_id) {
+      fprintf(stderr,
+              "  id %" PRIu64 " after rollback_to, expected in [%" PRIu64
+              ", %" PRIu64 "]\n",
+              r->id, G.next_lo, G.next_id);
+      t_failed_checks++;
+      return;
+    }
+    id = r->id;
+    G.next_unknown = 0;
+  }
   if (r) {
     CHECK_EQ(r->id, id);
     if (r->id != id) return;
@@ -695,7 +735,7 @@ static void op_append(void) {
   item it;
   gen_valid(&it);
   if (pct(8)) make_invalid(&it);
-  int use_out = it.key || pct(85);
+  int use_out = it.key || G.next_unknown || pct(85);
   setop("append%s key=%.40s valid=%d", G.txn ? " (txn)" : "",
         it.key ? it.key : "-", it.valid);
   evs_append_result r;
@@ -930,11 +970,24 @@ static void walk_new(walk *w) {
     if (pct(50)) w->mk = 0; /* "k" is the interesting one */
   }
   w->limit = pct(10) ? 0 : 1 + rn(pct(50) ? 10 : 100);
+  int st = (int)rn(100);
+  w->status = st < 70 ? EVS_QUERY_PENDING
+                      : st < 85 ? EVS_QUERY_ACKNOWLEDGED : EVS_QUERY_ANY;
+  if (G.next_id > 1 && pct(10)) w->min_id = 1 + rnd64() % (G.next_id - 1);
+  if (G.next_id > 1 && pct(10)) w->max_id = 1 + rnd64() % (G.next_id + 5);
+  w->desc = pct(20);
+  w->pos = w->desc ? UINT64_MAX : 0;
 }
 
-static bool walk_match(const walk *w, const mev *m) {
-  if (m->state != ST_LIVE || m->status != EVS_STATUS_PENDING) return false;
-  if (!visible(m)) return false;
+static bool walk_match(const walk *w, uint64_t id, const mev *m) {
+  if (m->state != ST_LIVE || !visible(m)) return false;
+  if (w->status == EVS_QUERY_PENDING && m->status != EVS_STATUS_PENDING)
+    return false;
+  if (w->status == EVS_QUERY_ACKNOWLEDGED &&
+      m->status != EVS_STATUS_ACKNOWLEDGED)
+    return false;
+  if (w->min_id && id < w->min_id) return false;
+  if (w->max_id && id > w->max_id) return false;
   if (w->src >= 0 && strcmp(m->source, QSRC[w->src]) != 0) return false;
   if (w->type >= 0 && strcmp(m->type, QTYPE[w->type]) != 0) return false;
   if (w->after && !(m->created > w->after)) return false;
@@ -957,6 +1010,10 @@ static void walk_query(const walk *w, evs_query *q) {
     q->metadata_key = MK[w->mk];
     q->metadata_value = MV[w->mv];
   }
+  q->status = w->status;
+  q->min_id = w->min_id;
+  q->max_id = w->max_id;
+  q->descending = w->desc;
   q->cursor = w->cursor;
 }
 
@@ -971,10 +1028,12 @@ static bool is_b64url(const char *c) {
 static void describe_walk(const walk *w, char *b, size_t n) {
   snprintf(b, n,
            "limit=%u src=%s type=%s after=%" PRId64 " before=%" PRId64
-           " prio=%d meta=%s=%s pos=%" PRIu64 " cursor=%s",
+           " prio=%d meta=%s=%s status=%d ids=%" PRIu64 "..%" PRIu64
+           " desc=%d pos=%" PRIu64 " cursor=%s",
            w->limit, w->src >= 0 ? QSRC[w->src] : "-",
            w->type >= 0 ? QTYPE[w->type] : "-", w->after, w->before, w->prio,
-           w->mk >= 0 ? MK[w->mk] : "-", w->mv >= 0 ? MV[w->mv] : "-", w->pos,
+           w->mk >= 0 ? MK[w->mk] : "-", w->mv >= 0 ? MV[w->mv] : "-",
+           w->status, w->min_id, w->max_id, w->desc, w->pos,
            w->cursor ? w->cursor : "(none)");
 }
 
@@ -985,13 +1044,26 @@ static int walk_step(walk *w) {
   uint64_t expv[EVS_PAGE_MAX];
   size_t ne = 0;
   int more = 0;
-  for (uint64_t id = w->pos + 1; id < G.next_id; id++) {
-    if (!walk_match(w, &G.ev[id])) continue;
-    if (ne < lim)
-      expv[ne++] = id;
-    else {
-      more = 1;
-      break;
+  if (!w->desc) {
+    for (uint64_t id = w->pos + 1; id < G.next_id; id++) {
+      if (!walk_match(w, id, &G.ev[id])) continue;
+      if (ne < lim)
+        expv[ne++] = id;
+      else {
+        more = 1;
+        break;
+      }
+    }
+  } else {
+    uint64_t top = w->pos <= G.next_id ? w->pos : G.next_id;
+    for (uint64_t id = top - 1; id >= 1 && id != UINT64_MAX; id--) {
+      if (!walk_match(w, id, &G.ev[id])) continue;
+      if (ne < lim)
+        expv[ne++] = id;
+      else {
+        more = 1;
+        break;
+      }
     }
   }
   evs_query q;
@@ -1040,6 +1112,20 @@ static int walk_step(walk *w) {
     free(w->cursor);
     w->cursor = strdup(c);
   }
+  if (ne && c && pct(30) && !t_failed_checks) {
+    /* the cursor names the page's last event */
+    evs_query q2 = q;
+    q2.cursor = NULL;
+    uint64_t pid = 0;
+    int prc = evs_cursor_parse(G.s, &q2, c, &pid);
+    CHECK_EQ(prc, 0);
+    CHECK_EQ(pid, expv[ne - 1]);
+    char buf[EVS_CURSOR_SIZE];
+    memset(buf, 0, sizeof buf);
+    prc = evs_cursor_make(G.s, &q2, expv[ne - 1], buf);
+    CHECK_EQ(prc, 0);
+    if (prc == 0) CHECK_STR(buf, c);
+  }
   if (ne) w->pos = expv[ne - 1];
   if (local) evs_page_free(local);
   return more;
@@ -1052,6 +1138,13 @@ static void op_inbox(void) {
   for (int guard = 0; guard < 100000; guard++) {
     int more = walk_step(w);
     if (more < 0 || t_failed_checks) return;
+    /* Past the end of a descending walk, or of a walk over acknowledged
+    ** events (events can become acknowledged behind the scan), where the
+    ** cursor of a last page points is not pinned down: stop there. */
+    if (!more && (w->desc || w->status == EVS_QUERY_ACKNOWLEDGED)) {
+      walk_reset(w);
+      return;
+    }
     if (!full) {
       if (!more && pct(50)) walk_reset(w);
       return;
@@ -1166,11 +1259,12 @@ static void check_stats(void) {
   }
 }
 
-static void full_walk_nofilter(void) {
+static void full_walk_nofilter(int status) {
   walk w;
   memset(&w, 0, sizeof w);
   w.src = w.type = w.prio = w.mk = w.mv = -1;
   w.limit = EVS_PAGE_MAX;
+  w.status = status;
   for (int guard = 0; guard < 1000000; guard++) {
     int more = walk_step(&w);
     if (more <= 0 || t_failed_checks) break;
@@ -1184,7 +1278,10 @@ static void full_compare(void) {
     check_get(id);
   if (t_failed_checks) return;
   setop("full inbox walk");
-  full_walk_nofilter();
+  full_walk_nofilter(EVS_QUERY_PENDING);
+  if (t_failed_checks) return;
+  setop("full walk over every event");
+  full_walk_nofilter(EVS_QUERY_ANY);
   if (t_failed_checks) return;
   setop("stats after full compare");
   check_stats();
@@ -1295,6 +1392,78 @@ static void do_reopen(void) {
 }
 
 /* ---- transactions ------------------------------------------------------------ */
+static void sp_free_from(int n) {
+  for (int i = n; i < 4; i++) {
+    free(G.sp[i].ev);
+    G.sp[i].ev = NULL;
+  }
+  if (G.nsp > n) G.nsp = n;
+}
+
+/* Back to a saved view inside the txn (a savepoint or the txn's start)
+** whose next id was in [lo, next]. The store may reuse the ids given out
+** since, or not: the next id is now in [lo, max(next, current)]. */
+static void restore_view(const mev *ev, uint64_t next, uint64_t lo) {
+  uint64_t cur = G.next_id, hi = cur > next ? cur : next;
+  ensure_cap(hi + 1);
+  memcpy(G.ev, ev, next * sizeof *ev);
+  for (uint64_t id = next; id < hi; id++) memset(&G.ev[id], 0, sizeof G.ev[id]);
+  G.next_id = hi;
+  G.next_unknown = lo < hi;
+  G.next_lo = lo;
+  for (int i = 0; i < NWALK; i++)
+    if (G.walks[i].touched_txn) walk_reset(&G.walks[i]);
+}
+
+/* Savepoints (numbered from 0, like SQLite's). */
+static void op_savepoint(void) {
+  int k = (int)rn(10), rc;
+  if (k < 4) {
+    int n = (int)rn((uint32_t)G.nsp + 1);
+    if (n > 3) n = 3;
+    setop("savepoint %d (open %d)", n, G.nsp);
+    rc = evs_txn_savepoint(G.txn, n);
+    CHECK_EQ(rc, 0);
+    if (rc) return;
+    sp_free_from(n);
+    G.sp[n].ev = malloc(G.next_id * sizeof *G.ev);
+    if (!G.sp[n].ev) abort();
+    memcpy(G.sp[n].ev, G.ev, G.next_id * sizeof *G.ev);
+    G.sp[n].next = G.next_id;
+    G.sp[n].lo = G.next_unknown ? G.next_lo : G.next_id;
+    G.nsp = n + 1;
+  } else if (k < 7) {
+    if (G.nsp == 0) {
+      /* a level never opened means the transaction's start */
+      setop("rollback_to 0 (none open)");
+      rc = evs_txn_rollback_to(G.txn, 0);
+      CHECK_EQ(rc, 0);
+      if (rc) return;
+      restore_view(G.snap, G.snap_next, G.snap_next);
+      return;
+    }
+    int n = (int)rn((uint32_t)G.nsp);
+    setop("rollback_to %d (open %d)", n, G.nsp);
+    rc = evs_txn_rollback_to(G.txn, n);
+    CHECK_EQ(rc, 0);
+    if (rc) return;
+    restore_view(G.sp[n].ev, G.sp[n].next, G.sp[n].lo);
+    sp_free_from(n + 1); /* n stays open */
+  } else if (k < 9) {
+    if (G.nsp == 0) return;
+    int n = (int)rn((uint32_t)G.nsp);
+    setop("release %d (open %d)", n, G.nsp);
+    rc = evs_txn_release(G.txn, n);
+    CHECK_EQ(rc, 0);
+    sp_free_from(n);
+  } else {
+    setop("savepoint calls with a negative level");
+    CHECK_EQ(evs_txn_savepoint(G.txn, -1), EVS_EINVAL);
+    CHECK_EQ(evs_txn_rollback_to(G.txn, -1), EVS_EINVAL);
+    CHECK_EQ(evs_txn_release(G.txn, -1), EVS_EINVAL);
+  }
+}
+
 static void txn_begin(void) {
   setop("txn_begin");
   evs_txn *t = NULL;
@@ -1316,6 +1485,21 @@ static void txn_end(int commit) {
   int rc = commit ? evs_txn_commit(G.txn) : evs_txn_rollback(G.txn);
   G.txn = NULL;
   CHECK_EQ(rc, 0);
+  sp_free_from(0);
+  if (commit && rc == 0 && G.next_unknown) {
+    evs_stats st;
+    CHECK_EQ(evs_stats_get(G.s, &st), 0);
+    if (st.next_id < G.next_lo || st.next_id > G.next_id) {
+      fprintf(stderr,
+              "  after commit next_id %" PRIu64 ", expected in [%" PRIu64
+              ", %" PRIu64 "]\n",
+              st.next_id, G.next_lo, G.next_id);
+      t_failed_checks++;
+    } else {
+      G.next_id = st.next_id;
+    }
+  }
+  G.next_unknown = 0;
   if (commit && rc == 0) {
     for (uint64_t id = 1; id < G.next_id; id++)
       if (G.ev[id].state == ST_LIVE && !G.ev[id].committed) {
@@ -1463,8 +1647,10 @@ static void run_model(const runcfg *cfg) {
     int k = (int)rn(1000);
     if (G.txn && k < 100) {
       txn_end(pct(50));
-    } else if (G.txn && k < 140) {
+    } else if (G.txn && k < 115) {
       op_txn_misuse();
+    } else if (G.txn && k < 140) {
+      op_savepoint();
     } else if (cfg->ackheavy && k >= 150 && k < 300 && !(k >= 200 && k < 230)) {
       k & 1 ? op_ack() : op_ack_batch();
     } else if (k < 250) {
@@ -1522,6 +1708,7 @@ static void run_model(const runcfg *cfg) {
   /* cleanup */
   if (G.txn) evs_txn_rollback(G.txn);
   G.txn = NULL;
+  sp_free_from(0);
   if (G.page) evs_page_free(G.page);
   G.page = NULL;
   for (int i = 0; i < NWALK; i++) walk_reset(&G.walks[i]);
@@ -2248,6 +2435,57 @@ static void t_torn_tail(void) {
   }
 }
 
+/* Ack then delete of one event inside one transaction: the store stays
+** consistent (evs_verify compares the index with a replay of the log),
+** also when the event was appended in the same transaction. */
+static void t_ack_delete_same_txn(void) {
+  for (int variant = 0; variant < 3; variant++) {
+    evs_store *s = NULL;
+    REQUIRE(evs_store_open(NULL, NULL, &s) == 0);
+    evs_event_in in = ev_in("alpha", "{}", "key");
+    evs_txn *t = NULL;
+    int ex = 0;
+    CHECK_EQ(evs_append(s, NULL, &in, NULL), 0); /* id 1 stays */
+    in.idempotency_key = "key2";
+    if (variant == 0) { /* committed event; ack + delete in one txn */
+      CHECK_EQ(evs_append(s, NULL, &in, NULL), 0);
+      REQUIRE(evs_txn_begin(s, &t) == 0);
+      CHECK_EQ(evs_ack(s, t, 2, NULL), 0);
+      CHECK_EQ(evs_delete(s, t, 2, &ex), 0);
+      CHECK_EQ(ex, 1);
+      CHECK_EQ(evs_txn_commit(t), 0);
+    } else if (variant == 1) { /* the same as two autocommits */
+      CHECK_EQ(evs_append(s, NULL, &in, NULL), 0);
+      CHECK_EQ(evs_ack(s, NULL, 2, NULL), 0);
+      CHECK_EQ(evs_delete(s, NULL, 2, &ex), 0);
+      CHECK_EQ(ex, 1);
+    } else { /* append, ack, delete in one txn */
+      REQUIRE(evs_txn_begin(s, &t) == 0);
+      CHECK_EQ(evs_append(s, t, &in, NULL), 0);
+      CHECK_EQ(evs_ack(s, t, 2, NULL), 0);
+      CHECK_EQ(evs_delete(s, t, 2, &ex), 0);
+      CHECK_EQ(ex, 1);
+      CHECK_EQ(evs_txn_commit(t), 0);
+    }
+    evs_event *e = NULL;
+    CHECK_EQ(evs_get(s, NULL, 2, &e), EVS_ENOTFOUND);
+    evs_stats st;
+    CHECK_EQ(evs_stats_get(s, &st), 0);
+    CHECK_EQ(st.pending, 1);
+    CHECK_EQ(st.acknowledged, 0);
+    CHECK_EQ(st.next_id, 3);
+    evs_verify_report vr;
+    memset(&vr, 0, sizeof vr);
+    int rc = evs_verify(s, &vr);
+    if (rc != 0)
+      fprintf(stderr, "  variant %d: evs_verify rc %d: %s\n", variant, rc,
+              evs_errmsg(s));
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(vr.problems, 0);
+    CHECK_EQ(evs_store_close(s), 0);
+  }
+}
+
 int main(void) {
   /* EVS_SEED_ONLY=1 with EVS_SEED: run just that seed (for replays and
   ** seed sweeps) */
@@ -2263,6 +2501,7 @@ int main(void) {
   RUN(t_page_reuse_own_cursor);
   RUN(t_rollback_reuse_filters);
   RUN(t_torn_tail);
+  RUN(t_ack_delete_same_txn);
   RUN(t_model_dir_window);
   RUN(t_model_dir_forever);
   RUN(t_model_dir_default_window);

@@ -2,13 +2,16 @@
 ** test_threads.c: multi-threaded invariant tests of the public API.
 **
 **  t_isolation          a reader never sees an open transaction's writes; a
-**                       writer waits for the transaction to finish
+**                       writer waits for the transaction to finish;
+**                       evs_txn_begin_timeout gives up while it is held
 **  t_ack_race           several threads ack the same ids: one winner each
 **  t_idempotency_race   several threads append the same keys: one event each
 **  t_mixed              appenders (single + batch), ackers, a deleter, inbox
 **                       readers walking with cursors and a thread running
 **                       transactions (committed ones checked for atomic
-**                       visibility, rolled-back ones must never be seen);
+**                       visibility, rolled-back ones, also to a savepoint,
+**                       must never be seen; readers also walk every event
+**                       newest first);
 **                       then everything is checked, also after reopen;
 **                       evs_verify runs alongside and must find nothing
 **  t_walk_no_skip       readers walk with cursors while appenders append:
@@ -162,8 +165,22 @@ static void *iso_reader(void *arg) {
     TCHECK_EQ(evs_page_count(p), 0);
     evs_page_free(p);
   }
+  /* begin with a timeout gives up while the other thread holds it */
+  evs_txn *t2 = NULL;
+  TCHECK_EQ(evs_txn_begin_timeout(c->s, 0, &t2), EVS_EBUSY);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  TCHECK_EQ(evs_txn_begin_timeout(c->s, 30, &t2), EVS_EBUSY);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+                   (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  TCHECK(waited_ms >= 25);
   sem_post(&c->done);
   sem_wait(&c->committed);
+  /* free now: the timeout variant gets it */
+  t2 = NULL;
+  TCHECK_EQ(evs_txn_begin_timeout(c->s, 5000, &t2), 0);
+  if (t2) TCHECK_EQ(evs_txn_rollback(t2), 0);
   e = NULL;
   rc = evs_get(c->s, NULL, c->txn_id, &e);
   TCHECK_EQ(rc, 0);
@@ -652,6 +669,18 @@ static void *mx_txner(void *arg) {
     TCHECK_EQ(ls.last, first + (uint64_t)n - 1);
     int ack_first = commit && rn(&rs, 3) == 0;
     if (ack_first) TCHECK_EQ(evs_ack(MX.s, t, first, NULL), 0);
+    if (commit && rn(&rs, 3) == 0) {
+      /* more events after a savepoint, rolled back to it: never seen */
+      TCHECK_EQ(evs_txn_savepoint(t, 0), 0);
+      int m = 1 + (int)rn(&rs, 3);
+      for (int j = 0; j < m; j++) {
+        evs_event_in rb = ev_in("rolledback", "tx", "{\"sp\":1}", NULL);
+        TCHECK_EQ(evs_append(MX.s, t, &rb, NULL), 0);
+      }
+      if (ack_first) TCHECK_EQ(evs_delete(MX.s, t, first, NULL), 0);
+      TCHECK_EQ(evs_txn_rollback_to(t, 0), 0);
+      TCHECK_EQ(evs_txn_release(t, 0), 0);
+    }
     if (commit) {
       rc = evs_txn_commit(t);
       TCHECK_EQ(rc, 0);
@@ -811,10 +840,11 @@ static void *mx_reader(void *arg) {
     if (atomic_load(&MX.writers_done)) final_walk = 1;
     evs_query q;
     memset(&q, 0, sizeof q);
-    int f = (int)rn(&rs, 5);
+    int f = (int)rn(&rs, 6);
     const char *src = f == 1 ? APP_SRC[rn(&rs, MX_APP)] : f == 2 ? "txn" : NULL;
     int prio = f == 3 ? 1 + (int)rn(&rs, 3) : 0;
-    uint64_t last = 0;
+    int any_desc = f == 5; /* every event, newest first */
+    uint64_t last = any_desc ? UINT64_MAX : 0;
     free(cur);
     cur = NULL;
     for (int page = 0; page < 100000; page++) {
@@ -823,6 +853,10 @@ static void *mx_reader(void *arg) {
       q.priority = prio;
       q.limit = 1 + rn(&rs, 100);
       q.cursor = cur;
+      if (any_desc) {
+        q.status = EVS_QUERY_ANY;
+        q.descending = 1;
+      }
       int rc = evs_inbox(MX.s, NULL, &q, &p);
       if (rc != 0) {
         TFAIL("reader inbox rc %d: %s", rc, evs_errmsg(MX.s));
@@ -832,11 +866,11 @@ static void *mx_reader(void *arg) {
       size_t c = evs_page_count(p);
       for (size_t i = 0; i < c; i++) {
         const evs_event *e = evs_page_event(p, i);
-        if (e->id <= last)
+        if (any_desc ? e->id >= last : e->id <= last)
           TFAIL("reader: id %" PRIu64 " after %" PRIu64 " in one walk", e->id,
                 last);
         last = e->id;
-        TCHECK_EQ(e->status, EVS_STATUS_PENDING);
+        if (!any_desc) TCHECK_EQ(e->status, EVS_STATUS_PENDING);
         if (src) TCHECK(strcmp(e->source, src) == 0);
         if (prio) TCHECK_EQ(e->priority, prio);
         check_seen(e, rn(&rs, 4) == 0 ? MX.s : NULL);

@@ -297,6 +297,31 @@ static int replay_event(evs_store *s, evs_seg *g, uint32_t off,
   return 0;
 }
 
+void evs_mark_acked(evs_store *s, uint64_t rel, evs_ent *e, int64_t at) {
+  e->flags |= ENT_ACKED;
+  e->acked_us = at;
+  evs_bs_clear(&s->idx.pending, rel);
+  s->npending--;
+  s->nacked++;
+}
+
+void evs_mark_deleted(evs_store *s, uint64_t rel, evs_ent *e) {
+  /* The key goes with the event (a later append may reuse it). */
+  const uint8_t *r = evs_rec_ptr(s, NULL, e->slot, e->off);
+  evs_event ev;
+  int z;
+  uint32_t raw;
+  if (!evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw) && ev.idempotency_key)
+    evs_idem_del(&s->idx, XXH3_64bits(ev.idempotency_key, ev.idempotency_key_len),
+                 (uint32_t)rel);
+  if (e->flags & ENT_ACKED)
+    s->nacked--;
+  else
+    s->npending--;
+  e->flags |= ENT_DELETED;
+  evs_bs_clear(&s->idx.pending, rel);
+}
+
 static evs_ent *live_ent(evs_store *s, uint64_t id) {
   evs_index *x = &s->idx;
   if (id < x->base || id - x->base >= x->n) return NULL;
@@ -316,26 +341,10 @@ static int replay_ids(evs_store *s, const uint8_t *r, uint32_t len, int type) {
     uint64_t rel = id - s->idx.base;
     if (type == EVS_REC_ACK) {
       if (e->flags & ENT_ACKED) return -1;
-      e->flags |= ENT_ACKED;
-      e->acked_us = at;
-      evs_bs_clear(&s->idx.pending, rel);
-      s->npending--;
-      s->nacked++;
-      continue;
+      evs_mark_acked(s, rel, e, at);
+    } else {
+      evs_mark_deleted(s, rel, e);
     }
-    const uint8_t *er = evs_rec_ptr(s, NULL, e->slot, e->off);
-    evs_event ev;
-    int z;
-    uint32_t raw;
-    if (!evs_ev_decode(er, get_u32(er + 8), &ev, &z, &raw) && ev.idempotency_key)
-      evs_idem_del(&s->idx, XXH3_64bits(ev.idempotency_key, ev.idempotency_key_len),
-                   (uint32_t)rel);
-    if (e->flags & ENT_ACKED)
-      s->nacked--;
-    else
-      s->npending--;
-    e->flags |= ENT_DELETED;
-    evs_bs_clear(&s->idx.pending, rel);
   }
   return 0;
 }

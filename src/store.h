@@ -277,6 +277,11 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn);
 ** *valid_after whole records after it, *scan_end where checking stopped. */
 void evs_log_scan(const evs_seg *g, uint64_t fsize, uint64_t *end,
                   uint64_t *valid_after, uint64_t *scan_end);
+/* The index side of an ack / a delete (flags, pending set, counters,
+** the deleted event's key), shared by commit and replay so both build
+** the same index. Caller holds ilock exclusively (or is alone). */
+void evs_mark_acked(evs_store *s, uint64_t rel, evs_ent *e, int64_t at);
+void evs_mark_deleted(evs_store *s, uint64_t rel, evs_ent *e);
 /* Apply the records of g up to end (already checked) to s's index. */
 int evs_log_replay(evs_store *s, evs_seg *g, uint64_t end, const char *path);
 uint64_t evs_log_disk_bytes(const evs_store *s);

@@ -346,16 +346,6 @@ static int finish_rollback(evs_txn *t) {
   return rc;
 }
 
-static void forget_key(evs_store *s, uint64_t rel, const evs_ent *e) {
-  const uint8_t *r = evs_rec_ptr(s, NULL, e->slot, e->off);
-  evs_event ev;
-  int z;
-  uint32_t raw;
-  if (!evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw) && ev.idempotency_key)
-    evs_idem_del(&s->idx, XXH3_64bits(ev.idempotency_key, ev.idempotency_key_len),
-                 (uint32_t)rel);
-}
-
 /* Make the overlay real; caller holds ilock exclusively. */
 static void apply_overlay(evs_store *s, evs_txn *t) {
   evs_index *x = &s->idx;
@@ -364,21 +354,9 @@ static void apply_overlay(evs_store *s, evs_txn *t) {
     if (!o->id) continue;
     uint64_t rel = o->id - x->base;
     evs_ent *e = evs_ent_at(x, rel);
-    if (o->op & OV_ACK) {
-      e->flags |= ENT_ACKED;
-      e->acked_us = o->acked_us;
-      s->npending--;
-      s->nacked++;
-    }
-    if (o->op & OV_DEL) {
-      if (e->flags & ENT_ACKED)
-        s->nacked--;
-      else
-        s->npending--;
-      e->flags |= ENT_DELETED;
-      forget_key(s, rel, e);
-    }
-    evs_bs_clear(&x->pending, rel);
+    /* In log order, as replay will apply the records. */
+    if (o->op & OV_ACK) evs_mark_acked(s, rel, e, o->acked_us);
+    if (o->op & OV_DEL) evs_mark_deleted(s, rel, e);
   }
 }
 

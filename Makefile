@@ -106,3 +106,5 @@ demo: all
 
 clean:
 	rm -rf build
+
+include bench/bench.mk

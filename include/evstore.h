@@ -67,8 +67,10 @@ typedef struct evs_txn evs_txn;
 typedef struct evs_page evs_page;
 
 /* Durability of a commit (see README "Guarantees"):
-**  OFF    written to the OS at commit, never fsynced; an OS crash or power
-**         loss may lose recent commits (never part of one).
+**  OFF    written to the OS at commit, not fsynced (nor at close); an OS
+**         crash or power loss may lose commits since the segment was
+**         started or evs_store_sync last ran (never part of one). A full
+**         segment is still synced once, when the next one starts.
 **  NORMAL written to the OS at commit (survives a process crash); segment
 **         files are fdatasynced when they are full and at close.
 **  FULL   fdatasync before commit returns; concurrent committers share one
@@ -288,8 +290,10 @@ int evs_txn_begin(evs_store *s, evs_txn **out);
 ** uses it under SQLite's connection mutex). */
 int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 /* Commit: all writes become visible at once and durable per the sync mode.
-** The handle is freed, also on error (the transaction is then rolled
-** back and nothing of it is stored). */
+** The handle is freed, also on error: the transaction is then rolled back
+** and nothing of it is stored, with one exception: when the fdatasync of
+** a FULL commit fails, the commit is written but its durability unknown
+** (the store turns read-only; a reopen shows what the disk kept). */
 int evs_txn_commit(evs_txn *txn);
 /* Discard every write of the transaction and free the handle. */
 int evs_txn_rollback(evs_txn *txn);

@@ -119,9 +119,11 @@ static int seg_create(evs_store *s, uint64_t no, uint64_t prev_size, evs_seg **o
       return evs_err_io(s, -fd, "cannot create segment", path);
     }
     g->fd = fd;
+    /* Synced in every mode (once per segment): the chain of segments must
+    ** survive a power loss, or a later one could outlive an earlier one. */
     int e = evs_io_write_all(s->io, fd, hdr, sizeof hdr, 0);
-    if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, fd);
-    if (!e && s->opt.sync != EVS_SYNC_OFF) e = evs_io_sync_dir(s->io, s->dir);
+    if (!e) e = s->io->fdatasync(s->io->ctx, fd);
+    if (!e) e = evs_io_sync_dir(s->io, s->dir);
     if (e) {
       rc = evs_err_io(s, -e, "cannot write segment", path);
       s->io->unlink(s->io->ctx, path);
@@ -181,7 +183,7 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
   pthread_mutex_lock(&s->smu);
   while (s->synced_lsn < lsn && !rc) {
     if (s->broken) {
-      rc = EVS_EIO;
+      rc = EVS_EREADONLY;
       break;
     }
     if (s->syncing) {
@@ -198,7 +200,9 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
     if (e) {
       /* After a failed fdatasync the kernel may have dropped the dirty
       ** pages: nothing written since the last good sync can be trusted. */
-      rc = evs_err_io(s, -e, "fdatasync of", "the current segment");
+      char path[4096];
+      seg_path(s, target >> 32, path, sizeof path);
+      rc = evs_err_io(s, -e, "fdatasync of", path);
       s->broken = rc;
       snprintf(s->broken_why, sizeof s->broken_why, "%s", evs_errmsg(s));
     } else if (target > s->synced_lsn) {
@@ -206,8 +210,8 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
     }
     pthread_cond_broadcast(&s->scv);
   }
-  if (rc == EVS_EIO && s->broken && !s->syncing)
-    evs_err(s, EVS_EIO, "store is read-only after a failed sync: %s", s->broken_why);
+  if (rc == EVS_EREADONLY)
+    evs_err(s, rc, "store is read-only after a failed sync (%s); reopen it", s->broken_why);
   pthread_mutex_unlock(&s->smu);
   return rc;
 }
@@ -215,7 +219,9 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
 int evs_log_roll_if_full(evs_store *s) {
   evs_seg *old = s->cur;
   if (old->size < s->opt.segment_size) return 0;
-  if (old->fd >= 0 && s->opt.sync != EVS_SYNC_OFF) {
+  /* A sealed segment is synced in every mode: recovery may then treat
+  ** damage in it as corruption, not as a lost tail. */
+  if (old->fd >= 0) {
     int rc = evs_log_sync_upto(s, evs_lsn(old->no, old->size));
     if (rc) return rc;
   }
@@ -474,7 +480,8 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
       /* Torn while being created: it holds no record. Start it afresh. */
       s->rec_bytes_dropped += fsize;
       seg_free(s, g);
-      s->io->unlink(s->io->ctx, path);
+      int ue = s->io->unlink(s->io->ctx, path);
+      if (ue) return evs_err_io(s, -ue, "cannot remove torn segment", path);
       evs_seg *ng;
       if ((rc = seg_create(s, no, want_prev, &ng))) return rc;
       if ((rc = seg_add(s, ng))) seg_free(s, ng);
@@ -549,7 +556,11 @@ int evs_log_open(evs_store *s) {
   }
   s->cur = s->segs[s->nsegs - 1];
   s->vis_n = s->idx.n;
-  s->written_lsn = s->synced_lsn = evs_lsn(s->cur->no, s->cur->size);
+  /* What an earlier process wrote may still sit in the page cache: treat
+  ** nothing as synced, so the first sync (a roll, evs_store_sync, a FULL
+  ** commit) really makes it durable. */
+  s->written_lsn = evs_lsn(s->cur->no, s->cur->size);
+  s->synced_lsn = 0;
   s->written_fd = s->cur->fd;
   return 0;
 }

@@ -300,9 +300,13 @@ int evs_txn_rollback(evs_txn *txn);
 
 /* Nested savepoints, numbered from 0 like SQLite's (xSavepoint). Opening
 ** savepoint n discards any numbered >= n and marks the present state;
-** rollback_to(n) returns to it (n stays open; a level never opened means
-** the transaction's start); release(n) forgets n and above. Errors:
-** EVS_EINVAL, EVS_EMISUSE, EVS_EIO (undoing written bytes failed). */
+** levels below n not yet open are marked too: with the transaction's start
+** if no savepoint is open (SQLite brings a table in at level n), else with
+** the present state, so levels stay nested. rollback_to(n) returns to n's
+** state and keeps n open; for a level never opened it returns to the
+** transaction's start and closes every savepoint. release(n) forgets n
+** and above. Errors: EVS_EINVAL, EVS_EMISUSE, EVS_EIO (undoing written
+** bytes failed). */
 int evs_txn_savepoint(evs_txn *txn, int n);
 int evs_txn_rollback_to(evs_txn *txn, int n);
 int evs_txn_release(evs_txn *txn, int n);

@@ -324,16 +324,6 @@ static int scan_ids(scan *sc, uint64_t lo, uint64_t hi) {
   return rc;
 }
 
-/* Trimmed view of a filter name, as names are stored trimmed. */
-static const char *trim(const char *v, size_t *n) {
-  size_t l = strlen(v);
-  while (l && (v[l - 1] == ' ' || v[l - 1] == '\t' || v[l - 1] == '\n' || v[l - 1] == '\r'))
-    l--;
-  while (l && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++, l--;
-  *n = l;
-  return v;
-}
-
 static int check_query(evs_store *s, const evs_query *q) {
   if (q->limit > EVS_PAGE_MAX)
     return evs_err(s, EVS_EINVAL, "limit %u is out of range 1..%d", q->limit,
@@ -390,11 +380,11 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
   size_t n;
   const char *v;
   if (q->source) {
-    v = trim(q->source, &n);
+    v = evs_trim(q->source, &n);
     none |= !(ns = evs_names_find(&x->sources, v, n));
   }
   if (q->event_type) {
-    v = trim(q->event_type, &n);
+    v = evs_trim(q->event_type, &n);
     none |= !(nt = evs_names_find(&x->types, v, n));
   }
   if (none || lo >= hi) {

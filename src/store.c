@@ -259,7 +259,9 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
   uint64_t rel = evs_bs_next(&x->pending, lo);
   if (rel < s->vis_n) {
     st->oldest_pending_us = evs_ent_at(x, rel)->created_us;
-    st->oldest_pending_age_us = now - st->oldest_pending_us;
+    /* Saturate: times come from a caller's clock or from disk. */
+    if (__builtin_sub_overflow(now, st->oldest_pending_us, &st->oldest_pending_age_us))
+      st->oldest_pending_age_us = now < 0 ? INT64_MIN : INT64_MAX;
   }
   st->index_bytes = evs_index_bytes(x) + s->nsegs * sizeof(evs_seg);
   st->recovered_bytes_dropped = s->rec_bytes_dropped;

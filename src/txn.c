@@ -22,10 +22,6 @@
 
 /* ---- Validation -------------------------------------------------------- */
 
-static int is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-         c == '\f';
-}
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), or 0. Rejects
 ** overlongs, surrogates and code points above U+10FFFF. *cp gets it. */
@@ -51,9 +47,8 @@ static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp) {
 static int check_name(evs_store *s, const char *what, const char *in,
                       const char **out, size_t *outlen) {
   if (!in) return evs_err(s, EVS_EINVAL, "%s is required", what);
-  size_t n = strlen(in);
-  while (n && is_space(in[n - 1])) n--;
-  while (n && is_space(*in)) in++, n--;
+  size_t n;
+  in = evs_trim(in, &n);
   if (!n) return evs_err(s, EVS_EINVAL, "%s is empty", what);
   if (n > EVS_MAX_NAME)
     return evs_err(s, EVS_ETOOBIG, "%s is %zu bytes, limit is %d", what, n,
@@ -454,9 +449,12 @@ int evs_txn_savepoint(evs_txn *t, int n) {
   if (n < 0 || n > 1000000) return evs_err(t->s, EVS_EINVAL, "savepoint %d is out of range", n);
   if (evs_grow((void **)&t->marks, &t->marks_cap, (size_t)n + 1, sizeof *t->marks))
     return evs_err(t->s, EVS_ENOMEM, "out of memory");
-  /* Levels opened before this transaction wrote anything are its start. */
+  /* Skipped levels: with none open they were opened before this
+  ** transaction wrote (as when SQLite brings a table in at level n): its
+  ** start. With some open, the present state, so levels stay nested. */
   evs_mark start = {0, 0, t->n0, 0, 0, 0, 0, t->s->last_created};
-  for (int i = t->nmarks; i < n; i++) t->marks[i] = start;
+  evs_mark fill = t->nmarks ? mark_now(t) : start;
+  for (int i = t->nmarks; i < n; i++) t->marks[i] = fill;
   t->marks[n] = mark_now(t);
   t->nmarks = n + 1;
   return 0;
@@ -500,7 +498,8 @@ int evs_txn_rollback_to(evs_txn *t, int n) {
   for (size_t i = 0; i < t->novlog; i++)
     if (ov_hash_put(t, t->ovlog[i].id, t->ovlog[i].op, t->ovlog[i].acked_us))
       return evs_err(s, EVS_ENOMEM, "out of memory");
-  if (n < t->nmarks) t->nmarks = n + 1;
+  /* n stays open; a level never opened meant the start: none stay open. */
+  t->nmarks = n < t->nmarks ? n + 1 : 0;
   return 0;
 }
 

@@ -32,6 +32,19 @@ static inline uint64_t get_u64(const uint8_t *p) {
 #define EVS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define EVS_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Source and event_type are stored trimmed of these; filters are trimmed
+** the same way so they find what was stored. */
+static inline int evs_is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+static inline const char *evs_trim(const char *v, size_t *n) {
+  size_t l = strlen(v);
+  while (l && evs_is_space(v[l - 1])) l--;
+  while (l && evs_is_space(*v)) v++, l--;
+  *n = l;
+  return v;
+}
+
 /* Grow *buf (element size esz) to hold at least need elements. */
 int evs_grow(void **buf, size_t *cap, size_t need, size_t esz);
 

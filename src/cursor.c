@@ -4,8 +4,8 @@
 ** after it whatever was appended, acked or deleted in between, and across
 ** close/reopen (ids and the store's key are persistent).
 */
+#include <stdlib.h>
 #include <string.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "codec.h"
@@ -17,35 +17,61 @@
 #define CURSOR_VERSION 1
 #define CURSOR_RAW 34
 
-static void fp_str(XXH3_state_t *st, char tag, const char *v) {
+/* The filter serialised (tag, length, bytes for strings; tag, 8 bytes
+** for numbers) and hashed once: a row's cursor costs one short hash. */
+typedef struct fpbuf {
+  uint8_t small[512];
+  uint8_t *p;
+  size_t n, cap;
+} fpbuf;
+
+static void fp_put(fpbuf *b, const void *v, size_t n) {
+  if (b->n + n > b->cap) {
+    size_t cap = (b->n + n) * 2;
+    uint8_t *p = malloc(cap);
+    if (!p) return; /* hashed short, and so never matches: ECURSOR, not UB */
+    memcpy(p, b->p, b->n);
+    if (b->p != b->small) free(b->p);
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, v, n);
+  b->n += n;
+}
+
+static void fp_str(fpbuf *b, char tag, const char *v) {
   uint8_t hdr[5] = {(uint8_t)tag, 0, 0, 0, 0};
   uint32_t n = v ? (uint32_t)strlen(v) : UINT32_MAX;
   put_u32(hdr + 1, n);
-  XXH3_64bits_update(st, hdr, sizeof hdr);
-  if (v) XXH3_64bits_update(st, v, n);
+  fp_put(b, hdr, sizeof hdr);
+  if (v) fp_put(b, v, n);
 }
 
-static void fp_int(XXH3_state_t *st, char tag, int64_t v) {
-  uint8_t b[9] = {(uint8_t)tag};
-  put_u64(b + 1, (uint64_t)v);
-  XXH3_64bits_update(st, b, sizeof b);
+static void fp_int(fpbuf *b, char tag, int64_t v) {
+  uint8_t x[9] = {(uint8_t)tag};
+  put_u64(x + 1, (uint64_t)v);
+  fp_put(b, x, sizeof x);
 }
 
 uint64_t evs_filter_fp(const evs_query *q) {
-  XXH3_state_t st;
-  XXH3_64bits_reset(&st);
-  fp_str(&st, 's', q->source);
-  fp_str(&st, 't', q->event_type);
-  fp_int(&st, 'a', q->created_after_us);
-  fp_int(&st, 'b', q->created_before_us);
-  fp_int(&st, 'p', q->priority);
-  fp_str(&st, 'k', q->metadata_key);
-  fp_str(&st, 'v', q->metadata_value);
-  fp_int(&st, 'S', q->status);
-  fp_int(&st, 'm', (int64_t)q->min_id);
-  fp_int(&st, 'M', (int64_t)q->max_id);
-  fp_int(&st, 'd', q->descending != 0);
-  return XXH3_64bits_digest(&st);
+  fpbuf b;
+  b.p = b.small;
+  b.n = 0;
+  b.cap = sizeof b.small;
+  fp_str(&b, 's', q->source);
+  fp_str(&b, 't', q->event_type);
+  fp_int(&b, 'a', q->created_after_us);
+  fp_int(&b, 'b', q->created_before_us);
+  fp_int(&b, 'p', q->priority);
+  fp_str(&b, 'k', q->metadata_key);
+  fp_str(&b, 'v', q->metadata_value);
+  fp_int(&b, 'S', q->status);
+  fp_int(&b, 'm', (int64_t)q->min_id);
+  fp_int(&b, 'M', (int64_t)q->max_id);
+  fp_int(&b, 'd', q->descending != 0);
+  uint64_t h = XXH3_64bits(b.p, b.n);
+  if (b.p != b.small) free(b.p);
+  return h;
 }
 
 void evs_cursor_encode(const evs_store *s, uint64_t last_id, uint64_t fp,

@@ -108,3 +108,4 @@ clean:
 	rm -rf build
 
 include bench/bench.mk
+include fuzz/fuzz.mk

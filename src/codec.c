@@ -4,6 +4,7 @@
 */
 #include <string.h>
 #include <xxhash.h>
+#include <zstd.h>
 
 #include "codec.h"
 #include "util.h"
@@ -124,6 +125,10 @@ int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
       (!z.zstd && p[z.stored]))
     return -1;
   if (ev->priority < EVS_PRIORITY_LOW) return -1;
+  /* The frame names its own content size: a record claiming another
+  ** original length is refused before any reader allocates that much. */
+  if (z.zstd && ZSTD_getFrameContentSize(p, z.stored) != (unsigned long long)z.raw)
+    return -1;
   *zstd = z.zstd;
   *raw_len = z.raw;
   return 0;

@@ -27,16 +27,8 @@
 ** fake clock the operations move. Every answer of the store (return codes,
 ** ids, duplicates, times, every field of every event read, page contents,
 ** "more", cursors, stats) is compared with the model; a mismatch aborts.
-**
-** Build with -DFUZZ_AVOID_KNOWN_BUGS to steer around the bugs listed in
-** fuzz/README.md (for long exploratory runs only; fuzz-smoke is strict).
 */
 #include "fuzz_common.h"
-
-#ifdef FUZZ_AVOID_KNOWN_BUGS
-#define FUZZ_AVOID_BUG_TRIM 1
-#define FUZZ_AVOID_BUG_SAVEPOINT 1
-#endif
 
 #define MAXEV 400
 #define NKEY 8
@@ -115,11 +107,7 @@ static const uint8_t MF_MATCH[NMETA][NMF] = {
 static const char *const QSRC[] = {NULL, "a", "b", " a ", "zzz", "caf\xc3\xa9", "a\v",
                                    "\fb"};
 static const int QSRC_CANON[] = {-2, 0, 1, 0, -1, 2, 0, 1};
-#ifdef FUZZ_AVOID_BUG_TRIM
-#define NQSRC 6 /* bug: the inbox filter does not trim \v and \f */
-#else
 #define NQSRC 8
-#endif
 static const char *const QTYP[] = {NULL, "t1", "t2", "\tt2\n"};
 static const int QTYP_CANON[] = {-2, 0, 1, 1};
 #define NQTYP 4
@@ -445,8 +433,12 @@ static void op_ack_batch(fz_in *in, int use_null) {
   int rcs[6];
   for (size_t i = 0; i < n; i++) ids[i] = pick_id(in, m), rcs[i] = 12345;
   int rc = evs_ack_batch(G.s, in_txn ? G.txn : NULL, ids, n, rcs);
-  trace("ack_batch%s of %zu (first %llu) -> rc %d", in_txn ? " (txn)" : "", n,
-        (unsigned long long)ids[0], rc);
+  char idl[160];
+  size_t il = 0;
+  for (size_t i = 0; i < n; i++)
+    il += (size_t)snprintf(idl + il, sizeof idl - il, "%s%llu", i ? "," : "",
+                           (unsigned long long)ids[i]);
+  trace("ack_batch%s [%s] -> rc %d", in_txn ? " (txn)" : "", idl, rc);
   if (G.txn && !in_txn) {
     CHECK_RC(rc, EVS_EBUSY, "evs_ack_batch");
     return;
@@ -723,10 +715,6 @@ static void op_savepoint(fz_in *in) {
   switch (k % 4) {
   case 0:
   case 1: {
-#ifdef FUZZ_AVOID_BUG_SAVEPOINT
-    /* bug: levels skipped while savepoints are open get the start */
-    if (G.nmarks && n > G.nmarks) n = G.nmarks;
-#endif
     rc = evs_txn_savepoint(G.txn, n);
     trace("savepoint %d (%d open) -> rc %d", n, G.nmarks, rc);
     CHECK_RC(rc, 0, "evs_txn_savepoint");
@@ -737,10 +725,6 @@ static void op_savepoint(fz_in *in) {
     break;
   }
   case 2:
-#ifdef FUZZ_AVOID_BUG_SAVEPOINT
-    /* bug: rolling back to a level never opened keeps the open ones */
-    if (G.nmarks && n >= G.nmarks) n = G.nmarks - 1;
-#endif
     rc = evs_txn_rollback_to(G.txn, n);
     trace("rollback_to %d (%d open) -> rc %d", n, G.nmarks, rc);
     if (n < G.nmarks) {

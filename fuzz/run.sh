@@ -27,9 +27,9 @@ common=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
 # UBSan reports with a stack; ASan leak checks on (libFuzzer's default).
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-# Per-target flags. fuzz_open: a record may claim (with a valid checksum)
-# an original payload length of up to 4 GiB, and readers allocate that much
-# before zstd says otherwise; allow such allocations (see fuzz/README.md).
+# Per-target flags. fuzz_open: a record (checksum fixed up) and its zstd
+# frame header may claim an original payload of up to 4 GiB, which readers
+# allocate before decompressing; allow such allocations (fuzz/README.md).
 target_flags() {
   case $1 in
     open) echo "-malloc_limit_mb=4500" ;;

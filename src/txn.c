@@ -751,7 +751,7 @@ int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
     return rc;
   }
   int64_t now = evs_now(s), at = 0;
-  size_t nok = 0;
+  size_t nok = 0, log0 = t->novlog;
   char first_err[256] = "";
   for (size_t i = 0; i < n && !rc; i++) {
     int64_t a;
@@ -767,6 +767,9 @@ int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
   /* One record carries the batch; its time is the latest of the items'
   ** so no ack precedes its event even with a clock that went back. */
   for (size_t i = 0; !rc && i < nok; i++) evs_ov_find(t, ok[i])->acked_us = at;
+  /* The savepoint log too, or a rollback_to would rebuild other times. */
+  for (size_t i = log0; !rc && i < t->novlog; i++)
+    if (t->ovlog[i].op == OV_ACK) t->ovlog[i].acked_us = at;
   if (!rc) rc = put_ids_record(t, EVS_REC_ACK, at, ok, nok);
   free(ok);
   rc = end_txn(t, rc);

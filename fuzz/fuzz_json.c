@@ -15,8 +15,8 @@
 **     2000. (Depth is measured string-aware, so the classifier skips only
 **     inputs that really nest that deep.)
 **
-** and one found by this harness, an SQLite 3.40 bug (not yet listed in
-** tests/test_json.c):
+** and one this harness found, an SQLite 3.40 bug (listed in
+** tests/test_json.c too):
 **
 **  5. an object or array where an object key belongs: SQLite 3.40 accepts
 **     it when the container's last value is a string, e.g.

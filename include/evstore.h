@@ -250,6 +250,9 @@ typedef struct evs_query {
   int status;                /* EVS_QUERY_*; 0 = pending                    */
   uint64_t min_id, max_id;   /* inclusive id bounds; 0 = unbounded          */
   int descending;            /* 1 = newest first                            */
+  int without_payload;       /* 1: events come with payload NULL (length
+                                still set): no decompression, for listings.
+                                Like limit, not part of the filter.         */
 } evs_query;
 
 /* Read one page of the inbox (or, with q->status, of any events).

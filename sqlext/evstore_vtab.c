@@ -627,6 +627,10 @@ static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
       if (!ordered_col(ix->aOrderBy[k].iColumn) || ix->aOrderBy[k].desc != desc)
         consumed = 0;
   }
+  /* A query that never reads payload (count(*), id listings) skips its
+  ** decompression. */
+  if (id_eq < 0 && !(ix->colUsed & ((sqlite3_uint64)1 << COL_PAYLOAD)))
+    pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s%s", pl ? " " : "", "nopayload");
   if (consumed) {
     ix->orderByConsumed = 1;
     pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s%s", pl ? " " : "",
@@ -860,8 +864,10 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
     size_t n = strcspn(s, " ");
     snprintf(tok, sizeof tok, "%.*s", (int)n, s);
     s += n + (s[n] == ' ');
-    if (!strcmp(tok, "asc") || !strcmp(tok, "desc") || !strcmp(tok, "scan")) {
+    if (!strcmp(tok, "asc") || !strcmp(tok, "desc") || !strcmp(tok, "scan") ||
+        !strcmp(tok, "nopayload")) {
       desc |= !strcmp(tok, "desc");
+      c->q.without_payload |= !strcmp(tok, "nopayload");
       continue;
     }
     if (ai >= argc) break;

@@ -242,7 +242,10 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
     memcpy(c, r, len);
     evs_ev_decode(c, len, &ev, &z, &raw);
   }
-  if (z) {
+  if (q->without_payload) {
+    ev.payload = NULL;
+    ev.payload_len = raw;
+  } else if (z) {
     char *d = arena_alloc(pg, (size_t)raw + 1);
     if (!d) {
       *rc = evs_err(s, EVS_ENOMEM, "out of memory");

@@ -271,7 +271,42 @@ static void t_savepoint_flushed_bytes(void) {
   t_rmdir(dir);
 }
 
+/* without_payload: the same events, payload NULL, original length kept,
+** and the same cursors (it is not part of the filter). */
+static void t_without_payload(void) {
+  evs_store *s = mem_store();
+  REQUIRE(s);
+  char big[3000];
+  memset(big, 'x', sizeof big);
+  memcpy(big, "{\"a\":\"", 6);
+  memcpy(big + sizeof big - 2, "\"}", 2);
+  for (int i = 0; i < 30; i++) {
+    evs_event_in ev = {.source = "a", .event_type = "x",
+                       .payload = i % 3 ? "{\"k\":1}" : big,
+                       .payload_len = i % 3 ? 0 : sizeof big};
+    REQUIRE(evs_append(s, NULL, &ev, NULL) == 0);
+  }
+  evs_query q = {.limit = 100}, qn = {.limit = 100, .without_payload = 1};
+  evs_page *a = NULL, *b = NULL;
+  CHECK_EQ(evs_inbox(s, NULL, &q, &a), 0);
+  CHECK_EQ(evs_inbox(s, NULL, &qn, &b), 0);
+  CHECK_EQ(evs_page_count(a), 30);
+  CHECK_EQ(evs_page_count(b), 30);
+  for (size_t i = 0; i < evs_page_count(a) && i < evs_page_count(b); i++) {
+    const evs_event *x = evs_page_event(a, i), *y = evs_page_event(b, i);
+    CHECK_EQ(x->id, y->id);
+    CHECK(y->payload == NULL);
+    CHECK_EQ(y->payload_len, x->payload_len);
+    CHECK_STR(y->source, x->source);
+  }
+  CHECK_STR(evs_page_cursor(a), evs_page_cursor(b));
+  evs_page_free(a);
+  evs_page_free(b);
+  evs_store_close(s);
+}
+
 int main(void) {
+  RUN(t_without_payload);
   RUN(t_status_bounds_descending);
   RUN(t_bad_status);
   RUN(t_cursor_make_parse);

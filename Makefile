@@ -73,7 +73,7 @@ $(B)/libevstore.so: $(LIB_OBJ)
 	ln -sf libevstore.so.$(VERSION) $(B)/libevstore.so.$(SONAME_MAJOR)
 	ln -sf libevstore.so.$(VERSION) $@
 
-$(B)/tests/%: tests/%.c tests/test.h $(B)/libevstore.a
+$(B)/tests/%: tests/%.c tests/test.h tests/gen.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
 

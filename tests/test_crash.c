@@ -40,6 +40,7 @@
 
 #include "evstore.h"
 #include "io.h"
+#include "gen.h"
 #include "test.h"
 
 #define CYCLES_PER_STORE 50
@@ -48,12 +49,6 @@
 
 /* ---- deterministic content --------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) {
-  x += UINT64_C(0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
 
 static uint64_t rng_state;
 static uint64_t rnd(void) { return mix64(rng_state++); }
@@ -70,12 +65,6 @@ static void rblock_init(void) {
 }
 
 /* Everything about an event follows from its seed (and its batch). */
-typedef struct gen_ev {
-  char source[16], type[16], key[40], meta[96];
-  int has_key, has_meta, prio;
-  char *payload;
-  size_t plen;
-} gen_ev;
 
 static size_t payload_len_of(uint64_t seed) {
   uint64_t h = mix64(seed);
@@ -104,18 +93,6 @@ static void gen(uint64_t seed, uint64_t b, unsigned n, unsigned i, gen_ev *g) {
   g->plen = k;
 }
 
-static evs_event_in gen_in(const gen_ev *g) {
-  evs_event_in in;
-  memset(&in, 0, sizeof in);
-  in.source = g->source;
-  in.event_type = g->type;
-  in.payload = g->payload;
-  in.payload_len = g->plen;
-  in.metadata = g->has_meta ? g->meta : NULL;
-  in.idempotency_key = g->has_key ? g->key : NULL;
-  in.priority = g->prio;
-  return in;
-}
 
 /* ---- the child's report ------------------------------------------------ */
 

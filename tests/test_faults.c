@@ -68,14 +68,9 @@
 
 #include "evstore.h"
 #include "io.h"
+#include "gen.h"
 #include "test.h"
 
-static uint64_t mix64(uint64_t x) {
-  x += UINT64_C(0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
 
 static int verbose;
 
@@ -274,12 +269,6 @@ static int fi_fsize(void *ctx, int fd, uint64_t *size) {
 
 #define BIG_BIT (UINT64_C(1) << 62)
 
-typedef struct gen_ev {
-  char source[16], type[16], key[40];
-  int has_key, prio;
-  char *payload;
-  size_t plen;
-} gen_ev;
 
 static void gen(uint64_t seed, gen_ev *g) {
   uint64_t h = mix64(seed ^ UINT64_C(0x99));
@@ -287,32 +276,12 @@ static void gen(uint64_t seed, gen_ev *g) {
   snprintf(g->type, sizeof g->type, "type.%u", (unsigned)((h >> 8) % 4));
   g->has_key = (seed & ~BIG_BIT) % 4 == 1;
   snprintf(g->key, sizeof g->key, "key-%" PRIu64, seed);
+  g->has_meta = 0;
   g->prio = 1 + (int)((h >> 24) % 3);
   size_t len = (seed & BIG_BIT) ? 385000 + h % 5000 : 100 + (h >> 32) % 200;
-  g->payload = malloc(len + 64);
-  size_t k = (size_t)sprintf(g->payload, "{\"s\":%" PRIu64 ",\"d\":\"", seed);
-  uint64_t x = h | 1;
-  for (size_t j = 0; j < len; j++) {
-    if (j % 8 == 0) x = mix64(x);
-    g->payload[k++] = "abcdefghijklmnopqrstuvwxyz012345"[(x >> (8 * (j % 8))) & 31];
-  }
-  g->payload[k++] = '"';
-  g->payload[k++] = '}';
-  g->payload[k] = 0;
-  g->plen = k;
+  gen_payload(g, seed, h, len);
 }
 
-static evs_event_in gen_in(const gen_ev *g) {
-  evs_event_in in;
-  memset(&in, 0, sizeof in);
-  in.source = g->source;
-  in.event_type = g->type;
-  in.payload = g->payload;
-  in.payload_len = g->plen;
-  in.idempotency_key = g->has_key ? g->key : NULL;
-  in.priority = g->prio;
-  return in;
-}
 
 enum { E_EV = 1, E_ACK, E_DEL };
 typedef struct eff {

@@ -60,16 +60,11 @@
 
 #include "evstore.h"
 #include "io.h"
+#include "gen.h"
 #include "test.h"
 
 /* ---- randomness -------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) {
-  x += UINT64_C(0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
 static uint64_t rng_state;
 static uint64_t rnd(void) { return mix64(rng_state++); }
 static uint64_t rnd_below(uint64_t n) { return n ? rnd() % n : 0; }
@@ -512,12 +507,6 @@ static void reconstruct(fakefs *f, int variant) {
 
 /* ---- events and the expected state -------------------------------------- */
 
-typedef struct gen_ev {
-  char source[16], type[16], key[40];
-  int has_key, prio;
-  char *payload;
-  size_t plen;
-} gen_ev;
 
 #define BIG_BIT (UINT64_C(1) << 62)
 
@@ -527,32 +516,12 @@ static void gen(uint64_t seed, gen_ev *g) {
   snprintf(g->type, sizeof g->type, "type.%u", (unsigned)((h >> 8) % 4));
   g->has_key = (h >> 16) % 3 == 0;
   snprintf(g->key, sizeof g->key, "key-%" PRIu64, seed);
+  g->has_meta = 0;
   g->prio = 1 + (int)((h >> 24) % 3);
   size_t len = (seed & BIG_BIT) ? 390000 + h % 10000 : 10 + (h >> 32) % 300;
-  g->payload = malloc(len + 64);
-  size_t k = (size_t)sprintf(g->payload, "{\"s\":%" PRIu64 ",\"d\":\"", seed);
-  uint64_t x = h | 1;
-  for (size_t j = 0; j < len; j++) {
-    if (j % 8 == 0) x = mix64(x);
-    g->payload[k++] = "abcdefghijklmnopqrstuvwxyz012345"[(x >> (8 * (j % 8))) & 31];
-  }
-  g->payload[k++] = '"';
-  g->payload[k++] = '}';
-  g->payload[k] = 0;
-  g->plen = k;
+  gen_payload(g, seed, h, len);
 }
 
-static evs_event_in gen_in(const gen_ev *g) {
-  evs_event_in in;
-  memset(&in, 0, sizeof in);
-  in.source = g->source;
-  in.event_type = g->type;
-  in.payload = g->payload;
-  in.payload_len = g->plen;
-  in.idempotency_key = g->has_key ? g->key : NULL;
-  in.priority = g->prio;
-  return in;
-}
 
 enum { E_EV = 1, E_ACK, E_DEL };
 typedef struct eff {

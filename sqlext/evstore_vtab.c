@@ -33,6 +33,7 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 #include "evstore.h"
+#include "util.h"
 
 /* ---- Shared stores ----------------------------------------------------- */
 
@@ -656,6 +657,14 @@ static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
   return SQLITE_OK;
 }
 
+/* 'low' / 'normal' / 'high' as EVS_PRIORITY_*, 0 for anything else. */
+static const char *const prio_names[] = {"normal", "low", "normal", "high"};
+static int prio_parse(const char *t) {
+  for (int p = EVS_PRIORITY_LOW; p <= EVS_PRIORITY_HIGH; p++)
+    if (!strcmp(t, prio_names[p])) return p;
+  return 0;
+}
+
 /* ---- Cursors ----------------------------------------------------------- */
 
 typedef struct vcur {
@@ -925,10 +934,7 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
         if (tok[0] == 's') c->src = dup, c->q.source = dup;
         else c->typ = dup, c->q.event_type = dup;
       } else if (!strcmp(tok, "priority=")) {
-        c->q.priority = !strcmp(t, "low")      ? EVS_PRIORITY_LOW
-                        : !strcmp(t, "normal") ? EVS_PRIORITY_NORMAL
-                        : !strcmp(t, "high")   ? EVS_PRIORITY_HIGH
-                                               : (empty = 1, 0);
+        if (!(c->q.priority = prio_parse(t))) empty = 1;
       } else if (!strcmp(tok, "cursor=")) {
         if (!(c->qcur = sqlite3_mprintf("%s", t))) return SQLITE_NOMEM;
         c->q.cursor = c->qcur;
@@ -984,13 +990,8 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
 }
 
 static void result_time(sqlite3_context *ctx, int64_t us) {
-  struct tm tm;
-  time_t sec = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
-  gmtime_r(&sec, &tm);
-  char buf[64];
-  size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf + n, sizeof buf - n, ".%06uZ",
-           (unsigned)((us - (int64_t)sec * 1000000) % 1000000));
+  char buf[32];
+  evs_fmt_time(us, buf);
   sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
@@ -1001,7 +1002,6 @@ static int xColumn(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col) {
   if (sqlite3_vtab_nochange(ctx)) return SQLITE_OK;
   const evs_event *e = cur_event(c);
   if (!e) return SQLITE_OK;
-  static const char *const prio[] = {"normal", "low", "normal", "high"};
   switch (col) {
   case COL_ID: sqlite3_result_int64(ctx, (sqlite3_int64)e->id); break;
   case COL_CREATED_AT: result_time(ctx, e->created_us); break;
@@ -1023,7 +1023,7 @@ static int xColumn(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col) {
       sqlite3_result_text(ctx, e->metadata, (int)e->metadata_len, SQLITE_TRANSIENT);
     break;
   case COL_PRIORITY:
-    sqlite3_result_text(ctx, prio[e->priority & 3], -1, SQLITE_STATIC);
+    sqlite3_result_text(ctx, prio_names[e->priority & 3], -1, SQLITE_STATIC);
     break;
   case COL_IDEM:
     if (e->idempotency_key)
@@ -1088,11 +1088,7 @@ static int do_insert(vtab *vt, sqlite3_value **argv, sqlite3_int64 *rowid) {
   ev.idempotency_key = text_or_null(col[COL_IDEM]);
   const char *pr = text_or_null(col[COL_PRIORITY]);
   if (pr) {
-    ev.priority = !strcmp(pr, "low")      ? EVS_PRIORITY_LOW
-                  : !strcmp(pr, "normal") ? EVS_PRIORITY_NORMAL
-                  : !strcmp(pr, "high")   ? EVS_PRIORITY_HIGH
-                                          : -1;
-    if (ev.priority < 0)
+    if (!(ev.priority = prio_parse(pr)))
       return vt_error(vt, SQLITE_CONSTRAINT,
                       "evstore: priority must be 'low', 'normal' or 'high', not '%s'", pr);
   }

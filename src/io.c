@@ -78,19 +78,6 @@ int evs_io_write_all(const evs_io *io, int fd, const void *buf, size_t n,
   return 0;
 }
 
-int evs_io_read_all(const evs_io *io, int fd, void *buf, size_t n, off_t off) {
-  char *p = buf;
-  while (n > 0) {
-    ssize_t r = io->pread(io->ctx, fd, p, n, off);
-    if (r < 0) return (int)r;
-    if (r == 0) return -EIO;
-    p += r;
-    n -= (size_t)r;
-    off += r;
-  }
-  return 0;
-}
-
 int evs_io_sync_dir(const evs_io *io, const char *dir) {
   int fd = io->open(io->ctx, dir, O_RDONLY | O_DIRECTORY, 0);
   if (fd < 0) return fd;

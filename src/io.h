@@ -36,8 +36,6 @@ extern const evs_io evs_io_posix;
 ** -errno (a write that makes no progress is -EIO). */
 int evs_io_write_all(const evs_io *io, int fd, const void *buf, size_t n,
                      off_t off);
-/* Read exactly n bytes at off; a short read is -EIO. */
-int evs_io_read_all(const evs_io *io, int fd, void *buf, size_t n, off_t off);
 /* fsync the directory holding a new or renamed file. */
 int evs_io_sync_dir(const evs_io *io, const char *dir);
 

@@ -12,6 +12,7 @@
 ** savepoints map 1:1. Connections of one process share one open store
 ** per directory (the registry below is the module's only global state).
 */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -132,17 +133,23 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
   return SQLITE_OK;
 }
 
+/* Remove the files a store keeps (segments, meta, manifest, checkpoint,
+** their temp files, LOCK, the owner mark) and then the directory, which
+** stays if anything else was put in it. */
 static void remove_store_files(const char *dir) {
-  char p[PATH_MAX + 64];
-  for (uint64_t no = 1;; no++) {
-    snprintf(p, sizeof p, "%s/%016" PRIx64 ".evlog", dir, no);
-    if (unlink(p) < 0 && errno == ENOENT) break;
-  }
-  const char *names[] = {"evstore.meta", "evstore.meta.tmp", "LOCK", OWNER_MARK};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+  char p[PATH_MAX + 300];
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    const char *nm = e->d_name;
+    size_t n = strlen(nm);
+    int ours = (n == 22 && !strcmp(nm + 16, ".evlog")) || !strncmp(nm, "evstore.", 8) ||
+               !strcmp(nm, "LOCK") || !strcmp(nm, OWNER_MARK);
+    if (!ours) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, nm);
     unlink(p);
   }
+  if (d) closedir(d);
   rmdir(dir);
 }
 

@@ -2,6 +2,7 @@
 ** codec.c: encoding and checking of the meta file, segment headers and
 ** log records. Every byte layout the store writes is defined here.
 */
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -33,7 +34,7 @@ int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why) {
 }
 
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
-                       uint64_t prev_size, uint8_t out[EVS_SEG_HDR]) {
+                       uint64_t first_id, uint8_t out[EVS_SEG_HDR]) {
   memset(out, 0, EVS_SEG_HDR);
   memcpy(out, EVS_SEG_MAGIC, 8);
   put_u32(out + 8, EVS_FORMAT_VERSION);
@@ -41,12 +42,12 @@ void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
   put_u64(out + 16, segno);
   put_u64(out + 24, store_id);
   put_u64(out + 32, (uint64_t)created_us);
-  put_u64(out + 40, prev_size);
+  put_u64(out + 40, first_id);
   put_u64(out + 56, XXH3_64bits(out, 56));
 }
 
 int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
-                      uint64_t *store_id, uint64_t *prev_size, const char **why) {
+                      uint64_t *store_id, uint64_t *first_id, const char **why) {
   if (n < EVS_SEG_HDR) return *why = "shorter than its header", -1;
   if (memcmp(p, EVS_SEG_MAGIC, 8)) return *why = "bad magic", -1;
   if (get_u64(p + 56) != XXH3_64bits(p, 56))
@@ -55,7 +56,62 @@ int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
     return *why = "unsupported format version", -1;
   *segno = get_u64(p + 16);
   *store_id = get_u64(p + 24);
-  *prev_size = get_u64(p + 40);
+  *first_id = get_u64(p + 40);
+  return 0;
+}
+
+size_t evs_manifest_len(uint32_t count) {
+  return EVS_MANIFEST_HDR + 16 * (size_t)count + 8;
+}
+
+void evs_manifest_encode(const evs_manifest *m, uint8_t *out) {
+  memcpy(out, EVS_MANIFEST_MAGIC, 8);
+  put_u32(out + 8, EVS_FORMAT_VERSION);
+  put_u32(out + 12, m->count);
+  put_u64(out + 16, m->store_id);
+  put_u64(out + 24, m->generation);
+  put_u64(out + 32, m->layout);
+  uint8_t *p = out + EVS_MANIFEST_HDR;
+  for (uint32_t i = 0; i < m->count; i++, p += 16) {
+    put_u64(p, m->segno[i]);
+    put_u64(p + 8, m->size[i]);
+  }
+  put_u64(p, XXH3_64bits(out, (size_t)(p - out)));
+}
+
+int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char **why) {
+  memset(m, 0, sizeof *m);
+  if (n < EVS_MANIFEST_HDR + 8) return *why = "shorter than its header", -1;
+  if (memcmp(p, EVS_MANIFEST_MAGIC, 8)) return *why = "bad magic", -1;
+  uint32_t count = get_u32(p + 12);
+  if (count > EVS_MANIFEST_MAX || n != evs_manifest_len(count))
+    return *why = "size does not match its segment count", -1;
+  if (get_u64(p + n - 8) != XXH3_64bits(p, n - 8)) return *why = "checksum mismatch", -1;
+  if (get_u32(p + 8) != EVS_FORMAT_VERSION) return *why = "unsupported format version", -1;
+  if (!count) return *why = "lists no segment", -1;
+  m->count = count;
+  m->store_id = get_u64(p + 16);
+  m->generation = get_u64(p + 24);
+  m->layout = get_u64(p + 32);
+  m->segno = malloc(count * sizeof *m->segno);
+  m->size = malloc(count * sizeof *m->size);
+  if (!m->segno || !m->size) {
+    free(m->segno), free(m->size);
+    m->segno = m->size = NULL;
+    return -2;
+  }
+  const uint8_t *e = p + EVS_MANIFEST_HDR;
+  for (uint32_t i = 0; i < count; i++, e += 16) {
+    m->segno[i] = get_u64(e);
+    m->size[i] = get_u64(e + 8);
+    /* Sealed segments have a known size; only the last is open. */
+    if (!m->segno[i] || (i + 1 < count) != (m->size[i] != 0) ||
+        (m->size[i] && m->size[i] < EVS_SEG_HDR)) {
+      free(m->segno), free(m->size);
+      m->segno = m->size = NULL;
+      return *why = "malformed segment entry", -1;
+    }
+  }
   return 0;
 }
 

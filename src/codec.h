@@ -15,7 +15,9 @@
 #define EVS_META_NAME "evstore.meta"
 #define EVS_META_MAGIC "EVSTMETA"
 #define EVS_META_SIZE 64
-#define EVS_FORMAT_VERSION 1
+/* 2: segments listed by a manifest, index checkpoints, compaction.
+** 1 (pre-release, chained segment sizes) is not read. */
+#define EVS_FORMAT_VERSION 2
 
 typedef struct evs_meta {
   uint64_t store_id;
@@ -31,12 +33,39 @@ int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 #define EVS_SEG_MAGIC "EVSTSEG\0"
 #define EVS_SEG_HDR 64
 
-/* prev_size: the final size of segment segno-1 (0 for the first), so a
-** truncated sealed segment is detected even at a commit boundary. */
+/* first_id: the next event id when the segment was started (for a
+** rewritten segment, its original's): ids below it were handed out before,
+** so a store whose events were all compacted away still never reuses one. */
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
-                       uint64_t prev_size, uint8_t out[EVS_SEG_HDR]);
+                       uint64_t first_id, uint8_t out[EVS_SEG_HDR]);
 int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
-                      uint64_t *store_id, uint64_t *prev_size, const char **why);
+                      uint64_t *store_id, uint64_t *first_id, const char **why);
+
+/* Manifest "evstore.manifest": which segment files make up the log, in
+** replay order, and the exact size of every sealed one. Replaced
+** atomically (temp file, fdatasync, rename) at each segment roll and each
+** compaction step.
+** u8[8] magic | u32 version | u32 count | u64 store_id | u64 generation
+** | u64 layout | count x (u64 segno | u64 size; 0 = the open last one)
+** | u64 xxh3 of everything before. layout changes only when compaction
+** moves records (checkpoints name the layout they index). */
+#define EVS_MANIFEST_NAME "evstore.manifest"
+#define EVS_MANIFEST_MAGIC "EVSTMANF"
+#define EVS_MANIFEST_HDR 40
+#define EVS_MANIFEST_MAX 65536
+
+typedef struct evs_manifest {
+  uint64_t store_id, generation, layout;
+  uint32_t count;
+  uint64_t *segno, *size; /* count each */
+} evs_manifest;
+
+/* Bytes of the encoding of a manifest with `count` segments. */
+size_t evs_manifest_len(uint32_t count);
+void evs_manifest_encode(const evs_manifest *m, uint8_t *out);
+/* Decode into m; m->segno/size are malloc'ed (free both). 0, -1 with why,
+** or -2 out of memory. */
+int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char **why);
 
 /* Record header: u64 xxh3 of bytes [8,len) | u32 len | u8 type | u8 flags
 ** | u16 zero. len counts the header. */

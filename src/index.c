@@ -128,10 +128,8 @@ static void plist_push(evs_plist *l, uint32_t rel) {
   l->n++;
 }
 
-int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
-                  size_t srclen, const char *typ, size_t typlen,
-                  evs_plist **tsrc, evs_plist **ttyp) {
-  uint64_t rel = x->n;
+/* Room for entry rel: its chunk and its pending bit. */
+static int ent_reserve(evs_index *x, uint64_t rel) {
   if (rel >= UINT32_MAX) return EVS_ENOMEM;
   size_t ci = (size_t)(rel >> ENT_CHUNK_BITS);
   if (ci >= x->nchunks) {
@@ -141,7 +139,31 @@ int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
     if (!x->chunks[ci]) return EVS_ENOMEM;
     x->nchunks = ci + 1;
   }
-  if (evs_bs_reserve(&x->pending, rel + 1)) return EVS_ENOMEM;
+  return evs_bs_reserve(&x->pending, rel + 1) ? EVS_ENOMEM : 0;
+}
+
+int evs_index_extend(evs_index *x, uint64_t next) {
+  if (x->base + x->n >= next) return 0;
+  if (!x->n) {
+    x->base = next;
+    return 0;
+  }
+  /* Holes keep the time order binary searches rely on. */
+  int64_t t = evs_ent_at(x, x->n - 1)->created_us;
+  while (x->base + x->n < next) {
+    if (ent_reserve(x, x->n)) return EVS_ENOMEM;
+    evs_ent hole = {t, 0, 0, 0, 0, 0};
+    *evs_ent_at(x, x->n) = hole;
+    x->n++;
+  }
+  return 0;
+}
+
+int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
+                  size_t srclen, const char *typ, size_t typlen,
+                  evs_plist **tsrc, evs_plist **ttyp) {
+  uint64_t rel = x->n;
+  if (ent_reserve(x, rel)) return EVS_ENOMEM;
   evs_name *ns = names_get(&x->sources, src, srclen);
   evs_name *nt = ns ? names_get(&x->types, typ, typlen) : NULL;
   if (!nt) return EVS_ENOMEM;

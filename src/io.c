@@ -85,3 +85,23 @@ int evs_io_sync_dir(const evs_io *io, const char *dir) {
   io->close(io->ctx, fd);
   return rc;
 }
+
+int evs_io_replace(const evs_io *io, const char *dir, const char *name,
+                   const void *buf, size_t n, int *renamed) {
+  if (renamed) *renamed = 0;
+  char path[4096], tmp[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+  int fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return fd;
+  int e = evs_io_write_all(io, fd, buf, n, 0);
+  if (!e) e = io->fdatasync(io->ctx, fd);
+  io->close(io->ctx, fd);
+  if (!e) e = io->rename(io->ctx, tmp, path);
+  if (e) {
+    io->unlink(io->ctx, tmp);
+    return e;
+  }
+  if (renamed) *renamed = 1;
+  return evs_io_sync_dir(io, dir);
+}

@@ -39,6 +39,14 @@ int evs_io_write_all(const evs_io *io, int fd, const void *buf, size_t n,
 /* fsync the directory holding a new or renamed file. */
 int evs_io_sync_dir(const evs_io *io, const char *dir);
 
+/* Replace dir/name atomically with n bytes of buf: write name.tmp,
+** fdatasync, rename over name, fsync dir. 0 or -errno. *renamed (may be
+** NULL) tells a failure after the rename (name replaced, the directory
+** sync failed: which version a power loss keeps is unknown) from one
+** before it (name untouched, temp file removed). */
+int evs_io_replace(const evs_io *io, const char *dir, const char *name,
+                   const void *buf, size_t n, int *renamed);
+
 /* evs_store_open with an I/O table of the caller's (tests only). */
 int evs_store_open_io(const char *dir, const evs_options *opts,
                       const evs_io *io, evs_store **out);

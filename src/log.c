@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -102,13 +103,14 @@ static int seg_add(evs_store *s, evs_seg *g) {
 }
 
 /* Create segment `no` with its header, durable before it is used. */
-static int seg_create(evs_store *s, uint64_t no, uint64_t prev_size, evs_seg **out) {
+static int seg_create(evs_store *s, uint64_t no, uint64_t first_id, evs_seg **out) {
   evs_seg *g = calloc(1, sizeof *g);
   if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
   g->no = no;
   g->fd = -1;
+  g->first_id = first_id;
   uint8_t hdr[EVS_SEG_HDR];
-  evs_seghdr_encode(no, s->meta.store_id, evs_now(s), prev_size, hdr);
+  evs_seghdr_encode(no, s->meta.store_id, evs_now(s), first_id, hdr);
   int rc;
   if (s->dir) {
     char path[4096];
@@ -119,8 +121,8 @@ static int seg_create(evs_store *s, uint64_t no, uint64_t prev_size, evs_seg **o
       return evs_err_io(s, -fd, "cannot create segment", path);
     }
     g->fd = fd;
-    /* Synced in every mode (once per segment): the chain of segments must
-    ** survive a power loss, or a later one could outlive an earlier one. */
+    /* Synced in every mode (once per segment): the manifest will name it,
+    ** and what the manifest names must exist after a power loss. */
     int e = evs_io_write_all(s->io, fd, hdr, sizeof hdr, 0);
     if (!e) e = s->io->fdatasync(s->io->ctx, fd);
     if (!e) e = evs_io_sync_dir(s->io, s->dir);
@@ -181,7 +183,7 @@ int evs_log_truncate(evs_store *s, uint64_t off) {
 int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
   int rc = 0;
   pthread_mutex_lock(&s->smu);
-  while (s->synced_lsn < lsn && !rc) {
+  while ((s->synced_lsn < lsn || s->dir_dirty) && !rc) {
     if (s->broken) {
       rc = EVS_EREADONLY;
       break;
@@ -192,12 +194,18 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
     }
     s->syncing = 1;
     uint64_t target = s->written_lsn;
-    int fd = s->written_fd;
+    int fd = s->written_fd, dirty = s->dir_dirty;
     pthread_mutex_unlock(&s->smu);
-    int e = fd >= 0 ? s->io->fdatasync(s->io->ctx, fd) : 0;
+    int de = dirty ? evs_io_sync_dir(s->io, s->dir) : 0;
+    int e = !de && fd >= 0 ? s->io->fdatasync(s->io->ctx, fd) : 0;
     pthread_mutex_lock(&s->smu);
     s->syncing = 0;
-    if (e) {
+    if (!de && dirty) s->dir_dirty = 0;
+    if (de) {
+      rc = evs_err_io(s, -de, "cannot sync directory", s->dir);
+      s->broken = rc;
+      snprintf(s->broken_why, sizeof s->broken_why, "%s", evs_errmsg(s));
+    } else if (e) {
       /* After a failed fdatasync the kernel may have dropped the dirty
       ** pages: nothing written since the last good sync can be trusted. */
       char path[4096];
@@ -226,26 +234,118 @@ int evs_log_roll_if_full(evs_store *s) {
     if (rc) return rc;
   }
   evs_seg *g;
-  int rc = seg_create(s, old->no + 1, old->size, &g);
+  int rc = seg_create(s, s->next_segno, s->idx.base + s->idx.n, &g);
   if (rc) return rc;
   pthread_rwlock_wrlock(&s->ilock);
   rc = seg_add(s, g);
-  if (!rc) s->cur = g;
   pthread_rwlock_unlock(&s->ilock);
-  if (rc) {
+  /* The new segment counts once the manifest names it (and seals the old
+  ** one at its size); until then a crash leaves it an orphan. */
+  int in_effect = 0;
+  if (!rc) {
+    rc = evs_manifest_write(s, s->segs, s->nsegs, s->man_layout, &in_effect);
+    if (!in_effect) {
+      pthread_rwlock_wrlock(&s->ilock);
+      s->nsegs--;
+      s->slots[g->no % EVS_SLOTS] = NULL;
+      pthread_rwlock_unlock(&s->ilock);
+    }
+  }
+  if (!in_effect) {
+    /* An orphan now (open would remove it too). */
+    if (s->dir) {
+      char path[4096];
+      seg_path(s, g->no, path, sizeof path);
+      s->io->unlink(s->io->ctx, path);
+    }
     seg_free(s, g);
     return rc;
   }
+  s->next_segno++;
+  int mrc = rc;
+  pthread_rwlock_wrlock(&s->ilock);
+  s->cur = g;
+  pthread_rwlock_unlock(&s->ilock);
   pthread_mutex_lock(&s->smu);
   s->written_lsn = s->synced_lsn = evs_lsn(g->no, g->size);
   s->written_fd = g->fd;
   pthread_mutex_unlock(&s->smu);
+  return mrc;
+}
+
+int evs_manifest_write(evs_store *s, evs_seg *const *segs, size_t n, uint64_t layout,
+                       int *in_effect) {
+  if (in_effect) *in_effect = !s->dir;
+  if (!s->dir) return 0;
+  uint64_t *no = malloc(n * sizeof *no), *sz = malloc(n * sizeof *sz);
+  uint8_t *buf = malloc(evs_manifest_len((uint32_t)n));
+  int rc = 0;
+  if (!no || !sz || !buf) {
+    rc = evs_err(s, EVS_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    no[i] = segs[i]->no;
+    sz[i] = i + 1 < n ? segs[i]->size : 0;
+  }
+  evs_manifest m = {s->meta.store_id, s->man_gen + 1, layout, (uint32_t)n, no, sz};
+  evs_manifest_encode(&m, buf);
+  int renamed;
+  int e = evs_io_replace(s->io, s->dir, EVS_MANIFEST_NAME, buf,
+                         evs_manifest_len((uint32_t)n), &renamed);
+  if (e) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", s->dir, EVS_MANIFEST_NAME);
+    rc = evs_err_io(s, -e, "cannot write", path);
+    if (!renamed) goto done;
+    /* In place, but the directory sync failed: the new manifest is in
+    ** effect (*in_effect) and the next sync owes its durability (see
+    ** evs_log_sync_upto); the caller still reports the error. */
+    pthread_mutex_lock(&s->smu);
+    s->dir_dirty = 1;
+    pthread_mutex_unlock(&s->smu);
+  }
+  if (in_effect) *in_effect = 1;
+  s->man_gen++;
+  s->man_layout = layout;
+done:
+  free(no);
+  free(sz);
+  free(buf);
+  return rc;
+}
+
+int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", s->dir, name);
+  *buf = NULL;
+  *n = 0;
+  int fd = s->io->open(s->io->ctx, path, O_RDONLY, 0);
+  if (fd < 0) return fd;
+  uint64_t size;
+  int e = s->io->fsize(s->io->ctx, fd, &size);
+  if (!e && size > ((uint64_t)1 << 40)) e = -EFBIG;
+  uint8_t *b = NULL;
+  if (!e && !(b = malloc(size ? size : 1))) e = -ENOMEM;
+  for (uint64_t got = 0; !e && got < size;) {
+    ssize_t r = s->io->pread(s->io->ctx, fd, b + got, size - got, (off_t)got);
+    if (r < 0) e = (int)r;
+    else if (r == 0) e = -EIO; /* shrank under us */
+    else got += (uint64_t)r;
+  }
+  s->io->close(s->io->ctx, fd);
+  if (e) {
+    free(b);
+    return e;
+  }
+  *buf = b;
+  *n = size;
   return 0;
 }
 
 uint64_t evs_log_disk_bytes(const evs_store *s) {
   if (!s->dir) return 0;
-  uint64_t n = EVS_META_SIZE;
+  uint64_t n = EVS_META_SIZE + evs_manifest_len((uint32_t)s->nsegs);
   for (size_t i = 0; i < s->nsegs; i++) n += s->segs[i]->size;
   return n;
 }
@@ -282,7 +382,9 @@ static int replay_event(evs_store *s, evs_seg *g, uint32_t off,
   uint32_t raw;
   if (evs_ev_decode(r, len, &ev, &z, &raw)) return -1;
   evs_index *x = &s->idx;
-  if (ev.id != x->base + x->n) return -1;
+  /* Ids only grow; gaps are events compaction removed. */
+  if (ev.id < x->base + x->n) return -1;
+  if (evs_index_extend(x, ev.id)) return EVS_ENOMEM;
   evs_ent e = {ev.created_us, 0, off, (uint16_t)(g->no % EVS_SLOTS),
                (uint8_t)(ENT_LIVE | ev.priority), 0};
   evs_plist *a, *b;
@@ -328,23 +430,22 @@ void evs_mark_deleted(evs_store *s, uint64_t rel, evs_ent *e) {
   evs_bs_clear(&s->idx.pending, rel);
 }
 
-static evs_ent *live_ent(evs_store *s, uint64_t id) {
-  evs_index *x = &s->idx;
-  if (id < x->base || id - x->base >= x->n) return NULL;
-  evs_ent *e = evs_ent_at(x, id - x->base);
-  return (e->flags & ENT_LIVE) && !(e->flags & ENT_DELETED) ? e : NULL;
-}
 
 static int replay_ids(evs_store *s, const uint8_t *r, uint32_t len, int type) {
   uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
   uint32_t cnt = get_u32(r + fixed - 8);
   if ((uint64_t)fixed + (uint64_t)cnt * 8 != len) return -1;
   int64_t at = type == EVS_REC_ACK ? (int64_t)get_u64(r + EVS_REC_HDR) : 0;
+  evs_index *x = &s->idx;
   for (uint32_t i = 0; i < cnt; i++) {
     uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
-    evs_ent *e = live_ent(s, id);
-    if (!e) return -1;
-    uint64_t rel = id - s->idx.base;
+    if (id >= x->base + x->n) return -1; /* not appended yet */
+    /* An event compaction removed after this record was written. */
+    if (id < x->base) continue;
+    uint64_t rel = id - x->base;
+    evs_ent *e = evs_ent_at(x, rel);
+    if (!(e->flags & ENT_LIVE)) continue;
+    if (e->flags & ENT_DELETED) return -1;
     if (type == EVS_REC_ACK) {
       if (e->flags & ENT_ACKED) return -1;
       evs_mark_acked(s, rel, e, at);
@@ -397,6 +498,10 @@ int evs_log_replay(evs_store *s, evs_seg *g, uint64_t end,
                           const char *path) {
   uint64_t pos = EVS_SEG_HDR;
   uint32_t intx = 0;
+  /* Ids below the segment's first id belong to segments before it (some
+  ** perhaps removed by compaction): records may name them, never more. */
+  if (evs_index_extend(&s->idx, g->first_id))
+    return evs_err(s, EVS_ENOMEM, "out of memory replaying the log");
   while (pos < end) {
     uint32_t len;
     uint8_t type;
@@ -431,6 +536,7 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Segment files present in the directory, sorted by number. */
 static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
   DIR *d = opendir(s->dir);
   if (!d) return evs_err_io(s, errno, "cannot list", s->dir);
@@ -446,6 +552,8 @@ static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
     if (endp != nm + 16 || no == 0) continue;
     if (evs_grow((void **)nos, &cap, *n + 1, sizeof **nos)) {
       closedir(d);
+      free(*nos);
+      *nos = NULL;
       return evs_err(s, EVS_ENOMEM, "out of memory");
     }
     (*nos)[(*n)++] = no;
@@ -455,8 +563,10 @@ static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
   return 0;
 }
 
-/* Open, check and replay one existing segment. */
-static int open_segment(evs_store *s, uint64_t no, int last) {
+/* Open, check and replay one segment the manifest names. sealed is its
+** recorded size, or 0 for the open last segment (whose torn or
+** uncommitted tail is cut off). */
+static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
   char path[4096];
   seg_path(s, no, path, sizeof path);
   evs_seg *g = calloc(1, sizeof *g);
@@ -465,6 +575,10 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
   g->fd = s->io->open(s->io->ctx, path, O_RDWR, 0);
   uint64_t fsize = 0;
   int rc, e = g->fd < 0 ? g->fd : s->io->fsize(s->io->ctx, g->fd, &fsize);
+  if (e == -ENOENT) {
+    rc = evs_err(s, EVS_ECORRUPT, "segment %s is missing (the manifest lists it)", path);
+    goto fail;
+  }
   if (e) {
     rc = evs_err_io(s, -e, "cannot open segment", path);
     goto fail;
@@ -474,21 +588,9 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
     goto fail;
   }
   if ((rc = evs_log_reserve(s, g, EVS_MAX(fsize, EVS_SEG_HDR)))) goto fail;
-  uint64_t segno, sid, prev_size;
+  uint64_t segno, sid;
   const char *why;
-  uint64_t want_prev = s->nsegs ? s->segs[s->nsegs - 1]->size : 0;
-  if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &prev_size, &why)) {
-    if (last && fsize <= EVS_SEG_HDR) {
-      /* Torn while being created: it holds no record. Start it afresh. */
-      s->rec_bytes_dropped += fsize;
-      seg_free(s, g);
-      int ue = s->io->unlink(s->io->ctx, path);
-      if (ue) return evs_err_io(s, -ue, "cannot remove torn segment", path);
-      evs_seg *ng;
-      if ((rc = seg_create(s, no, want_prev, &ng))) return rc;
-      if ((rc = seg_add(s, ng))) seg_free(s, ng);
-      return rc;
-    }
+  if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &g->first_id, &why)) {
     rc = evs_err(s, EVS_ECORRUPT, "segment %s: %s", path, why);
     goto fail;
   }
@@ -497,17 +599,17 @@ static int open_segment(evs_store *s, uint64_t no, int last) {
                  segno != no ? "another segment number" : "another store");
     goto fail;
   }
-  if (s->nsegs && prev_size != want_prev) {
+  if (sealed && fsize != sealed) {
     rc = evs_err(s, EVS_ECORRUPT,
-                 "segment %s says the segment before it held %" PRIu64
-                 " bytes, but it holds %" PRIu64 " (truncated or damaged)",
-                 path, prev_size, want_prev);
+                 "segment %s holds %" PRIu64 " bytes, but the manifest sealed it at %" PRIu64
+                 " (truncated or damaged)",
+                 path, fsize, sealed);
     goto fail;
   }
   uint64_t end, nafter, scan_end;
   evs_log_scan(g, fsize, &end, &nafter, &scan_end);
   if (end < fsize) {
-    if (!last) {
+    if (sealed) {
       rc = evs_err(s, EVS_ECORRUPT,
                    "segment %s: damaged record at offset %" PRIu64
                    " in a sealed segment (%" PRIu64 " bytes unreadable)",
@@ -533,30 +635,115 @@ fail:
   return rc;
 }
 
-int evs_log_open(evs_store *s) {
-  uint64_t *nos = NULL;
-  size_t n = 0;
-  int rc = s->dir ? list_segments(s, &nos, &n) : 0;
-  for (size_t i = 0; !rc && i < n; i++) {
-    if (i && nos[i] != nos[i - 1] + 1) {
-      char path[4096];
-      seg_path(s, nos[i - 1] + 1, path, sizeof path);
-      rc = evs_err(s, EVS_ECORRUPT, "segment %s is missing", path);
-      break;
-    }
-    rc = open_segment(s, nos[i], i + 1 == n);
-  }
-  free(nos);
+/* Start the log of a new store: segment 1, then the manifest naming it. */
+static int log_create(evs_store *s) {
+  evs_seg *g;
+  int rc = seg_create(s, 1, s->idx.base, &g);
   if (rc) return rc;
-  if (!s->nsegs) {
-    evs_seg *g;
-    if ((rc = seg_create(s, 1, 0, &g))) return rc;
-    if ((rc = seg_add(s, g))) {
-      seg_free(s, g);
-      return rc;
+  if ((rc = seg_add(s, g))) {
+    seg_free(s, g);
+    return rc;
+  }
+  s->next_segno = 2;
+  return evs_manifest_write(s, s->segs, 1, 0, NULL);
+}
+
+/* Remove segment files the manifest does not name: a segment started or
+** rewritten by a step that crashed before its manifest, or one retired
+** after it. */
+static int remove_orphans(evs_store *s, const uint64_t *files, size_t nfiles) {
+  int removed = 0;
+  for (size_t i = 0; i < nfiles; i++) {
+    if (s->next_segno <= files[i]) s->next_segno = files[i] + 1;
+    int listed = 0;
+    for (size_t k = 0; k < s->nsegs && !listed; k++) listed = s->segs[k]->no == files[i];
+    if (listed) continue;
+    char path[4096];
+    seg_path(s, files[i], path, sizeof path);
+    int e = s->io->unlink(s->io->ctx, path);
+    if (e && e != -ENOENT) return evs_err_io(s, -e, "cannot remove unused segment", path);
+    removed = 1;
+  }
+  int e = removed ? evs_io_sync_dir(s->io, s->dir) : 0;
+  return e ? evs_err_io(s, -e, "cannot sync directory", s->dir) : 0;
+}
+
+static int log_open_dir(evs_store *s) {
+  uint64_t *files = NULL;
+  size_t nfiles = 0;
+  int rc = list_segments(s, &files, &nfiles);
+  if (rc) return rc;
+  char mpath[4096];
+  snprintf(mpath, sizeof mpath, "%s/%s", s->dir, EVS_MANIFEST_NAME);
+  uint8_t *buf;
+  size_t n;
+  int e = evs_read_file(s, EVS_MANIFEST_NAME, &buf, &n);
+  if (e == -ENOENT) {
+    /* A new store, or one whose creation crashed before its manifest:
+    ** then its only segment holds no record yet. */
+    for (size_t i = 0; i < nfiles && !rc; i++) {
+      char path[4096];
+      seg_path(s, files[i], path, sizeof path);
+      struct stat st;
+      if (files[i] != 1 || (stat(path, &st) == 0 && (uint64_t)st.st_size > EVS_SEG_HDR))
+        rc = evs_err(s, EVS_ECORRUPT, "%s is missing but %s holds segments",
+                     mpath, s->dir);
+      else if ((e = s->io->unlink(s->io->ctx, path)))
+        rc = evs_err_io(s, -e, "cannot remove unfinished segment", path);
+    }
+    free(files);
+    return rc ? rc : log_create(s);
+  }
+  if (e) {
+    free(files);
+    return evs_err_io(s, -e, "cannot read", mpath);
+  }
+  evs_manifest m;
+  const char *why = NULL;
+  int d = evs_manifest_decode(buf, n, &m, &why);
+  free(buf);
+  if (d == -2) rc = evs_err(s, EVS_ENOMEM, "out of memory");
+  else if (d) rc = evs_err(s, EVS_ECORRUPT, "%s: %s", mpath, why);
+  else if (m.store_id != s->meta.store_id)
+    rc = evs_err(s, EVS_ECORRUPT, "%s belongs to another store", mpath);
+  if (!rc) {
+    s->man_gen = m.generation;
+    s->man_layout = m.layout;
+    for (uint32_t i = 0; i < m.count && !rc; i++) {
+      for (uint32_t k = 0; k < i && !rc; k++)
+        if (m.segno[k] == m.segno[i])
+          rc = evs_err(s, EVS_ECORRUPT, "%s lists segment %" PRIu64 " twice", mpath,
+                       m.segno[i]);
+      if (!rc) rc = open_segment(s, m.segno[i], m.size[i]);
     }
   }
+  free(m.segno);
+  free(m.size);
+  if (!rc) {
+    for (size_t i = 0; i < s->nsegs; i++)
+      if (s->next_segno <= s->segs[i]->no) s->next_segno = s->segs[i]->no + 1;
+    rc = remove_orphans(s, files, nfiles);
+  }
+  free(files);
+  return rc;
+}
+
+int evs_log_open(evs_store *s) {
+  int rc;
+  if (s->dir) {
+    rc = log_open_dir(s);
+  } else {
+    evs_seg *g;
+    rc = seg_create(s, 1, s->idx.base, &g);
+    if (!rc && (rc = seg_add(s, g))) seg_free(s, g);
+    s->next_segno = 2;
+  }
+  if (rc) return rc;
   s->cur = s->segs[s->nsegs - 1];
+  /* Ids handed out before the last segment began are never reused, even
+  ** when compaction removed every event that had them. */
+  if ((rc = evs_index_extend(&s->idx, s->cur->first_id)))
+    return evs_err(s, rc, "out of memory");
   s->vis_n = s->idx.n;
   /* What an earlier process wrote may still sit in the page cache: treat
   ** nothing as synced, so the first sync (a roll, evs_store_sync, a FULL

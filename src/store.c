@@ -80,9 +80,8 @@ static int has_segments(const char *dir) {
 
 /* Read the meta file, or create it (atomically: temp file, sync, rename). */
 static int load_meta(evs_store *s) {
-  char path[4096], tmp[4096];
+  char path[4096];
   snprintf(path, sizeof path, "%s/%s", s->dir, EVS_META_NAME);
-  snprintf(tmp, sizeof tmp, "%s/%s.tmp", s->dir, EVS_META_NAME);
   const evs_io *io = s->io;
   uint8_t buf[EVS_META_SIZE + 1];
   int fd = io->open(io->ctx, path, O_RDONLY, 0);
@@ -106,17 +105,8 @@ static int load_meta(evs_store *s) {
   if (e) return evs_err_io(s, -e, "getrandom for", path);
   s->meta.created_us = evs_now(s);
   evs_meta_encode(&s->meta, buf);
-  fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return evs_err_io(s, -fd, "cannot create", tmp);
-  e = evs_io_write_all(io, fd, buf, EVS_META_SIZE, 0);
-  if (!e) e = io->fdatasync(io->ctx, fd);
-  io->close(io->ctx, fd);
-  if (!e) e = io->rename(io->ctx, tmp, path);
-  if (!e) e = evs_io_sync_dir(io, s->dir);
-  if (e) {
-    io->unlink(io->ctx, tmp);
+  if ((e = evs_io_replace(io, s->dir, EVS_META_NAME, buf, EVS_META_SIZE, NULL)))
     return evs_err_io(s, -e, "cannot write", path);
-  }
   return 0;
 }
 

@@ -40,6 +40,7 @@ typedef struct evs_seg {
   uint8_t *base;
   size_t map_len;
   uint64_t size;   /* committed bytes (header included) */
+  uint64_t first_id; /* from the header: next id when it was started */
   evs_oldmap *old;
 } evs_seg;
 
@@ -194,11 +195,14 @@ struct evs_store {
   evs_seg **segs; /* in order */
   size_t nsegs, segs_cap;
   evs_seg *cur;
+  uint64_t next_segno;          /* for the next new segment file */
+  uint64_t man_gen, man_layout; /* of the manifest on disk */
 
   pthread_mutex_t smu;
   pthread_cond_t scv;
   uint64_t written_lsn, synced_lsn;
   int written_fd, syncing;
+  int dir_dirty; /* a rename in the directory is not synced yet */
   int broken; /* nonzero: writes refused with EVS_EREADONLY */
   char broken_why[200];
 
@@ -227,6 +231,9 @@ size_t evs_index_bytes(const evs_index *x);
 int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
                   size_t srclen, const char *typ, size_t typlen,
                   evs_plist **touched_src, evs_plist **touched_typ);
+/* Make the next id at least `next`: an empty index moves its base, a
+** non-empty one gets holes (entries of ids whose events are gone). */
+int evs_index_extend(evs_index *x, uint64_t next);
 evs_name *evs_names_find(const evs_names *t, const char *s, size_t len);
 /* Drop entries rel >= n0 (a rolled-back transaction). */
 void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
@@ -262,6 +269,15 @@ int evs_key_match(void *ctx, uint32_t rel);
 
 /* log.c */
 int evs_log_open(evs_store *s);
+/* Write the manifest for segs[0..n) (the last one open), generation + 1,
+** with the given layout number. *in_effect (may be NULL) is 1 when the
+** new manifest replaced the old one, also when an error is returned (its
+** directory sync failed; the next log sync retries it). */
+int evs_manifest_write(evs_store *s, evs_seg *const *segs, size_t n, uint64_t layout,
+                       int *in_effect);
+/* Read a whole small file of the store's directory; *buf malloc'ed.
+** Returns 0, or -errno (-ENOENT when missing). */
+int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n);
 void evs_log_close(evs_store *s);
 /* Pointer to the record at (slot, off): from the transaction's buffer when
 ** it is not written yet, else from the segment mapping. */

@@ -142,12 +142,14 @@ static int judge(const char *dir, const expect *ex, const char *what,
 }
 
 static const char *files[] = {"evstore.meta", "0000000000000001.evlog",
-                              "0000000000000002.evlog", "0000000000000003.evlog"};
+                              "0000000000000002.evlog", "0000000000000003.evlog",
+                              "evstore.manifest"};
+#define NFILES 5
 
 static void restore(const char *dir, char **orig, size_t *len) {
   char p[600];
   /* Recovery may have created or truncated files: put all back. */
-  for (int f = 0; f < 4; f++) {
+  for (int f = 0; f < NFILES; f++) {
     snprintf(p, sizeof p, "%s/%s", dir, files[f]);
     spit(p, orig[f], len[f]);
   }
@@ -161,9 +163,9 @@ static void damage_loop(int truncate_mode) {
   char *dir = t_tmpdir();
   expect ex;
   build(dir, &ex);
-  char *orig[4], p[600];
-  size_t len[4];
-  for (int f = 0; f < 4; f++) {
+  char *orig[NFILES], p[600];
+  size_t len[NFILES];
+  for (int f = 0; f < NFILES; f++) {
     snprintf(p, sizeof p, "%s/%s", dir, files[f]);
     orig[f] = slurp(p, &len[f]);
     REQUIRE(orig[f]);
@@ -171,7 +173,7 @@ static void damage_loop(int truncate_mode) {
   int fails = 0, cases = 0;
   /* Under valgrind (tests/test_valgrind.sh) a sample is enough. */
   size_t thin = getenv("EVS_VALGRIND") ? 40 : 1;
-  for (int f = 0; f < 4 && fails < 5; f++) {
+  for (int f = 0; f < NFILES && fails < 5; f++) {
     snprintf(p, sizeof p, "%s/%s", dir, files[f]);
     /* Every offset of headers and the last segment; every 3rd elsewhere. */
     size_t stride = ((f == 0 || f == 3) ? 1 : 3) * thin;
@@ -196,7 +198,7 @@ static void damage_loop(int truncate_mode) {
   CHECK_EQ(fails, 0);
   CHECK(cases > (int)(3000 / thin));
   fprintf(stderr, "info: %d damaged stores judged\n", cases);
-  for (int f = 0; f < 4; f++) free(orig[f]);
+  for (int f = 0; f < NFILES; f++) free(orig[f]);
   for (int i = 1; i <= ex.n; i++) free(ex.payload[i]);
   t_rmdir(dir);
 }

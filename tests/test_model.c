@@ -1331,6 +1331,8 @@ static void check_dir_files(void) {
       meta = 1;
     } else if (!strcmp(n, "LOCK")) {
       lock = 1;
+    } else if (!strcmp(n, "evstore.manifest") || !strcmp(n, "evstore.checkpoint")) {
+      /* the segment list; the index checkpoint */
     } else if (len == 22 && !strcmp(n + 16, ".evlog") &&
                strspn(n, "0123456789abcdefABCDEF") == 16) {
       nseg++;

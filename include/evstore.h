@@ -96,6 +96,16 @@ typedef struct evs_options {
   uint32_t segment_size;         /* bytes before a new segment; 0 = 64 MiB */
   evs_clock_fn clock;            /* NULL = CLOCK_REALTIME                  */
   void *clock_arg;
+  int64_t checkpoint_bytes;      /* write an index checkpoint after this
+                                    much new log (and at close); 0 = 64 MiB;
+                                    -1 = never (open replays the whole log) */
+  int compact_dead_percent;      /* compaction rewrites a sealed segment
+                                    whose dead bytes reach this share;
+                                    0 = 50; 1..100                         */
+  int auto_compact_percent;      /* compact in the background once dead
+                                    bytes reach this share of the log;
+                                    0 = 50; -1 = only when evs_compact is
+                                    called                                 */
 } evs_options;
 
 /* Fill out with in's options and the defaults for its zero fields, as
@@ -329,9 +339,30 @@ typedef struct evs_stats {
   uint64_t index_bytes;           /* memory of the in-memory index       */
   uint64_t recovered_bytes_dropped;   /* at open: torn/uncommitted tail   */
   uint64_t recovered_records_dropped;
+  int checkpoint_state;           /* at open: EVS_CHECKPOINT_*            */
+  uint64_t open_replayed_bytes;   /* log bytes replayed at open          */
+  uint64_t checkpoints_written;   /* by this handle                      */
+  uint64_t log_bytes_since_checkpoint;
 } evs_stats;
 
+/* evs_stats.checkpoint_state: how open built the index. */
+#define EVS_CHECKPOINT_NONE 0    /* no checkpoint file: whole log replayed */
+#define EVS_CHECKPOINT_LOADED 1  /* loaded; only the log after it replayed */
+#define EVS_CHECKPOINT_STALE 2   /* written for another log (compacted or
+                                    cut since): ignored, whole log replayed */
+#define EVS_CHECKPOINT_CORRUPT 3 /* failed its checksum or checks: ignored */
+#define EVS_CHECKPOINT_OFF 4     /* checkpoint_bytes = -1, or in memory    */
+
 int evs_stats_get(evs_store *s, evs_stats *out);
+
+/* ---- Checkpoints ------------------------------------------------------- */
+/* Write the in-memory index to evstore.checkpoint now (the log up to it is
+** synced first), so the next open loads it and replays only the log
+** written after it. Done automatically at close and every
+** checkpoint_bytes of log. Waits for the write transaction; readers go
+** on. A no-op for in-memory stores and with checkpoint_bytes = -1.
+** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY. */
+int evs_checkpoint(evs_store *s);
 
 /* ---- Verification ------------------------------------------------------ */
 typedef struct evs_verify_report {

@@ -183,6 +183,15 @@ int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
   return 0;
 }
 
+int evs_index_list_load(evs_index *x, int types, const char *s, size_t len,
+                        const uint32_t *rels, size_t n) {
+  evs_name *nm = names_get(types ? &x->types : &x->sources, s, len);
+  if (!nm || plist_reserve(&nm->list, nm->list.n + n)) return EVS_ENOMEM;
+  for (size_t i = 0; i < n; i++) plist_push(&nm->list, rels[i]);
+  x->list_entries += n;
+  return 0;
+}
+
 void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
                         size_t nlists) {
   for (size_t i = 0; i < nlists; i++) {

@@ -151,6 +151,16 @@ const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *t, uint16_t slot,
   return g->base + off;
 }
 
+size_t evs_rec_avail(const evs_store *s, const evs_txn *t, uint16_t slot, uint32_t off) {
+  const evs_seg *g = s->slots[slot];
+  if (t && g == s->cur) {
+    uint64_t fl = t->start + t->flushed;
+    if (off >= fl) return t->len - (off - fl);
+    if (off >= t->start) return fl - off;
+  }
+  return off < g->size ? g->size - off : 0;
+}
+
 int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off) {
   evs_seg *g = s->cur;
   if (g->fd < 0) {
@@ -345,7 +355,7 @@ int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
 
 uint64_t evs_log_disk_bytes(const evs_store *s) {
   if (!s->dir) return 0;
-  uint64_t n = EVS_META_SIZE + evs_manifest_len((uint32_t)s->nsegs);
+  uint64_t n = EVS_META_SIZE + evs_manifest_len((uint32_t)s->nsegs) + s->ckpt_file_bytes;
   for (size_t i = 0; i < s->nsegs; i++) n += s->segs[i]->size;
   return n;
 }
@@ -458,10 +468,10 @@ static int replay_ids(evs_store *s, const uint8_t *r, uint32_t len, int type) {
 
 /* Scan g: checksums and commit boundaries. *end is the end of the last
 ** commit; *valid_after counts whole records after it. */
-void evs_log_scan(const evs_seg *g, uint64_t fsize, uint64_t *end,
-                         uint64_t *valid_after, uint64_t *scan_end) {
-  uint64_t pos = EVS_SEG_HDR, n = 0;
-  *end = EVS_SEG_HDR;
+void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end,
+                  uint64_t *valid_after, uint64_t *scan_end) {
+  uint64_t pos = from, n = 0;
+  *end = from;
   for (;;) {
     uint32_t len;
     uint8_t type;
@@ -494,14 +504,15 @@ static uint64_t count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
   return n;
 }
 
-int evs_log_replay(evs_store *s, evs_seg *g, uint64_t end,
-                          const char *path) {
-  uint64_t pos = EVS_SEG_HDR;
+int evs_log_replay(evs_store *s, evs_seg *g, uint64_t from, uint64_t end,
+                   const char *path) {
+  uint64_t pos = from;
   uint32_t intx = 0;
   /* Ids below the segment's first id belong to segments before it (some
   ** perhaps removed by compaction): records may name them, never more. */
   if (evs_index_extend(&s->idx, g->first_id))
     return evs_err(s, EVS_ENOMEM, "out of memory replaying the log");
+  s->open_replayed += end - from;
   while (pos < end) {
     uint32_t len;
     uint8_t type;
@@ -563,9 +574,8 @@ static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
   return 0;
 }
 
-/* Open, check and replay one segment the manifest names. sealed is its
-** recorded size, or 0 for the open last segment (whose torn or
-** uncommitted tail is cut off). */
+/* Open and map one segment the manifest names and check its header and,
+** if sealed, its size. Records are checked by recover(). */
 static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
   char path[4096];
   seg_path(s, no, path, sizeof path);
@@ -606,33 +616,73 @@ static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
                  path, fsize, sealed);
     goto fail;
   }
-  uint64_t end, nafter, scan_end;
-  evs_log_scan(g, fsize, &end, &nafter, &scan_end);
-  if (end < fsize) {
-    if (sealed) {
-      rc = evs_err(s, EVS_ECORRUPT,
-                   "segment %s: damaged record at offset %" PRIu64
-                   " in a sealed segment (%" PRIu64 " bytes unreadable)",
-                   path, end, fsize - end);
-      goto fail;
-    }
-    s->rec_bytes_dropped += fsize - end;
-    s->rec_records_dropped += nafter;
-    if (scan_end < fsize)
-      s->rec_records_dropped += 1 + count_beyond(g, scan_end, fsize);
-    e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)end);
-    if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, g->fd);
-    if (e) {
-      rc = evs_err_io(s, -e, "cannot truncate torn tail of", path);
-      goto fail;
-    }
-  }
-  g->size = end;
+  g->size = fsize;
   if ((rc = seg_add(s, g))) goto fail;
-  return evs_log_replay(s, g, end, path);
+  return 0;
 fail:
   seg_free(s, g);
   return rc;
+}
+
+/* Check the records of segs[i] from `from` on: a sealed segment must be
+** whole; the last one loses its torn or uncommitted tail. */
+static int check_segment(evs_store *s, size_t i, uint64_t from) {
+  evs_seg *g = s->segs[i];
+  char path[4096];
+  seg_path(s, g->no, path, sizeof path);
+  uint64_t fsize = g->size, end, nafter, scan_end;
+  evs_log_scan(g, from, fsize, &end, &nafter, &scan_end);
+  if (end == fsize) return 0;
+  if (i + 1 < s->nsegs)
+    return evs_err(s, EVS_ECORRUPT,
+                   "segment %s: damaged record at offset %" PRIu64
+                   " in a sealed segment (%" PRIu64 " bytes unreadable)",
+                   path, end, fsize - end);
+  s->rec_bytes_dropped += fsize - end;
+  s->rec_records_dropped += nafter;
+  if (scan_end < fsize) s->rec_records_dropped += 1 + count_beyond(g, scan_end, fsize);
+  int e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)end);
+  if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, g->fd);
+  if (e) return evs_err_io(s, -e, "cannot truncate torn tail of", path);
+  g->size = end;
+  return 0;
+}
+
+/* Build the index: from the checkpoint when it matches the log, replaying
+** only what follows it; else from the whole log. */
+static int recover(evs_store *s) {
+  size_t first = 0;
+  uint64_t from = EVS_SEG_HDR;
+  int rc = evs_checkpoint_find(s, &first, &from);
+  if (rc) return rc;
+  /* The last segment is always checked whole: it is where a crash tears
+  ** the log, and a checkpoint beyond what survives there is stale. */
+  size_t last = s->nsegs - 1;
+  if ((rc = check_segment(s, last, EVS_SEG_HDR))) return rc;
+  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && first == last && from > s->segs[last]->size) {
+    s->ckpt_state = EVS_CHECKPOINT_STALE;
+    free(s->ckpt_buf);
+    s->ckpt_buf = NULL;
+    first = 0;
+    from = EVS_SEG_HDR;
+  }
+  /* Sealed segments the checkpoint covers are not re-read (they were
+  ** checked when written, and every read checks its record); the ones
+  ** after it are checked whole. */
+  for (size_t i = first; i < last; i++)
+    if ((rc = check_segment(s, i, i == first ? from : EVS_SEG_HDR))) return rc;
+  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s))) return rc;
+  s->open_replayed = 0;
+  for (size_t i = first; i < s->nsegs; i++) {
+    char path[4096];
+    seg_path(s, s->segs[i]->no, path, sizeof path);
+    if ((rc = evs_log_replay(s, s->segs[i], i == first ? from : EVS_SEG_HDR,
+                             s->segs[i]->size, path)))
+      return rc;
+  }
+  /* A checkpoint that covers the whole log need not be written again. */
+  s->ckpt_dirty = s->ckpt_state != EVS_CHECKPOINT_LOADED || s->open_replayed;
+  return 0;
 }
 
 /* Start the log of a new store: segment 1, then the manifest naming it. */
@@ -724,6 +774,7 @@ static int log_open_dir(evs_store *s) {
       if (s->next_segno <= s->segs[i]->no) s->next_segno = s->segs[i]->no + 1;
     rc = remove_orphans(s, files, nfiles);
   }
+  if (!rc) rc = recover(s);
   free(files);
   return rc;
 }

@@ -52,6 +52,18 @@ int evs_options_resolve(const evs_options *in, evs_options *o) {
     return evs_err(NULL, EVS_EINVAL, "segment_size %u is outside 4096..1073741824",
                    o->segment_size);
   if (!o->clock) o->clock = realtime_us;
+  if (!o->checkpoint_bytes) o->checkpoint_bytes = 64 << 20;
+  if (o->checkpoint_bytes < -1)
+    return evs_err(NULL, EVS_EINVAL, "checkpoint_bytes must be > 0, 0 (default) or -1 (never)");
+  if (!o->compact_dead_percent) o->compact_dead_percent = 50;
+  if (o->compact_dead_percent < 1 || o->compact_dead_percent > 100)
+    return evs_err(NULL, EVS_EINVAL, "compact_dead_percent %d is outside 1..100",
+                   o->compact_dead_percent);
+  if (!o->auto_compact_percent) o->auto_compact_percent = 50;
+  if (o->auto_compact_percent < -1 || o->auto_compact_percent > 100)
+    return evs_err(NULL, EVS_EINVAL,
+                   "auto_compact_percent %d is outside 1..100 (0 default, -1 never)",
+                   o->auto_compact_percent);
   return 0;
 }
 
@@ -136,6 +148,7 @@ static int lock_dir(evs_store *s) {
 }
 
 static void store_free(evs_store *s) {
+  free(s->ckpt_buf);
   evs_log_close(s);
   evs_index_free(&s->idx);
   evs_zstd_pools_free(s);
@@ -221,7 +234,9 @@ int evs_store_close(evs_store *s) {
   if (!s) return 0;
   int rc = 0;
   if (s->txn) evs_txn_rollback(s->txn);
-  if (s->dir && s->opt.sync != EVS_SYNC_OFF && !s->broken) rc = evs_store_sync(s);
+  /* The checkpoint makes the next open fast; it syncs the log first. */
+  if (s->dir && !s->broken && s->ckpt_dirty) rc = evs_checkpoint_write(s);
+  if (!rc && s->dir && s->opt.sync != EVS_SYNC_OFF && !s->broken) rc = evs_store_sync(s);
   char why[512];
   if (rc) snprintf(why, sizeof why, "%s", evs_errmsg(s));
   store_free(s);
@@ -256,6 +271,10 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
   st->index_bytes = evs_index_bytes(x) + s->nsegs * sizeof(evs_seg);
   st->recovered_bytes_dropped = s->rec_bytes_dropped;
   st->recovered_records_dropped = s->rec_records_dropped;
+  st->checkpoint_state = s->ckpt_state;
+  st->open_replayed_bytes = s->open_replayed;
+  st->checkpoints_written = s->ckpts_written;
+  st->log_bytes_since_checkpoint = s->log_bytes - s->ckpt_log_bytes;
   pthread_rwlock_unlock(&s->ilock);
   return 0;
 }

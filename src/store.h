@@ -213,6 +213,17 @@ struct evs_store {
   size_t ndpool, dpool_cap;
 
   uint64_t rec_bytes_dropped, rec_records_dropped;
+
+  /* Checkpoints: state at open, the file accepted by find (freed by
+  ** load), log bytes committed in total and at the last checkpoint. */
+  int ckpt_state;
+  uint8_t *ckpt_buf;
+  size_t ckpt_len;
+  uint64_t open_replayed;
+  uint64_t log_bytes, ckpt_log_bytes; /* under smu */
+  int ckpt_dirty; /* the index has changed since the checkpoint on disk */
+  uint64_t ckpt_file_bytes; /* size of evstore.checkpoint */
+  uint64_t ckpts_written;
 };
 
 static inline int64_t evs_now(const evs_store *s) {
@@ -234,6 +245,10 @@ int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
 /* Make the next id at least `next`: an empty index moves its base, a
 ** non-empty one gets holes (entries of ids whose events are gone). */
 int evs_index_extend(evs_index *x, uint64_t next);
+/* Append rels (increasing) to the list of a source (types 0) or an event
+** type (types 1), creating the name: loading a checkpoint. */
+int evs_index_list_load(evs_index *x, int types, const char *s, size_t len,
+                        const uint32_t *rels, size_t n);
 evs_name *evs_names_find(const evs_names *t, const char *s, size_t len);
 /* Drop entries rel >= n0 (a rolled-back transaction). */
 void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
@@ -283,23 +298,37 @@ void evs_log_close(evs_store *s);
 ** it is not written yet, else from the segment mapping. */
 const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *t, uint16_t slot,
                            uint32_t off);
+/* Bytes readable from that record on (to bound a damaged length). */
+size_t evs_rec_avail(const evs_store *s, const evs_txn *t, uint16_t slot, uint32_t off);
 int evs_log_roll_if_full(evs_store *s);
 int evs_log_reserve(evs_store *s, evs_seg *g, uint64_t need);
 /* Write bytes of the current segment at off (file or memory). */
 int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off);
 int evs_log_truncate(evs_store *s, uint64_t off);
 int evs_log_sync_upto(evs_store *s, uint64_t lsn);
-/* Check records of g up to fsize: *end is the end of the last commit,
-** *valid_after whole records after it, *scan_end where checking stopped. */
-void evs_log_scan(const evs_seg *g, uint64_t fsize, uint64_t *end,
+/* Check records of g from `from` up to fsize: *end is the end of the last
+** commit, *valid_after whole records after it, *scan_end where checking
+** stopped. */
+void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end,
                   uint64_t *valid_after, uint64_t *scan_end);
 /* The index side of an ack / a delete (flags, pending set, counters,
 ** the deleted event's key), shared by commit and replay so both build
 ** the same index. Caller holds ilock exclusively (or is alone). */
 void evs_mark_acked(evs_store *s, uint64_t rel, evs_ent *e, int64_t at);
 void evs_mark_deleted(evs_store *s, uint64_t rel, evs_ent *e);
-/* Apply the records of g up to end (already checked) to s's index. */
-int evs_log_replay(evs_store *s, evs_seg *g, uint64_t end, const char *path);
+/* Apply the records of g in [from, end) (already checked) to s's index. */
+int evs_log_replay(evs_store *s, evs_seg *g, uint64_t from, uint64_t end,
+                   const char *path);
+
+/* checkpoint.c */
+/* At open, with every listed segment mapped: is there a checkpoint that
+** matches the log? Sets s->ckpt_state; when LOADED, *seg / *off is where
+** the log after it begins. Only out-of-memory is an error. */
+int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off);
+/* Fill the (empty) index from the checkpoint evs_checkpoint_find accepted. */
+int evs_checkpoint_load(evs_store *s);
+/* Write a checkpoint of the committed index (waits for the writer). */
+int evs_checkpoint_write(evs_store *s);
 uint64_t evs_log_disk_bytes(const evs_store *s);
 
 /* compress.c */
@@ -313,6 +342,10 @@ void evs_zstd_pools_free(evs_store *s);
 
 /* txn.c */
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);
+/* Hold the writer without a transaction (no segment roll): nothing
+** commits meanwhile. EVS_EBUSY if this thread already holds it. */
+int evs_writer_lock(evs_store *s);
+void evs_writer_unlock(evs_store *s);
 void evs_txn_free(evs_txn *t);
 evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);
 

@@ -216,6 +216,16 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   return 0;
 }
 
+int evs_writer_lock(evs_store *s) {
+  if (holds_writer(s))
+    return evs_err(s, EVS_EBUSY, "this thread holds the write transaction");
+  lock_writer(s, -1);
+  __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
+  return 0;
+}
+
+void evs_writer_unlock(evs_store *s) { release_writer(s); }
+
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
   return begin(s, out, internal, -1);
 }
@@ -398,6 +408,8 @@ static int finish_commit(evs_txn *t) {
 
   uint64_t lsn = evs_lsn(s->cur->no, end);
   pthread_mutex_lock(&s->smu);
+  s->log_bytes += end - t->start;
+  s->ckpt_dirty = 1;
   s->written_lsn = lsn;
   s->written_fd = s->cur->fd;
   pthread_mutex_unlock(&s->smu);

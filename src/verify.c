@@ -146,7 +146,7 @@ int evs_verify(evs_store *s, evs_verify_report *out) {
   for (size_t i = 0; i < s->nsegs && !rc; i++) {
     evs_seg *g = s->segs[i];
     uint64_t end, after, scan_end;
-    evs_log_scan(g, g->size, &end, &after, &scan_end);
+    evs_log_scan(g, EVS_SEG_HDR, g->size, &end, &after, &scan_end);
     v.r.segments++;
     if (end != g->size) {
       problem(&v, "segment %" PRIu64 ": damaged at offset %" PRIu64, g->no, end);
@@ -154,7 +154,7 @@ int evs_verify(evs_store *s, evs_verify_report *out) {
     }
     for (uint64_t pos = EVS_SEG_HDR; pos < end; pos += get_u32(g->base + pos + 8))
       v.r.records++;
-    rc = evs_log_replay(ref, g, end, "(verify)");
+    rc = evs_log_replay(ref, g, EVS_SEG_HDR, end, "(verify)");
     if (rc == EVS_ECORRUPT) {
       problem(&v, "segment %" PRIu64 ": %s", g->no, evs_errmsg(ref));
       rc = 0;

@@ -343,6 +343,11 @@ typedef struct evs_stats {
   uint64_t open_replayed_bytes;   /* log bytes replayed at open          */
   uint64_t checkpoints_written;   /* by this handle                      */
   uint64_t log_bytes_since_checkpoint;
+  uint64_t compactions;           /* evs_compact passes that changed the log */
+  uint64_t compact_removed_events;
+  int maintenance_error;          /* last failure of background work (a
+                                     periodic checkpoint or compaction), 0
+                                     if none; evs_errmsg does not keep it */
 } evs_stats;
 
 /* evs_stats.checkpoint_state: how open built the index. */
@@ -363,6 +368,29 @@ int evs_stats_get(evs_store *s, evs_stats *out);
 ** on. A no-op for in-memory stores and with checkpoint_bytes = -1.
 ** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY. */
 int evs_checkpoint(evs_store *s);
+
+/* ---- Compaction -------------------------------------------------------- */
+typedef struct evs_compact_report {
+  uint64_t segments_before, segments_after;
+  uint64_t segments_removed;   /* every event in them was dead          */
+  uint64_t segments_rewritten; /* live records copied to a new file     */
+  uint64_t events_removed;     /* event records dropped from the log    */
+  uint64_t bytes_before, bytes_after; /* all files of the store         */
+  uint64_t max_pause_us;       /* longest time writers were held        */
+} evs_compact_report;
+
+/* Reclaim the space of dead events: deleted ones, expired ones (older
+** than retention_us), and acknowledged ones whose idempotency key (if
+** any) is past idempotency_window_us. Sealed segments whose events are
+** all dead are removed; those with at least compact_dead_percent dead
+** are rewritten with their live records unchanged (ids, times, payload
+** bytes). Acknowledged events are readable until compaction removes
+** them (then EVS_ENOTFOUND). Crash-safe at every point; appends, acks
+** and readers go on meanwhile, except for a short pause per segment
+** while the index is repointed (max_pause_us). Runs automatically in
+** the background past auto_compact_percent. report may be NULL.
+** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY. */
+int evs_compact(evs_store *s, evs_compact_report *report);
 
 /* ---- Verification ------------------------------------------------------ */
 typedef struct evs_verify_report {

@@ -34,7 +34,7 @@ int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why) {
 }
 
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
-                       uint64_t first_id, uint8_t out[EVS_SEG_HDR]) {
+                       uint64_t first_id, uint64_t flags, uint8_t out[EVS_SEG_HDR]) {
   memset(out, 0, EVS_SEG_HDR);
   memcpy(out, EVS_SEG_MAGIC, 8);
   put_u32(out + 8, EVS_FORMAT_VERSION);
@@ -43,11 +43,13 @@ void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
   put_u64(out + 24, store_id);
   put_u64(out + 32, (uint64_t)created_us);
   put_u64(out + 40, first_id);
+  put_u64(out + 48, flags);
   put_u64(out + 56, XXH3_64bits(out, 56));
 }
 
 int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
-                      uint64_t *store_id, uint64_t *first_id, const char **why) {
+                      uint64_t *store_id, uint64_t *first_id, uint64_t *flags,
+                      const char **why) {
   if (n < EVS_SEG_HDR) return *why = "shorter than its header", -1;
   if (memcmp(p, EVS_SEG_MAGIC, 8)) return *why = "bad magic", -1;
   if (get_u64(p + 56) != XXH3_64bits(p, 56))
@@ -57,6 +59,9 @@ int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
   *segno = get_u64(p + 16);
   *store_id = get_u64(p + 24);
   *first_id = get_u64(p + 40);
+  *flags = get_u64(p + 48);
+  if (!*first_id || *first_id >= EVS_ID_MAX || (*flags & ~(uint64_t)EVS_SEG_REWRITTEN))
+    return *why = "malformed header fields", -1;
   return 0;
 }
 

@@ -36,10 +36,15 @@ int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 /* first_id: the next event id when the segment was started (for a
 ** rewritten segment, its original's): ids below it were handed out before,
 ** so a store whose events were all compacted away still never reuses one. */
+/* flags: EVS_SEG_REWRITTEN for a segment written by compaction (its ids
+** may be sparse). */
+#define EVS_SEG_REWRITTEN 1
+/* Event ids stay below this (so id arithmetic never wraps). */
+#define EVS_ID_MAX ((uint64_t)1 << 62)
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
-                       uint64_t first_id, uint8_t out[EVS_SEG_HDR]);
-int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
-                      uint64_t *store_id, uint64_t *first_id, const char **why);
+                       uint64_t first_id, uint64_t flags, uint8_t out[EVS_SEG_HDR]);
+int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno, uint64_t *store_id,
+                      uint64_t *first_id, uint64_t *flags, const char **why);
 
 /* Manifest "evstore.manifest": which segment files make up the log, in
 ** replay order, and the exact size of every sealed one. Replaced

@@ -21,7 +21,7 @@
 
 #define MIN_MAP (1u << 20)
 
-static void seg_path(const evs_store *s, uint64_t no, char *out, size_t cap) {
+void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap) {
   snprintf(out, cap, "%s/%016" PRIx64 ".evlog", s->dir, no);
 }
 
@@ -70,7 +70,7 @@ int evs_log_reserve(evs_store *s, evs_seg *g, uint64_t need) {
   return 0;
 }
 
-static void seg_free(evs_store *s, evs_seg *g) {
+void evs_seg_free(evs_store *s, evs_seg *g) {
   if (!g) return;
   if (g->base) munmap(g->base, g->map_len);
   for (evs_oldmap *o = g->old, *n; o; o = n) {
@@ -103,18 +103,20 @@ static int seg_add(evs_store *s, evs_seg *g) {
 }
 
 /* Create segment `no` with its header, durable before it is used. */
-static int seg_create(evs_store *s, uint64_t no, uint64_t first_id, evs_seg **out) {
+int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
+                   evs_seg **out) {
   evs_seg *g = calloc(1, sizeof *g);
   if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
   g->no = no;
   g->fd = -1;
   g->first_id = first_id;
+  g->flags = flags;
   uint8_t hdr[EVS_SEG_HDR];
-  evs_seghdr_encode(no, s->meta.store_id, evs_now(s), first_id, hdr);
+  evs_seghdr_encode(no, s->meta.store_id, evs_now(s), first_id, flags, hdr);
   int rc;
   if (s->dir) {
     char path[4096];
-    seg_path(s, no, path, sizeof path);
+    evs_seg_path(s, no, path, sizeof path);
     int fd = s->io->open(s->io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
     if (fd < 0) {
       free(g);
@@ -129,12 +131,12 @@ static int seg_create(evs_store *s, uint64_t no, uint64_t first_id, evs_seg **ou
     if (e) {
       rc = evs_err_io(s, -e, "cannot write segment", path);
       s->io->unlink(s->io->ctx, path);
-      seg_free(s, g);
+      evs_seg_free(s, g);
       return rc;
     }
   }
   if ((rc = evs_log_reserve(s, g, EVS_SEG_HDR))) {
-    seg_free(s, g);
+    evs_seg_free(s, g);
     return rc;
   }
   if (g->fd < 0) memcpy(g->base, hdr, sizeof hdr);
@@ -170,7 +172,7 @@ int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off) {
   int e = evs_io_write_all(s->io, g->fd, p, n, (off_t)off);
   if (e) {
     char path[4096];
-    seg_path(s, g->no, path, sizeof path);
+    evs_seg_path(s, g->no, path, sizeof path);
     return evs_err_io(s, -e, "write to", path);
   }
   return 0;
@@ -182,7 +184,7 @@ int evs_log_truncate(evs_store *s, uint64_t off) {
   int e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)off);
   if (e) {
     char path[4096];
-    seg_path(s, g->no, path, sizeof path);
+    evs_seg_path(s, g->no, path, sizeof path);
     return evs_err_io(s, -e, "cannot truncate", path);
   }
   return 0;
@@ -219,7 +221,7 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
       /* After a failed fdatasync the kernel may have dropped the dirty
       ** pages: nothing written since the last good sync can be trusted. */
       char path[4096];
-      seg_path(s, target >> 32, path, sizeof path);
+      evs_seg_path(s, target >> 32, path, sizeof path);
       rc = evs_err_io(s, -e, "fdatasync of", path);
       s->broken = rc;
       snprintf(s->broken_why, sizeof s->broken_why, "%s", evs_errmsg(s));
@@ -244,7 +246,7 @@ int evs_log_roll_if_full(evs_store *s) {
     if (rc) return rc;
   }
   evs_seg *g;
-  int rc = seg_create(s, s->next_segno, s->idx.base + s->idx.n, &g);
+  int rc = evs_seg_create(s, s->next_segno, s->idx.base + s->idx.n, 0, &g);
   if (rc) return rc;
   pthread_rwlock_wrlock(&s->ilock);
   rc = seg_add(s, g);
@@ -265,10 +267,10 @@ int evs_log_roll_if_full(evs_store *s) {
     /* An orphan now (open would remove it too). */
     if (s->dir) {
       char path[4096];
-      seg_path(s, g->no, path, sizeof path);
+      evs_seg_path(s, g->no, path, sizeof path);
       s->io->unlink(s->io->ctx, path);
     }
-    seg_free(s, g);
+    evs_seg_free(s, g);
     return rc;
   }
   s->next_segno++;
@@ -280,6 +282,8 @@ int evs_log_roll_if_full(evs_store *s) {
   s->written_lsn = s->synced_lsn = evs_lsn(g->no, g->size);
   s->written_fd = g->fd;
   pthread_mutex_unlock(&s->smu);
+  /* A segment was sealed: the background thread judges the garbage. */
+  if (s->opt.auto_compact_percent > 0) evs_maint_kick(s, 0, 1);
   return mrc;
 }
 
@@ -361,7 +365,7 @@ uint64_t evs_log_disk_bytes(const evs_store *s) {
 }
 
 void evs_log_close(evs_store *s) {
-  for (size_t i = 0; i < s->nsegs; i++) seg_free(s, s->segs[i]);
+  for (size_t i = 0; i < s->nsegs; i++) evs_seg_free(s, s->segs[i]);
   free(s->segs);
   free(s->slots);
   s->segs = NULL;
@@ -393,10 +397,10 @@ static int replay_event(evs_store *s, evs_seg *g, uint32_t off,
   if (evs_ev_decode(r, len, &ev, &z, &raw)) return -1;
   evs_index *x = &s->idx;
   /* Ids only grow; gaps are events compaction removed. */
-  if (ev.id < x->base + x->n) return -1;
+  if (ev.id < x->base + x->n || ev.id >= s->id_limit || ev.id - x->base >= UINT32_MAX) return -1;
   if (evs_index_extend(x, ev.id)) return EVS_ENOMEM;
   evs_ent e = {ev.created_us, 0, off, (uint16_t)(g->no % EVS_SLOTS),
-               (uint8_t)(ENT_LIVE | ev.priority), 0};
+               (uint8_t)(ENT_LIVE | ev.priority | (ev.idempotency_key ? ENT_KEY : 0)), 0};
   evs_plist *a, *b;
   if (evs_index_add(x, &e, ev.source, ev.source_len, ev.event_type,
                     ev.event_type_len, &a, &b))
@@ -508,6 +512,13 @@ int evs_log_replay(evs_store *s, evs_seg *g, uint64_t from, uint64_t end,
                    const char *path) {
   uint64_t pos = from;
   uint32_t intx = 0;
+  /* Ids of this segment lie below the next one's first id; in the last,
+  ** below its first id plus the events it can hold. Damage that passes
+  ** the checksums cannot make the index span more than that. */
+  uint64_t limit = g->first_id + (g->size - EVS_SEG_HDR) / EVS_EV_FIXED + 1;
+  for (size_t k = 0; k + 1 < s->nsegs; k++)
+    if (s->segs[k] == g) limit = s->segs[k + 1]->first_id;
+  s->id_limit = limit;
   /* Ids below the segment's first id belong to segments before it (some
   ** perhaps removed by compaction): records may name them, never more. */
   if (evs_index_extend(&s->idx, g->first_id))
@@ -578,7 +589,7 @@ static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
 ** if sealed, its size. Records are checked by recover(). */
 static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
   char path[4096];
-  seg_path(s, no, path, sizeof path);
+  evs_seg_path(s, no, path, sizeof path);
   evs_seg *g = calloc(1, sizeof *g);
   if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
   g->no = no;
@@ -600,7 +611,7 @@ static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
   if ((rc = evs_log_reserve(s, g, EVS_MAX(fsize, EVS_SEG_HDR)))) goto fail;
   uint64_t segno, sid;
   const char *why;
-  if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &g->first_id, &why)) {
+  if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &g->first_id, &g->flags, &why)) {
     rc = evs_err(s, EVS_ECORRUPT, "segment %s: %s", path, why);
     goto fail;
   }
@@ -620,7 +631,7 @@ static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
   if ((rc = seg_add(s, g))) goto fail;
   return 0;
 fail:
-  seg_free(s, g);
+  evs_seg_free(s, g);
   return rc;
 }
 
@@ -629,7 +640,7 @@ fail:
 static int check_segment(evs_store *s, size_t i, uint64_t from) {
   evs_seg *g = s->segs[i];
   char path[4096];
-  seg_path(s, g->no, path, sizeof path);
+  evs_seg_path(s, g->no, path, sizeof path);
   uint64_t fsize = g->size, end, nafter, scan_end;
   evs_log_scan(g, from, fsize, &end, &nafter, &scan_end);
   if (end == fsize) return 0;
@@ -645,6 +656,24 @@ static int check_segment(evs_store *s, size_t i, uint64_t from) {
   if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, g->fd);
   if (e) return evs_err_io(s, -e, "cannot truncate torn tail of", path);
   g->size = end;
+  return 0;
+}
+
+/* First ids never decrease, and the whole log spans fewer than 2^32 ids
+** (the index's limit). Gaps between segments are legitimate (compaction
+** removes segments), so they bound the index only to that. */
+static int check_first_ids(evs_store *s) {
+  for (size_t i = 1; i < s->nsegs; i++) {
+    const evs_seg *a = s->segs[i - 1], *b = s->segs[i];
+    if (b->first_id < a->first_id || b->first_id - s->segs[0]->first_id >= UINT32_MAX) {
+      char path[4096];
+      evs_seg_path(s, b->no, path, sizeof path);
+      return evs_err(s, EVS_ECORRUPT,
+                     "segment %s starts at id %" PRIu64 ", impossible after the one "
+                     "before it (id %" PRIu64 ", %" PRIu64 " bytes)",
+                     path, b->first_id, a->first_id, a->size);
+    }
+  }
   return 0;
 }
 
@@ -675,7 +704,7 @@ static int recover(evs_store *s) {
   s->open_replayed = 0;
   for (size_t i = first; i < s->nsegs; i++) {
     char path[4096];
-    seg_path(s, s->segs[i]->no, path, sizeof path);
+    evs_seg_path(s, s->segs[i]->no, path, sizeof path);
     if ((rc = evs_log_replay(s, s->segs[i], i == first ? from : EVS_SEG_HDR,
                              s->segs[i]->size, path)))
       return rc;
@@ -688,10 +717,10 @@ static int recover(evs_store *s) {
 /* Start the log of a new store: segment 1, then the manifest naming it. */
 static int log_create(evs_store *s) {
   evs_seg *g;
-  int rc = seg_create(s, 1, s->idx.base, &g);
+  int rc = evs_seg_create(s, 1, s->idx.base, 0, &g);
   if (rc) return rc;
   if ((rc = seg_add(s, g))) {
-    seg_free(s, g);
+    evs_seg_free(s, g);
     return rc;
   }
   s->next_segno = 2;
@@ -709,7 +738,7 @@ static int remove_orphans(evs_store *s, const uint64_t *files, size_t nfiles) {
     for (size_t k = 0; k < s->nsegs && !listed; k++) listed = s->segs[k]->no == files[i];
     if (listed) continue;
     char path[4096];
-    seg_path(s, files[i], path, sizeof path);
+    evs_seg_path(s, files[i], path, sizeof path);
     int e = s->io->unlink(s->io->ctx, path);
     if (e && e != -ENOENT) return evs_err_io(s, -e, "cannot remove unused segment", path);
     removed = 1;
@@ -733,7 +762,7 @@ static int log_open_dir(evs_store *s) {
     ** then its only segment holds no record yet. */
     for (size_t i = 0; i < nfiles && !rc; i++) {
       char path[4096];
-      seg_path(s, files[i], path, sizeof path);
+      evs_seg_path(s, files[i], path, sizeof path);
       struct stat st;
       if (files[i] != 1 || (stat(path, &st) == 0 && (uint64_t)st.st_size > EVS_SEG_HDR))
         rc = evs_err(s, EVS_ECORRUPT, "%s is missing but %s holds segments",
@@ -774,6 +803,7 @@ static int log_open_dir(evs_store *s) {
       if (s->next_segno <= s->segs[i]->no) s->next_segno = s->segs[i]->no + 1;
     rc = remove_orphans(s, files, nfiles);
   }
+  if (!rc) rc = check_first_ids(s);
   if (!rc) rc = recover(s);
   free(files);
   return rc;
@@ -785,8 +815,8 @@ int evs_log_open(evs_store *s) {
     rc = log_open_dir(s);
   } else {
     evs_seg *g;
-    rc = seg_create(s, 1, s->idx.base, &g);
-    if (!rc && (rc = seg_add(s, g))) seg_free(s, g);
+    rc = evs_seg_create(s, 1, s->idx.base, 0, &g);
+    if (!rc && (rc = seg_add(s, g))) evs_seg_free(s, g);
     s->next_segno = 2;
   }
   if (rc) return rc;

@@ -136,6 +136,8 @@ struct evs_page {
   int more;
   char cursor[EVS_CURSOR_MAX];
   blk *arena; /* decompressed payloads and copies; never moves */
+  evs_store *s;
+  evs_epoch *epoch; /* keeps the segments its events point into mapped */
 };
 
 static void *arena_alloc(evs_page *p, size_t n) {
@@ -168,6 +170,7 @@ static void arena_reset(evs_page *p) {
 
 void evs_page_free(evs_page *p) {
   if (!p) return;
+  if (p->epoch) evs_epoch_leave(p->s, p->epoch);
   arena_reset(p);
   free(p->arena);
   free(p->ev);
@@ -366,6 +369,10 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
   pg->n = 0;
   pg->more = 0;
   arena_reset(pg);
+  /* Enter the present epoch before reading the index (see compact.c). */
+  if (pg->epoch) evs_epoch_leave(pg->s, pg->epoch);
+  pg->s = s;
+  pg->epoch = evs_epoch_enter(s);
   scan sc = {s, txn, q, pg, NULL, NULL, q->limit ? q->limit : EVS_PAGE_DEFAULT,
              after_id};
 

@@ -148,7 +148,9 @@ static int lock_dir(evs_store *s) {
 }
 
 static void store_free(evs_store *s) {
+  evs_maint_stop(s);
   free(s->ckpt_buf);
+  if (s->epochs) evs_compact_free(s);
   evs_log_close(s);
   evs_index_free(&s->idx);
   evs_zstd_pools_free(s);
@@ -158,6 +160,8 @@ static void store_free(evs_store *s) {
   pthread_mutex_destroy(&s->smu);
   pthread_cond_destroy(&s->scv);
   pthread_mutex_destroy(&s->poolmu);
+  pthread_mutex_destroy(&s->bgmu);
+  pthread_cond_destroy(&s->bgcv);
   free(s->dir);
   free(s);
 }
@@ -187,6 +191,12 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
   pthread_mutex_init(&s->smu, NULL);
   pthread_cond_init(&s->scv, NULL);
   pthread_mutex_init(&s->poolmu, NULL);
+  pthread_mutex_init(&s->bgmu, NULL);
+  pthread_cond_init(&s->bgcv, NULL);
+  if (evs_compact_init(s)) {
+    rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
+    goto fail;
+  }
   if (dir && strcmp(dir, ":memory:")) {
     if (!*dir) {
       rc = evs_err(NULL, EVS_EINVAL, "directory name is empty");
@@ -234,6 +244,7 @@ int evs_store_close(evs_store *s) {
   if (!s) return 0;
   int rc = 0;
   if (s->txn) evs_txn_rollback(s->txn);
+  evs_maint_stop(s);
   /* The checkpoint makes the next open fast; it syncs the log first. */
   if (s->dir && !s->broken && s->ckpt_dirty) rc = evs_checkpoint_write(s);
   if (!rc && s->dir && s->opt.sync != EVS_SYNC_OFF && !s->broken) rc = evs_store_sync(s);
@@ -274,7 +285,14 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
   st->checkpoint_state = s->ckpt_state;
   st->open_replayed_bytes = s->open_replayed;
   st->checkpoints_written = s->ckpts_written;
+  pthread_mutex_lock(&s->smu);
   st->log_bytes_since_checkpoint = s->log_bytes - s->ckpt_log_bytes;
+  pthread_mutex_unlock(&s->smu);
+  st->compactions = s->compactions;
+  st->compact_removed_events = s->compact_removed_events;
+  pthread_mutex_lock(&s->bgmu);
+  st->maintenance_error = s->bg_rc;
+  pthread_mutex_unlock(&s->bgmu);
   pthread_rwlock_unlock(&s->ilock);
   return 0;
 }

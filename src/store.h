@@ -35,12 +35,14 @@ typedef struct evs_oldmap {
 ** pointers while the writer appends; outgrown mappings are kept until
 ** close so pointers handed out stay valid. */
 typedef struct evs_seg {
+  struct evs_seg *next_retired;
   uint64_t no;
   int fd;          /* -1 for an in-memory segment */
   uint8_t *base;
   size_t map_len;
   uint64_t size;   /* committed bytes (header included) */
   uint64_t first_id; /* from the header: next id when it was started */
+  uint64_t flags;    /* from the header: EVS_SEG_REWRITTEN */
   evs_oldmap *old;
 } evs_seg;
 
@@ -51,6 +53,7 @@ typedef struct evs_seg {
 #define ENT_LIVE 0x04
 #define ENT_ACKED 0x08
 #define ENT_DELETED 0x10
+#define ENT_KEY 0x20 /* the event has an idempotency key */
 
 /* One event in memory: 24 bytes. Source, type and payload stay on disk. */
 typedef struct evs_ent {
@@ -196,6 +199,7 @@ struct evs_store {
   size_t nsegs, segs_cap;
   evs_seg *cur;
   uint64_t next_segno;          /* for the next new segment file */
+  uint64_t id_limit;            /* replay: ids of the segment being replayed */
   uint64_t man_gen, man_layout; /* of the manifest on disk */
 
   pthread_mutex_t smu;
@@ -213,6 +217,22 @@ struct evs_store {
   size_t ndpool, dpool_cap;
 
   uint64_t rec_bytes_dropped, rec_records_dropped;
+
+  /* Compaction (compact.c): one at a time; segments it replaced stay
+  ** mapped until no page filled before their retirement is alive. */
+  pthread_mutex_t cmu;
+  pthread_mutex_t emu;
+  struct evs_epoch *epochs, *cur_epoch; /* oldest first */
+  uint64_t compactions, compact_removed_events;
+
+  /* Background maintenance (maint.c): periodic checkpoints and automatic
+  ** compaction, on a thread started on first need. */
+  pthread_mutex_t bgmu;
+  pthread_cond_t bgcv;
+  pthread_t bg;
+  int bg_started, bg_stop, bg_ckpt, bg_compact;
+  int bg_rc;
+  char bg_err[200];
 
   /* Checkpoints: state at open, the file accepted by find (freed by
   ** load), log bytes committed in total and at the last checkpoint. */
@@ -319,6 +339,32 @@ void evs_mark_deleted(evs_store *s, uint64_t rel, evs_ent *e);
 /* Apply the records of g in [from, end) (already checked) to s's index. */
 int evs_log_replay(evs_store *s, evs_seg *g, uint64_t from, uint64_t end,
                    const char *path);
+
+/* compact.c */
+typedef struct evs_epoch {
+  uint64_t id;
+  size_t refs;            /* pages filled in this epoch still alive */
+  evs_seg *retired;       /* retired when this epoch ended */
+  struct evs_epoch *next;
+} evs_epoch;
+/* A page about to point into the mappings takes a reference on the
+** current epoch; it drops it when reused or freed. */
+evs_epoch *evs_epoch_enter(evs_store *s);
+void evs_epoch_leave(evs_store *s, evs_epoch *e);
+int evs_compact_init(evs_store *s);
+void evs_compact_free(evs_store *s); /* at close: frees retired segments */
+/* Estimated dead bytes of the sealed segments and the log's size. */
+void evs_compact_estimate(evs_store *s, uint64_t *dead, uint64_t *total);
+
+/* maint.c */
+void evs_maint_kick(evs_store *s, int ckpt, int compact);
+void evs_maint_stop(evs_store *s);
+
+/* log.c, for compaction */
+void evs_seg_free(evs_store *s, evs_seg *g);
+int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
+                   evs_seg **out);
+void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap);
 
 /* checkpoint.c */
 /* At open, with every listed segment mapped: is there a checkpoint that

@@ -410,11 +410,14 @@ static int finish_commit(evs_txn *t) {
   pthread_mutex_lock(&s->smu);
   s->log_bytes += end - t->start;
   s->ckpt_dirty = 1;
+  int ckpt_due = s->opt.checkpoint_bytes > 0 &&
+                 s->log_bytes - s->ckpt_log_bytes >= (uint64_t)s->opt.checkpoint_bytes;
   s->written_lsn = lsn;
   s->written_fd = s->cur->fd;
   pthread_mutex_unlock(&s->smu);
   release_writer(s);
   evs_txn_free(t);
+  if (ckpt_due && s->dir) evs_maint_kick(s, 1, 0);
   if (s->opt.sync == EVS_SYNC_FULL && s->dir) return evs_log_sync_upto(s, lsn);
   return 0;
 
@@ -603,7 +606,7 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   evs_rec_seal(r, len, EVS_REC_EVENT, flags);
 
   evs_ent e = {created, 0, off, (uint16_t)(s->cur->no % EVS_SLOTS),
-               (uint8_t)(ENT_LIVE | p->prio), 0};
+               (uint8_t)(ENT_LIVE | p->prio | (p->idem ? ENT_KEY : 0)), 0};
   evs_plist *ls, *lt;
   pthread_rwlock_wrlock(&s->ilock);
   rc = evs_index_add(&s->idx, &e, p->src, p->srclen, p->typ, p->typlen, &ls, &lt);

@@ -394,6 +394,8 @@ static evs_options fault_opts(void) {
   memset(&o, 0, sizeof o);
   o.sync = EVS_SYNC_FULL;
   o.segment_size = 4096;
+  /* Background work would make the I/O sequence nondeterministic. */
+  o.auto_compact_percent = -1;
   o.compress_threshold = UINT32_MAX;
   o.retention_us = -1;
   o.idempotency_window_us = -1;

@@ -1631,6 +1631,9 @@ static void run_model(const runcfg *cfg) {
   G.opts.retention_us = cfg->retention;
   G.opts.idempotency_window_us = cfg->window;
   G.opts.segment_size = cfg->segsize;
+  /* The model keeps acknowledged events forever: no compaction here
+  ** (tests/test_compact.c covers it). */
+  G.opts.auto_compact_percent = -1;
   G.opts.clock = fclock_fn;
   G.opts.clock_arg = &G.clk;
   if (!cfg->memory) G.dir = t_tmpdir();

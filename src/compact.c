@@ -1,0 +1,513 @@
+/*
+** compact.c: compaction. Sealed segments whose events are all dead
+** (deleted, expired, or acknowledged with no idempotency key still in its
+** window) are removed; those whose dead share passes compact_dead_percent
+** are rewritten into a new segment file holding the live event records
+** byte for byte (same ids, times, payload bytes) and the acks/deletes
+** still needed by events elsewhere. Each step is crash-safe: the new file
+** is synced, then the manifest switches to it atomically, then the old
+** file is retired. Writers are held only while the index is repointed.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "error.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- Epochs: when may a retired mapping go? ----------------------------- */
+
+int evs_compact_init(evs_store *s) {
+  pthread_mutex_init(&s->cmu, NULL);
+  pthread_mutex_init(&s->emu, NULL);
+  s->epochs = s->cur_epoch = calloc(1, sizeof(evs_epoch));
+  return s->epochs ? 0 : EVS_ENOMEM;
+}
+
+static void free_retired(evs_store *s, evs_seg *g) {
+  while (g) {
+    evs_seg *n = g->next_retired;
+    evs_seg_free(s, g);
+    g = n;
+  }
+}
+
+/* Free the segments of epochs no page can still point into. Holds emu. */
+static void reap(evs_store *s) {
+  while (s->epochs != s->cur_epoch && !s->epochs->refs) {
+    evs_epoch *e = s->epochs;
+    s->epochs = e->next;
+    free_retired(s, e->retired);
+    free(e);
+  }
+}
+
+evs_epoch *evs_epoch_enter(evs_store *s) {
+  pthread_mutex_lock(&s->emu);
+  evs_epoch *e = s->cur_epoch;
+  e->refs++;
+  pthread_mutex_unlock(&s->emu);
+  return e;
+}
+
+void evs_epoch_leave(evs_store *s, evs_epoch *e) {
+  if (!e) return;
+  pthread_mutex_lock(&s->emu);
+  e->refs--;
+  reap(s);
+  pthread_mutex_unlock(&s->emu);
+}
+
+/* g is out of the index: free it once older pages are gone. */
+static int retire(evs_store *s, evs_seg *g) {
+  evs_epoch *n = calloc(1, sizeof *n);
+  if (!n) return EVS_ENOMEM;
+  pthread_mutex_lock(&s->emu);
+  g->next_retired = s->cur_epoch->retired;
+  s->cur_epoch->retired = g;
+  n->id = s->cur_epoch->id + 1;
+  s->cur_epoch->next = n;
+  s->cur_epoch = n;
+  reap(s);
+  pthread_mutex_unlock(&s->emu);
+  return 0;
+}
+
+void evs_compact_free(evs_store *s) {
+  for (evs_epoch *e = s->epochs, *n; e; e = n) {
+    n = e->next;
+    free_retired(s, e->retired);
+    free(e);
+  }
+  s->epochs = s->cur_epoch = NULL;
+  pthread_mutex_destroy(&s->cmu);
+  pthread_mutex_destroy(&s->emu);
+}
+
+/* ---- What is dead ------------------------------------------------------- */
+
+/* Is the event of entry e dead at `now`? Caller holds ilock. */
+static int ent_dead(const evs_store *s, const evs_ent *e, int64_t now) {
+  if (!(e->flags & ENT_LIVE) || (e->flags & ENT_DELETED)) return 1;
+  if (s->opt.retention_us > 0 && e->created_us < now - s->opt.retention_us) return 1;
+  if (!(e->flags & ENT_ACKED)) return 0;
+  /* Acknowledged: kept while its idempotency key must still match. */
+  if (!(e->flags & ENT_KEY)) return 1;
+  return s->opt.idempotency_window_us > 0 &&
+         e->created_us < now - s->opt.idempotency_window_us;
+}
+
+/* Ids of segs[i] lie in [first_id, next segment's first_id). Count its
+** events, and the dead ones, from the index alone. Holds ilock (read). */
+static void seg_counts(const evs_store *s, size_t i, int64_t now, uint64_t *n, uint64_t *dead) {
+  const evs_index *x = &s->idx;
+  const evs_seg *g = s->segs[i];
+  uint64_t lo = g->first_id, hi = s->segs[i + 1]->first_id;
+  lo = EVS_MAX(lo, x->base);
+  hi = EVS_MIN(hi, x->base + s->vis_n);
+  uint16_t slot = (uint16_t)(g->no % EVS_SLOTS);
+  *n = *dead = 0;
+  for (uint64_t id = lo; id < hi; id++) {
+    const evs_ent *e = evs_ent_at(x, id - x->base);
+    if (!(e->flags & ENT_LIVE) || e->slot != slot) continue;
+    (*n)++;
+    *dead += ent_dead(s, e, now);
+  }
+}
+
+void evs_compact_estimate(evs_store *s, uint64_t *dead, uint64_t *total) {
+  int64_t now = evs_now(s);
+  *dead = *total = 0;
+  pthread_rwlock_rdlock(&s->ilock);
+  for (size_t i = 0; i + 1 < s->nsegs; i++) {
+    uint64_t n, d, sz = s->segs[i]->size - EVS_SEG_HDR;
+    seg_counts(s, i, now, &n, &d);
+    *total += sz;
+    *dead += n ? sz * d / n : sz;
+  }
+  *total += s->cur->size - EVS_SEG_HDR;
+  pthread_rwlock_unlock(&s->ilock);
+}
+
+/* A segment without events: does it hold acks/deletes of events that
+** are gone (so rewriting it shrinks it)? Holds ilock (read). */
+static int acks_stale(const evs_store *s, const evs_seg *g) {
+  const evs_index *x = &s->idx;
+  for (uint64_t pos = EVS_SEG_HDR; pos < g->size;) {
+    const uint8_t *r = g->base + pos;
+    uint32_t len = get_u32(r + 8);
+    uint8_t type = r[12];
+    pos += len;
+    if (type != EVS_REC_ACK && type != EVS_REC_DELETE) continue;
+    uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+    uint32_t cnt = get_u32(r + fixed - 8);
+    for (uint32_t i = 0; i < cnt; i++) {
+      uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
+      if (id < x->base || id - x->base >= x->n ||
+          !(evs_ent_at(x, id - x->base)->flags & ENT_LIVE))
+        return 1;
+    }
+  }
+  return 0;
+}
+
+/* ---- Rewriting one segment --------------------------------------------- */
+
+typedef struct moved {
+  uint64_t rel;
+  uint32_t off; /* new offset; UINT32_MAX = dropped */
+} moved;
+
+typedef struct rw {
+  evs_store *s;
+  evs_seg *ng;     /* the new segment (NULL: nothing to keep yet) */
+  uint8_t *buf;    /* records not yet written */
+  size_t len, cap;
+  uint64_t pos;    /* next offset in the new segment */
+  uint32_t nrec;   /* records since the last commit */
+  moved *mv;
+  size_t nmv, mvcap;
+} rw;
+
+static int rw_flush(rw *w) {
+  if (!w->len) return 0;
+  if (w->ng->fd < 0) { /* in memory: into the new segment's map */
+    int rc = evs_log_reserve(w->s, w->ng, w->pos);
+    if (rc) return rc;
+    memcpy(w->ng->base + w->pos - w->len, w->buf, w->len);
+    w->len = 0;
+    return 0;
+  }
+  int e = evs_io_write_all(w->s->io, w->ng->fd, w->buf, w->len, (off_t)(w->pos - w->len));
+  if (e) {
+    char path[4096];
+    evs_seg_path(w->s, w->ng->no, path, sizeof path);
+    return evs_err_io(w->s, -e, "write to", path);
+  }
+  w->len = 0;
+  return 0;
+}
+
+static uint8_t *rw_take(rw *w, size_t n) {
+  if (w->len + n > (1u << 20) && rw_flush(w)) return NULL;
+  if (evs_grow((void **)&w->buf, &w->cap, w->len + n, 1)) {
+    evs_err(w->s, EVS_ENOMEM, "out of memory");
+    return NULL;
+  }
+  uint8_t *p = w->buf + w->len;
+  w->len += n;
+  w->pos += n;
+  return p;
+}
+
+/* Was rel's event dropped earlier in this rewrite? (w->mv is in record
+** order, so by rel.) */
+static int dropped_here(const rw *w, uint64_t rel) {
+  size_t lo = 0, hi = w->nmv;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (w->mv[mid].rel < rel) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < w->nmv && w->mv[lo].rel == rel && w->mv[lo].off == UINT32_MAX;
+}
+
+static int rw_moved(rw *w, uint64_t rel, uint32_t off) {
+  if (evs_grow((void **)&w->mv, &w->mvcap, w->nmv + 1, sizeof *w->mv))
+    return evs_err(w->s, EVS_ENOMEM, "out of memory");
+  w->mv[w->nmv++] = (moved){rel, off};
+  return 0;
+}
+
+/* Copy what still matters of g into w. Reads g through its mapping (a
+** sealed segment never changes); the index under ilock (read). */
+static int rewrite(rw *w, const evs_seg *g, int64_t now) {
+  evs_store *s = w->s;
+  evs_index *x = &s->idx;
+  int rc = 0;
+  for (uint64_t pos = EVS_SEG_HDR; pos < g->size && !rc;) {
+    const uint8_t *r = g->base + pos;
+    uint32_t len = get_u32(r + 8);
+    uint8_t type = r[12];
+    pos += len;
+    if (type == EVS_REC_EVENT) {
+      uint64_t rel = get_u64(r + 16) - x->base;
+      pthread_rwlock_rdlock(&s->ilock);
+      int dead = ent_dead(s, evs_ent_at(x, rel), now);
+      pthread_rwlock_unlock(&s->ilock);
+      if (dead) {
+        rc = rw_moved(w, rel, UINT32_MAX);
+        continue;
+      }
+      uint32_t off = (uint32_t)w->pos;
+      uint8_t *p = rw_take(w, len);
+      if (!p) return EVS_EIO;
+      memcpy(p, r, len); /* byte for byte: checksum, id, time, payload */
+      w->nrec++;
+      rc = rw_moved(w, rel, off);
+    } else if (type == EVS_REC_ACK || type == EVS_REC_DELETE) {
+      /* Keep the ids whose events are still on disk somewhere. */
+      uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+      uint32_t cnt = get_u32(r + fixed - 8), keep = 0;
+      uint64_t *ids = malloc((cnt ? cnt : 1) * sizeof *ids);
+      if (!ids) return evs_err(s, EVS_ENOMEM, "out of memory");
+      pthread_rwlock_rdlock(&s->ilock);
+      for (uint32_t i = 0; i < cnt; i++) {
+        uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
+        if (id < x->base || id - x->base >= x->n) continue;
+        /* Still on disk after this step: live, and not one this rewrite
+        ** drops (a replay would find the ack before any such event). */
+        if ((evs_ent_at(x, id - x->base)->flags & ENT_LIVE) && !dropped_here(w, id - x->base))
+          ids[keep++] = id;
+      }
+      pthread_rwlock_unlock(&s->ilock);
+      uint8_t *p = keep ? rw_take(w, fixed + 8 * (size_t)keep) : NULL;
+      if (keep && !p) {
+        free(ids);
+        return EVS_EIO;
+      }
+      if (keep) {
+        memcpy(p, r, fixed);
+        put_u32(p + fixed - 8, keep);
+        for (uint32_t i = 0; i < keep; i++) put_u64(p + fixed + 8 * (size_t)i, ids[i]);
+        evs_rec_seal(p, fixed + 8 * keep, type, 0);
+        w->nrec++;
+      }
+      free(ids);
+    } else if (type == EVS_REC_COMMIT && w->nrec) {
+      uint8_t *p = rw_take(w, EVS_COMMIT_LEN);
+      if (!p) return EVS_EIO;
+      memcpy(p, r, EVS_COMMIT_LEN);
+      put_u32(p + 24, w->nrec);
+      evs_rec_seal(p, EVS_COMMIT_LEN, EVS_REC_COMMIT, 0);
+      w->nrec = 0;
+    }
+  }
+  return rc;
+}
+
+/* ---- One step: rewrite or remove segs[i] -------------------------------- */
+
+static int64_t mono_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Grow the slot table to hold slot; 0 or EVS_ENOMEM. Caller holds ilock
+** exclusively. */
+static int slot_reserve(evs_store *s, size_t slot) {
+  if (slot < s->nslots) return 0;
+  size_t ns = s->nslots ? s->nslots : 16;
+  while (ns <= slot) ns *= 2;
+  evs_seg **sl = realloc(s->slots, ns * sizeof *sl);
+  if (!sl) return EVS_ENOMEM;
+  memset(sl + s->nslots, 0, (ns - s->nslots) * sizeof *sl);
+  s->slots = sl;
+  s->nslots = ns;
+  return 0;
+}
+
+static int step(evs_store *s, size_t i, int64_t now, evs_compact_report *rep) {
+  pthread_rwlock_rdlock(&s->ilock);
+  evs_seg *g = s->segs[i];
+  pthread_rwlock_unlock(&s->ilock);
+  rw w = {s, NULL, NULL, 0, 0, EVS_SEG_HDR, 0, NULL, 0, 0};
+  int rc = evs_writer_lock(s);
+  if (rc) return rc;
+  uint64_t no = s->next_segno++;
+  evs_writer_unlock(s);
+  if ((rc = evs_seg_create(s, no, g->first_id, EVS_SEG_REWRITTEN, &w.ng))) goto fail;
+  if ((rc = rewrite(&w, g, now)) || (rc = rw_flush(&w))) goto fail;
+  int keep = w.pos > EVS_SEG_HDR;
+  if (keep) {
+    if ((rc = evs_log_reserve(s, w.ng, w.pos))) goto fail;
+    w.ng->size = w.pos;
+    if (w.ng->fd >= 0) {
+      int e = s->io->fdatasync(s->io->ctx, w.ng->fd);
+      if (e) {
+        char path[4096];
+        evs_seg_path(s, no, path, sizeof path);
+        rc = evs_err_io(s, -e, "fdatasync of", path);
+        goto fail;
+      }
+    } else {
+      /* In memory the records go to the anonymous map. */
+    }
+  }
+  /* Acks and deletes that made events dead must outlive their removal. */
+  if ((rc = evs_store_sync(s))) goto fail;
+
+  int64_t t0 = mono_us();
+  if ((rc = evs_writer_lock(s))) goto fail;
+  evs_seg **segs = malloc(s->nsegs * sizeof *segs);
+  if (!segs) {
+    evs_writer_unlock(s);
+    rc = evs_err(s, EVS_ENOMEM, "out of memory");
+    goto fail;
+  }
+  size_t n = 0;
+  for (size_t k = 0; k < s->nsegs; k++)
+    if (k != i) segs[n++] = s->segs[k];
+    else if (keep) segs[n++] = w.ng;
+  uint16_t nslot = (uint16_t)(no % EVS_SLOTS);
+  pthread_rwlock_wrlock(&s->ilock);
+  rc = keep ? slot_reserve(s, nslot) : 0;
+  if (!rc && keep && s->slots[nslot] && s->slots[nslot] != g)
+    rc = evs_err(s, EVS_ECORRUPT, "more than %d live segments", EVS_SLOTS);
+  else if (rc)
+    rc = evs_err(s, rc, "out of memory");
+  pthread_rwlock_unlock(&s->ilock);
+  if (rc) {
+    free(segs);
+    evs_writer_unlock(s);
+    goto fail;
+  }
+  int in_effect = 0;
+  rc = evs_manifest_write(s, segs, n, s->man_layout + 1, &in_effect);
+  if (!in_effect) {
+    free(segs);
+    evs_writer_unlock(s);
+    goto fail;
+  }
+  int mrc = rc;
+  /* The switch is made: repoint the index at the new segment. */
+  pthread_rwlock_wrlock(&s->ilock);
+  evs_index *x = &s->idx;
+  uint64_t removed = 0;
+  for (size_t k = 0; k < w.nmv; k++) {
+    evs_ent *e = evs_ent_at(x, w.mv[k].rel);
+    if (w.mv[k].off != UINT32_MAX) {
+      e->slot = nslot;
+      e->off = w.mv[k].off;
+      continue;
+    }
+    if (!(e->flags & ENT_LIVE)) continue;
+    const uint8_t *r = g->base + e->off;
+    evs_event ev;
+    int z;
+    uint32_t raw;
+    int ok = !evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw);
+    if (!(e->flags & ENT_DELETED)) {
+      if (e->flags & ENT_ACKED) {
+        s->nacked--;
+      } else {
+        s->npending--;
+        evs_bs_clear(&x->pending, w.mv[k].rel);
+      }
+      if (ok && ev.idempotency_key)
+        evs_idem_del(x, XXH3_64bits(ev.idempotency_key, ev.idempotency_key_len),
+                     (uint32_t)w.mv[k].rel);
+    }
+    if (ok) {
+      s->payload_bytes -= raw;
+      s->payload_stored -= ev.payload_len;
+    }
+    e->flags = 0; /* gone: a hole that keeps its time */
+    e->acked_us = 0;
+    removed++;
+  }
+  s->slots[g->no % EVS_SLOTS] = NULL;
+  if (keep) s->slots[nslot] = w.ng;
+  free(s->segs);
+  s->segs = segs;
+  s->segs_cap = s->nsegs;
+  s->nsegs = n;
+  pthread_rwlock_unlock(&s->ilock);
+  pthread_mutex_lock(&s->smu);
+  s->ckpt_dirty = 1;
+  pthread_mutex_unlock(&s->smu);
+  evs_writer_unlock(s);
+  int64_t pause = mono_us() - t0;
+
+  if (rep) {
+    if (keep) rep->segments_rewritten++;
+    else rep->segments_removed++;
+    rep->events_removed += removed;
+    if ((uint64_t)pause > rep->max_pause_us) rep->max_pause_us = (uint64_t)pause;
+  }
+  s->compact_removed_events += removed;
+  if (!keep) evs_seg_free(s, w.ng); /* its empty file goes below */
+  /* Retire the old file once the switch is durable; if the directory
+  ** sync failed, leave it (an orphan the next open removes). */
+  if (s->dir) {
+    char path[4096];
+    if (!keep) {
+      evs_seg_path(s, no, path, sizeof path);
+      s->io->unlink(s->io->ctx, path);
+    }
+    if (!mrc) {
+      evs_seg_path(s, g->no, path, sizeof path);
+      s->io->unlink(s->io->ctx, path);
+    }
+  }
+  free(w.buf);
+  free(w.mv);
+  if (retire(s, g)) evs_seg_free(s, g); /* out of memory: no page can be newer */
+  return mrc;
+
+fail:
+  if (w.ng) {
+    if (s->dir) {
+      char path[4096];
+      evs_seg_path(s, no, path, sizeof path);
+      s->io->unlink(s->io->ctx, path);
+    }
+    evs_seg_free(s, w.ng);
+  }
+  free(w.buf);
+  free(w.mv);
+  return rc;
+}
+
+int evs_compact(evs_store *s, evs_compact_report *out) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  evs_compact_report rep;
+  memset(&rep, 0, sizeof rep);
+  pthread_mutex_lock(&s->cmu);
+  int rc = evs_check_writable(s);
+  int64_t now = evs_now(s);
+  pthread_rwlock_rdlock(&s->ilock);
+  rep.bytes_before = evs_log_disk_bytes(s);
+  rep.segments_before = s->nsegs;
+  pthread_rwlock_unlock(&s->ilock);
+  /* Segments are visited oldest first; each step replaces one, so the
+  ** position of the next is found again after it. The last (open)
+  ** segment is never touched; rolls only add after it. */
+  for (size_t i = 0; !rc; i++) {
+    uint64_t n, dead;
+    pthread_rwlock_rdlock(&s->ilock);
+    int more = i + 1 < s->nsegs, pick = 0;
+    if (more) {
+      seg_counts(s, i, now, &n, &dead);
+      pick = n ? dead * 100 >= (uint64_t)s->opt.compact_dead_percent * n
+               : acks_stale(s, s->segs[i]);
+    }
+    size_t before = s->nsegs;
+    pthread_rwlock_unlock(&s->ilock);
+    if (!more) break;
+    if (!pick) continue;
+    rc = step(s, i, now, &rep);
+    pthread_rwlock_rdlock(&s->ilock);
+    if (!rc && s->nsegs < before) i--; /* removed: the next one moved here */
+    pthread_rwlock_unlock(&s->ilock);
+  }
+  if (!rc && (rep.segments_removed || rep.segments_rewritten)) {
+    s->compactions++;
+    /* The old checkpoint names the old layout: replace it. */
+    rc = evs_checkpoint_write(s);
+  }
+  pthread_rwlock_rdlock(&s->ilock);
+  rep.bytes_after = evs_log_disk_bytes(s);
+  rep.segments_after = s->nsegs;
+  pthread_rwlock_unlock(&s->ilock);
+  pthread_mutex_unlock(&s->cmu);
+  if (out) *out = rep;
+  return rc;
+}

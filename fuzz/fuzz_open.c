@@ -306,6 +306,31 @@ static void free_input(input *x) {
   free(x->mf);
 }
 
+#ifdef FUZZ_AVOID_KNOWN_BUGS
+/* Open gives every id skipped over (an event id or a segment's first id
+** far ahead) an index entry, until memory runs out, and an id of 2^64-1
+** makes the next id wrap to 0 (crashes/open-id-gap-holes, open-id-wrap):
+** leave inputs with far ids out. Records are walked as the fix-ups do, a
+** superset of what replay reads. */
+#define FAR_ID (1u << 20)
+static int far_ids(const input *x) {
+  for (unsigned i = 1; i <= x->nseg; i++) {
+    const uint8_t *g = x->file[i];
+    size_t n = x->len[i];
+    if (n >= 48 && of_get64(g + 40) > FAR_ID) return 1;
+    for (size_t pos = EVS_SEG_HDR; pos + EVS_REC_HDR <= n;) {
+      uint32_t len = of_get32(g + pos + 8);
+      if (len < EVS_REC_HDR || len > n - pos) break;
+      if (g[pos + 12] == EVS_REC_EVENT && len >= EVS_REC_HDR + 8 &&
+          of_get64(g + pos + EVS_REC_HDR) > FAR_ID)
+        return 1;
+      pos += len;
+    }
+  }
+  return 0;
+}
+#endif
+
 /* An orphan segment file (manifest mode 3) is gone after a good open. */
 static void check_orphan_removed(const input *x) {
   if (x->man != OF_MAN_ORPHAN || !x->nseg) return;
@@ -321,6 +346,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   input x = {0};
   split(&x, data, size);
   fix_up(&x);
+#ifdef FUZZ_AVOID_KNOWN_BUGS
+  if (far_ids(&x)) {
+    free_input(&x);
+    return 0;
+  }
+#endif
   write_files(&x);
   free_input(&x);
   unsigned flags = x.flags;

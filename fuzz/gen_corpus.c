@@ -6,12 +6,15 @@
 ** Builds small stores (segment_size 4096, sync off, a fake clock) with
 ** events, keys, metadata, priorities, acks, batch acks, deletes, rolled
 ** back transactions and savepoints, compressed payloads and up to three
-** segments; then packs each store's files into the fuzz_open input format
-** (open_format.h), also in variants: checksum fix-ups on, torn or damaged
-** tails, a missing meta file, a gap in segment numbers, numbers across the
-** 65536-slot wrap, retention on. The store id, cursor key and creation time
-** in the files are replaced by constants (and checksums recomputed), so
-** the output is the same on every run.
+** segments; reads each back as its manifest lists it (the segment numbers
+** must be those of a numbering mode of open_format.h) and packs the files
+** into the fuzz_open input format, mostly with a synthesised manifest, also
+** in variants: checksum fix-ups on, torn or damaged tails, a missing meta
+** file, other segment numbers (a gap, across the 65536-slot wrap), retention
+** on, the library's own manifest, no manifest, and a roll that crashed
+** before its manifest. The store id, cursor key and creation time in the
+** files are replaced by constants (and checksums recomputed), so the output
+** is the same on every run.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +70,9 @@ typedef struct files {
   uint8_t *f[4]; /* meta, segments */
   size_t n[4];
   unsigned nseg;
+  unsigned numbering; /* the mode of open_format.h naming the segments */
+  uint8_t *man;       /* evstore.manifest as the library wrote it */
+  size_t nman;
 } files;
 
 static uint8_t *slurp(const char *path, size_t *n) {
@@ -80,21 +86,34 @@ static uint8_t *slurp(const char *path, size_t *n) {
   return p;
 }
 
+/* Read the store in `work` as its manifest lists it, then empty `work`. */
 static void load(files *fs) {
   char path[400];
   memset(fs, 0, sizeof *fs);
   snprintf(path, sizeof path, "%s/evstore.meta", work);
   if (!(fs->f[0] = slurp(path, &fs->n[0]))) die("read", path);
-  for (unsigned i = 1; i <= 4; i++) {
-    snprintf(path, sizeof path, "%s/%016llx.evlog", work, (unsigned long long)i);
-    uint8_t *p;
-    size_t n;
-    if (!(p = slurp(path, &n))) break;
-    if (i == 4) die("store", "more than 3 segments");
-    fs->f[i] = p;
-    fs->n[i] = n;
-    fs->nseg = i;
+  snprintf(path, sizeof path, "%s/%s", work, EVS_MANIFEST_NAME);
+  if (!(fs->man = slurp(path, &fs->nman))) die("read", path);
+  evs_manifest m;
+  const char *why = "out of memory";
+  if (evs_manifest_decode(fs->man, fs->nman, &m, &why)) die(path, why);
+  if (m.count > 3) die("store", "more than 3 segments");
+  /* Segment numbers must be those of a numbering mode. */
+  fs->nseg = m.count;
+  for (fs->numbering = 0; fs->numbering < 4; fs->numbering++) {
+    unsigned i = 0;
+    while (i < m.count && m.segno[i] == of_segno(fs->numbering, i)) i++;
+    if (i == m.count) break;
   }
+  if (fs->numbering == 4) die("store", "segment numbers no numbering mode names");
+  for (unsigned i = 1; i <= fs->nseg; i++) {
+    snprintf(path, sizeof path, "%s/%016llx.evlog", work,
+             (unsigned long long)m.segno[i - 1]);
+    if (!(fs->f[i] = slurp(path, &fs->n[i]))) die("read", path);
+    if (m.size[i - 1] && m.size[i - 1] != fs->n[i]) die(path, "not its sealed size");
+  }
+  free(m.segno);
+  free(m.size);
   /* Constant identity: store id, cursor key, creation time. */
   of_put64(fs->f[0] + 16, SID);
   of_put64(fs->f[0] + 24, KEY);
@@ -104,31 +123,44 @@ static void load(files *fs) {
     of_put64(fs->f[i] + 24, SID);
     of_fix_seg_sums(fs->f[i], fs->n[i]);
   }
+  of_put64(fs->man + 16, SID);
+  of_fix_manifest_sum(fs->man, fs->nman);
   fz_clean_dir(work);
 }
 
 static void free_files(files *fs) {
   for (int i = 0; i < 4; i++) free(fs->f[i]);
+  free(fs->man);
 }
 
 static int nwritten;
 
-static void emit(const char *name, const files *fs, unsigned flags, unsigned numbering) {
+/* Write fs as a fuzz_open input: flags (the segment count is fs's),
+** numbering (-1: the store's own) and manifest mode; the library's
+** manifest is included in mode OF_MAN_INPUT. */
+static void emit(const char *name, const files *fs, unsigned flags, int numbering,
+                 unsigned man) {
   uint8_t hdr[16];
   size_t h = 0;
   flags = (flags & ~3u) | fs->nseg;
   hdr[h++] = (uint8_t)flags;
-  hdr[h++] = (uint8_t)numbering;
+  hdr[h++] = OF_LAYOUT(numbering < 0 ? fs->numbering : (unsigned)numbering, man);
   for (unsigned i = 0; i < (fs->nseg ? fs->nseg : 1); i++) {
     hdr[h++] = (uint8_t)fs->n[i];
     hdr[h++] = (uint8_t)(fs->n[i] >> 8);
+  }
+  if (man == OF_MAN_INPUT) {
+    hdr[h++] = (uint8_t)fs->nman;
+    hdr[h++] = (uint8_t)(fs->nman >> 8);
   }
   char path[600];
   snprintf(path, sizeof path, "%s/%s", outdir, name);
   FILE *f = fopen(path, "wb");
   if (!f) die("create", path);
   fwrite(hdr, 1, h, f);
-  for (unsigned i = 0; i <= fs->nseg; i++) fwrite(fs->f[i], 1, fs->n[i], f);
+  fwrite(fs->f[0], 1, fs->n[0], f);
+  if (man == OF_MAN_INPUT) fwrite(fs->man, 1, fs->nman, f);
+  for (unsigned i = 1; i <= fs->nseg; i++) fwrite(fs->f[i], 1, fs->n[i], f);
   if (fclose(f)) die("write", path);
   nwritten++;
 }
@@ -241,6 +273,8 @@ static files tail_variant(const files *fs, size_t cut, const char *append) {
     v.f[i] = malloc(fs->n[i] + 64);
     memcpy(v.f[i], fs->f[i], fs->n[i]);
   }
+  v.man = malloc(fs->nman);
+  memcpy(v.man, fs->man, fs->nman);
   if (cut < v.n[l]) v.n[l] = cut;
   if (append) {
     size_t k = strlen(append);
@@ -269,17 +303,25 @@ int main(int argc, char **argv) {
     stores[i](&fs[i]);
     char name[64];
     snprintf(name, sizeof name, "%s", names[i]);
-    emit(name, &fs[i], 0, 0);
+    emit(name, &fs[i], 0, -1, OF_MAN_SYNTH);
     snprintf(name, sizeof name, "%s-fix", names[i]);
-    emit(name, &fs[i], OF_FIXSUM | OF_FIXCHAIN, 0);
+    emit(name, &fs[i], OF_FIXSUM | OF_FIXCHAIN, -1, OF_MAN_SYNTH);
   }
-  files *mixed = &fs[2], *multi = &fs[3];
-  emit("mixed-retention-smallpage", mixed, OF_RETENTION | OF_SMALLPAGE | OF_BIGAPPEND, 0);
-  emit("mixed-nometa", mixed, OF_NOMETA, 0);
-  emit("multi-gap", multi, 0, 3);
-  emit("multi-wrap", multi, OF_FIXCHAIN | OF_FIXSUM, 2);
-  emit("multi-from2", multi, OF_FIXCHAIN | OF_FIXSUM, 1);
-  emit("compressed-fix-bigappend", &fs[4], OF_FIXSUM | OF_BIGAPPEND, 0);
+  files *one = &fs[1], *mixed = &fs[2], *multi = &fs[3];
+  emit("mixed-retention-smallpage", mixed, OF_RETENTION | OF_SMALLPAGE | OF_BIGAPPEND,
+       -1, OF_MAN_SYNTH);
+  emit("mixed-nometa", mixed, OF_NOMETA, -1, OF_MAN_SYNTH);
+  /* Other segment numbers (as compaction leaves them): the chain fix-up
+  ** renumbers the headers. */
+  emit("multi-gap", multi, OF_FIXCHAIN | OF_FIXSUM, 3, OF_MAN_SYNTH);
+  emit("multi-wrap", multi, OF_FIXCHAIN | OF_FIXSUM, 2, OF_MAN_SYNTH);
+  emit("multi-from2", multi, OF_FIXCHAIN | OF_FIXSUM, 1, OF_MAN_SYNTH);
+  emit("compressed-fix-bigappend", &fs[4], OF_FIXSUM | OF_BIGAPPEND, -1, OF_MAN_SYNTH);
+  /* The library's own manifest, to mutate; none at all. */
+  emit("mixed-manifest", mixed, 0, -1, OF_MAN_INPUT);
+  emit("multi-manifest-fix", multi, OF_FIXSUM, -1, OF_MAN_INPUT);
+  emit("empty-nomanifest", &fs[0], 0, -1, OF_MAN_NONE); /* creation crashed */
+  emit("one-nomanifest", one, 0, -1, OF_MAN_NONE);
 
   /* Crash leftovers in the last segment. */
   struct {
@@ -287,24 +329,34 @@ int main(int argc, char **argv) {
     files *src;
     size_t cut;
     const char *append;
+    unsigned man;
   } tails[] = {
-      {"mixed-torn-10", mixed, 0, NULL},         /* cut 10 bytes off (set below) */
-      {"mixed-garbage", mixed, SIZE_MAX, "\x40\x00\x00\x00garbage after the last commit"},
-      {"mixed-zeros", mixed, SIZE_MAX, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"},
-      {"one-mid-record", &fs[1], 90, NULL},
-      {"one-header-only", &fs[1], 64, NULL},
-      {"one-torn-header", &fs[1], 30, NULL},
-      {"multi-torn", multi, 700, NULL},
+      /* cut 10 bytes off (set below) */
+      {"mixed-torn-10", mixed, 0, NULL, OF_MAN_SYNTH},
+      {"mixed-garbage", mixed, SIZE_MAX, "\x40\x00\x00\x00garbage after the last commit",
+       OF_MAN_SYNTH},
+      {"mixed-zeros", mixed, SIZE_MAX, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+       OF_MAN_SYNTH},
+      {"one-mid-record", one, 90, NULL, OF_MAN_SYNTH},
+      {"one-header-only", one, 64, NULL, OF_MAN_SYNTH},
+      /* creation torn before its manifest */
+      {"one-torn-header", one, 30, NULL, OF_MAN_NONE},
+      {"multi-torn", multi, 700, NULL, OF_MAN_SYNTH},
   };
   tails[0].cut = mixed->n[mixed->nseg] - 10;
   for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
     files v = tail_variant(tails[i].src, tails[i].cut, tails[i].append);
-    emit(tails[i].name, &v, 0, 0);
+    emit(tails[i].name, &v, 0, -1, tails[i].man);
     char name[64];
     snprintf(name, sizeof name, "%s-fix", tails[i].name);
-    emit(name, &v, OF_FIXSUM, 0);
+    emit(name, &v, OF_FIXSUM, -1, tails[i].man);
     free_files(&v);
   }
+  /* A roll that crashed before its manifest: a new segment (its header
+  ** only) that the manifest does not list yet. */
+  files v = tail_variant(multi, EVS_SEG_HDR, NULL);
+  emit("multi-roll-crash", &v, 0, -1, OF_MAN_ORPHAN);
+  free_files(&v);
   for (int i = 0; i < 6; i++) free_files(&fs[i]);
   printf("gen_corpus: %d seeds in %s\n", nwritten, outdir);
   return 0;

@@ -842,6 +842,7 @@ static void configure(unsigned cfg) {
   G.opt.max_payload = 4096;
   G.opt.segment_size = cfg & 0x01 ? 4096 : 0;
   G.opt.sync = EVS_SYNC_OFF;
+  G.opt.auto_compact_percent = -1; /* the model keeps acknowledged events */
   G.opt.clock = fz_clock;
   G.opt.clock_arg = &G.now;
   G.retention = G.opt.retention_us;

@@ -473,6 +473,7 @@ static void dir_check(void) {
   evs_options o = {0};
   o.sync = EVS_SYNC_OFF;
   o.segment_size = 4096;
+  o.auto_compact_percent = -1;
   evs_store *s;
   int rc = evs_store_open(dir, &o, &s);
   FZ_CHECK(rc == 0, "the table's store does not reopen: %s", evs_errmsg(NULL));
@@ -510,13 +511,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (dir_mode)
     snprintf(create, sizeof create,
              "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s', sync='off', "
-             "segment_size=4096, compress_threshold=256)",
+             "segment_size=4096, compress_threshold=256, auto_compact='off')",
              dir);
   else
     snprintf(create, sizeof create,
              "CREATE VIRTUAL TABLE inbox USING evstore(%s)",
              mode & 4 ? "retention='forever', idempotency_window='1ms', "
-                        "segment_size=4096, compress_threshold=64, validate_json=0"
+                        "segment_size=4096, compress_threshold=64, validate_json=0, "
+                        "auto_compact='off'"
                       : "");
   char *err = NULL;
   if (sqlite3_exec(db, create, NULL, NULL, &err) != SQLITE_OK)

@@ -71,7 +71,10 @@ static int same_options(const evs_options *a, const evs_options *b) {
          a->retention_us == b->retention_us &&
          a->idempotency_window_us == b->idempotency_window_us &&
          a->skip_json_validation == b->skip_json_validation &&
-         a->segment_size == b->segment_size;
+         a->segment_size == b->segment_size &&
+         a->checkpoint_bytes == b->checkpoint_bytes &&
+         a->compact_dead_percent == b->compact_dead_percent &&
+         a->auto_compact_percent == b->auto_compact_percent;
 }
 
 static void shared_free(shared *h) {
@@ -364,6 +367,18 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
       uint32_t ms;
       bad = parse_uint(v, &ms) || ms > INT_MAX;
       *busy_ms = (int)ms;
+    } else if (KEY("auto_compact")) {
+      uint32_t pc = 0;
+      if (!strcmp(v, "off")) o->auto_compact_percent = -1;
+      else bad = parse_uint(v, &pc) || pc < 1 || pc > 100, o->auto_compact_percent = (int)pc;
+    } else if (KEY("compact_dead_percent")) {
+      uint32_t pc = 0;
+      bad = parse_uint(v, &pc) || pc < 1 || pc > 100;
+      o->compact_dead_percent = (int)pc;
+    } else if (KEY("checkpoint_bytes")) {
+      uint32_t b = 0;
+      if (!strcmp(v, "off")) o->checkpoint_bytes = -1;
+      else bad = parse_uint(v, &b) || !b, o->checkpoint_bytes = b;
     } else if (KEY("validate_json")) {
       bad = strcmp(v, "0") && strcmp(v, "1");
       o->skip_json_validation = !strcmp(v, "0");
@@ -371,7 +386,8 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
       *err = sqlite3_mprintf(
           "evstore: unknown argument '%.*s' (known: dir, sync, retention, "
           "idempotency_window, max_payload, compress_threshold, "
-          "compress_level, segment_size, validate_json, busy_timeout)",
+          "compress_level, segment_size, validate_json, busy_timeout, "
+          "auto_compact, compact_dead_percent, checkpoint_bytes)",
           (int)kl, a);
       sqlite3_free(v);
       return SQLITE_ERROR;

@@ -1247,9 +1247,10 @@ static sqlite3_module evstore_module = {
     xRowid,    xUpdate,    xBegin,   xSync,      xCommit,     xRollback,
     NULL,      xRename,    xSavepoint, xRelease, xRollbackTo, NULL};
 
-/* evstore_stats('table'): the store's evs_stats as a JSON object. */
-static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  const char *name = (const char *)sqlite3_value_text(argv[0]);
+/* The store of evstore table `name` on the connection of ctx, or NULL
+** with an error set on ctx. */
+static evs_store *func_store(sqlite3_context *ctx, sqlite3_value *arg, const char *fn) {
+  const char *name = (const char *)sqlite3_value_text(arg);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   evs_store *s = NULL;
   pthread_mutex_lock(&reg_mu);
@@ -1257,13 +1258,39 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     if (vt->db == db && name && !sqlite3_stricmp(vt->name, name)) s = vt->sh->s;
   pthread_mutex_unlock(&reg_mu);
   if (!s) {
-    char *m = sqlite3_mprintf("evstore_stats: no evstore table named '%s' on this "
+    char *m = sqlite3_mprintf("%s: no evstore table named '%s' on this "
                               "connection (query it once first)",
-                              name ? name : "");
+                              fn, name ? name : "");
     sqlite3_result_error(ctx, m, -1);
     sqlite3_free(m);
+  }
+  return s;
+}
+
+/* evstore_compact('table'): evs_compact, its report as a JSON object. */
+static void compact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  evs_store *s = func_store(ctx, argv[0], "evstore_compact");
+  if (!s) return;
+  evs_compact_report r;
+  if (evs_compact(s, &r)) {
+    sqlite3_result_error(ctx, evs_errmsg(s), -1);
     return;
   }
+  char *j = sqlite3_mprintf(
+      "{\"segments_before\":%llu,\"segments_after\":%llu,\"segments_removed\":%llu,"
+      "\"segments_rewritten\":%llu,\"events_removed\":%llu,\"bytes_before\":%llu,"
+      "\"bytes_after\":%llu,\"max_pause_us\":%llu}",
+      (unsigned long long)r.segments_before, (unsigned long long)r.segments_after,
+      (unsigned long long)r.segments_removed, (unsigned long long)r.segments_rewritten,
+      (unsigned long long)r.events_removed, (unsigned long long)r.bytes_before,
+      (unsigned long long)r.bytes_after, (unsigned long long)r.max_pause_us);
+  sqlite3_result_text(ctx, j, -1, sqlite3_free);
+}
+
+/* evstore_stats('table'): the store's evs_stats as a JSON object. */
+static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  evs_store *s = func_store(ctx, argv[0], "evstore_stats");
+  if (!s) return;
   evs_stats st;
   if (evs_stats_get(s, &st)) {
     sqlite3_result_error(ctx, evs_errmsg(s), -1);
@@ -1274,14 +1301,18 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       "\"segments\":%llu,\"disk_bytes\":%llu,\"payload_bytes\":%llu,"
       "\"payload_stored_bytes\":%llu,\"compression_ratio\":%.3f,"
       "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
-      "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu}",
+      "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
+      "\"checkpoint_state\":%d,\"open_replayed_bytes\":%llu,\"checkpoints_written\":%llu,"
+      "\"compactions\":%llu,\"compact_removed_events\":%llu}",
       (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
       (unsigned long long)st.next_id, (unsigned long long)st.segments,
       (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
       (unsigned long long)st.payload_stored_bytes, st.compression_ratio,
       (long long)st.oldest_pending_age_us, (unsigned long long)st.index_bytes,
       (unsigned long long)st.recovered_bytes_dropped,
-      (unsigned long long)st.recovered_records_dropped);
+      (unsigned long long)st.recovered_records_dropped, st.checkpoint_state,
+      (unsigned long long)st.open_replayed_bytes, (unsigned long long)st.checkpoints_written,
+      (unsigned long long)st.compactions, (unsigned long long)st.compact_removed_events);
   sqlite3_result_text(ctx, j, -1, sqlite3_free);
 }
 
@@ -1294,6 +1325,10 @@ static int register_all(sqlite3 *db) {
   if (!rc)
     rc = sqlite3_create_function(db, "evstore_stats", 1,
                                  SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, stats_func,
+                                 NULL, NULL);
+  if (!rc)
+    rc = sqlite3_create_function(db, "evstore_compact", 1,
+                                 SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, compact_func,
                                  NULL, NULL);
   return rc;
 }

@@ -194,7 +194,7 @@ int evs_checkpoint_write(evs_store *s) {
     pthread_mutex_lock(&s->smu);
     s->ckpt_log_bytes = logb;
     s->ckpt_dirty = s->log_bytes != logb;
-    s->ckpt_file_bytes = wn;
+    __atomic_store_n(&s->ckpt_file_bytes, wn, __ATOMIC_RELAXED);
     s->ckpts_written++;
     pthread_mutex_unlock(&s->smu);
   }

@@ -314,31 +314,38 @@ static int slot_reserve(evs_store *s, size_t slot) {
   return 0;
 }
 
-static int step(evs_store *s, size_t i, int64_t now, evs_compact_report *rep) {
+/* Rewrite segs[i..j) into one new segment (or none, if nothing in them
+** matters any more) and switch to it. */
+static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_report *rep,
+                int *kept) {
+  *kept = 0;
+  size_t nrun = j - i;
+  evs_seg **run = malloc(nrun * sizeof *run);
+  if (!run) return evs_err(s, EVS_ENOMEM, "out of memory");
   pthread_rwlock_rdlock(&s->ilock);
-  evs_seg *g = s->segs[i];
+  memcpy(run, s->segs + i, nrun * sizeof *run);
   pthread_rwlock_unlock(&s->ilock);
   rw w = {s, NULL, NULL, 0, 0, EVS_SEG_HDR, 0, NULL, 0, 0};
   int rc = evs_writer_lock(s);
-  if (rc) return rc;
+  if (rc) {
+    free(run);
+    return rc;
+  }
   uint64_t no = s->next_segno++;
   evs_writer_unlock(s);
-  if ((rc = evs_seg_create(s, no, g->first_id, EVS_SEG_REWRITTEN, &w.ng))) goto fail;
-  if ((rc = rewrite(&w, g, now)) || (rc = rw_flush(&w))) goto fail;
+  if ((rc = evs_seg_create(s, no, run[0]->first_id, EVS_SEG_REWRITTEN, &w.ng))) goto fail;
+  for (size_t k = 0; k < nrun && !rc; k++) rc = rewrite(&w, run[k], now);
+  if (rc || (rc = rw_flush(&w))) goto fail;
   int keep = w.pos > EVS_SEG_HDR;
   if (keep) {
     if ((rc = evs_log_reserve(s, w.ng, w.pos))) goto fail;
     w.ng->size = w.pos;
-    if (w.ng->fd >= 0) {
-      int e = s->io->fdatasync(s->io->ctx, w.ng->fd);
-      if (e) {
-        char path[4096];
-        evs_seg_path(s, no, path, sizeof path);
-        rc = evs_err_io(s, -e, "fdatasync of", path);
-        goto fail;
-      }
-    } else {
-      /* In memory the records go to the anonymous map. */
+    int e = w.ng->fd >= 0 ? s->io->fdatasync(s->io->ctx, w.ng->fd) : 0;
+    if (e) {
+      char path[4096];
+      evs_seg_path(s, no, path, sizeof path);
+      rc = evs_err_io(s, -e, "fdatasync of", path);
+      goto fail;
     }
   }
   /* Acks and deletes that made events dead must outlive their removal. */
@@ -354,15 +361,18 @@ static int step(evs_store *s, size_t i, int64_t now, evs_compact_report *rep) {
   }
   size_t n = 0;
   for (size_t k = 0; k < s->nsegs; k++)
-    if (k != i) segs[n++] = s->segs[k];
-    else if (keep) segs[n++] = w.ng;
+    if (k < i || k >= j) segs[n++] = s->segs[k];
+    else if (k == i && keep) segs[n++] = w.ng;
   uint16_t nslot = (uint16_t)(no % EVS_SLOTS);
   pthread_rwlock_wrlock(&s->ilock);
   rc = keep ? slot_reserve(s, nslot) : 0;
-  if (!rc && keep && s->slots[nslot] && s->slots[nslot] != g)
-    rc = evs_err(s, EVS_ECORRUPT, "more than %d live segments", EVS_SLOTS);
-  else if (rc)
+  if (rc) {
     rc = evs_err(s, rc, "out of memory");
+  } else if (keep && s->slots[nslot]) {
+    int ours = 0;
+    for (size_t k = 0; k < nrun; k++) ours |= s->slots[nslot] == run[k];
+    if (!ours) rc = evs_err(s, EVS_ECORRUPT, "more than %d live segments", EVS_SLOTS);
+  }
   pthread_rwlock_unlock(&s->ilock);
   if (rc) {
     free(segs);
@@ -377,7 +387,9 @@ static int step(evs_store *s, size_t i, int64_t now, evs_compact_report *rep) {
     goto fail;
   }
   int mrc = rc;
-  /* The switch is made: repoint the index at the new segment. */
+  /* The switch is made: repoint the index at the new segment. The old
+  ** segments stay in the slot table until the loop is done (dropped
+  ** events are read there one last time). */
   pthread_rwlock_wrlock(&s->ilock);
   evs_index *x = &s->idx;
   uint64_t removed = 0;
@@ -389,7 +401,7 @@ static int step(evs_store *s, size_t i, int64_t now, evs_compact_report *rep) {
       continue;
     }
     if (!(e->flags & ENT_LIVE)) continue;
-    const uint8_t *r = g->base + e->off;
+    const uint8_t *r = s->slots[e->slot]->base + e->off;
     evs_event ev;
     int z;
     uint32_t raw;
@@ -413,7 +425,7 @@ static int step(evs_store *s, size_t i, int64_t now, evs_compact_report *rep) {
     e->acked_us = 0;
     removed++;
   }
-  s->slots[g->no % EVS_SLOTS] = NULL;
+  for (size_t k = 0; k < nrun; k++) s->slots[run[k]->no % EVS_SLOTS] = NULL;
   if (keep) s->slots[nslot] = w.ng;
   free(s->segs);
   s->segs = segs;
@@ -427,29 +439,34 @@ static int step(evs_store *s, size_t i, int64_t now, evs_compact_report *rep) {
   int64_t pause = mono_us() - t0;
 
   if (rep) {
-    if (keep) rep->segments_rewritten++;
-    else rep->segments_removed++;
+    if (keep) rep->segments_rewritten += nrun;
+    else rep->segments_removed += nrun;
     rep->events_removed += removed;
     if ((uint64_t)pause > rep->max_pause_us) rep->max_pause_us = (uint64_t)pause;
   }
+  pthread_mutex_lock(&s->smu);
   s->compact_removed_events += removed;
+  pthread_mutex_unlock(&s->smu);
+  *kept = keep;
   if (!keep) evs_seg_free(s, w.ng); /* its empty file goes below */
-  /* Retire the old file once the switch is durable; if the directory
-  ** sync failed, leave it (an orphan the next open removes). */
+  /* Retire the old files once the switch is durable; if the directory
+  ** sync failed, leave them (orphans the next open removes). */
   if (s->dir) {
     char path[4096];
     if (!keep) {
       evs_seg_path(s, no, path, sizeof path);
       s->io->unlink(s->io->ctx, path);
     }
-    if (!mrc) {
-      evs_seg_path(s, g->no, path, sizeof path);
+    for (size_t k = 0; k < nrun && !mrc; k++) {
+      evs_seg_path(s, run[k]->no, path, sizeof path);
       s->io->unlink(s->io->ctx, path);
     }
   }
   free(w.buf);
   free(w.mv);
-  if (retire(s, g)) evs_seg_free(s, g); /* out of memory: no page can be newer */
+  for (size_t k = 0; k < nrun; k++)
+    if (retire(s, run[k])) evs_seg_free(s, run[k]); /* out of memory: no page is newer */
+  free(run);
   return mrc;
 
 fail:
@@ -463,7 +480,21 @@ fail:
   }
   free(w.buf);
   free(w.mv);
+  free(run);
   return rc;
+}
+
+/* How compaction sees segs[i]: worth rewriting on its own (strong), or
+** small enough to merge with a neighbour (weak); *live estimates the
+** bytes a rewrite keeps. Holds ilock (read). */
+static int judge(evs_store *s, size_t i, int64_t now, uint64_t *live) {
+  const evs_seg *g = s->segs[i];
+  uint64_t n, dead, body = g->size - EVS_SEG_HDR;
+  seg_counts(s, i, now, &n, &dead);
+  *live = n ? body - body * dead / n : 0;
+  if (n ? dead * 100 >= (uint64_t)s->opt.compact_dead_percent * n : acks_stale(s, g))
+    return 2;
+  return *live < s->opt.segment_size / 2 ? 1 : 0;
 }
 
 int evs_compact(evs_store *s, evs_compact_report *out) {
@@ -480,26 +511,40 @@ int evs_compact(evs_store *s, evs_compact_report *out) {
   /* Segments are visited oldest first; each step replaces one, so the
   ** position of the next is found again after it. The last (open)
   ** segment is never touched; rolls only add after it. */
-  for (size_t i = 0; !rc; i++) {
-    uint64_t n, dead;
+  /* Runs of neighbouring segments are merged into one (up to about a
+  ** segment's size), so the segment count stays bounded too. A run is
+  ** worth it with one strong member or two weak ones. */
+  size_t i = 0;
+  while (!rc) {
     pthread_rwlock_rdlock(&s->ilock);
-    int more = i + 1 < s->nsegs, pick = 0;
-    if (more) {
-      seg_counts(s, i, now, &n, &dead);
-      pick = n ? dead * 100 >= (uint64_t)s->opt.compact_dead_percent * n
-               : acks_stale(s, s->segs[i]);
+    size_t j = i, strong = 0;
+    uint64_t live = 0, l;
+    while (j + 1 < s->nsegs) {
+      int v = judge(s, j, now, &l);
+      if (!v || (j > i && live + l > s->opt.segment_size)) break;
+      strong += v == 2;
+      live += l;
+      j++;
     }
-    size_t before = s->nsegs;
+    int more = i + 1 < s->nsegs;
     pthread_rwlock_unlock(&s->ilock);
     if (!more) break;
-    if (!pick) continue;
-    rc = step(s, i, now, &rep);
-    pthread_rwlock_rdlock(&s->ilock);
-    if (!rc && s->nsegs < before) i--; /* removed: the next one moved here */
-    pthread_rwlock_unlock(&s->ilock);
+    if (j == i) {
+      i++;
+      continue;
+    }
+    if (!strong && j - i < 2) {
+      i = j;
+      continue;
+    }
+    int kept;
+    rc = step(s, i, j, now, &rep, &kept);
+    i += kept; /* past the run's replacement */
   }
   if (!rc && (rep.segments_removed || rep.segments_rewritten)) {
+    pthread_mutex_lock(&s->smu);
     s->compactions++;
+    pthread_mutex_unlock(&s->smu);
     /* The old checkpoint names the old layout: replace it. */
     rc = evs_checkpoint_write(s);
   }

@@ -359,7 +359,8 @@ int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
 
 uint64_t evs_log_disk_bytes(const evs_store *s) {
   if (!s->dir) return 0;
-  uint64_t n = EVS_META_SIZE + evs_manifest_len((uint32_t)s->nsegs) + s->ckpt_file_bytes;
+  uint64_t n = EVS_META_SIZE + evs_manifest_len((uint32_t)s->nsegs) +
+               __atomic_load_n(&s->ckpt_file_bytes, __ATOMIC_RELAXED);
   for (size_t i = 0; i < s->nsegs; i++) n += s->segs[i]->size;
   return n;
 }

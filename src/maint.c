@@ -55,6 +55,7 @@ void evs_maint_stop(evs_store *s) {
   s->bg_stop = 1;
   pthread_cond_signal(&s->bgcv);
   int started = s->bg_started;
+  s->bg_started = 0; /* joined once (close and free both stop it) */
   pthread_mutex_unlock(&s->bgmu);
   if (started) pthread_join(s->bg, NULL);
 }

@@ -284,12 +284,12 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
   st->recovered_records_dropped = s->rec_records_dropped;
   st->checkpoint_state = s->ckpt_state;
   st->open_replayed_bytes = s->open_replayed;
-  st->checkpoints_written = s->ckpts_written;
   pthread_mutex_lock(&s->smu);
+  st->checkpoints_written = s->ckpts_written;
   st->log_bytes_since_checkpoint = s->log_bytes - s->ckpt_log_bytes;
-  pthread_mutex_unlock(&s->smu);
   st->compactions = s->compactions;
   st->compact_removed_events = s->compact_removed_events;
+  pthread_mutex_unlock(&s->smu);
   pthread_mutex_lock(&s->bgmu);
   st->maintenance_error = s->bg_rc;
   pthread_mutex_unlock(&s->bgmu);

@@ -152,9 +152,13 @@ static const cli_cmd commands[] = {
     {"verify", cmd_verify, 0, 0, 0, "", "check checksums, payloads and the index",
      "Check every record's checksum, every compressed payload, and that the index\n"
      "agrees with a replay of the log. Prints\n"
-     "  {\"ok\":true,\"segments\":N,\"records\":N,\"events\":N,\"payloads\":N,\"problems\":0}\n"
+     "  {\"ok\":true,\"segments\":N,\"records\":N,\"events\":N,\"payloads\":N,\"problems\":0,\n"
+     "   \"recovered_bytes_dropped\":0,\"recovered_records_dropped\":0}\n"
      "When a check fails, the first problem goes to stderr, \"ok\" is false and the\n"
-     "exit status is 6.\n"},
+     "exit status is 6; a store that cannot be opened because it is damaged is\n"
+     "also status 6. Opening a store after a crash cuts a torn or uncommitted\n"
+     "tail off the log; that is recovery, not a failed check: the recovered_*\n"
+     "fields say how much was cut, and a warning goes to stderr when it is not 0.\n"},
     {"export", cmd_export, FILTERS | OPT(O_ALL) | OPT(O_PENDING), 0, 0,
      "[--pending | --all] [--source S] [--type T] [--since TIME] [--until TIME]",
      "print events as JSON lines that import reads",
@@ -215,7 +219,8 @@ static const cli_cmd *find_command(const char *name) {
 
 static void print_help(const cli_cmd *cmd) {
   if (cmd) {
-    printf("usage: evstore DIR %s %s\n\n%s", cmd->name, cmd->synopsis, cmd->help);
+    printf("usage: evstore DIR %s%s%s\n\n%s", cmd->name, *cmd->synopsis ? " " : "",
+           cmd->synopsis, cmd->help);
     printf("\nOptions of every command and exit codes: evstore --help\n");
     return;
   }
@@ -249,8 +254,8 @@ int cli_usage(cli *c, const char *fmt, ...) {
   vmessage(c, fmt, ap);
   va_end(ap);
   if (c->cmd)
-    fprintf(stderr, "usage: evstore DIR %s %s\n(more: evstore help %s)\n", c->cmd->name,
-            c->cmd->synopsis, c->cmd->name);
+    fprintf(stderr, "usage: evstore DIR %s%s%s\n(more: evstore help %s)\n", c->cmd->name,
+            *c->cmd->synopsis ? " " : "", c->cmd->synopsis, c->cmd->name);
   else
     fputs("usage: evstore [OPTIONS] DIR COMMAND [ARGS]  (more: evstore --help)\n", stderr);
   return EX_USAGE;

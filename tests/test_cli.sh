@@ -554,6 +554,35 @@ ev "$w/pg4" import "$w/big.jsonl"
 ev "$w/pg5" import "$w/in.jsonl"
 [ $rc = 4 ] && ! grep -q "$(printf '\r')" "$w/err"; verdict import_errors_piped_plain
 
+# ---- the session in README.md's CLI tour -------------------------------------
+# Each "$ command" runs in one directory with this build's evstore first on
+# PATH; its output must be what the README shows, times, cursors and sizes
+# aside.
+awk '/<!-- example: cli-tour/ {f = 1; next} f && /^```console/ {p = 1; next} p && /^```/ {exit} p' \
+  "$root/README.md" >"$w/tour.txt"
+mkdir "$w/tour"
+(
+  cd "$w/tour" || exit 1
+  PATH="$build:$PATH"
+  grep '^\$ ' "$w/tour.txt" | while IFS= read -r line; do
+    printf '%s\n' "$line"
+    bash -c "${line#\$ }" 2>&1 </dev/null
+  done
+) >"$w/tour.out"
+sanitizer_check "$w/tour.out" 0 "(README tour)"
+tour_norm() {
+  sed -E -e "s/$TS/<TS>/g" -e 's/"next_cursor":"[A-Za-z0-9_-]+"/"next_cursor":"<CURSOR>"/' \
+    -e 's/"(disk_bytes|index_bytes|oldest_pending_age_us|records|segments)":[0-9]+/"\1":<N>/g' "$1"
+}
+check readme_tour_found [ "$(grep -c '^\$ ' "$w/tour.txt")" -ge 10 ]
+if diff -u <(tour_norm "$w/tour.txt") <(tour_norm "$w/tour.out") >"$w/tour.diff"; then
+  pass readme_tour
+else
+  echo "FAIL cli_readme_tour: README.md's CLI tour differs from a real run:"
+  sed 's/^/    /' "$w/tour.diff"
+  status=1
+fi
+
 # ---- a store another process has open (exit 5) ------------------------------
 mkfifo "$w/fifo"
 "$cli" "$w/lk" import - <"$w/fifo" >"$w/lk.out" 2>"$w/lk.err" &

@@ -103,8 +103,8 @@ static const cli_cmd commands[] = {
      "`evstore --help`). An id that does not exist is reported on stderr\n"
      "(exit 2) and the others are still printed.\n"},
     {"inbox", cmd_inbox, FILTERS | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE), 0, 0,
-     "[--limit N] [--source S] [--type T] [--since TIME] [--until TIME]\n"
-     "        [--cursor C | --cursor-file F]",
+     "[--limit N] [--source S] [--type T]\n"
+     "        [--since TIME] [--until TIME] [--cursor C | --cursor-file F]",
      "print a page of pending events, oldest first",
      "Print up to N pending events, oldest first, one JSON object per line as get\n"
      "prints them, then one more line with the position after them:\n"
@@ -160,7 +160,8 @@ static const cli_cmd commands[] = {
      "tail off the log; that is recovery, not a failed check: the recovered_*\n"
      "fields say how much was cut, and a warning goes to stderr when it is not 0.\n"},
     {"export", cmd_export, FILTERS | OPT(O_ALL) | OPT(O_PENDING), 0, 0,
-     "[--pending | --all] [--source S] [--type T] [--since TIME] [--until TIME]",
+     "[--pending | --all] [--source S] [--type T]\n"
+     "        [--since TIME] [--until TIME]",
      "print events as JSON lines that import reads",
      "Print events, oldest first, one JSON object per line as get prints them:\n"
      "the format import reads, payload and metadata byte for byte.\n"
@@ -209,7 +210,10 @@ static const char general_help[] =
     "  4  invalid input: JSON, event field, cursor; import rejected lines\n"
     "  5  locked: another process has the store open\n"
     "  6  corrupt: the store failed a check (verify, or opening it)\n"
-    "  7  any other error (I/O, disk full, out of memory)\n";
+    "  7  any other error (I/O, disk full, out of memory)\n"
+    "With several ids (get, ack, delete), each is handled on its own and the\n"
+    "status is that of the first failure. The import line format: evstore help\n"
+    "import.\n";
 
 static const cli_cmd *find_command(const char *name) {
   for (size_t i = 0; i < NCOMMANDS; i++)

@@ -1,9 +1,16 @@
 # evstore build. `make deps` installs Debian packages, `make` builds the
-# libraries, `make test` runs every test twice: plain and under ASan+UBSan.
+# libraries and the evstore CLI, `make test` runs every test twice: plain
+# and under ASan+UBSan. `make install PREFIX=... [DESTDIR=...]` installs.
 
 CC      ?= cc
 B       ?= build
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# The loadable SQLite extension: `.load /usr/local/lib/evstore/evstore`.
+EXTDIR  ?= $(LIBDIR)/evstore
 SAN     ?=
 OPT     ?= -O2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -29,9 +36,11 @@ LIB_OBJ := $(CORE_OBJ) $(B)/obj/sqlext_core.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 HDRS    := include/evstore.h $(wildcard src/*.h)
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+CLI_OBJ := $(patsubst src/cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 
-.PHONY: all deps test test-bins test-plain test-asan clean demo
-all: $(B)/libevstore.a $(B)/libevstore.so $(B)/evstore.so
+.PHONY: all deps test test-bins test-plain test-asan clean demo install uninstall
+all: $(B)/libevstore.a $(B)/libevstore.so $(B)/evstore.so $(B)/evstore
 
 # Debian packages the build and the tests need; apt-get only when one is missing.
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libxxhash-dev libzstd-dev \
@@ -73,11 +82,20 @@ $(B)/libevstore.so: $(LIB_OBJ)
 	ln -sf libevstore.so.$(VERSION) $(B)/libevstore.so.$(SONAME_MAJOR)
 	ln -sf libevstore.so.$(VERSION) $@
 
+# The CLI is built against the public header only (no -Isrc), and links
+# libevstore statically.
+$(B)/obj/cli/%.o: src/cli/%.c include/evstore.h $(wildcard src/cli/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -Isrc,$(CFLAGS_ALL)) -c $< -o $@
+
+$(B)/evstore: $(CLI_OBJ) $(B)/libevstore.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libevstore.a $(LIBS)
+
 $(B)/tests/%: tests/%.c tests/test.h tests/gen.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
 
-test-bins: $(TEST_BIN) $(B)/evstore.so
+test-bins: $(TEST_BIN) $(B)/evstore.so $(B)/evstore $(B)/libevstore.so
 
 test-plain:
 	@$(MAKE) --no-print-directory B=build test-bins
@@ -103,6 +121,32 @@ test: test-plain test-asan test-tsan
 demo: all
 	@d=$$(mktemp -d); sqlite3 -echo $$d/demo.db < docs/demo.sql 2>&1 | tee $$d/out; \
 	  grep -q '^next_id' $$d/out; rc=$$?; rm -rf $$d; exit $$rc
+
+# Header, both libraries (soname libevstore.so.0), evstore.pc, the SQLite
+# extension in $(EXTDIR) and the CLI. DESTDIR stages the tree elsewhere
+# (the paths inside evstore.pc stay those under PREFIX).
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(EXTDIR)
+	install -m 644 include/evstore.h $(DESTDIR)$(INCLUDEDIR)/evstore.h
+	install -m 644 $(B)/libevstore.a $(DESTDIR)$(LIBDIR)/libevstore.a
+	install -m 755 $(B)/libevstore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libevstore.so.$(VERSION)
+	ln -sf libevstore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libevstore.so.$(SONAME_MAJOR)
+	ln -sf libevstore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libevstore.so
+	install -m 755 $(B)/evstore.so $(DESTDIR)$(EXTDIR)/evstore.so
+	install -m 755 $(B)/evstore $(DESTDIR)$(BINDIR)/evstore
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@EXTDIR@|$(EXTDIR)|g' \
+	  -e 's|@VERSION@|$(VERSION)|g' evstore.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/evstore $(DESTDIR)$(INCLUDEDIR)/evstore.h \
+	  $(DESTDIR)$(LIBDIR)/libevstore.a $(DESTDIR)$(LIBDIR)/libevstore.so \
+	  $(DESTDIR)$(LIBDIR)/libevstore.so.$(SONAME_MAJOR) \
+	  $(DESTDIR)$(LIBDIR)/libevstore.so.$(VERSION) $(DESTDIR)$(EXTDIR)/evstore.so \
+	  $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
+	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -1,0 +1,120 @@
+/*
+** cli.h: what the files of the evstore command-line tool share: exit
+** codes, options, the parsed invocation, the command table's row type,
+** and the helpers every command uses. The CLI uses only the public API
+** (evstore.h); it is built without the library's internal headers.
+*/
+#ifndef EVS_CLI_H
+#define EVS_CLI_H
+
+#include <evstore.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes (documented in `evstore --help` and README). */
+#define EX_OK 0
+#define EX_USAGE 1    /* bad command line                              */
+#define EX_NOTFOUND 2 /* no such event, store or input file            */
+#define EX_CONFLICT 3 /* event already acknowledged                    */
+#define EX_INVALID 4  /* invalid JSON, event field, cursor, import line */
+#define EX_LOCKED 5   /* another process has the store open            */
+#define EX_CORRUPT 6  /* the store failed a check                      */
+#define EX_ERROR 7    /* I/O or any other error                        */
+
+/* Options. The first four apply to every command (they become the
+** evs_options the store is opened with); each command accepts the others
+** that its table row lists. */
+enum {
+  O_SYNC,
+  O_RETENTION,
+  O_IDEM_WINDOW,
+  O_MAX_PAYLOAD,
+  O_NGLOBAL,
+  O_SOURCE = O_NGLOBAL,
+  O_TYPE,
+  O_METADATA,
+  O_PRIORITY,
+  O_KEY,
+  O_LIMIT,
+  O_SINCE,
+  O_UNTIL,
+  O_CURSOR,
+  O_CURSOR_FILE,
+  O_ALL,
+  O_PENDING,
+  O_STOP,
+  O_QUIET,
+  O_FORCE,
+  O_COUNT
+};
+#define OPT(o) (1u << (o))
+
+typedef struct cli cli;
+
+/* One command. Adding one is a row in the table in main.c and its run
+** function. */
+typedef struct cli_cmd {
+  const char *name;
+  int (*run)(cli *c); /* returns an exit code */
+  unsigned opts;      /* OPT() bits of the options it takes */
+  int min_args, max_args; /* positional arguments; max -1 = any number */
+  const char *synopsis;   /* after "evstore DIR NAME" */
+  const char *summary;    /* one line for `evstore --help` */
+  const char *help;       /* the rest of `evstore help NAME` */
+} cli_cmd;
+
+struct cli {
+  const cli_cmd *cmd;
+  const char *dir;
+  const char *opt[O_COUNT]; /* the value; "" for a flag; NULL = not given */
+  char **args;
+  int nargs;
+  evs_options eo; /* from the global options */
+  evs_store *s;   /* set by cli_open */
+};
+
+/* Open c->dir into c->s. Without `create`, a directory that is not a
+** store (no evstore.meta, see docs/FORMAT.md) is refused rather than
+** turned into an empty store. Returns 0 or an exit code (message printed). */
+int cli_open(cli *c, int create);
+
+/* The exit code for a library status code. */
+int cli_exit_code(int rc);
+
+/* Print "evstore: CMD: " + message to stderr; return `code`. */
+int cli_fail(cli *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The library's message for a failed call on c->s; returns its exit code. */
+int cli_lib_fail(cli *c, int rc);
+/* A usage error: the message and where to find help; returns EX_USAGE. */
+int cli_usage(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Event ids from c->args; "-" reads white-space separated ids from stdin.
+** *ids is malloc'ed. Returns 0 or an exit code (message printed). */
+int cli_ids(cli *c, uint64_t **ids, size_t *n);
+
+/* Flush stdout; on a write error print it and return EX_ERROR. */
+int cli_flush(cli *c);
+
+/* values.c */
+#define TIME_BUF 80
+void fmt_time(int64_t us, char out[TIME_BUF]);
+int parse_time(const char *s, int64_t *us);     /* ISO-8601 or µs; 0 or -1 */
+int parse_duration(const char *s, int64_t *us); /* Nd..Nms, µs, forever (-1) */
+int parse_u64(const char *s, uint64_t *v);      /* decimal digits only */
+int parse_priority(const char *s, size_t n, int *prio);
+const char *priority_name(int prio);
+void put_event(FILE *f, const evs_event *e);
+
+/* The commands (commands.c, import.c). */
+int cmd_append(cli *c);
+int cmd_import(cli *c);
+int cmd_get(cli *c);
+int cmd_inbox(cli *c);
+int cmd_ack(cli *c);
+int cmd_delete(cli *c);
+int cmd_stats(cli *c);
+int cmd_verify(cli *c);
+int cmd_export(cli *c);
+
+#endif

@@ -1,0 +1,364 @@
+/*
+** commands.c: the evstore commands other than import: append, get,
+** inbox, ack, delete, stats, verify and export. Each is a thin layer over
+** one or two library calls: parse its options, open the store, call,
+** print JSON.
+*/
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- append ------------------------------------------------------------ */
+
+static int read_stdin(cli *c, char **out, size_t *len) {
+  size_t cap = 65536, n = 0;
+  char *buf = malloc(cap);
+  if (!buf) return cli_fail(c, EX_ERROR, "out of memory");
+  for (;;) {
+    n += fread(buf + n, 1, cap - n - 1, stdin);
+    if (n < cap - 1) break;
+    char *p = realloc(buf, cap * 2);
+    if (!p) {
+      free(buf);
+      return cli_fail(c, EX_ERROR, "out of memory");
+    }
+    buf = p;
+    cap *= 2;
+  }
+  if (ferror(stdin)) {
+    free(buf);
+    return cli_fail(c, EX_ERROR, "cannot read standard input: %s", strerror(errno));
+  }
+  /* The line break that echo and text files end with is not part of the
+  ** payload; anything else is kept byte for byte. */
+  if (n && buf[n - 1] == '\n') n--;
+  if (n && buf[n - 1] == '\r') n--;
+  buf[n] = 0;
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int cmd_append(cli *c) {
+  evs_event_in ev = {.source = c->opt[O_SOURCE],
+                     .event_type = c->opt[O_TYPE],
+                     .metadata = c->opt[O_METADATA],
+                     .idempotency_key = c->opt[O_KEY]};
+  if (!ev.source) return cli_usage(c, "--source is required");
+  if (!ev.event_type) return cli_usage(c, "--type is required");
+  const char *p = c->opt[O_PRIORITY];
+  if (p && parse_priority(p, strlen(p), &ev.priority))
+    return cli_usage(c, "--priority must be low, normal or high (or 1, 2, 3), not '%s'", p);
+  char *in = NULL;
+  int rc;
+  if (c->nargs == 0 || !strcmp(c->args[0], "-")) {
+    if ((rc = read_stdin(c, &in, &ev.payload_len))) return rc;
+    ev.payload = in;
+  } else {
+    ev.payload = c->args[0];
+    ev.payload_len = strlen(ev.payload);
+  }
+  /* An empty payload must reach the library as such, not as "use strlen". */
+  if (!ev.payload_len) ev.payload = "";
+  if (ev.metadata) ev.metadata_len = strlen(ev.metadata);
+  if ((rc = cli_open(c, 1))) goto out;
+  evs_append_result res;
+  if ((rc = evs_append(c->s, NULL, &ev, &res))) {
+    rc = cli_lib_fail(c, rc);
+    goto out;
+  }
+  char ts[TIME_BUF];
+  fmt_time(res.created_us, ts);
+  printf("{\"event_id\":%llu,\"created_at\":\"%s\",\"duplicate\":%s}\n",
+         (unsigned long long)res.id, ts, res.duplicate ? "true" : "false");
+out:
+  free(in);
+  return rc;
+}
+
+/* ---- get --------------------------------------------------------------- */
+
+int cmd_get(cli *c) {
+  uint64_t *ids;
+  size_t n;
+  int rc, first = 0;
+  if ((rc = cli_ids(c, &ids, &n))) return rc;
+  if ((rc = cli_open(c, 0))) goto out;
+  for (size_t i = 0; i < n; i++) {
+    evs_event *e;
+    int r = evs_get(c->s, NULL, ids[i], &e);
+    if (r) {
+      r = cli_lib_fail(c, r);
+      if (!first) first = r;
+      continue;
+    }
+    put_event(stdout, e);
+    evs_event_free(e);
+  }
+  rc = first;
+out:
+  free(ids);
+  return rc;
+}
+
+/* ---- inbox and export -------------------------------------------------- */
+
+static int time_option(cli *c, int o, int64_t *us) {
+  const char *v = c->opt[o];
+  if (v && parse_time(v, us))
+    return cli_usage(c, "--%s '%s' is not a time: ISO-8601 UTC (2026-11-23T10:00:00Z, "
+                        "fractions and +HH:MM allowed) or microseconds since the epoch",
+                     o == O_SINCE ? "since" : "until", v);
+  return 0;
+}
+
+static int filter_options(cli *c, evs_query *q) {
+  q->source = c->opt[O_SOURCE];
+  q->event_type = c->opt[O_TYPE];
+  int rc = time_option(c, O_SINCE, &q->created_after_us);
+  if (!rc) rc = time_option(c, O_UNTIL, &q->created_before_us);
+  return rc;
+}
+
+/* The cursor stored in `path`, or NULL when there is no such file. */
+static int read_cursor_file(cli *c, const char *path, char *buf, size_t size,
+                            const char **cursor) {
+  *cursor = NULL;
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    if (errno == ENOENT) return 0;
+    return cli_fail(c, EX_ERROR, "cannot open %s: %s", path, strerror(errno));
+  }
+  size_t n = fread(buf, 1, size - 1, f);
+  int err = ferror(f);
+  fclose(f);
+  if (err) return cli_fail(c, EX_ERROR, "cannot read %s", path);
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
+  buf[n] = 0;
+  if (n) *cursor = buf;
+  return 0;
+}
+
+/* Replace `path` with the cursor (write a temporary file, then rename, so
+** a crash leaves the old cursor or the new one). */
+static int write_cursor_file(cli *c, const char *path, const char *cursor) {
+  size_t n = strlen(path) + sizeof ".tmp";
+  char *tmp = malloc(n);
+  if (!tmp) return cli_fail(c, EX_ERROR, "out of memory");
+  snprintf(tmp, n, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  int ok = f && fprintf(f, "%s\n", cursor) > 0;
+  if (f && fclose(f)) ok = 0;
+  if (ok && rename(tmp, path)) ok = 0;
+  int rc = 0;
+  if (!ok) {
+    rc = cli_fail(c, EX_ERROR, "cannot write cursor file %s: %s", path, strerror(errno));
+    remove(tmp);
+  }
+  free(tmp);
+  return rc;
+}
+
+int cmd_inbox(cli *c) {
+  evs_query q = {0};
+  int rc;
+  if ((rc = filter_options(c, &q))) return rc;
+  const char *v = c->opt[O_LIMIT];
+  if (v) {
+    uint64_t n;
+    if (parse_u64(v, &n) || n < 1 || n > EVS_PAGE_MAX)
+      return cli_usage(c, "--limit must be 1..%d, not '%s'", EVS_PAGE_MAX, v);
+    q.limit = (unsigned)n;
+  }
+  const char *cfile = c->opt[O_CURSOR_FILE];
+  char cbuf[256];
+  q.cursor = c->opt[O_CURSOR];
+  if (cfile && !q.cursor && (rc = read_cursor_file(c, cfile, cbuf, sizeof cbuf, &q.cursor)))
+    return rc;
+  if ((rc = cli_open(c, 0))) return rc;
+  evs_page *page = NULL;
+  if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
+    rc = cli_lib_fail(c, rc);
+    goto out;
+  }
+  for (size_t i = 0; i < evs_page_count(page); i++) put_event(stdout, evs_page_event(page, i));
+  if (cfile) {
+    /* Only a page that reached stdout moves the stored position. */
+    if (!(rc = cli_flush(c))) rc = write_cursor_file(c, cfile, evs_page_cursor(page));
+  } else {
+    printf("{\"next_cursor\":\"%s\",\"more\":%s}\n", evs_page_cursor(page),
+           evs_page_more(page) ? "true" : "false");
+  }
+out:
+  evs_page_free(page);
+  return rc;
+}
+
+int cmd_export(cli *c) {
+  evs_query q = {.limit = EVS_PAGE_MAX, .status = EVS_QUERY_PENDING};
+  int rc;
+  if (c->opt[O_ALL] && c->opt[O_PENDING]) return cli_usage(c, "--all or --pending, not both");
+  if (c->opt[O_ALL]) q.status = EVS_QUERY_ANY;
+  if ((rc = filter_options(c, &q))) return rc;
+  if ((rc = cli_open(c, 0))) return rc;
+  evs_page *page = NULL;
+  do {
+    if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
+      rc = cli_lib_fail(c, rc);
+      break;
+    }
+    for (size_t i = 0; i < evs_page_count(page); i++)
+      put_event(stdout, evs_page_event(page, i));
+    if (ferror(stdout)) break; /* reported by main's flush */
+    q.cursor = evs_page_cursor(page);
+  } while (evs_page_more(page));
+  evs_page_free(page);
+  return rc;
+}
+
+/* ---- ack and delete ---------------------------------------------------- */
+
+/* What ack and delete do to one id inside the transaction: 0 (done; *out
+** is printed), a negative library code (its message is in evs_errmsg), or
+** a positive exit code for a problem the op has reported itself. */
+typedef int (*id_op)(cli *c, evs_txn *t, uint64_t id, int64_t *out);
+typedef void (*id_print)(uint64_t id, int64_t out);
+
+/* Run `op` on every id in one transaction. An id refused with
+** EVS_ENOTFOUND or EVS_ECONFLICT (or by the op itself) is reported and
+** skipped; any other error rolls everything back. The lines for the ids
+** done are printed after the commit. */
+static int for_ids(cli *c, id_op op, id_print print) {
+  uint64_t *ids;
+  size_t n;
+  int rc, first = 0;
+  if ((rc = cli_ids(c, &ids, &n))) return rc;
+  int64_t *res = calloc(n ? n : 1, sizeof *res);
+  char *done = calloc(n ? n : 1, 1);
+  evs_txn *t = NULL;
+  if (!res || !done) {
+    rc = cli_fail(c, EX_ERROR, "out of memory");
+    goto out;
+  }
+  if ((rc = cli_open(c, 0))) goto out;
+  if ((rc = evs_txn_begin(c->s, &t))) {
+    rc = cli_lib_fail(c, rc);
+    goto out;
+  }
+  size_t ndone = 0;
+  for (size_t i = 0; i < n; i++) {
+    int r = op(c, t, ids[i], &res[i]);
+    if (!r) {
+      done[i] = 1;
+      ndone++;
+      continue;
+    }
+    if (r < 0 && r != EVS_ENOTFOUND && r != EVS_ECONFLICT) {
+      rc = cli_lib_fail(c, r);
+      evs_txn_rollback(t);
+      goto out;
+    }
+    if (r < 0) r = cli_lib_fail(c, r);
+    if (!first) first = r;
+  }
+  rc = ndone ? evs_txn_commit(t) : evs_txn_rollback(t);
+  if (rc) {
+    rc = cli_lib_fail(c, rc);
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (done[i]) print(ids[i], res[i]);
+  rc = first;
+out:
+  free(ids);
+  free(res);
+  free(done);
+  return rc;
+}
+
+static int ack_op(cli *c, evs_txn *t, uint64_t id, int64_t *at) {
+  return evs_ack(c->s, t, id, at);
+}
+
+static void ack_print(uint64_t id, int64_t at) {
+  char ts[TIME_BUF];
+  fmt_time(at, ts);
+  printf("{\"event_id\":%llu,\"acknowledged_at\":\"%s\"}\n", (unsigned long long)id, ts);
+}
+
+int cmd_ack(cli *c) { return for_ids(c, ack_op, ack_print); }
+
+/* evs_delete of an id that does not exist succeeds (deleting is
+** idempotent); the CLI reports it unless --force. */
+static int delete_op(cli *c, evs_txn *t, uint64_t id, int64_t *existed) {
+  int e, rc = evs_delete(c->s, t, id, &e);
+  if (rc) return rc;
+  *existed = e;
+  if (!e && !c->opt[O_FORCE])
+    return cli_fail(c, EX_NOTFOUND, "event %llu not found", (unsigned long long)id);
+  return 0;
+}
+
+static void delete_print(uint64_t id, int64_t existed) {
+  printf("{\"event_id\":%llu,\"deleted\":%s}\n", (unsigned long long)id,
+         existed ? "true" : "false");
+}
+
+int cmd_delete(cli *c) { return for_ids(c, delete_op, delete_print); }
+
+/* ---- stats and verify -------------------------------------------------- */
+
+int cmd_stats(cli *c) {
+  int rc;
+  if ((rc = cli_open(c, 0))) return rc;
+  evs_stats st;
+  if ((rc = evs_stats_get(c->s, &st))) return cli_lib_fail(c, rc);
+  char ts[TIME_BUF + 2] = "null";
+  if (st.oldest_pending_us) {
+    ts[0] = '"';
+    fmt_time(st.oldest_pending_us, ts + 1);
+    strcat(ts, "\"");
+  }
+  printf("{\"pending\":%llu,\"acknowledged\":%llu,\"next_id\":%llu,\"segments\":%llu,"
+         "\"disk_bytes\":%llu,\"payload_bytes\":%llu,\"payload_stored_bytes\":%llu,"
+         "\"compression_ratio\":%.3f,\"oldest_pending_at\":%s,"
+         "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
+         "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu}\n",
+         (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
+         (unsigned long long)st.next_id, (unsigned long long)st.segments,
+         (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
+         (unsigned long long)st.payload_stored_bytes, st.compression_ratio, ts,
+         (long long)st.oldest_pending_age_us, (unsigned long long)st.index_bytes,
+         (unsigned long long)st.recovered_bytes_dropped,
+         (unsigned long long)st.recovered_records_dropped);
+  return 0;
+}
+
+int cmd_verify(cli *c) {
+  int rc;
+  if ((rc = cli_open(c, 0))) return rc;
+  /* Opening recovers from a crash by cutting a torn or uncommitted tail;
+  ** that is not a failed check, but whoever verifies should hear of it. */
+  evs_stats st;
+  if ((rc = evs_stats_get(c->s, &st))) return cli_lib_fail(c, rc);
+  if (st.recovered_bytes_dropped)
+    cli_fail(c, 0, "warning: opening the store cut %llu bytes (%llu records) of a torn or "
+                   "uncommitted tail",
+             (unsigned long long)st.recovered_bytes_dropped,
+             (unsigned long long)st.recovered_records_dropped);
+  evs_verify_report r = {0};
+  rc = evs_verify(c->s, &r);
+  if (rc && rc != EVS_ECORRUPT) return cli_lib_fail(c, rc);
+  if (rc) cli_lib_fail(c, rc);
+  printf("{\"ok\":%s,\"segments\":%llu,\"records\":%llu,\"events\":%llu,"
+         "\"payloads\":%llu,\"problems\":%llu,\"recovered_bytes_dropped\":%llu,"
+         "\"recovered_records_dropped\":%llu}\n",
+         rc ? "false" : "true", (unsigned long long)r.segments,
+         (unsigned long long)r.records, (unsigned long long)r.events,
+         (unsigned long long)r.payloads, (unsigned long long)r.problems,
+         (unsigned long long)st.recovered_bytes_dropped,
+         (unsigned long long)st.recovered_records_dropped);
+  return rc ? EX_CORRUPT : 0;
+}

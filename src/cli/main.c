@@ -1,0 +1,503 @@
+/*
+** main.c: the evstore command-line tool's entry point. Owns the option
+** and command tables, the help texts, parsing the command line, opening
+** the store and turning library status codes into exit codes.
+*/
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct {
+  const char *name;
+  char shrt;
+  int has_arg;
+} optdefs[O_COUNT] = {
+    [O_SYNC] = {"sync", 0, 1},
+    [O_RETENTION] = {"retention", 0, 1},
+    [O_IDEM_WINDOW] = {"idempotency-window", 0, 1},
+    [O_MAX_PAYLOAD] = {"max-payload", 0, 1},
+    [O_SOURCE] = {"source", 's', 1},
+    [O_TYPE] = {"type", 't', 1},
+    [O_METADATA] = {"metadata", 'm', 1},
+    [O_PRIORITY] = {"priority", 'p', 1},
+    [O_KEY] = {"idempotency-key", 'k', 1},
+    [O_LIMIT] = {"limit", 'n', 1},
+    [O_SINCE] = {"since", 0, 1},
+    [O_UNTIL] = {"until", 0, 1},
+    [O_CURSOR] = {"cursor", 'c', 1},
+    [O_CURSOR_FILE] = {"cursor-file", 0, 1},
+    [O_ALL] = {"all", 0, 0},
+    [O_PENDING] = {"pending", 0, 0},
+    [O_STOP] = {"stop-on-error", 0, 0},
+    [O_QUIET] = {"quiet", 'q', 0},
+    [O_FORCE] = {"force", 'f', 0},
+};
+
+#define FILTER_HELP                                                                \
+  "  -s, --source S        only events from source S\n"                            \
+  "  -t, --type T          only events of type T\n"                                \
+  "  --since TIME          only events created after TIME (exclusive)\n"           \
+  "  --until TIME          only events created before TIME (exclusive)\n"          \
+  "                        TIME: ISO-8601, e.g. 2026-11-23T10:00:00Z,\n"           \
+  "                        2026-11-23T10:00:00.250+01:00, 2026-11-23 (midnight\n"  \
+  "                        UTC), or integer microseconds since the epoch\n"
+
+#define FILTERS (OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_SINCE) | OPT(O_UNTIL))
+
+/* The commands. A new one is a row here plus its run function. */
+static const cli_cmd commands[] = {
+    {"append", cmd_append,
+     OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_METADATA) | OPT(O_PRIORITY) | OPT(O_KEY), 0, 1,
+     "--source S --type T [--metadata JSON] [--priority P]\n"
+     "        [--idempotency-key K] [PAYLOAD | -]",
+     "store one event",
+     "Store one event and print {\"event_id\":N,\"created_at\":\"...\",\"duplicate\":false}.\n"
+     "PAYLOAD is a JSON object, stored byte for byte as given. Without PAYLOAD, or\n"
+     "with \"-\", it is read from standard input; one final line break (as echo and\n"
+     "text files end with) is not part of it. Creates DIR if it does not exist.\n"
+     "\n"
+     "  -s, --source S            where the event comes from (required)\n"
+     "  -t, --type T              the event type (required)\n"
+     "  -m, --metadata JSON       a JSON object of at most 8 KiB\n"
+     "  -p, --priority P          low, normal (default) or high; or 1, 2, 3\n"
+     "  -k, --idempotency-key K   when an event with key K was appended within the\n"
+     "                            idempotency window, nothing is stored: the\n"
+     "                            original's id is printed with \"duplicate\":true\n"},
+    {"import", cmd_import, OPT(O_STOP) | OPT(O_QUIET), 1, 1,
+     "[--stop-on-error] [--quiet] FILE.jsonl | -",
+     "append the events of a JSON-lines file",
+     "Append the events of FILE (\"-\": standard input), one JSON object per line:\n"
+     "  {\"source\":\"stripe\",\"event_type\":\"invoice.paid\",\"payload\":{\"id\":\"in_1\"},\n"
+     "   \"metadata\":{\"ip\":\"10.0.0.1\"},\"idempotency_key\":\"evt_1\",\"priority\":\"high\"}\n"
+     "source and event_type (strings) and payload (an object) are required;\n"
+     "metadata (an object or null), idempotency_key (a string or null) and priority\n"
+     "(\"low\", \"normal\", \"high\" or 1..3) are optional. event_id, created_at,\n"
+     "status and acknowledged_at, which export writes, are accepted and ignored:\n"
+     "the store assigns them and every imported event is pending. Any other\n"
+     "member rejects the line. payload and metadata are stored byte for byte as\n"
+     "they appear in the line. Blank lines are skipped. An object not closed at\n"
+     "the end of its line continues on the next (export writes a payload that\n"
+     "contains line breaks that way). Creates DIR if it does not exist.\n"
+     "\n"
+     "A rejected line is reported on stderr as \"FILE:LINE: reason\" and the import\n"
+     "goes on; an event whose idempotency key the store already has is counted as\n"
+     "a duplicate, not rejected. At the end one line goes to stdout:\n"
+     "  {\"imported\":N,\"duplicate\":N,\"rejected\":N}\n"
+     "On a terminal, stderr shows progress: lines, rate and, for a file, percent\n"
+     "done and ETA. Events are appended in transactions of up to 500 lines.\n"
+     "\n"
+     "  --stop-on-error   stop at the first rejected line: the lines before it are\n"
+     "                    imported, none after; the summary adds \"stopped_at_line\"\n"
+     "  -q, --quiet       no progress display\n"
+     "\n"
+     "Exit status 0 when no line was rejected, 4 when some were. Any other error\n"
+     "(I/O, locked store) stops the import with its own status; the summary says\n"
+     "what was imported before it.\n"},
+    {"get", cmd_get, 0, 1, -1, "ID...", "print events by id",
+     "Print each event as one line of JSON (the fields are listed in\n"
+     "`evstore --help`). An id that does not exist is reported on stderr\n"
+     "(exit 2) and the others are still printed.\n"},
+    {"inbox", cmd_inbox, FILTERS | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE), 0, 0,
+     "[--limit N] [--source S] [--type T]\n"
+     "        [--since TIME] [--until TIME] [--cursor C | --cursor-file F]",
+     "print a page of pending events, oldest first",
+     "Print up to N pending events, oldest first, one JSON object per line as get\n"
+     "prints them, then one more line with the position after them:\n"
+     "  {\"next_cursor\":\"...\",\"more\":true}\n"
+     "\"more\" says whether further events matched. Pass the cursor to --cursor\n"
+     "with the same filters to read the next page; a cursor never skips or\n"
+     "repeats an event, whatever is appended, acknowledged or deleted meanwhile.\n"
+     "\n"
+     "  -n, --limit N         at most N events, 1..100 (default 50)\n" FILTER_HELP
+     "  -c, --cursor C        resume after the page C came from\n"
+     "  --cursor-file F       keep the position in file F instead: resume after the\n"
+     "                        cursor stored in F (when F exists and --cursor is not\n"
+     "                        given), and once the page is written, store the next\n"
+     "                        cursor in F rather than printing the cursor line\n"
+     "\n"
+     "Paging through the inbox from a shell (the loop ends at the first empty\n"
+     "page, or when evstore fails):\n"
+     "  while evstore DIR inbox --cursor-file pos >page.jsonl && [ -s page.jsonl ]; do\n"
+     "    jq .event_id page.jsonl | evstore DIR ack -    # after processing it\n"
+     "  done\n"
+     "A cursor is bound to its filters: changing one is an error (exit 4);\n"
+     "changing --limit is fine.\n"},
+    {"ack", cmd_ack, 0, 1, -1, "ID... | -", "acknowledge pending events",
+     "Acknowledge the events, in one transaction, and print\n"
+     "{\"event_id\":N,\"acknowledged_at\":\"...\"} for each. An id that does not exist\n"
+     "(exit 2) or is already acknowledged (exit 3) is reported on stderr and\n"
+     "skipped; the others are acknowledged. With several failures the exit status\n"
+     "is the first one's. \"-\" reads the ids, separated by white space, from\n"
+     "standard input.\n"},
+    {"delete", cmd_delete, OPT(O_FORCE), 1, -1, "[--force] ID... | -",
+     "delete events for good",
+     "Delete the events (pending or acknowledged), in one transaction, and print\n"
+     "{\"event_id\":N,\"deleted\":true} for each. An id that does not exist is\n"
+     "reported on stderr (exit 2) and the others are deleted. \"-\" reads the ids\n"
+     "from standard input. A deleted event's idempotency key is forgotten.\n"
+     "\n"
+     "  -f, --force   an id that does not exist is not an error: it prints\n"
+     "                \"deleted\":false\n"},
+    {"stats", cmd_stats, 0, 0, 0, "", "print the store's statistics",
+     "Print one JSON object: pending, acknowledged, next_id, segments, disk_bytes,\n"
+     "payload_bytes, payload_stored_bytes, compression_ratio, oldest_pending_at\n"
+     "(null when nothing is pending), oldest_pending_age_us, index_bytes, and\n"
+     "recovered_bytes_dropped / recovered_records_dropped: the torn or\n"
+     "uncommitted tail this open removed after a crash.\n"},
+    {"verify", cmd_verify, 0, 0, 0, "", "check checksums, payloads and the index",
+     "Check every record's checksum, every compressed payload, and that the index\n"
+     "agrees with a replay of the log. Prints\n"
+     "  {\"ok\":true,\"segments\":N,\"records\":N,\"events\":N,\"payloads\":N,\"problems\":0,\n"
+     "   \"recovered_bytes_dropped\":0,\"recovered_records_dropped\":0}\n"
+     "When a check fails, the first problem goes to stderr, \"ok\" is false and the\n"
+     "exit status is 6; a store that cannot be opened because it is damaged is\n"
+     "also status 6. Opening a store after a crash cuts a torn or uncommitted\n"
+     "tail off the log; that is recovery, not a failed check: the recovered_*\n"
+     "fields say how much was cut, and a warning goes to stderr when it is not 0.\n"},
+    {"export", cmd_export, FILTERS | OPT(O_ALL) | OPT(O_PENDING), 0, 0,
+     "[--pending | --all] [--source S] [--type T]\n"
+     "        [--since TIME] [--until TIME]",
+     "print events as JSON lines that import reads",
+     "Print events, oldest first, one JSON object per line as get prints them:\n"
+     "the format import reads, payload and metadata byte for byte.\n"
+     "\n"
+     "  --pending             pending events only (the default: import makes every\n"
+     "                        event pending, so acknowledged ones would come back\n"
+     "                        as work to do)\n"
+     "  --all                 acknowledged events too\n" FILTER_HELP},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char general_help[] =
+    "usage: evstore [OPTIONS] DIR COMMAND [ARGS]\n"
+    "       evstore help [COMMAND]  |  evstore COMMAND --help  |  evstore --version\n"
+    "\n"
+    "A command-line client for an evstore store, the directory DIR. append and\n"
+    "import create it; the other commands need an existing store. One process at\n"
+    "a time may open a store: while an application has it open, evstore exits 5.\n"
+    "\n"
+    "Commands:\n"
+    "%s"
+    "\n"
+    "Options of every command (before or after COMMAND). They are not saved in\n"
+    "the store: give the values the application that owns it uses.\n"
+    "  --sync off|normal|full          durability of each write (default normal)\n"
+    "  --retention DUR|forever         events older than DUR are invisible\n"
+    "                                  (default 7d)\n"
+    "  --idempotency-window DUR|forever  how long a key is remembered (default 24h)\n"
+    "  --max-payload BYTES             largest payload accepted (default 409600)\n"
+    "  DUR is Nd, Nh, Nm, Ns, Nms or plain microseconds.\n"
+    "\n"
+    "Output is JSON, one object per line; errors go to stderr as\n"
+    "\"evstore: COMMAND: message\". An event is printed as\n"
+    "  {\"event_id\":1,\"created_at\":\"2026-11-23T16:08:01.123456Z\",\"source\":\"stripe\",\n"
+    "   \"event_type\":\"invoice.paid\",\"payload\":{...},\"metadata\":null,\n"
+    "   \"status\":\"pending\",\"acknowledged_at\":null,\"priority\":\"normal\",\n"
+    "   \"idempotency_key\":null}\n"
+    "with payload and metadata exactly as stored, times in UTC with microseconds,\n"
+    "status \"pending\" or \"acknowledged\".\n"
+    "\n"
+    "Exit status:\n"
+    "  0  success\n"
+    "  1  usage: unknown command or option, bad option value or id\n"
+    "  2  not found: no such event, DIR is not a store, no such input file\n"
+    "  3  conflict: event already acknowledged\n"
+    "  4  invalid input: JSON, event field, cursor; import rejected lines\n"
+    "  5  locked: another process has the store open\n"
+    "  6  corrupt: the store failed a check (verify, or opening it)\n"
+    "  7  any other error (I/O, disk full, out of memory)\n"
+    "With several ids (get, ack, delete), each is handled on its own and the\n"
+    "status is that of the first failure. The import line format: evstore help\n"
+    "import.\n";
+
+static const cli_cmd *find_command(const char *name) {
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(commands[i].name, name)) return &commands[i];
+  return NULL;
+}
+
+static void print_help(const cli_cmd *cmd) {
+  if (cmd) {
+    printf("usage: evstore DIR %s%s%s\n\n%s", cmd->name, *cmd->synopsis ? " " : "",
+           cmd->synopsis, cmd->help);
+    printf("\nOptions of every command and exit codes: evstore --help\n");
+    return;
+  }
+  char list[2048] = "", *p = list;
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    p += snprintf(p, sizeof list - (size_t)(p - list), "  %-8s %s\n", commands[i].name,
+                  commands[i].summary);
+  printf(general_help, list);
+}
+
+/* ---- Messages and exit codes ------------------------------------------ */
+
+static void vmessage(cli *c, const char *fmt, va_list ap) {
+  fputs("evstore: ", stderr);
+  if (c->cmd) fprintf(stderr, "%s: ", c->cmd->name);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+}
+
+int cli_fail(cli *c, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vmessage(c, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int cli_usage(cli *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vmessage(c, fmt, ap);
+  va_end(ap);
+  if (c->cmd)
+    fprintf(stderr, "usage: evstore DIR %s%s%s\n(more: evstore help %s)\n", c->cmd->name,
+            *c->cmd->synopsis ? " " : "", c->cmd->synopsis, c->cmd->name);
+  else
+    fputs("usage: evstore [OPTIONS] DIR COMMAND [ARGS]  (more: evstore --help)\n", stderr);
+  return EX_USAGE;
+}
+
+int cli_exit_code(int rc) {
+  switch (rc) {
+  case EVS_OK: return EX_OK;
+  case EVS_ENOTFOUND: return EX_NOTFOUND;
+  case EVS_ECONFLICT: return EX_CONFLICT;
+  case EVS_EINVAL:
+  case EVS_EJSON:
+  case EVS_ETOOBIG:
+  case EVS_ECURSOR: return EX_INVALID;
+  case EVS_ELOCKED: return EX_LOCKED;
+  case EVS_ECORRUPT: return EX_CORRUPT;
+  default: return EX_ERROR;
+  }
+}
+
+int cli_lib_fail(cli *c, int rc) {
+  return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(c->s));
+}
+
+int cli_flush(cli *c) {
+  if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+  return cli_fail(c, EX_ERROR, "cannot write to standard output: %s", strerror(errno));
+}
+
+/* ---- Opening the store ------------------------------------------------- */
+
+int cli_open(cli *c, int create) {
+  if (!create) {
+    struct stat st;
+    if (stat(c->dir, &st) < 0)
+      return cli_fail(c, errno == ENOENT ? EX_NOTFOUND : EX_ERROR, "%s: %s", c->dir,
+                      errno == ENOENT ? "no such store (the directory does not exist)"
+                                      : strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+      return cli_fail(c, EX_NOTFOUND, "%s is not a store (not a directory)", c->dir);
+    size_t n = strlen(c->dir) + sizeof "/evstore.meta";
+    char *meta = malloc(n);
+    if (!meta) return cli_fail(c, EX_ERROR, "out of memory");
+    snprintf(meta, n, "%s/evstore.meta", c->dir);
+    int missing = access(meta, F_OK) < 0;
+    free(meta);
+    if (missing)
+      return cli_fail(c, EX_NOTFOUND, "%s is not an evstore store (it has no evstore.meta)",
+                      c->dir);
+  }
+  int rc = evs_store_open(c->dir, &c->eo, &c->s);
+  if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
+  return 0;
+}
+
+/* ---- Ids --------------------------------------------------------------- */
+
+static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id) {
+  if (*n == *cap) {
+    size_t nc = *cap ? *cap * 2 : 16;
+    uint64_t *p = realloc(*ids, nc * sizeof *p);
+    if (!p) return -1;
+    *ids = p;
+    *cap = nc;
+  }
+  (*ids)[(*n)++] = id;
+  return 0;
+}
+
+/* White-space separated ids from stdin. */
+static int read_ids(cli *c, uint64_t **ids, size_t *n, size_t *cap) {
+  char tok[32];
+  size_t len = 0;
+  int ch;
+  do {
+    ch = getchar();
+    if (ch != EOF && ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
+      if (len < sizeof tok - 1) tok[len] = (char)ch;
+      len++;
+      continue;
+    }
+    if (!len) continue;
+    uint64_t id;
+    tok[len < sizeof tok ? len : sizeof tok - 1] = 0;
+    if (len >= sizeof tok || parse_u64(tok, &id))
+      return cli_fail(c, EX_INVALID, "standard input: '%s%s' is not an event id", tok,
+                      len >= sizeof tok ? "..." : "");
+    if (push_id(ids, n, cap, id)) return cli_fail(c, EX_ERROR, "out of memory");
+    len = 0;
+  } while (ch != EOF);
+  if (ferror(stdin))
+    return cli_fail(c, EX_ERROR, "cannot read standard input: %s", strerror(errno));
+  return 0;
+}
+
+int cli_ids(cli *c, uint64_t **ids, size_t *n) {
+  size_t cap = 0;
+  int rc = 0, stdin_done = 0;
+  *ids = NULL;
+  *n = 0;
+  for (int i = 0; i < c->nargs && !rc; i++) {
+    uint64_t id;
+    if (!strcmp(c->args[i], "-")) {
+      if (!stdin_done) rc = read_ids(c, ids, n, &cap);
+      stdin_done = 1;
+    } else if (parse_u64(c->args[i], &id)) {
+      rc = cli_usage(c, "'%s' is not an event id (a positive integer)", c->args[i]);
+    } else if (push_id(ids, n, &cap, id)) {
+      rc = cli_fail(c, EX_ERROR, "out of memory");
+    }
+  }
+  if (rc) {
+    free(*ids);
+    *ids = NULL;
+  }
+  return rc;
+}
+
+/* ---- Command line ------------------------------------------------------ */
+
+static int find_option(const char *a, const char **inl) {
+  *inl = NULL;
+  if (a[1] == '-') {
+    const char *name = a + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    for (int o = 0; o < O_COUNT; o++)
+      if (strlen(optdefs[o].name) == len && !memcmp(optdefs[o].name, name, len)) {
+        if (eq) *inl = eq + 1;
+        return o;
+      }
+    return -1;
+  }
+  for (int o = 0; o < O_COUNT; o++)
+    if (optdefs[o].shrt && optdefs[o].shrt == a[1]) {
+      if (a[2]) *inl = a + 2;
+      return o;
+    }
+  return -1;
+}
+
+/* Returns -1 to go on, else an exit code. */
+static int parse_args(cli *c, int argc, char **argv) {
+  int dashdash = 0, help = 0;
+  c->args = argv + 1;
+  for (int i = 1; i < argc; i++) {
+    char *a = argv[i];
+    if (dashdash || a[0] != '-' || !a[1]) {
+      if (!c->dir) {
+        c->dir = a;
+      } else if (!c->cmd) {
+        if (!(c->cmd = find_command(a))) return cli_usage(c, "unknown command '%s'", a);
+      } else {
+        c->args[c->nargs++] = a;
+      }
+      continue;
+    }
+    if (!strcmp(a, "--")) {
+      dashdash = 1;
+      continue;
+    }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      help = 1;
+      break;
+    }
+    if (!strcmp(a, "--version")) {
+      printf("evstore %s (library %s)\n", EVS_VERSION_STRING, evs_version());
+      return EX_OK;
+    }
+    const char *val;
+    int o = find_option(a, &val);
+    if (o < 0) return cli_usage(c, "unknown option '%s'", a);
+    if (o >= O_NGLOBAL && !(c->cmd && (c->cmd->opts & OPT(o)))) {
+      if (c->cmd)
+        return cli_usage(c, "%s does not take --%s", c->cmd->name, optdefs[o].name);
+      return cli_usage(c, "--%s must come after the command", optdefs[o].name);
+    }
+    if (!optdefs[o].has_arg) {
+      if (val) return cli_usage(c, "--%s takes no value", optdefs[o].name);
+      val = "";
+    } else if (!val) {
+      if (i + 1 >= argc) return cli_usage(c, "--%s needs a value", optdefs[o].name);
+      val = argv[++i];
+    }
+    c->opt[o] = val;
+  }
+  if (c->dir && !strcmp(c->dir, "help")) {
+    print_help(c->cmd);
+    return EX_OK;
+  }
+  if (help) {
+    /* `evstore append --help`: the command is in DIR's place. */
+    print_help(c->cmd ? c->cmd : c->dir ? find_command(c->dir) : NULL);
+    return EX_OK;
+  }
+  if (!c->dir) return cli_usage(c, "missing DIR and COMMAND");
+  if (!c->cmd) return cli_usage(c, "missing COMMAND after %s", c->dir);
+  if (c->nargs < c->cmd->min_args) return cli_usage(c, "missing argument");
+  if (c->cmd->max_args >= 0 && c->nargs > c->cmd->max_args)
+    return cli_usage(c, "unexpected argument '%s'", c->args[c->cmd->max_args]);
+  return -1;
+}
+
+static int store_options(cli *c) {
+  const char *v;
+  if ((v = c->opt[O_SYNC])) {
+    if (!strcmp(v, "off")) c->eo.sync = EVS_SYNC_OFF;
+    else if (!strcmp(v, "normal")) c->eo.sync = EVS_SYNC_NORMAL;
+    else if (!strcmp(v, "full")) c->eo.sync = EVS_SYNC_FULL;
+    else return cli_usage(c, "--sync must be off, normal or full, not '%s'", v);
+  }
+  if ((v = c->opt[O_RETENTION]) && parse_duration(v, &c->eo.retention_us))
+    return cli_usage(c, "--retention '%s' is not a duration (7d, 12h, 30m, 10s, "
+                        "500ms, microseconds) or forever", v);
+  if ((v = c->opt[O_IDEM_WINDOW]) && parse_duration(v, &c->eo.idempotency_window_us))
+    return cli_usage(c, "--idempotency-window '%s' is not a duration (7d, 12h, 30m, "
+                        "10s, 500ms, microseconds) or forever", v);
+  uint64_t n;
+  if ((v = c->opt[O_MAX_PAYLOAD])) {
+    if (parse_u64(v, &n) || n == 0 || n > UINT32_MAX)
+      return cli_usage(c, "--max-payload '%s' is not a byte count 1..%u", v, UINT32_MAX);
+    c->eo.max_payload = (uint32_t)n;
+  }
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  cli c;
+  memset(&c, 0, sizeof c);
+  int rc = parse_args(&c, argc, argv);
+  if (rc < 0) rc = store_options(&c);
+  if (rc < 0) rc = c.cmd->run(&c);
+  if (c.s) {
+    int crc = evs_store_close(c.s);
+    if (crc) {
+      int code = cli_fail(&c, cli_exit_code(crc), "closing the store: %s", evs_errmsg(NULL));
+      if (!rc) rc = code;
+    }
+  }
+  int frc = cli_flush(&c);
+  return rc ? rc : frc;
+}

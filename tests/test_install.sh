@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `make install` into temporary prefixes (no root needed), then what was
+# installed is used as a user would: a small program built with
+# `pkg-config --cflags --libs evstore`, linked against the shared library
+# (run with LD_LIBRARY_PATH) and, with --static, statically; the installed
+# CLI; the installed SQLite extension; `make uninstall`.
+#
+#   tests/test_install.sh BUILD_DIR     e.g. build
+#
+# A sanitizer build is skipped (prints nothing): installing is about the
+# plain build, and its programs would need the sanitizer runtime.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd -P)
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+case $1 in *asan* | *tsan*) exit 0 ;; esac
+B=$1
+w=$(mktemp -d "${TMPDIR:-/tmp}/evs-install-XXXXXX")
+w=$(cd "$w" && pwd -P)
+trap 'rm -rf "$w"' EXIT
+status=0
+pass() { echo "PASS install_$1"; }
+fail() {
+  echo "FAIL install_$1: $2"
+  [ -f "$w/log" ] && tail -n 30 "$w/log" | sed 's/^/    /'
+  status=1
+}
+check() { # NAME COMMAND...
+  local name=$1
+  shift
+  if "$@" >"$w/log" 2>&1; then pass "$name"; else fail "$name" "failed: $*"; fi
+}
+has() { grep -qE -- "$1" <<<"$2"; } # ERE TEXT
+# The test may run under `make test`: the nested make must not join its
+# jobserver or inherit its flags.
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$root" --no-print-directory B="$B" "$@"; }
+
+cat >"$w/prog.c" <<'EOF'
+#include <evstore.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+  evs_store *s;
+  if (argc != 2 || evs_store_open(argv[1], NULL, &s)) {
+    fprintf(stderr, "open: %s\n", evs_errmsg(NULL));
+    return 1;
+  }
+  evs_event_in in = {.source = "pc", .event_type = "linked", .payload = "{\"ok\": true}"};
+  evs_append_result r;
+  evs_event *e;
+  if (evs_append(s, NULL, &in, &r) || evs_get(s, NULL, r.id, &e)) {
+    fprintf(stderr, "%s\n", evs_errmsg(s));
+    return 1;
+  }
+  printf("%s %s %llu %s\n", evs_version(), EVS_VERSION_STRING, (unsigned long long)e->id,
+         e->payload);
+  evs_event_free(e);
+  return evs_store_close(s) ? 1 : 0;
+}
+EOF
+
+# ---- PREFIX ------------------------------------------------------------------
+P=$w/prefix
+check prefix_make_install mk install PREFIX="$P"
+ok=1
+for f in bin/evstore include/evstore.h lib/libevstore.a lib/libevstore.so.0.1.0 \
+         lib/pkgconfig/evstore.pc lib/evstore/evstore.so; do
+  [ -f "$P/$f" ] || { echo "missing $P/$f"; ok=0; }
+done
+[ "$(readlink "$P/lib/libevstore.so")" = libevstore.so.0.1.0 ] || ok=0
+[ "$(readlink "$P/lib/libevstore.so.0")" = libevstore.so.0.1.0 ] || ok=0
+check prefix_files [ $ok = 1 ]
+check prefix_soname sh -c "readelf -d '$P/lib/libevstore.so.0.1.0' | grep -q 'SONAME.*\\[libevstore.so.0\\]'"
+export PKG_CONFIG_PATH=$P/lib/pkgconfig
+pc() { pkg-config "$@" | sed 's/ *$//'; } # pkgconf ends its output with a space
+check pkgconfig_version [ "$(pc --modversion evstore)" = 0.1.0 ]
+check pkgconfig_cflags [ "$(pc --cflags evstore)" = "-I$P/include" ]
+check pkgconfig_libs [ "$(pc --libs evstore)" = "-L$P/lib -levstore" ]
+check pkgconfig_static_libs sh -c "pkg-config --static --libs evstore | grep -q -- '-lzstd -lxxhash -lsqlite3 -lpthread -lm'"
+check pkgconfig_extensiondir [ "$(pc --variable=extensiondir evstore)" = "$P/lib/evstore" ]
+
+# shellcheck disable=SC2046
+check shared_link cc -std=c11 -Wall -Werror "$w/prog.c" -o "$w/prog_shared" $(pkg-config --cflags --libs evstore)
+check shared_needs_soname sh -c "readelf -d '$w/prog_shared' | grep -q 'NEEDED.*\\[libevstore.so.0\\]'"
+out=$(LD_LIBRARY_PATH=$P/lib "$w/prog_shared" "$w/store1" 2>&1)
+check shared_runs [ "$out" = '0.1.0 0.1.0 1 {"ok": true}' ]
+check shared_uses_installed_library sh -c "LD_LIBRARY_PATH='$P/lib' ldd '$w/prog_shared' | grep -q '$P/lib/libevstore.so.0'"
+# shellcheck disable=SC2046
+check static_link cc -std=c11 -Wall -Werror -static "$w/prog.c" -o "$w/prog_static" $(pkg-config --static --cflags --libs evstore)
+check static_has_no_shared_libs sh -c "! readelf -d '$w/prog_static' 2>/dev/null | grep -q NEEDED"
+out=$(env -u LD_LIBRARY_PATH "$w/prog_static" "$w/store2" 2>&1)
+check static_runs [ "$out" = '0.1.0 0.1.0 1 {"ok": true}' ]
+
+out=$("$P/bin/evstore" "$w/store2" get 1 2>&1)
+check cli_installed has '"event_id":1,.*"source":"pc","event_type":"linked","payload":\{"ok": true\}' "$out"
+out=$(cd "$w" && sqlite3 :memory: ".load $P/lib/evstore/evstore" \
+  "CREATE VIRTUAL TABLE inbox USING evstore(dir='$w/store3');" \
+  "INSERT INTO inbox(source, event_type, payload) VALUES ('sql', 'loaded', '{}');" \
+  "SELECT id, source, status FROM inbox;" 2>&1)
+check extension_loads [ "$out" = '1|sql|pending' ]
+check uninstall_prefix mk uninstall PREFIX="$P"
+check uninstall_prefix_removes_files [ -z "$(find "$P" -type f -o -type l)" ]
+
+# ---- DESTDIR (staged for another PREFIX) -------------------------------------
+D=$w/stage
+check destdir_make_install mk install DESTDIR="$D" PREFIX=/opt/evs
+check destdir_files test -f "$D/opt/evs/lib/pkgconfig/evstore.pc" -a -x "$D/opt/evs/bin/evstore"
+check destdir_pc_names_prefix grep -qx 'libdir=/opt/evs/lib' "$D/opt/evs/lib/pkgconfig/evstore.pc"
+export PKG_CONFIG_PATH=$D/opt/evs/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D
+# shellcheck disable=SC2046
+check destdir_link cc -std=c11 -Wall -Werror "$w/prog.c" -o "$w/prog_staged" $(pkg-config --cflags --libs evstore)
+out=$(LD_LIBRARY_PATH=$D/opt/evs/lib "$w/prog_staged" "$w/store4" 2>&1)
+check destdir_runs [ "$out" = '0.1.0 0.1.0 1 {"ok": true}' ]
+unset PKG_CONFIG_SYSROOT_DIR
+check destdir_uninstall mk uninstall DESTDIR="$D" PREFIX=/opt/evs
+check destdir_uninstall_removes_files [ -z "$(find "$D" -type f -o -type l)" ]
+exit $status

@@ -78,7 +78,6 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
     const evs_name *nm = t->tab[i];
     if (!nm) continue;
     const evs_plist *l = &nm->list;
-    size_t at = w->n;
     wb_u32(w, nm->len);
     uint8_t *p = wb_take(w, nm->len);
     if (p) memcpy(p, nm->s, nm->len);
@@ -91,11 +90,9 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
       wb_u32(w, l->rel[k]);
       cnt++;
     }
+    /* Names with nothing pending come back too: queries over every status
+    ** look names up. */
     if (w->oom) return 0;
-    if (!cnt) { /* nothing pending: the name need not come back */
-      w->n = at;
-      continue;
-    }
     put_u32(w->p + cnt_at, cnt);
     count++;
   }

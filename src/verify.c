@@ -108,6 +108,16 @@ static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) 
   }
 }
 
+/* Every source and type the log names is known to the index (queries
+** over any status look names up even when nothing of them is pending). */
+static void check_names(vctx *v, const evs_names *live, const evs_names *ref, const char *what) {
+  for (size_t i = 0; ref->tab && i <= ref->mask; i++) {
+    const evs_name *n = ref->tab[i];
+    if (n && !evs_names_find(live, n->s, n->len))
+      problem(v, "%s '%s' is missing from the index", what, n->s);
+  }
+}
+
 static void check_keys(vctx *v, const evs_index *live, const evs_index *ref) {
   if (live->idem_used != ref->idem_used)
     problem(v, "idempotency table holds %zu keys, the log %zu", live->idem_used,
@@ -180,6 +190,8 @@ int evs_verify(evs_store *s, evs_verify_report *out) {
     pthread_rwlock_rdlock(&s->ilock);
     check_entries(&v, &s->idx, &ref->idx);
     check_keys(&v, &s->idx, &ref->idx);
+    check_names(&v, &s->idx.sources, &ref->idx.sources, "source");
+    check_names(&v, &s->idx.types, &ref->idx.types, "event type");
     if (s->npending != ref->npending || s->nacked != ref->nacked)
       problem(&v, "counts differ from the log (pending %" PRIu64 ", log %" PRIu64 ")",
               s->npending, ref->npending);

@@ -88,11 +88,11 @@ field() { # NAME [FILE]: the value of "NAME":... on the last line
 ev --help
 expect help 0 '^Exit status:' 
 ok=1
-for c in append import get inbox ack delete stats verify export; do
+for c in append import get inbox ack delete stats verify compact export; do
   grep -qE "^  $c +[a-z]" "$w/out" || ok=0
 done
 check help_lists_every_command [ $ok = 1 ]
-for c in append import get inbox ack delete stats verify export; do
+for c in append import get inbox ack delete stats verify compact export; do
   ok=1
   for form in "help $c" "$c --help" "$w/nostore $c --help" "$w/nostore $c -h"; do
     # shellcheck disable=SC2086
@@ -366,6 +366,21 @@ ev "$w/bad" verify
 error verify_corrupt_store 6 'evstore.meta'
 ev "$w/bad" get 1
 error open_corrupt_store 6 'evstore.meta'
+
+# ---- compact ----------------------------------------------------------------
+# Many small events acknowledged, a few left pending: compaction through
+# the CLI reclaims the acknowledged ones and the pending ones read back.
+ev "$w/cmp" import --quiet - < <(for i in $(seq 1 400); do
+  printf '{"source":"s","event_type":"t","payload":{"i":%d,"pad":"%0200d"}}\n' "$i" 0; done)
+seq 1 400 | awk '$1 % 10 != 1' | "$cli" "$w/cmp" ack - >/dev/null 2>&1
+ev "$w/cmp" compact
+expect compact 0 '^\{"segments_before":[0-9]+,"segments_after":[0-9]+,"segments_removed":[0-9]+,"segments_rewritten":[0-9]+,"events_removed":0,"bytes_before":[0-9]+,"bytes_after":[0-9]+,"max_pause_us":[0-9]+\}$'
+ev "$w/cmp" get 11
+expect compact_keeps_pending 0 '"event_id":11,.*"status":"pending"'
+ev "$w/nosuch-cmp" compact
+error compact_missing_store 2 'nosuch-cmp'
+ev "$s" compact extra
+error compact_usage 1 ''
 
 # ---- export -----------------------------------------------------------------
 ev "$s" export

@@ -115,6 +115,7 @@ int cmd_ack(cli *c);
 int cmd_delete(cli *c);
 int cmd_stats(cli *c);
 int cmd_verify(cli *c);
+int cmd_compact(cli *c);
 int cmd_export(cli *c);
 
 #endif

@@ -336,6 +336,21 @@ int cmd_stats(cli *c) {
   return 0;
 }
 
+int cmd_compact(cli *c) {
+  int rc;
+  if ((rc = cli_open(c, 0))) return rc;
+  evs_compact_report r;
+  if ((rc = evs_compact(c->s, &r))) return cli_lib_fail(c, rc);
+  printf("{\"segments_before\":%llu,\"segments_after\":%llu,\"segments_removed\":%llu,"
+         "\"segments_rewritten\":%llu,\"events_removed\":%llu,\"bytes_before\":%llu,"
+         "\"bytes_after\":%llu,\"max_pause_us\":%llu}\n",
+         (unsigned long long)r.segments_before, (unsigned long long)r.segments_after,
+         (unsigned long long)r.segments_removed, (unsigned long long)r.segments_rewritten,
+         (unsigned long long)r.events_removed, (unsigned long long)r.bytes_before,
+         (unsigned long long)r.bytes_after, (unsigned long long)r.max_pause_us);
+  return 0;
+}
+
 int cmd_verify(cli *c) {
   int rc;
   if ((rc = cli_open(c, 0))) return rc;

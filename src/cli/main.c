@@ -149,6 +149,16 @@ static const cli_cmd commands[] = {
      "(null when nothing is pending), oldest_pending_age_us, index_bytes, and\n"
      "recovered_bytes_dropped / recovered_records_dropped: the torn or\n"
      "uncommitted tail this open removed after a crash.\n"},
+    {"compact", cmd_compact, 0, 0, 0, "", "reclaim the space of dead events",
+     "Remove sealed segments whose events are all dead and rewrite those with at\n"
+     "least half (the store's compact_dead_percent) dead: deleted events, events\n"
+     "past retention, and acknowledged events whose idempotency key (if any) is\n"
+     "past its window. Live events keep their ids, times and payload bytes;\n"
+     "acknowledged events that are removed can no longer be read. Prints\n"
+     "  {\"segments_before\":N,\"segments_after\":N,\"segments_removed\":N,\n"
+     "   \"segments_rewritten\":N,\"events_removed\":N,\"bytes_before\":N,\n"
+     "   \"bytes_after\":N,\"max_pause_us\":N}\n"
+     "Stores also compact themselves in the background; this runs it now.\n"},
     {"verify", cmd_verify, 0, 0, 0, "", "check checksums, payloads and the index",
      "Check every record's checksum, every compressed payload, and that the index\n"
      "agrees with a replay of the log. Prints\n"

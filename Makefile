@@ -39,7 +39,7 @@ HDRS    := include/evstore.h $(wildcard src/*.h)
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CLI_OBJ := $(patsubst src/cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 
-.PHONY: all deps test test-bins test-plain test-asan clean demo install uninstall
+.PHONY: all deps test test-bins test-plain test-asan clean demo soak install uninstall
 all: $(B)/libevstore.a $(B)/libevstore.so $(B)/evstore.so $(B)/evstore
 
 # Debian packages the build and the tests need; apt-get only when one is missing.
@@ -147,6 +147,12 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libevstore.so.$(VERSION) $(DESTDIR)$(EXTDIR)/evstore.so \
 	  $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
 	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
+
+# The long soak (tests/test_soak.c; make test runs a short one): appends,
+# acks and deletes with retention and compaction on; prints the disk curve.
+SOAK_OPS ?= 5000000
+soak: $(B)/tests/test_soak
+	EVS_SOAK_OPS=$(SOAK_OPS) $(B)/tests/test_soak
 
 clean:
 	rm -rf build

@@ -153,3 +153,16 @@ size_t evs_bs_bytes(const evs_bitset *b) {
   for (int k = 0; k < b->nlev; k++) n += b->nw[k] * sizeof(uint64_t);
   return n;
 }
+
+void evs_bs_drop_front(evs_bitset *b, uint64_t nbits) {
+  size_t dw = (size_t)(nbits / 64);
+  if (!dw || !b->nlev) return;
+  if (dw > b->nw[0]) dw = b->nw[0];
+  memmove(b->lv[0], b->lv[0] + dw, (b->nw[0] - dw) * sizeof(uint64_t));
+  memset(b->lv[0] + b->nw[0] - dw, 0, dw * sizeof(uint64_t));
+  for (int j = 1; j < b->nlev; j++) {
+    memset(b->lv[j], 0, b->nw[j] * sizeof(uint64_t));
+    for (size_t w = 0; w < b->nw[j - 1]; w++)
+      if (b->lv[j - 1][w]) b->lv[j][w >> 6] |= 1ULL << (w & 63);
+  }
+}

@@ -33,6 +33,9 @@ int evs_bs_test(const evs_bitset *b, uint64_t i);
 uint64_t evs_bs_next(const evs_bitset *b, uint64_t i);
 /* Last set bit <= i, or UINT64_MAX when none. */
 uint64_t evs_bs_prev(const evs_bitset *b, uint64_t i);
+/* Drop the first nbits bits (a multiple of 64): bit i becomes bit
+** i - nbits. Capacity stays. */
+void evs_bs_drop_front(evs_bitset *b, uint64_t nbits);
 /* Clear every bit (keeps capacity). */
 void evs_bs_zero(evs_bitset *b);
 size_t evs_bs_bytes(const evs_bitset *b);

@@ -542,6 +542,16 @@ int evs_compact(evs_store *s, evs_compact_report *out) {
     i += kept; /* past the run's replacement */
   }
   if (!rc && (rep.segments_removed || rep.segments_rewritten)) {
+    /* Ids at the front whose events are all gone need no index entries:
+    ** memory (and the checkpoint) stay bounded by the live span of ids. */
+    if (!(rc = evs_writer_lock(s))) {
+      pthread_rwlock_wrlock(&s->ilock);
+      s->vis_n -= evs_index_rebase(&s->idx, s->vis_n);
+      pthread_rwlock_unlock(&s->ilock);
+      evs_writer_unlock(s);
+    }
+  }
+  if (!rc && (rep.segments_removed || rep.segments_rewritten)) {
     pthread_mutex_lock(&s->smu);
     s->compactions++;
     pthread_mutex_unlock(&s->smu);

@@ -192,6 +192,47 @@ int evs_index_list_load(evs_index *x, int types, const char *s, size_t len,
   return 0;
 }
 
+uint64_t evs_index_rebase(evs_index *x, uint64_t limit) {
+  /* Whole chunks of holes at the front, below limit. */
+  uint64_t k = 0;
+  while (k + ENT_CHUNK <= EVS_MIN(x->n, limit)) {
+    const evs_ent *c = evs_ent_at(x, k);
+    int holes = 1;
+    for (size_t j = 0; j < ENT_CHUNK && holes; j++) holes = !c[j].flags;
+    if (!holes) break;
+    k += ENT_CHUNK;
+  }
+  if (!k) return 0;
+  size_t dc = (size_t)(k >> ENT_CHUNK_BITS);
+  for (size_t i = 0; i < dc; i++) free(x->chunks[i]);
+  memmove(x->chunks, x->chunks + dc, (x->nchunks - dc) * sizeof *x->chunks);
+  x->nchunks -= dc;
+  evs_bs_drop_front(&x->pending, k);
+  evs_names *tabs[2] = {&x->sources, &x->types};
+  for (int t = 0; t < 2; t++)
+    for (size_t i = 0; tabs[t]->tab && i <= tabs[t]->mask; i++) {
+      evs_name *nm = tabs[t]->tab[i];
+      if (!nm) continue;
+      evs_plist *l = &nm->list;
+      size_t w = 0;
+      evs_bs_zero(&l->live);
+      for (size_t r = 0; r < l->n; r++) {
+        if (l->rel[r] < k) continue; /* a hole: its event is gone */
+        l->rel[w] = (uint32_t)(l->rel[r] - k);
+        evs_bs_set(&l->live, w);
+        w++;
+      }
+      x->list_entries -= l->n - w;
+      l->n = w;
+    }
+  /* Keys name events, never holes: every rel is >= k. */
+  for (size_t i = 0; i < x->idem_size; i++)
+    if (x->idem[i].tag) x->idem[i].rel -= (uint32_t)k;
+  x->base += k;
+  x->n -= k;
+  return k;
+}
+
 void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
                         size_t nlists) {
   for (size_t i = 0; i < nlists; i++) {

@@ -383,8 +383,10 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
   uint64_t hi = txn ? x->n : s->vis_n, lo = 0;
   if (q->min_id) lo = q->min_id >= x->base ? q->min_id - x->base : 0;
   if (q->max_id) hi = EVS_MIN(hi, q->max_id >= x->base ? q->max_id - x->base + 1 : 0);
-  if (after_id && !q->descending) lo = EVS_MAX(lo, after_id - x->base + 1);
-  if (after_id && q->descending) hi = EVS_MIN(hi, after_id - x->base);
+  /* A cursor may name an id below the base (compaction moved it up). */
+  if (after_id && !q->descending && after_id >= x->base)
+    lo = EVS_MAX(lo, after_id - x->base + 1);
+  if (after_id && q->descending) hi = after_id < x->base ? 0 : EVS_MIN(hi, after_id - x->base);
   lo = EVS_MIN(lo, hi);
   if (s->opt.retention_us > 0)
     lo = evs_index_time_bound(x, lo, hi, evs_now(s) - s->opt.retention_us, 0);

@@ -262,6 +262,11 @@ size_t evs_index_bytes(const evs_index *x);
 int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
                   size_t srclen, const char *typ, size_t typlen,
                   evs_plist **touched_src, evs_plist **touched_typ);
+/* Drop whole chunks of holes at the front of the index, below rel limit:
+** base moves up, every rel moves down. Returns how many entries went
+** (a multiple of the chunk size; 0 if none). Nothing may hold rels across
+** it (caller holds the writer and ilock exclusively). */
+uint64_t evs_index_rebase(evs_index *x, uint64_t limit);
 /* Make the next id at least `next`: an empty index moves its base, a
 ** non-empty one gets holes (entries of ids whose events are gone). */
 int evs_index_extend(evs_index *x, uint64_t next);

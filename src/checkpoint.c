@@ -161,10 +161,10 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
   return 0;
 }
 
-int evs_checkpoint_write(evs_store *s) {
+static int checkpoint_write(evs_store *s, int nowait) {
   if (!s->dir || s->opt.checkpoint_bytes < 0) return 0;
-  int rc = evs_writer_lock(s);
-  if (rc) return rc;
+  int rc = nowait ? evs_writer_trylock(s) : evs_writer_lock(s);
+  if (rc) return rc == EVS_EBUSY && nowait ? 0 : rc;
   wbuf w = {0};
   uint64_t lsn = 0, logb = s->log_bytes;
   pthread_rwlock_rdlock(&s->ilock);
@@ -197,6 +197,9 @@ int evs_checkpoint_write(evs_store *s) {
   }
   return rc;
 }
+
+int evs_checkpoint_write(evs_store *s) { return checkpoint_write(s, 0); }
+int evs_checkpoint_write_nowait(evs_store *s) { return checkpoint_write(s, 1); }
 
 int evs_checkpoint(evs_store *s) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");

@@ -23,11 +23,30 @@
 
 /* ---- Epochs: when may a retired mapping go? ----------------------------- */
 
+/* The epoch list outlives the store while pages still hold a reference
+** (freeing a page after closing its store is then harmless). */
+struct evs_epochs {
+  pthread_mutex_t mu;
+  evs_store *s;           /* NULL once the store closed */
+  evs_epoch *head, *cur;  /* oldest first */
+  size_t refs;            /* page references over all epochs */
+};
+
 int evs_compact_init(evs_store *s) {
   pthread_mutex_init(&s->cmu, NULL);
-  pthread_mutex_init(&s->emu, NULL);
-  s->epochs = s->cur_epoch = calloc(1, sizeof(evs_epoch));
-  return s->epochs ? 0 : EVS_ENOMEM;
+  evs_epochs *d = calloc(1, sizeof *d);
+  evs_epoch *e = calloc(1, sizeof *e);
+  if (!d || !e) {
+    free(d);
+    free(e);
+    return EVS_ENOMEM;
+  }
+  pthread_mutex_init(&d->mu, NULL);
+  d->s = s;
+  d->head = d->cur = e;
+  e->dom = d;
+  s->epochs = d;
+  return 0;
 }
 
 static void free_retired(evs_store *s, evs_seg *g) {
@@ -38,56 +57,81 @@ static void free_retired(evs_store *s, evs_seg *g) {
   }
 }
 
-/* Free the segments of epochs no page can still point into. Holds emu. */
-static void reap(evs_store *s) {
-  while (s->epochs != s->cur_epoch && !s->epochs->refs) {
-    evs_epoch *e = s->epochs;
-    s->epochs = e->next;
-    free_retired(s, e->retired);
+static void free_epochs(evs_epochs *d) {
+  for (evs_epoch *e = d->head, *n; e; e = n) {
+    n = e->next;
+    free(e);
+  }
+  pthread_mutex_destroy(&d->mu);
+  free(d);
+}
+
+/* Free the segments of epochs no page can still point into. Holds mu. */
+static void reap(evs_epochs *d) {
+  while (d->head != d->cur && !d->head->refs) {
+    evs_epoch *e = d->head;
+    d->head = e->next;
+    free_retired(d->s, e->retired);
     free(e);
   }
 }
 
 evs_epoch *evs_epoch_enter(evs_store *s) {
-  pthread_mutex_lock(&s->emu);
-  evs_epoch *e = s->cur_epoch;
+  evs_epochs *d = s->epochs;
+  pthread_mutex_lock(&d->mu);
+  evs_epoch *e = d->cur;
   e->refs++;
-  pthread_mutex_unlock(&s->emu);
+  d->refs++;
+  pthread_mutex_unlock(&d->mu);
   return e;
 }
 
-void evs_epoch_leave(evs_store *s, evs_epoch *e) {
+void evs_epoch_leave(evs_epoch *e) {
   if (!e) return;
-  pthread_mutex_lock(&s->emu);
+  evs_epochs *d = e->dom;
+  pthread_mutex_lock(&d->mu);
   e->refs--;
-  reap(s);
-  pthread_mutex_unlock(&s->emu);
+  d->refs--;
+  if (!d->s) { /* the store is gone: the last page frees the list */
+    int last = !d->refs;
+    pthread_mutex_unlock(&d->mu);
+    if (last) free_epochs(d);
+    return;
+  }
+  reap(d);
+  pthread_mutex_unlock(&d->mu);
 }
 
 /* g is out of the index: free it once older pages are gone. */
 static int retire(evs_store *s, evs_seg *g) {
+  evs_epochs *d = s->epochs;
   evs_epoch *n = calloc(1, sizeof *n);
   if (!n) return EVS_ENOMEM;
-  pthread_mutex_lock(&s->emu);
-  g->next_retired = s->cur_epoch->retired;
-  s->cur_epoch->retired = g;
-  n->id = s->cur_epoch->id + 1;
-  s->cur_epoch->next = n;
-  s->cur_epoch = n;
-  reap(s);
-  pthread_mutex_unlock(&s->emu);
+  pthread_mutex_lock(&d->mu);
+  g->next_retired = d->cur->retired;
+  d->cur->retired = g;
+  n->id = d->cur->id + 1;
+  n->dom = d;
+  d->cur->next = n;
+  d->cur = n;
+  reap(d);
+  pthread_mutex_unlock(&d->mu);
   return 0;
 }
 
 void evs_compact_free(evs_store *s) {
-  for (evs_epoch *e = s->epochs, *n; e; e = n) {
-    n = e->next;
+  evs_epochs *d = s->epochs;
+  pthread_mutex_lock(&d->mu);
+  for (evs_epoch *e = d->head; e; e = e->next) {
     free_retired(s, e->retired);
-    free(e);
+    e->retired = NULL;
   }
-  s->epochs = s->cur_epoch = NULL;
+  d->s = NULL;
+  int unused = !d->refs;
+  pthread_mutex_unlock(&d->mu);
+  if (unused) free_epochs(d);
+  s->epochs = NULL;
   pthread_mutex_destroy(&s->cmu);
-  pthread_mutex_destroy(&s->emu);
 }
 
 /* ---- What is dead ------------------------------------------------------- */

@@ -136,7 +136,6 @@ struct evs_page {
   int more;
   char cursor[EVS_CURSOR_MAX];
   blk *arena; /* decompressed payloads and copies; never moves */
-  evs_store *s;
   evs_epoch *epoch; /* keeps the segments its events point into mapped */
 };
 
@@ -170,7 +169,7 @@ static void arena_reset(evs_page *p) {
 
 void evs_page_free(evs_page *p) {
   if (!p) return;
-  if (p->epoch) evs_epoch_leave(p->s, p->epoch);
+  evs_epoch_leave(p->epoch);
   arena_reset(p);
   free(p->arena);
   free(p->ev);
@@ -370,8 +369,7 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
   pg->more = 0;
   arena_reset(pg);
   /* Enter the present epoch before reading the index (see compact.c). */
-  if (pg->epoch) evs_epoch_leave(pg->s, pg->epoch);
-  pg->s = s;
+  evs_epoch_leave(pg->epoch);
   pg->epoch = evs_epoch_enter(s);
   scan sc = {s, txn, q, pg, NULL, NULL, q->limit ? q->limit : EVS_PAGE_DEFAULT,
              after_id};

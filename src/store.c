@@ -246,7 +246,7 @@ int evs_store_close(evs_store *s) {
   if (s->txn) evs_txn_rollback(s->txn);
   evs_maint_stop(s);
   /* The checkpoint makes the next open fast; it syncs the log first. */
-  if (s->dir && !s->broken && s->ckpt_dirty) rc = evs_checkpoint_write(s);
+  if (s->dir && !s->broken && s->ckpt_dirty) rc = evs_checkpoint_write_nowait(s);
   if (!rc && s->dir && s->opt.sync != EVS_SYNC_OFF && !s->broken) rc = evs_store_sync(s);
   char why[512];
   if (rc) snprintf(why, sizeof why, "%s", evs_errmsg(s));

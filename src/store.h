@@ -221,8 +221,7 @@ struct evs_store {
   /* Compaction (compact.c): one at a time; segments it replaced stay
   ** mapped until no page filled before their retirement is alive. */
   pthread_mutex_t cmu;
-  pthread_mutex_t emu;
-  struct evs_epoch *epochs, *cur_epoch; /* oldest first */
+  struct evs_epochs *epochs;
   uint64_t compactions, compact_removed_events;
 
   /* Background maintenance (maint.c): periodic checkpoints and automatic
@@ -346,16 +345,18 @@ int evs_log_replay(evs_store *s, evs_seg *g, uint64_t from, uint64_t end,
                    const char *path);
 
 /* compact.c */
+typedef struct evs_epochs evs_epochs;
 typedef struct evs_epoch {
   uint64_t id;
   size_t refs;            /* pages filled in this epoch still alive */
   evs_seg *retired;       /* retired when this epoch ended */
   struct evs_epoch *next;
+  evs_epochs *dom;
 } evs_epoch;
 /* A page about to point into the mappings takes a reference on the
 ** current epoch; it drops it when reused or freed. */
 evs_epoch *evs_epoch_enter(evs_store *s);
-void evs_epoch_leave(evs_store *s, evs_epoch *e);
+void evs_epoch_leave(evs_epoch *e);
 int evs_compact_init(evs_store *s);
 void evs_compact_free(evs_store *s); /* at close: frees retired segments */
 /* Estimated dead bytes of the sealed segments and the log's size. */
@@ -378,8 +379,11 @@ void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap);
 int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off);
 /* Fill the (empty) index from the checkpoint evs_checkpoint_find accepted. */
 int evs_checkpoint_load(evs_store *s);
-/* Write a checkpoint of the committed index (waits for the writer). */
+/* Write a checkpoint of the committed index (waits for the writer; with
+** nowait, as at close where nobody else can hold it, takes it without
+** waiting so no lock order is implied with the caller's own locks). */
 int evs_checkpoint_write(evs_store *s);
+int evs_checkpoint_write_nowait(evs_store *s);
 uint64_t evs_log_disk_bytes(const evs_store *s);
 
 /* compress.c */
@@ -396,6 +400,8 @@ int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);
 /* Hold the writer without a transaction (no segment roll): nothing
 ** commits meanwhile. EVS_EBUSY if this thread already holds it. */
 int evs_writer_lock(evs_store *s);
+/* The same without waiting (EVS_EBUSY when held). */
+int evs_writer_trylock(evs_store *s);
 void evs_writer_unlock(evs_store *s);
 void evs_txn_free(evs_txn *t);
 evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);

@@ -224,6 +224,12 @@ int evs_writer_lock(evs_store *s) {
   return 0;
 }
 
+int evs_writer_trylock(evs_store *s) {
+  if (holds_writer(s) || pthread_mutex_trylock(&s->wmu)) return EVS_EBUSY;
+  __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
+  return 0;
+}
+
 void evs_writer_unlock(evs_store *s) { release_writer(s); }
 
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {

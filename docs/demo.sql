@@ -1,7 +1,7 @@
 -- evstore in the sqlite3 shell: an inbox in SQL.
 -- `make demo` runs this from the repository root against a fresh database;
 -- to try it yourself: make && sqlite3 my.db, then paste.
-.load ./build/evstore
+.load ./build/evstore.so
 .mode column
 .headers on
 

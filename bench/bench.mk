@@ -47,7 +47,9 @@ bench-smoke: $(BENCH_BIN)
 
 # Phase 1 on evstore alone (bench/ingest.c), under callgrind: instructions
 # per event inside evs_append_batch, and inside the JSON validator alone.
-# Single runs; counts are stable to well under 1%.
+# Counts every thread: collection is on in evs_append_batch and in the
+# library's worker threads (worker_main). Single runs; counts are
+# stable to well under 1%.
 $(INGEST_BIN): bench/ingest.c bench/workload.h include/evstore.h src/json.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_CFLAGS) -Isrc bench/ingest.c -o $@ $(B)/libevstore.a $(BENCH_LIBS)
@@ -56,7 +58,7 @@ CG_N := $(if $(filter command line,$(origin N)),$(N),20000)
 bench-callgrind: $(INGEST_BIN)
 	@d=$$(mktemp -d $(B)/bench/cg.XXXXXX) || exit 1; \
 	  valgrind --tool=callgrind --callgrind-out-file=$$d/append.out \
-	    --toggle-collect=evs_append_batch \
+	    --toggle-collect=evs_append_batch --toggle-collect=worker_main \
 	    $(INGEST_BIN) --n $(CG_N) --dir $$d/store >/dev/null 2>$$d/append.log || { cat $$d/append.log; exit 1; }; \
 	  valgrind --tool=callgrind --callgrind-out-file=$$d/json.out \
 	    --toggle-collect=validate_batch \
@@ -68,6 +70,6 @@ bench-callgrind: $(INGEST_BIN)
 	  echo "inclusive, per event, of the append:"; \
 	  callgrind_annotate --inclusive=yes $$d/append.out 2>/dev/null | \
 	    awk -v n=$(CG_N) '$$2 ~ /^\(/ && /\[.*build\/bench\/ingest\]|ZSTD_compressCCtx/ && \
-	      /:(prep_event|evs_json_check_object|evs_zstd_compress|ZSTD_compressCCtx|add_event|finish_commit|evs_idem_find|evs_idem_put|evs_index_add|evs_rec_seal) / \
+	      /:(prep_event|evs_json_check_object|evs_zstd_compress|ZSTD_compressCCtx|add_event|finish_commit|evs_idem_find|evs_idem_put|evs_index_add|evs_rec_seal|evs_par_for|worker_main) / \
 	      { gsub(",","",$$1); split($$3, f, ":"); printf "  %-24s %8d\n", f[2], $$1 / n }'; \
 	  rm -rf $$d

@@ -9,7 +9,8 @@
 **          exclusively only to mutate. Readers are never blocked by an open
 **          transaction.
 **   smu    group commit state (written / synced log positions).
-**   poolmu the zstd context pools.
+**   poolmu the zstd context pools and the start of the batch worker.
+**   worker.c's own mutex is a leaf: nothing is taken while holding it.
 */
 #ifndef EVS_STORE_H
 #define EVS_STORE_H
@@ -170,6 +171,8 @@ typedef struct evs_prep {
 } evs_prep;
 
 /* ---- Store ------------------------------------------------------------- */
+typedef struct evs_worker evs_worker;
+
 struct evs_store {
   char *dir; /* NULL in memory */
   const evs_io *io;
@@ -207,6 +210,8 @@ struct evs_store {
   size_t ncpool, cpool_cap;
   ZSTD_DCtx **dpool;
   size_t ndpool, dpool_cap;
+  evs_worker *worker; /* the batch helper thread (worker.c); set under poolmu */
+  int worker_off;     /* it could not be started: do not try again */
 
   uint64_t rec_bytes_dropped, rec_records_dropped;
 };
@@ -294,6 +299,31 @@ size_t evs_zstd_compress(evs_store *s, const void *src, size_t n, void *dst,
 int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
                         size_t n);
 void evs_zstd_pools_free(evs_store *s);
+
+/* worker.c: a batch's items prepared on the caller's thread and, when it
+** is free, the store's worker thread (started on first use). */
+typedef void (*evs_par_fn)(void *ctx, size_t i);
+typedef struct evs_pipe {
+  evs_par_fn fn;       /* prepare item i; safe on two threads for two i */
+  void *ctx;
+  size_t n;
+  const size_t *order; /* every index once, the order the worker takes them */
+  uint8_t *state;      /* n bytes, zero */
+  evs_worker *w;       /* the rest is evs_pipe_start's */
+  size_t next;
+  int sleeping;
+  int cpu;
+} evs_pipe;
+/* Hand the pipe to the worker if it is free; without the worker, every
+** item is prepared by evs_pipe_wait on the calling thread. */
+void evs_pipe_start(evs_store *s, evs_pipe *p);
+/* Return when item i is prepared: prepares it here unless the worker has
+** taken it, in which case later items are prepared here meanwhile. */
+void evs_pipe_wait(evs_pipe *p, size_t i);
+/* Prepare or wait for every item, and take the pipe back from the worker. */
+void evs_pipe_finish(evs_pipe *p);
+/* Join and free the worker, if it was started. The store must be idle. */
+void evs_worker_stop(evs_store *s);
 
 /* txn.c */
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);

@@ -3,8 +3,10 @@
 ** alone, for profiling the append path. The events are bench.c's
 ** (workload.h). Usage:
 **   ingest [--n 20000] [--batch 100] [--dir EMPTY_DIR] [--json-only]
+**          [--small-only]
 ** Without --dir the store is in memory. --json-only runs only the JSON
-** validator over every payload and metadata, as prep does. The events are
+** validator over every payload and metadata, as prep does. --small-only
+** makes the every-50th large payloads small like the rest. The events are
 ** generated before the clock starts (N=200000 takes about 150 MB). Prints
 ** events/s (noisy on a shared machine) and the payload bytes; the
 ** instruction counts
@@ -75,6 +77,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--batch")) batch = arg_u64(a, v), i++;
     else if (!strcmp(a, "--dir") && v) dir = v, i++;
     else if (!strcmp(a, "--json-only")) json_only = 1;
+    else if (!strcmp(a, "--small-only")) gen_small_only = 1;
     else die("unknown argument %s (see the comment at the top of bench/ingest.c)", a);
   }
   if (n < 1 || batch < 1 || batch > 100000) die("bad --n or --batch");

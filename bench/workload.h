@@ -39,6 +39,7 @@ static uint64_t gen_count;    /* events generated so far */
 static uint64_t gen_bytes;    /* their payload bytes */
 static uint64_t gen_large;    /* events with 200-600 items */
 static size_t gen_min = SIZE_MAX, gen_max, gen_small_max;
+static int gen_small_only; /* ingest.c --small-only: no 200-600 item events */
 
 /* Generate event number i (0-based, in order: the stream is sequential). */
 static void gen_event(uint64_t i, gen_ev *e) {
@@ -58,7 +59,7 @@ static void gen_event(uint64_t i, gen_ev *e) {
                              xs64(r));
   uint64_t cus = xs64(r) & 0xffffffffffffffULL;
   unsigned k = (unsigned)(xs64(r) % 100000);
-  int large = i % 50 == 7;
+  int large = i % 50 == 7 && !gen_small_only;
   unsigned items = large ? 200 + (unsigned)(xs64(r) % 401) : 1 + (unsigned)(xs64(r) % 4);
   char *p = e->payload;
   size_t n = 0, cap = e->cap;

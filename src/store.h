@@ -300,28 +300,36 @@ int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
                         size_t n);
 void evs_zstd_pools_free(evs_store *s);
 
-/* worker.c: a batch's items prepared on the caller's thread and, when it
-** is free, the store's worker thread (started on first use). */
-typedef void (*evs_par_fn)(void *ctx, size_t i);
-typedef struct evs_pipe {
-  evs_par_fn fn;       /* prepare item i; safe on two threads for two i */
+/* worker.c: tasks of a batch run on the calling thread and, when it is
+** free, the store's worker thread (started on first use). */
+typedef void (*evs_task_fn)(void *ctx, size_t k);
+typedef struct evs_share {
+  evs_task_fn fn; /* run task k; safe on two threads for two k */
   void *ctx;
-  size_t n;
-  const size_t *order; /* every index once, the order the worker takes them */
-  uint8_t *state;      /* n bytes, zero */
-  evs_worker *w;       /* the rest is evs_pipe_start's */
-  size_t next;
-  int sleeping;
-  int cpu;
-} evs_pipe;
-/* Hand the pipe to the worker if it is free; without the worker, every
-** item is prepared by evs_pipe_wait on the calling thread. */
-void evs_pipe_start(evs_store *s, evs_pipe *p);
-/* Return when item i is prepared: prepares it here unless the worker has
-** taken it, in which case later items are prepared here meanwhile. */
-void evs_pipe_wait(evs_pipe *p, size_t i);
-/* Prepare or wait for every item, and take the pipe back from the worker. */
-void evs_pipe_finish(evs_pipe *p);
+  size_t m;       /* tasks */
+  size_t bytes;   /* the batch's size, to compare batch times by */
+  evs_worker *w;  /* set by evs_share_start when the worker takes part */
+  uint8_t *state; /* the worker's: one per task */
+  evs_worker *timed; /* whose averages the batch's time goes to, or NULL */
+  int cpu, arm;
+  int64_t t0;
+} evs_share;
+/* Offer the tasks to the worker if it is free and sharing has paid off
+** lately (batches are timed from here to evs_share_finish). Whether or not
+** the worker takes part, the caller then runs every task it needs with
+** evs_share_run, waiting with evs_share_wait for those the worker has, and
+** ends with evs_share_finish. */
+void evs_share_start(evs_store *s, evs_share *sh);
+/* Run task k here unless the worker has it or it is done: 1 if it ran
+** here. Without the worker, always runs it: call it once per task. */
+int evs_share_run(evs_share *sh, size_t k);
+/* Is task k done? (Only with the worker.) */
+int evs_share_done(const evs_share *sh, size_t k);
+/* Return when task k is done (at once without the worker). */
+void evs_share_wait(evs_share *sh, size_t k);
+/* With the worker: run or wait for every task left, and take the tasks
+** back, after which the worker touches nothing of the caller's. */
+void evs_share_finish(evs_share *sh);
 /* Join and free the worker, if it was started. The store must be idle. */
 void evs_worker_stop(evs_store *s);
 

@@ -1,18 +1,18 @@
 /*
 ** worker.c: the store's helper thread, which lends the caller of a batch a
-** second core for preparing the batch's items (JSON validation,
-** compression) while the caller prepares others and encodes the prepared
-** ones in order. One worker per store, started on first use, stopped at
-** close; none when the process may run on one CPU only. It serves one
-** batch at a time: a caller that finds it busy prepares its batch alone,
-** so concurrent appenders never wait for each other here.
+** second core for the batch's long tasks (validating and compressing the
+** large payloads) while the caller prepares the rest and encodes. One
+** worker per store, started on first use, stopped at close; none when the
+** process may run on one CPU only. It serves one batch at a time: a
+** caller that finds it busy works alone, so concurrent appenders never
+** wait for each other here.
 **
-** Items are claimed one at a time with a compare-and-swap on their state,
-** so whichever thread gets to an item first prepares it, and the caller
-** waits only for an item the worker has already started: a worker that is
-** slow to wake, or preempted, costs the caller nothing. The worker takes
-** items in the order the caller gives (the longest first), the caller in
-** index order, which is the order it encodes them in.
+** Tasks are claimed one at a time with a compare-and-swap on their state,
+** so whichever thread gets to a task first runs it, and the caller waits
+** only for a task the worker has already started: a worker that is slow to
+** wake, or preempted between tasks, costs the caller nothing. The states
+** are the worker's memory, not the caller's, so a caller can return as
+** soon as every task is done, even if the worker has not yet noticed.
 */
 #include <sched.h>
 #include <stdlib.h>
@@ -20,22 +20,38 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "util.h"
 
-/* How long the caller spins for an item the worker is on before it
-** sleeps. Waking a sleeping thread costs tens of microseconds on a VM,
-** as much as a 20 KB item. */
+/* How long the caller spins for a task the worker is on before it sleeps.
+** Waking a sleeping thread costs tens of microseconds on a VM, as much as
+** a task. */
 #define SPIN_NS 200000
 
-enum { ITEM_FREE, ITEM_CLAIMED, ITEM_DONE };
+/* One batch in PROBE goes the way the averages say is slower, to keep
+** both averages current. */
+#define PROBE 16
+
+enum { TASK_FREE, TASK_CLAIMED, TASK_DONE };
 
 struct evs_worker {
   pthread_mutex_t mu;
-  pthread_cond_t wake; /* worker: a pipe was posted, or stop */
-  pthread_cond_t idle; /* caller: an item is done, or the worker left */
+  pthread_cond_t wake; /* worker: a share was posted, or stop */
+  pthread_cond_t idle; /* caller: a task is done */
   pthread_t th;
-  evs_pipe *posted; /* waiting for the worker to take it */
-  evs_pipe *cur;    /* the worker is working on this one */
+  evs_share *owner;  /* the share the task states belong to, until its
+                     ** caller finishes */
+  evs_share *posted; /* waiting for the worker to take it */
+  int busy;          /* the worker is inside a share's tasks */
   int stop;
+  int sleeping;      /* atomic: the caller sleeps on idle */
+  uint8_t *state;    /* the tasks of the share being served */
+  size_t cap;
+  /* Whether sharing pays here and now: when the other CPU is busy with
+  ** other work, the worker gets to its tasks late or is preempted in the
+  ** middle of one, and the caller waits. So batches are timed, as moving
+  ** averages of ns per byte alone ([0]) and shared ([1]). */
+  double cost[2];
+  unsigned nbatch;
 #ifdef __linux__
   cpu_set_t mask; /* the worker's own affinity */
 #endif
@@ -83,27 +99,23 @@ static void leave_cpu(evs_worker *w, int cpu) {
 #endif
 }
 
-static int claim(evs_pipe *p, size_t i) {
-  uint8_t want = ITEM_FREE;
-  if (__atomic_load_n(&p->state[i], __ATOMIC_RELAXED) != ITEM_FREE) return 0;
-  return __atomic_compare_exchange_n(&p->state[i], &want, ITEM_CLAIMED, 0,
-                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+static int claim(uint8_t *st) {
+  uint8_t want = TASK_FREE;
+  if (__atomic_load_n(st, __ATOMIC_RELAXED) != TASK_FREE) return 0;
+  return __atomic_compare_exchange_n(st, &want, TASK_CLAIMED, 0, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED);
 }
 
-static int is_done(evs_pipe *p, size_t i) {
-  return __atomic_load_n(&p->state[i], __ATOMIC_ACQUIRE) == ITEM_DONE;
-}
-
-/* The worker's side: every item it can claim, in p->order. */
-static void pipe_work(evs_worker *w, evs_pipe *p) {
-  for (size_t k = 0; k < p->n; k++) {
-    size_t i = p->order[k];
-    if (!claim(p, i)) continue;
-    p->fn(p->ctx, i);
+/* The worker's side: every task it can claim, in order. fn, ctx and m are
+** copies: the caller's evs_share may be gone once the tasks are done. */
+static void serve(evs_worker *w, evs_task_fn fn, void *ctx, size_t m) {
+  for (size_t k = 0; k < m; k++) {
+    if (!claim(&w->state[k])) continue;
+    fn(ctx, k);
     /* Sequentially consistent with the caller's announcement that it
-    ** sleeps (evs_pipe_wait): one of the two sees the other's store. */
-    __atomic_store_n(&p->state[i], ITEM_DONE, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&p->sleeping, __ATOMIC_SEQ_CST)) {
+    ** sleeps (evs_share_wait): one of the two sees the other's store. */
+    __atomic_store_n(&w->state[k], TASK_DONE, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST)) {
       pthread_mutex_lock(&w->mu);
       pthread_cond_signal(&w->idle);
       pthread_mutex_unlock(&w->mu);
@@ -117,15 +129,18 @@ static void *worker_main(void *arg) {
   for (;;) {
     while (!w->posted && !w->stop) pthread_cond_wait(&w->wake, &w->mu);
     if (w->stop) break;
-    evs_pipe *p = w->posted;
+    evs_share *sh = w->posted;
+    evs_task_fn fn = sh->fn;
+    void *ctx = sh->ctx;
+    size_t m = sh->m;
+    int cpu = sh->cpu;
     w->posted = NULL;
-    w->cur = p;
+    w->busy = 1;
     pthread_mutex_unlock(&w->mu);
-    leave_cpu(w, p->cpu);
-    pipe_work(w, p);
+    leave_cpu(w, cpu);
+    serve(w, fn, ctx, m);
     pthread_mutex_lock(&w->mu);
-    w->cur = NULL;
-    pthread_cond_signal(&w->idle);
+    w->busy = 0;
   }
   pthread_mutex_unlock(&w->mu);
   return NULL;
@@ -160,79 +175,92 @@ static evs_worker *worker_start(void) {
   return w;
 }
 
-void evs_pipe_start(evs_store *s, evs_pipe *p) {
-  p->w = NULL;
-  p->next = 0;
-  p->sleeping = 0;
-  if (p->n < 2) return;
+void evs_share_start(evs_store *s, evs_share *sh) {
+  sh->w = sh->timed = NULL;
+  sh->state = NULL;
+  if (!sh->m) return;
   pthread_mutex_lock(&s->poolmu);
-  if (!s->worker && !s->worker_off) s->worker_off = !(s->worker = worker_start());
+  int fresh = !s->worker && !s->worker_off;
+  if (fresh) s->worker_off = !(s->worker = worker_start());
   evs_worker *w = s->worker;
   pthread_mutex_unlock(&s->poolmu);
   if (!w) return;
-  p->cpu = this_cpu();
+  sh->cpu = this_cpu();
+  sh->t0 = mono_ns();
   pthread_mutex_lock(&w->mu);
-  if (!w->posted && !w->cur) {
-    w->posted = p;
-    p->w = w;
-    pthread_cond_signal(&w->wake);
+  /* While the worker serves another batch this one goes alone, untimed:
+  ** it says nothing about sharing. The task states are reset only when
+  ** neither the last share's caller nor the worker can still read them
+  ** (the worker may still be looking for tasks after its caller left). */
+  if (!w->owner && !w->busy && !evs_grow((void **)&w->state, &w->cap, sh->m, 1)) {
+    int arm = !w->cost[1] ? 1 : !w->cost[0] ? 0 : w->cost[1] <= w->cost[0];
+    if (++w->nbatch % PROBE == 0) arm = !arm;
+    sh->arm = arm;
+    sh->timed = fresh ? NULL : w; /* starting the thread is not sharing */
+    if (arm) {
+      memset(w->state, TASK_FREE, sh->m);
+      w->owner = w->posted = sh;
+      sh->w = w;
+      sh->state = w->state;
+      pthread_cond_signal(&w->wake);
+    }
   }
   pthread_mutex_unlock(&w->mu);
 }
 
-/* Prepare the next free item at or after p->next on this thread; 0 when
-** there is none. */
-static int help(evs_pipe *p) {
-  for (; p->next < p->n; p->next++) {
-    size_t i = p->next;
-    if (!claim(p, i)) continue;
-    p->fn(p->ctx, i);
-    __atomic_store_n(&p->state[i], ITEM_DONE, __ATOMIC_RELEASE);
-    p->next++;
-    return 1;
-  }
-  return 0;
+int evs_share_run(evs_share *sh, size_t k) {
+  if (sh->w && !claim(&sh->state[k])) return 0;
+  sh->fn(sh->ctx, k);
+  if (sh->w) __atomic_store_n(&sh->state[k], TASK_DONE, __ATOMIC_RELEASE);
+  return 1;
 }
 
-void evs_pipe_wait(evs_pipe *p, size_t i) {
-  if (claim(p, i)) {
-    p->fn(p->ctx, i);
-    __atomic_store_n(&p->state[i], ITEM_DONE, __ATOMIC_RELEASE);
-    return;
-  }
-  /* The worker has it: prepare later items meanwhile, then spin, then
-  ** sleep. */
-  while (!is_done(p, i))
-    if (!help(p)) break;
+int evs_share_done(const evs_share *sh, size_t k) {
+  return __atomic_load_n(&sh->state[k], __ATOMIC_ACQUIRE) == TASK_DONE;
+}
+
+void evs_share_wait(evs_share *sh, size_t k) {
+  if (!sh->w || evs_share_done(sh, k)) return;
   int64_t until = 0;
-  for (unsigned k = 1; !is_done(p, i); k++) {
+  for (unsigned i = 1; !evs_share_done(sh, k); i++) {
     cpu_relax();
-    if (k % 64) continue;
+    if (i % 64) continue;
     int64_t t = mono_ns();
     if (!until) until = t + SPIN_NS;
     else if (t > until) break;
   }
-  if (is_done(p, i)) return;
-  evs_worker *w = p->w;
+  if (evs_share_done(sh, k)) return;
+  evs_worker *w = sh->w;
   pthread_mutex_lock(&w->mu);
-  __atomic_store_n(&p->sleeping, 1, __ATOMIC_SEQ_CST);
-  while (__atomic_load_n(&p->state[i], __ATOMIC_SEQ_CST) != ITEM_DONE)
+  __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n(&sh->state[k], __ATOMIC_SEQ_CST) != TASK_DONE)
     pthread_cond_wait(&w->idle, &w->mu);
-  __atomic_store_n(&p->sleeping, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&w->mu);
 }
 
-void evs_pipe_finish(evs_pipe *p) {
-  for (size_t i = 0; i < p->n; i++) evs_pipe_wait(p, i);
-  evs_worker *w = p->w;
-  if (!w) return;
-  /* Take the pipe back if the worker never got to it, else wait until it
-  ** has left: the pipe lives on the caller's stack. */
+void evs_share_finish(evs_share *sh) {
+  evs_worker *w = sh->w;
+  if (!w && !sh->timed) return;
+  if (w)
+    for (size_t k = 0; k < sh->m; k++)
+      if (!evs_share_run(sh, k)) evs_share_wait(sh, k);
+  double c = (double)(mono_ns() - sh->t0) / (double)(sh->bytes ? sh->bytes : 1);
+  if (!w) w = sh->timed;
+  /* Every task is done: take the share back if the worker never got to
+  ** it. If it did, it finds nothing left and touches only its own
+  ** memory. */
   pthread_mutex_lock(&w->mu);
-  if (w->posted == p) w->posted = NULL;
-  while (w->cur == p) pthread_cond_wait(&w->idle, &w->mu);
+  if (w->owner == sh) w->owner = NULL;
+  if (w->posted == sh) w->posted = NULL;
+  if (sh->timed) {
+    /* A batch preempted for a time slice would swing the average for
+    ** long: a sample counts at most twice the average. */
+    double *avg = &w->cost[sh->arm];
+    *avg = *avg ? *avg + (EVS_MIN(c, 2 * *avg) - *avg) / 8 : c;
+  }
   pthread_mutex_unlock(&w->mu);
-  p->w = NULL;
+  sh->w = sh->timed = NULL;
 }
 
 void evs_worker_stop(evs_store *s) {
@@ -246,6 +274,7 @@ void evs_worker_stop(evs_store *s) {
   pthread_cond_destroy(&w->idle);
   pthread_cond_destroy(&w->wake);
   pthread_mutex_destroy(&w->mu);
+  free(w->state);
   free(w);
   s->worker = NULL;
 }

@@ -1431,8 +1431,10 @@ static void t_append_batch_parallel(void) {
   char *bufs[N] = {0};
   for (int i = 0; i < N; i++) {
     ev[i] = ev_make(i % 3 ? "app-1" : "app-2", "order.created", "{\"i\":1}");
-    if (i % 10 == 3) ev[i].payload = bufs[i] = big_json(9000 + 1500 * (size_t)(i % 7), (unsigned)i, 0);
-    if (i == 33) ev[i].payload = bufs[i] = big_json(12000, 33, 1); /* stored raw */
+    if (i == 33)
+      ev[i].payload = bufs[i] = big_json(12000, 33, 1); /* stored raw */
+    else if (i % 10 == 3)
+      ev[i].payload = bufs[i] = big_json(9000 + 1500 * (size_t)(i % 7), (unsigned)i, 0);
     if (i == 13) bufs[i][strlen(bufs[i]) - 1] = 0;                    /* large, bad JSON */
     if (i == 53) ev[i].metadata = "{\"trace\":}";                     /* large, bad metadata */
     if (i == 40) ev[i].payload = "{\"i\":01}";                        /* small, bad JSON */

@@ -58,6 +58,8 @@ int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
 }
 
 void evs_zstd_pools_free(evs_store *s) {
+  /* The batch worker compresses too; it goes with the pools, at close. */
+  evs_worker_stop(s);
   for (size_t i = 0; i < s->ncpool; i++) ZSTD_freeCCtx(s->cpool[i]);
   for (size_t i = 0; i < s->ndpool; i++) ZSTD_freeDCtx(s->dpool[i]);
   free(s->cpool);

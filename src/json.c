@@ -36,18 +36,27 @@ static const uc str_class[256] = {
 /* RFC 8259 white space only: \f and \v are not JSON white space. */
 static const uc is_ws[256] = {['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1};
 
-static const uc is_digit[256] = {['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-                                 ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-                                 ['8'] = 1, ['9'] = 1};
-
 static inline const uc *skip_ws(const uc *q, const uc *end) {
   while (q < end && is_ws[*q]) q++;
   return q;
 }
 
-/* Does any of the 8 bytes need a closer look ('"', '\\', < 0x20, >= 0x80)?
-** Exact as a yes/no answer, which is all the caller uses it for, so byte
-** order does not matter. */
+/* The 8 bytes at q as a little-endian word: byte k of the text is bits
+** 8k..8k+7 whatever the host's byte order. */
+static inline uint64_t load8(const uc *q) {
+  uint64_t x;
+  memcpy(&x, q, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  x = __builtin_bswap64(x);
+#endif
+  return x;
+}
+
+/* Which of the 8 bytes of x need a closer look ('"', '\\', < 0x20,
+** >= 0x80)? Sets the high bit of such bytes. Exact for the lowest flagged
+** byte (a borrow only carries upwards, out of a byte that is flagged
+** itself), which is the only one the callers use; bytes above it may be
+** flagged falsely. */
 static inline uint64_t swar_special(uint64_t x) {
   const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
   uint64_t qt = x ^ (ones * '"'), bs = x ^ (ones * '\\');
@@ -55,6 +64,11 @@ static inline uint64_t swar_special(uint64_t x) {
   qt = (qt - ones) & ~qt;
   bs = (bs - ones) & ~bs;
   return ((lt | qt | bs) & high) | (x & high);
+}
+
+/* Index of the first flagged byte of a non-zero swar_special result. */
+static inline size_t first_flagged(uint64_t m) {
+  return (size_t)__builtin_ctzll(m) >> 3;
 }
 
 static inline int hexval(uc c) {
@@ -100,17 +114,19 @@ static inline size_t utf8_len(const uc *q, const uc *end) {
   return len;
 }
 
-/* q is just past the opening quote. Returns the position just past the
-** closing quote, or NULL with *why and *at describing the problem. */
-static inline const uc *scan_string(const uc *q, const uc *end,
-                                    const char **why, const uc **at) {
-  const uc *open = q - 1;
+/* The general string scanner: q is inside the string opened at open, at
+** or before the next byte needing a closer look. Returns the position just
+** past the closing quote, or NULL with *why and *at describing the
+** problem. */
+static const uc *string_rest(const uc *q, const uc *end, const uc *open,
+                             const char **why, const uc **at) {
   for (;;) {
-    /* Eight plain bytes at a time: most string content is ASCII text. */
     while (end - q >= 8) {
-      uint64_t x;
-      memcpy(&x, q, 8);
-      if (swar_special(x)) break;
+      uint64_t m = swar_special(load8(q));
+      if (m) {
+        q += first_flagged(m);
+        break;
+      }
       q += 8;
     }
     while (q < end && str_class[*q] == S_PLAIN) q++;
@@ -183,46 +199,74 @@ static inline const uc *scan_string(const uc *q, const uc *end,
   }
 }
 
+/* q is just past the opening quote. Returns the position just past the
+** closing quote, or NULL with *why and *at set. Inline for the common
+** case, a short run of plain ASCII: one or two 8-byte words, the first
+** flagged byte of which is the closing quote. */
+static inline const uc *scan_string(const uc *q, const uc *end,
+                                    const char **why, const uc **at) {
+  const uc *open = q - 1;
+  while (end - q >= 8) {
+    uint64_t m = swar_special(load8(q));
+    if (m) {
+      q += first_flagged(m);
+      if (*q == '"') return q + 1;
+      break;
+    }
+    q += 8;
+  }
+  return string_rest(q, end, open, why, at);
+}
+
+static inline int is_digit_c(uc c) { return (unsigned)(c - '0') < 10; }
+
+/* q is just past a number's integer part. Returns the position after its
+** fraction and exponent (if any), or NULL with *why and *at set. */
+static inline const uc *number_tail(const uc *q, const uc *end,
+                                    const char **why, const uc **at) {
+  if (q < end && *q == '.') {
+    q++;
+    if (q == end || !is_digit_c(*q)) {
+      *why = "invalid number (expected a digit after '.')";
+      *at = q;
+      return NULL;
+    }
+    while (q < end && is_digit_c(*q)) q++;
+  }
+  if (q < end && (*q | 0x20) == 'e') {
+    q++;
+    if (q < end && (*q == '+' || *q == '-')) q++;
+    if (q == end || !is_digit_c(*q)) {
+      *why = "invalid number (expected a digit in the exponent)";
+      *at = q;
+      return NULL;
+    }
+    while (q < end && is_digit_c(*q)) q++;
+  }
+  return q;
+}
+
 /* q is at '-' or a digit. Returns the position after the number, or NULL
 ** with *why and *at set. */
 static inline const uc *scan_number(const uc *q, const uc *end,
                                     const char **why, const uc **at) {
   if (*q == '-') q++;
-  if (q == end || !is_digit[*q]) {
+  if (q == end || !is_digit_c(*q)) {
     *why = "invalid number (expected a digit after '-')";
     *at = q;
     return NULL;
   }
   if (*q == '0') {
     q++;
-    if (q < end && is_digit[*q]) {
+    if (q < end && is_digit_c(*q)) {
       *why = "invalid number (leading zero)";
       *at = q;
       return NULL;
     }
   } else {
-    while (q < end && is_digit[*q]) q++;
+    while (q < end && is_digit_c(*q)) q++;
   }
-  if (q < end && *q == '.') {
-    q++;
-    if (q == end || !is_digit[*q]) {
-      *why = "invalid number (expected a digit after '.')";
-      *at = q;
-      return NULL;
-    }
-    while (q < end && is_digit[*q]) q++;
-  }
-  if (q < end && (*q | 0x20) == 'e') {
-    q++;
-    if (q < end && (*q == '+' || *q == '-')) q++;
-    if (q == end || !is_digit[*q]) {
-      *why = "invalid number (expected a digit in the exponent)";
-      *at = q;
-      return NULL;
-    }
-    while (q < end && is_digit[*q]) q++;
-  }
-  return q;
+  return number_tail(q, end, why, at);
 }
 
 /* Kept out of line so the formatting code stays off the hot path. */
@@ -235,59 +279,72 @@ static int fail(char *err, size_t errlen, size_t pos, const char *why) {
   return -1;
 }
 
+/* One pass, no recursion, no allocation. The states are labels: value,
+** key and after; white space is skipped where it is found rather than
+** before every token, since compact JSON (the common case) has none. */
 int evs_json_check_object(const char *p, size_t n, char *err, size_t errlen) {
   if (!p || n == 0) return fail(err, errlen, 0, "empty input");
   const uc *s = (const uc *)p, *end = s + n, *at;
   const uc *q = skip_ws(s, end);
   const char *why;
   /* One bit per open container, 1 = object: all the state a single pass
-  ** needs, so depth costs neither recursion nor allocation. */
+  ** needs besides the innermost container's kind, kept in in_obj. */
   uint64_t stack[(EVS_JSON_MAX_DEPTH + 63) / 64] = {0};
   size_t depth = 0;
+  int in_obj = 1;
+  uc c;
 
   if (q == end) return fail(err, errlen, n, "empty input (only white space)");
   if (*q != '{')
     return fail(err, errlen, (size_t)(q - s),
                 "top-level value must be an object");
+  goto open_object;
 
-value: /* q: where a value must start, white space already skipped */
+value: /* q: where a value must start, after optional white space */
   if (q == end) {
     why = "unexpected end of input (expected a value)";
     at = q;
     goto bad;
   }
   switch (*q) {
+  case '"':
+    q = scan_string(q + 1, end, &why, &at);
+    if (!q) goto bad;
+    goto after;
+  case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+  case '8': case '9':
+    q++;
+    while (q < end && is_digit_c(*q)) q++;
+    q = number_tail(q, end, &why, &at);
+    if (!q) goto bad;
+    goto after;
+  case '-': case '0':
+    q = scan_number(q, end, &why, &at);
+    if (!q) goto bad;
+    goto after;
   case '{':
+  open_object:
     if (depth == EVS_JSON_MAX_DEPTH) goto too_deep;
     stack[depth >> 6] |= (uint64_t)1 << (depth & 63);
     depth++;
+    in_obj = 1;
     q = skip_ws(q + 1, end);
     if (q < end && *q == '}') {
       q++;
-      depth--;
-      goto after;
+      goto close;
     }
     goto key;
   case '[':
     if (depth == EVS_JSON_MAX_DEPTH) goto too_deep;
     stack[depth >> 6] &= ~((uint64_t)1 << (depth & 63));
     depth++;
+    in_obj = 0;
     q = skip_ws(q + 1, end);
     if (q < end && *q == ']') {
       q++;
-      depth--;
-      goto after;
+      goto close;
     }
     goto value;
-  case '"':
-    q = scan_string(q + 1, end, &why, &at);
-    if (!q) goto bad;
-    goto after;
-  case '-': case '0': case '1': case '2': case '3': case '4': case '5':
-  case '6': case '7': case '8': case '9':
-    q = scan_number(q, end, &why, &at);
-    if (!q) goto bad;
-    goto after;
   case 't':
     if (end - q >= 4 && !memcmp(q, "true", 4)) {
       q += 4;
@@ -306,39 +363,47 @@ value: /* q: where a value must start, white space already skipped */
       goto after;
     }
     goto bad_literal;
+  case ' ': case '\t': case '\n': case '\r':
+    q = skip_ws(q + 1, end);
+    goto value;
   default:
     why = "expected a value";
     at = q;
     goto bad;
   }
 
-key: /* q: where a member name must start, white space already skipped */
-  if (q == end) {
-    why = "unexpected end of input (expected an object key)";
-    at = q;
-    goto bad;
-  }
-  if (*q != '"') {
-    /* '{' followed by '}' never gets here, so '}' means a trailing comma. */
-    why = *q == '}' ? "trailing comma before '}'"
-                    : "expected a string as object key";
-    at = q;
-    goto bad;
+key: /* q: where a member name must start, after optional white space */
+  if (q == end || *q != '"') {
+    q = skip_ws(q, end);
+    if (q == end) {
+      why = "unexpected end of input (expected an object key)";
+      at = q;
+      goto bad;
+    }
+    if (*q != '"') {
+      /* '{' followed by '}' never gets here, so '}' means a trailing comma. */
+      why = *q == '}' ? "trailing comma before '}'"
+                      : "expected a string as object key";
+      at = q;
+      goto bad;
+    }
   }
   q = scan_string(q + 1, end, &why, &at);
   if (!q) goto bad;
-  q = skip_ws(q, end);
   if (q == end || *q != ':') {
-    why = q == end ? "unexpected end of input (expected ':' after object key)"
-                   : "expected ':' after object key";
-    at = q;
-    goto bad;
+    q = skip_ws(q, end);
+    if (q == end || *q != ':') {
+      why = q == end ? "unexpected end of input (expected ':' after object key)"
+                     : "expected ':' after object key";
+      at = q;
+      goto bad;
+    }
   }
-  q = skip_ws(q + 1, end);
+  q++;
   goto value;
 
-after: /* just past a complete value */
-  if (depth == 0) {
+close: /* just past the '}' or ']' of the innermost container */
+  if (--depth == 0) {
     q = skip_ws(q, end);
     if (q != end) {
       why = "trailing characters after the value";
@@ -347,43 +412,40 @@ after: /* just past a complete value */
     }
     return 0;
   }
-  q = skip_ws(q, end);
-  if (q == end) {
-    why = "unexpected end of input (unclosed object or array)";
-    at = q;
-    goto bad;
+  in_obj = stack[(depth - 1) >> 6] >> ((depth - 1) & 63) & 1;
+
+after: /* just past a complete value inside a container */
+  if (q == end) goto unclosed;
+  c = *q;
+  if (is_ws[c]) {
+    q = skip_ws(q + 1, end);
+    if (q == end) goto unclosed;
+    c = *q;
   }
-  if (stack[(depth - 1) >> 6] >> ((depth - 1) & 63) & 1) {
-    if (*q == ',') {
-      q = skip_ws(q + 1, end);
-      goto key;
+  if (c == ',') {
+    q++;
+    if (in_obj) goto key;
+    q = skip_ws(q, end);
+    if (q < end && *q == ']') {
+      why = "trailing comma before ']'";
+      at = q;
+      goto bad;
     }
-    if (*q == '}') {
-      q++;
-      depth--;
-      goto after;
-    }
-    why = "expected ',' or '}' after object member";
-  } else {
-    if (*q == ',') {
-      q = skip_ws(q + 1, end);
-      if (q < end && *q == ']') {
-        why = "trailing comma before ']'";
-        at = q;
-        goto bad;
-      }
-      goto value;
-    }
-    if (*q == ']') {
-      q++;
-      depth--;
-      goto after;
-    }
-    why = "expected ',' or ']' after array element";
+    goto value;
   }
+  if (c == (in_obj ? '}' : ']')) {
+    q++;
+    goto close;
+  }
+  why = in_obj ? "expected ',' or '}' after object member"
+               : "expected ',' or ']' after array element";
   at = q;
   goto bad;
 
+unclosed:
+  why = "unexpected end of input (unclosed object or array)";
+  at = q;
+  goto bad;
 bad_literal:
   why = "invalid literal (expected true, false or null)";
   at = q;
@@ -548,7 +610,7 @@ static int is_scalar(const uc *v, size_t n) {
   if ((n == 4 && (!memcmp(v, "true", 4) || !memcmp(v, "null", 4))) ||
       (n == 5 && !memcmp(v, "false", 5)))
     return 1;
-  if (*v != '-' && !is_digit[*v]) return 0;
+  if (*v != '-' && !is_digit_c(*v)) return 0;
   const char *why;
   const uc *at, *e = scan_number(v, v + n, &why, &at);
   return e == v + n;

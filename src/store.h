@@ -9,7 +9,8 @@
 **          exclusively only to mutate. Readers are never blocked by an open
 **          transaction.
 **   smu    group commit state (written / synced log positions).
-**   poolmu the zstd context pools.
+**   poolmu the zstd context pools and the start of the batch worker.
+**   worker.c's own mutex is a leaf: nothing is taken while holding it.
 */
 #ifndef EVS_STORE_H
 #define EVS_STORE_H
@@ -174,6 +175,8 @@ typedef struct evs_prep {
 } evs_prep;
 
 /* ---- Store ------------------------------------------------------------- */
+typedef struct evs_worker evs_worker;
+
 struct evs_store {
   char *dir; /* NULL in memory */
   const evs_io *io;
@@ -215,6 +218,8 @@ struct evs_store {
   size_t ncpool, cpool_cap;
   ZSTD_DCtx **dpool;
   size_t ndpool, dpool_cap;
+  evs_worker *worker; /* the batch helper thread (worker.c); set under poolmu */
+  int worker_off;     /* it could not be started: do not try again */
 
   uint64_t rec_bytes_dropped, rec_records_dropped;
 
@@ -394,6 +399,39 @@ size_t evs_zstd_compress(evs_store *s, const void *src, size_t n, void *dst,
 int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
                         size_t n);
 void evs_zstd_pools_free(evs_store *s);
+
+/* worker.c: tasks of a batch run on the calling thread and, when it is
+** free, the store's worker thread (started on first use). */
+typedef void (*evs_task_fn)(void *ctx, size_t k);
+typedef struct evs_share {
+  evs_task_fn fn; /* run task k; safe on two threads for two k */
+  void *ctx;
+  size_t m;       /* tasks */
+  size_t bytes;   /* the batch's size, to compare batch times by */
+  evs_worker *w;  /* set by evs_share_start when the worker takes part */
+  uint8_t *state; /* the worker's: one per task */
+  evs_worker *timed; /* whose averages the batch's time goes to, or NULL */
+  int cpu, arm;
+  int64_t t0;
+} evs_share;
+/* Offer the tasks to the worker if it is free and sharing has paid off
+** lately (batches are timed from here to evs_share_finish). Whether or not
+** the worker takes part, the caller then runs every task it needs with
+** evs_share_run, waiting with evs_share_wait for those the worker has, and
+** ends with evs_share_finish. */
+void evs_share_start(evs_store *s, evs_share *sh);
+/* Run task k here unless the worker has it or it is done: 1 if it ran
+** here. Without the worker, always runs it: call it once per task. */
+int evs_share_run(evs_share *sh, size_t k);
+/* Is task k done? (Only with the worker.) */
+int evs_share_done(const evs_share *sh, size_t k);
+/* Return when task k is done (at once without the worker). */
+void evs_share_wait(evs_share *sh, size_t k);
+/* With the worker: run or wait for every task left, and take the tasks
+** back, after which the worker touches nothing of the caller's. */
+void evs_share_finish(evs_share *sh);
+/* Join and free the worker, if it was started. The store must be idle. */
+void evs_worker_stop(evs_store *s);
 
 /* txn.c */
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);

@@ -84,9 +84,8 @@ static void prep_free(evs_prep *p) {
   p->z = NULL;
 }
 
-/* Validate ev and compress its payload; the costly part of an append runs
-** here, before the write transaction is taken. */
-static int prep_event(evs_store *s, const evs_event_in *ev, evs_prep *p) {
+/* Validate ev into p, all but compressing its payload. */
+static int prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
   memset(p, 0, sizeof *p);
   if (!ev) return evs_err(s, EVS_EINVAL, "event is NULL");
   int rc;
@@ -116,13 +115,35 @@ static int prep_event(evs_store *s, const evs_event_in *ev, evs_prep *p) {
     return evs_err(s, EVS_EINVAL, "priority %d is not 1 (low), 2 (normal) or 3 (high)",
                    ev->priority);
   p->prio = ev->priority ? ev->priority : EVS_PRIORITY_NORMAL;
-  if (p->plen >= s->opt.compress_threshold) {
-    size_t cap = ZSTD_compressBound(p->plen);
-    if (!(p->z = malloc(cap))) return evs_err(s, EVS_ENOMEM, "out of memory");
-    p->zlen = evs_zstd_compress(s, p->payload, p->plen, p->z, cap);
-    if (!p->zlen) prep_free(p);
-  }
   return 0;
+}
+
+/* The payload compressed, or NULL: too small, not worth it (saves less
+** than 1/8), or no memory (*nomem set). */
+static uint8_t *compress_payload(evs_store *s, const char *payload, size_t plen,
+                                 size_t *zlen, int *nomem) {
+  *zlen = 0;
+  *nomem = 0;
+  if (plen < s->opt.compress_threshold) return NULL;
+  size_t cap = ZSTD_compressBound(plen);
+  uint8_t *z = malloc(cap);
+  if (!z) {
+    *nomem = 1;
+    return NULL;
+  }
+  *zlen = evs_zstd_compress(s, payload, plen, z, cap);
+  if (*zlen) return z;
+  free(z);
+  return NULL;
+}
+
+/* Validate ev and compress its payload; the costly part of an append runs
+** here, before the write transaction is taken. */
+static int prep_event(evs_store *s, const evs_event_in *ev, evs_prep *p) {
+  int rc = prep_check(s, ev, p), nomem;
+  if (rc) return rc;
+  p->z = compress_payload(s, p->payload, p->plen, &p->zlen, &nomem);
+  return nomem ? evs_err(s, EVS_ENOMEM, "out of memory") : 0;
 }
 
 /* ---- Transaction plumbing ---------------------------------------------- */
@@ -666,31 +687,182 @@ int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
   return rc;
 }
 
+/* A batch's preparation. The caller prepares the small events itself, in
+** order, encoding each as soon as it is prepared; a large one (a payload
+** to compress) is two tasks it shares with the store's worker thread:
+** compressing the payload (tasks 0..nbig-1, which the worker takes
+** first) and checking the event (tasks nbig..2*nbig-1). Small events are
+** not shared: handing one over costs about what preparing it does (its
+** prepared form has to move between the cores' caches). */
+typedef struct big_item {
+  size_t i;     /* in the batch */
+  size_t plen;  /* of its payload */
+  uint8_t *z;   /* compressing task: the compressed payload, or NULL */
+  size_t zlen;
+  int nomem;
+} big_item;
+
+typedef struct batch_prep {
+  evs_store *s;
+  const evs_event_in *ev;
+  evs_prep *p;
+  evs_append_result *res;
+  size_t n;
+  uint8_t *state; /* the caller's, per item: ITEM_* */
+  big_item *big;
+  size_t nbig, kcur; /* big items; the next one ensure() meets */
+  size_t ahead, task; /* where the caller looks for work while waiting */
+  evs_share sh;
+  pthread_mutex_t mu; /* guards the first error */
+  size_t err_i;
+  char err[256];
+} batch_prep;
+
+enum { ITEM_SMALL, ITEM_BIG, ITEM_READY };
+
+/* Keep the batch's first failure. The message is in this thread's slot. */
+static void note_error(batch_prep *b, size_t i) {
+  pthread_mutex_lock(&b->mu);
+  if (i < b->err_i) {
+    b->err_i = i;
+    snprintf(b->err, sizeof b->err, "item %zu: %s", i, evs_errmsg(b->s));
+  }
+  pthread_mutex_unlock(&b->mu);
+}
+
+static void prep_item(batch_prep *b, size_t i) {
+  memset(&b->res[i], 0, sizeof b->res[i]);
+  if ((b->res[i].rc = prep_event(b->s, &b->ev[i], &b->p[i]))) note_error(b, i);
+  b->state[i] = ITEM_READY;
+}
+
+/* A shared task, on either thread. */
+static void run_task(void *ctx, size_t k) {
+  batch_prep *b = ctx;
+  if (k < b->nbig) {
+    big_item *g = &b->big[k];
+    g->z = compress_payload(b->s, b->ev[g->i].payload, g->plen, &g->zlen, &g->nomem);
+    return;
+  }
+  size_t i = b->big[k - b->nbig].i;
+  memset(&b->res[i], 0, sizeof b->res[i]);
+  if ((b->res[i].rc = prep_check(b->s, &b->ev[i], &b->p[i]))) note_error(b, i);
+}
+
+/* Prepare something ahead of the caller while the worker runs a task it
+** needs: the next small item, else a free task. 0 when nothing is left. */
+static int help(batch_prep *b) {
+  for (; b->ahead < b->n; b->ahead++) {
+    size_t i = b->ahead;
+    if (b->state[i] != ITEM_SMALL) continue;
+    prep_item(b, i);
+    return 1;
+  }
+  for (; b->task < 2 * b->nbig; b->task++)
+    if (evs_share_run(&b->sh, b->task)) return 1;
+  return 0;
+}
+
+/* Make item i ready to encode. Called for increasing i. */
+static void ensure(batch_prep *b, size_t i) {
+  if (b->state[i] == ITEM_READY) return;
+  if (b->state[i] == ITEM_SMALL) {
+    prep_item(b, i);
+    return;
+  }
+  evs_share *sh = &b->sh;
+  size_t k = b->kcur++;
+  size_t c = k, v = b->nbig + k;
+  evs_share_run(sh, v);
+  evs_share_run(sh, c);
+  if (sh->w) {
+    while (!(evs_share_done(sh, v) && evs_share_done(sh, c)) && help(b)) {
+    }
+    evs_share_wait(sh, v);
+    evs_share_wait(sh, c);
+  }
+  big_item *g = &b->big[k];
+  if (b->res[i].rc) {
+    free(g->z);
+  } else if (g->nomem) {
+    b->res[i].rc = evs_err(b->s, EVS_ENOMEM, "out of memory");
+    note_error(b, i);
+  } else {
+    b->p[i].z = g->z;
+    b->p[i].zlen = g->zlen;
+  }
+  b->state[i] = ITEM_READY;
+}
+
+/* Large enough to share: checking and compressing it take 10 µs or more. */
+#define BIG_MIN 4096
+/* Shared work worth waking the worker for: about 45 µs of it, twice what
+** waking it takes. */
+#define SHARE_MIN (16u << 10)
+
 int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
                      size_t n, evs_append_result *results) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   if (n && (!ev || !results))
     return evs_err(s, EVS_EINVAL, "events and results are required");
   if (!n) return 0;
-  evs_prep *p = calloc(n, sizeof *p);
+  size_t esz = sizeof(evs_prep) + 1;
+  if (n > SIZE_MAX / esz) return evs_err(s, EVS_ENOMEM, "out of memory");
+  /* One block: prepared events, then the item states. */
+  evs_prep *p = calloc(n, esz);
   if (!p) return evs_err(s, EVS_ENOMEM, "out of memory");
-  char first_err[256] = "";
+  batch_prep b = {.s = s, .ev = ev, .p = p, .res = results, .n = n,
+                  .state = (uint8_t *)(p + n), .mu = PTHREAD_MUTEX_INITIALIZER,
+                  .err_i = SIZE_MAX};
+  size_t work = 0, bytes = 0;
   for (size_t i = 0; i < n; i++) {
-    memset(&results[i], 0, sizeof results[i]);
-    results[i].rc = prep_event(s, &ev[i], &p[i]);
-    if (results[i].rc && !first_err[0])
-      snprintf(first_err, sizeof first_err, "item %zu: %s", i, evs_errmsg(s));
+    size_t pl = !ev[i].payload       ? 0
+                : ev[i].payload_len ? ev[i].payload_len
+                                    : strlen(ev[i].payload);
+    bytes += pl;
+    if (pl < s->opt.compress_threshold || pl < BIG_MIN || pl > s->opt.max_payload)
+      continue;
+    b.state[i] = ITEM_BIG;
+    p[i].plen = pl; /* until prepared */
+    b.nbig++;
+    work += pl;
   }
+  if (b.nbig && !(b.big = malloc(b.nbig * sizeof *b.big))) {
+    free(p);
+    return evs_err(s, EVS_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0, k = 0; k < b.nbig; i++)
+    if (b.state[i] == ITEM_BIG) b.big[k++] = (big_item){.i = i, .plen = p[i].plen};
+  b.sh = (evs_share){.fn = run_task, .ctx = &b, .m = 2 * b.nbig, .bytes = bytes};
+  if (work >= SHARE_MIN) evs_share_start(s, &b.sh);
+  /* With the worker's help, the caller encodes prepared events while the
+  ** worker prepares later ones: the transaction is taken first. Not when
+  ** another thread holds it: the wait is better spent preparing. */
+  int pipelined = b.sh.w && (txn || !__atomic_load_n(&s->writer, __ATOMIC_ACQUIRE));
+  if (!pipelined)
+    for (size_t i = 0; i < n; i++) ensure(&b, i);
   evs_txn *t;
-  int rc = use_txn(s, txn, &t);
-  if (!rc) {
+  int rc = use_txn(s, txn, &t), began = !rc;
+  if (began) {
     int64_t now = evs_now(s);
-    for (size_t i = 0; !rc && i < n; i++)
+    for (size_t i = 0; !rc && i < n; i++) {
+      ensure(&b, i);
       if (!results[i].rc) rc = add_event(t, &p[i], now, &results[i]);
-    rc = end_txn(t, rc);
+    }
   }
+  /* Every event is prepared before returning, also after a failure (each
+  ** item's own error is reported), which may set this thread's message:
+  ** keep the failure's, as when everything was prepared first. */
+  char why[512];
+  if (rc) snprintf(why, sizeof why, "%s", evs_errmsg(s));
+  for (size_t i = 0; i < n; i++) ensure(&b, i);
+  evs_share_finish(&b.sh);
+  if (rc) evs_err(s, rc, "%s", why);
+  if (began) rc = end_txn(t, rc);
+  pthread_mutex_destroy(&b.mu);
   for (size_t i = 0; i < n; i++) prep_free(&p[i]);
   free(p);
+  free(b.big);
   if (rc) {
     for (size_t i = 0; i < n; i++)
       if (!results[i].rc) {
@@ -699,7 +871,7 @@ int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
       }
     return rc;
   }
-  if (first_err[0]) evs_err(s, 0, "%s", first_err);
+  if (b.err[0]) evs_err(s, 0, "%s", b.err);
   return 0;
 }
 

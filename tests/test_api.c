@@ -1380,6 +1380,141 @@ static void t_append_batch(void) {
   evs_store_close(s);
 }
 
+/* A JSON object of about n bytes, an order-like list of items; seed varies
+** the content. Compresses well unless noisy. */
+static char *big_json(size_t n, unsigned seed, int noisy) {
+  char *p = malloc(n + 64);
+  size_t k = (size_t)snprintf(p, n + 64, "{\"seed\":%u,\"items\":[", seed);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (unsigned j = 0; k + 48 < n; j++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    if (noisy)
+      k += (size_t)snprintf(p + k, n + 64 - k, "%s\"%016llx%016llx\"", j ? "," : "",
+                            (unsigned long long)x, (unsigned long long)(x * 31));
+    else
+      k += (size_t)snprintf(p + k, n + 64 - k, "%s{\"sku\":\"SKU-%05u\",\"qty\":%u}",
+                            j ? "," : "", (unsigned)(x % 100000), (unsigned)(x % 9) + 1);
+  }
+  snprintf(p + k, n + 64 - k, "]}");
+  return p;
+}
+
+/* The bytes of path from offset `from` on (NULL if unreadable). */
+static char *file_tail(const char *path, long from, long *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f) - from;
+  char *b = n > 0 ? malloc((size_t)n) : NULL;
+  fseek(f, from, SEEK_SET);
+  if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
+    free(b);
+    b = NULL;
+  }
+  fclose(f);
+  *len = n;
+  return b;
+}
+
+/* A batch big enough for the worker thread (large payloads to compress,
+** failures in large and small items) must give what the same events give
+** appended one by one in one explicit transaction, which never involves the
+** worker: the same results, the same first error message, and the same
+** bytes in the log (records after the 64-byte segment header; the header
+** carries the store id). Repeated: which thread prepares which item varies
+** from run to run. The last rounds pass a foreign transaction, which fails
+** the batch after the worker has started. */
+static void t_append_batch_parallel(void) {
+  enum { N = 120, ROUNDS = 24 };
+  static const char *keys[] = {"k-a", "k-b", "k-a"};
+  evs_event_in ev[N];
+  char *bufs[N] = {0};
+  for (int i = 0; i < N; i++) {
+    ev[i] = ev_make(i % 3 ? "app-1" : "app-2", "order.created", "{\"i\":1}");
+    if (i == 33)
+      ev[i].payload = bufs[i] = big_json(12000, 33, 1); /* stored raw */
+    else if (i % 10 == 3)
+      ev[i].payload = bufs[i] = big_json(9000 + 1500 * (size_t)(i % 7), (unsigned)i, 0);
+    if (i == 13) bufs[i][strlen(bufs[i]) - 1] = 0;                    /* large, bad JSON */
+    if (i == 53) ev[i].metadata = "{\"trace\":}";                     /* large, bad metadata */
+    if (i == 40) ev[i].payload = "{\"i\":01}";                        /* small, bad JSON */
+    if (i == 77) ev[i].priority = 9;
+    if (i == 23) ev[i].source = "";                                   /* large, bad source */
+    if (i >= 60 && i < 63) ev[i].idempotency_key = keys[i - 60];
+    if (i == 100) ev[i].payload_len = strlen(ev[i].payload);
+    if (!ev[i].metadata && i % 4 == 0) ev[i].metadata = "{\"trace\":\"abc\"}";
+  }
+  char *ba = NULL, *bb = NULL;
+  for (int round = 0; round < ROUNDS; round++) {
+    int foreign = round >= ROUNDS - 4;
+    fake_clock c = {T0 + round};
+    evs_options o = opts_clock(&c);
+    char *da = t_tmpdir(), *db = t_tmpdir();
+    evs_store *a = NULL, *b = NULL, *x = NULL;
+    REQUIRE(evs_store_open(da, &o, &a) == 0 && evs_store_open(db, &o, &b) == 0);
+    evs_append_result ra[N], rb[N];
+    char want[600] = "", got[600];
+    evs_txn *t = NULL, *xt = NULL;
+    if (foreign) {
+      REQUIRE((x = open_mem(&o)) != NULL);
+      REQUIRE(evs_txn_begin(x, &xt) == 0);
+    }
+    int rc = evs_append_batch(a, xt, ev, N, ra);
+    snprintf(got, sizeof got, "%s", evs_errmsg(a));
+    CHECK_EQ(rc, foreign ? EVS_EMISUSE : 0);
+    REQUIRE(evs_txn_begin(b, &t) == 0);
+    for (int i = 0; i < N; i++) {
+      int r = evs_append(b, t, &ev[i], &rb[i]);
+      CHECK_EQ(r, rb[i].rc);
+      if (r && !want[0] && !foreign)
+        snprintf(want, sizeof want, "item %d: %s", i, evs_errmsg(b));
+      int prep_failed = i == 13 || i == 53 || i == 40 || i == 77 || i == 23;
+      CHECK_EQ(r != 0, prep_failed);
+      CHECK_EQ(ra[i].rc, prep_failed ? r : foreign ? EVS_EMISUSE : 0);
+      if (!foreign) {
+        CHECK_EQ(ra[i].id, rb[i].id);
+        CHECK_EQ(ra[i].duplicate, rb[i].duplicate);
+        CHECK_EQ(ra[i].created_us, rb[i].created_us);
+      }
+    }
+    CHECK_EQ(rb[62].duplicate, 1);
+    if (foreign) {
+      CHECK_CONTAINS(got, "transaction does not belong to this store");
+      CHECK_EQ(evs_txn_rollback(t), 0);
+      CHECK_EQ(evs_txn_rollback(xt), 0);
+      CHECK_EQ(stats(a).next_id, 1);
+      evs_store_close(x);
+    } else {
+      CHECK_STR(got, want);
+      CHECK_EQ(evs_txn_commit(t), 0);
+      CHECK_EQ(stats(a).next_id, N - 5 - 1 + 1);
+      evs_stats sa = stats(a), sb = stats(b);
+      CHECK_EQ(sa.payload_stored_bytes, sb.payload_stored_bytes);
+      CHECK(sa.payload_stored_bytes < sa.payload_bytes / 2);
+    }
+    CHECK_EQ(evs_store_close(a), 0);
+    CHECK_EQ(evs_store_close(b), 0);
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/%016x.evlog", da, 1);
+    snprintf(pb, sizeof pb, "%s/%016x.evlog", db, 1);
+    long la = 0, lb = 0;
+    free(ba);
+    free(bb);
+    ba = file_tail(pa, 64, &la);
+    bb = file_tail(pb, 64, &lb);
+    CHECK_EQ(la, lb);
+    if (!foreign) {
+      REQUIRE(ba && bb && la > 20000);
+      CHECK(memcmp(ba, bb, (size_t)la) == 0);
+    }
+    t_rmdir(da);
+    t_rmdir(db);
+  }
+  free(ba);
+  free(bb);
+  for (int i = 0; i < N; i++) free(bufs[i]);
+}
+
 /* ---- inbox ------------------------------------------------------------- */
 
 static void t_inbox_basic(void) {
@@ -3238,6 +3373,7 @@ int main(void) {
   RUN(t_ack_batch);
   RUN(t_delete);
   RUN(t_append_batch);
+  RUN(t_append_batch_parallel);
   RUN(t_inbox_basic);
   RUN(t_inbox_filters);
   RUN(t_inbox_filter_before_limit);

@@ -19,6 +19,11 @@
 **  - Thread safety: an evs_store may be used from any number of threads at
 **    once. An evs_txn, evs_page or evs_event belongs to one thread at a time.
 **  - The library never prints and never aborts.
+**  - Threads of its own: a store may start two helper threads, one the first
+**    time a batch append can share its work (compression, validation of
+**    large payloads), one for background maintenance (periodic checkpoints,
+**    automatic compaction). Both end at evs_store_close. Do not use a store
+**    across fork() (as with an SQLite connection): open it in the child.
 */
 #ifndef EVSTORE_H
 #define EVSTORE_H

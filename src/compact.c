@@ -238,8 +238,9 @@ static int rw_flush(rw *w) {
   return 0;
 }
 
+/* Room for n more bytes (the buffer is written out between chunks of
+** records, never while ilock is held). */
 static uint8_t *rw_take(rw *w, size_t n) {
-  if (w->len + n > (1u << 20) && rw_flush(w)) return NULL;
   if (evs_grow((void **)&w->buf, &w->cap, w->len + n, 1)) {
     evs_err(w->s, EVS_ENOMEM, "out of memory");
     return NULL;
@@ -274,65 +275,83 @@ static int rw_moved(rw *w, uint64_t rel, uint32_t off) {
 static int rewrite(rw *w, const evs_seg *g, int64_t now) {
   evs_store *s = w->s;
   evs_index *x = &s->idx;
-  int rc = 0;
+  int rc = 0, locked = 0;
+  size_t chunk = 0;
+  /* The index is read under ilock (shared) in chunks of records, so a
+  ** committing writer waits for at most one chunk; the buffer is written
+  ** out between chunks. */
   for (uint64_t pos = EVS_SEG_HDR; pos < g->size && !rc;) {
+    if (!locked) {
+      if (w->len > (1u << 20) && (rc = rw_flush(w))) break;
+      pthread_rwlock_rdlock(&s->ilock);
+      locked = 1;
+      chunk = 0;
+    }
     const uint8_t *r = g->base + pos;
     uint32_t len = get_u32(r + 8);
     uint8_t type = r[12];
     pos += len;
     if (type == EVS_REC_EVENT) {
       uint64_t rel = get_u64(r + 16) - x->base;
-      pthread_rwlock_rdlock(&s->ilock);
-      int dead = ent_dead(s, evs_ent_at(x, rel), now);
-      pthread_rwlock_unlock(&s->ilock);
-      if (dead) {
+      if (ent_dead(s, evs_ent_at(x, rel), now)) {
         rc = rw_moved(w, rel, UINT32_MAX);
-        continue;
+      } else {
+        uint32_t off = (uint32_t)w->pos;
+        uint8_t *p = rw_take(w, len);
+        if (!p) {
+          rc = EVS_ENOMEM;
+          break;
+        }
+        memcpy(p, r, len); /* byte for byte: checksum, id, time, payload */
+        w->nrec++;
+        rc = rw_moved(w, rel, off);
       }
-      uint32_t off = (uint32_t)w->pos;
-      uint8_t *p = rw_take(w, len);
-      if (!p) return EVS_EIO;
-      memcpy(p, r, len); /* byte for byte: checksum, id, time, payload */
-      w->nrec++;
-      rc = rw_moved(w, rel, off);
     } else if (type == EVS_REC_ACK || type == EVS_REC_DELETE) {
-      /* Keep the ids whose events are still on disk somewhere. */
+      /* Keep the ids whose events are still on disk after this step:
+      ** live, and not one this rewrite drops (a replay would find the ack
+      ** before any such event). */
       uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
       uint32_t cnt = get_u32(r + fixed - 8), keep = 0;
-      uint64_t *ids = malloc((cnt ? cnt : 1) * sizeof *ids);
-      if (!ids) return evs_err(s, EVS_ENOMEM, "out of memory");
-      pthread_rwlock_rdlock(&s->ilock);
+      uint8_t *p = rw_take(w, len); /* the most it needs */
+      if (!p) {
+        rc = EVS_ENOMEM;
+        break;
+      }
       for (uint32_t i = 0; i < cnt; i++) {
         uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
         if (id < x->base || id - x->base >= x->n) continue;
-        /* Still on disk after this step: live, and not one this rewrite
-        ** drops (a replay would find the ack before any such event). */
         if ((evs_ent_at(x, id - x->base)->flags & ENT_LIVE) && !dropped_here(w, id - x->base))
-          ids[keep++] = id;
+          put_u64(p + fixed + 8 * (size_t)keep++, id);
       }
-      pthread_rwlock_unlock(&s->ilock);
-      uint8_t *p = keep ? rw_take(w, fixed + 8 * (size_t)keep) : NULL;
-      if (keep && !p) {
-        free(ids);
-        return EVS_EIO;
-      }
+      uint32_t nlen = keep ? fixed + 8 * keep : 0;
+      w->len -= len - nlen; /* give back what the kept ids do not use */
+      w->pos -= len - nlen;
       if (keep) {
-        memcpy(p, r, fixed);
+        memcpy(p, r, fixed - 8);
         put_u32(p + fixed - 8, keep);
-        for (uint32_t i = 0; i < keep; i++) put_u64(p + fixed + 8 * (size_t)i, ids[i]);
-        evs_rec_seal(p, fixed + 8 * keep, type, 0);
+        put_u32(p + fixed - 4, 0);
+        evs_rec_seal(p, nlen, type, 0);
         w->nrec++;
       }
-      free(ids);
     } else if (type == EVS_REC_COMMIT && w->nrec) {
       uint8_t *p = rw_take(w, EVS_COMMIT_LEN);
-      if (!p) return EVS_EIO;
+      if (!p) {
+        rc = EVS_ENOMEM;
+        break;
+      }
       memcpy(p, r, EVS_COMMIT_LEN);
       put_u32(p + 24, w->nrec);
       evs_rec_seal(p, EVS_COMMIT_LEN, EVS_REC_COMMIT, 0);
       w->nrec = 0;
     }
+    chunk += len;
+    if (chunk >= (64u << 10)) {
+      pthread_rwlock_unlock(&s->ilock);
+      locked = 0;
+    }
   }
+  if (locked) pthread_rwlock_unlock(&s->ilock);
+  if (rc == EVS_ENOMEM) return evs_err(s, rc, "out of memory");
   return rc;
 }
 

@@ -3107,6 +3107,13 @@ static void t_threads_atomic_visibility(void) {
       if (evs_txn_commit(t) != 0) bad++;
     }
   }
+  /* Under valgrind (one thread runs at a time) the reader may not have
+  ** been scheduled yet: give it up to 10 s to read the final state at
+  ** least once, so the check below means something. */
+  for (int k = 0; k < 1000 && atomic_load(&a.reads) == 0; k++) {
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
   atomic_store(&a.done, 1);
   pthread_join(th, NULL);
   CHECK_EQ(bad, 0);

@@ -111,6 +111,7 @@ int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
   g->fd = -1;
   g->first_id = first_id;
   g->flags = flags;
+  g->checked = 1; /* every record in it is written by this process */
   uint8_t hdr[EVS_SEG_HDR];
   evs_seghdr_encode(no, s->meta.store_id, evs_now(s), first_id, flags, hdr);
   int rc;
@@ -644,6 +645,7 @@ static int check_segment(evs_store *s, size_t i, uint64_t from) {
   evs_seg_path(s, g->no, path, sizeof path);
   uint64_t fsize = g->size, end, nafter, scan_end;
   evs_log_scan(g, from, fsize, &end, &nafter, &scan_end);
+  g->checked = from == EVS_SEG_HDR; /* (a tail cut below keeps it whole) */
   if (end == fsize) return 0;
   if (i + 1 < s->nsegs)
     return evs_err(s, EVS_ECORRUPT,

@@ -44,6 +44,8 @@ typedef struct evs_seg {
   uint64_t size;   /* committed bytes (header included) */
   uint64_t first_id; /* from the header: next id when it was started */
   uint64_t flags;    /* from the header: EVS_SEG_REWRITTEN */
+  int checked;       /* every record's checksum verified (at open, or
+                        written by this process): reads need not redo it */
   evs_oldmap *old;
 } evs_seg;
 

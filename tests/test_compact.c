@@ -307,6 +307,41 @@ static void t_compact_page_survives(void) {
   t_rmdir(dir);
 }
 
+/* Damage in a segment open did not read (the checkpoint covers it) is never
+** copied by compaction: it stops with EVS_ECORRUPT and changes nothing. */
+static void t_compact_refuses_damage(void) {
+  char *dir = t_tmpdir();
+  evs_options o = small_opts();
+  expect x;
+  evs_store *s = build(dir, &o, &x, 300, ack_most, NULL);
+  CHECK_EQ(evs_store_close(s), 0);
+  char seg[700];
+  snprintf(seg, sizeof seg, "%s/0000000000000001.evlog", dir);
+  FILE *f = fopen(seg, "r+b");
+  REQUIRE(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  for (long off = 200; off < n; off += 97) { /* a byte in many records */
+    fseek(f, off, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, off, SEEK_SET);
+    fputc(c ^ 0x10, f);
+  }
+  fclose(f);
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(stats(s).checkpoint_state, EVS_CHECKPOINT_LOADED);
+  evs_stats before = stats(s);
+  evs_compact_report r;
+  CHECK_EQ(evs_compact(s, &r), EVS_ECORRUPT);
+  CHECK_CONTAINS(evs_errmsg(s), "0000000000000001.evlog");
+  CHECK_EQ(r.segments_removed + r.segments_rewritten, 0);
+  CHECK_EQ(stats(s).segments, before.segments);
+  CHECK(access(seg, F_OK) == 0);
+  CHECK_EQ(evs_verify(s, NULL), EVS_ECORRUPT);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
 /* ---- compaction while other threads work ------------------------------ */
 
 typedef struct conc {
@@ -735,6 +770,7 @@ int main(int argc, char **argv) {
   RUN(t_compact_everything_gone);
   RUN(t_compact_expiry);
   RUN(t_compact_page_survives);
+  RUN(t_compact_refuses_damage);
   RUN(t_compact_concurrent);
   RUN(t_compact_io_failures);
   RUN(t_checkpoint_states);

@@ -286,7 +286,6 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
   }
   s->ckpt_state = EVS_CHECKPOINT_LOADED;
   s->ckpt_buf = p;
-  s->ckpt_len = n;
   *seg = i;
   *off = pos;
   return 0;
@@ -294,7 +293,6 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
 
 int evs_checkpoint_load(evs_store *s) {
   const uint8_t *p = s->ckpt_buf;
-  size_t n = s->ckpt_len;
   evs_index *x = &s->idx;
   uint64_t nent = get_u64(p + H_N);
   int rc = 0;
@@ -362,7 +360,6 @@ int evs_checkpoint_load(evs_store *s) {
       x->idem_used = (size_t)get_u64(p + H_IDEMUSED);
     }
   }
-  (void)n;
   if (!rc) {
     s->npending = get_u64(p + H_PENDING);
     s->nacked = get_u64(p + H_ACKED);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
 
 #include "error.h"
 #include "store.h"
@@ -372,22 +371,6 @@ static int64_t mono_us(void) {
   return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-/* Grow the slot table to hold slot; 0 or EVS_ENOMEM. Caller holds ilock
-** exclusively. */
-static int slot_reserve(evs_store *s, size_t slot) {
-  if (slot < s->nslots) return 0;
-  size_t ns = s->nslots ? s->nslots : 16;
-  while (ns <= slot) ns *= 2;
-  evs_seg **sl = realloc(s->slots, ns * sizeof *sl);
-  if (!sl) return EVS_ENOMEM;
-  memset(sl + s->nslots, 0, (ns - s->nslots) * sizeof *sl);
-  s->slots = sl;
-  s->nslots = ns;
-  return 0;
-}
-
-/* Rewrite segs[i..j) into one new segment (or none, if nothing in them
-** matters any more) and switch to it. */
 static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_report *rep,
                 int *kept) {
   *kept = 0;
@@ -437,10 +420,8 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
     else if (k == i && keep) segs[n++] = w.ng;
   uint16_t nslot = (uint16_t)(no % EVS_SLOTS);
   pthread_rwlock_wrlock(&s->ilock);
-  rc = keep ? slot_reserve(s, nslot) : 0;
-  if (rc) {
-    rc = evs_err(s, rc, "out of memory");
-  } else if (keep && s->slots[nslot]) {
+  rc = keep ? evs_slot_reserve(s, nslot) : 0;
+  if (!rc && keep && s->slots[nslot]) {
     int ours = 0;
     for (size_t k = 0; k < nrun; k++) ours |= s->slots[nslot] == run[k];
     if (!ours) rc = evs_err(s, EVS_ECORRUPT, "more than %d live segments", EVS_SLOTS);
@@ -473,23 +454,14 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
       continue;
     }
     if (!(e->flags & ENT_LIVE)) continue;
+    /* Counts, pending set and key as for a delete (the old segment is
+    ** still in the slot table to read the key from), then a hole. */
+    if (!(e->flags & ENT_DELETED)) evs_mark_deleted(s, w.mv[k].rel, e);
     const uint8_t *r = s->slots[e->slot]->base + e->off;
     evs_event ev;
     int z;
     uint32_t raw;
-    int ok = !evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw);
-    if (!(e->flags & ENT_DELETED)) {
-      if (e->flags & ENT_ACKED) {
-        s->nacked--;
-      } else {
-        s->npending--;
-        evs_bs_clear(&x->pending, w.mv[k].rel);
-      }
-      if (ok && ev.idempotency_key)
-        evs_idem_del(x, XXH3_64bits(ev.idempotency_key, ev.idempotency_key_len),
-                     (uint32_t)w.mv[k].rel);
-    }
-    if (ok) {
+    if (!evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw)) {
       s->payload_bytes -= raw;
       s->payload_stored -= ev.payload_len;
     }
@@ -613,17 +585,13 @@ int evs_compact(evs_store *s, evs_compact_report *out) {
     rc = step(s, i, j, now, &rep, &kept);
     i += kept; /* past the run's replacement */
   }
-  if (!rc && (rep.segments_removed || rep.segments_rewritten)) {
-    /* Ids at the front whose events are all gone need no index entries:
-    ** memory (and the checkpoint) stay bounded by the live span of ids. */
-    if (!(rc = evs_writer_lock(s))) {
-      pthread_rwlock_wrlock(&s->ilock);
-      s->vis_n -= evs_index_rebase(&s->idx, s->vis_n);
-      pthread_rwlock_unlock(&s->ilock);
-      evs_writer_unlock(s);
-    }
-  }
-  if (!rc && (rep.segments_removed || rep.segments_rewritten)) {
+  /* Ids at the front whose events are all gone need no index entries:
+  ** memory (and the checkpoint) stay bounded by the live span of ids. */
+  if (!rc && (rep.segments_removed || rep.segments_rewritten) && !(rc = evs_writer_lock(s))) {
+    pthread_rwlock_wrlock(&s->ilock);
+    s->vis_n -= evs_index_rebase(&s->idx, s->vis_n);
+    pthread_rwlock_unlock(&s->ilock);
+    evs_writer_unlock(s);
     pthread_mutex_lock(&s->smu);
     s->compactions++;
     pthread_mutex_unlock(&s->smu);

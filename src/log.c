@@ -82,19 +82,24 @@ void evs_seg_free(evs_store *s, evs_seg *g) {
   free(g);
 }
 
+int evs_slot_reserve(evs_store *s, size_t slot) {
+  if (slot < s->nslots) return 0;
+  size_t n = s->nslots ? s->nslots : 16;
+  while (n <= slot) n *= 2;
+  evs_seg **ns = realloc(s->slots, n * sizeof *ns);
+  if (!ns) return evs_err(s, EVS_ENOMEM, "out of memory");
+  memset(ns + s->nslots, 0, (n - s->nslots) * sizeof *ns);
+  s->slots = ns;
+  s->nslots = n;
+  return 0;
+}
+
 static int seg_add(evs_store *s, evs_seg *g) {
   if (evs_grow((void **)&s->segs, &s->segs_cap, s->nsegs + 1, sizeof g))
     return evs_err(s, EVS_ENOMEM, "out of memory");
   size_t slot = g->no % EVS_SLOTS;
-  if (slot >= s->nslots) {
-    size_t n = s->nslots ? s->nslots : 16;
-    while (n <= slot) n *= 2;
-    evs_seg **ns = realloc(s->slots, n * sizeof *ns);
-    if (!ns) return evs_err(s, EVS_ENOMEM, "out of memory");
-    memset(ns + s->nslots, 0, (n - s->nslots) * sizeof *ns);
-    s->slots = ns;
-    s->nslots = n;
-  }
+  int rc = evs_slot_reserve(s, slot);
+  if (rc) return rc;
   if (s->slots[slot])
     return evs_err(s, EVS_ECORRUPT, "more than %d live segments", EVS_SLOTS);
   s->segs[s->nsegs++] = g;
@@ -522,7 +527,9 @@ int evs_log_replay(evs_store *s, evs_seg *g, uint64_t from, uint64_t end,
     if (s->segs[k] == g) limit = s->segs[k + 1]->first_id;
   s->id_limit = limit;
   /* Ids below the segment's first id belong to segments before it (some
-  ** perhaps removed by compaction): records may name them, never more. */
+  ** perhaps removed by compaction): records may name them, never more.
+  ** Recovery always replays the last segment, so this is also what keeps
+  ** ids from being reused when compaction removed every event. */
   if (evs_index_extend(&s->idx, g->first_id))
     return evs_err(s, EVS_ENOMEM, "out of memory replaying the log");
   s->open_replayed += end - from;
@@ -824,10 +831,6 @@ int evs_log_open(evs_store *s) {
   }
   if (rc) return rc;
   s->cur = s->segs[s->nsegs - 1];
-  /* Ids handed out before the last segment began are never reused, even
-  ** when compaction removed every event that had them. */
-  if ((rc = evs_index_extend(&s->idx, s->cur->first_id)))
-    return evs_err(s, rc, "out of memory");
   s->vis_n = s->idx.n;
   /* What an earlier process wrote may still sit in the page cache: treat
   ** nothing as synced, so the first sync (a roll, evs_store_sync, a FULL

@@ -244,7 +244,6 @@ struct evs_store {
   ** load), log bytes committed in total and at the last checkpoint. */
   int ckpt_state;
   uint8_t *ckpt_buf;
-  size_t ckpt_len;
   uint64_t open_replayed;
   uint64_t log_bytes, ckpt_log_bytes; /* under smu */
   int ckpt_dirty; /* the index has changed since the checkpoint on disk */
@@ -378,6 +377,9 @@ void evs_seg_free(evs_store *s, evs_seg *g);
 int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
                    evs_seg **out);
 void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap);
+/* Grow the slot table to hold slot (caller holds ilock exclusively or is
+** alone). 0 or EVS_ENOMEM with a message. */
+int evs_slot_reserve(evs_store *s, size_t slot);
 
 /* checkpoint.c */
 /* At open, with every listed segment mapped: is there a checkpoint that

@@ -105,7 +105,7 @@ test-asan:
 	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 CC=clang test-bins
 
 # The threaded tests again under ThreadSanitizer.
-TSAN_TESTS := test_threads test_api test_sqlstatic test_compact
+TSAN_TESTS := test_threads test_api test_sqlstatic test_compact test_dict
 test-tsan:
 	@$(MAKE) --no-print-directory B=build/tsan SAN=tsan OPT=-O1 CC=clang \
 	  $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))

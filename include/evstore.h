@@ -111,6 +111,15 @@ typedef struct evs_options {
                                     bytes reach this share of the log;
                                     0 = 50; -1 = only when evs_compact is
                                     called                                 */
+  int dict_compress;             /* 1 = compress payloads below
+                                    compress_threshold (64 B and up) with a
+                                    zstd dictionary the store trains from
+                                    its first ~2000 of them and keeps in
+                                    evstore.dict: ~4x smaller for typical
+                                    webhook JSON, ~0.8 us more per append
+                                    and ~0.3 us more per payload read.
+                                    0 = off. A store that has a dictionary
+                                    reads with it whatever this says.     */
 } evs_options;
 
 /* Fill out with in's options and the defaults for its zero fields, as
@@ -353,7 +362,20 @@ typedef struct evs_stats {
   int maintenance_error;          /* last failure of background work (a
                                      periodic checkpoint or compaction), 0
                                      if none; evs_errmsg does not keep it */
+  int dict_state;                 /* EVS_DICT_*                          */
+  uint32_t dict_id;               /* zstd dictionary id; 0 = none        */
 } evs_stats;
+
+/* evs_stats.dict_state: the small-payload dictionary (dict_compress). */
+#define EVS_DICT_NONE 0    /* none (off, or still sampling payloads)     */
+#define EVS_DICT_LOADED 1  /* in use: read at open or trained since      */
+#define EVS_DICT_CORRUPT 2 /* evstore.dict failed its checks at open:
+                              payloads compressed with it fail to read
+                              (EVS_ECORRUPT); others read fine; no new
+                              dictionary is trained over it              */
+#define EVS_DICT_FAILED 3  /* training gave no dictionary, or its file
+                              could not be written (maintenance_error):
+                              payloads stay raw until the next open      */
 
 /* evs_stats.checkpoint_state: how open built the index. */
 #define EVS_CHECKPOINT_NONE 0    /* no checkpoint file: whole log replayed */

@@ -74,7 +74,8 @@ static int same_options(const evs_options *a, const evs_options *b) {
          a->segment_size == b->segment_size &&
          a->checkpoint_bytes == b->checkpoint_bytes &&
          a->compact_dead_percent == b->compact_dead_percent &&
-         a->auto_compact_percent == b->auto_compact_percent;
+         a->auto_compact_percent == b->auto_compact_percent &&
+         a->dict_compress == b->dict_compress;
 }
 
 static void shared_free(shared *h) {
@@ -379,6 +380,9 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
       uint32_t b = 0;
       if (!strcmp(v, "off")) o->checkpoint_bytes = -1;
       else bad = parse_uint(v, &b) || !b, o->checkpoint_bytes = b;
+    } else if (KEY("dict_compress")) {
+      bad = strcmp(v, "on") && strcmp(v, "off");
+      o->dict_compress = !strcmp(v, "on");
     } else if (KEY("validate_json")) {
       bad = strcmp(v, "0") && strcmp(v, "1");
       o->skip_json_validation = !strcmp(v, "0");
@@ -387,7 +391,7 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
           "evstore: unknown argument '%.*s' (known: dir, sync, retention, "
           "idempotency_window, max_payload, compress_threshold, "
           "compress_level, segment_size, validate_json, busy_timeout, "
-          "auto_compact, compact_dead_percent, checkpoint_bytes)",
+          "auto_compact, compact_dead_percent, checkpoint_bytes, dict_compress)",
           (int)kl, a);
       sqlite3_free(v);
       return SQLITE_ERROR;
@@ -1303,7 +1307,8 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
       "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
       "\"checkpoint_state\":%d,\"open_replayed_bytes\":%llu,\"checkpoints_written\":%llu,"
-      "\"compactions\":%llu,\"compact_removed_events\":%llu}",
+      "\"compactions\":%llu,\"compact_removed_events\":%llu,\"maintenance_error\":%d,"
+      "\"dict_state\":%d,\"dict_id\":%u}",
       (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
       (unsigned long long)st.next_id, (unsigned long long)st.segments,
       (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
@@ -1312,7 +1317,8 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       (unsigned long long)st.recovered_bytes_dropped,
       (unsigned long long)st.recovered_records_dropped, st.checkpoint_state,
       (unsigned long long)st.open_replayed_bytes, (unsigned long long)st.checkpoints_written,
-      (unsigned long long)st.compactions, (unsigned long long)st.compact_removed_events);
+      (unsigned long long)st.compactions, (unsigned long long)st.compact_removed_events,
+      st.maintenance_error, st.dict_state, (unsigned)st.dict_id);
   sqlite3_result_text(ctx, j, -1, sqlite3_free);
 }
 

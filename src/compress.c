@@ -1,8 +1,10 @@
 /*
-** compress.c: zstd for large payloads. Contexts are pooled per store so
+** compress.c: zstd for payloads: large ones on their own, small ones
+** against the store's dictionary (dict.c) when it has one. Contexts are pooled per store so
 ** that concurrent appenders compress in parallel without allocating a
 ** context per call.
 */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store.h"
@@ -26,11 +28,12 @@ static void cctx_put(evs_store *s, ZSTD_CCtx *c) {
   ZSTD_freeCCtx(c);
 }
 
-size_t evs_zstd_compress(evs_store *s, const void *src, size_t n, void *dst,
-                         size_t cap) {
+size_t evs_zstd_compress(evs_store *s, const ZSTD_CDict *cd, const void *src, size_t n,
+                         void *dst, size_t cap) {
   ZSTD_CCtx *c = cctx_get(s);
   if (!c) return 0;
-  size_t r = ZSTD_compressCCtx(c, dst, cap, src, n, s->opt.compress_level);
+  size_t r = cd ? ZSTD_compress_usingCDict(c, dst, cap, src, n, cd)
+                : ZSTD_compressCCtx(c, dst, cap, src, n, s->opt.compress_level);
   cctx_put(s, c);
   /* Worth keeping only when it saves at least an eighth. */
   if (ZSTD_isError(r) || r > n - n / 8) return 0;
@@ -38,15 +41,28 @@ size_t evs_zstd_compress(evs_store *s, const void *src, size_t n, void *dst,
 }
 
 int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
-                        size_t n) {
+                        size_t n, char *why, size_t whycap) {
+  /* A frame compressed with the dictionary names it; one that names
+  ** another (or any, in a store without one) cannot be read. */
+  unsigned want = ZSTD_getDictID_fromFrame(src, n);
+  const ZSTD_DDict *dd = NULL;
+  if (want) {
+    dd = __atomic_load_n(&s->ddict, __ATOMIC_ACQUIRE);
+    if (!dd || ZSTD_getDictID_fromDDict(dd) != want)
+      return evs_dict_why(s, want, why, whycap);
+  }
   ZSTD_DCtx *d = NULL;
   pthread_mutex_lock(&s->poolmu);
   if (s->ndpool) d = s->dpool[--s->ndpool];
   pthread_mutex_unlock(&s->poolmu);
-  if (!d && !(d = ZSTD_createDCtx())) return EVS_ENOMEM;
+  if (!d && !(d = ZSTD_createDCtx())) {
+    snprintf(why, whycap, "out of memory");
+    return EVS_ENOMEM;
+  }
   /* dst holds exactly the recorded original length: a frame claiming more
   ** fails instead of overrunning. */
-  size_t r = ZSTD_decompressDCtx(d, dst, raw, src, n);
+  size_t r = dd ? ZSTD_decompress_usingDDict(d, dst, raw, src, n, dd)
+                : ZSTD_decompressDCtx(d, dst, raw, src, n);
   pthread_mutex_lock(&s->poolmu);
   if (!evs_grow((void **)&s->dpool, &s->dpool_cap, s->ndpool + 1, sizeof d)) {
     s->dpool[s->ndpool++] = d;
@@ -54,7 +70,9 @@ int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
   }
   pthread_mutex_unlock(&s->poolmu);
   ZSTD_freeDCtx(d);
-  return ZSTD_isError(r) || r != raw ? EVS_ECORRUPT : 0;
+  if (!ZSTD_isError(r) && r == raw) return 0;
+  snprintf(why, whycap, "%s", ZSTD_isError(r) ? ZSTD_getErrorName(r) : "shorter than recorded");
+  return EVS_ECORRUPT;
 }
 
 void evs_zstd_pools_free(evs_store *s) {

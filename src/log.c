@@ -289,7 +289,7 @@ int evs_log_roll_if_full(evs_store *s) {
   s->written_fd = g->fd;
   pthread_mutex_unlock(&s->smu);
   /* A segment was sealed: the background thread judges the garbage. */
-  if (s->opt.auto_compact_percent > 0) evs_maint_kick(s, 0, 1);
+  if (s->opt.auto_compact_percent > 0) evs_maint_kick(s, EVS_BG_COMPACT);
   return mrc;
 }
 
@@ -366,7 +366,8 @@ int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
 uint64_t evs_log_disk_bytes(const evs_store *s) {
   if (!s->dir) return 0;
   uint64_t n = EVS_META_SIZE + evs_manifest_len((uint32_t)s->nsegs) +
-               __atomic_load_n(&s->ckpt_file_bytes, __ATOMIC_RELAXED);
+               __atomic_load_n(&s->ckpt_file_bytes, __ATOMIC_RELAXED) +
+               __atomic_load_n(&s->dict_file_bytes, __ATOMIC_RELAXED);
   for (size_t i = 0; i < s->nsegs; i++) n += s->segs[i]->size;
   return n;
 }

@@ -103,10 +103,11 @@ int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out) {
     o->idempotency_key = put_str(&p, ev.idempotency_key, ev.idempotency_key_len);
   if (ev.metadata) o->metadata = put_str(&p, ev.metadata, ev.metadata_len);
   if (z) {
-    rc = evs_zstd_decompress(s, p, raw, ev.payload, ev.payload_len);
+    char why[400];
+    rc = evs_zstd_decompress(s, p, raw, ev.payload, ev.payload_len, why, sizeof why);
     if (rc) {
       free(o);
-      rc = evs_err(s, rc, "payload of event %" PRIu64 " does not decompress", id);
+      rc = evs_err(s, rc, "payload of event %" PRIu64 " does not decompress: %s", id, why);
       goto done;
     }
     p[raw] = 0;
@@ -261,8 +262,9 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
       *rc = evs_err(s, EVS_ENOMEM, "out of memory");
       return 1;
     }
-    if ((*rc = evs_zstd_decompress(s, d, raw, ev.payload, ev.payload_len))) {
-      *rc = evs_err(s, *rc, "payload of event %" PRIu64 " does not decompress", id);
+    char why[400];
+    if ((*rc = evs_zstd_decompress(s, d, raw, ev.payload, ev.payload_len, why, sizeof why))) {
+      *rc = evs_err(s, *rc, "payload of event %" PRIu64 " does not decompress: %s", id, why);
       return 1;
     }
     d[raw] = 0;

@@ -64,6 +64,9 @@ int evs_options_resolve(const evs_options *in, evs_options *o) {
     return evs_err(NULL, EVS_EINVAL,
                    "auto_compact_percent %d is outside 1..100 (0 default, -1 never)",
                    o->auto_compact_percent);
+  if (o->dict_compress < 0 || o->dict_compress > 1)
+    return evs_err(NULL, EVS_EINVAL, "dict_compress %d is not 0 (off) or 1 (on)",
+                   o->dict_compress);
   return 0;
 }
 
@@ -154,6 +157,7 @@ static void store_free(evs_store *s) {
   evs_log_close(s);
   evs_index_free(&s->idx);
   evs_zstd_pools_free(s);
+  evs_dict_free(s);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
   pthread_mutex_destroy(&s->wmu);
   pthread_rwlock_destroy(&s->ilock);
@@ -216,7 +220,7 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
     rc = evs_err(NULL, rc, "out of memory");
     goto fail;
   }
-  if ((rc = evs_log_open(s))) goto fail;
+  if ((rc = evs_dict_open(s)) || (rc = evs_log_open(s))) goto fail;
   *out = s;
   return 0;
 fail:;
@@ -293,6 +297,8 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
   pthread_mutex_lock(&s->bgmu);
   st->maintenance_error = s->bg_rc;
   pthread_mutex_unlock(&s->bgmu);
+  st->dict_state = __atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE);
+  if (st->dict_state == EVS_DICT_LOADED) st->dict_id = s->dict_id;
   pthread_rwlock_unlock(&s->ilock);
   return 0;
 }

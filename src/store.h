@@ -236,7 +236,7 @@ struct evs_store {
   pthread_mutex_t bgmu;
   pthread_cond_t bgcv;
   pthread_t bg;
-  int bg_started, bg_stop, bg_ckpt, bg_compact;
+  int bg_started, bg_stop, bg_work; /* EVS_BG_* bits */
   int bg_rc;
   char bg_err[200];
 
@@ -249,6 +249,21 @@ struct evs_store {
   int ckpt_dirty; /* the index has changed since the checkpoint on disk */
   uint64_t ckpt_file_bytes; /* size of evstore.checkpoint */
   uint64_t ckpts_written;
+
+  /* The dictionary for small payloads (dict.c): published once (atomic
+  ** pointers), then read without locks. Samples are the writer's while
+  ** dict_collect is set, then the maintenance thread's. */
+  ZSTD_CDict *cdict;
+  ZSTD_DDict *ddict;
+  uint32_t dict_id;
+  size_t dict_len;
+  int dict_state; /* EVS_DICT_* (atomic) */
+  char dict_why[300];
+  uint64_t dict_file_bytes;
+  int dict_collect;
+  uint8_t *samples;
+  size_t *sample_len;
+  size_t nsamples, sample_bytes;
 };
 
 static inline int64_t evs_now(const evs_store *s) {
@@ -368,8 +383,11 @@ void evs_compact_free(evs_store *s); /* at close: frees retired segments */
 /* Estimated dead bytes of the sealed segments and the log's size. */
 void evs_compact_estimate(evs_store *s, uint64_t *dead, uint64_t *total);
 
-/* maint.c */
-void evs_maint_kick(evs_store *s, int ckpt, int compact);
+/* maint.c: work for the background thread (bits). */
+#define EVS_BG_CKPT 1
+#define EVS_BG_COMPACT 2
+#define EVS_BG_DICT 4
+void evs_maint_kick(evs_store *s, int work);
 void evs_maint_stop(evs_store *s);
 
 /* log.c, for compaction */
@@ -398,11 +416,27 @@ uint64_t evs_log_disk_bytes(const evs_store *s);
 /* compress.c */
 /* Compress src into dst (cap bytes); returns the compressed size, or 0
 ** when compression does not save at least 1/8. */
-size_t evs_zstd_compress(evs_store *s, const void *src, size_t n, void *dst,
-                         size_t cap);
+size_t evs_zstd_compress(evs_store *s, const ZSTD_CDict *cd, const void *src, size_t n,
+                         void *dst, size_t cap);
+/* Decompress exactly raw bytes (with the store's dictionary if the frame
+** names one). 0, EVS_ECORRUPT with the reason in why, or EVS_ENOMEM. */
 int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
-                        size_t n);
+                        size_t n, char *why, size_t whycap);
 void evs_zstd_pools_free(evs_store *s);
+
+/* dict.c */
+#define EVS_DICT_NAME "evstore.dict"
+/* At open: load evstore.dict if there is one (a damaged one leaves the
+** store usable, state EVS_DICT_CORRUPT); start sampling if asked to. */
+int evs_dict_open(evs_store *s);
+void evs_dict_free(evs_store *s);
+/* Writer only, while dict_collect: keep a small payload for training. */
+void evs_dict_sample(evs_store *s, const char *p, size_t n);
+void evs_dict_free_samples(evs_store *s);
+/* Maintenance thread: train, write the file, publish. */
+int evs_dict_train(evs_store *s);
+/* Why a frame naming dictionary `want` cannot be decompressed. */
+int evs_dict_why(const evs_store *s, uint32_t want, char *out, size_t cap);
 
 /* worker.c: tasks of a batch run on the calling thread and, when it is
 ** free, the store's worker thread (started on first use). */

@@ -118,20 +118,27 @@ static int prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
   return 0;
 }
 
+/* Smaller payloads are not worth a frame even with the dictionary. */
+#define DICT_MIN 64
+
 /* The payload compressed, or NULL: too small, not worth it (saves less
-** than 1/8), or no memory (*nomem set). */
+** than 1/8), or no memory (*nomem set). Below compress_threshold only with
+** the store's dictionary. */
 static uint8_t *compress_payload(evs_store *s, const char *payload, size_t plen,
                                  size_t *zlen, int *nomem) {
   *zlen = 0;
   *nomem = 0;
-  if (plen < s->opt.compress_threshold) return NULL;
+  const ZSTD_CDict *cd = NULL;
+  if (plen < s->opt.compress_threshold &&
+      (plen < DICT_MIN || !(cd = __atomic_load_n(&s->cdict, __ATOMIC_ACQUIRE))))
+    return NULL;
   size_t cap = ZSTD_compressBound(plen);
   uint8_t *z = malloc(cap);
   if (!z) {
     *nomem = 1;
     return NULL;
   }
-  *zlen = evs_zstd_compress(s, payload, plen, z, cap);
+  *zlen = evs_zstd_compress(s, cd, payload, plen, z, cap);
   if (*zlen) return z;
   free(z);
   return NULL;
@@ -444,7 +451,7 @@ static int finish_commit(evs_txn *t) {
   pthread_mutex_unlock(&s->smu);
   release_writer(s);
   evs_txn_free(t);
-  if (ckpt_due && s->dir) evs_maint_kick(s, 1, 0);
+  if (ckpt_due && s->dir) evs_maint_kick(s, EVS_BG_CKPT);
   if (s->opt.sync == EVS_SYNC_FULL && s->dir) return evs_log_sync_upto(s, lsn);
   return 0;
 
@@ -654,6 +661,8 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   }
   pthread_rwlock_unlock(&s->ilock);
   if (rc) return evs_err(s, EVS_ENOMEM, "out of memory");
+  if (s->dict_collect && p->plen < s->opt.compress_threshold && p->plen >= DICT_MIN)
+    evs_dict_sample(s, p->payload, p->plen);
   t->nrec++;
   t->payload_bytes += p->plen;
   t->payload_stored += z.stored;

@@ -99,9 +99,10 @@ static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) 
         problem(v, "out of memory decompressing event %" PRIu64, id);
         continue;
       }
-      if (evs_zstd_decompress(s, buf, raw, ev.payload, ev.payload_len))
-        problem(v, "event %" PRIu64 ": payload does not decompress to %" PRIu64 " bytes",
-                id, (uint64_t)raw);
+      char why[400];
+      if (evs_zstd_decompress(s, buf, raw, ev.payload, ev.payload_len, why, sizeof why))
+        problem(v, "event %" PRIu64 ": payload does not decompress to %" PRIu64 " bytes: %s",
+                id, (uint64_t)raw, why);
       v->r.payloads++;
       free(buf);
     }

@@ -347,7 +347,7 @@ rc=$?
 
 # ---- stats and verify -------------------------------------------------------
 ev "$s" stats
-expect stats 0 '^\{"pending":1,"acknowledged":3,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0\}$'
+expect stats 0 '^\{"pending":1,"acknowledged":3,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"dict_state":0,"dict_id":0\}$'
 ev "$w/empty2" append -s s -t t '{}'
 ev "$w/empty2" delete 1
 ev "$w/empty2" stats
@@ -548,6 +548,33 @@ ev "$w/ws2" export
 check roundtrip_surrounding_white_space_dropped [ "$(sed -nE 's/.*"payload":(.*),"metadata".*/[\1]/p' "$w/out" | tr '\n' ' ')" = '[{"a": 1}] [{"a": 1}] ' ]
 ev "$w/rt2" import "$w/rt.export"
 expect roundtrip_keys_match_after_decoding 0 '^\{"imported":6,"duplicate":1,"rejected":0\}$'
+
+# ---- dict_compress: small payloads against a trained dictionary ----------
+for i in $(seq 1 2600); do
+  printf '{"source":"shop","event_type":"order.created","payload":{"order_id":%d,"customer":{"email":"user%d@example.com","name":"Customer %d"},"items":[{"sku":"SKU-%05d","qty":%d}],"currency":"USD"}}\n' \
+    "$i" $((i * 7 % 1000)) $((i * 7 % 1000)) $((i * 31 % 99999)) $((i % 9 + 1))
+done >"$w/dict.jsonl"
+ev --dict-compress "$w/dict" import "$w/dict.jsonl"
+expect dict_import 0 '^\{"imported":2600,"duplicate":0,"rejected":0\}$'
+check dict_file_written test -s "$w/dict/evstore.dict"
+ev --dict-compress "$w/dict" import "$w/dict.jsonl" # same keys? none: imported again
+ev "$w/dict" stats
+expect dict_stats_loaded 0 '"dict_state":1,"dict_id":[1-9][0-9]*\}$'
+ratio=$(field compression_ratio)
+check dict_compressed awk -v r="$ratio" 'BEGIN { exit !(r > 1.5) }'
+ev "$w/dict" export --all
+sed -nE 's/.*"payload":(\{.*\}),"metadata".*/\1/p' "$w/out" | tail -n 2600 >"$w/dict.payloads"
+sed -nE 's/.*"payload":(\{.*\})\}$/\1/p' "$w/dict.jsonl" >"$w/dict.want"
+check dict_export_byte_identical cmp -s "$w/dict.payloads" "$w/dict.want"
+ev "$w/dict" verify
+expect dict_verify 0 '"ok":true'
+printf 'X' | dd of="$w/dict/evstore.dict" bs=1 seek=100 conv=notrunc 2>/dev/null
+ev "$w/dict" stats
+expect dict_damaged_store_opens 0 '"dict_state":2,"dict_id":0\}$'
+ev "$w/dict" get 5000
+expect dict_damaged_get 6 '' 'dictionary'
+ev "$w/dict" verify
+expect dict_damaged_verify 6
 
 # ---- progress: on a terminal only -------------------------------------------
 awk 'BEGIN { for (i = 1; i <= 3000; i++) print "{\"source\":\"s\",\"event_type\":\"t\",\"payload\":{\"i\":" i "}}" }' >"$w/big.jsonl"

@@ -21,7 +21,7 @@
 #define EX_CORRUPT 6  /* the store failed a check                      */
 #define EX_ERROR 7    /* I/O or any other error                        */
 
-/* Options. The first four apply to every command (they become the
+/* Options. The first five apply to every command (they become the
 ** evs_options the store is opened with); each command accepts the others
 ** that its table row lists. */
 enum {
@@ -29,6 +29,7 @@ enum {
   O_RETENTION,
   O_IDEM_WINDOW,
   O_MAX_PAYLOAD,
+  O_DICT,
   O_NGLOBAL,
   O_SOURCE = O_NGLOBAL,
   O_TYPE,

@@ -325,14 +325,16 @@ int cmd_stats(cli *c) {
          "\"disk_bytes\":%llu,\"payload_bytes\":%llu,\"payload_stored_bytes\":%llu,"
          "\"compression_ratio\":%.3f,\"oldest_pending_at\":%s,"
          "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
-         "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu}\n",
+         "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
+         "\"dict_state\":%d,\"dict_id\":%u}\n",
          (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
          (unsigned long long)st.next_id, (unsigned long long)st.segments,
          (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
          (unsigned long long)st.payload_stored_bytes, st.compression_ratio, ts,
          (long long)st.oldest_pending_age_us, (unsigned long long)st.index_bytes,
          (unsigned long long)st.recovered_bytes_dropped,
-         (unsigned long long)st.recovered_records_dropped);
+         (unsigned long long)st.recovered_records_dropped, st.dict_state,
+         (unsigned)st.dict_id);
   return 0;
 }
 

@@ -21,6 +21,7 @@ static const struct {
     [O_RETENTION] = {"retention", 0, 1},
     [O_IDEM_WINDOW] = {"idempotency-window", 0, 1},
     [O_MAX_PAYLOAD] = {"max-payload", 0, 1},
+    [O_DICT] = {"dict-compress", 0, 0},
     [O_SOURCE] = {"source", 's', 1},
     [O_TYPE] = {"type", 't', 1},
     [O_METADATA] = {"metadata", 'm', 1},
@@ -201,6 +202,8 @@ static const char general_help[] =
     "                                  (default 7d)\n"
     "  --idempotency-window DUR|forever  how long a key is remembered (default 24h)\n"
     "  --max-payload BYTES             largest payload accepted (default 409600)\n"
+    "  --dict-compress                 compress small payloads with a dictionary\n"
+    "                                  the store trains (evs_options.dict_compress)\n"
     "  DUR is Nd, Nh, Nm, Ns, Nms or plain microseconds.\n"
     "\n"
     "Output is JSON, one object per line; errors go to stderr as\n"
@@ -486,6 +489,7 @@ static int store_options(cli *c) {
   if ((v = c->opt[O_IDEM_WINDOW]) && parse_duration(v, &c->eo.idempotency_window_us))
     return cli_usage(c, "--idempotency-window '%s' is not a duration (7d, 12h, 30m, "
                         "10s, 500ms, microseconds) or forever", v);
+  if (c->opt[O_DICT]) c->eo.dict_compress = 1;
   uint64_t n;
   if ((v = c->opt[O_MAX_PAYLOAD])) {
     if (parse_u64(v, &n) || n == 0 || n > UINT32_MAX)

@@ -1,0 +1,207 @@
+/*
+** dict.c: the store's zstd dictionary for small payloads (option
+** dict_compress). A 300-byte JSON payload compresses badly on its own
+** (1.4x) and well against a dictionary trained on its siblings (4x).
+**
+** Life of the dictionary: the writer copies the first small payloads it
+** appends into a sample buffer; when that is full the maintenance thread
+** trains a dictionary (ZDICT, ~50 ms), writes it to evstore.dict
+** (temp file, fdatasync, rename, directory fsync) and only then publishes
+** it, so no record that needs it can be committed before it is durable.
+** It never changes after that: every payload compressed with it names it
+** by the dictionary id in its zstd frame header. A store with a dictionary
+** reads it at every open, whatever its options.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+#include <zdict.h>
+
+#include "error.h"
+#include "store.h"
+#include "util.h"
+
+/* The dictionary's capacity: measured on order-like JSON, 2..32 KiB give
+** the same ratio; 16 KiB leaves room for more varied payloads. */
+#define DICT_CAP (16u << 10)
+/* Training wants about a hundred times the dictionary in samples. */
+#define SAMPLES_MAX 2048
+#define SAMPLE_BYTES_MAX (1u << 20)
+#define SAMPLE_CUT 4096 /* only a payload's first bytes are sampled */
+
+/* evstore.dict, all integers little-endian:
+** u8[8] magic | u32 version | u32 header size (40) | u64 store id
+** | u32 dictionary id | u32 length L | i64 time written | L bytes
+** | u64 xxh3 of everything before. */
+#define DICT_MAGIC "EVSTDICT"
+#define DICT_HDR 40
+
+static int publish(evs_store *s, const void *d, size_t len, uint32_t id) {
+  ZSTD_DDict *dd = ZSTD_createDDict(d, len);
+  /* Writers use it only when asked to (dict_compress). */
+  ZSTD_CDict *cd = s->opt.dict_compress ? ZSTD_createCDict(d, len, s->opt.compress_level) : NULL;
+  if (!dd || (s->opt.dict_compress && !cd)) {
+    ZSTD_freeDDict(dd);
+    ZSTD_freeCDict(cd);
+    return EVS_ENOMEM;
+  }
+  s->dict_id = id;
+  s->dict_len = len;
+  /* Readers first: a record compressed with it can only follow. */
+  __atomic_store_n(&s->ddict, dd, __ATOMIC_RELEASE);
+  __atomic_store_n(&s->cdict, cd, __ATOMIC_RELEASE);
+  __atomic_store_n(&s->dict_state, EVS_DICT_LOADED, __ATOMIC_RELEASE);
+  return 0;
+}
+
+int evs_dict_open(evs_store *s) {
+  s->dict_state = EVS_DICT_NONE;
+  if (s->dir) {
+    uint8_t *b;
+    size_t n;
+    int e = evs_read_file(s, EVS_DICT_NAME, &b, &n);
+    if (e && e != -ENOENT) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
+      return evs_err_io(s, -e, "cannot read", path);
+    }
+    if (!e) {
+      s->dict_file_bytes = n;
+      const char *why = NULL;
+      uint32_t len = n >= DICT_HDR ? get_u32(b + 28) : 0;
+      if (n < DICT_HDR + 8 || memcmp(b, DICT_MAGIC, 8)) why = "bad magic or size";
+      else if (get_u32(b + 8) != EVS_FORMAT_VERSION || get_u32(b + 12) != DICT_HDR)
+        why = "unsupported version";
+      else if (len > (1u << 20) || n != DICT_HDR + (size_t)len + 8) why = "bad length";
+      else if (get_u64(b + n - 8) != XXH3_64bits(b, n - 8)) why = "bad checksum";
+      else if (get_u64(b + 16) != s->meta.store_id) why = "belongs to another store";
+      else if (ZDICT_getDictID(b + DICT_HDR, len) != get_u32(b + 24) || !get_u32(b + 24))
+        why = "dictionary id does not match";
+      /* zstd checks the dictionary's own tables (a forged file). */
+      if (!why && publish(s, b + DICT_HDR, len, get_u32(b + 24)))
+        why = "zstd does not accept the dictionary (or out of memory)";
+      if (why) {
+        /* Keep the store readable: only payloads compressed with the
+        ** dictionary are lost (their reads say so). No new one is
+        ** trained over the evidence. */
+        s->dict_state = EVS_DICT_CORRUPT;
+        snprintf(s->dict_why, sizeof s->dict_why, "%s/%s: %s", s->dir, EVS_DICT_NAME, why);
+      }
+      free(b);
+      return 0;
+    }
+  }
+  if (s->opt.dict_compress) s->dict_collect = 1;
+  return 0;
+}
+
+void evs_dict_free(evs_store *s) {
+  ZSTD_freeCDict(s->cdict);
+  ZSTD_freeDDict(s->ddict);
+  s->cdict = NULL;
+  s->ddict = NULL;
+  free(s->samples);
+  free(s->sample_len);
+  s->samples = NULL;
+  s->sample_len = NULL;
+}
+
+void evs_dict_sample(evs_store *s, const char *p, size_t n) {
+  if (n > SAMPLE_CUT) n = SAMPLE_CUT;
+  if (!s->samples) {
+    s->samples = malloc(SAMPLE_BYTES_MAX);
+    s->sample_len = malloc(SAMPLES_MAX * sizeof *s->sample_len);
+    if (!s->samples || !s->sample_len) {
+      /* No dictionary then; appends go on, raw. */
+      evs_dict_free_samples(s);
+      s->dict_collect = 0;
+      return;
+    }
+  }
+  if (s->sample_bytes + n > SAMPLE_BYTES_MAX) n = SAMPLE_BYTES_MAX - s->sample_bytes;
+  memcpy(s->samples + s->sample_bytes, p, n);
+  s->sample_bytes += n;
+  s->sample_len[s->nsamples++] = n;
+  if (s->nsamples == SAMPLES_MAX || s->sample_bytes == SAMPLE_BYTES_MAX) {
+    /* The buffer is the trainer's from here on. */
+    s->dict_collect = 0;
+    evs_maint_kick(s, EVS_BG_DICT);
+  }
+}
+
+void evs_dict_free_samples(evs_store *s) {
+  free(s->samples);
+  free(s->sample_len);
+  s->samples = NULL;
+  s->sample_len = NULL;
+  s->nsamples = s->sample_bytes = 0;
+}
+
+static int train_failed(evs_store *s, const char *why) {
+  snprintf(s->dict_why, sizeof s->dict_why, "%s", why);
+  __atomic_store_n(&s->dict_state, EVS_DICT_FAILED, __ATOMIC_RELEASE);
+  return 0;
+}
+
+int evs_dict_train(evs_store *s) {
+  uint8_t *file = malloc(DICT_HDR + DICT_CAP + 8);
+  if (!file) {
+    evs_dict_free_samples(s);
+    return train_failed(s, "out of memory for training");
+  }
+  uint8_t *d = file + DICT_HDR;
+  size_t len = ZDICT_trainFromBuffer(d, DICT_CAP, s->samples, s->sample_len,
+                                     (unsigned)s->nsamples);
+  evs_dict_free_samples(s);
+  if (ZDICT_isError(len)) {
+    /* Not an error of the store: payloads just stay raw. */
+    char why[200];
+    snprintf(why, sizeof why, "training gave no dictionary: %s", ZDICT_getErrorName(len));
+    free(file);
+    return train_failed(s, why);
+  }
+  uint32_t id = ZDICT_getDictID(d, len);
+  int rc = 0;
+  if (s->dir) {
+    memcpy(file, DICT_MAGIC, 8);
+    put_u32(file + 8, EVS_FORMAT_VERSION);
+    put_u32(file + 12, DICT_HDR);
+    put_u64(file + 16, s->meta.store_id);
+    put_u32(file + 24, id);
+    put_u32(file + 28, (uint32_t)len);
+    put_u64(file + 32, (uint64_t)evs_now(s));
+    put_u64(d + len, XXH3_64bits(file, DICT_HDR + len));
+    int e = evs_io_replace(s->io, s->dir, EVS_DICT_NAME, file, DICT_HDR + len + 8, NULL);
+    if (e) {
+      /* Whether it is on disk or not, nothing uses it: payloads stay
+      ** raw, and a file that did land is read (and used) next open. */
+      char path[4096];
+      snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
+      rc = evs_err_io(s, -e, "cannot write", path);
+      train_failed(s, evs_errmsg(s));
+    } else {
+      __atomic_store_n(&s->dict_file_bytes, DICT_HDR + len + 8, __ATOMIC_RELAXED);
+    }
+  }
+  if (!rc && (rc = publish(s, d, len, id))) {
+    rc = evs_err(s, rc, "out of memory");
+    train_failed(s, evs_errmsg(s));
+  }
+  free(file);
+  return rc;
+}
+
+int evs_dict_why(const evs_store *s, uint32_t want, char *out, size_t cap) {
+  int st = __atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE);
+  if (st == EVS_DICT_CORRUPT)
+    snprintf(out, cap, "it needs the store's dictionary %u, which is damaged (%s)", want,
+             s->dict_why);
+  else if (st == EVS_DICT_LOADED)
+    snprintf(out, cap, "it names dictionary %u; the store's is %u", want, s->dict_id);
+  else
+    snprintf(out, cap, "it needs dictionary %u; the store has none (%s is missing)", want,
+             EVS_DICT_NAME);
+  return EVS_ECORRUPT;
+}

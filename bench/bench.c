@@ -12,6 +12,8 @@
 ** stay meaningful. Usage:
 **   bench --n 200000 --dir <empty dir on the disk to test> --json results.json
 **        [--gets 100000] [--durable 500] [--threads 16] [--per-thread 200]
+**        [--dict]   (evstore and vtab with dict_compress on: small payloads
+**                    compressed with the store's trained dictionary)
 ** Prints the table to stdout, progress to stderr; exits 1 if a phase fails
 ** or the systems disagree (counts, payload checksums). No timing checks.
 */
@@ -45,6 +47,7 @@ static int THREADS = 16;
 static int PER_THREAD = 200;
 static const char *DIRP;
 static const char *JSONP = "bench/results.json";
+static int DICT; /* --dict: evs_options.dict_compress = 1 */
 
 static char ev_dir[PATH_MAX + 64], sq_path[PATH_MAX + 64], vt_path[PATH_MAX + 64],
     vtfull_path[PATH_MAX + 64], vs_dir[PATH_MAX + 64], raw_path[PATH_MAX + 64];
@@ -213,6 +216,7 @@ static evs_store *es;
 static evs_store *ev_open(int sync) {
   evs_options o = {0};
   o.sync = sync;
+  o.dict_compress = DICT;
   evs_store *s;
   if (evs_store_open(ev_dir, &o, &s)) die("evstore open %s: %s", ev_dir, evs_errmsg(NULL));
   return s;
@@ -299,8 +303,8 @@ static sqlite3 *vt_connect(const char *path, const char *sync) {
   sq_ok(db, evs_sqlite_register(db), "evs_sqlite_register");
   char sql[PATH_MAX + 200];
   snprintf(sql, sizeof sql,
-           "CREATE VIRTUAL TABLE IF NOT EXISTS inbox USING evstore(dir='%s'%s%s)", vs_dir,
-           *sync ? ", sync=" : "", sync);
+           "CREATE VIRTUAL TABLE IF NOT EXISTS inbox USING evstore(dir='%s'%s%s%s)", vs_dir,
+           *sync ? ", sync=" : "", sync, DICT ? ", dict_compress=on" : "");
   sq_exec(db, sql);
   return db;
 }
@@ -992,9 +996,10 @@ static void fmt(char *o, size_t n, double v) {
 
 static void print_table(void) {
   printf("\nevstore %s vs SQLite %s: N=%" PRIu64 " events (+%d durable single, +%dx%d "
-         "durable threaded = %" PRIu64 " stored), %ld cpus\n",
+         "durable threaded = %" PRIu64 " stored), %ld cpus%s\n",
          evs_version(), sqlite3_libversion(), N, DURABLE, THREADS, PER_THREAD, total_events,
-         sysconf(_SC_NPROCESSORS_ONLN));
+         sysconf(_SC_NPROCESSORS_ONLN),
+         DICT ? "; evstore and vtab with dict_compress on (small payloads compressed)" : "");
   printf("ratio > 1: evstore better than SQLite; vtab/sq > 1: the evstore virtual table "
          "better than SQLite\n\n");
   printf("%-37s %-12s %11s %11s %8s %11s %8s\n", "phase", "unit", "evstore", "sqlite",
@@ -1093,9 +1098,9 @@ static void write_json(double total_s) {
           "  \"config\": {\"gets\": %" PRIu64 ", \"durable_single\": %d, \"threads\": %d, "
           "\"per_thread\": %d, \"batch\": %d, \"page\": %d, \"total_events\": %" PRIu64
           ", \"acked\": %" PRIu64 ", \"pending\": %" PRIu64 ", \"pending_app3\": %" PRIu64
-          ", \"run_dir\": ",
+          ", \"dict_compress\": %d, \"run_dir\": ",
           GETS, DURABLE, THREADS, PER_THREAD, BATCH, PAGE, total_events, N / 2, expect_pending,
-          expect_src3);
+          expect_src3, DICT);
   json_str(f, DIRP);
   fprintf(f, "},\n");
   fprintf(f,
@@ -1167,9 +1172,10 @@ static void write_json(double total_s) {
           ", \"acknowledged\": %" PRIu64 ", \"segments\": %" PRIu64
           ", \"disk_bytes\": %" PRIu64 ", \"payload_bytes\": %" PRIu64
           ", \"payload_stored_bytes\": %" PRIu64 ", \"compression_ratio\": %.3f"
-          ", \"index_bytes\": %" PRIu64 "},\n",
+          ", \"index_bytes\": %" PRIu64 ", \"dict_state\": %d, \"dict_id\": %u},\n",
           st->pending, st->acknowledged, st->segments, st->disk_bytes, st->payload_bytes,
-          st->payload_stored_bytes, st->compression_ratio, st->index_bytes);
+          st->payload_stored_bytes, st->compression_ratio, st->index_bytes, st->dict_state,
+          (unsigned)st->dict_id);
   fprintf(f, "  \"sqlite_plans\": [\n");
   for (int i = 0; i < nplans; i++) {
     fprintf(f, "    {\"sql\": ");
@@ -1218,6 +1224,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--per-thread")) PER_THREAD = (int)arg_u64(a, v), i++;
     else if (!strcmp(a, "--dir")) DIRP = v, i++;
     else if (!strcmp(a, "--json")) JSONP = v, i++;
+    else if (!strcmp(a, "--dict")) DICT = 1;
     else die("unknown argument %s (see the comment at the top of bench/bench.c)", a);
   }
   if (!DIRP || !JSONP) die("--dir and --json need a value");

@@ -2,7 +2,9 @@
 # bench/README.md) and `make bench-smoke` (the same, tiny, as a test).
 # Included from the main Makefile, which provides B and $(B)/libevstore.a.
 #
-#   make bench              N=200000 events, writes bench/results.json
+#   make bench              N=200000 events, writes bench/results.json, then
+#                           the same with dict_compress on (evstore and
+#                           vtab): bench/results-dict.json
 #   make bench N=1000000    any N
 #   make bench-smoke        N=2000, small phases, < 30 s; PASS/FAIL bench_smoke
 #   make bench-callgrind    instructions per event of phase 1 (evstore only),
@@ -30,17 +32,23 @@ $(BENCH_BIN): bench/bench.c bench/workload.h include/evstore.h $(B)/libevstore.a
 	$(BENCH_CC) $(BENCH_CFLAGS) bench/bench.c -o $@ $(B)/libevstore.a $(BENCH_LIBS)
 
 bench: $(BENCH_BIN)
-	@d=$$(mktemp -d $(B)/bench/run.XXXXXX) || exit 1; \
+	@for cfg in default dict; do \
+	  d=$$(mktemp -d $(B)/bench/run.XXXXXX) || exit 1; \
 	  df -hT $$d | tail -n 1 | awk '{print "[bench] run dir on " $$1 " (" $$2 ")"}' >&2; \
-	  $(BENCH_BIN) --n $(N) --dir $$d --json bench/results.json $(BENCH_ARGS); rc=$$?; \
-	  rm -rf $$d; exit $$rc
+	  if [ $$cfg = dict ]; then a="--dict --json bench/results-dict.json"; \
+	  else a="--json bench/results.json"; fi; \
+	  $(BENCH_BIN) --n $(N) --dir $$d $$a $(BENCH_ARGS); rc=$$?; \
+	  rm -rf $$d; [ $$rc = 0 ] || exit $$rc; \
+	done
 
 # Success means: the run finished (every cross-check between the systems
 # held) and its JSON parses. No timing is judged.
 bench-smoke: $(BENCH_BIN)
 	@d=$$(mktemp -d $(B)/bench/smoke.XXXXXX) || { echo "FAIL bench_smoke"; exit 1; }; \
 	  rm -f $(BENCH_SMOKE_JSON); \
-	  $(BENCH_BIN) $(BENCH_SMOKE_ARGS) --dir $$d --json $(BENCH_SMOKE_JSON); rc=$$?; \
+	  $(BENCH_BIN) $(BENCH_SMOKE_ARGS) --dir $$d --json $(BENCH_SMOKE_JSON) && \
+	  rm -rf $$d && mkdir $$d && \
+	  $(BENCH_BIN) $(BENCH_SMOKE_ARGS) --dict --dir $$d --json $(BENCH_SMOKE_JSON).dict; rc=$$?; \
 	  rm -rf $$d; \
 	  if [ $$rc = 0 ] && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["n"] == 2000 and d["phases"]' $(BENCH_SMOKE_JSON); \
 	  then echo "PASS bench_smoke"; else echo "FAIL bench_smoke"; exit 1; fi

@@ -3,11 +3,12 @@
 ** dict_compress). A 300-byte JSON payload compresses badly on its own
 ** (1.4x) and well against a dictionary trained on its siblings (4x).
 **
-** Life of the dictionary: the writer copies the first small payloads it
-** appends into a sample buffer; when that is full the maintenance thread
-** trains a dictionary (ZDICT, ~50 ms), writes it to evstore.dict
-** (temp file, fdatasync, rename, directory fsync) and only then publishes
-** it, so no record that needs it can be committed before it is durable.
+** Life of the dictionary: once the store holds SAMPLES_MAX events (counted
+** across opens: a process appending a few events at a time gets one too),
+** the maintenance thread samples the newest small raw payloads of the log,
+** trains a dictionary (ZDICT, ~50 ms), writes it to evstore.dict (temp
+** file, fdatasync, rename, directory fsync) and only then publishes it, so
+** no record that needs it can be committed before it is durable.
 ** It never changes after that: every payload compressed with it names it
 ** by the dictionary id in its zstd frame header. A store with a dictionary
 ** reads it at every open, whatever its options.
@@ -28,6 +29,7 @@
 #define DICT_CAP (16u << 10)
 /* Training wants about a hundred times the dictionary in samples. */
 #define SAMPLES_MAX 2048
+#define SAMPLES_MIN 256 /* fewer small payloads: wait for more */
 #define SAMPLE_BYTES_MAX (1u << 20)
 #define SAMPLE_CUT 4096 /* only a payload's first bytes are sampled */
 
@@ -93,7 +95,6 @@ int evs_dict_open(evs_store *s) {
       return 0;
     }
   }
-  if (s->opt.dict_compress) s->dict_collect = 1;
   return 0;
 }
 
@@ -102,41 +103,46 @@ void evs_dict_free(evs_store *s) {
   ZSTD_freeDDict(s->ddict);
   s->cdict = NULL;
   s->ddict = NULL;
-  free(s->samples);
-  free(s->sample_len);
-  s->samples = NULL;
-  s->sample_len = NULL;
 }
 
-void evs_dict_sample(evs_store *s, const char *p, size_t n) {
-  if (n > SAMPLE_CUT) n = SAMPLE_CUT;
-  if (!s->samples) {
-    s->samples = malloc(SAMPLE_BYTES_MAX);
-    s->sample_len = malloc(SAMPLES_MAX * sizeof *s->sample_len);
-    if (!s->samples || !s->sample_len) {
-      /* No dictionary then; appends go on, raw. */
-      evs_dict_free_samples(s);
-      s->dict_collect = 0;
-      return;
-    }
-  }
-  if (s->sample_bytes + n > SAMPLE_BYTES_MAX) n = SAMPLE_BYTES_MAX - s->sample_bytes;
-  memcpy(s->samples + s->sample_bytes, p, n);
-  s->sample_bytes += n;
-  s->sample_len[s->nsamples++] = n;
-  if (s->nsamples == SAMPLES_MAX || s->sample_bytes == SAMPLE_BYTES_MAX) {
-    /* The buffer is the trainer's from here on. */
-    s->dict_collect = 0;
-    evs_maint_kick(s, EVS_BG_DICT);
-  }
+/* Train after `events` more appends. */
+static void arm(evs_store *s, int64_t events) {
+  __atomic_store_n(&s->dict_countdown, events, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->dict_collect, 1, __ATOMIC_RELEASE);
 }
 
-void evs_dict_free_samples(evs_store *s) {
-  free(s->samples);
-  free(s->sample_len);
-  s->samples = NULL;
-  s->sample_len = NULL;
-  s->nsamples = s->sample_bytes = 0;
+void evs_dict_arm(evs_store *s) {
+  if (!s->opt.dict_compress || s->dict_state != EVS_DICT_NONE) return;
+  uint64_t have = s->npending + s->nacked;
+  if (have >= SAMPLES_MAX) evs_maint_kick(s, EVS_BG_DICT);
+  else arm(s, (int64_t)(SAMPLES_MAX - have));
+}
+
+/* Copy up to SAMPLES_MAX small raw payloads, newest first, from the
+** committed log into buf / len. Returns how many. */
+static size_t gather(evs_store *s, uint8_t *buf, size_t *len, size_t *bytes) {
+  size_t n = 0, used = 0;
+  pthread_rwlock_rdlock(&s->ilock);
+  uint64_t walked = 0;
+  for (uint64_t rel = s->vis_n; rel-- > 0 && n < SAMPLES_MAX && used < SAMPLE_BYTES_MAX;) {
+    if (++walked > 64 * SAMPLES_MAX) break; /* mostly large or gone: enough */
+    const evs_ent *e = evs_ent_at(&s->idx, rel);
+    if (!(e->flags & ENT_LIVE)) continue;
+    evs_event ev;
+    int z;
+    uint32_t raw;
+    if (evs_read_rec(s, NULL, e, &ev, &z, &raw) || z || raw < EVS_DICT_MIN ||
+        raw >= s->opt.compress_threshold)
+      continue; /* damage is for reads and evs_verify to report */
+    size_t k = EVS_MIN((size_t)raw, SAMPLE_CUT);
+    k = EVS_MIN(k, SAMPLE_BYTES_MAX - used);
+    memcpy(buf + used, ev.payload, k);
+    len[n++] = k;
+    used += k;
+  }
+  pthread_rwlock_unlock(&s->ilock);
+  *bytes = used;
+  return n;
 }
 
 static int train_failed(evs_store *s, const char *why) {
@@ -146,19 +152,34 @@ static int train_failed(evs_store *s, const char *why) {
 }
 
 int evs_dict_train(evs_store *s) {
-  uint8_t *file = malloc(DICT_HDR + DICT_CAP + 8);
-  if (!file) {
-    evs_dict_free_samples(s);
+  /* A store refusing writes writes no dictionary either. */
+  if (__atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE) != EVS_DICT_NONE || s->broken) return 0;
+  uint8_t *samples = malloc(SAMPLE_BYTES_MAX), *file = malloc(DICT_HDR + DICT_CAP + 8);
+  size_t *lens = malloc(SAMPLES_MAX * sizeof *lens), bytes;
+  if (!samples || !file || !lens) {
+    free(samples);
+    free(file);
+    free(lens);
     return train_failed(s, "out of memory for training");
   }
+  size_t n = gather(s, samples, lens, &bytes);
+  if (n < SAMPLES_MIN) {
+    /* Mostly large payloads so far: try again later. */
+    free(samples);
+    free(file);
+    free(lens);
+    arm(s, SAMPLES_MAX);
+    return 0;
+  }
   uint8_t *d = file + DICT_HDR;
-  size_t len = ZDICT_trainFromBuffer(d, DICT_CAP, s->samples, s->sample_len,
-                                     (unsigned)s->nsamples);
-  evs_dict_free_samples(s);
+  size_t len = ZDICT_trainFromBuffer(d, DICT_CAP, samples, lens, (unsigned)n);
+  free(samples);
+  free(lens);
   if (ZDICT_isError(len)) {
     /* Not an error of the store: payloads just stay raw. */
     char why[200];
-    snprintf(why, sizeof why, "training gave no dictionary: %s", ZDICT_getErrorName(len));
+    snprintf(why, sizeof why, "training on %zu payloads gave no dictionary: %s", n,
+             ZDICT_getErrorName(len));
     free(file);
     return train_failed(s, why);
   }

@@ -27,9 +27,9 @@ static void *maint_main(void *arg) {
     while (!s->bg_stop && !s->bg_work) pthread_cond_wait(&s->bgcv, &s->bgmu);
     int work = s->bg_work;
     s->bg_work = 0;
-    /* Closing: a dictionary whose samples are complete is still trained
-    ** (a short-lived process, like the CLI, would otherwise never get
-    ** one); checkpoint and compaction are close's business or can wait. */
+    /* Closing: a dictionary that is due is still trained (it takes
+    ** ~50 ms; the next open would only start over); checkpoint and
+    ** compaction are close's business or can wait. */
     if (s->bg_stop) work &= EVS_BG_DICT;
     if (!work) break;
     pthread_mutex_unlock(&s->bgmu);

@@ -42,8 +42,8 @@ static int check_txn(const evs_store *s, const evs_txn *t) {
 }
 
 /* Decode the record of entry e; payload still as stored. */
-static int read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e,
-                    evs_event *ev, int *zstd, uint32_t *raw) {
+int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
+                 int *zstd, uint32_t *raw) {
   const uint8_t *r = evs_rec_ptr(s, t, e->slot, e->off);
   /* A read checks the record's checksum unless its segment was checked
   ** whole: open does not re-read the sealed segments a checkpoint covers. */
@@ -87,7 +87,7 @@ int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out) {
     rc = evs_err(s, EVS_ENOTFOUND, "event %" PRIu64 " not found", id);
     goto done;
   }
-  if ((rc = read_rec(s, txn, &e, &ev, &z, &raw))) goto done;
+  if ((rc = evs_read_rec(s, txn, &e, &ev, &z, &raw))) goto done;
   size_t need = sizeof ev + ev.source_len + ev.event_type_len +
                 ev.idempotency_key_len + ev.metadata_len + raw + 5;
   evs_event *o = malloc(need);
@@ -219,7 +219,7 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
   evs_event ev;
   int z;
   uint32_t raw;
-  if ((*rc = read_rec(s, sc->t, &e, &ev, &z, &raw))) return 1;
+  if ((*rc = evs_read_rec(s, sc->t, &e, &ev, &z, &raw))) return 1;
   if (sc->src && !name_is(ev.source, ev.source_len, sc->src)) return 0;
   if (sc->typ && !name_is(ev.event_type, ev.event_type_len, sc->typ)) return 0;
   if (q->metadata_key) {

@@ -221,6 +221,7 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
     goto fail;
   }
   if ((rc = evs_dict_open(s)) || (rc = evs_log_open(s))) goto fail;
+  evs_dict_arm(s);
   *out = s;
   return 0;
 fail:;

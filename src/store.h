@@ -251,8 +251,10 @@ struct evs_store {
   uint64_t ckpts_written;
 
   /* The dictionary for small payloads (dict.c): published once (atomic
-  ** pointers), then read without locks. Samples are the writer's while
-  ** dict_collect is set, then the maintenance thread's. */
+  ** pointers), then read without locks. While there is none and one is
+  ** wanted, dict_collect is set and commits count their events down
+  ** dict_countdown (both atomic) to the next training, which samples the
+  ** committed log. */
   ZSTD_CDict *cdict;
   ZSTD_DDict *ddict;
   uint32_t dict_id;
@@ -261,9 +263,7 @@ struct evs_store {
   char dict_why[300];
   uint64_t dict_file_bytes;
   int dict_collect;
-  uint8_t *samples;
-  size_t *sample_len;
-  size_t nsamples, sample_bytes;
+  int64_t dict_countdown;
 };
 
 static inline int64_t evs_now(const evs_store *s) {
@@ -424,16 +424,28 @@ int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
                         size_t n, char *why, size_t whycap);
 void evs_zstd_pools_free(evs_store *s);
 
+/* query.c: decode the committed (or t's) record of entry e; payload as
+** stored. EVS_ECORRUPT (with a message) if it is damaged. */
+int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
+                 int *zstd, uint32_t *raw);
+
 /* dict.c */
 #define EVS_DICT_NAME "evstore.dict"
-/* At open: load evstore.dict if there is one (a damaged one leaves the
-** store usable, state EVS_DICT_CORRUPT); start sampling if asked to. */
+/* Smaller payloads are not worth a frame even with the dictionary. */
+#define EVS_DICT_MIN 64
+/* At open, before the log: load evstore.dict if there is one (a damaged
+** one leaves the store usable, state EVS_DICT_CORRUPT). */
 int evs_dict_open(evs_store *s);
+/* At open, after the log: arm (or start) training if one is wanted. */
+void evs_dict_arm(evs_store *s);
 void evs_dict_free(evs_store *s);
-/* Writer only, while dict_collect: keep a small payload for training. */
-void evs_dict_sample(evs_store *s, const char *p, size_t n);
-void evs_dict_free_samples(evs_store *s);
-/* Maintenance thread: train, write the file, publish. */
+/* A commit of n events (while dict_collect): count down to training. */
+static inline void evs_dict_count(evs_store *s, uint64_t n) {
+  if (__atomic_sub_fetch(&s->dict_countdown, (int64_t)n, __ATOMIC_RELAXED) <= 0 &&
+      __atomic_exchange_n(&s->dict_collect, 0, __ATOMIC_RELAXED))
+    evs_maint_kick(s, EVS_BG_DICT);
+}
+/* Maintenance thread: sample the log, train, write the file, publish. */
 int evs_dict_train(evs_store *s);
 /* Why a frame naming dictionary `want` cannot be decompressed. */
 int evs_dict_why(const evs_store *s, uint32_t want, char *out, size_t cap);

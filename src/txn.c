@@ -118,9 +118,6 @@ static int prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
   return 0;
 }
 
-/* Smaller payloads are not worth a frame even with the dictionary. */
-#define DICT_MIN 64
-
 /* The payload compressed, or NULL: too small, not worth it (saves less
 ** than 1/8), or no memory (*nomem set). Below compress_threshold only with
 ** the store's dictionary. */
@@ -130,7 +127,7 @@ static uint8_t *compress_payload(evs_store *s, const char *payload, size_t plen,
   *nomem = 0;
   const ZSTD_CDict *cd = NULL;
   if (plen < s->opt.compress_threshold &&
-      (plen < DICT_MIN || !(cd = __atomic_load_n(&s->cdict, __ATOMIC_ACQUIRE))))
+      (plen < EVS_DICT_MIN || !(cd = __atomic_load_n(&s->cdict, __ATOMIC_ACQUIRE))))
     return NULL;
   size_t cap = ZSTD_compressBound(plen);
   uint8_t *z = malloc(cap);
@@ -429,9 +426,10 @@ static int finish_commit(evs_txn *t) {
   if (!rc) rc = evs_log_write(s, t->buf, t->len, at);
   if (rc) goto fail;
 
+  uint64_t added = s->idx.n - t->n0;
   pthread_rwlock_wrlock(&s->ilock);
   s->cur->size = end;
-  s->npending += s->idx.n - t->n0;
+  s->npending += added;
   apply_overlay(s, t);
   s->vis_n = s->idx.n;
   s->payload_bytes += t->payload_bytes;
@@ -452,6 +450,8 @@ static int finish_commit(evs_txn *t) {
   release_writer(s);
   evs_txn_free(t);
   if (ckpt_due && s->dir) evs_maint_kick(s, EVS_BG_CKPT);
+  /* Committed: training (which samples committed events) may count them. */
+  if (added && __atomic_load_n(&s->dict_collect, __ATOMIC_RELAXED)) evs_dict_count(s, added);
   if (s->opt.sync == EVS_SYNC_FULL && s->dir) return evs_log_sync_upto(s, lsn);
   return 0;
 
@@ -661,8 +661,6 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   }
   pthread_rwlock_unlock(&s->ilock);
   if (rc) return evs_err(s, EVS_ENOMEM, "out of memory");
-  if (s->dict_collect && p->plen < s->opt.compress_threshold && p->plen >= DICT_MIN)
-    evs_dict_sample(s, p->payload, p->plen);
   t->nrec++;
   t->payload_bytes += p->plen;
   t->payload_stored += z.stored;

@@ -217,6 +217,55 @@ static void t_dict_trained_used_and_kept(void) {
   t_rmdir(dir);
 }
 
+/* A process that appends a few events and exits gets a dictionary too:
+** the count survives opens (the samples come from the log). */
+static void t_dict_across_opens(void) {
+  char *dir = t_tmpdir();
+  evs_options o = dict_opts();
+  int st = EVS_DICT_NONE;
+  for (unsigned k = 0; k < 6 && st == EVS_DICT_NONE; k++) {
+    evs_store *s;
+    REQUIRE(evs_store_open(dir, &o, &s) == 0);
+    append_range(s, 1 + 500 * k, 500 * (k + 1));
+    if (k == 4) st = wait_dict(s); /* 2500 events: trained */
+    else CHECK_EQ(stats(s).dict_state, EVS_DICT_NONE);
+    CHECK_EQ(evs_store_close(s), 0);
+  }
+  CHECK_EQ(st, EVS_DICT_LOADED);
+  evs_store *s;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  append_range(s, 2501, 3000);
+  check_all(s, 3000);
+  evs_stats x = stats(s);
+  CHECK(x.payload_stored_bytes < x.payload_bytes);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
+/* Only large payloads: nothing to train on, so nothing is trained (and
+** the store tries again later). */
+static void t_dict_only_large(void) {
+  evs_options o = dict_opts();
+  evs_store *s;
+  REQUIRE(evs_store_open(NULL, &o, &s) == 0);
+  char *p = malloc(3000);
+  REQUIRE(p);
+  for (unsigned i = 0; i < 2100; i++) {
+    int n = snprintf(p, 3000, "{\"i\":%u,\"blob\":\"", i);
+    for (int k = 0; k < 2000; k++) p[n++] = (char)('a' + (i * 7 + (unsigned)k * 13) % 26);
+    memcpy(p + n, "\"}", 3);
+    evs_event_in ev = {.source = "a", .event_type = "b", .payload = p};
+    CHECK_EQ(evs_append(s, NULL, &ev, NULL), 0);
+  }
+  struct timespec nap = {0, 300 * 1000000};
+  nanosleep(&nap, NULL);
+  CHECK_EQ(stats(s).dict_state, EVS_DICT_NONE);
+  append_range(s, 2101, 4500); /* small ones now */
+  CHECK_EQ(wait_dict(s), EVS_DICT_LOADED);
+  free(p);
+  CHECK_EQ(evs_store_close(s), 0);
+}
+
 static void t_dict_in_memory(void) {
   evs_options o = dict_opts();
   evs_store *s;
@@ -516,6 +565,8 @@ int main(void) {
   RUN(t_dict_off_by_default);
   RUN(t_dict_trained_used_and_kept);
   RUN(t_dict_in_memory);
+  RUN(t_dict_across_opens);
+  RUN(t_dict_only_large);
   RUN(t_dict_damaged_file);
   RUN(t_dict_forged_file);
   RUN(t_dict_missing_file);

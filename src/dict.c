@@ -50,7 +50,6 @@ static int publish(evs_store *s, const void *d, size_t len, uint32_t id) {
     return EVS_ENOMEM;
   }
   s->dict_id = id;
-  s->dict_len = len;
   /* Readers first: a record compressed with it can only follow. */
   __atomic_store_n(&s->ddict, dd, __ATOMIC_RELEASE);
   __atomic_store_n(&s->cdict, cd, __ATOMIC_RELEASE);
@@ -60,41 +59,38 @@ static int publish(evs_store *s, const void *d, size_t len, uint32_t id) {
 
 int evs_dict_open(evs_store *s) {
   s->dict_state = EVS_DICT_NONE;
-  if (s->dir) {
-    uint8_t *b;
-    size_t n;
-    int e = evs_read_file(s, EVS_DICT_NAME, &b, &n);
-    if (e && e != -ENOENT) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
-      return evs_err_io(s, -e, "cannot read", path);
-    }
-    if (!e) {
-      s->dict_file_bytes = n;
-      const char *why = NULL;
-      uint32_t len = n >= DICT_HDR ? get_u32(b + 28) : 0;
-      if (n < DICT_HDR + 8 || memcmp(b, DICT_MAGIC, 8)) why = "bad magic or size";
-      else if (get_u32(b + 8) != EVS_FORMAT_VERSION || get_u32(b + 12) != DICT_HDR)
-        why = "unsupported version";
-      else if (len > (1u << 20) || n != DICT_HDR + (size_t)len + 8) why = "bad length";
-      else if (get_u64(b + n - 8) != XXH3_64bits(b, n - 8)) why = "bad checksum";
-      else if (get_u64(b + 16) != s->meta.store_id) why = "belongs to another store";
-      else if (ZDICT_getDictID(b + DICT_HDR, len) != get_u32(b + 24) || !get_u32(b + 24))
-        why = "dictionary id does not match";
-      /* zstd checks the dictionary's own tables (a forged file). */
-      if (!why && publish(s, b + DICT_HDR, len, get_u32(b + 24)))
-        why = "zstd does not accept the dictionary (or out of memory)";
-      if (why) {
-        /* Keep the store readable: only payloads compressed with the
-        ** dictionary are lost (their reads say so). No new one is
-        ** trained over the evidence. */
-        s->dict_state = EVS_DICT_CORRUPT;
-        snprintf(s->dict_why, sizeof s->dict_why, "%s/%s: %s", s->dir, EVS_DICT_NAME, why);
-      }
-      free(b);
-      return 0;
-    }
+  if (!s->dir) return 0;
+  uint8_t *b;
+  size_t n;
+  int e = evs_read_file(s, EVS_DICT_NAME, &b, &n);
+  if (e == -ENOENT) return 0;
+  if (e) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
+    return evs_err_io(s, -e, "cannot read", path);
   }
+  s->dict_file_bytes = n;
+  const char *why = NULL;
+  uint32_t len = n >= DICT_HDR ? get_u32(b + 28) : 0;
+  if (n < DICT_HDR + 8 || memcmp(b, DICT_MAGIC, 8)) why = "bad magic or size";
+  else if (get_u32(b + 8) != EVS_FORMAT_VERSION || get_u32(b + 12) != DICT_HDR)
+    why = "unsupported version";
+  else if (len > (1u << 20) || n != DICT_HDR + (size_t)len + 8) why = "bad length";
+  else if (get_u64(b + n - 8) != XXH3_64bits(b, n - 8)) why = "bad checksum";
+  else if (get_u64(b + 16) != s->meta.store_id) why = "belongs to another store";
+  else if (ZDICT_getDictID(b + DICT_HDR, len) != get_u32(b + 24) || !get_u32(b + 24))
+    why = "dictionary id does not match";
+  /* zstd checks the dictionary's own tables (a forged file). */
+  if (!why && publish(s, b + DICT_HDR, len, get_u32(b + 24)))
+    why = "zstd does not accept the dictionary (or out of memory)";
+  if (why) {
+    /* Keep the store readable: only payloads compressed with the
+    ** dictionary are lost (their reads say so). No new one is trained
+    ** over the evidence. */
+    s->dict_state = EVS_DICT_CORRUPT;
+    snprintf(s->dict_why, sizeof s->dict_why, "%s/%s: %s", s->dir, EVS_DICT_NAME, why);
+  }
+  free(b);
   return 0;
 }
 
@@ -105,7 +101,7 @@ void evs_dict_free(evs_store *s) {
   s->ddict = NULL;
 }
 
-/* Train after `events` more appends. */
+/* Train after `events` more committed events. */
 static void arm(evs_store *s, int64_t events) {
   __atomic_store_n(&s->dict_countdown, events, __ATOMIC_RELAXED);
   __atomic_store_n(&s->dict_collect, 1, __ATOMIC_RELEASE);
@@ -120,7 +116,7 @@ void evs_dict_arm(evs_store *s) {
 
 /* Copy up to SAMPLES_MAX small raw payloads, newest first, from the
 ** committed log into buf / len. Returns how many. */
-static size_t gather(evs_store *s, uint8_t *buf, size_t *len, size_t *bytes) {
+static size_t gather(evs_store *s, uint8_t *buf, size_t *len) {
   size_t n = 0, used = 0;
   pthread_rwlock_rdlock(&s->ilock);
   uint64_t walked = 0;
@@ -141,7 +137,6 @@ static size_t gather(evs_store *s, uint8_t *buf, size_t *len, size_t *bytes) {
     used += k;
   }
   pthread_rwlock_unlock(&s->ilock);
-  *bytes = used;
   return n;
 }
 
@@ -155,14 +150,14 @@ int evs_dict_train(evs_store *s) {
   /* A store refusing writes writes no dictionary either. */
   if (__atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE) != EVS_DICT_NONE || s->broken) return 0;
   uint8_t *samples = malloc(SAMPLE_BYTES_MAX), *file = malloc(DICT_HDR + DICT_CAP + 8);
-  size_t *lens = malloc(SAMPLES_MAX * sizeof *lens), bytes;
+  size_t *lens = malloc(SAMPLES_MAX * sizeof *lens);
   if (!samples || !file || !lens) {
     free(samples);
     free(file);
     free(lens);
     return train_failed(s, "out of memory for training");
   }
-  size_t n = gather(s, samples, lens, &bytes);
+  size_t n = gather(s, samples, lens);
   if (n < SAMPLES_MIN) {
     /* Mostly large payloads so far: try again later. */
     free(samples);

@@ -258,7 +258,6 @@ struct evs_store {
   ZSTD_CDict *cdict;
   ZSTD_DDict *ddict;
   uint32_t dict_id;
-  size_t dict_len;
   int dict_state; /* EVS_DICT_* (atomic) */
   char dict_why[300];
   uint64_t dict_file_bytes;

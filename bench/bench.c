@@ -38,6 +38,9 @@
 
 #include "evstore.h"
 
+#define BENCH_PROG "bench"
+#include "workload.h"
+
 /* ---- Configuration ------------------------------------------------------ */
 
 static uint64_t N = 200000; /* events ingested in phase 1 */
@@ -60,32 +63,10 @@ static const char *const sys_name[NSYS] = {"evstore", "sqlite", "vtab"};
 
 /* ---- Utilities ---------------------------------------------------------- */
 
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "bench: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int64_t wall_us(void) {
   struct timespec t;
   clock_gettime(CLOCK_REALTIME, &t);
   return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) die("out of memory (%zu bytes)", n);
-  return p;
 }
 
 static void ev_ok(evs_store *s, int rc, const char *what) {
@@ -198,7 +179,6 @@ static void db_bytes(const char *db, uint64_t *size, uint64_t *alloc) {
 
 /* ---- The workload's events ---------------------------------------------- */
 
-#include "workload.h"
 
 static uint64_t id_rng = 0xD1B54A32D192ED03ULL; /* ids to get, ack order */
 
@@ -1205,14 +1185,6 @@ static void write_json(double total_s) {
 }
 
 /* ---- Main --------------------------------------------------------------- */
-
-static uint64_t arg_u64(const char *opt, const char *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(v ? v : "", &end, 10);
-  if (!v || errno || end == v || *end) die("%s needs a number", opt);
-  return x;
-}
 
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {

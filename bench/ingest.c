@@ -23,37 +23,8 @@
 
 #include "json.h"
 
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "ingest: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  exit(1);
-}
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) die("out of memory (%zu bytes)", n);
-  return p;
-}
-
+#define BENCH_PROG "ingest"
 #include "workload.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static uint64_t arg_u64(const char *opt, const char *v) {
-  char *end;
-  errno = 0;
-  unsigned long long x = strtoull(v ? v : "", &end, 10);
-  if (!v || errno || end == v || *end) die("%s needs a number", opt);
-  return x;
-}
 
 /* Validate as prep_event does; kept out of line so callgrind can collect
 ** inside it alone. */

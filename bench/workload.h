@@ -1,19 +1,54 @@
 /*
 ** workload.h: the standard workload's event generator (WORKLOAD.md, and
 ** bench/README.md "The workload"), shared by bench.c and ingest.c so both
-** run the very same events. A single-translation-unit header: the includer
-** defines die() and xmalloc() first and allocates src_of (one byte per
+** run the very same events, and the few helpers both need. A
+** single-translation-unit header: the includer defines BENCH_PROG (the
+** prefix of die()'s messages) first and allocates src_of (one byte per
 ** event it will generate).
 */
 #ifndef BENCH_WORKLOAD_H
 #define BENCH_WORKLOAD_H
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "evstore.h"
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, BENCH_PROG ": ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(1);
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) die("out of memory (%zu bytes)", n);
+  return p;
+}
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A command-line number, or die. */
+static uint64_t arg_u64(const char *opt, const char *v) {
+  char *end;
+  errno = 0;
+  unsigned long long x = strtoull(v ? v : "", &end, 10);
+  if (!v || errno || end == v || *end) die("%s needs a number", opt);
+  return x;
+}
 
 /* One xorshift64 stream generates every event in order (bench.c draws the
 ** ids to get and the order of acks from a second one). */

@@ -85,8 +85,16 @@ typedef struct evs_page evs_page;
 #define EVS_SYNC_NORMAL 2
 #define EVS_SYNC_FULL 3
 
-/* A clock returning microseconds since the epoch; for tests and replays. */
+/* A clock returning microseconds since the epoch; for tests and replays.
+** An event is created at the clock's time (or, if the clock went back, at
+** the store's latest created time): an append while the clock returns a
+** time outside 0 .. EVS_TIME_MAX (1970-01-01T00:00:00Z ..
+** 9999-12-31T23:59:59.999999Z) fails with EVS_EINVAL ("clock returned ...,
+** outside 1970-01-01..9999-12-31") and stores nothing. Within that range
+** the created_at text of the SQL module is fixed-width, so its text order
+** is time order. */
 typedef int64_t (*evs_clock_fn)(void *arg);
+#define EVS_TIME_MAX INT64_C(253402300799999999)
 
 typedef struct evs_options {
   int sync;                      /* EVS_SYNC_*; 0 = NORMAL                 */
@@ -99,7 +107,7 @@ typedef struct evs_options {
   int64_t idempotency_window_us; /* 0 = 24 h; -1 = keys never expire       */
   int skip_json_validation;      /* 1 = trust payload/metadata as JSON     */
   uint32_t segment_size;         /* bytes before a new segment; 0 = 64 MiB */
-  evs_clock_fn clock;            /* NULL = CLOCK_REALTIME                  */
+  evs_clock_fn clock;            /* NULL = CLOCK_REALTIME; see above       */
   void *clock_arg;
   int64_t checkpoint_bytes;      /* write an index checkpoint after this
                                     much new log (and at close); 0 = 64 MiB;
@@ -213,8 +221,9 @@ typedef struct evs_event {
 ** its own committed transaction when txn is NULL. */
 
 /* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
-** out->duplicate = 1. Errors: EVS_EINVAL, EVS_EJSON, EVS_ETOOBIG, EVS_EIO,
-** EVS_ENOSPC, EVS_EREADONLY, EVS_EBUSY, EVS_ENOMEM. */
+** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
+** see evs_clock_fn), EVS_EJSON, EVS_ETOOBIG, EVS_EIO, EVS_ENOSPC,
+** EVS_EREADONLY, EVS_EBUSY, EVS_ENOMEM. */
 int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
                evs_append_result *out);
 

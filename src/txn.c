@@ -596,6 +596,11 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
                      evs_append_result *res) {
   evs_store *s = t->s;
   memset(res, 0, sizeof *res);
+  /* created_at (evs_fmt_time) is fixed-width, and so sorts as text in
+  ** time order, only for these years; the SQL module relies on that. */
+  if (now < 0 || now > EVS_TIME_MAX)
+    return evs_err(s, EVS_EINVAL,
+                   "clock returned %" PRId64 " us, outside 1970-01-01..9999-12-31", now);
   uint64_t h = p->idem ? XXH3_64bits(p->idem, p->ilen) : 0;
   if (p->idem && find_dup(t, p, h, now, res)) return 0;
 

@@ -362,6 +362,53 @@ static void t_realtime_clock(void) {
   evs_store_close(s);
 }
 
+/* A created time must lie in 1970..9999 (fixed-width created_at text):
+** a clock outside that fails the append and stores nothing, in every
+** append path, and the store goes on when the clock is back. */
+static void t_clock_out_of_range(void) {
+  fake_clock c = {-1};
+  evs_options o = opts_clock(&c);
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  evs_append_result r;
+  CHECK_EQ(app(s, NULL, "a", "b", "{}", &r), EVS_EINVAL);
+  CHECK_STR(evs_errmsg(s), "clock returned -1 us, outside 1970-01-01..9999-12-31");
+  CHECK_EQ(r.rc, EVS_EINVAL);
+  c.now = EVS_TIME_MAX + 1;
+  CHECK_EQ(app(s, NULL, "a", "b", "{}", &r), EVS_EINVAL);
+  CHECK_CONTAINS(evs_errmsg(s), "clock returned 253402300800000000 us");
+  c.now = INT64_MIN;
+  CHECK_EQ(app(s, NULL, "a", "b", "{}", &r), EVS_EINVAL);
+  evs_event_in batch[2] = {ev_make("a", "b", "{}"), ev_make("a", "c", "{}")};
+  evs_append_result br[2];
+  CHECK_EQ(evs_append_batch(s, NULL, batch, 2, br), EVS_EINVAL);
+  CHECK_EQ(br[0].rc, EVS_EINVAL);
+  CHECK_EQ(br[1].rc, EVS_EINVAL);
+  CHECK_EQ(stats(s).next_id, 1);
+  /* The edges are accepted. */
+  c.now = 0;
+  CHECK_EQ(app(s, NULL, "a", "b", "{}", &r), 0);
+  CHECK_EQ(r.created_us, 0);
+  /* In a transaction the failed append leaves the others alone. */
+  evs_txn *t;
+  REQUIRE(evs_txn_begin(s, &t) == 0);
+  c.now = EVS_TIME_MAX;
+  CHECK_EQ(app(s, t, "a", "b", "{}", &r), 0);
+  CHECK_EQ(r.created_us, EVS_TIME_MAX);
+  c.now = -5;
+  CHECK_EQ(app(s, t, "a", "b", "{}", &r), EVS_EINVAL);
+  CHECK_EQ(evs_txn_commit(t), 0);
+  CHECK_EQ(stats(s).next_id, 3);
+  evs_event *e = NULL;
+  CHECK_EQ(evs_get(s, NULL, 2, &e), 0);
+  if (e) CHECK_EQ(e->created_us, EVS_TIME_MAX);
+  evs_event_free(e);
+  /* Past the last instant, even though created_us would stay put. */
+  c.now = EVS_TIME_MAX + 1;
+  CHECK_EQ(app(s, NULL, "a", "b", "{}", &r), EVS_EINVAL);
+  evs_store_close(s);
+}
+
 static void t_fake_clock_monotonic(void) {
   fake_clock c = {T0};
   evs_options o = opts_clock(&c);
@@ -3364,6 +3411,7 @@ int main(void) {
   RUN(t_ids_dense_and_increasing);
   RUN(t_realtime_clock);
   RUN(t_fake_clock_monotonic);
+  RUN(t_clock_out_of_range);
   RUN(t_validate_source_and_type);
   RUN(t_validate_payload);
   RUN(t_payload_size_limit);

@@ -537,8 +537,31 @@ static int xDestroy(sqlite3_vtab *p) { return vt_free((vtab *)p, 1); }
 
 /* ---- Planning ---------------------------------------------------------- */
 
-/* Plan tokens (idxStr, space separated): each but asc/desc takes one
-** argv value in order. EXPLAIN QUERY PLAN shows them. */
+/* What is pushed down, and why it agrees with SQLite. xFilter sees a
+** constraint's value but not the expression it came from, and SQLite's
+** answer can depend on that expression's affinity: "source = 5" compares
+** source with the text '5', "source = CAST(5 AS INTEGER)" compares it as
+** a number (so '05' and '5.0' match too), and xFilter gets the integer 5
+** either way. So a constraint is omitted (left to the table alone) only
+** when its answer is the same for every value and every affinity:
+**  - status = v, priority = v: no stored status or priority looks like a
+**    number, so affinity never converts them; they equal v only when v is
+**    the same TEXT, byte for byte, and nothing else (number, blob, NULL).
+**  - cursor = v: not a comparison but where to resume (a hidden column).
+** The others narrow the scan to a superset of the rows SQLite accepts,
+** and SQLite checks them on every row: id / rowid (=, IN: a point lookup;
+** ranges), created_us (=, ranges), source and event_type (=, IN: the
+** names' lists), created_at (=, ranges); see int_range, name_filter and
+** at_range. LIMIT and OFFSET are passed but not omitted (SQLite applies
+** OFFSET itself); the scan stops after LIMIT + OFFSET rows only when the
+** plan takes every constraint and the ORDER BY, and xFilter finds every
+** value exact (the rows it returns are exactly those SQLite keeps).
+** Text constraints are taken only under the BINARY collation.
+**
+** The plan (idxStr, in EXPLAIN QUERY PLAN) is a list of tokens: each but
+** scan, nopayload, asc and desc takes one argv value in order. */
+enum { OP_EQ, OP_LT, OP_LE, OP_GT, OP_GE };
+
 static const char *op_str(int op) {
   switch (op) {
   case SQLITE_INDEX_CONSTRAINT_EQ: return "=";
@@ -550,27 +573,23 @@ static const char *op_str(int op) {
   }
 }
 
-static int is_range(int op) {
-  return op == SQLITE_INDEX_CONSTRAINT_GT || op == SQLITE_INDEX_CONSTRAINT_GE ||
-         op == SQLITE_INDEX_CONSTRAINT_LT || op == SQLITE_INDEX_CONSTRAINT_LE;
-}
-
 static int ordered_col(int c) {
   return c == -1 || c == COL_ID || c == COL_CREATED_US || c == COL_CREATED_AT;
 }
 
+/* Pass constraint i to xFilter as the next argv value. */
+static void use(sqlite3_index_info *ix, sqlite3_str *plan, int *argi, int i,
+                const char *tok, const char *op, int omit) {
+  ix->aConstraintUsage[i].argvIndex = ++*argi;
+  ix->aConstraintUsage[i].omit = (unsigned char)omit;
+  sqlite3_str_appendf(plan, "%s%s%s", sqlite3_str_length(plan) ? " " : "", tok, op);
+}
+
 static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
-  char plan[512] = "";
-  size_t pl = 0;
-  int argi = 0, id_eq = -1, omitted_all = 1, in_all = 0;
+  vtab *vt = (vtab *)tab;
+  sqlite3_str *plan = sqlite3_str_new(vt->db);
+  int argi = 0, id_eq = -1, in_all = 0, all_taken = 1, names_in = 0;
   int have_status = 0, have_src = 0, have_typ = 0, have_prio = 0, have_cur = 0;
-#define ADD(tok, om)                                                         \
-  do {                                                                       \
-    ix->aConstraintUsage[i].argvIndex = ++argi;                              \
-    ix->aConstraintUsage[i].omit = (om);                                     \
-    if (!(om)) omitted_all = 0;                                              \
-    pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s%s", pl ? " " : "", tok); \
-  } while (0)
 
   /* A usable id = ? (or IN) makes a point lookup; everything else is left
   ** to SQLite then, as one or a few rows are cheap to check. */
@@ -583,55 +602,55 @@ static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
     }
   }
   if (id_eq >= 0) {
-    int i = id_eq;
-    in_all = sqlite3_vtab_in(ix, i, -1) && sqlite3_vtab_in(ix, i, 1);
-    ADD(in_all ? "id-in" : "id=", 1);
-    omitted_all = 0; /* other constraints are SQLite's to check */
+    in_all = sqlite3_vtab_in(ix, id_eq, -1) && sqlite3_vtab_in(ix, id_eq, 1);
+    use(ix, plan, &argi, id_eq, in_all ? "id-in" : "id=", "", 0);
+    all_taken = 0;
     ix->estimatedCost = in_all ? 10 : 1;
     ix->estimatedRows = in_all ? 10 : 1;
     if (!in_all) ix->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
   } else {
     for (int i = 0; i < ix->nConstraint; i++) {
       const struct sqlite3_index_constraint *c = &ix->aConstraint[i];
-      if (!c->usable) {
-        if (c->op != SQLITE_INDEX_CONSTRAINT_LIMIT &&
-            c->op != SQLITE_INDEX_CONSTRAINT_OFFSET)
-          omitted_all = 0;
-        continue;
-      }
       int col = c->iColumn, op = c->op;
+      if (op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET)
+        continue;
       const char *os = op_str(op);
-      char tok[48];
+      int eq = op == SQLITE_INDEX_CONSTRAINT_EQ;
       /* Text columns compare by collation; ours is BINARY only. */
       int text_col = col == COL_STATUS || col == COL_SOURCE || col == COL_TYPE ||
                      col == COL_PRIORITY || col == COL_CURSOR || col == COL_CREATED_AT;
-      if (text_col && sqlite3_stricmp(sqlite3_vtab_collation(ix, i), "BINARY")) {
-        omitted_all = 0;
+      if (!c->usable || !os ||
+          (text_col && sqlite3_stricmp(sqlite3_vtab_collation(ix, i), "BINARY"))) {
+        all_taken = 0;
         continue;
       }
-      if ((col == -1 || col == COL_ID) && is_range(op)) {
-        snprintf(tok, sizeof tok, "id%s", os);
-        ADD(tok, 1);
-      } else if (col == COL_CREATED_US && is_range(op)) {
-        snprintf(tok, sizeof tok, "created_us%s", os);
-        ADD(tok, 1);
-      } else if (col == COL_CREATED_AT && is_range(op)) {
-        /* Text comparison decides; the pushed-down bound only narrows. */
-        snprintf(tok, sizeof tok, "created_at%s", os);
-        ADD(tok, 0);
-      } else if (col == COL_STATUS && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_status++) {
-        ADD("status=", 1);
-      } else if (col == COL_SOURCE && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_src++) {
-        ADD("source=", 1);
-      } else if (col == COL_TYPE && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_typ++) {
-        ADD("event_type=", 1);
-      } else if (col == COL_PRIORITY && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_prio++) {
-        ADD("priority=", 1);
-      } else if (col == COL_CURSOR && op == SQLITE_INDEX_CONSTRAINT_EQ && !have_cur++) {
-        ADD("cursor=", 1);
-      } else if (op != SQLITE_INDEX_CONSTRAINT_LIMIT &&
-                 op != SQLITE_INDEX_CONSTRAINT_OFFSET) {
-        omitted_all = 0;
+      if ((col == -1 || col == COL_ID) && !eq) {
+        use(ix, plan, &argi, i, "id", os, 0);
+      } else if (col == COL_CREATED_US) {
+        use(ix, plan, &argi, i, "created_us", os, 0);
+      } else if (col == COL_CREATED_AT) {
+        use(ix, plan, &argi, i, "created_at", os, 0);
+        all_taken = 0; /* narrows to a superset, never exact */
+      } else if (col == COL_STATUS && eq && !have_status++) {
+        use(ix, plan, &argi, i, "status", os, 1);
+      } else if ((col == COL_SOURCE || col == COL_TYPE) && eq && i < 32 &&
+                 !(col == COL_SOURCE ? have_src : have_typ)) {
+        /* An IN list is taken whole: one value at a time, SQLite would
+        ** re-check each row as "col = value" with the column's affinity,
+        ** not as the IN (with the list's: '05' IN (SELECT 5) holds). Past
+        ** constraint 31 an IN cannot be told from = (sqlite3_vtab_in), so
+        ** neither is taken there. */
+        int in = sqlite3_vtab_in(ix, i, -1) && sqlite3_vtab_in(ix, i, 1);
+        *(col == COL_SOURCE ? &have_src : &have_typ) = 1;
+        names_in |= in;
+        use(ix, plan, &argi, i, col == COL_SOURCE ? "source" : "event_type", in ? "-in" : os,
+            0);
+      } else if (col == COL_PRIORITY && eq && !have_prio++) {
+        use(ix, plan, &argi, i, "priority", os, 1);
+      } else if (col == COL_CURSOR && eq && !have_cur++) {
+        use(ix, plan, &argi, i, "cursor", os, 1);
+      } else {
+        all_taken = 0;
       }
     }
     /* Costs: pending + a name is a walk of that name's pending list; a
@@ -646,9 +665,11 @@ static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
   }
 
   /* ORDER BY id / created_us / created_at, one direction: ids come out
-  ** in that order already (for IN lists, sorted here). */
+  ** in that order already (for IN lists, sorted here), and created_us and
+  ** created_at never decrease as ids grow; but not when several names are
+  ** scanned one after another. */
   int consumed = 0, desc = 0;
-  if (ix->nOrderBy > 0 && (id_eq < 0 || in_all)) {
+  if (ix->nOrderBy > 0 && (id_eq < 0 || in_all) && !names_in) {
     consumed = 1;
     desc = ix->aOrderBy[0].desc;
     for (int k = 0; k < ix->nOrderBy; k++)
@@ -658,29 +679,31 @@ static int xBestIndex(sqlite3_vtab *tab, sqlite3_index_info *ix) {
   /* A query that never reads payload (count(*), id listings) skips its
   ** decompression. */
   if (id_eq < 0 && !(ix->colUsed & ((sqlite3_uint64)1 << COL_PAYLOAD)))
-    pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s%s", pl ? " " : "", "nopayload");
+    sqlite3_str_appendf(plan, "%snopayload", sqlite3_str_length(plan) ? " " : "");
   if (consumed) {
     ix->orderByConsumed = 1;
-    pl += (size_t)snprintf(plan + pl, sizeof plan - pl, "%s%s", pl ? " " : "",
-                           desc ? "desc" : "asc");
+    sqlite3_str_appendf(plan, "%s%s", sqlite3_str_length(plan) ? " " : "",
+                        desc ? "desc" : "asc");
   }
-
-  /* LIMIT/OFFSET only when every other term is ours and fully handled:
-  ** otherwise SQLite filters rows after us and a pushed limit would cut
-  ** too early. */
-  if (omitted_all && (ix->nOrderBy == 0 || consumed)) {
+  /* SQLite offers LIMIT/OFFSET also when it sorts or filters after us. */
+  if (all_taken && (ix->nOrderBy == 0 || consumed)) {
     for (int i = 0; i < ix->nConstraint; i++) {
       const struct sqlite3_index_constraint *c = &ix->aConstraint[i];
       if (!c->usable) continue;
-      if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) ADD("limit", 1);
-      if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) ADD("offset", 1);
+      if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) use(ix, plan, &argi, i, "limit", "", 0);
+      if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) use(ix, plan, &argi, i, "offset", "", 0);
     }
   }
-#undef ADD
   ix->idxNum = argi;
-  ix->idxStr = sqlite3_mprintf("%s", pl ? plan : "scan");
+  if (!sqlite3_str_length(plan)) sqlite3_str_appendall(plan, "scan");
+  int rc = sqlite3_str_errcode(plan);
+  char *s = sqlite3_str_finish(plan);
+  if (rc) {
+    sqlite3_free(s);
+    return rc;
+  }
+  ix->idxStr = s;
   ix->needToFreeIdxStr = 1;
-  if (!ix->idxStr) return SQLITE_NOMEM;
   return SQLITE_OK;
 }
 
@@ -697,13 +720,16 @@ static int prio_parse(const char *t) {
 typedef struct vcur {
   sqlite3_vtab_cursor base;
   evs_query q;
-  char *src, *typ, *qcur;
+  char *src, *typ, *qcur, *ucur; /* qcur: the page's; ucur: cursor = */
   evs_page *page;
   size_t i;
   int eof, scan;
   uint64_t *ids; /* point lookups, in output order */
   size_t nids, idi;
   evs_event *ev; /* current point-lookup row */
+  char **names;  /* source / event_type IN with several names: one scan */
+  size_t nnames, namei; /* after another (names_type: event types) */
+  int names_type;
   int64_t limit; /* rows still allowed; -1 = no limit */
   char cursor[EVS_CURSOR_SIZE];
 } vcur;
@@ -716,11 +742,20 @@ static int xOpen(sqlite3_vtab *p, sqlite3_vtab_cursor **pp) {
   return SQLITE_OK;
 }
 
+static void free_names(char **names, size_t n) {
+  for (size_t i = 0; i < n; i++) sqlite3_free(names[i]);
+  sqlite3_free(names);
+}
+
 static void cur_reset(vcur *c) {
   sqlite3_free(c->src);
   sqlite3_free(c->typ);
   sqlite3_free(c->qcur);
-  c->src = c->typ = c->qcur = NULL;
+  sqlite3_free(c->ucur);
+  c->src = c->typ = c->qcur = c->ucur = NULL;
+  free_names(c->names, c->nnames);
+  c->names = NULL;
+  c->nnames = c->namei = 0;
   free(c->ids);
   c->ids = NULL;
   c->nids = c->idi = 0;
@@ -743,12 +778,26 @@ static const evs_event *cur_event(vcur *c) {
   return c->scan ? evs_page_event(c->page, c->i) : c->ev;
 }
 
+/* Scan the next of several names from its start; 0 when none is left. */
+static int next_name(vcur *c) {
+  if (c->namei + 1 >= c->nnames) return 0;
+  const char *n = c->names[++c->namei];
+  if (c->names_type) c->q.event_type = n;
+  else c->q.source = n;
+  c->q.cursor = c->ucur;
+  return 1;
+}
+
+/* Read a page at c->q; an empty one ends the scan of a name. */
 static int fetch_page(vcur *c) {
   vtab *vt = (vtab *)c->base.pVtab;
-  int rc = evs_inbox(vt->sh->s, vt->txn, &c->q, &c->page);
-  if (rc) return vt_lib_error(vt, rc);
-  c->i = 0;
-  if (!evs_page_count(c->page)) c->eof = 1;
+  do {
+    int rc = evs_inbox(vt->sh->s, vt->txn, &c->q, &c->page);
+    if (rc) return vt_lib_error(vt, rc);
+    c->i = 0;
+    if (evs_page_count(c->page)) return SQLITE_OK;
+  } while (next_name(c));
+  c->eof = 1;
   return SQLITE_OK;
 }
 
@@ -758,11 +807,14 @@ static int step(vcur *c) {
   if (c->limit == 0) return c->eof = 1, SQLITE_OK;
   if (c->scan) {
     if (++c->i < evs_page_count(c->page)) return SQLITE_OK;
-    if (!evs_page_more(c->page)) return c->eof = 1, SQLITE_OK;
-    sqlite3_free(c->qcur);
-    c->qcur = sqlite3_mprintf("%s", evs_page_cursor(c->page));
-    if (!c->qcur) return SQLITE_NOMEM;
-    c->q.cursor = c->qcur;
+    if (evs_page_more(c->page)) {
+      sqlite3_free(c->qcur);
+      c->qcur = sqlite3_mprintf("%s", evs_page_cursor(c->page));
+      if (!c->qcur) return SQLITE_NOMEM;
+      c->q.cursor = c->qcur;
+    } else if (!next_name(c)) {
+      return c->eof = 1, SQLITE_OK;
+    }
     return fetch_page(c);
   }
   evs_event_free(c->ev);
@@ -789,64 +841,12 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Parse "YYYY-MM-DDTHH:MM:SS.ffffffZ" or a prefix of it ending at a field
-** boundary into the first µs it can denote. */
-static int parse_iso_floor(const char *s, int64_t *us) {
-  int f[6] = {0, 1, 1, 0, 0, 0};
-  long frac = 0;
-  static const char seps[] = "--T::";
-  const char *p = s;
-  int nf = 0;
-  for (; nf < 6; nf++) {
-    int w = nf == 0 ? 4 : 2, v = 0;
-    for (int k = 0; k < w; k++, p++) {
-      if (*p < '0' || *p > '9') return -1;
-      v = v * 10 + (*p - '0');
-    }
-    f[nf] = v;
-    if (!*p || (nf == 5 && (*p == '.' || *p == 'Z'))) break;
-    if (nf == 5 || *p != seps[nf]) return -1;
-    p++;
-  }
-  if (*p == '.') {
-    int k = 0;
-    for (p++; *p >= '0' && *p <= '9'; p++, k++)
-      if (k < 6) frac = frac * 10 + (*p - '0');
-    if (!k) return -1;
-    for (; k < 6; k++) frac *= 10;
-  }
-  if (*p == 'Z') p++;
-  if (*p) return -1;
-  if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60)
-    return -1;
-  struct tm tm = {0};
-  tm.tm_year = f[0] - 1900;
-  tm.tm_mon = f[1] - 1;
-  tm.tm_mday = f[2];
-  tm.tm_hour = f[3];
-  tm.tm_min = f[4];
-  tm.tm_sec = f[5];
-  time_t sec = timegm(&tm);
-  struct tm back;
-  /* timegm rolls 02-31 into March: refuse dates that do not exist. */
-  if (!gmtime_r(&sec, &back) || back.tm_mday != f[2] || back.tm_mon != f[1] - 1)
-    return -1;
-  *us = (int64_t)sec * 1000000 + frac;
-  return 0;
-}
-
-/* The integers x satisfying "x op v" for an INTEGER column, as SQLite
-** compares: numeric affinity first; numbers sort before text and blobs;
-** NULL matches nothing. Returns 0 when none do, else [*lo, *hi]. */
-static int int_range(sqlite3_value *v, const char *op, int64_t *lo, int64_t *hi) {
-  *lo = INT64_MIN;
-  *hi = INT64_MAX;
-  int t = sqlite3_value_numeric_type(v);
-  int eq = op[0] == '=', gt = op[0] == '>', incl = eq || op[1] == '=';
-  if (t == SQLITE_NULL) return 0;
-  if (t == SQLITE_TEXT || t == SQLITE_BLOB) return !gt && !eq;
+/* The integers x for which "x op d" holds, d a number (SQLITE_INTEGER
+** or SQLITE_FLOAT in t). Returns 0 when none, else 1 with [*lo, *hi]. */
+static int num_range(sqlite3_value *d, int t, int op, int64_t *lo, int64_t *hi) {
+  int eq = op == OP_EQ, gt = op == OP_GT || op == OP_GE, incl = op != OP_LT && op != OP_GT;
   if (t == SQLITE_INTEGER) {
-    int64_t x = sqlite3_value_int64(v);
+    int64_t x = sqlite3_value_int64(d);
     if (eq) {
       *lo = *hi = x;
     } else if (gt) {
@@ -859,127 +859,353 @@ static int int_range(sqlite3_value *v, const char *op, int64_t *lo, int64_t *hi)
     return 1;
   }
   const double two63 = 9223372036854775808.0;
-  double d = sqlite3_value_double(v);
-  if (d != d) return 0;
+  double f = sqlite3_value_double(d);
+  if (f != f) return 0;
   if (eq) {
-    if (d != floor(d) || d >= two63 || d < -two63) return 0;
-    *lo = *hi = (int64_t)d;
+    if (f != floor(f) || f >= two63 || f < -two63) return 0;
+    *lo = *hi = (int64_t)f;
   } else if (gt) {
-    double bd = incl ? ceil(d) : floor(d) + 1;
-    if (bd >= two63) return 0;
-    if (bd > -two63) *lo = (int64_t)bd;
+    double b = incl ? ceil(f) : floor(f) + 1;
+    if (b >= two63) return 0;
+    if (b > -two63) *lo = (int64_t)b;
   } else {
-    double bd = incl ? floor(d) : ceil(d) - 1;
-    if (bd < -two63) return 0;
-    if (bd < two63) *hi = (int64_t)bd;
+    double b = incl ? floor(f) : ceil(f) - 1;
+    if (b < -two63) return 0;
+    if (b < two63) *hi = (int64_t)b;
   }
   return 1;
 }
 
-/* The text a TEXT column must equal to satisfy "col = v", or NULL when
-** none can: a number takes the column's text affinity, a blob never
-** equals text. */
-static const char *text_eq(sqlite3_value *v) {
+/* v's type under numeric affinity (what SQLite makes of '5', ' 5 ',
+** '5e0': a number; of '0x5', 'abc': still text), in a copy *num the
+** caller frees. -1 when out of memory. */
+static int numeric_copy(sqlite3_value *v, sqlite3_value **num) {
+  if (!(*num = sqlite3_value_dup(v))) return -1;
+  return sqlite3_value_numeric_type(*num);
+}
+
+/* The integers x for which "x op v" can hold, x of an INTEGER column
+** (id, created_us). SQLite applies numeric affinity to v first, unless
+** v's expression has a numeric affinity of its own (another virtual
+** table's column, say): then '5' stays text, and every number sorts
+** before text. xFilter cannot tell which, so for numeric-looking text
+** the range covers both answers and *exact is cleared. NULL matches
+** nothing; other text, and blobs, sort after every number whatever the
+** affinity. Returns 0 when no integer can match, 1 with [*lo, *hi], -1
+** when out of memory. */
+static int int_range(sqlite3_value *v, int op, int64_t *lo, int64_t *hi, int *exact) {
+  *lo = INT64_MIN;
+  *hi = INT64_MAX;
+  int t = sqlite3_value_type(v), below = op == OP_LT || op == OP_LE;
+  if (t == SQLITE_NULL) return 0;
+  if (t == SQLITE_BLOB) return below;
+  if (t != SQLITE_TEXT) return num_range(v, t, op, lo, hi);
+  sqlite3_value *num;
+  t = numeric_copy(v, &num);
+  int r = t < 0 ? -1 : t == SQLITE_TEXT || below ? below : num_range(num, t, op, lo, hi);
+  if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) *exact = 0;
+  sqlite3_value_free(num);
+  return r;
+}
+
+/* Is v the TEXT lit, byte for byte (NUL bytes and all)? */
+static int text_is(sqlite3_value *v, const char *lit) {
+  if (sqlite3_value_type(v) != SQLITE_TEXT) return 0;
+  const char *t = (const char *)sqlite3_value_text(v);
+  size_t n = (size_t)sqlite3_value_bytes(v);
+  return t && n == strlen(lit) && !memcmp(t, lit, n);
+}
+
+/* source = v, event_type = v. Returns 1 with *name when only rows of that
+** exact name can match, 0 when no row can, 2 when any can, -1 when out
+** of memory.
+**  - Stored names are trimmed, 1..EVS_MAX_NAME bytes, without NUL: text
+**    that is not such a string equals none (the library's lookup would
+**    trim it, or stop at a NUL). Other text is looked up exactly (no
+**    name is invalid UTF-8 or holds a control character, so such a value
+**    finds nothing). Exact, unless the text looks numeric: then an
+**    expression of numeric affinity makes a numeric-looking name a number,
+**    unequal to any text, and the rows are a superset (*exact cleared).
+**  - A number compares as its text ('5') or, from an expression of
+**    numeric affinity, numerically with every numeric-looking name ('05',
+**    '5.0'): any row can match (*exact cleared).
+**  - NULL and blobs equal no text. */
+static int name_filter(sqlite3_value *v, const char **name, int *exact) {
   int t = sqlite3_value_type(v);
-  if (t == SQLITE_NULL || t == SQLITE_BLOB) return NULL;
-  return (const char *)sqlite3_value_text(v);
+  if (t == SQLITE_NULL || t == SQLITE_BLOB) return 0;
+  if (t != SQLITE_TEXT) return *exact = 0, 2;
+  const char *s = (const char *)sqlite3_value_text(v);
+  size_t n = (size_t)sqlite3_value_bytes(v);
+  if (!s) return -1;
+  if (!n || n > EVS_MAX_NAME || strlen(s) != n || evs_is_space(s[0]) ||
+      evs_is_space(s[n - 1]))
+    return 0;
+  sqlite3_value *num;
+  int nt = numeric_copy(v, &num);
+  sqlite3_value_free(num);
+  if (nt < 0) return -1;
+  if (nt != SQLITE_TEXT) *exact = 0;
+  *name = s;
+  return 1;
+}
+
+/* The time of the created_at text s[0..k), a date (k = 10), hour (13),
+** minute (16) or second (19), or into the fraction (20..26), when it
+** begins the created_at of some time: the first such time in *start. */
+static int prefix_start(const char *s, int k, int64_t *start) {
+  static const int at[7] = {0, 5, 8, 11, 14, 17, 20}, width[7] = {4, 2, 2, 2, 2, 2, 6};
+  int f[7] = {0, 1, 1, 0, 0, 0, 0}; /* missing fields: the first of their range */
+  for (int i = 0; i < 7 && at[i] < k; i++) {
+    f[i] = 0;
+    for (int j = 0; j < width[i]; j++)
+      f[i] = f[i] * 10 + (at[i] + j < k ? s[at[i] + j] - '0' : 0);
+  }
+  if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59)
+    return 0;
+  struct tm tm = {0};
+  tm.tm_year = f[0] - 1900;
+  tm.tm_mon = f[1] - 1;
+  tm.tm_mday = f[2];
+  tm.tm_hour = f[3];
+  tm.tm_min = f[4];
+  tm.tm_sec = f[5];
+  *start = (int64_t)timegm(&tm) * 1000000 + f[6];
+  /* The proof: formatted back, the time begins with s (timegm rolls
+  ** 02-30 into March; years below 1000 print narrower). */
+  char back[32];
+  evs_fmt_time(*start, back);
+  return !memcmp(back, s, (size_t)k);
+}
+
+/* created_at op v, narrowed to created_us in [*lo, *hi]: a superset of
+** the rows SQLite accepts (it compares the text of every row: the
+** constraint is not omitted). Returns 0 when no row can match.
+**
+** created_at is evs_fmt_time's "YYYY-MM-DDTHH:MM:SS.ffffffZ", 27 bytes
+** for every created time (years 1970..9999; appends refuse other clock
+** values), with fixed-width, zero-padded fields from the most
+** significant: between two times, created_at text order is time order,
+** and so is the order of their first k bytes, for any k. SQLite compares:
+**  - with NULL: no row;
+**  - with a blob: text sorts before it (no affinity converts a blob):
+**    < and <= hold for every row, =, > and >= for none;
+**  - with a number: as text ('5' sorts after '2026-...') or, from an
+**    expression of numeric affinity, as text against a number (text
+**    sorts after it); created_at never looks numeric. Each op holds for
+**    every row under one of the two: no narrowing;
+**  - with text: byte-wise (BINARY). Let p be the longest prefix of v, of
+**    k bytes, that begins the created_at of some time (prefix_start),
+**    and [a, b] the times whose created_at begins with p (a day, hour,
+**    minute, second or part of one). For a row whose created_at's first k
+**    bytes are below p, created_at < v; above p, created_at > v; equal,
+**    either. So created_at < v or <= v requires created_us <= b, > v or
+**    >= v requires created_us >= a, = v both. Without such a p (v shorter
+**    than a date, or not a date), no narrowing. */
+static int at_range(sqlite3_value *v, int op, int64_t *lo, int64_t *hi) {
+  *lo = INT64_MIN;
+  *hi = INT64_MAX;
+  int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL) return 0;
+  if (t == SQLITE_BLOB) return op == OP_LT || op == OP_LE;
+  if (t != SQLITE_TEXT) return 1;
+  const char *s = (const char *)sqlite3_value_text(v);
+  int n = sqlite3_value_bytes(v);
+  static const char shape[] = "0000-00-00T00:00:00.000000";
+  int j = 0;
+  while (s && j < n && j < 26 &&
+         (shape[j] == '0' ? s[j] >= '0' && s[j] <= '9' : s[j] == shape[j]))
+    j++;
+  static const int ks[] = {16, 13, 10};
+  static const int64_t spans[] = {60000000, 3600000000LL, 86400000000LL};
+  for (int i = -1; i < 3; i++) {
+    int k = i < 0 ? (j >= 19 ? j : 0) : ks[i];
+    int64_t a, span = 1;
+    if (!k || k > j || !prefix_start(s, k, &a)) continue;
+    if (i >= 0) span = spans[i];
+    else
+      for (int d = k < 20 ? 20 : k; d < 26; d++) span *= 10;
+    if (op != OP_LT && op != OP_LE) *lo = a;
+    if (op != OP_GT && op != OP_GE) *hi = a + (span - 1);
+    break;
+  }
+  return 1;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* source IN (...) / event_type IN (...), the list whole: *r = 0 when no
+** row can match, 2 when any can (a number in the list: see name_filter),
+** else 1 with the distinct names set: one name filters like "=", several
+** are scanned one after another. */
+static int take_names(vcur *c, sqlite3_value *list, int type, int *r, int *exact) {
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  int any = 0, rc;
+  sqlite3_value *e;
+  for (rc = sqlite3_vtab_in_first(list, &e); rc == SQLITE_OK && e;
+       rc = sqlite3_vtab_in_next(list, &e)) {
+    const char *name = NULL;
+    int f = name_filter(e, &name, exact);
+    if (f < 0) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    any |= f == 2;
+    if (f != 1) continue;
+    if (n == cap) {
+      char **nn = sqlite3_realloc64(names, (cap = cap ? 2 * cap : 8) * sizeof *nn);
+      if (!nn) break;
+      names = nn;
+    }
+    if (!(names[n] = sqlite3_mprintf("%s", name))) break;
+    n++;
+  }
+  if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  if (rc == SQLITE_OK && e) rc = SQLITE_NOMEM; /* the loop broke */
+  if (rc || any || !n) {
+    free_names(names, n);
+    *r = rc ? 1 : any ? 2 : 0;
+    return rc;
+  }
+  qsort(names, n, sizeof *names, cmp_str);
+  size_t w = 1;
+  for (size_t i = 1; i < n; i++)
+    if (strcmp(names[i], names[w - 1])) names[w++] = names[i];
+    else sqlite3_free(names[i]);
+  *r = 1;
+  if (w > 1 && c->names) { /* both names are lists: scan by the first */
+    *exact = 0;
+    free_names(names, w);
+    return SQLITE_OK;
+  }
+  if (type) c->q.event_type = names[0];
+  else c->q.source = names[0];
+  if (w == 1) {
+    *(type ? &c->typ : &c->src) = names[0];
+    sqlite3_free(names);
+  } else {
+    c->names = names;
+    c->nnames = w;
+    c->names_type = type;
+  }
+  return SQLITE_OK;
+}
+
+static int op_code(const char *op, size_t n) {
+  if (n == 1) return op[0] == '=' ? OP_EQ : op[0] == '<' ? OP_LT : op[0] == '>' ? OP_GT : -1;
+  if (n == 2 && op[1] == '=') return op[0] == '<' ? OP_LE : op[0] == '>' ? OP_GE : -1;
+  return -1;
 }
 
 static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
                    int argc, sqlite3_value **argv) {
   vcur *c = (vcur *)p;
+  vtab *vt = (vtab *)p->pVtab;
   cur_reset(c);
   c->limit = -1;
-  int64_t offset = 0;
   int64_t idlo = INT64_MIN, idhi = INT64_MAX, tlo = INT64_MIN, thi = INT64_MAX;
-  int empty = 0, point = 0, desc = 0, ai = 0;
+  int64_t limit = -1, offset = 0;
+  int empty = 0, point = 0, desc = 0, ai = 0, exact = 1;
   c->q.status = EVS_QUERY_ANY;
   c->q.limit = EVS_PAGE_MAX;
-  char tok[32];
   for (const char *s = idxStr; *s;) {
-    size_t n = strcspn(s, " ");
-    snprintf(tok, sizeof tok, "%.*s", (int)n, s);
+    /* A token: a name, then for a constraint its operator. */
+    size_t n = strcspn(s, " "), nl = strcspn(s, "=<> ");
+    const char *tok = s;
     s += n + (s[n] == ' ');
-    if (!strcmp(tok, "asc") || !strcmp(tok, "desc") || !strcmp(tok, "scan") ||
-        !strcmp(tok, "nopayload")) {
-      desc |= !strcmp(tok, "desc");
-      c->q.without_payload |= !strcmp(tok, "nopayload");
+    int op = nl < n ? op_code(tok + nl, n - nl) : -1;
+#define IS(name) (nl == sizeof(name) - 1 && !memcmp(tok, name, nl))
+    if (IS("asc") || IS("desc") || IS("scan") || IS("nopayload")) {
+      desc |= IS("desc");
+      c->q.without_payload |= IS("nopayload");
       continue;
     }
-    if (ai >= argc) break;
+    if (ai >= argc) return vt_error(vt, SQLITE_ERROR, "evstore: plan and arguments differ");
     sqlite3_value *v = argv[ai++];
     int64_t lo, hi;
-    if (!strcmp(tok, "id=") || !strcmp(tok, "id-in")) {
+    int r = 1;
+    if ((IS("id") && op == OP_EQ) || IS("id-in")) {
       point = 1;
       size_t cap = 0;
       sqlite3_value *e = v;
-      int in = tok[2] == '-', rc = in ? sqlite3_vtab_in_first(v, &e) : SQLITE_OK;
+      int in = IS("id-in"), rc = in ? sqlite3_vtab_in_first(v, &e) : SQLITE_OK;
       for (; rc == SQLITE_OK && e; rc = in ? sqlite3_vtab_in_next(v, &e) : SQLITE_DONE) {
-        if (!int_range(e, "=", &lo, &hi) || lo < 1) continue;
-        if (c->nids == cap) {
-          cap = cap ? cap * 2 : 16;
-          uint64_t *ni = realloc(c->ids, cap * sizeof *ni);
-          if (!ni) return SQLITE_NOMEM;
-          c->ids = ni;
-        }
+        if ((r = int_range(e, OP_EQ, &lo, &hi, &exact)) < 0) return SQLITE_NOMEM;
+        if (!r || lo < 1) continue;
+        if (evs_grow((void **)&c->ids, &cap, c->nids + 1, sizeof *c->ids))
+          return SQLITE_NOMEM;
         c->ids[c->nids++] = (uint64_t)lo;
-        if (!in) break;
       }
+      if (rc != SQLITE_OK && rc != SQLITE_DONE) return rc;
       continue;
     }
-    if (!strcmp(tok, "limit")) {
-      c->limit = sqlite3_value_int64(v) < 0 ? -1 : sqlite3_value_int64(v);
-    } else if (!strcmp(tok, "offset")) {
+    if (IS("limit")) {
+      limit = sqlite3_value_int64(v) < 0 ? -1 : sqlite3_value_int64(v);
+    } else if (IS("offset")) {
       offset = sqlite3_value_int64(v) < 0 ? 0 : sqlite3_value_int64(v);
-    } else if (!strncmp(tok, "id", 2)) {
-      if (!int_range(v, tok + 2, &lo, &hi)) empty = 1;
-      idlo = lo > idlo ? lo : idlo;
-      idhi = hi < idhi ? hi : idhi;
-    } else if (!strncmp(tok, "created_us", 10)) {
-      if (!int_range(v, tok + 10, &lo, &hi)) empty = 1;
-      tlo = lo > tlo ? lo : tlo;
-      thi = hi < thi ? hi : thi;
-    } else if (!strncmp(tok, "created_at", 10)) {
-      /* Only narrows (SQLite compares the text of every row). */
-      int64_t x;
-      const char *t = sqlite3_value_type(v) == SQLITE_TEXT
-                          ? (const char *)sqlite3_value_text(v) : NULL;
-      if (!t || parse_iso_floor(t, &x)) continue;
-      if (tok[10] == '>' && x > tlo) tlo = x;
-      if (tok[10] == '<' && x < thi) thi = x;
-    } else {
-      const char *t = text_eq(v);
-      if (!t) {
-        empty = 1;
-      } else if (!strcmp(tok, "status=")) {
-        if (!strcmp(t, "pending")) c->q.status = EVS_QUERY_PENDING;
-        else if (!strcmp(t, "acknowledged")) c->q.status = EVS_QUERY_ACKNOWLEDGED;
-        else empty = 1;
-      } else if (!strcmp(tok, "source=") || !strcmp(tok, "event_type=")) {
-        char *dup = sqlite3_mprintf("%s", t);
+    } else if (IS("source-in") || IS("event_type-in")) {
+      int rc = take_names(c, v, IS("event_type-in"), &r, &exact);
+      if (rc) return rc;
+    } else if (op < 0) {
+      return vt_error(vt, SQLITE_ERROR, "evstore: unknown plan token '%.*s'", (int)n, tok);
+    } else if (IS("id") || IS("created_us")) {
+      r = int_range(v, op, &lo, &hi, &exact);
+      int64_t *l = IS("id") ? &idlo : &tlo, *h = IS("id") ? &idhi : &thi;
+      *l = EVS_MAX(*l, lo);
+      *h = EVS_MIN(*h, hi);
+    } else if (IS("created_at")) {
+      r = at_range(v, op, &lo, &hi);
+      tlo = EVS_MAX(tlo, lo);
+      thi = EVS_MIN(thi, hi);
+    } else if (IS("status")) {
+      c->q.status = text_is(v, "pending")        ? EVS_QUERY_PENDING
+                    : text_is(v, "acknowledged") ? EVS_QUERY_ACKNOWLEDGED
+                                                 : (r = 0, EVS_QUERY_ANY);
+    } else if (IS("priority")) {
+      r = 0;
+      for (int pr = EVS_PRIORITY_LOW; pr <= EVS_PRIORITY_HIGH; pr++)
+        if (text_is(v, prio_names[pr])) c->q.priority = pr, r = 1;
+    } else if (IS("source") || IS("event_type")) {
+      const char *name = NULL;
+      if ((r = name_filter(v, &name, &exact)) == 1) {
+        char *dup = sqlite3_mprintf("%s", name);
         if (!dup) return SQLITE_NOMEM;
-        if (tok[0] == 's') c->src = dup, c->q.source = dup;
+        if (IS("source")) c->src = dup, c->q.source = dup;
         else c->typ = dup, c->q.event_type = dup;
-      } else if (!strcmp(tok, "priority=")) {
-        if (!(c->q.priority = prio_parse(t))) empty = 1;
-      } else if (!strcmp(tok, "cursor=")) {
-        if (!(c->qcur = sqlite3_mprintf("%s", t))) return SQLITE_NOMEM;
-        c->q.cursor = c->qcur;
       }
+    } else if (IS("cursor")) {
+      int t = sqlite3_value_type(v);
+      const char *cur = (const char *)sqlite3_value_text(v);
+      if (t == SQLITE_NULL || t == SQLITE_BLOB) {
+        r = 0;
+      } else if (!cur) {
+        return SQLITE_NOMEM;
+      } else if (strlen(cur) != (size_t)sqlite3_value_bytes(v)) {
+        return vt_error(vt, SQLITE_ERROR, "evstore: malformed cursor (it holds a NUL byte)");
+      } else {
+        if (!(c->ucur = sqlite3_mprintf("%s", cur))) return SQLITE_NOMEM;
+        c->q.cursor = c->ucur;
+      }
+    } else {
+      return vt_error(vt, SQLITE_ERROR, "evstore: unknown plan token '%.*s'", (int)n, tok);
     }
+#undef IS
+    if (r < 0) return SQLITE_NOMEM;
+    if (!r) empty = 1;
   }
   /* Ids start at 1; the query's 0 means "unbounded". */
   if (idlo > idhi || idhi < 1) empty = 1;
   if (idlo > 1) c->q.min_id = (uint64_t)idlo;
   if (idhi < INT64_MAX) c->q.max_id = (uint64_t)idhi;
-  /* Times as exclusive bounds; created_us from the real clock is > 0, so
-  ** a bound at or below the epoch selects nothing or everything. */
-  if (tlo > thi) empty = 1;
+  /* Times as exclusive bounds; created times are >= 0, and the query's
+  ** 0 means "unbounded", so "after 0" cannot be said: created_us 0 comes
+  ** too (SQLite drops it). */
+  if (tlo > thi || thi < 0) empty = 1;
   if (tlo > 1) c->q.created_after_us = tlo - 1;
-  if (thi < INT64_MAX) {
-    if (thi < 1) empty = 1;
-    else c->q.created_before_us = thi + 1;
-  }
+  if (tlo == 1) exact = 0;
+  if (thi < INT64_MAX) c->q.created_before_us = thi + 1;
   c->q.descending = desc;
   if (point) {
     c->scan = 0;
@@ -998,22 +1224,13 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
   } else {
     c->scan = 1;
   }
+  /* SQLite skips OFFSET rows itself: stop after LIMIT + OFFSET. */
+  if (exact && limit >= 0) c->limit = offset > INT64_MAX - limit ? INT64_MAX : limit + offset;
   if (empty || c->limit == 0) return c->eof = 1, SQLITE_OK;
-  if (c->scan) {
-    /* Small LIMITs fetch small pages. */
-    if (c->limit > 0 && c->limit < EVS_PAGE_MAX && offset < EVS_PAGE_MAX - c->limit)
-      c->q.limit = (unsigned)(c->limit + offset);
-    int rc = fetch_page(c);
-    if (rc) return rc;
-  } else {
-    int rc = step(c);
-    if (rc) return rc;
-  }
-  while (offset-- > 0 && !c->eof) {
-    int rc = step(c);
-    if (rc) return rc;
-  }
-  return SQLITE_OK;
+  if (!c->scan) return step(c);
+  /* Small LIMITs fetch small pages. */
+  if (c->limit > 0 && c->limit < EVS_PAGE_MAX) c->q.limit = (unsigned)c->limit;
+  return fetch_page(c);
 }
 
 static void result_time(sqlite3_context *ctx, int64_t us) {

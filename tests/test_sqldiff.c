@@ -746,6 +746,95 @@ static void t_differential(void) {
   CHECK(pushed_limit > nqueries / 50);
 }
 
+/* The same WHERE on both tables, rows compared in order: how many rows,
+** or -1 when they differ. */
+static int agree_where(const char *where, const char *tail) {
+  char *e = sqlite3_mprintf("SELECT id FROM ev WHERE %s %s", where, tail);
+  char *p = sqlite3_mprintf("SELECT id FROM plain WHERE %s %s", where, tail);
+  int n = -1;
+  if (!e || !p || !agree(e, p, 1, NULL, &n)) n = -1;
+  sqlite3_free(e);
+  sqlite3_free(p);
+  return n;
+}
+
+/* Hundreds of constraints in one statement, long IN lists and long
+** values. The planner wrote its plan into a 512-byte stack buffer with
+** += snprintf: 80 created_us terms overflowed it (the sqlite3 shell
+** crashed on SELECT count(*) ... WHERE created_us>=0 AND created_us>=1 AND
+** ...). */
+static void t_many_constraints(void) {
+  REQUIRE(db);
+  str *w = sqlite3_str_new(NULL);
+  for (int i = 0; i < 300; i++)
+    sqlite3_str_appendf(w, "%screated_us>=%d", i ? " AND " : "", i);
+  char *us = sqlite3_str_finish(w);
+  CHECK(agree_where(us, "ORDER BY id") > 300);
+  /* The plan names every term: far longer than 512 bytes. */
+  char *x = sqlite3_mprintf("EXPLAIN QUERY PLAN SELECT count(*) FROM ev WHERE %s", us);
+  sqlite3_stmt *st;
+  REQUIRE(sqlite3_prepare_v2(db, x, -1, &st, NULL) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(strlen((const char *)sqlite3_column_text(st, 3)) > 300 * 12);
+  sqlite3_finalize(st);
+  sqlite3_free(x);
+
+  /* Every kind of term the table takes, repeated, with ORDER BY and
+  ** LIMIT; then long IN lists and long values. */
+  w = sqlite3_str_new(NULL);
+  sqlite3_str_appendall(w, us);
+  for (int i = 0; i < 80; i++) /* SQLite's expression depth limit is 1000 */
+    sqlite3_str_appendf(w, " AND id>=%d AND id<=%d AND rowid<%d AND status='pending' AND "
+                           "source IN ('stripe', 'Stripe', '5', 'café') AND "
+                           "created_us<=%lld AND created_at>'2026'",
+                        i % 7, 400 - i, 1000 + i, (long long)data.us[data.n - 1] + i);
+  char *all = sqlite3_str_finish(w);
+  CHECK_EQ(agree_where(all, "ORDER BY id DESC LIMIT 7 OFFSET 2"), 7);
+  CHECK(agree_where(all, "") > 9);
+  static const char *const in_cols[] = {"id", "created_us", "source", "event_type", "status",
+                                        "priority", "created_at"};
+  for (size_t c = 0; c < sizeof in_cols / sizeof *in_cols; c++) {
+    w = sqlite3_str_new(NULL);
+    sqlite3_str_appendf(w, "%s IN (", in_cols[c]);
+    for (int i = 0; i < 2000; i++) {
+      if (i) sqlite3_str_appendall(w, ", ");
+      static const char *const words[] = {"pending", "acknowledged", "low", "normal", "high"};
+      switch (i % 6) {
+      case 0: sqlite3_str_appendf(w, "%d", i / 6); break;
+      case 1: sqlite3_str_appendf(w, "%lld", (long long)data.us[i % data.n]); break;
+      case 2: sqlite3_str_appendf(w, "'%s'", PICK(sources)); break;
+      case 3: sqlite3_str_appendf(w, "'%s'", PICK(types)); break;
+      case 4: sqlite3_str_appendf(w, "'%s'", PICK(words)); break;
+      default: sqlite3_str_appendf(w, "'%s'", data.at[i % data.n]); break;
+      }
+    }
+    sqlite3_str_appendall(w, ") AND status IN ('pending', 'acknowledged', 'pending')");
+    char *in = sqlite3_str_finish(w);
+    CHECK(agree_where(in, "ORDER BY id") > 0);
+    sqlite3_free(in);
+  }
+  char *big = sqlite3_malloc(20001);
+  REQUIRE(big);
+  memset(big, 'x', 20000);
+  big[20000] = 0;
+  memcpy(big, "2026-05-01T07:57:38", 19);
+  char *longv = sqlite3_mprintf(
+      "source = '%s' OR event_type IN ('%s', 'e') OR created_at >= '%s' OR status = '%s' OR "
+      "priority = '%s' OR created_us = '%s' OR id < '%s'",
+      big, big, big, big, big, big, big);
+  CHECK(agree_where(longv, "ORDER BY id") > 300);
+  char *curq = sqlite3_mprintf("SELECT id FROM ev WHERE %s AND cursor = '%s'", us, big);
+  REQUIRE(sqlite3_prepare_v2(db, curq, -1, &st, NULL) == SQLITE_OK);
+  CHECK_EQ(sqlite3_step(st), SQLITE_ERROR);
+  CHECK_CONTAINS(sqlite3_errmsg(db), "malformed cursor");
+  sqlite3_finalize(st);
+  sqlite3_free(curq);
+  sqlite3_free(longv);
+  sqlite3_free(big);
+  sqlite3_free(all);
+  sqlite3_free(us);
+}
+
 int main(void) {
   const char *e = getenv("EVS_SEED");
   if (e && *e) seed = strtoull(e, NULL, 10);
@@ -753,6 +842,7 @@ int main(void) {
   if (e && *e) nqueries = strtol(e, NULL, 10);
   RUN(t_setup);
   RUN(t_differential);
+  RUN(t_many_constraints);
   sqlite3_close(db);
   if (dir) t_rmdir(dir);
   return TEST_EXIT();

@@ -14,9 +14,11 @@
 **              on id / rowid (=, IN, ranges, with integer, real, text, NULL
 **              and extreme literals), status, source, event_type, priority,
 **              created_us, created_at, cursor (the last cursor a SELECT
-**              returned, bound as ?1), ORDER BY, LIMIT / OFFSET, self-joins
-**              and subqueries; UPDATE status, DELETE, BEGIN, SAVEPOINT,
-**              RELEASE, ROLLBACK TO, COMMIT, ROLLBACK; evstore_stats().
+**              returned, bound as ?1), runs of up to 200 repeated or
+**              counting terms and IN lists of up to 200 ids, ORDER BY,
+**              LIMIT / OFFSET, self-joins and subqueries; UPDATE status,
+**              DELETE, BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT,
+**              ROLLBACK; evstore_stats().
 **
 ** Every row of every statement is stepped and every column read. SQL
 ** errors are expected; crashes, sanitizer reports and leaks are not. The
@@ -143,18 +145,12 @@ static void exec1(const char *sql) {
 
 /* ---- the grammar ---------------------------------------------------------- */
 
+/* A statement being written (it may hold hundreds of terms). */
 typedef struct sbuf {
-  char p[MAX_SQL];
-  size_t n;
+  sqlite3_str *s;
 } sbuf;
 
-static void put(sbuf *b, const char *s) {
-  size_t k = strlen(s);
-  if (b->n + k >= sizeof b->p) k = sizeof b->p - 1 - b->n;
-  memcpy(b->p + b->n, s, k);
-  b->n += k;
-  b->p[b->n] = 0;
-}
+static void put(sbuf *b, const char *s) { sqlite3_str_appendall(b->s, s); }
 
 #define PICK(in, arr) (arr[fz_pick(in, sizeof arr / sizeof *arr)])
 
@@ -244,13 +240,49 @@ static void cond(fz_in *in, sbuf *b) {
   put(b, t);
 }
 
+/* A run of up to 200 terms joined by AND: one term repeated, or terms
+** that count (created_us >= 0 AND created_us >= 1 ...), or one IN list of
+** up to 200 ids. The planner then gets hundreds of constraints. */
+static void run_of_terms(fz_in *in, sbuf *b) {
+  unsigned count = 1 + fz_u8(in) % 200, style = fz_pick(in, 6);
+  char t[160];
+  if (style == 5) {
+    put(b, "id IN (");
+    for (unsigned j = 0; j < count; j++) {
+      snprintf(t, sizeof t, "%s%u", j ? ", " : "", j * 3 % 1000);
+      put(b, t);
+    }
+    put(b, ")");
+    return;
+  }
+  sbuf one = {sqlite3_str_new(NULL)};
+  if (style == 0) cond(in, &one);
+  char *same = sqlite3_str_finish(one.s);
+  for (unsigned j = 0; j < count; j++) {
+    if (j) put(b, " AND ");
+    switch (style) {
+    case 0: snprintf(t, sizeof t, "%s", same ? same : "1"); break;
+    case 1: snprintf(t, sizeof t, "created_us >= %u", j); break;
+    case 2: snprintf(t, sizeof t, "id >= %u AND rowid <= %u", j % 3, 1000000 - j); break;
+    case 3: snprintf(t, sizeof t, "created_at > '19%02u' AND status = 'pending'", j % 100); break;
+    default:
+      snprintf(t, sizeof t,
+               "source = 'a' AND event_type IN ('t1', 't%u') AND priority = 'normal'", j);
+      break;
+    }
+    put(b, t);
+  }
+  sqlite3_free(same);
+}
+
 static void where(fz_in *in, sbuf *b) {
-  unsigned n = fz_pick(in, 5);
+  unsigned k = fz_u8(in), n = k % 5;
   if (!n) return;
   put(b, " WHERE ");
   for (unsigned i = 0; i < n; i++) {
     if (i) put(b, fz_u8(in) % 5 ? " AND " : " OR ");
-    cond(in, b);
+    if (k >= 200 && fz_u8(in) & 1) run_of_terms(in, b);
+    else cond(in, b);
   }
 }
 
@@ -331,8 +363,7 @@ static void select_stmt(fz_in *in, sbuf *b) {
 static void structured(fz_in *in) {
   int nstmt = 0;
   while (in->n && nstmt++ < 60) {
-    sbuf b = {.n = 0};
-    b.p[0] = 0;
+    sbuf b = {sqlite3_str_new(NULL)};
     char t[300];
     unsigned k = fz_pick(in, 20);
     switch (k) {
@@ -386,7 +417,9 @@ static void structured(fz_in *in) {
       cond(in, &b);
       break;
     }
-    exec1(b.p);
+    char *sql = sqlite3_str_finish(b.s);
+    if (sql) exec1(sql);
+    sqlite3_free(sql);
   }
 }
 
@@ -525,8 +558,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_fail(__FILE__, __LINE__, "%s: %s", create, err ? err : "?");
   sqlite3_free(err);
   sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 200000);
-  sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, MAX_SQL + 16);
-  sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 50);
+  sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, 1 << 17);
+  sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 700); /* runs of 200 terms, 3 each */
   sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 8);
   sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, 20000);
   sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, 8);

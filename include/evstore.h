@@ -136,12 +136,13 @@ typedef struct evs_options {
 ** option, with a message. */
 int evs_options_resolve(const evs_options *in, evs_options *out);
 
-/* Open (creating if needed) the store in directory `dir`. dir NULL or
-** ":memory:" gives an in-memory store with no files. opts may be NULL for
-** defaults. On success *out is the handle; on failure *out is NULL and
-** evs_errmsg(NULL) says why. One process at a time may open a directory
-** (EVS_ELOCKED otherwise). Opening recovers from a crash: a torn or
-** uncommitted tail is truncated and counted in evs_stats.
+/* Open (creating if needed) the store in directory `dir`, a name of at
+** most 4032 bytes. dir NULL or ":memory:" gives an in-memory store with no
+** files. opts may be NULL for defaults. On success *out is the handle; on
+** failure *out is NULL and evs_errmsg(NULL) says why. One process at a
+** time may open a directory (EVS_ELOCKED otherwise). Opening recovers from
+** a crash: a torn or uncommitted tail is truncated and counted in
+** evs_stats.
 ** Errors: EVS_EINVAL, EVS_ELOCKED, EVS_ECORRUPT, EVS_EIO, EVS_ENOMEM. */
 int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
 

@@ -180,7 +180,7 @@ static int checkpoint_write(evs_store *s, int nowait) {
   if (!rc) {
     int e = evs_io_replace(s->io, s->dir, CK_NAME, w.p, w.n, NULL);
     if (e) {
-      char path[4096];
+      char path[EVS_PATH_BUF];
       snprintf(path, sizeof path, "%s/%s", s->dir, CK_NAME);
       rc = evs_err_io(s, -e, "cannot write", path);
     }
@@ -239,7 +239,7 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
   s->ckpt_state = EVS_CHECKPOINT_NONE;
   if (e == -ENOENT) return 0;
   if (e) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     snprintf(path, sizeof path, "%s/%s", s->dir, CK_NAME);
     return e == -ENOMEM ? evs_err(s, EVS_ENOMEM, "out of memory reading %s", path)
                         : evs_err_io(s, -e, "cannot read", path);

@@ -229,7 +229,7 @@ static int rw_flush(rw *w) {
   }
   int e = evs_io_write_all(w->s->io, w->ng->fd, w->buf, w->len, (off_t)(w->pos - w->len));
   if (e) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     evs_seg_path(w->s, w->ng->no, path, sizeof path);
     return evs_err_io(w->s, -e, "write to", path);
   }
@@ -292,7 +292,7 @@ static int rewrite(rw *w, const evs_seg *g, int64_t now) {
     /* Never copy damage: a segment open did not check (a checkpoint
     ** covered it) is checked record by record here. */
     if (!g->checked && evs_rec_check(r, g->size - pos, &len, &type) != 1) {
-      char path[4096];
+      char path[EVS_PATH_BUF];
       evs_seg_path(s, g->no, path, sizeof path);
       rc = evs_err(s, EVS_ECORRUPT, "segment %s: damaged record at offset %" PRIu64
                    " (compaction stopped; evs_verify tells more)", path, pos);
@@ -397,7 +397,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
     w.ng->size = w.pos;
     int e = w.ng->fd >= 0 ? s->io->fdatasync(s->io->ctx, w.ng->fd) : 0;
     if (e) {
-      char path[4096];
+      char path[EVS_PATH_BUF];
       evs_seg_path(s, no, path, sizeof path);
       rc = evs_err_io(s, -e, "fdatasync of", path);
       goto fail;
@@ -496,7 +496,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
   /* Retire the old files once the switch is durable; if the directory
   ** sync failed, leave them (orphans the next open removes). */
   if (s->dir) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     if (!keep) {
       evs_seg_path(s, no, path, sizeof path);
       s->io->unlink(s->io->ctx, path);
@@ -516,7 +516,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
 fail:
   if (w.ng) {
     if (s->dir) {
-      char path[4096];
+      char path[EVS_PATH_BUF];
       evs_seg_path(s, no, path, sizeof path);
       s->io->unlink(s->io->ctx, path);
     }

@@ -65,7 +65,7 @@ int evs_dict_open(evs_store *s) {
   int e = evs_read_file(s, EVS_DICT_NAME, &b, &n);
   if (e == -ENOENT) return 0;
   if (e) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
     return evs_err_io(s, -e, "cannot read", path);
   }
@@ -193,7 +193,7 @@ int evs_dict_train(evs_store *s) {
     if (e) {
       /* Whether it is on disk or not, nothing uses it: payloads stay
       ** raw, and a file that did land is read (and used) next open. */
-      char path[4096];
+      char path[EVS_PATH_BUF];
       snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
       rc = evs_err_io(s, -e, "cannot write", path);
       train_failed(s, evs_errmsg(s));

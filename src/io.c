@@ -89,7 +89,7 @@ int evs_io_sync_dir(const evs_io *io, const char *dir) {
 int evs_io_replace(const evs_io *io, const char *dir, const char *name,
                    const void *buf, size_t n, int *renamed) {
   if (renamed) *renamed = 0;
-  char path[4096], tmp[4096];
+  char path[EVS_PATH_BUF], tmp[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
   int fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);

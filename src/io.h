@@ -39,6 +39,9 @@ int evs_io_write_all(const evs_io *io, int fd, const void *buf, size_t n,
 /* fsync the directory holding a new or renamed file. */
 int evs_io_sync_dir(const evs_io *io, const char *dir);
 
+/* The size of the buffers file paths are built in (store.h: EVS_DIR_MAX). */
+#define EVS_PATH_BUF 4096
+
 /* Replace dir/name atomically with n bytes of buf: write name.tmp,
 ** fdatasync, rename over name, fsync dir. 0 or -errno. *renamed (may be
 ** NULL) tells a failure after the rename (name replaced, the directory

@@ -121,7 +121,7 @@ int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
   evs_seghdr_encode(no, s->meta.store_id, evs_now(s), first_id, flags, hdr);
   int rc;
   if (s->dir) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     evs_seg_path(s, no, path, sizeof path);
     int fd = s->io->open(s->io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
     if (fd < 0) {
@@ -177,7 +177,7 @@ int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off) {
   }
   int e = evs_io_write_all(s->io, g->fd, p, n, (off_t)off);
   if (e) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     evs_seg_path(s, g->no, path, sizeof path);
     return evs_err_io(s, -e, "write to", path);
   }
@@ -189,7 +189,7 @@ int evs_log_truncate(evs_store *s, uint64_t off) {
   if (g->fd < 0) return 0;
   int e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)off);
   if (e) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     evs_seg_path(s, g->no, path, sizeof path);
     return evs_err_io(s, -e, "cannot truncate", path);
   }
@@ -226,7 +226,7 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
     } else if (e) {
       /* After a failed fdatasync the kernel may have dropped the dirty
       ** pages: nothing written since the last good sync can be trusted. */
-      char path[4096];
+      char path[EVS_PATH_BUF];
       evs_seg_path(s, target >> 32, path, sizeof path);
       rc = evs_err_io(s, -e, "fdatasync of", path);
       s->broken = rc;
@@ -272,7 +272,7 @@ int evs_log_roll_if_full(evs_store *s) {
   if (!in_effect) {
     /* An orphan now (open would remove it too). */
     if (s->dir) {
-      char path[4096];
+      char path[EVS_PATH_BUF];
       evs_seg_path(s, g->no, path, sizeof path);
       s->io->unlink(s->io->ctx, path);
     }
@@ -314,7 +314,7 @@ int evs_manifest_write(evs_store *s, evs_seg *const *segs, size_t n, uint64_t la
   int e = evs_io_replace(s->io, s->dir, EVS_MANIFEST_NAME, buf,
                          evs_manifest_len((uint32_t)n), &renamed);
   if (e) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     snprintf(path, sizeof path, "%s/%s", s->dir, EVS_MANIFEST_NAME);
     rc = evs_err_io(s, -e, "cannot write", path);
     if (!renamed) goto done;
@@ -336,7 +336,7 @@ done:
 }
 
 int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
-  char path[4096];
+  char path[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/%s", s->dir, name);
   *buf = NULL;
   *n = 0;
@@ -598,7 +598,7 @@ static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
 /* Open and map one segment the manifest names and check its header and,
 ** if sealed, its size. Records are checked by recover(). */
 static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
-  char path[4096];
+  char path[EVS_PATH_BUF];
   evs_seg_path(s, no, path, sizeof path);
   evs_seg *g = calloc(1, sizeof *g);
   if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
@@ -649,7 +649,7 @@ fail:
 ** whole; the last one loses its torn or uncommitted tail. */
 static int check_segment(evs_store *s, size_t i, uint64_t from) {
   evs_seg *g = s->segs[i];
-  char path[4096];
+  char path[EVS_PATH_BUF];
   evs_seg_path(s, g->no, path, sizeof path);
   uint64_t fsize = g->size, end, nafter, scan_end;
   evs_log_scan(g, from, fsize, &end, &nafter, &scan_end);
@@ -677,7 +677,7 @@ static int check_first_ids(evs_store *s) {
   for (size_t i = 1; i < s->nsegs; i++) {
     const evs_seg *a = s->segs[i - 1], *b = s->segs[i];
     if (b->first_id < a->first_id || b->first_id - s->segs[0]->first_id >= UINT32_MAX) {
-      char path[4096];
+      char path[EVS_PATH_BUF];
       evs_seg_path(s, b->no, path, sizeof path);
       return evs_err(s, EVS_ECORRUPT,
                      "segment %s starts at id %" PRIu64 ", impossible after the one "
@@ -714,7 +714,7 @@ static int recover(evs_store *s) {
   if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s))) return rc;
   s->open_replayed = 0;
   for (size_t i = first; i < s->nsegs; i++) {
-    char path[4096];
+    char path[EVS_PATH_BUF];
     evs_seg_path(s, s->segs[i]->no, path, sizeof path);
     if ((rc = evs_log_replay(s, s->segs[i], i == first ? from : EVS_SEG_HDR,
                              s->segs[i]->size, path)))
@@ -748,7 +748,7 @@ static int remove_orphans(evs_store *s, const uint64_t *files, size_t nfiles) {
     int listed = 0;
     for (size_t k = 0; k < s->nsegs && !listed; k++) listed = s->segs[k]->no == files[i];
     if (listed) continue;
-    char path[4096];
+    char path[EVS_PATH_BUF];
     evs_seg_path(s, files[i], path, sizeof path);
     int e = s->io->unlink(s->io->ctx, path);
     if (e && e != -ENOENT) return evs_err_io(s, -e, "cannot remove unused segment", path);
@@ -763,7 +763,7 @@ static int log_open_dir(evs_store *s) {
   size_t nfiles = 0;
   int rc = list_segments(s, &files, &nfiles);
   if (rc) return rc;
-  char mpath[4096];
+  char mpath[EVS_PATH_BUF];
   snprintf(mpath, sizeof mpath, "%s/%s", s->dir, EVS_MANIFEST_NAME);
   uint8_t *buf;
   size_t n;
@@ -772,7 +772,7 @@ static int log_open_dir(evs_store *s) {
     /* A new store, or one whose creation crashed before its manifest:
     ** then its only segment holds no record yet. */
     for (size_t i = 0; i < nfiles && !rc; i++) {
-      char path[4096];
+      char path[EVS_PATH_BUF];
       evs_seg_path(s, files[i], path, sizeof path);
       struct stat st;
       if (files[i] != 1 || (stat(path, &st) == 0 && (uint64_t)st.st_size > EVS_SEG_HDR))

@@ -95,7 +95,7 @@ static int has_segments(const char *dir) {
 
 /* Read the meta file, or create it (atomically: temp file, sync, rename). */
 static int load_meta(evs_store *s) {
-  char path[4096];
+  char path[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/%s", s->dir, EVS_META_NAME);
   const evs_io *io = s->io;
   uint8_t buf[EVS_META_SIZE + 1];
@@ -132,7 +132,7 @@ static int lock_dir(evs_store *s) {
   if (stat(s->dir, &st) < 0) return evs_err_io(s, errno, "cannot stat", s->dir);
   if (!S_ISDIR(st.st_mode))
     return evs_err(s, EVS_EINVAL, "%s exists and is not a directory", s->dir);
-  char path[4096];
+  char path[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/LOCK", s->dir);
   s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (s->lock_fd < 0) return evs_err_io(s, errno, "cannot open", path);
@@ -204,6 +204,11 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
   if (dir && strcmp(dir, ":memory:")) {
     if (!*dir) {
       rc = evs_err(NULL, EVS_EINVAL, "directory name is empty");
+      goto fail;
+    }
+    if (strlen(dir) > EVS_DIR_MAX) {
+      rc = evs_err(NULL, EVS_EINVAL, "directory name is %zu bytes, limit is %d", strlen(dir),
+                   EVS_DIR_MAX);
       goto fail;
     }
     if (!(s->dir = strdup(dir))) {

@@ -393,6 +393,10 @@ void evs_maint_stop(evs_store *s);
 void evs_seg_free(evs_store *s, evs_seg *g);
 int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
                    evs_seg **out);
+/* File paths are "dir/name" in char[EVS_PATH_BUF] buffers (io.h), names
+** at most 30 bytes ("0123456789abcdef.evlog", "evstore.checkpoint.tmp"):
+** open refuses a longer directory name, so no path is ever cut short. */
+#define EVS_DIR_MAX (EVS_PATH_BUF - 64)
 void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap);
 /* Grow the slot table to hold slot (caller holds ilock exclusively or is
 ** alone). 0 or EVS_ENOMEM with a message. */

@@ -305,6 +305,44 @@ static void t_open_regular_file(void) {
   t_rmdir(dir);
 }
 
+/* Paths are built in fixed buffers: a directory name that would not fit
+** with the longest file name is refused, one at the limit works. */
+static void t_open_long_dir(void) {
+  char *base = t_tmpdir();
+  size_t limit = 4096 - 64;
+  char *dir = malloc(limit + 2);
+  REQUIRE(dir);
+  size_t n = (size_t)snprintf(dir, limit + 2, "%s", base);
+  while (limit - n > 202) { /* components of 200 bytes, then the rest */
+    dir[n] = '/';
+    memset(dir + n + 1, 'd', 200);
+    dir[n += 201] = 0;
+    REQUIRE(mkdir(dir, 0755) == 0);
+  }
+  dir[n] = '/';
+  memset(dir + n + 1, 'd', limit - n - 1);
+  dir[limit] = 0;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, NULL, &s) == 0);
+  CHECK_EQ(app(s, NULL, "a", "b", "{}", NULL), 0);
+  CHECK_EQ(evs_checkpoint(s), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  REQUIRE(evs_store_open(dir, NULL, &s) == 0);
+  CHECK_EQ(stats(s).next_id, 2);
+  CHECK_EQ(evs_store_close(s), 0);
+  dir[limit] = 'x';
+  dir[limit + 1] = 0;
+  s = (evs_store *)1;
+  CHECK_EQ(evs_store_open(dir, NULL, &s), EVS_EINVAL);
+  CHECK(s == NULL);
+  CHECK_STR(evs_errmsg(NULL), "directory name is 4033 bytes, limit is 4032");
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+  CHECK_EQ(system(cmd), 0);
+  free(dir);
+  free(base);
+}
+
 static void t_open_locked_same_process(void) {
   char *dir = t_tmpdir();
   evs_store *a = NULL, *b = (evs_store *)1;
@@ -3407,6 +3445,7 @@ int main(void) {
   RUN(t_open_bad_options);
   RUN(t_open_dir_created);
   RUN(t_open_regular_file);
+  RUN(t_open_long_dir);
   RUN(t_open_locked_same_process);
   RUN(t_ids_dense_and_increasing);
   RUN(t_realtime_clock);

@@ -120,8 +120,7 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
     pthread_mutex_unlock(&reg_mu);
     return rc == EVS_ELOCKED ? SQLITE_BUSY : SQLITE_ERROR;
   }
-  if (dir && !realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
-  h->key = sqlite3_mprintf("%s", dir ? real : memkey);
+  h->key = sqlite3_mprintf("%s", !dir ? memkey : realpath(dir, real) ? real : dir);
   h->opt = ro;
   h->refs = 1;
   if (dir) {
@@ -141,7 +140,6 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
 ** their temp files, LOCK, the owner mark) and then the directory, which
 ** stays if anything else was put in it. */
 static void remove_store_files(const char *dir) {
-  char p[PATH_MAX + 300];
   DIR *d = opendir(dir);
   struct dirent *e;
   while (d && (e = readdir(d))) {
@@ -149,9 +147,9 @@ static void remove_store_files(const char *dir) {
     size_t n = strlen(nm);
     int ours = (n == 22 && !strcmp(nm + 16, ".evlog")) || !strncmp(nm, "evstore.", 8) ||
                !strcmp(nm, "LOCK") || !strcmp(nm, OWNER_MARK);
-    if (!ours) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, nm);
-    unlink(p);
+    char *p = ours ? sqlite3_mprintf("%s/%s", dir, nm) : NULL;
+    if (p) unlink(p);
+    sqlite3_free(p);
   }
   if (d) closedir(d);
   rmdir(dir);
@@ -415,6 +413,19 @@ static char *owner_line(sqlite3 *db, const char *schema, const char *table) {
   return sqlite3_mprintf("%s\t%s", fn ? fn : "", table);
 }
 
+/* Does the owner mark in dir hold exactly the line me? */
+static int owner_is(const char *dir, const char *me) {
+  char *mark = sqlite3_mprintf("%s/" OWNER_MARK, dir);
+  size_t n = strlen(me);
+  char *line = sqlite3_malloc64(n + 2);
+  FILE *f = mark && line ? fopen(mark, "r") : NULL;
+  int is = f && fread(line, 1, n + 2, f) == n + 1 && line[n] == '\n' && !memcmp(line, me, n);
+  if (f) fclose(f);
+  sqlite3_free(line);
+  sqlite3_free(mark);
+  return is;
+}
+
 static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                    sqlite3_vtab **pp, char **err, int create) {
   evs_options o;
@@ -436,10 +447,14 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   }
   int existed = 0;
   if (dir) {
-    char meta[PATH_MAX + 32];
+    char *meta = sqlite3_mprintf("%s/evstore.meta", dir);
     struct stat st;
-    snprintf(meta, sizeof meta, "%s/evstore.meta", dir);
+    if (!meta) {
+      sqlite3_free(dir);
+      return SQLITE_NOMEM;
+    }
     existed = stat(meta, &st) == 0;
+    sqlite3_free(meta);
   }
   vtab *vt = sqlite3_malloc(sizeof *vt);
   if (!vt) {
@@ -458,15 +473,19 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
                                            : shared_get(dir, aux, memkey, &o, &vt->sh, err);
   sqlite3_free(memkey);
   if (!rc && create && dir && !existed) {
-    char mark[PATH_MAX + 32];
-    snprintf(mark, sizeof mark, "%s/" OWNER_MARK, dir);
+    char *mark = sqlite3_mprintf("%s/" OWNER_MARK, dir);
     char *line = owner_line(db, argv[1], argv[2]);
-    FILE *f = line ? fopen(mark, "w") : NULL;
-    if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f)) {
+    FILE *f = mark && line ? fopen(mark, "w") : NULL;
+    int ok = f && fprintf(f, "%s\n", line) >= 0;
+    if (f && fclose(f)) ok = 0;
+    if (!mark || !line) {
+      rc = SQLITE_NOMEM;
+    } else if (!ok) {
       *err = sqlite3_mprintf("evstore: cannot write %s: %s", mark, strerror(errno));
       rc = SQLITE_ERROR;
     }
     sqlite3_free(line);
+    sqlite3_free(mark);
   }
   if (!rc) rc = sqlite3_declare_vtab(db, SCHEMA);
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
@@ -510,16 +529,8 @@ static int vt_free(vtab *vt, int destroy) {
     }
   if (destroy && vt->sh->owner) vt->sh->destroy = 1;
   if (destroy && !vt->sh->owner) {
-    char mark[PATH_MAX + 32], line[PATH_MAX + 600] = "";
-    snprintf(mark, sizeof mark, "%s/" OWNER_MARK, vt->sh->key);
-    FILE *f = fopen(mark, "r");
-    if (f) {
-      if (!fgets(line, sizeof line, f)) line[0] = 0;
-      fclose(f);
-      line[strcspn(line, "\n")] = 0;
-    }
     char *me = owner_line(vt->db, vt->schema, vt->name);
-    if (me && line[0] && !strcmp(line, me)) vt->sh->destroy = 1;
+    if (me && owner_is(vt->sh->key, me)) vt->sh->destroy = 1;
     sqlite3_free(me);
   }
   pthread_mutex_unlock(&reg_mu);

@@ -6,6 +6,7 @@
 */
 #include <evstore.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "test.h"
 
@@ -194,8 +195,37 @@ static void t_memory_database(void) {
   sqlite3_close(db);
 }
 
+/* DROP TABLE removes a store its own table created, recognised by the
+** owner mark (database file, table name): also for a table name longer
+** than a path (the mark used to be read into a fixed-size line). */
+static void t_drop_long_name(void) {
+  char *dir = t_tmpdir();
+  char path[600], sql[12000], name[5001], store[700];
+  snprintf(path, sizeof path, "%s/app.db", dir);
+  snprintf(store, sizeof store, "%s/long.evstore", dir);
+  memset(name, 'n', 5000);
+  name[5000] = 0;
+  sqlite3 *db = open_db(path);
+  REQUIRE(db);
+  snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE \"%s\" USING evstore(dir='%s')", name, store);
+  CHECK_EQ(exec(db, sql), 0);
+  snprintf(sql, sizeof sql, "INSERT INTO \"%s\"(source, event_type, payload) VALUES ('a','b','{}')",
+           name);
+  CHECK_EQ(exec(db, sql), 0);
+  struct stat st;
+  CHECK_EQ(stat(store, &st), 0);
+  snprintf(sql, sizeof sql, "DROP TABLE \"%s\"", name);
+  CHECK_EQ(exec(db, sql), 0);
+  CHECK(stat(store, &st) != 0);
+  sqlite3_close(db);
+  snprintf(sql, sizeof sql, "rm -rf '%s'", dir);
+  CHECK_EQ(system(sql), 0);
+  free(dir);
+}
+
 int main(void) {
   RUN(t_static_register_and_page);
   RUN(t_memory_database);
+  RUN(t_drop_long_name);
   return TEST_EXIT();
 }

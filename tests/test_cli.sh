@@ -283,6 +283,11 @@ echo junk >"$w/badpos"
 ev "$p" inbox --cursor-file "$w/badpos"
 error bad_cursor_file 4 'cursor'
 check bad_cursor_file_unchanged [ "$(cat "$w/badpos")" = junk ]
+# A valid cursor padded past the read buffer, then junk: not a cursor file
+# (read cut short, it would have passed for the cursor).
+{ printf '%s%300s' "$c_a" ''; echo junk; } >"$w/longpos"
+ev "$p" inbox -s a -t type1 --cursor-file "$w/longpos"
+error long_cursor_file 4 'is not a cursor file'
 "$cli" "$p" get 4 >"$w/e4"
 t4=$(sed -E 's/.*"created_at":"([^"]*)".*/\1/' "$w/e4")
 us4=$(date -u -d "$t4" +%s%6N)

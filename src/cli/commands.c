@@ -132,9 +132,13 @@ static int read_cursor_file(cli *c, const char *path, char *buf, size_t size,
     return cli_fail(c, EX_ERROR, "cannot open %s: %s", path, strerror(errno));
   }
   size_t n = fread(buf, 1, size - 1, f);
-  int err = ferror(f);
+  int err = ferror(f), more = !err && fgetc(f) != EOF;
   fclose(f);
   if (err) return cli_fail(c, EX_ERROR, "cannot read %s", path);
+  /* Cut short, a file of junk could pass for a cursor. */
+  if (more)
+    return cli_fail(c, EX_INVALID, "%s is not a cursor file (over %zu bytes)", path,
+                    size - 1);
   while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
   buf[n] = 0;
   if (n) *cursor = buf;
@@ -315,11 +319,10 @@ int cmd_stats(cli *c) {
   if ((rc = cli_open(c, 0))) return rc;
   evs_stats st;
   if ((rc = evs_stats_get(c->s, &st))) return cli_lib_fail(c, rc);
-  char ts[TIME_BUF + 2] = "null";
+  char t[TIME_BUF], ts[TIME_BUF + 2] = "null";
   if (st.oldest_pending_us) {
-    ts[0] = '"';
-    fmt_time(st.oldest_pending_us, ts + 1);
-    strcat(ts, "\"");
+    fmt_time(st.oldest_pending_us, t);
+    snprintf(ts, sizeof ts, "\"%s\"", t);
   }
   printf("{\"pending\":%llu,\"acknowledged\":%llu,\"next_id\":%llu,\"segments\":%llu,"
          "\"disk_bytes\":%llu,\"payload_bytes\":%llu,\"payload_stored_bytes\":%llu,"

@@ -184,7 +184,8 @@ static const cli_cmd commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const char general_help[] =
+/* The general help: head, the command list, tail. */
+static const char general_help_head[] =
     "usage: evstore [OPTIONS] DIR COMMAND [ARGS]\n"
     "       evstore help [COMMAND]  |  evstore COMMAND --help  |  evstore --version\n"
     "\n"
@@ -192,8 +193,8 @@ static const char general_help[] =
     "import create it; the other commands need an existing store. One process at\n"
     "a time may open a store: while an application has it open, evstore exits 5.\n"
     "\n"
-    "Commands:\n"
-    "%s"
+    "Commands:\n";
+static const char general_help_tail[] =
     "\n"
     "Options of every command (before or after COMMAND). They are not saved in\n"
     "the store: give the values the application that owns it uses.\n"
@@ -241,11 +242,10 @@ static void print_help(const cli_cmd *cmd) {
     printf("\nOptions of every command and exit codes: evstore --help\n");
     return;
   }
-  char list[2048] = "", *p = list;
+  fputs(general_help_head, stdout);
   for (size_t i = 0; i < NCOMMANDS; i++)
-    p += snprintf(p, sizeof list - (size_t)(p - list), "  %-8s %s\n", commands[i].name,
-                  commands[i].summary);
-  printf(general_help, list);
+    printf("  %-8s %s\n", commands[i].name, commands[i].summary);
+  fputs(general_help_tail, stdout);
 }
 
 /* ---- Messages and exit codes ------------------------------------------ */

@@ -1419,7 +1419,8 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   evs_store *s = func_store(ctx, argv[0], "evstore_stats");
   if (!s) return;
   evs_stats st;
-  if (evs_stats_get(s, &st)) {
+  evs_options o;
+  if (evs_stats_get(s, &st) || evs_store_options(s, &o)) {
     sqlite3_result_error(ctx, evs_errmsg(s), -1);
     return;
   }
@@ -1431,7 +1432,10 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
       "\"checkpoint_state\":%d,\"open_replayed_bytes\":%llu,\"checkpoints_written\":%llu,"
       "\"compactions\":%llu,\"compact_removed_events\":%llu,\"maintenance_error\":%d,"
-      "\"dict_state\":%d,\"dict_id\":%u}",
+      "\"dict_state\":%d,\"dict_id\":%u,\"store_id\":\"%016llx\",\"settings\":{"
+      "\"retention_us\":%lld,\"idempotency_window_us\":%lld,\"max_payload\":%u,"
+      "\"max_metadata\":%u,\"compress_threshold\":%u,\"compress_level\":%d,"
+      "\"dict_compress\":%s,\"segment_size\":%u}}",
       (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
       (unsigned long long)st.next_id, (unsigned long long)st.segments,
       (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
@@ -1441,7 +1445,11 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       (unsigned long long)st.recovered_records_dropped, st.checkpoint_state,
       (unsigned long long)st.open_replayed_bytes, (unsigned long long)st.checkpoints_written,
       (unsigned long long)st.compactions, (unsigned long long)st.compact_removed_events,
-      st.maintenance_error, st.dict_state, (unsigned)st.dict_id);
+      st.maintenance_error, st.dict_state, (unsigned)st.dict_id,
+      (unsigned long long)st.store_id, (long long)o.retention_us,
+      (long long)o.idempotency_window_us, o.max_payload, o.max_metadata,
+      o.compress_threshold, o.compress_level, o.dict_compress > 0 ? "true" : "false",
+      o.segment_size);
   sqlite3_result_text(ctx, j, -1, sqlite3_free);
 }
 

@@ -650,6 +650,42 @@ static void t_settings_of_a_store_without_them(void) {
   rm_tree(dir);
 }
 
+/* SQL: CREATE's arguments set the store's settings; later connections
+** use the store's, whatever their declaration says. */
+static void t_sql_settings_from_the_store(void) {
+  char *root = t_tmpdir();
+  char *x = strdup(path_in(root, "X")), sql[1200];
+  snprintf(sql, sizeof sql,
+           "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s', retention='1d', "
+           "max_payload=100)", x);
+  sqlite3 *db = db_open(path_in(root, "a.db"));
+  REQUIRE(db);
+  CHECK_EQ(exec(db, sql), 0);
+  CHECK_EQ(one(db, "SELECT json_extract(evstore_stats('inbox'), '$.settings.max_payload')"),
+           100);
+  sqlite3_close(db);
+  /* Changed by another program (as `evstore DIR config` does). */
+  evs_options set = {.retention_us = -1, .max_payload = 5000};
+  evs_store *s;
+  REQUIRE(evs_store_open(x, &set, &s) == 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  db = db_open(path_in(root, "a.db"));
+  REQUIRE(db);
+  CHECK_EQ(one(db, "SELECT json_extract(evstore_stats('inbox'), '$.settings.retention_us') "
+                   "FROM (SELECT count(*) FROM inbox)"),
+           -1);
+  CHECK_EQ(one(db, "SELECT json_extract(evstore_stats('inbox'), '$.settings.max_payload')"),
+           5000);
+  sqlite3_close(db);
+  REQUIRE(evs_store_open(x, NULL, &s) == 0);
+  evs_options eff;
+  evs_store_options(s, &eff);
+  CHECK_EQ(eff.retention_us, -1); /* the declaration's 1d did not come back */
+  CHECK_EQ(evs_store_close(s), 0);
+  free(x);
+  rm_tree(root);
+}
+
 /* ---- 11. File types and modes --------------------------------------------- */
 
 static void t_wrong_file_types(void) {
@@ -742,6 +778,7 @@ int main(void) {
   RUN(t_read_only_open_writes_nothing);
   RUN(t_settings_recorded_and_used);
   RUN(t_settings_of_a_store_without_them);
+  RUN(t_sql_settings_from_the_store);
   RUN(t_wrong_file_types);
   RUN(t_new_files_no_more_permissive);
   return TEST_EXIT();

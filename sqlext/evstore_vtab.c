@@ -441,24 +441,30 @@ static int owner_exec(sqlite3 *db, char *sql) {
   return rc;
 }
 
+/* The database file too: a copy of the database (restored, or opened
+** under another name) is not the table that created the store. */
 static int owner_write(sqlite3 *db, const char *schema, const char *name, uint64_t id) {
+  const char *fn = sqlite3_db_filename(db, schema);
   return owner_exec(db, sqlite3_mprintf("CREATE TABLE \"%w\".\"%w_owner\"(store_id TEXT "
-                                        "NOT NULL); INSERT INTO \"%w\".\"%w_owner\" "
-                                        "VALUES('%016llx')",
-                                        schema, name, schema, name, (unsigned long long)id));
+                                        "NOT NULL, db_file TEXT NOT NULL); INSERT INTO "
+                                        "\"%w\".\"%w_owner\" VALUES('%016llx', %Q)",
+                                        schema, name, schema, name, (unsigned long long)id,
+                                        fn ? fn : ""));
 }
 
-/* 1 if the table's shadow table names store `id`. */
+/* 1 if the table's shadow table names store `id` and this database file. */
 static int owner_is(sqlite3 *db, const char *schema, const char *name, uint64_t id) {
-  char *sql = sqlite3_mprintf("SELECT store_id FROM \"%w\".\"%w_owner\"", schema, name);
+  char *sql = sqlite3_mprintf("SELECT store_id, db_file FROM \"%w\".\"%w_owner\"", schema,
+                              name);
   sqlite3_stmt *st = NULL;
   int mine = 0;
   if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
       sqlite3_step(st) == SQLITE_ROW) {
     char want[32];
     snprintf(want, sizeof want, "%016llx", (unsigned long long)id);
-    const unsigned char *v = sqlite3_column_text(st, 0);
-    mine = v && !strcmp((const char *)v, want);
+    const unsigned char *v = sqlite3_column_text(st, 0), *f = sqlite3_column_text(st, 1);
+    const char *fn = sqlite3_db_filename(db, schema);
+    mine = v && f && !strcmp((const char *)v, want) && !strcmp((const char *)f, fn ? fn : "");
   }
   sqlite3_finalize(st);
   sqlite3_free(sql);
@@ -630,6 +636,13 @@ static int xDestroy(sqlite3_vtab *p) {
                       "nothing was dropped",
                       vt->sh->key);
   }
+  /* Deleted files cannot come back with a ROLLBACK that brings the table
+  ** back: a DROP that deletes data runs only as its own transaction. */
+  if ((mine || (vt->sh && vt->sh->owner)) && !sqlite3_get_autocommit(vt->db))
+    return vt_error(vt, SQLITE_LOCKED,
+                    "evstore: DROP TABLE %s would delete its store inside a transaction "
+                    "that could still roll back; commit first",
+                    vt->name);
   if (vt->dir) {
     int rc = owner_drop(vt->db, vt->schema, vt->name);
     if (rc) return rc;

@@ -253,11 +253,11 @@ static int load_settings(evs_store *s, const evs_options *in, int created) {
     if (bad) return evs_err(s, EVS_ECORRUPT, "%s: %s", path, why);
     dirty = settings_apply(&st, in, &s->opt) > 0;
   }
-  if (dirty && s->opt.read_only)
-    return evs_err(s, EVS_EREADONLY,
-                   e == -ENOENT ? "%s is missing; open the store for writing once to record it"
-                                : "%s: a setting cannot be changed by a read-only open",
+  /* A reader of an older store uses what a writer would record, unwritten. */
+  if (dirty && s->opt.read_only && e != -ENOENT)
+    return evs_err(s, EVS_EREADONLY, "%s: a setting cannot be changed by a read-only open",
                    path);
+  if (s->opt.read_only) dirty = 0;
   if (dirty && (e = settings_write(s, &st))) return e;
   s->settings = st;
   opt_from_settings(&s->opt, &st);

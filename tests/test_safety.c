@@ -267,6 +267,48 @@ static void t_drop_while_another_connection_uses_it(void) {
   rm_tree(root);
 }
 
+/* A DROP that deletes data cannot be rolled back: refused inside an
+** explicit transaction. A copy of the creating database does not own the
+** store either. */
+static void t_drop_in_transaction_and_copies(void) {
+  char *root = t_tmpdir();
+  char *x = strdup(path_in(root, "X")), sql[1200];
+  snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s')", x);
+  sqlite3 *a = db_open(path_in(root, "a.db"));
+  REQUIRE(a);
+  CHECK_EQ(exec(a, sql), 0);
+  CHECK_EQ(exec(a, "INSERT INTO inbox(source, event_type, payload) VALUES ('s','t','{}')"), 0);
+  CHECK_EQ(exec(a, "BEGIN"), 0);
+  CHECK_EQ(exec(a, "DROP TABLE inbox"), SQLITE_LOCKED);
+  CHECK_EQ(exec(a, "ROLLBACK"), 0);
+  CHECK_EQ(one(a, "SELECT count(*) FROM inbox"), 1);
+  sqlite3_close(a);
+  size_t n;
+  uint8_t *b = slurp(path_in(root, "a.db"), &n);
+  REQUIRE(b && spit(path_in(root, "copy.db"), b, n) == 0);
+  free(b);
+  sqlite3 *c = db_open(path_in(root, "copy.db"));
+  REQUIRE(c);
+  CHECK_EQ(one(c, "SELECT count(*) FROM inbox"), 1);
+  CHECK_EQ(exec(c, "DROP TABLE inbox"), 0); /* detaches */
+  sqlite3_close(c);
+  CHECK(exists(path_in(x, "evstore.meta")));
+  a = db_open(path_in(root, "a.db"));
+  REQUIRE(a);
+  CHECK_EQ(exec(a, "DROP TABLE inbox"), 0);
+  CHECK(!exists(x));
+  /* An in-memory store is data too. */
+  CHECK_EQ(exec(a, "CREATE TEMP TABLE keep(x); CREATE VIRTUAL TABLE temp.m USING evstore"), 0);
+  CHECK_EQ(exec(a, "INSERT INTO m(source, event_type, payload) VALUES ('s','t','{}')"), 0);
+  CHECK_EQ(exec(a, "BEGIN"), 0);
+  CHECK_EQ(exec(a, "DROP TABLE m"), SQLITE_LOCKED);
+  CHECK_EQ(exec(a, "COMMIT"), 0);
+  CHECK_EQ(one(a, "SELECT count(*) FROM m"), 1);
+  sqlite3_close(a);
+  free(x);
+  rm_tree(root);
+}
+
 /* A table whose store is gone (dropped through another database) never
 ** comes back as an empty new store, and can still be dropped. */
 static void t_gone_store_not_recreated(void) {
@@ -629,6 +671,12 @@ static void t_settings_of_a_store_without_them(void) {
   CHECK_EQ(evs_store_close(s), 0);
   REQUIRE(unlink(path_in(dir, "evstore.settings")) == 0);
   c.now += 30 * DAY;
+  evs_options ro = o;
+  ro.read_only = 1; /* reads it as a writer would, records nothing */
+  REQUIRE(evs_store_open(dir, &ro, &s) == 0);
+  CHECK_EQ(stats(s).pending, 10);
+  CHECK_EQ(evs_store_close(s), 0);
+  CHECK(!exists(path_in(dir, "evstore.settings")));
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   evs_options eff;
   evs_store_options(s, &eff);
@@ -767,6 +815,7 @@ int main(void) {
   RUN(t_drop_memory_db_does_not_own);
   RUN(t_drop_keeps_other_files);
   RUN(t_drop_while_another_connection_uses_it);
+  RUN(t_drop_in_transaction_and_copies);
   RUN(t_gone_store_not_recreated);
   RUN(t_drop_refused_while_other_process_holds_it);
   RUN(t_store_drop_lists_its_files);

@@ -493,8 +493,10 @@ typedef struct evs_verify_report {
 ** every compressed payload, and that the in-memory index (entries,
 ** pending sets, per-source and per-type lists, idempotency keys) agrees
 ** with a fresh replay of the log. Waits for the write transaction; readers
-** go on. report may be NULL. Returns 0, or EVS_ECORRUPT with the first
-** problem in evs_errmsg (EVS_ENOMEM if the replay cannot be built). */
+** go on. Writes nothing (also on a read_only handle). report may be NULL.
+** Returns 0, or EVS_ECORRUPT with the first problem in evs_errmsg
+** (EVS_ENOMEM if the replay cannot be built; EVS_EBUSY if this thread
+** holds the write transaction). */
 int evs_verify(evs_store *s, evs_verify_report *report);
 
 /* ---- Repair ------------------------------------------------------------ */

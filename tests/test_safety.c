@@ -508,7 +508,9 @@ static void t_bit_flip_mid_last_segment(void) {
   free(b);
   char copy[1100];
   snprintf(copy, sizeof copy, "%s.orig", dir);
-  REQUIRE(spit(copy, slurp(seg, &n), n) == 0);
+  b = slurp(seg, &n);
+  REQUIRE(b && spit(copy, b, n) == 0);
+  free(b);
 
   s = NULL;
   CHECK_EQ(evs_store_open(dir, NULL, &s), EVS_ECORRUPT);

@@ -44,6 +44,7 @@ typedef struct rseg {
   int changed;         /* copied into a new segment */
   uint64_t newno, newsize;
   int moved;           /* its file is in the repair folder */
+  int foreign;         /* not a regular file: left where it is */
 } rseg;
 
 typedef struct repair {
@@ -110,6 +111,12 @@ static int map_seg(repair *r, rseg *g) {
   }
   if (fd < 0) return evs_err_io(NULL, -fd, "cannot open segment", path);
   int e = r->io->fsize(r->io->ctx, fd, &g->size);
+  if ((e == -EISDIR || e == -EINVAL) && !g->listed) {
+    /* Not a segment, whatever its name: not ours to move. */
+    r->io->close(r->io->ctx, fd);
+    g->foreign = 1;
+    return 0;
+  }
   if (e == -EISDIR || e == -EINVAL) {
     r->io->close(r->io->ctx, fd);
     return evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s is not a regular file", path);
@@ -451,7 +458,7 @@ static int run(repair *r, const evs_options *opts) {
     rseg *g = &r->segs[i];
     int adopted = 0;
     for (size_t k = first_adopted; k < np; k++) adopted |= plan[k] == g;
-    if (g->missing || (!g->changed && (g->listed || adopted))) continue;
+    if (g->missing || g->foreign || (!g->changed && (g->listed || adopted))) continue;
     char name[32];
     seg_name(g->no, name, sizeof name);
     if (!(rc = move_file(r, name, 0))) g->moved = 1;

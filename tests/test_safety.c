@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "evstore.h"
 #include "test.h"
 
@@ -462,6 +464,81 @@ static void t_stale_manifest_keeps_newer_segments(void) {
   rm_tree(dir);
 }
 
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+/* Re-seal a record (checksum of bytes 8..len) after editing it. */
+static void reseal(uint8_t *r) { put64(r, XXH3_64bits(r + 8, le32(r + 8) - 8)); }
+
+/* A repair whose result does not open and verify puts everything back.
+** Here an unlisted segment holds an event past the log's end (so open
+** refuses it and repair would adopt it) but also one whose id the log
+** already used, so the adopted log does not replay. */
+static void t_repair_that_fails_changes_nothing(void) {
+  char *dir = t_tmpdir();
+  evs_options o = {.auto_compact_percent = -1};
+  evs_store *s;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  fill(s, 20, 10);
+  CHECK_EQ(evs_store_close(s), 0);
+  size_t n, mn;
+  uint8_t *b = slurp(path_in(dir, "0000000000000001.evlog"), &n);
+  uint8_t *man = slurp(path_in(dir, "evstore.manifest"), &mn);
+  REQUIRE(b && man && n > 64);
+  /* header (number 0xf0), event 5, event 100, a commit of two */
+  uint32_t ev_len = le32(b + 64 + 8);
+  size_t at = 64;
+  while (at < n && b[at + 12] != 4) at += le32(b + at + 8);
+  REQUIRE(at < n);
+  uint8_t *o2 = calloc(1, 64 + 2 * ev_len + 32);
+  memcpy(o2, b, 64);
+  o2[16] = 0xf0;
+  put64(o2 + 56, XXH3_64bits(o2, 56));
+  memcpy(o2 + 64, b + 64, ev_len);
+  put64(o2 + 64 + 16, 5);
+  reseal(o2 + 64);
+  memcpy(o2 + 64 + ev_len, b + 64, ev_len);
+  put64(o2 + 64 + ev_len + 16, 100);
+  reseal(o2 + 64 + ev_len);
+  uint8_t *c = o2 + 64 + 2 * ev_len;
+  memcpy(c, b + at, 32);
+  c[24] = 2, c[25] = c[26] = c[27] = 0;
+  reseal(c);
+  REQUIRE(spit(path_in(dir, "00000000000000f0.evlog"), o2, 64 + 2 * ev_len + 32) == 0);
+  s = NULL;
+  CHECK_EQ(evs_store_open(dir, &o, &s), EVS_ECORRUPT);
+  CHECK_CONTAINS(evs_errmsg(NULL), "event 100");
+  evs_repair_report r;
+  CHECK_EQ(evs_repair(dir, &o, &r), EVS_ECORRUPT);
+  CHECK_CONTAINS(evs_errmsg(NULL), "everything was put back");
+  CHECK_EQ(r.changed, 0);
+  size_t mn2;
+  uint8_t *man2 = slurp(path_in(dir, "evstore.manifest"), &mn2);
+  CHECK(man2 && mn2 == mn && !memcmp(man, man2, mn));
+  CHECK(exists(path_in(dir, "00000000000000f0.evlog")));
+  CHECK(exists(path_in(dir, "evstore.checkpoint")));
+  CHECK_EQ(count_segments(dir), 2);
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int folders = 0;
+  while (d && (e = readdir(d))) folders += !strncmp(e->d_name, "repair-", 7);
+  if (d) closedir(d);
+  CHECK_EQ(folders, 0);
+  /* Taken out of the way, the store opens as it was. */
+  unlink(path_in(dir, "00000000000000f0.evlog"));
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(stats(s).pending, 20);
+  CHECK_EQ(evs_store_close(s), 0);
+  free(b);
+  free(o2);
+  free(man);
+  free(man2);
+  rm_tree(dir);
+}
+
 /* Orphans a crash leaves (a roll's empty segment, a compaction's copy) are
 ** still removed at open: only unexplained records stop it. */
 static void t_crash_orphans_still_removed(void) {
@@ -823,6 +900,7 @@ int main(void) {
   RUN(t_store_drop_lists_its_files);
   RUN(t_no_new_store_over_store_files);
   RUN(t_stale_manifest_keeps_newer_segments);
+  RUN(t_repair_that_fails_changes_nothing);
   RUN(t_crash_orphans_still_removed);
   RUN(t_bit_flip_mid_last_segment);
   RUN(t_no_cut_below_checkpoint);

@@ -96,18 +96,35 @@ typedef struct evs_page evs_page;
 typedef int64_t (*evs_clock_fn)(void *arg);
 #define EVS_TIME_MAX INT64_C(253402300799999999)
 
+/* Options of an open. Two kinds:
+**  - Settings of the store (marked [store]): recorded in the store when it
+**    is created (evstore.settings) and used by every opener, C, SQL or
+**    CLI, so that no process expires, compacts, limits or compresses under
+**    values other than the recorded ones. A zero field means "use the
+**    store's" (for a new store: the default shown). A non-zero field SETS
+**    the setting: a value that differs from the recorded one is recorded
+**    durably before evs_store_open returns, and every later open uses it.
+**  - Options of this open only (sync, clock, validation, maintenance).
+** evs_store_options() tells what an open store uses. */
 typedef struct evs_options {
   int sync;                      /* EVS_SYNC_*; 0 = NORMAL                 */
-  uint32_t max_payload;          /* bytes; 0 = 409600 (400 KiB)            */
-  uint32_t compress_threshold;   /* payloads >= this are zstd-compressed;
-                                    0 = 1024; UINT32_MAX = never           */
-  int compress_level;            /* zstd level; 0 = 1; negative = fast     */
-  int64_t retention_us;          /* events older than this are invisible;
+  uint32_t max_payload;          /* [store] bytes; 0 = 409600 (400 KiB)    */
+  uint32_t compress_threshold;   /* [store] payloads >= this are zstd-
+                                    compressed; 0 = 1024; UINT32_MAX =
+                                    never                                  */
+  int compress_level;            /* [store] zstd level; 0 = 1; negative =
+                                    fast                                   */
+  int64_t retention_us;          /* [store] events older than this are
+                                    invisible and compaction removes them;
                                     0 = 7 days; -1 = keep forever          */
-  int64_t idempotency_window_us; /* 0 = 24 h; -1 = keys never expire       */
+  int64_t idempotency_window_us; /* [store] 0 = 24 h; -1 = keys never
+                                    expire                                 */
   int skip_json_validation;      /* 1 = trust payload/metadata as JSON     */
-  uint32_t segment_size;         /* bytes before a new segment; 0 = 64 MiB */
-  evs_clock_fn clock;            /* NULL = CLOCK_REALTIME; see above       */
+  uint32_t segment_size;         /* [store] bytes before a new segment;
+                                    0 = 64 MiB; 4096..1 GiB                */
+  evs_clock_fn clock;            /* NULL = CLOCK_REALTIME. Appends fail with
+                                    EVS_EINVAL while it returns a time
+                                    outside 1970-01-01..9999-12-31         */
   void *clock_arg;
   int64_t checkpoint_bytes;      /* write an index checkpoint after this
                                     much new log (and at close); 0 = 64 MiB;
@@ -119,37 +136,76 @@ typedef struct evs_options {
                                     bytes reach this share of the log;
                                     0 = 50; -1 = only when evs_compact is
                                     called                                 */
-  int dict_compress;             /* 1 = compress payloads below
+  int dict_compress;             /* [store] 1 = compress payloads below
                                     compress_threshold (64 B and up) with a
                                     zstd dictionary the store trains in the
                                     background from the newest ~2000 small
                                     payloads once it holds 2048 events, and
                                     keeps in evstore.dict: ~4x smaller for
                                     typical webhook JSON, ~0.2 us more per
-                                    payload read. 0 = off. A store that has
+                                    payload read. -1 = off; 0 = the store's
+                                    (off for a new store). A store that has
                                     a dictionary reads with it whatever
                                     this says.                             */
+  uint32_t max_metadata;         /* [store] bytes; 0 = 8192; at most 65535 */
+  int read_only;                 /* 1 = open for reading only: nothing in
+                                    the directory is written, truncated or
+                                    removed (a torn tail is left on disk and
+                                    not shown, unused segment files are left,
+                                    no checkpoint at close); every write
+                                    fails with EVS_EREADONLY. Takes a shared
+                                    lock: other read-only openers may come
+                                    in, a writer may not. Not for in-memory
+                                    stores.                                */
 } evs_options;
 
 /* Fill out with in's options and the defaults for its zero fields, as
-** evs_store_open would use them (in may be NULL). EVS_EINVAL for a bad
-** option, with a message. */
+** evs_store_open would use them for a NEW store (an existing store's
+** recorded settings replace the zero [store] fields; see
+** evs_store_options). in may be NULL. EVS_EINVAL for a bad option, with a
+** message. */
 int evs_options_resolve(const evs_options *in, evs_options *out);
 
 /* Open (creating if needed) the store in directory `dir`, a name of at
 ** most 4032 bytes. dir NULL or ":memory:" gives an in-memory store with no
-** files. opts may be NULL for defaults. On success *out is the handle; on
-** failure *out is NULL and evs_errmsg(NULL) says why. One process at a
-** time may open a directory (EVS_ELOCKED otherwise). Opening recovers from
-** a crash: a torn or uncommitted tail is truncated and counted in
-** evs_stats.
-** Errors: EVS_EINVAL, EVS_ELOCKED, EVS_ECORRUPT, EVS_EIO, EVS_ENOMEM. */
+** files. opts may be NULL for defaults. On success *out is the handle; on failure *out is NULL and
+** evs_errmsg(NULL) says why. One process at a time may open a directory
+** for writing (EVS_ELOCKED otherwise).
+** A new store is only created in a directory that holds none of a
+** store's files (EVS_ECORRUPT if it holds some but no evstore.meta).
+** Opening recovers from a crash: an uncommitted or torn tail of the last
+** segment is truncated and counted in evs_stats (with read_only it is
+** left in place). Damage that is not a torn tail (a bad record followed by
+** intact ones, a damaged sealed segment, segment files holding records
+** that evstore.manifest does not account for) is never cut or removed:
+** the open fails with EVS_ECORRUPT naming the file and offset, and
+** evs_repair() is the explicit way out.
+** Errors: EVS_EINVAL, EVS_ELOCKED, EVS_ECORRUPT, EVS_EIO, EVS_ENOSPC,
+** EVS_ENOMEM, EVS_EREADONLY (read_only with a [store] setting to change). */
 int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
+
+/* The options `s` runs with: its [store] settings as recorded, the rest
+** as this open resolved them. Errors: EVS_EINVAL. */
+int evs_store_options(evs_store *s, evs_options *out);
 
 /* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
 ** back. Pages and events obtained from the store must be freed first.
 ** The handle is freed even when an error is returned. */
 int evs_store_close(evs_store *s);
+
+/* Close the store and delete it: the files it consists of (evstore.meta,
+** the manifest, every listed segment, settings, checkpoint, dictionary,
+** their temporary files, LOCK) and then its directory, if the store created
+** that directory and nothing else is left in it. Files the store does not
+** list (anything another program put there, the copies evs_repair keeps)
+** are never touched. Nothing is written first: no checkpoint, no sync.
+** The lock is held until the files are gone, so no other process can open
+** the store half-deleted. The handle is freed, also on error. For an
+** in-memory store this is evs_store_close.
+** Errors: EVS_EINVAL (NULL), EVS_EREADONLY (opened read_only: nothing is
+** deleted), EVS_EIO (a file could not be removed: the others still are;
+** the message names the first). */
+int evs_store_drop(evs_store *s);
 
 /* Make every commit so far durable (fdatasync), whatever the sync mode. */
 int evs_store_sync(evs_store *s);
@@ -169,14 +225,15 @@ const char *evs_errmsg(const evs_store *s);
 #define EVS_STATUS_ACKNOWLEDGED 1
 
 #define EVS_MAX_NAME 100     /* source, event_type (bytes, after trimming) */
-#define EVS_MAX_METADATA 8192
+#define EVS_MAX_METADATA 8192 /* default of evs_options.max_metadata */
 #define EVS_MAX_IDEMPOTENCY_KEY 256
 
 /* An event to append. source and event_type are NUL-terminated, trimmed of
 ** surrounding white space, 1..100 bytes of UTF-8 without control
 ** characters. payload must be a JSON object (payload_len 0 = strlen).
-** metadata, if not NULL, a JSON object of at most 8 KiB (metadata_len 0 =
-** strlen). idempotency_key, if not NULL, 1..256 bytes. */
+** metadata, if not NULL, a JSON object of at most max_metadata bytes (8 KiB
+** by default; metadata_len 0 = strlen). idempotency_key, if not NULL,
+** 1..256 bytes of UTF-8. */
 typedef struct evs_event_in {
   const char *source;
   const char *event_type;
@@ -375,6 +432,8 @@ typedef struct evs_stats {
                                      if none; evs_errmsg does not keep it */
   int dict_state;                 /* EVS_DICT_*                          */
   uint32_t dict_id;               /* zstd dictionary id; 0 = none        */
+  uint64_t store_id;              /* random at creation (evstore.meta):
+                                     the store's identity                */
 } evs_stats;
 
 /* evs_stats.dict_state: the small-payload dictionary (dict_compress). */
@@ -443,9 +502,48 @@ typedef struct evs_verify_report {
 ** every compressed payload, and that the in-memory index (entries,
 ** pending sets, per-source and per-type lists, idempotency keys) agrees
 ** with a fresh replay of the log. Waits for the write transaction; readers
-** go on. report may be NULL. Returns 0, or EVS_ECORRUPT with the first
-** problem in evs_errmsg (EVS_ENOMEM if the replay cannot be built). */
+** go on. Writes nothing (also on a read_only handle). report may be NULL.
+** Returns 0, or EVS_ECORRUPT with the first problem in evs_errmsg
+** (EVS_ENOMEM if the replay cannot be built; EVS_EBUSY if this thread
+** holds the write transaction). */
 int evs_verify(evs_store *s, evs_verify_report *report);
+
+/* ---- Repair ------------------------------------------------------------ */
+typedef struct evs_repair_report {
+  int changed;                   /* 0: nothing needed repair               */
+  uint64_t segments_checked;     /* every record of each was checked       */
+  uint64_t segments_rewritten;   /* damaged: copied without what was lost  */
+  uint64_t segments_adopted;     /* unlisted files added to the manifest   */
+  uint64_t segments_lost;        /* listed, sealed, but the file is gone   */
+  uint64_t transactions_dropped; /* holding a damaged record, or torn      */
+  uint64_t records_dropped;      /* whole records among them               */
+  uint64_t bytes_dropped;
+  char saved_to[64];             /* the folder in dir with the copies ("") */
+} evs_repair_report;
+
+/* The explicit way out of damage that evs_store_open refuses to cut: a
+** bad record followed by intact ones, damage in a sealed segment, a torn
+** tail below what a checkpoint recorded as durable, segment files an older
+** manifest does not list, sealed segments whose files are missing. For the
+** store in dir (not open anywhere: EVS_ELOCKED otherwise), it
+**  - copies each damaged segment without the transactions holding damaged
+**    records (every intact transaction before and after stays, byte for
+**    byte; their ids are never reused), cuts a torn or uncommitted tail;
+**  - adopts unlisted segment files that continue the log, in order;
+**  - drops from the manifest sealed segments whose files are gone;
+**  - writes the new manifest, then opens the store and runs evs_verify.
+** Everything it replaces (segment files, manifest, checkpoint, unlisted
+** files it did not adopt) is moved, not deleted, into the folder
+** dir/repair-<UTC time>/ named in report->saved_to. If the result does not
+** open and verify, everything is put back as it was and an error returned.
+** A store that needs nothing is left untouched (report->changed = 0).
+** opts: only the open options (sync, clock...) matter; may be NULL.
+** report may be NULL.
+** Errors: EVS_EINVAL, EVS_ENOTFOUND (no store in dir), EVS_ELOCKED,
+** EVS_ECORRUPT (cannot be repaired: a damaged meta file, manifest or
+** segment header, a missing last segment; the message says which; nothing
+** was changed), EVS_EIO, EVS_ENOSPC, EVS_ENOMEM. */
+int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *report);
 
 /* ---- SQLite ------------------------------------------------------------ */
 /* Register the "evstore" virtual-table module and evstore_stats() on a

@@ -48,9 +48,10 @@ typedef struct conn_aux conn_aux;
 typedef struct shared {
   char *key; /* realpath of the directory, or "schema.table" in memory */
   evs_store *s;
-  evs_options opt; /* resolved */
+  evs_options opt; /* what the store runs with (evs_store_options) */
   int refs;
-  int destroy;     /* remove the files when the last reference goes */
+  int destroy;     /* when the last reference goes: delete the store
+                      (evs_store_drop), or discard an in-memory one */
   conn_aux *owner; /* in-memory store: the connection that holds it */
   struct shared *next;
 } shared;
@@ -62,48 +63,73 @@ struct conn_aux {
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static shared *reg;
 
-#define OWNER_MARK ".created-by-sqlite"
-
-static int same_options(const evs_options *a, const evs_options *b) {
-  return a->sync == b->sync && a->max_payload == b->max_payload &&
-         a->compress_threshold == b->compress_threshold &&
-         a->compress_level == b->compress_level &&
-         a->retention_us == b->retention_us &&
-         a->idempotency_window_us == b->idempotency_window_us &&
-         a->skip_json_validation == b->skip_json_validation &&
-         a->segment_size == b->segment_size &&
-         a->checkpoint_bytes == b->checkpoint_bytes &&
-         a->compact_dead_percent == b->compact_dead_percent &&
-         a->auto_compact_percent == b->auto_compact_percent &&
-         a->dict_compress == b->dict_compress;
+/* Can a table with options `want` (as parsed: zero = not given) share a
+** store open with `have`? Options of an open must match; a setting of the
+** store only where the table gives one. NULL if so, else the name of the
+** first that differs. */
+static const char *incompatible(const evs_options *have, const evs_options *want) {
+  evs_options r;
+  if (evs_options_resolve(want, &r)) return "options";
+#define OPEN(f) if (r.f != have->f) return #f
+#define STORE(f) if (want->f && r.f != have->f) return #f
+  OPEN(sync);
+  OPEN(skip_json_validation);
+  OPEN(checkpoint_bytes);
+  OPEN(compact_dead_percent);
+  OPEN(auto_compact_percent);
+  STORE(max_payload);
+  STORE(max_metadata);
+  STORE(compress_threshold);
+  STORE(compress_level);
+  STORE(retention_us);
+  STORE(idempotency_window_us);
+  STORE(segment_size);
+  STORE(dict_compress);
+#undef OPEN
+#undef STORE
+  return NULL;
 }
 
 static void shared_free(shared *h) {
-  evs_store_close(h->s);
+  if (h->destroy && !h->owner)
+    evs_store_drop(h->s);
+  else
+    evs_store_close(h->s);
   sqlite3_free(h->key);
   free(h);
 }
 
+/* Does dir hold a store (an evstore.meta)? -1 when out of memory. */
+static int has_meta(const char *dir) {
+  char *meta = sqlite3_mprintf("%s/evstore.meta", dir);
+  struct stat st;
+  int has = meta ? stat(meta, &st) == 0 : -1;
+  sqlite3_free(meta);
+  return has;
+}
+
 /* Open a store (dir NULL: in memory, kept by aux under memkey) or share
-** the handle already open. */
+** the handle already open. With `create` a directory that holds no store
+** gets a new one (*made says so); without, it is an error: a table's
+** store that is gone is never silently replaced by an empty one. Returns
+** an SQLite code; *lib the library's, for the caller's choices. */
 static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
-                      const evs_options *o, shared **out, char **err) {
+                      const evs_options *o, int create, shared **out, int *made,
+                      int *lib, char **err) {
   *out = NULL;
-  evs_options ro;
-  if (evs_options_resolve(o, &ro)) {
-    *err = sqlite3_mprintf("evstore: %s", evs_errmsg(NULL));
-    return SQLITE_ERROR;
-  }
+  *made = 0;
+  *lib = 0;
   pthread_mutex_lock(&reg_mu);
   char real[PATH_MAX];
   int have_real = dir && realpath(dir, real);
   shared *list = dir ? reg : aux->mem;
   for (shared *h = list; h; h = h->next) {
     if (dir ? !(have_real && !strcmp(h->key, real)) : strcmp(h->key, memkey)) continue;
-    if (dir && !same_options(&h->opt, &ro)) {
-      *err = sqlite3_mprintf(
-          "evstore: store %s is already open in this process with different options",
-          dir);
+    const char *diff = dir ? incompatible(&h->opt, o) : NULL;
+    if (diff) {
+      *err = sqlite3_mprintf("evstore: store %s is already open in this process with "
+                             "different options (%s differs)",
+                             dir, diff);
       pthread_mutex_unlock(&reg_mu);
       return SQLITE_ERROR;
     }
@@ -112,16 +138,34 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
     pthread_mutex_unlock(&reg_mu);
     return SQLITE_OK;
   }
+  int store_there = dir ? has_meta(dir) : 1;
+  if (store_there < 0) {
+    pthread_mutex_unlock(&reg_mu);
+    return SQLITE_NOMEM;
+  }
+  if (!store_there) {
+    if (!create) {
+      *lib = EVS_ENOTFOUND;
+      *err = sqlite3_mprintf("evstore: %s holds no store (was it dropped, moved or "
+                             "deleted?); DROP TABLE removes the table",
+                             dir);
+      pthread_mutex_unlock(&reg_mu);
+      return SQLITE_ERROR;
+    }
+    *made = 1;
+  }
   shared *h = calloc(1, sizeof *h);
-  int rc = h ? evs_store_open(dir, &ro, &h->s) : EVS_ENOMEM;
+  int rc = h ? evs_store_open(dir, o, &h->s) : EVS_ENOMEM;
   if (rc) {
+    *lib = rc;
+    *made = 0;
     *err = sqlite3_mprintf("evstore: %s", h ? evs_errmsg(NULL) : "out of memory");
     free(h);
     pthread_mutex_unlock(&reg_mu);
     return rc == EVS_ELOCKED ? SQLITE_BUSY : SQLITE_ERROR;
   }
   h->key = sqlite3_mprintf("%s", !dir ? memkey : realpath(dir, real) ? real : dir);
-  h->opt = ro;
+  evs_store_options(h->s, &h->opt);
   h->refs = 1;
   if (dir) {
     h->next = reg;
@@ -136,25 +180,6 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
   return SQLITE_OK;
 }
 
-/* Remove the files a store keeps (segments, meta, manifest, checkpoint,
-** their temp files, LOCK, the owner mark) and then the directory, which
-** stays if anything else was put in it. */
-static void remove_store_files(const char *dir) {
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  while (d && (e = readdir(d))) {
-    const char *nm = e->d_name;
-    size_t n = strlen(nm);
-    int ours = (n == 22 && !strcmp(nm + 16, ".evlog")) || !strncmp(nm, "evstore.", 8) ||
-               !strcmp(nm, "LOCK") || !strcmp(nm, OWNER_MARK);
-    char *p = ours ? sqlite3_mprintf("%s/%s", dir, nm) : NULL;
-    if (p) unlink(p);
-    sqlite3_free(p);
-  }
-  if (d) closedir(d);
-  rmdir(dir);
-}
-
 static void unlink_from(shared **list, shared *h) {
   for (shared **pp = list; *pp; pp = &(*pp)->next)
     if (*pp == h) {
@@ -163,15 +188,15 @@ static void unlink_from(shared **list, shared *h) {
     }
 }
 
-/* Drop a reference. A directory store closes with its last one; an
-** in-memory store only when dropped (its connection may reconnect). */
+/* Drop a reference. A directory store closes (or, marked, is deleted)
+** with its last one; an in-memory store only when dropped (its connection
+** may reconnect). */
 static void shared_put(shared *h) {
   pthread_mutex_lock(&reg_mu);
   h->refs--;
   int gone = h->owner ? h->destroy : h->refs == 0;
   if (gone) {
     unlink_from(h->owner ? &h->owner->mem : &reg, h);
-    if (h->destroy && !h->owner) remove_store_files(h->key);
     shared_free(h);
   }
   pthread_mutex_unlock(&reg_mu);
@@ -224,8 +249,9 @@ typedef struct vtab {
   conn_aux *aux;
   shared *sh;
   evs_txn *txn;
-  char *schema, *name;
+  char *schema, *name, *memkey;
   char *dir;       /* NULL in memory */
+  evs_options opt; /* to open the store with (settings zero: the store's) */
   int busy_ms;     /* how long a write waits for another writer */
   struct vtab *next; /* all tables, for evstore_stats() */
 } vtab;
@@ -380,7 +406,7 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
       else bad = parse_uint(v, &b) || !b, o->checkpoint_bytes = b;
     } else if (KEY("dict_compress")) {
       bad = strcmp(v, "on") && strcmp(v, "off");
-      o->dict_compress = !strcmp(v, "on");
+      o->dict_compress = !strcmp(v, "on") ? 1 : -1;
     } else if (KEY("validate_json")) {
       bad = strcmp(v, "0") && strcmp(v, "1");
       o->skip_json_validation = !strcmp(v, "0");
@@ -406,24 +432,80 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
   return SQLITE_OK;
 }
 
-/* The owner mark names the database file and table that created the
-** store, so DROP TABLE removes only a store its own table made. */
-static char *owner_line(sqlite3 *db, const char *schema, const char *table) {
-  const char *fn = sqlite3_db_filename(db, schema);
-  return sqlite3_mprintf("%s\t%s", fn ? fn : "", table);
+/* ---- Ownership --------------------------------------------------------
+** The table that creates a store owns it: the store's id (random at its
+** creation, in evstore.meta) is written to the table's shadow table
+** "<table>_owner" in the same database. DROP TABLE deletes the store only
+** when that id matches the store it has open; a table that attached to a
+** store that already existed (another database's, another process's, one
+** restored from a backup) only detaches. */
+
+static int owner_exec(sqlite3 *db, char *sql) {
+  if (!sql) return SQLITE_NOMEM;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+  sqlite3_free(sql);
+  return rc;
 }
 
-/* Does the owner mark in dir hold exactly the line me? */
-static int owner_is(const char *dir, const char *me) {
-  char *mark = sqlite3_mprintf("%s/" OWNER_MARK, dir);
-  size_t n = strlen(me);
-  char *line = sqlite3_malloc64(n + 2);
-  FILE *f = mark && line ? fopen(mark, "r") : NULL;
-  int is = f && fread(line, 1, n + 2, f) == n + 1 && line[n] == '\n' && !memcmp(line, me, n);
-  if (f) fclose(f);
-  sqlite3_free(line);
-  sqlite3_free(mark);
-  return is;
+/* The database file too: a copy of the database (restored, or opened
+** under another name) is not the table that created the store. */
+static int owner_write(sqlite3 *db, const char *schema, const char *name, uint64_t id) {
+  const char *fn = sqlite3_db_filename(db, schema);
+  return owner_exec(db, sqlite3_mprintf("CREATE TABLE \"%w\".\"%w_owner\"(store_id TEXT "
+                                        "NOT NULL, db_file TEXT NOT NULL); INSERT INTO "
+                                        "\"%w\".\"%w_owner\" VALUES('%016llx', %Q)",
+                                        schema, name, schema, name, (unsigned long long)id,
+                                        fn ? fn : ""));
+}
+
+/* 1 if the table's shadow table names store `id` and this database file. */
+static int owner_is(sqlite3 *db, const char *schema, const char *name, uint64_t id) {
+  char *sql = sqlite3_mprintf("SELECT store_id, db_file FROM \"%w\".\"%w_owner\"", schema,
+                              name);
+  sqlite3_stmt *st = NULL;
+  int mine = 0;
+  if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    char want[32];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)id);
+    const unsigned char *v = sqlite3_column_text(st, 0), *f = sqlite3_column_text(st, 1);
+    const char *fn = sqlite3_db_filename(db, schema);
+    mine = v && f && !strcmp((const char *)v, want) && !strcmp((const char *)f, fn ? fn : "");
+  }
+  sqlite3_finalize(st);
+  sqlite3_free(sql);
+  return mine;
+}
+
+static int owner_drop(sqlite3 *db, const char *schema, const char *name) {
+  return owner_exec(db, sqlite3_mprintf("DROP TABLE IF EXISTS \"%w\".\"%w_owner\"", schema,
+                                        name));
+}
+
+/* SQLite keeps "<table>_owner" read-only to ordinary SQL in defensive mode. */
+static int xShadowName(const char *suffix) { return !sqlite3_stricmp(suffix, "owner"); }
+
+/* The table's store, opened now if it could not be at connect (a store
+** another process held may have been released since). */
+static int vt_store(vtab *vt) {
+  if (vt->sh) return SQLITE_OK;
+  char *err = NULL;
+  int made, lib;
+  int rc = shared_get(vt->dir, vt->aux, vt->memkey, &vt->opt, 0, &vt->sh, &made, &lib, &err);
+  if (rc) {
+    sqlite3_free(vt->base.zErrMsg);
+    vt->base.zErrMsg = err;
+  }
+  return rc;
+}
+
+static void vt_release(vtab *vt) {
+  sqlite3_free(vt->schema);
+  sqlite3_free(vt->name);
+  sqlite3_free(vt->memkey);
+  sqlite3_free(vt->dir);
+  sqlite3_free(vt->base.zErrMsg);
+  sqlite3_free(vt);
 }
 
 static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -445,17 +527,6 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
     const char *fn = sqlite3_db_filename(db, argv[1]);
     if (fn && *fn) dir = sqlite3_mprintf("%s-%s.evstore", fn, argv[2]);
   }
-  int existed = 0;
-  if (dir) {
-    char *meta = sqlite3_mprintf("%s/evstore.meta", dir);
-    struct stat st;
-    if (!meta) {
-      sqlite3_free(dir);
-      return SQLITE_NOMEM;
-    }
-    existed = stat(meta, &st) == 0;
-    sqlite3_free(meta);
-  }
   vtab *vt = sqlite3_malloc(sizeof *vt);
   if (!vt) {
     sqlite3_free(dir);
@@ -468,24 +539,37 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vt->busy_ms = busy_ms;
   vt->schema = sqlite3_mprintf("%s", argv[1]);
   vt->name = sqlite3_mprintf("%s", argv[2]);
-  char *memkey = sqlite3_mprintf("%s.%s", argv[1], argv[2]);
-  rc = !vt->schema || !vt->name || !memkey ? SQLITE_NOMEM
-                                           : shared_get(dir, aux, memkey, &o, &vt->sh, err);
-  sqlite3_free(memkey);
-  if (!rc && create && dir && !existed) {
-    char *mark = sqlite3_mprintf("%s/" OWNER_MARK, dir);
-    char *line = owner_line(db, argv[1], argv[2]);
-    FILE *f = mark && line ? fopen(mark, "w") : NULL;
-    int ok = f && fprintf(f, "%s\n", line) >= 0;
-    if (f && fclose(f)) ok = 0;
-    if (!mark || !line) {
-      rc = SQLITE_NOMEM;
-    } else if (!ok) {
-      *err = sqlite3_mprintf("evstore: cannot write %s: %s", mark, strerror(errno));
-      rc = SQLITE_ERROR;
+  vt->memkey = sqlite3_mprintf("%s.%s", argv[1], argv[2]);
+  /* The store's settings were recorded when it was created (or set by a
+  ** CREATE since); a connection uses them whatever its declaration says,
+  ** so a change made with `evstore DIR config` sticks. */
+  vt->opt = o;
+  if (!create) {
+    vt->opt.max_payload = vt->opt.max_metadata = vt->opt.compress_threshold = 0;
+    vt->opt.compress_level = vt->opt.dict_compress = 0;
+    vt->opt.retention_us = vt->opt.idempotency_window_us = 0;
+    vt->opt.segment_size = 0;
+  }
+  int made = 0, lib = 0;
+  rc = !vt->schema || !vt->name || !vt->memkey
+           ? SQLITE_NOMEM
+           : shared_get(dir, aux, vt->memkey, &vt->opt, create, &vt->sh, &made, &lib, err);
+  if (rc && !create && rc != SQLITE_NOMEM) {
+    /* A table whose store cannot be opened now (gone, locked, damaged)
+    ** still connects, so that DROP TABLE works; every use reports why. */
+    sqlite3_free(*err);
+    *err = NULL;
+    rc = SQLITE_OK;
+  }
+  if (!rc && made) {
+    evs_stats st;
+    rc = evs_stats_get(vt->sh->s, &st);
+    if (!rc) rc = owner_write(db, argv[1], argv[2], st.store_id);
+    if (rc) {
+      *err = sqlite3_mprintf("evstore: cannot record the table as the owner of %s: %s", dir,
+                             sqlite3_errmsg(db));
+      vt->sh->destroy = 1; /* it was made for this table: take it back */
     }
-    sqlite3_free(line);
-    sqlite3_free(mark);
   }
   if (!rc) rc = sqlite3_declare_vtab(db, SCHEMA);
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
@@ -495,10 +579,7 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
       if (vt->sh->owner && create) vt->sh->destroy = 1;
       shared_put(vt->sh);
     }
-    sqlite3_free(vt->schema);
-    sqlite3_free(vt->name);
-    sqlite3_free(dir);
-    sqlite3_free(vt);
+    vt_release(vt);
     return rc;
   }
   pthread_mutex_lock(&reg_mu);
@@ -519,32 +600,71 @@ static int xConnect(sqlite3 *db, void *aux, int argc, const char *const *argv,
   return vt_init(db, aux, argc, argv, pp, err, 0);
 }
 
-static int vt_free(vtab *vt, int destroy) {
-  if (vt->txn) evs_txn_rollback(vt->txn);
+static void vt_unlist(vtab *vt) {
   pthread_mutex_lock(&reg_mu);
   for (vtab **pp = &tables; *pp; pp = &(*pp)->next)
     if (*pp == vt) {
       *pp = vt->next;
       break;
     }
-  if (destroy && vt->sh->owner) vt->sh->destroy = 1;
-  if (destroy && !vt->sh->owner) {
-    char *me = owner_line(vt->db, vt->schema, vt->name);
-    if (me && owner_is(vt->sh->key, me)) vt->sh->destroy = 1;
-    sqlite3_free(me);
-  }
   pthread_mutex_unlock(&reg_mu);
-  shared_put(vt->sh);
-  sqlite3_free(vt->schema);
-  sqlite3_free(vt->name);
-  sqlite3_free(vt->dir);
-  sqlite3_free(vt->base.zErrMsg);
-  sqlite3_free(vt);
+}
+
+static int xDisconnect(sqlite3_vtab *p) {
+  vtab *vt = (vtab *)p;
+  if (vt->txn) evs_txn_rollback(vt->txn);
+  vt_unlist(vt);
+  if (vt->sh) shared_put(vt->sh);
+  vt_release(vt);
   return SQLITE_OK;
 }
 
-static int xDisconnect(sqlite3_vtab *p) { return vt_free((vtab *)p, 0); }
-static int xDestroy(sqlite3_vtab *p) { return vt_free((vtab *)p, 1); }
+/* DROP TABLE. A store this table created is deleted (evs_store_drop: only
+** the files the store lists, its directory only if it made it and it is
+** empty) when no other connection of the process uses it; while one does,
+** the DROP fails (SQLITE_LOCKED) and nothing changes. A store the table
+** only attached to, or one that cannot be opened (gone, damaged), is left
+** as it is. A store another process holds cannot be opened here, so it is
+** never deleted under that process: the DROP fails (SQLITE_BUSY). */
+static int xDestroy(sqlite3_vtab *p) {
+  vtab *vt = (vtab *)p;
+  if (!vt->sh && vt_store(vt) == SQLITE_BUSY) return SQLITE_BUSY;
+  int mine = 0;
+  if (vt->sh && !vt->sh->owner) {
+    evs_stats st;
+    mine = !evs_stats_get(vt->sh->s, &st) && owner_is(vt->db, vt->schema, vt->name, st.store_id);
+    pthread_mutex_lock(&reg_mu);
+    int shared_use = vt->sh->refs > 1;
+    pthread_mutex_unlock(&reg_mu);
+    if (mine && shared_use)
+      return vt_error(vt, SQLITE_LOCKED,
+                      "evstore: store %s is in use by another connection of this process; "
+                      "nothing was dropped",
+                      vt->sh->key);
+  }
+  /* Deleted files cannot come back with a ROLLBACK that brings the table
+  ** back: a DROP that deletes data runs only as its own transaction. */
+  if ((mine || (vt->sh && vt->sh->owner)) && !sqlite3_get_autocommit(vt->db))
+    return vt_error(vt, SQLITE_LOCKED,
+                    "evstore: DROP TABLE %s would delete its store inside a transaction "
+                    "that could still roll back; commit first",
+                    vt->name);
+  if (vt->dir) {
+    int rc = owner_drop(vt->db, vt->schema, vt->name);
+    if (rc) return rc;
+  }
+  if (vt->txn) {
+    evs_txn_rollback(vt->txn);
+    vt->txn = NULL;
+  }
+  vt_unlist(vt);
+  if (vt->sh) {
+    if (vt->sh->owner || mine) vt->sh->destroy = 1;
+    shared_put(vt->sh);
+  }
+  vt_release(vt);
+  return SQLITE_OK;
+}
 
 /* ---- Planning ---------------------------------------------------------- */
 
@@ -746,6 +866,8 @@ typedef struct vcur {
 } vcur;
 
 static int xOpen(sqlite3_vtab *p, sqlite3_vtab_cursor **pp) {
+  int rc = vt_store((vtab *)p);
+  if (rc) return rc;
   vcur *c = sqlite3_malloc(sizeof *c);
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof *c);
@@ -1391,6 +1513,8 @@ static int do_update(vtab *vt, sqlite3_value **argv) {
 static int xUpdate(sqlite3_vtab *p, int argc, sqlite3_value **argv,
                    sqlite3_int64 *rowid) {
   vtab *vt = (vtab *)p;
+  int src = vt_store(vt);
+  if (src) return src;
   if (!vt->txn) {
     /* xBegin normally opened it; a write outside one is a bug upstream. */
     int rc = evs_txn_begin_timeout(vt->sh->s, vt->busy_ms, &vt->txn);
@@ -1409,6 +1533,8 @@ static int xUpdate(sqlite3_vtab *p, int argc, sqlite3_value **argv,
 static int xBegin(sqlite3_vtab *p) {
   vtab *vt = (vtab *)p;
   if (vt->txn) return SQLITE_OK;
+  int src = vt_store(vt);
+  if (src) return src;
   /* Bounded wait: blocking here would hold SQLite's connection mutex
   ** while waiting for another connection's write transaction. */
   int rc = evs_txn_begin_timeout(vt->sh->s, vt->busy_ms, &vt->txn);
@@ -1457,7 +1583,7 @@ static int xRollbackTo(sqlite3_vtab *p, int n) {
 
 static int xRename(sqlite3_vtab *p, const char *name) {
   vtab *vt = (vtab *)p;
-  if (vt->sh->owner) {
+  if (vt->sh && vt->sh->owner) {
     /* In memory: re-key the store so the renamed table reconnects to it. */
     char *k = sqlite3_mprintf("%s.%s", vt->schema, name);
     if (!k) return SQLITE_NOMEM;
@@ -1465,6 +1591,11 @@ static int xRename(sqlite3_vtab *p, const char *name) {
     sqlite3_free(vt->sh->key);
     vt->sh->key = k;
     pthread_mutex_unlock(&reg_mu);
+    char *mk = sqlite3_mprintf("%s", k);
+    if (mk) {
+      sqlite3_free(vt->memkey);
+      vt->memkey = mk;
+    }
     return SQLITE_OK;
   }
   /* A directory store stays where it is; only a default directory (named
@@ -1477,7 +1608,7 @@ static sqlite3_module evstore_module = {
     3,         xCreate,    xConnect, xBestIndex, xDisconnect, xDestroy,
     xOpen,     xClose,     xFilter,  xNext,      xEof,        xColumn,
     xRowid,    xUpdate,    xBegin,   xSync,      xCommit,     xRollback,
-    NULL,      xRename,    xSavepoint, xRelease, xRollbackTo, NULL};
+    NULL,      xRename,    xSavepoint, xRelease, xRollbackTo, xShadowName};
 
 /* The store of evstore table `name` on the connection of ctx, or NULL
 ** with an error set on ctx. */
@@ -1487,7 +1618,7 @@ static evs_store *func_store(sqlite3_context *ctx, sqlite3_value *arg, const cha
   evs_store *s = NULL;
   pthread_mutex_lock(&reg_mu);
   for (vtab *vt = tables; vt; vt = vt->next)
-    if (vt->db == db && name && !sqlite3_stricmp(vt->name, name)) s = vt->sh->s;
+    if (vt->db == db && name && !sqlite3_stricmp(vt->name, name) && vt->sh) s = vt->sh->s;
   pthread_mutex_unlock(&reg_mu);
   if (!s) {
     char *m = sqlite3_mprintf("%s: no evstore table named '%s' on this "
@@ -1524,7 +1655,8 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   evs_store *s = func_store(ctx, argv[0], "evstore_stats");
   if (!s) return;
   evs_stats st;
-  if (evs_stats_get(s, &st)) {
+  evs_options o;
+  if (evs_stats_get(s, &st) || evs_store_options(s, &o)) {
     sqlite3_result_error(ctx, evs_errmsg(s), -1);
     return;
   }
@@ -1536,7 +1668,10 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
       "\"checkpoint_state\":%d,\"open_replayed_bytes\":%llu,\"checkpoints_written\":%llu,"
       "\"compactions\":%llu,\"compact_removed_events\":%llu,\"maintenance_error\":%d,"
-      "\"dict_state\":%d,\"dict_id\":%u}",
+      "\"dict_state\":%d,\"dict_id\":%u,\"store_id\":\"%016llx\",\"settings\":{"
+      "\"retention_us\":%lld,\"idempotency_window_us\":%lld,\"max_payload\":%u,"
+      "\"max_metadata\":%u,\"compress_threshold\":%u,\"compress_level\":%d,"
+      "\"dict_compress\":%s,\"segment_size\":%u}}",
       (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
       (unsigned long long)st.next_id, (unsigned long long)st.segments,
       (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
@@ -1546,7 +1681,11 @@ static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       (unsigned long long)st.recovered_records_dropped, st.checkpoint_state,
       (unsigned long long)st.open_replayed_bytes, (unsigned long long)st.checkpoints_written,
       (unsigned long long)st.compactions, (unsigned long long)st.compact_removed_events,
-      st.maintenance_error, st.dict_state, (unsigned)st.dict_id);
+      st.maintenance_error, st.dict_state, (unsigned)st.dict_id,
+      (unsigned long long)st.store_id, (long long)o.retention_us,
+      (long long)o.idempotency_window_us, o.max_payload, o.max_metadata,
+      o.compress_threshold, o.compress_level, o.dict_compress > 0 ? "true" : "false",
+      o.segment_size);
   sqlite3_result_text(ctx, j, -1, sqlite3_free);
 }
 

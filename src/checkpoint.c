@@ -162,7 +162,9 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
 }
 
 static int checkpoint_write(evs_store *s, int nowait) {
-  if (!s->dir || s->opt.checkpoint_bytes < 0) return 0;
+  if (s->dir && s->opt.read_only)
+    return evs_err(s, EVS_EREADONLY, "store %s is open read-only", s->dir);
+  if (!s->dir || s->opt.checkpoint_bytes < 0 || s->ckpt_off) return 0;
   int rc = nowait ? evs_writer_trylock(s) : evs_writer_lock(s);
   if (rc) return rc == EVS_EBUSY && nowait ? 0 : rc;
   wbuf w = {0};
@@ -178,7 +180,7 @@ static int checkpoint_write(evs_store *s, int nowait) {
   /* The checkpoint may only name log bytes a power loss keeps. */
   rc = evs_log_sync_upto(s, lsn);
   if (!rc) {
-    int e = evs_io_replace(s->io, s->dir, CK_NAME, w.p, w.n, NULL);
+    int e = evs_io_replace(s->io, s->dir, CK_NAME, w.p, w.n, s->fmode, NULL);
     if (e) {
       char path[EVS_PATH_BUF];
       snprintf(path, sizeof path, "%s/%s", s->dir, CK_NAME);
@@ -238,6 +240,13 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
   int e = evs_read_file(s, CK_NAME, &p, &n);
   s->ckpt_state = EVS_CHECKPOINT_NONE;
   if (e == -ENOENT) return 0;
+  if (e == -EISDIR || e == -EINVAL) {
+    /* Something else stands in its place: ignore it as a damaged one, and
+    ** write none over it (a rename onto a directory fails every time). */
+    s->ckpt_state = EVS_CHECKPOINT_CORRUPT;
+    s->ckpt_off = 1;
+    return 0;
+  }
   if (e) {
     char path[EVS_PATH_BUF];
     snprintf(path, sizeof path, "%s/%s", s->dir, CK_NAME);
@@ -250,6 +259,12 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
            get_u64(p + n - 8) == XXH3_64bits(p, n - 8) &&
            get_u32(p + H_VERSION) == EVS_FORMAT_VERSION && get_u32(p + H_HDRLEN) == CK_HDR &&
            get_u64(p + H_STORE) == s->meta.store_id;
+  /* Whatever else it is (stale, for another layout), a checkpoint that
+  ** checks out was written after the log up to its position was synced. */
+  if (ok) {
+    s->vouch_segno = get_u64(p + H_SEGNO);
+    s->vouch_off = get_u64(p + H_OFF);
+  }
   uint64_t nent = ok ? get_u64(p + H_N) : 0, isz = ok ? get_u64(p + H_IDEMSZ) : 0;
   size_t names_end = 0;
   ok = ok && nent < UINT32_MAX && isz >= 1 && isz < ((uint64_t)1 << 34) &&

@@ -18,6 +18,7 @@ void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]) {
   put_u64(out + 16, m->store_id);
   put_u64(out + 24, m->cursor_key);
   put_u64(out + 32, (uint64_t)m->created_us);
+  put_u32(out + 40, m->flags);
   put_u64(out + 56, XXH3_64bits(out, 56));
 }
 
@@ -30,6 +31,54 @@ int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why) {
   m->store_id = get_u64(p + 16);
   m->cursor_key = get_u64(p + 24);
   m->created_us = (int64_t)get_u64(p + 32);
+  m->flags = get_u32(p + 40);
+  return 0;
+}
+
+void evs_settings_encode(const evs_settings *st, uint64_t store_id, int64_t now,
+                         uint8_t out[EVS_SETTINGS_SIZE]) {
+  memset(out, 0, EVS_SETTINGS_SIZE);
+  memcpy(out, EVS_SETTINGS_MAGIC, 8);
+  put_u32(out + 8, EVS_FORMAT_VERSION);
+  put_u32(out + 12, EVS_SETTINGS_SIZE);
+  put_u64(out + 16, store_id);
+  put_u64(out + 24, st->generation);
+  put_u64(out + 32, (uint64_t)st->retention_us);
+  put_u64(out + 40, (uint64_t)st->idempotency_window_us);
+  put_u32(out + 48, st->max_payload);
+  put_u32(out + 52, st->max_metadata);
+  put_u32(out + 56, st->compress_threshold);
+  put_u32(out + 60, (uint32_t)st->compress_level);
+  put_u32(out + 64, st->segment_size);
+  put_u32(out + 68, st->dict_compress);
+  put_u64(out + 72, (uint64_t)now);
+  put_u64(out + 88, XXH3_64bits(out, 88));
+}
+
+int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_settings *st,
+                        const char **why) {
+  if (n != EVS_SETTINGS_SIZE) return *why = "wrong size", -1;
+  if (memcmp(p, EVS_SETTINGS_MAGIC, 8)) return *why = "bad magic", -1;
+  if (get_u64(p + 88) != XXH3_64bits(p, 88)) return *why = "checksum mismatch", -1;
+  if (get_u32(p + 8) != EVS_FORMAT_VERSION || get_u32(p + 12) != EVS_SETTINGS_SIZE)
+    return *why = "unsupported format version", -1;
+  if (get_u64(p + 16) != store_id) return *why = "belongs to another store", -1;
+  st->generation = get_u64(p + 24);
+  st->retention_us = (int64_t)get_u64(p + 32);
+  st->idempotency_window_us = (int64_t)get_u64(p + 40);
+  st->max_payload = get_u32(p + 48);
+  st->max_metadata = get_u32(p + 52);
+  st->compress_threshold = get_u32(p + 56);
+  st->compress_level = (int32_t)get_u32(p + 60);
+  st->segment_size = get_u32(p + 64);
+  st->dict_compress = get_u32(p + 68);
+  if (!st->retention_us || st->retention_us < -1 || !st->idempotency_window_us ||
+      st->idempotency_window_us < -1 || !st->max_payload || !st->max_metadata ||
+      st->max_metadata > EVS_MAX_METADATA_LIMIT || !st->compress_threshold ||
+      st->compress_level < ZSTD_minCLevel() || st->compress_level > ZSTD_maxCLevel() ||
+      !st->compress_level || st->segment_size < 4096 || st->segment_size > (1u << 30) ||
+      st->dict_compress > 1)
+    return *why = "a setting is out of range", -1;
   return 0;
 }
 

@@ -19,15 +19,44 @@
 ** 1 (pre-release, chained segment sizes) is not read. */
 #define EVS_FORMAT_VERSION 2
 
+/* meta flags */
+#define EVS_META_OWN_DIR 1 /* the store created its directory (DROP may remove it) */
+
 typedef struct evs_meta {
   uint64_t store_id;
   uint64_t cursor_key;
   int64_t created_us;
+  uint32_t flags; /* EVS_META_*; unknown bits are kept, not refused */
 } evs_meta;
 
 void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]);
 /* 0, or -1 with a reason in why (static string). */
 int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
+
+/* Settings file "evstore.settings": the store-level settings every opener
+** uses (retention, limits, compression, segment size), replaced
+** atomically when one is changed. 96 bytes (docs/FORMAT.md). */
+#define EVS_SETTINGS_NAME "evstore.settings"
+#define EVS_SETTINGS_MAGIC "EVSTSETS"
+#define EVS_SETTINGS_SIZE 96
+/* Metadata lengths are u16 in an event record. */
+#define EVS_MAX_METADATA_LIMIT 65535
+
+typedef struct evs_settings {
+  uint64_t generation; /* +1 at every change */
+  int64_t retention_us;          /* > 0, or -1 forever */
+  int64_t idempotency_window_us; /* > 0, or -1 never expire */
+  uint32_t max_payload, max_metadata, compress_threshold, segment_size;
+  int32_t compress_level;
+  uint32_t dict_compress; /* 0 off, 1 on */
+} evs_settings;
+
+void evs_settings_encode(const evs_settings *st, uint64_t store_id, int64_t now,
+                         uint8_t out[EVS_SETTINGS_SIZE]);
+/* 0, or -1 with a reason in why (static string): size, magic, checksum,
+** version, store id, and every value within its range. */
+int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_settings *st,
+                        const char **why);
 
 /* Segment file "<16 hex digits>.evlog": a header, then records. */
 #define EVS_SEG_MAGIC "EVSTSEG\0"

@@ -43,8 +43,9 @@
 static int publish(evs_store *s, const void *d, size_t len, uint32_t id) {
   ZSTD_DDict *dd = ZSTD_createDDict(d, len);
   /* Writers use it only when asked to (dict_compress). */
-  ZSTD_CDict *cd = s->opt.dict_compress ? ZSTD_createCDict(d, len, s->opt.compress_level) : NULL;
-  if (!dd || (s->opt.dict_compress && !cd)) {
+  int want = s->opt.dict_compress > 0;
+  ZSTD_CDict *cd = want ? ZSTD_createCDict(d, len, s->opt.compress_level) : NULL;
+  if (!dd || (want && !cd)) {
     ZSTD_freeDDict(dd);
     ZSTD_freeCDict(cd);
     return EVS_ENOMEM;
@@ -64,6 +65,13 @@ int evs_dict_open(evs_store *s) {
   size_t n;
   int e = evs_read_file(s, EVS_DICT_NAME, &b, &n);
   if (e == -ENOENT) return 0;
+  if (e == -EISDIR || e == -EINVAL) {
+    /* Like a damaged file: the store stays usable, nothing is trained. */
+    s->dict_state = EVS_DICT_CORRUPT;
+    snprintf(s->dict_why, sizeof s->dict_why, "%s/%s: not a regular file", s->dir,
+             EVS_DICT_NAME);
+    return 0;
+  }
   if (e) {
     char path[EVS_PATH_BUF];
     snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
@@ -108,7 +116,8 @@ static void arm(evs_store *s, int64_t events) {
 }
 
 void evs_dict_arm(evs_store *s) {
-  if (!s->opt.dict_compress || s->dict_state != EVS_DICT_NONE) return;
+  if (s->opt.dict_compress <= 0 || s->opt.read_only || s->dict_state != EVS_DICT_NONE)
+    return;
   uint64_t have = s->npending + s->nacked;
   if (have >= SAMPLES_MAX) evs_maint_kick(s, EVS_BG_DICT);
   else arm(s, (int64_t)(SAMPLES_MAX - have));
@@ -189,7 +198,8 @@ int evs_dict_train(evs_store *s) {
     put_u32(file + 28, (uint32_t)len);
     put_u64(file + 32, (uint64_t)evs_now(s));
     put_u64(d + len, XXH3_64bits(file, DICT_HDR + len));
-    int e = evs_io_replace(s->io, s->dir, EVS_DICT_NAME, file, DICT_HDR + len + 8, NULL);
+    int e = evs_io_replace(s->io, s->dir, EVS_DICT_NAME, file, DICT_HDR + len + 8,
+                           s->fmode, NULL);
     if (e) {
       /* Whether it is on disk or not, nothing uses it: payloads stay
       ** raw, and a file that did land is read (and used) next open. */

@@ -56,6 +56,7 @@ static int px_unlink(void *ctx, const char *p) {
 static int px_fsize(void *ctx, int fd, uint64_t *size) {
   struct stat st;
   if (fstat(fd, &st) < 0) return -errno;
+  if (!S_ISREG(st.st_mode)) return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
   *size = (uint64_t)st.st_size;
   return 0;
 }
@@ -87,12 +88,18 @@ int evs_io_sync_dir(const evs_io *io, const char *dir) {
 }
 
 int evs_io_replace(const evs_io *io, const char *dir, const char *name,
-                   const void *buf, size_t n, int *renamed) {
+                   const void *buf, size_t n, int mode, int *renamed) {
   if (renamed) *renamed = 0;
   char path[EVS_PATH_BUF], tmp[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
-  int fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  /* Always a new file: a temp file left by a crash keeps its own mode
+  ** under O_TRUNC, and the mode is the store's to decide. */
+  int fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
+  if (fd == -EEXIST) {
+    io->unlink(io->ctx, tmp);
+    fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
+  }
   if (fd < 0) return fd;
   int e = evs_io_write_all(io, fd, buf, n, 0);
   if (!e) e = io->fdatasync(io->ctx, fd);

@@ -25,6 +25,8 @@ typedef struct evs_io {
   int (*ftruncate)(void *ctx, int fd, off_t len);
   int (*rename)(void *ctx, const char *from, const char *to);
   int (*unlink)(void *ctx, const char *path);
+  /* Size of a regular file; -EISDIR for a directory and -EINVAL for any
+  ** other kind of file (a FIFO, a device): a store's files are regular. */
   int (*fsize)(void *ctx, int fd, uint64_t *size);
   void *ctx;
 } evs_io;
@@ -42,13 +44,14 @@ int evs_io_sync_dir(const evs_io *io, const char *dir);
 /* The size of the buffers file paths are built in (store.h: EVS_DIR_MAX). */
 #define EVS_PATH_BUF 4096
 
-/* Replace dir/name atomically with n bytes of buf: write name.tmp,
-** fdatasync, rename over name, fsync dir. 0 or -errno. *renamed (may be
+/* Replace dir/name atomically with n bytes of buf: write name.tmp (a new
+** file of the given mode; a stale one is removed first), fdatasync,
+** rename over name, fsync dir. 0 or -errno. *renamed (may be
 ** NULL) tells a failure after the rename (name replaced, the directory
 ** sync failed: which version a power loss keeps is unknown) from one
 ** before it (name untouched, temp file removed). */
 int evs_io_replace(const evs_io *io, const char *dir, const char *name,
-                   const void *buf, size_t n, int *renamed);
+                   const void *buf, size_t n, int mode, int *renamed);
 
 /* evs_store_open with an I/O table of the caller's (tests only). */
 int evs_store_open_io(const char *dir, const evs_options *opts,

@@ -123,7 +123,7 @@ int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
   if (s->dir) {
     char path[EVS_PATH_BUF];
     evs_seg_path(s, no, path, sizeof path);
-    int fd = s->io->open(s->io->ctx, path, O_RDWR | O_CREAT | O_EXCL, 0644);
+    int fd = s->io->open(s->io->ctx, path, O_RDWR | O_CREAT | O_EXCL, s->fmode);
     if (fd < 0) {
       free(g);
       return evs_err_io(s, -fd, "cannot create segment", path);
@@ -187,7 +187,11 @@ int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off) {
 int evs_log_truncate(evs_store *s, uint64_t off) {
   evs_seg *g = s->cur;
   if (g->fd < 0) return 0;
+  /* Synced in every mode (it is rare: an undo of written bytes): records
+  ** of the undone transaction must not reappear after later writes, where
+  ** open would see damage followed by intact records. */
   int e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)off);
+  if (!e) e = s->io->fdatasync(s->io->ctx, g->fd);
   if (e) {
     char path[EVS_PATH_BUF];
     evs_seg_path(s, g->no, path, sizeof path);
@@ -312,7 +316,7 @@ int evs_manifest_write(evs_store *s, evs_seg *const *segs, size_t n, uint64_t la
   evs_manifest_encode(&m, buf);
   int renamed;
   int e = evs_io_replace(s->io, s->dir, EVS_MANIFEST_NAME, buf,
-                         evs_manifest_len((uint32_t)n), &renamed);
+                         evs_manifest_len((uint32_t)n), s->fmode, &renamed);
   if (e) {
     char path[EVS_PATH_BUF];
     snprintf(path, sizeof path, "%s/%s", s->dir, EVS_MANIFEST_NAME);
@@ -340,7 +344,8 @@ int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
   snprintf(path, sizeof path, "%s/%s", s->dir, name);
   *buf = NULL;
   *n = 0;
-  int fd = s->io->open(s->io->ctx, path, O_RDONLY, 0);
+  /* O_NONBLOCK: a FIFO standing in the file's place must not hang open. */
+  int fd = s->io->open(s->io->ctx, path, O_RDONLY | O_NONBLOCK, 0);
   if (fd < 0) return fd;
   uint64_t size;
   int e = s->io->fsize(s->io->ctx, fd, &size);
@@ -365,7 +370,7 @@ int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
 
 uint64_t evs_log_disk_bytes(const evs_store *s) {
   if (!s->dir) return 0;
-  uint64_t n = EVS_META_SIZE + evs_manifest_len((uint32_t)s->nsegs) +
+  uint64_t n = EVS_META_SIZE + EVS_SETTINGS_SIZE + evs_manifest_len((uint32_t)s->nsegs) +
                __atomic_load_n(&s->ckpt_file_bytes, __ATOMIC_RELAXED) +
                __atomic_load_n(&s->dict_file_bytes, __ATOMIC_RELAXED);
   for (size_t i = 0; i < s->nsegs; i++) n += s->segs[i]->size;
@@ -499,9 +504,7 @@ void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end
   *scan_end = pos;
 }
 
-/* Records that check out beyond damage at `from`, found by trying every
-** offset: they are lost with the truncation, and the report must say so. */
-static uint64_t count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
+uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
   uint64_t n = 0;
   for (uint64_t pos = from + 1; pos + EVS_REC_HDR <= fsize;) {
     uint32_t len;
@@ -603,11 +606,15 @@ static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
   evs_seg *g = calloc(1, sizeof *g);
   if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
   g->no = no;
-  g->fd = s->io->open(s->io->ctx, path, O_RDWR, 0);
+  g->fd = s->io->open(s->io->ctx, path, (s->opt.read_only ? O_RDONLY : O_RDWR) | O_NONBLOCK, 0);
   uint64_t fsize = 0;
   int rc, e = g->fd < 0 ? g->fd : s->io->fsize(s->io->ctx, g->fd, &fsize);
   if (e == -ENOENT) {
     rc = evs_err(s, EVS_ECORRUPT, "segment %s is missing (the manifest lists it)", path);
+    goto fail;
+  }
+  if (e == -EISDIR || e == -EINVAL) {
+    rc = evs_err(s, EVS_ECORRUPT, "segment %s is not a regular file", path);
     goto fail;
   }
   if (e) {
@@ -646,7 +653,9 @@ fail:
 }
 
 /* Check the records of segs[i] from `from` on: a sealed segment must be
-** whole; the last one loses its torn or uncommitted tail. */
+** whole; the last one loses its uncommitted or torn tail, and only that:
+** a bad record followed by intact ones, or a log that ends before what a
+** checkpoint recorded as durable, is damage, and is never cut. */
 static int check_segment(evs_store *s, size_t i, uint64_t from) {
   evs_seg *g = s->segs[i];
   char path[EVS_PATH_BUF];
@@ -658,15 +667,33 @@ static int check_segment(evs_store *s, size_t i, uint64_t from) {
   if (i + 1 < s->nsegs)
     return evs_err(s, EVS_ECORRUPT,
                    "segment %s: damaged record at offset %" PRIu64
-                   " in a sealed segment (%" PRIu64 " bytes unreadable)",
+                   " in a sealed segment (%" PRIu64 " bytes unreadable); nothing was "
+                   "changed (evs_repair drops the damaged transaction, keeping a copy)",
                    path, end, fsize - end);
+  uint64_t beyond = scan_end < fsize ? evs_count_beyond(g, scan_end, fsize) : 0;
+  if (beyond)
+    return evs_err(s, EVS_ECORRUPT,
+                   "segment %s: damaged record at offset %" PRIu64 " followed by %" PRIu64
+                   " intact record%s: damage, not a torn write; nothing was changed "
+                   "(evs_repair drops the damaged transaction, keeping a copy)",
+                   path, scan_end, beyond, beyond == 1 ? "" : "s");
+  if (g->no == s->vouch_segno && end < s->vouch_off)
+    return evs_err(s, EVS_ECORRUPT,
+                   "segment %s: the log's last commit ends at offset %" PRIu64
+                   ", before offset %" PRIu64 " that evstore.checkpoint recorded as "
+                   "durable: damaged at %" PRIu64 "; nothing was changed (evs_repair "
+                   "drops the damaged transaction, keeping a copy)",
+                   path, end, s->vouch_off, scan_end);
   s->rec_bytes_dropped += fsize - end;
-  s->rec_records_dropped += nafter;
-  if (scan_end < fsize) s->rec_records_dropped += 1 + count_beyond(g, scan_end, fsize);
-  int e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)end);
-  if (!e && s->opt.sync != EVS_SYNC_OFF) e = s->io->fdatasync(s->io->ctx, g->fd);
-  if (e) return evs_err_io(s, -e, "cannot truncate torn tail of", path);
+  s->rec_records_dropped += nafter + (scan_end < fsize);
   g->size = end;
+  /* A reader leaves the tail on disk: it is simply not part of the log. */
+  if (s->opt.read_only) return 0;
+  /* Synced in every mode: later writes must not land before a cut that a
+  ** crash could undo (old tail bytes would then follow new records). */
+  int e = s->io->ftruncate(s->io->ctx, g->fd, (off_t)end);
+  if (!e) e = s->io->fdatasync(s->io->ctx, g->fd);
+  if (e) return evs_err_io(s, -e, "cannot truncate torn tail of", path);
   return 0;
 }
 
@@ -738,24 +765,118 @@ static int log_create(evs_store *s) {
   return evs_manifest_write(s, s->segs, 1, 0, NULL);
 }
 
-/* Remove segment files the manifest does not name: a segment started or
-** rewritten by a step that crashed before its manifest, or one retired
-** after it. */
-static int remove_orphans(evs_store *s, const uint64_t *files, size_t nfiles) {
-  int removed = 0;
-  for (size_t i = 0; i < nfiles; i++) {
-    if (s->next_segno <= files[i]) s->next_segno = files[i] + 1;
+/* Does the unlisted segment file `no` hold committed records that the
+** listed log (already replayed into the index) does not account for?
+** A crashed roll leaves a header and no record; a compaction step that
+** crashed before its manifest leaves copies of listed records; one that
+** crashed after it leaves the old files, whose events are now in the
+** rewritten segment or were dead. All of these only name ids below the
+** log's next id, and their acks and deletes are in effect. Anything else
+** (new events, an ack the index lacks) is records the manifest does not
+** explain: a manifest older than the log. Returns 0 (accounted for: safe
+** to remove), 1 (not: why says what), 2 (not a segment file: left alone)
+** or an error. */
+static int orphan_check(evs_store *s, uint64_t no, char *why, size_t cap) {
+  char path[EVS_PATH_BUF];
+  evs_seg_path(s, no, path, sizeof path);
+  evs_seg *g = calloc(1, sizeof *g);
+  if (!g) return evs_err(s, EVS_ENOMEM, "out of memory");
+  g->no = no;
+  g->fd = s->io->open(s->io->ctx, path, O_RDONLY | O_NONBLOCK, 0);
+  if (g->fd < 0) {
+    int e = g->fd;
+    free(g);
+    return e == -ENOENT ? 0 : evs_err_io(s, -e, "cannot open segment", path);
+  }
+  uint64_t fsize = 0, end = 0;
+  int rc = 0, e = s->io->fsize(s->io->ctx, g->fd, &fsize);
+  if (e == -EISDIR || e == -EINVAL) {
+    rc = 2;
+  } else if (e) {
+    rc = evs_err_io(s, -e, "cannot open segment", path);
+  } else if (fsize > UINT32_MAX) {
+    rc = 1, snprintf(why, cap, "larger than 4 GiB");
+  } else if (fsize > EVS_SEG_HDR && !(rc = evs_log_reserve(s, g, fsize))) {
+    uint64_t segno, sid, after, scan_end;
+    const char *hw;
+    if (evs_seghdr_decode(g->base, fsize, &segno, &sid, &g->first_id, &g->flags, &hw))
+      rc = 1, snprintf(why, cap, "its header is damaged (%s)", hw);
+    else if (sid != s->meta.store_id)
+      rc = 1, snprintf(why, cap, "it belongs to another store");
+    /* (A copy of another of our segments under this name is judged by its
+    ** records like any other.) */
+    if (!rc) {
+      evs_log_scan(g, EVS_SEG_HDR, fsize, &end, &after, &scan_end);
+      if (scan_end < fsize && evs_count_beyond(g, scan_end, fsize))
+        rc = 1, snprintf(why, cap, "damaged at offset %" PRIu64 " with intact records after",
+                         scan_end);
+    }
+    const evs_index *x = &s->idx;
+    uint64_t next = x->base + x->n;
+    for (uint64_t pos = EVS_SEG_HDR; !rc && pos < end; pos += get_u32(g->base + pos + 8)) {
+      const uint8_t *r = g->base + pos;
+      uint8_t type = r[12];
+      if (type == EVS_REC_EVENT) {
+        uint64_t id = get_u64(r + 16);
+        if (id >= next)
+          rc = 1, snprintf(why, cap, "event %" PRIu64 " at offset %" PRIu64
+                           " is beyond the listed log (next id %" PRIu64 ")", id, pos, next);
+        continue;
+      }
+      if (type != EVS_REC_ACK && type != EVS_REC_DELETE) continue;
+      uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+      uint32_t cnt = get_u32(r + fixed - 8);
+      for (uint32_t k = 0; !rc && k < cnt && (uint64_t)fixed + 8 * (uint64_t)k < get_u32(r + 8); k++) {
+        uint64_t id = get_u64(r + fixed + 8 * (size_t)k);
+        const evs_ent *en = id >= x->base && id < next ? evs_ent_at(x, id - x->base) : NULL;
+        int live = en && (en->flags & ENT_LIVE) && !(en->flags & ENT_DELETED);
+        if (id >= next || (live && (type == EVS_REC_DELETE || !(en->flags & ENT_ACKED))))
+          rc = 1, snprintf(why, cap, "the %s of event %" PRIu64 " at offset %" PRIu64
+                           " is not in the listed log",
+                           type == EVS_REC_ACK ? "acknowledgement" : "deletion", id, pos);
+      }
+    }
+  }
+  evs_seg_free(s, g);
+  return rc;
+}
+
+/* Segment files the manifest does not name. Ones whose records the log
+** accounts for are removed (not by a read-only open); if any holds records
+** it does not, nothing is removed and the open fails naming them. */
+static int handle_orphans(evs_store *s, const uint64_t *files, size_t nfiles) {
+  uint64_t *gone = malloc((nfiles ? nfiles : 1) * sizeof *gone);
+  if (!gone) return evs_err(s, EVS_ENOMEM, "out of memory");
+  size_t ngone = 0, nbad = 0;
+  char first[400] = "";
+  int rc = 0;
+  for (size_t i = 0; i < nfiles && !rc; i++) {
     int listed = 0;
     for (size_t k = 0; k < s->nsegs && !listed; k++) listed = s->segs[k]->no == files[i];
     if (listed) continue;
-    char path[EVS_PATH_BUF];
-    evs_seg_path(s, files[i], path, sizeof path);
-    int e = s->io->unlink(s->io->ctx, path);
-    if (e && e != -ENOENT) return evs_err_io(s, -e, "cannot remove unused segment", path);
-    removed = 1;
+    char why[300];
+    int v = orphan_check(s, files[i], why, sizeof why);
+    if (v < 0) rc = v;
+    else if (v == 0) gone[ngone++] = files[i];
+    else if (v == 1 && !nbad++)
+      snprintf(first, sizeof first, "%016" PRIx64 ".evlog: %s", files[i], why);
   }
-  int e = removed ? evs_io_sync_dir(s->io, s->dir) : 0;
-  return e ? evs_err_io(s, -e, "cannot sync directory", s->dir) : 0;
+  if (!rc && nbad)
+    rc = evs_err(s, EVS_ECORRUPT,
+                 "%zu segment file%s in %s that evstore.manifest does not list hold%s "
+                 "committed records it does not account for (first: %s). The manifest "
+                 "is older than the log (restored from a backup?); nothing was removed. "
+                 "evs_repair (evstore DIR repair) adopts them",
+                 nbad, nbad == 1 ? "" : "s", s->dir, nbad == 1 ? "s" : "", first);
+  for (size_t i = 0; !rc && !s->opt.read_only && i < ngone; i++) {
+    char path[EVS_PATH_BUF];
+    evs_seg_path(s, gone[i], path, sizeof path);
+    int e = s->io->unlink(s->io->ctx, path);
+    if (e && e != -ENOENT) rc = evs_err_io(s, -e, "cannot remove unused segment", path);
+  }
+  free(gone);
+  int e = !rc && ngone && !s->opt.read_only ? evs_io_sync_dir(s->io, s->dir) : 0;
+  return e ? evs_err_io(s, -e, "cannot sync directory", s->dir) : rc;
 }
 
 static int log_open_dir(evs_store *s) {
@@ -778,15 +899,22 @@ static int log_open_dir(evs_store *s) {
       if (files[i] != 1 || (stat(path, &st) == 0 && (uint64_t)st.st_size > EVS_SEG_HDR))
         rc = evs_err(s, EVS_ECORRUPT, "%s is missing but %s holds segments",
                      mpath, s->dir);
-      else if ((e = s->io->unlink(s->io->ctx, path)))
+      else if (!s->opt.read_only && (e = s->io->unlink(s->io->ctx, path)))
         rc = evs_err_io(s, -e, "cannot remove unfinished segment", path);
     }
     free(files);
+    if (!rc && s->opt.read_only)
+      rc = evs_err(s, EVS_ENOTFOUND,
+                   "%s has no log yet (its creation was interrupted): open it for "
+                   "writing once", s->dir);
     return rc ? rc : log_create(s);
   }
   if (e) {
     free(files);
-    return evs_err_io(s, -e, "cannot read", mpath);
+    if (e == -EISDIR || e == -EINVAL)
+      return evs_err(s, EVS_ECORRUPT, "%s is not a regular file", mpath);
+    return e == -ENOMEM ? evs_err(s, EVS_ENOMEM, "out of memory")
+                        : evs_err_io(s, -e, "cannot read", mpath);
   }
   evs_manifest m;
   const char *why = NULL;
@@ -812,10 +940,13 @@ static int log_open_dir(evs_store *s) {
   if (!rc) {
     for (size_t i = 0; i < s->nsegs; i++)
       if (s->next_segno <= s->segs[i]->no) s->next_segno = s->segs[i]->no + 1;
-    rc = remove_orphans(s, files, nfiles);
+    /* Numbers of every file, listed or not, are taken. */
+    for (size_t i = 0; i < nfiles; i++)
+      if (s->next_segno <= files[i]) s->next_segno = files[i] + 1;
+    rc = check_first_ids(s);
   }
-  if (!rc) rc = check_first_ids(s);
   if (!rc) rc = recover(s);
+  if (!rc) rc = handle_orphans(s, files, nfiles);
   free(files);
   return rc;
 }

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,17 @@ int evs_options_resolve(const evs_options *in, evs_options *o) {
     return evs_err(NULL, EVS_EINVAL,
                    "auto_compact_percent %d is outside 1..100 (0 default, -1 never)",
                    o->auto_compact_percent);
-  if (o->dict_compress < 0 || o->dict_compress > 1)
-    return evs_err(NULL, EVS_EINVAL, "dict_compress %d is not 0 (off) or 1 (on)",
+  if (o->dict_compress < -1 || o->dict_compress > 1)
+    return evs_err(NULL, EVS_EINVAL,
+                   "dict_compress %d is not 1 (on), -1 (off) or 0 (the store's)",
                    o->dict_compress);
+  if (!o->dict_compress) o->dict_compress = -1;
+  if (!o->max_metadata) o->max_metadata = EVS_MAX_METADATA;
+  if (o->max_metadata > EVS_MAX_METADATA_LIMIT)
+    return evs_err(NULL, EVS_EINVAL, "max_metadata %u is over %d", o->max_metadata,
+                   EVS_MAX_METADATA_LIMIT);
+  if (o->read_only < 0 || o->read_only > 1)
+    return evs_err(NULL, EVS_EINVAL, "read_only %d is not 0 or 1", o->read_only);
   return 0;
 }
 
@@ -80,29 +89,59 @@ static int random_u64(uint64_t *v) {
   return 0;
 }
 
-static int has_segments(const char *dir) {
+/* The first file of dir that only a store would hold (a segment, the
+** manifest, a checkpoint, a dictionary, settings), copied to out; 0 if
+** none. LOCK and a temp meta file are what a crashed creation leaves. */
+static int find_store_file(const char *dir, char *out, size_t cap) {
+  static const char *const names[] = {EVS_MANIFEST_NAME, EVS_SETTINGS_NAME,
+                                      "evstore.checkpoint", EVS_DICT_NAME};
   DIR *d = opendir(dir);
   if (!d) return 0;
   struct dirent *e;
   int found = 0;
   while (!found && (e = readdir(d))) {
-    size_t n = strlen(e->d_name);
-    found = n > 6 && !strcmp(e->d_name + n - 6, ".evlog");
+    const char *nm = e->d_name;
+    size_t n = strlen(nm);
+    found = n > 6 && !strcmp(nm + n - 6, ".evlog");
+    for (size_t i = 0; !found && i < sizeof names / sizeof *names; i++)
+      found = !strcmp(nm, names[i]);
+    if (found) snprintf(out, cap, "%s", nm);
   }
   closedir(d);
   return found;
 }
 
-/* Read the meta file, or create it (atomically: temp file, sync, rename). */
-static int load_meta(evs_store *s) {
+int evs_store_file_mode(const char *dir) {
+  static const char *const names[] = {EVS_META_NAME, EVS_MANIFEST_NAME};
+  int mode = 0666, seen = 0;
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    char path[EVS_PATH_BUF];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+      mode &= (int)(st.st_mode & 0666);
+      seen = 1;
+    }
+  }
+  return seen ? mode : 0644;
+}
+
+/* Read the meta file, or create it (atomically: temp file, sync, rename).
+** *created is set for a new store. */
+static int load_meta(evs_store *s, int *created) {
+  *created = 0;
   char path[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/%s", s->dir, EVS_META_NAME);
   const evs_io *io = s->io;
   uint8_t buf[EVS_META_SIZE + 1];
-  int fd = io->open(io->ctx, path, O_RDONLY, 0);
+  int fd = io->open(io->ctx, path, O_RDONLY | O_NONBLOCK, 0);
   if (fd >= 0) {
-    ssize_t n = io->pread(io->ctx, fd, buf, sizeof buf, 0);
+    uint64_t size;
+    int e = io->fsize(io->ctx, fd, &size);
+    ssize_t n = e ? e : io->pread(io->ctx, fd, buf, sizeof buf, 0);
     io->close(io->ctx, fd);
+    if (e == -EISDIR || e == -EINVAL)
+      return evs_err(s, EVS_ECORRUPT, "%s is not a regular file", path);
     if (n < 0) return evs_err_io(s, (int)-n, "cannot read", path);
     const char *why;
     if (evs_meta_decode(buf, (size_t)n, &s->meta, &why))
@@ -110,40 +149,159 @@ static int load_meta(evs_store *s) {
     return 0;
   }
   if (fd != -ENOENT) return evs_err_io(s, -fd, "cannot open", path);
-  if (has_segments(s->dir))
+  if (s->opt.read_only)
+    return evs_err(s, EVS_ENOTFOUND, "%s is not a store (it has no %s)", s->dir,
+                   EVS_META_NAME);
+  char other[300];
+  if (find_store_file(s->dir, other, sizeof other))
     return evs_err(s, EVS_ECORRUPT,
-                   "%s is missing but %s holds segments; refusing to start a "
-                   "new store over them",
-                   path, s->dir);
+                   "%s is missing but %s holds %s; refusing to start a new store "
+                   "over a store's files",
+                   path, s->dir, other);
   int e = random_u64(&s->meta.store_id);
   if (!e) e = random_u64(&s->meta.cursor_key);
   if (e) return evs_err_io(s, -e, "getrandom for", path);
   s->meta.created_us = evs_now(s);
+  s->meta.flags = s->made_dir ? EVS_META_OWN_DIR : 0;
   evs_meta_encode(&s->meta, buf);
-  if ((e = evs_io_replace(io, s->dir, EVS_META_NAME, buf, EVS_META_SIZE, NULL)))
+  if ((e = evs_io_replace(io, s->dir, EVS_META_NAME, buf, EVS_META_SIZE, s->fmode, NULL)))
     return evs_err_io(s, -e, "cannot write", path);
+  *created = 1;
+  return 0;
+}
+
+/* ---- Settings ---------------------------------------------------------- */
+
+static void settings_from_opt(evs_settings *st, const evs_options *o) {
+  st->retention_us = o->retention_us;
+  st->idempotency_window_us = o->idempotency_window_us;
+  st->max_payload = o->max_payload;
+  st->max_metadata = o->max_metadata;
+  st->compress_threshold = o->compress_threshold;
+  st->compress_level = o->compress_level;
+  st->segment_size = o->segment_size;
+  st->dict_compress = o->dict_compress > 0;
+}
+
+static void opt_from_settings(evs_options *o, const evs_settings *st) {
+  o->retention_us = st->retention_us;
+  o->idempotency_window_us = st->idempotency_window_us;
+  o->max_payload = st->max_payload;
+  o->max_metadata = st->max_metadata;
+  o->compress_threshold = st->compress_threshold;
+  o->compress_level = st->compress_level;
+  o->segment_size = st->segment_size;
+  o->dict_compress = st->dict_compress ? 1 : -1;
+}
+
+/* Settings the caller set (non-zero [store] fields of in) replace st's;
+** returns how many changed. r is in resolved. */
+static int settings_apply(evs_settings *st, const evs_options *in, const evs_options *r) {
+  evs_settings want;
+  settings_from_opt(&want, r);
+  int n = 0;
+#define SET(f)                                                                   \
+  if (in->f && want.f != st->f) st->f = want.f, n++
+  SET(retention_us);
+  SET(idempotency_window_us);
+  SET(max_payload);
+  SET(max_metadata);
+  SET(compress_threshold);
+  SET(compress_level);
+  SET(segment_size);
+  SET(dict_compress);
+#undef SET
+  return n;
+}
+
+static int settings_write(evs_store *s, evs_settings *st) {
+  uint8_t buf[EVS_SETTINGS_SIZE];
+  st->generation++;
+  evs_settings_encode(st, s->meta.store_id, evs_now(s), buf);
+  int e = evs_io_replace(s->io, s->dir, EVS_SETTINGS_NAME, buf, sizeof buf, s->fmode, NULL);
+  if (!e) return 0;
+  char path[EVS_PATH_BUF];
+  snprintf(path, sizeof path, "%s/%s", s->dir, EVS_SETTINGS_NAME);
+  return evs_err_io(s, -e, "cannot write", path);
+}
+
+/* The store's settings: recorded at creation, changed only by an opener
+** that sets one (in's non-zero [store] fields). A store made before
+** settings were recorded gets them now, with retention forever unless set:
+** no opener's default may expire what its owner kept. */
+static int load_settings(evs_store *s, const evs_options *in, int created) {
+  evs_options none = {0};
+  if (!in) in = &none;
+  evs_settings st = {0};
+  uint8_t *b;
+  size_t n;
+  int e = created ? -ENOENT : evs_read_file(s, EVS_SETTINGS_NAME, &b, &n), dirty = 1;
+  char path[EVS_PATH_BUF];
+  snprintf(path, sizeof path, "%s/%s", s->dir, EVS_SETTINGS_NAME);
+  if (e == -ENOENT) {
+    settings_from_opt(&st, &s->opt);
+    if (!created && !in->retention_us) st.retention_us = -1;
+  } else if (e == -EISDIR || e == -EINVAL) {
+    return evs_err(s, EVS_ECORRUPT, "%s is not a regular file", path);
+  } else if (e) {
+    return e == -ENOMEM ? evs_err(s, EVS_ENOMEM, "out of memory")
+                        : evs_err_io(s, -e, "cannot read", path);
+  } else {
+    const char *why;
+    int bad = evs_settings_decode(b, n, s->meta.store_id, &st, &why);
+    free(b);
+    if (bad) return evs_err(s, EVS_ECORRUPT, "%s: %s", path, why);
+    dirty = settings_apply(&st, in, &s->opt) > 0;
+  }
+  /* A reader of an older store uses what a writer would record, unwritten. */
+  if (dirty && s->opt.read_only && e != -ENOENT)
+    return evs_err(s, EVS_EREADONLY, "%s: a setting cannot be changed by a read-only open",
+                   path);
+  if (s->opt.read_only) dirty = 0;
+  if (dirty && (e = settings_write(s, &st))) return e;
+  s->settings = st;
+  opt_from_settings(&s->opt, &st);
   return 0;
 }
 
 static int lock_dir(evs_store *s) {
   struct stat st;
-  if (mkdir(s->dir, 0755) < 0 && errno != EEXIST)
-    return evs_err_io(s, errno, "cannot create directory", s->dir);
-  if (stat(s->dir, &st) < 0) return evs_err_io(s, errno, "cannot stat", s->dir);
+  int ro = s->opt.read_only;
+  if (s->lock_fd >= 0) { /* the caller's lock (repair) */
+    s->fmode = evs_store_file_mode(s->dir);
+    return 0;
+  }
+  if (!ro) {
+    if (mkdir(s->dir, 0755) == 0) s->made_dir = 1;
+    else if (errno != EEXIST) return evs_err_io(s, errno, "cannot create directory", s->dir);
+  }
+  if (stat(s->dir, &st) < 0) {
+    if (ro && errno == ENOENT)
+      return evs_err(s, EVS_ENOTFOUND, "%s is not a store (no such directory)", s->dir);
+    return evs_err_io(s, errno, "cannot stat", s->dir);
+  }
   if (!S_ISDIR(st.st_mode))
     return evs_err(s, EVS_EINVAL, "%s exists and is not a directory", s->dir);
+  s->fmode = evs_store_file_mode(s->dir);
   char path[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/LOCK", s->dir);
-  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  s->lock_fd = open(path, (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_NONBLOCK | O_CLOEXEC,
+                    s->fmode);
+  /* A reader of a store no writer ever locked has nothing to exclude. */
+  if (s->lock_fd < 0 && ro && errno == ENOENT) return 0;
   if (s->lock_fd < 0) return evs_err_io(s, errno, "cannot open", path);
-  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+  if (fstat(s->lock_fd, &st) == 0 && !S_ISREG(st.st_mode))
+    return evs_err(s, EVS_ECORRUPT, "%s is not a regular file", path);
+  if (flock(s->lock_fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
     int e = errno;
     close(s->lock_fd);
     s->lock_fd = -1;
     if (e == EWOULDBLOCK)
       return evs_err(s, EVS_ELOCKED,
-                     "store %s is locked: another process (or another handle in "
-                     "this process) has it open",
+                     ro ? "store %s is locked: another process (or another handle in this "
+                          "process) has it open for writing"
+                        : "store %s is locked: another process (or another handle in "
+                          "this process) has it open",
                      s->dir);
     return evs_err_io(s, e, "cannot lock", path);
   }
@@ -170,18 +328,26 @@ static void store_free(evs_store *s) {
   free(s);
 }
 
-int evs_store_open_io(const char *dir, const evs_options *opts,
-                      const evs_io *io, evs_store **out) {
+static int open_store(const char *dir, const evs_options *opts, const evs_io *io,
+                      int lock_fd, evs_store **out) {
   if (!out) return evs_err(NULL, EVS_EINVAL, "out is required");
   *out = NULL;
   evs_options o;
   int rc = evs_options_resolve(opts, &o);
   if (rc) return rc;
+  int mem = !dir || !strcmp(dir, ":memory:");
+  if (mem && o.read_only)
+    return evs_err(NULL, EVS_EINVAL, "read_only needs a directory, not an in-memory store");
   evs_store *s = calloc(1, sizeof *s);
   if (!s) return evs_err(NULL, EVS_ENOMEM, "out of memory");
   s->opt = o;
   s->io = io ? io : &evs_io_posix;
-  s->lock_fd = -1;
+  s->lock_fd = lock_fd >= 0 ? fcntl(lock_fd, F_DUPFD_CLOEXEC, 0) : -1;
+  s->fmode = 0644;
+  if (lock_fd >= 0 && s->lock_fd < 0) {
+    free(s);
+    return evs_err_io(NULL, errno, "cannot use the lock of", dir);
+  }
   pthread_mutex_init(&s->wmu, NULL);
   pthread_rwlockattr_t ra;
   pthread_rwlockattr_init(&ra);
@@ -201,7 +367,7 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
     rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     goto fail;
   }
-  if (dir && strcmp(dir, ":memory:")) {
+  if (!mem) {
     if (!*dir) {
       rc = evs_err(NULL, EVS_EINVAL, "directory name is empty");
       goto fail;
@@ -215,7 +381,10 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
       rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
       goto fail;
     }
-    if ((rc = lock_dir(s)) || (rc = load_meta(s))) goto fail;
+    int created;
+    if ((rc = lock_dir(s)) || (rc = load_meta(s, &created)) ||
+        (rc = load_settings(s, opts, created)))
+      goto fail;
   } else {
     random_u64(&s->meta.store_id);
     random_u64(&s->meta.cursor_key);
@@ -237,13 +406,23 @@ fail:;
   return evs_err(NULL, rc, "%s", why);
 }
 
+int evs_store_open_io(const char *dir, const evs_options *opts, const evs_io *io,
+                      evs_store **out) {
+  return open_store(dir, opts, io, -1, out);
+}
+
+int evs_store_open_locked(const char *dir, const evs_options *opts, int lock_fd,
+                          evs_store **out) {
+  return open_store(dir, opts, NULL, lock_fd, out);
+}
+
 int evs_store_open(const char *dir, const evs_options *opts, evs_store **out) {
-  return evs_store_open_io(dir, opts, NULL, out);
+  return open_store(dir, opts, NULL, -1, out);
 }
 
 int evs_store_sync(evs_store *s) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
-  if (!s->dir) return 0;
+  if (!s->dir || s->opt.read_only) return 0;
   pthread_mutex_lock(&s->smu);
   uint64_t lsn = s->written_lsn;
   pthread_mutex_unlock(&s->smu);
@@ -256,11 +435,60 @@ int evs_store_close(evs_store *s) {
   if (s->txn) evs_txn_rollback(s->txn);
   evs_maint_stop(s);
   /* The checkpoint makes the next open fast; it syncs the log first. */
-  if (s->dir && !s->broken && s->ckpt_dirty) rc = evs_checkpoint_write_nowait(s);
-  if (!rc && s->dir && s->opt.sync != EVS_SYNC_OFF && !s->broken) rc = evs_store_sync(s);
+  int writes = s->dir && !s->broken && !s->opt.read_only;
+  if (writes && s->ckpt_dirty) rc = evs_checkpoint_write_nowait(s);
+  if (!rc && writes && s->opt.sync != EVS_SYNC_OFF) rc = evs_store_sync(s);
   char why[512];
   if (rc) snprintf(why, sizeof why, "%s", evs_errmsg(s));
   store_free(s);
+  return rc ? evs_err(NULL, rc, "%s", why) : 0;
+}
+
+/* Unlink dir/name; ENOENT is fine. Keeps the first failure in *rc. */
+static void drop_file(evs_store *s, const char *name, int *rc) {
+  char path[EVS_PATH_BUF];
+  snprintf(path, sizeof path, "%s/%s", s->dir, name);
+  int e = s->io->unlink(s->io->ctx, path);
+  if (e && e != -ENOENT && !*rc) *rc = evs_err_io(s, -e, "cannot remove", path);
+}
+
+int evs_store_drop(evs_store *s) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  if (!s->dir) return evs_store_close(s);
+  if (s->opt.read_only) {
+    evs_store_close(s);
+    return evs_err(NULL, EVS_EREADONLY, "a store opened read-only cannot be dropped");
+  }
+  evs_maint_stop(s);
+  if (s->txn) evs_txn_rollback(s->txn);
+  /* The meta file first: from then on the directory is no store (an
+  ** interrupted drop leaves files that open refuses to build on). */
+  static const char *const names[] = {EVS_META_NAME,   EVS_MANIFEST_NAME,
+                                      EVS_SETTINGS_NAME, "evstore.checkpoint",
+                                      EVS_DICT_NAME};
+  int rc = 0;
+  drop_file(s, EVS_META_NAME, &rc);
+  for (size_t i = 0; i < s->nsegs; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "%016" PRIx64 ".evlog", s->segs[i]->no);
+    drop_file(s, name, &rc);
+  }
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", names[i]);
+    if (i) drop_file(s, names[i], &rc);
+    drop_file(s, tmp, &rc);
+  }
+  /* LOCK last, still held: nobody opens the store half-deleted. */
+  drop_file(s, "LOCK", &rc);
+  char *dir = strdup(s->dir);
+  int own = s->meta.flags & EVS_META_OWN_DIR;
+  char why[512];
+  if (rc) snprintf(why, sizeof why, "%s", evs_errmsg(s));
+  store_free(s);
+  /* Only a directory the store made, and only if empty (rmdir says). */
+  if (dir && own) rmdir(dir);
+  free(dir);
   return rc ? evs_err(NULL, rc, "%s", why) : 0;
 }
 
@@ -305,6 +533,13 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
   pthread_mutex_unlock(&s->bgmu);
   st->dict_state = __atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE);
   if (st->dict_state == EVS_DICT_LOADED) st->dict_id = s->dict_id;
+  st->store_id = s->meta.store_id;
   pthread_rwlock_unlock(&s->ilock);
+  return 0;
+}
+
+int evs_store_options(evs_store *s, evs_options *out) {
+  if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
+  *out = s->opt;
   return 0;
 }

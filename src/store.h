@@ -182,9 +182,14 @@ typedef struct evs_worker evs_worker;
 struct evs_store {
   char *dir; /* NULL in memory */
   const evs_io *io;
-  evs_options opt; /* resolved: no zero "defaults" left */
+  evs_options opt; /* resolved: no zero "defaults" left; [store] fields
+                      are the recorded settings */
   evs_meta meta;
+  evs_settings settings; /* as recorded in evstore.settings */
   int lock_fd;
+  int fmode;    /* mode of the files the store creates: no more than its
+                   existing files allow */
+  int made_dir; /* this open created the directory */
 
   pthread_mutex_t wmu;
   const void *writer; /* atomic: identity of the thread holding wmu */
@@ -243,6 +248,10 @@ struct evs_store {
   /* Checkpoints: state at open, the file accepted by find (freed by
   ** load), log bytes committed in total and at the last checkpoint. */
   int ckpt_state;
+  int ckpt_off;      /* evstore.checkpoint is not a regular file: none are
+                        written by this handle */
+  uint64_t vouch_segno, vouch_off; /* a checkpoint file that checks out
+                        says the log up to here was durable (0: none) */
   uint8_t *ckpt_buf;
   uint64_t open_replayed;
   uint64_t log_bytes, ckpt_log_bytes; /* under smu */
@@ -335,7 +344,8 @@ int evs_log_open(evs_store *s);
 int evs_manifest_write(evs_store *s, evs_seg *const *segs, size_t n, uint64_t layout,
                        int *in_effect);
 /* Read a whole small file of the store's directory; *buf malloc'ed.
-** Returns 0, or -errno (-ENOENT when missing). */
+** Returns 0, or -errno (-ENOENT when missing; -EISDIR or -EINVAL when it
+** is not a regular file). */
 int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n);
 void evs_log_close(evs_store *s);
 /* Pointer to the record at (slot, off): from the transaction's buffer when
@@ -355,6 +365,9 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn);
 ** stopped. */
 void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end,
                   uint64_t *valid_after, uint64_t *scan_end);
+/* Whole records that check out after a bad one at `from` (found by trying
+** every offset): 0 for a torn tail; more means damage, not a tear. */
+uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize);
 /* The index side of an ack / a delete (flags, pending set, counters,
 ** the deleted event's key), shared by commit and replay so both build
 ** the same index. Caller holds ilock exclusively (or is alone). */
@@ -394,8 +407,9 @@ void evs_seg_free(evs_store *s, evs_seg *g);
 int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
                    evs_seg **out);
 /* File paths are "dir/name" in char[EVS_PATH_BUF] buffers (io.h), names
-** at most 30 bytes ("0123456789abcdef.evlog", "evstore.checkpoint.tmp"):
-** open refuses a longer directory name, so no path is ever cut short. */
+** at most 60 bytes ("0123456789abcdef.evlog", "evstore.checkpoint.tmp",
+** "repair-20261203T105700Z-99/0123456789abcdef.evlog"): open and
+** evs_repair refuse a longer directory name, so no path is cut short. */
 #define EVS_DIR_MAX (EVS_PATH_BUF - 64)
 void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap);
 /* Grow the slot table to hold slot (caller holds ilock exclusively or is
@@ -500,6 +514,16 @@ evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);
 /* query.c: the state of an entry as the given transaction sees it. */
 int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
                 evs_ent *out, int64_t *acked_us);
+
+/* store.c: the mode of files the store in dir creates: what its meta and
+** manifest files allow (a user's chmod 600 of the store sticks), 0644 for
+** a new one. */
+int evs_store_file_mode(const char *dir);
+/* evs_store_open for a caller that already holds the directory's lock
+** (flock on lock_fd): the store works under a duplicate of it, whose
+** close leaves the caller's lock in place. */
+int evs_store_open_locked(const char *dir, const evs_options *opts, int lock_fd,
+                          evs_store **out);
 
 /* error helpers used everywhere */
 int evs_check_writable(const evs_store *s);

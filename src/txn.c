@@ -100,7 +100,7 @@ static int prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
   if (ev->metadata) {
     p->meta = ev->metadata;
     p->mlen = ev->metadata_len ? ev->metadata_len : strlen(ev->metadata);
-    if ((rc = check_json(s, "metadata", p->meta, p->mlen, EVS_MAX_METADATA)))
+    if ((rc = check_json(s, "metadata", p->meta, p->mlen, s->opt.max_metadata)))
       return rc;
   }
   if (ev->idempotency_key) {
@@ -153,6 +153,8 @@ static int prep_event(evs_store *s, const evs_event_in *ev, evs_prep *p) {
 /* ---- Transaction plumbing ---------------------------------------------- */
 
 int evs_check_writable(const evs_store *s) {
+  if (s->opt.read_only)
+    return evs_err(s, EVS_EREADONLY, "store %s is open read-only", s->dir);
   if (s->broken)
     return evs_err(s, EVS_EREADONLY,
                    "store refuses writes after an I/O failure (%s); close and "

@@ -139,14 +139,9 @@ int evs_verify(evs_store *s, evs_verify_report *out) {
   vctx v;
   memset(&v, 0, sizeof v);
   v.s = s;
-  evs_txn *t;
-  int rc = evs_txn_begin_internal(s, &t, 1);
-  if (rc == EVS_EREADONLY) {
-    /* A read-only store can still be checked; nothing writes to it. */
-    rc = 0;
-    t = NULL;
-    pthread_mutex_lock(&s->wmu);
-  }
+  /* The writer lock, not a transaction: nothing commits meanwhile, and
+  ** checking writes nothing (a transaction could start a segment). */
+  int rc = evs_writer_lock(s);
   if (rc) return rc;
 
   /* The replay runs on a scratch store that shares the segments (stable
@@ -201,10 +196,7 @@ int evs_verify(evs_store *s, evs_verify_report *out) {
   evs_index_free(&ref->idx);
   free(ref);
 done:
-  if (t)
-    evs_txn_rollback(t);
-  else
-    pthread_mutex_unlock(&s->wmu);
+  evs_writer_unlock(s);
   if (out) *out = v.r;
   if (rc) return rc;
   if (v.r.problems)

@@ -336,6 +336,8 @@ static void t_open_long_dir(void) {
   CHECK_EQ(evs_store_open(dir, NULL, &s), EVS_EINVAL);
   CHECK(s == NULL);
   CHECK_STR(evs_errmsg(NULL), "directory name is 4033 bytes, limit is 4032");
+  CHECK_EQ(evs_repair(dir, NULL, NULL), EVS_EINVAL);
+  CHECK_STR(evs_errmsg(NULL), "directory name is 4033 bytes, limit is 4032");
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
   CHECK_EQ(system(cmd), 0);

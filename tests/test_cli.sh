@@ -209,8 +209,17 @@ ev "$s" append -s s -t t '{"a":'
 error append_bad_json 4 'payload: invalid JSON at byte'
 ev "$s" append -s s -t t -m '[1]' '{}'
 error append_bad_metadata 4 'metadata: invalid JSON'
-ev --max-payload 10 "$s" append -s s -t t '{"aaaaaaaaaa":1}'
+ev --max-payload 10 "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
 error append_too_big 4 'payload is 16 bytes, limit is 10'
+check append_too_big_creates_store_with_limit grep -q . "$w/small/evstore.settings"
+ev "$w/small" config
+expect config_recorded_at_creation 0 '"max_payload":10,'
+ev --max-payload 10 "$w/small" append -s s -t t '{"a":1}'
+expect same_setting_is_fine 0 '"event_id":1,'
+ev "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
+error recorded_limit_applies 4 'payload is 16 bytes, limit is 10'
+ev --max-payload 100 "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
+error other_setting_refused 1 'max_payload is a setting of the store'
 ev "$s" append -s ' ' -t t '{}'
 error append_empty_source 4 'source is empty'
 printf '' | ev "$s" append -s s -t t
@@ -224,11 +233,31 @@ ev "$s" get 0
 error get_id_zero 2 'not found'
 ev --sync full "$s" append -s s -t synced '{}'
 expect append_sync_full 0 '"event_id":6,'
-ev "$s" stats --retention forever --idempotency-window 1h --max-payload 100000
+ev "$s" stats --retention 7d --idempotency-window 24h --max-payload 409600
 expect global_options_after_command 0 '"next_id":7'
+ev "$s" stats --retention forever
+error setting_not_changed_by_option 1 'retention is a setting of the store'
+ev "$s" config
+expect config_shows 0 '^\{"retention_us":604800000000,"idempotency_window_us":86400000000,"max_payload":409600,"max_metadata":8192,"compress_threshold":1024,"compress_level":1,"dict_compress":false,"segment_size":67108864\}$'
+ev "$s" config retention=5x
+error config_bad_value 1 "bad value for retention: '5x'"
+ev "$s" config colour=blue
+error config_unknown_key 1 "unknown setting 'colour'"
+ev "$s" config nothing
+error config_not_key_value 1 "'nothing' is not KEY=VALUE"
+ev "$s" config max_metadata=70000
+error config_out_of_range 1 'max_metadata 70000 is over 65535'
 sleep 0.01
-ev --retention 1ms "$s" get 6
+ev "$s" config retention=1ms
+expect config_sets 0 '"retention_us":1000,'
+ev "$s" get 6
 error retention_hides_old_events 2 'event 6 not found'
+ev "$s" config retention=7d idempotency_window=forever
+expect config_sets_two 0 '"retention_us":604800000000,"idempotency_window_us":-1,'
+ev "$s" get 6
+expect retention_setting_back 0 '"event_id":6,'
+ev "$s" config idempotency_window=24h
+expect config_window_back 0 '"idempotency_window_us":86400000000,'
 
 # ---- inbox: pages, cursors, filters, times ----------------------------------
 p=$w/paging
@@ -352,7 +381,7 @@ rc=$?
 
 # ---- stats and verify -------------------------------------------------------
 ev "$s" stats
-expect stats 0 '^\{"pending":1,"acknowledged":3,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"dict_state":0,"dict_id":0\}$'
+expect stats 0 '^\{"pending":1,"acknowledged":3,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"dict_state":0,"dict_id":0,"settings":\{"retention_us":604800000000,.*\}\}$'
 ev "$w/empty2" append -s s -t t '{}'
 ev "$w/empty2" delete 1
 ev "$w/empty2" stats
@@ -363,8 +392,64 @@ check verify_quiet_on_stderr [ ! -s "$w/err" ]
 cp -r "$s" "$w/torn"
 seg=$(ls "$w/torn"/*.evlog)
 truncate -s -3 "$seg"
+# A clean close wrote a checkpoint vouching for the whole log: losing its
+# tail is damage, not a crash's torn write.
 ev "$w/torn" verify
-expect verify_reports_recovery 0 '"ok":true,.*"recovered_bytes_dropped":[1-9][0-9]*,"recovered_records_dropped":[1-9][0-9]*\}$' 'warning: opening the store cut [0-9]+ bytes \([0-9]+ records\)'
+error verify_refuses_cut_below_checkpoint 6 'before offset [0-9]+ that evstore.checkpoint recorded as durable'
+rm "$w/torn/evstore.checkpoint" # as after a crash: no checkpoint at close
+cp "$seg" "$w/torn.seg"
+ev "$w/torn" verify
+expect verify_reports_recovery 0 '"ok":true,.*"recovered_bytes_dropped":[1-9][0-9]*,"recovered_records_dropped":[1-9][0-9]*\}$' 'warning: the log ends in a torn or uncommitted tail of [0-9]+ bytes \([0-9]+ records\) that the next open for writing cuts'
+check verify_changes_nothing cmp -s "$seg" "$w/torn.seg"
+check verify_writes_no_checkpoint test ! -e "$w/torn/evstore.checkpoint"
+ev "$w/torn" stats
+expect writable_open_cuts_torn_tail 0 '"recovered_bytes_dropped":[1-9]'
+# One flipped bit in the middle of the log (issue 13): verify reports it,
+# changes nothing; repair drops the damaged transaction, keeping a copy.
+fl=$w/flip
+for i in $(seq 1 30); do echo "{\"source\":\"s\",\"event_type\":\"t\",\"payload\":{\"i\":$i,\"pad\":\"$(printf '%0200d' 0)\"}}"; done >"$w/flip.jsonl"
+for i in 1 2 3; do "$cli" "$fl" import --quiet "$w/flip.jsonl" >/dev/null; done
+fseg=$(ls "$fl"/*.evlog)
+size=$(stat -c %s "$fseg")
+printf '\001' | dd of="$fseg" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+cp "$fseg" "$w/flip.seg"
+ev "$fl" verify
+error verify_bit_flip_is_corruption 6 'damaged record at offset [0-9]+ followed by [0-9]+ intact records: damage, not a torn write; nothing was changed'
+check verify_bit_flip_changes_nothing cmp -s "$fseg" "$w/flip.seg"
+ev "$fl" inbox
+error open_refuses_bit_flip 6 'damage, not a torn write'
+check open_bit_flip_changes_nothing cmp -s "$fseg" "$w/flip.seg"
+ev "$fl" repair
+expect repair_bit_flip 0 '^\{"changed":true,"segments_checked":1,"segments_rewritten":1,"segments_adopted":0,"segments_lost":0,"transactions_dropped":1,"records_dropped":[0-9]+,"bytes_dropped":[0-9]+,"saved_to":"repair-[0-9]{8}T[0-9]{6}Z"\}$'
+saved=$(field saved_to | tr -d '"')
+check repair_keeps_original cmp -s "$fl/$saved/$(basename "$fseg")" "$w/flip.seg"
+ev "$fl" verify
+expect repaired_verifies 0 '"ok":true,.*"events":60,'
+ev "$fl" stats
+expect repaired_next_id_past_lost 0 '"pending":60,"acknowledged":0,"next_id":(9[1-9]|[1-9][0-9]{2,}),'
+ev "$fl" repair
+expect repair_healthy_store_does_nothing 0 '"changed":false,.*"saved_to":null\}$'
+# An older manifest put back (a restore from a backup): the segments it
+# does not list hold committed events; nothing is removed, ids not reused.
+sm=$w/stale
+"$cli" "$sm" append -s s -t t '{}' >/dev/null
+"$cli" "$sm" config segment_size=4096 >/dev/null
+"$cli" "$sm" import --quiet "$w/flip.jsonl" >/dev/null
+cp "$sm/evstore.manifest" "$w/stale.manifest"
+for i in 1 2 3; do "$cli" "$sm" import --quiet "$w/flip.jsonl" >/dev/null; done
+nseg=$(ls "$sm"/*.evlog | wc -l)
+cp "$w/stale.manifest" "$sm/evstore.manifest"
+ev "$sm" verify
+error verify_stale_manifest 6 'evstore.manifest does not list hold committed records it does not account for'
+check stale_manifest_removes_nothing [ "$(ls "$sm"/*.evlog | wc -l)" = "$nseg" ]
+ev "$sm" append -s s -t t '{}'
+error append_stale_manifest 6 'restored from a backup'
+ev "$sm" repair
+expect repair_adopts 0 '"changed":true,.*"segments_adopted":[1-9]'
+ev "$sm" verify
+expect adopted_all 0 '"ok":true,.*"events":121,'
+ev "$sm" append -s s -t t '{}'
+expect adopted_ids_not_reused 0 '"event_id":122,'
 cp -r "$s" "$w/bad"
 printf '\125' | dd of="$w/bad/evstore.meta" bs=1 seek=20 conv=notrunc 2>/dev/null
 ev "$w/bad" verify
@@ -564,7 +649,7 @@ expect dict_import 0 '^\{"imported":2600,"duplicate":0,"rejected":0\}$'
 check dict_file_written test -s "$w/dict/evstore.dict"
 ev --dict-compress "$w/dict" import "$w/dict.jsonl" # same keys? none: imported again
 ev "$w/dict" stats
-expect dict_stats_loaded 0 '"dict_state":1,"dict_id":[1-9][0-9]*\}$'
+expect dict_stats_loaded 0 '"dict_state":1,"dict_id":[1-9][0-9]*,'
 ratio=$(field compression_ratio)
 check dict_compressed awk -v r="$ratio" 'BEGIN { exit !(r > 1.5) }'
 ev "$w/dict" export --all
@@ -575,7 +660,7 @@ ev "$w/dict" verify
 expect dict_verify 0 '"ok":true'
 printf 'X' | dd of="$w/dict/evstore.dict" bs=1 seek=100 conv=notrunc 2>/dev/null
 ev "$w/dict" stats
-expect dict_damaged_store_opens 0 '"dict_state":2,"dict_id":0\}$'
+expect dict_damaged_store_opens 0 '"dict_state":2,"dict_id":0,'
 ev "$w/dict" get 5000
 expect dict_damaged_get 6 '' 'dictionary'
 ev "$w/dict" verify

@@ -180,7 +180,7 @@ static void t_dict_trained_used_and_kept(void) {
 
   /* Reopened with the option off: read with the dictionary, write raw. */
   evs_options off = dict_opts();
-  off.dict_compress = 0;
+  off.dict_compress = -1; /* off: a setting of the store, changed here */
   REQUIRE(evs_store_open(dir, &off, &s) == 0);
   st = stats(s);
   CHECK_EQ(st.dict_state, EVS_DICT_LOADED);
@@ -402,7 +402,7 @@ static void t_dict_missing_file(void) {
   REQUIRE(id != 0);
   REQUIRE(unlink(path_in(dir, "evstore.dict")) == 0);
   evs_options off = dict_opts();
-  off.dict_compress = 0;
+  off.dict_compress = -1; /* off: a setting of the store, changed here */
   evs_store *s;
   REQUIRE(evs_store_open(dir, &off, &s) == 0);
   CHECK_EQ(stats(s).dict_state, EVS_DICT_NONE);

@@ -1331,8 +1331,9 @@ static void check_dir_files(void) {
       meta = 1;
     } else if (!strcmp(n, "LOCK")) {
       lock = 1;
-    } else if (!strcmp(n, "evstore.manifest") || !strcmp(n, "evstore.checkpoint")) {
-      /* the segment list; the index checkpoint */
+    } else if (!strcmp(n, "evstore.manifest") || !strcmp(n, "evstore.checkpoint") ||
+               !strcmp(n, "evstore.settings")) {
+      /* the segment list; the index checkpoint; the store's settings */
     } else if (len == 22 && !strcmp(n + 16, ".evlog") &&
                strspn(n, "0123456789abcdefABCDEF") == 16) {
       nseg++;
@@ -2387,6 +2388,12 @@ static void t_torn_tail(void) {
       }
     }
     free(seg);
+    /* A crash writes no checkpoint at close; one would vouch for the tail
+    ** damaged here, and open would refuse to cut it (test_persist
+    ** t_recovery_no_cut_below_checkpoint). */
+    char ck[1024];
+    snprintf(ck, sizeof ck, "%s/evstore.checkpoint", dir);
+    unlink(ck);
     int rc = evs_store_open(dir, &o, &s);
     if (rc != 0)
       fprintf(stderr, "  variant %d: open rc %d: %s\n", variant, rc,

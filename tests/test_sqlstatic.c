@@ -195,9 +195,9 @@ static void t_memory_database(void) {
   sqlite3_close(db);
 }
 
-/* DROP TABLE removes a store its own table created, recognised by the
-** owner mark (database file, table name): also for a table name longer
-** than a path (the mark used to be read into a fixed-size line). */
+/* DROP TABLE removes a store its own table created, also when the table's
+** name is longer than a path (ownership used to be a file holding the
+** name, read back into a fixed-size line: a long name never matched). */
 static void t_drop_long_name(void) {
   char *dir = t_tmpdir();
   char path[600], sql[12000], name[5001], store[700];

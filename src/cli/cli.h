@@ -74,10 +74,20 @@ struct cli {
   evs_store *s;   /* set by cli_open */
 };
 
-/* Open c->dir into c->s. Without `create`, a directory that is not a
-** store (no evstore.meta, see docs/FORMAT.md) is refused rather than
-** turned into an empty store. Returns 0 or an exit code (message printed). */
-int cli_open(cli *c, int create);
+/* How a command opens the store. */
+enum {
+  OPEN_EXISTING, /* a directory that is not a store is refused (exit 2)  */
+  OPEN_CREATE,   /* a directory that is not a store becomes a new one    */
+  OPEN_READONLY  /* existing, and nothing in it is written (verify)      */
+};
+
+/* Open c->dir into c->s. A directory that is not a store (no
+** evstore.meta, see docs/FORMAT.md) is refused unless OPEN_CREATE.
+** --retention, --idempotency-window, --max-payload and --dict-compress
+** set a new store's settings; on an existing store they must equal the
+** recorded ones (the CLI never changes a setting as a side effect: `config`
+** does). Returns 0 or an exit code (message printed). */
+int cli_open(cli *c, int mode);
 
 /* The exit code for a library status code. */
 int cli_exit_code(int rc);
@@ -118,5 +128,10 @@ int cmd_stats(cli *c);
 int cmd_verify(cli *c);
 int cmd_compact(cli *c);
 int cmd_export(cli *c);
+int cmd_config(cli *c);
+int cmd_repair(cli *c);
+
+/* The store's settings as one JSON object (no line break). */
+void put_settings(FILE *f, const evs_options *o);
 
 #endif

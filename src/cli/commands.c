@@ -5,6 +5,7 @@
 ** print JSON.
 */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,7 @@ int cmd_append(cli *c) {
   /* An empty payload must reach the library as such, not as "use strlen". */
   if (!ev.payload_len) ev.payload = "";
   if (ev.metadata) ev.metadata_len = strlen(ev.metadata);
-  if ((rc = cli_open(c, 1))) goto out;
+  if ((rc = cli_open(c, OPEN_CREATE))) goto out;
   evs_append_result res;
   if ((rc = evs_append(c->s, NULL, &ev, &res))) {
     rc = cli_lib_fail(c, rc);
@@ -85,7 +86,7 @@ int cmd_get(cli *c) {
   size_t n;
   int rc, first = 0;
   if ((rc = cli_ids(c, &ids, &n))) return rc;
-  if ((rc = cli_open(c, 0))) goto out;
+  if ((rc = cli_open(c, OPEN_EXISTING))) goto out;
   for (size_t i = 0; i < n; i++) {
     evs_event *e;
     int r = evs_get(c->s, NULL, ids[i], &e);
@@ -181,7 +182,7 @@ int cmd_inbox(cli *c) {
   q.cursor = c->opt[O_CURSOR];
   if (cfile && !q.cursor && (rc = read_cursor_file(c, cfile, cbuf, sizeof cbuf, &q.cursor)))
     return rc;
-  if ((rc = cli_open(c, 0))) return rc;
+  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
   evs_page *page = NULL;
   if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
     rc = cli_lib_fail(c, rc);
@@ -206,7 +207,7 @@ int cmd_export(cli *c) {
   if (c->opt[O_ALL] && c->opt[O_PENDING]) return cli_usage(c, "--all or --pending, not both");
   if (c->opt[O_ALL]) q.status = EVS_QUERY_ANY;
   if ((rc = filter_options(c, &q))) return rc;
-  if ((rc = cli_open(c, 0))) return rc;
+  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
   evs_page *page = NULL;
   do {
     if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
@@ -246,7 +247,7 @@ static int for_ids(cli *c, id_op op, id_print print) {
     rc = cli_fail(c, EX_ERROR, "out of memory");
     goto out;
   }
-  if ((rc = cli_open(c, 0))) goto out;
+  if ((rc = cli_open(c, OPEN_EXISTING))) goto out;
   if ((rc = evs_txn_begin(c->s, &t))) {
     rc = cli_lib_fail(c, rc);
     goto out;
@@ -316,7 +317,7 @@ int cmd_delete(cli *c) { return for_ids(c, delete_op, delete_print); }
 
 int cmd_stats(cli *c) {
   int rc;
-  if ((rc = cli_open(c, 0))) return rc;
+  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
   evs_stats st;
   if ((rc = evs_stats_get(c->s, &st))) return cli_lib_fail(c, rc);
   char t[TIME_BUF], ts[TIME_BUF + 2] = "null";
@@ -329,7 +330,7 @@ int cmd_stats(cli *c) {
          "\"compression_ratio\":%.3f,\"oldest_pending_at\":%s,"
          "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
          "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
-         "\"dict_state\":%d,\"dict_id\":%u}\n",
+         "\"dict_state\":%d,\"dict_id\":%u,\"settings\":",
          (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
          (unsigned long long)st.next_id, (unsigned long long)st.segments,
          (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
@@ -338,12 +339,117 @@ int cmd_stats(cli *c) {
          (unsigned long long)st.recovered_bytes_dropped,
          (unsigned long long)st.recovered_records_dropped, st.dict_state,
          (unsigned)st.dict_id);
+  evs_options o;
+  evs_store_options(c->s, &o);
+  put_settings(stdout, &o);
+  printf("}\n");
+  return 0;
+}
+
+/* ---- config and repair ------------------------------------------------- */
+
+void put_settings(FILE *f, const evs_options *o) {
+  fprintf(f,
+          "{\"retention_us\":%lld,\"idempotency_window_us\":%lld,\"max_payload\":%u,"
+          "\"max_metadata\":%u,\"compress_threshold\":%u,\"compress_level\":%d,"
+          "\"dict_compress\":%s,\"segment_size\":%u}",
+          (long long)o->retention_us, (long long)o->idempotency_window_us, o->max_payload,
+          o->max_metadata, o->compress_threshold, o->compress_level,
+          o->dict_compress > 0 ? "true" : "false", o->segment_size);
+}
+
+/* One KEY=VALUE of `config` into o (the [store] fields only). */
+static int config_arg(cli *c, const char *arg, evs_options *o) {
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg) return cli_usage(c, "'%s' is not KEY=VALUE", arg);
+  size_t kl = (size_t)(eq - arg);
+  const char *v = eq + 1;
+  uint64_t n = 0;
+  int bad = 0;
+#define KEY(k) (kl == strlen(k) && !strncmp(arg, k, kl))
+  if (KEY("retention")) {
+    bad = parse_duration(v, &o->retention_us);
+  } else if (KEY("idempotency_window")) {
+    bad = parse_duration(v, &o->idempotency_window_us);
+  } else if (KEY("max_payload") || KEY("max_metadata") || KEY("segment_size")) {
+    bad = parse_u64(v, &n) || !n || n > UINT32_MAX;
+    uint32_t *f = KEY("max_payload")    ? &o->max_payload
+                  : KEY("max_metadata") ? &o->max_metadata
+                                        : &o->segment_size;
+    *f = (uint32_t)n;
+  } else if (KEY("compress_threshold")) {
+    if (!strcmp(v, "never")) o->compress_threshold = UINT32_MAX;
+    else bad = parse_u64(v, &n) || !n || n > UINT32_MAX, o->compress_threshold = (uint32_t)n;
+  } else if (KEY("compress_level")) {
+    char *end;
+    errno = 0;
+    long l = strtol(v, &end, 10);
+    bad = errno || end == v || *end || !l || l < INT32_MIN || l > INT32_MAX;
+    o->compress_level = (int)l;
+  } else if (KEY("dict_compress")) {
+    bad = strcmp(v, "on") && strcmp(v, "off");
+    o->dict_compress = !strcmp(v, "on") ? 1 : -1;
+  } else {
+    return cli_usage(c, "unknown setting '%.*s' (retention, idempotency_window, max_payload, "
+                        "max_metadata, compress_threshold, compress_level, dict_compress, "
+                        "segment_size)",
+                     (int)kl, arg);
+  }
+#undef KEY
+  if (bad) return cli_usage(c, "bad value for %.*s: '%s'", (int)kl, arg, v);
+  return 0;
+}
+
+int cmd_config(cli *c) {
+  evs_options set = {0};
+  int rc;
+  for (int i = 0; i < c->nargs; i++)
+    if ((rc = config_arg(c, c->args[i], &set))) return rc;
+  evs_options chk;
+  if (evs_options_resolve(&set, &chk)) return cli_usage(c, "%s", evs_errmsg(NULL));
+  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
+  if (c->nargs) {
+    /* Settings change only as a store is opened: reopen, setting them. */
+    evs_store_close(c->s);
+    c->s = NULL;
+    evs_options want = c->eo;
+    want.retention_us = set.retention_us;
+    want.idempotency_window_us = set.idempotency_window_us;
+    want.max_payload = set.max_payload;
+    want.max_metadata = set.max_metadata;
+    want.compress_threshold = set.compress_threshold;
+    want.compress_level = set.compress_level;
+    want.dict_compress = set.dict_compress;
+    want.segment_size = set.segment_size;
+    if ((rc = evs_store_open(c->dir, &want, &c->s)))
+      return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
+  }
+  evs_options o;
+  evs_store_options(c->s, &o);
+  put_settings(stdout, &o);
+  printf("\n");
+  return 0;
+}
+
+int cmd_repair(cli *c) {
+  evs_repair_report r;
+  int rc = evs_repair(c->dir, &c->eo, &r);
+  if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
+  printf("{\"changed\":%s,\"segments_checked\":%llu,\"segments_rewritten\":%llu,"
+         "\"segments_adopted\":%llu,\"segments_lost\":%llu,\"transactions_dropped\":%llu,"
+         "\"records_dropped\":%llu,\"bytes_dropped\":%llu,\"saved_to\":",
+         r.changed ? "true" : "false", (unsigned long long)r.segments_checked,
+         (unsigned long long)r.segments_rewritten, (unsigned long long)r.segments_adopted,
+         (unsigned long long)r.segments_lost, (unsigned long long)r.transactions_dropped,
+         (unsigned long long)r.records_dropped, (unsigned long long)r.bytes_dropped);
+  if (r.saved_to[0]) printf("\"%s\"}\n", r.saved_to);
+  else printf("null}\n");
   return 0;
 }
 
 int cmd_compact(cli *c) {
   int rc;
-  if ((rc = cli_open(c, 0))) return rc;
+  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
   evs_compact_report r;
   if ((rc = evs_compact(c->s, &r))) return cli_lib_fail(c, rc);
   printf("{\"segments_before\":%llu,\"segments_after\":%llu,\"segments_removed\":%llu,"
@@ -358,14 +464,15 @@ int cmd_compact(cli *c) {
 
 int cmd_verify(cli *c) {
   int rc;
-  if ((rc = cli_open(c, 0))) return rc;
-  /* Opening recovers from a crash by cutting a torn or uncommitted tail;
-  ** that is not a failed check, but whoever verifies should hear of it. */
+  /* Read-only: verify never changes the store it checks. */
+  if ((rc = cli_open(c, OPEN_READONLY))) return rc;
+  /* A torn or uncommitted tail (a crash's) is not a failed check, but
+  ** whoever verifies should hear of it. */
   evs_stats st;
   if ((rc = evs_stats_get(c->s, &st))) return cli_lib_fail(c, rc);
   if (st.recovered_bytes_dropped)
-    cli_fail(c, 0, "warning: opening the store cut %llu bytes (%llu records) of a torn or "
-                   "uncommitted tail",
+    cli_fail(c, 0, "warning: the log ends in a torn or uncommitted tail of %llu bytes (%llu "
+                   "records) that the next open for writing cuts",
              (unsigned long long)st.recovered_bytes_dropped,
              (unsigned long long)st.recovered_records_dropped);
   evs_verify_report r = {0};

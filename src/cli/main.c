@@ -167,9 +167,46 @@ static const cli_cmd commands[] = {
      "   \"recovered_bytes_dropped\":0,\"recovered_records_dropped\":0}\n"
      "When a check fails, the first problem goes to stderr, \"ok\" is false and the\n"
      "exit status is 6; a store that cannot be opened because it is damaged is\n"
-     "also status 6. Opening a store after a crash cuts a torn or uncommitted\n"
-     "tail off the log; that is recovery, not a failed check: the recovered_*\n"
-     "fields say how much was cut, and a warning goes to stderr when it is not 0.\n"},
+     "also status 6 (`evstore DIR repair` is the way out). verify never changes\n"
+     "the store: it opens it read-only (while nothing else has it open for\n"
+     "writing). A torn or uncommitted tail left by a crash is not a failed check:\n"
+     "the next open for writing cuts it; the recovered_* fields say how much that\n"
+     "is, and a warning goes to stderr when it is not 0.\n"},
+    {"config", cmd_config, 0, 0, -1, "[KEY=VALUE...]", "show or change the store's settings",
+     "Print the store's settings as one JSON object:\n"
+     "  {\"retention_us\":604800000000,\"idempotency_window_us\":86400000000,\n"
+     "   \"max_payload\":409600,\"max_metadata\":8192,\"compress_threshold\":1024,\n"
+     "   \"compress_level\":1,\"dict_compress\":false,\"segment_size\":67108864}\n"
+     "(-1 for retention or the window means forever). They are recorded in the\n"
+     "store when it is created and every program that opens it uses them: the\n"
+     "C library, the SQL module and this tool. With KEY=VALUE arguments, change\n"
+     "them (durably, before anything else opens the store) and print the result:\n"
+     "  retention=DUR|forever           events older than DUR are invisible and\n"
+     "                                  compaction removes them\n"
+     "  idempotency_window=DUR|forever  how long an idempotency key is remembered\n"
+     "  max_payload=BYTES               largest payload accepted\n"
+     "  max_metadata=BYTES              largest metadata accepted (at most 65535)\n"
+     "  compress_threshold=BYTES|never  payloads this large and up are compressed\n"
+     "  compress_level=N                zstd level (negative: faster)\n"
+     "  dict_compress=on|off            compress small payloads with a dictionary\n"
+     "  segment_size=BYTES              log segment size, 4096..1073741824\n"
+     "DUR is Nd, Nh, Nm, Ns, Nms or plain microseconds. A shorter retention hides\n"
+     "older events at once and lets compaction remove them.\n"},
+    {"repair", cmd_repair, 0, 0, 0, "", "recover a damaged store, keeping a copy",
+     "Make a store that fails to open because of damage usable again, destroying\n"
+     "only what is damaged, and keep a copy of everything it changes in\n"
+     "DIR/repair-<UTC time>/ (the original segment files, manifest and\n"
+     "checkpoint). It drops each transaction a damaged record belongs to (the\n"
+     "intact transactions before and after it stay, byte for byte), cuts a torn\n"
+     "tail, adopts segment files that an older evstore.manifest does not list\n"
+     "when they continue the log, and removes from the manifest sealed segments\n"
+     "whose files are missing. Then it opens the store and checks it as verify\n"
+     "does. Prints\n"
+     "  {\"changed\":true,\"segments_rewritten\":N,\"segments_adopted\":N,\n"
+     "   \"segments_lost\":N,\"transactions_dropped\":N,\"records_dropped\":N,\n"
+     "   \"bytes_dropped\":N,\"saved_to\":\"repair-...\"}\n"
+     "Run verify first: it reports damage without changing anything. Exit 6 when\n"
+     "the store cannot be repaired (the message says why; nothing is changed).\n"},
     {"export", cmd_export, FILTERS | OPT(O_ALL) | OPT(O_PENDING), 0, 0,
      "[--pending | --all] [--source S] [--type T]\n"
      "        [--since TIME] [--until TIME]",
@@ -191,20 +228,23 @@ static const char general_help_head[] =
     "\n"
     "A command-line client for an evstore store, the directory DIR. append and\n"
     "import create it; the other commands need an existing store. One process at\n"
-    "a time may open a store: while an application has it open, evstore exits 5.\n"
+    "a time may open a store for writing: while an application has it open,\n"
+    "evstore exits 5.\n"
     "\n"
     "Commands:\n";
 static const char general_help_tail[] =
     "\n"
-    "Options of every command (before or after COMMAND). They are not saved in\n"
-    "the store: give the values the application that owns it uses.\n"
+    "Options of every command (before or after COMMAND):\n"
     "  --sync off|normal|full          durability of each write (default normal)\n"
-    "  --retention DUR|forever         events older than DUR are invisible\n"
-    "                                  (default 7d)\n"
-    "  --idempotency-window DUR|forever  how long a key is remembered (default 24h)\n"
-    "  --max-payload BYTES             largest payload accepted (default 409600)\n"
+    "The store's settings, for a store append or import creates (default in\n"
+    "brackets). They are recorded in it and every program that opens it uses\n"
+    "them; on an existing store these options must equal the recorded values\n"
+    "(exit 1 otherwise): `evstore DIR config` shows and changes them.\n"
+    "  --retention DUR|forever         events older than DUR are invisible [7d]\n"
+    "  --idempotency-window DUR|forever  how long a key is remembered [24h]\n"
+    "  --max-payload BYTES             largest payload accepted [409600]\n"
     "  --dict-compress                 compress small payloads with a dictionary\n"
-    "                                  the store trains (evs_options.dict_compress)\n"
+    "                                  the store trains [off]\n"
     "  DUR is Nd, Nh, Nm, Ns, Nms or plain microseconds.\n"
     "\n"
     "Output is JSON, one object per line; errors go to stderr as\n"
@@ -304,28 +344,60 @@ int cli_flush(cli *c) {
 
 /* ---- Opening the store ------------------------------------------------- */
 
-int cli_open(cli *c, int create) {
-  if (!create) {
-    struct stat st;
-    if (stat(c->dir, &st) < 0)
-      return cli_fail(c, errno == ENOENT ? EX_NOTFOUND : EX_ERROR, "%s: %s", c->dir,
-                      errno == ENOENT ? "no such store (the directory does not exist)"
-                                      : strerror(errno));
+/* The [store] settings c->eo asks for (non-zero fields), checked against
+** what an existing store records. */
+static int check_settings(cli *c, const evs_options *want) {
+  evs_options have;
+  evs_store_options(c->s, &have);
+  evs_options r;
+  if (evs_options_resolve(want, &r)) return cli_fail(c, EX_USAGE, "%s", evs_errmsg(NULL));
+  const char *diff = want->retention_us && r.retention_us != have.retention_us ? "retention"
+                     : want->idempotency_window_us &&
+                             r.idempotency_window_us != have.idempotency_window_us
+                         ? "idempotency_window"
+                     : want->max_payload && r.max_payload != have.max_payload ? "max_payload"
+                     : want->dict_compress && r.dict_compress != have.dict_compress
+                         ? "dict_compress"
+                         : NULL;
+  if (!diff) return 0;
+  return cli_fail(c, EX_USAGE,
+                  "%s is a setting of the store, recorded when it was created; this option "
+                  "differs from it. See `evstore %s config`; `evstore %s config %s=VALUE` "
+                  "changes it for every program that opens the store",
+                  diff, c->dir, c->dir, diff);
+}
+
+int cli_open(cli *c, int mode) {
+  struct stat st;
+  int exists = 0;
+  if (stat(c->dir, &st) == 0) {
     if (!S_ISDIR(st.st_mode))
       return cli_fail(c, EX_NOTFOUND, "%s is not a store (not a directory)", c->dir);
     size_t n = strlen(c->dir) + sizeof "/evstore.meta";
     char *meta = malloc(n);
     if (!meta) return cli_fail(c, EX_ERROR, "out of memory");
     snprintf(meta, n, "%s/evstore.meta", c->dir);
-    int missing = access(meta, F_OK) < 0;
+    exists = access(meta, F_OK) == 0;
     free(meta);
-    if (missing)
-      return cli_fail(c, EX_NOTFOUND, "%s is not an evstore store (it has no evstore.meta)",
-                      c->dir);
+  } else if (errno != ENOENT || mode != OPEN_CREATE) {
+    return cli_fail(c, errno == ENOENT ? EX_NOTFOUND : EX_ERROR, "%s: %s", c->dir,
+                    errno == ENOENT ? "no such store (the directory does not exist)"
+                                    : strerror(errno));
   }
-  int rc = evs_store_open(c->dir, &c->eo, &c->s);
+  if (!exists && mode != OPEN_CREATE)
+    return cli_fail(c, EX_NOTFOUND, "%s is not an evstore store (it has no evstore.meta)",
+                    c->dir);
+  evs_options o = c->eo;
+  if (exists) {
+    /* Open with the store's own settings; compare after. */
+    o.retention_us = o.idempotency_window_us = 0;
+    o.max_payload = 0;
+    o.dict_compress = 0;
+  }
+  o.read_only = mode == OPEN_READONLY;
+  int rc = evs_store_open(c->dir, &o, &c->s);
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
-  return 0;
+  return exists ? check_settings(c, &c->eo) : 0;
 }
 
 /* ---- Ids --------------------------------------------------------------- */

@@ -393,8 +393,11 @@ int evs_stats_get(evs_store *s, evs_stats *out);
 ** synced first), so the next open loads it and replays only the log
 ** written after it. Done automatically at close and every
 ** checkpoint_bytes of log. Waits for the write transaction; readers go
-** on. A no-op for in-memory stores and with checkpoint_bytes = -1.
-** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY. */
+** on. Checkpoints from several threads, from compaction and from the
+** background thread take turns. A no-op for in-memory stores and with
+** checkpoint_bytes = -1. Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
+** EVS_EREADONLY, EVS_EBUSY (the calling thread holds the write
+** transaction). */
 int evs_checkpoint(evs_store *s);
 
 /* ---- Compaction -------------------------------------------------------- */
@@ -416,8 +419,10 @@ typedef struct evs_compact_report {
 ** them (then EVS_ENOTFOUND). Crash-safe at every point; appends, acks
 ** and readers go on meanwhile, except for a short pause per segment
 ** while the index is repointed (max_pause_us). Runs automatically in
-** the background past auto_compact_percent. report may be NULL.
-** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY. */
+** the background past auto_compact_percent; one pass runs at a time (a
+** call waits for the one running). report may be NULL.
+** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY (the
+** calling thread holds the write transaction). */
 int evs_compact(evs_store *s, evs_compact_report *report);
 
 /* ---- Verification ------------------------------------------------------ */

@@ -545,6 +545,10 @@ int evs_compact(evs_store *s, evs_compact_report *out) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   evs_compact_report rep;
   memset(&rep, 0, sizeof rep);
+  if (out) *out = rep;
+  /* cmu comes before the writer (store.h): do not wait for it holding that. */
+  if (evs_writer_held(s))
+    return evs_err(s, EVS_EBUSY, "this thread holds the write transaction");
   pthread_mutex_lock(&s->cmu);
   int rc = evs_check_writable(s);
   int64_t now = evs_now(s);

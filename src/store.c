@@ -166,6 +166,7 @@ static void store_free(evs_store *s) {
   pthread_mutex_destroy(&s->poolmu);
   pthread_mutex_destroy(&s->bgmu);
   pthread_cond_destroy(&s->bgcv);
+  pthread_mutex_destroy(&s->ckmu);
   free(s->dir);
   free(s);
 }
@@ -197,6 +198,7 @@ int evs_store_open_io(const char *dir, const evs_options *opts,
   pthread_mutex_init(&s->poolmu, NULL);
   pthread_mutex_init(&s->bgmu, NULL);
   pthread_cond_init(&s->bgcv, NULL);
+  pthread_mutex_init(&s->ckmu, NULL);
   if (evs_compact_init(s)) {
     rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     goto fail;

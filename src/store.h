@@ -1,16 +1,27 @@
 /*
 ** store.h: the internal shape of a store, shared by the library's files.
 **
-** Locking (outermost first):
+** Locking (outermost first; a thread holding one may take only those
+** below it):
+**   cmu    compaction (compact.c): one pass at a time, held for the pass.
+**   ckmu   checkpoints (checkpoint.c): one writer of evstore.checkpoint
+**          at a time, held from serialising the index to the rename.
 **   wmu    the write transaction: one writer at a time, held from
-**          evs_txn_begin to commit/rollback (autocommit calls take it too).
+**          evs_txn_begin to commit/rollback (autocommit calls take it too;
+**          maintenance holds it without a transaction). A thread holding
+**          it gets EVS_EBUSY from the calls that need cmu or ckmu rather
+**          than waiting for them.
 **   ilock  rwlock over the index and segment table: readers share it for
 **          the few microseconds of a lookup or page; the writer takes it
 **          exclusively only to mutate. Readers are never blocked by an open
 **          transaction.
-**   smu    group commit state (written / synced log positions).
+**   smu    group commit state (written / synced log positions), and the
+**          checkpoint counters.
+**   bgmu   the maintenance thread's work bits and its last error.
 **   poolmu the zstd context pools and the start of the batch worker.
-**   worker.c's own mutex is a leaf: nothing is taken while holding it.
+**   The last three are leaves, never held together. So are worker.c's
+**   mutex, an append batch's error mutex, and the epoch list's mutex
+**   (compact.c).
 */
 #ifndef EVS_STORE_H
 #define EVS_STORE_H
@@ -242,11 +253,13 @@ struct evs_store {
 
   /* Checkpoints: state at open, the file accepted by find (freed by
   ** load), log bytes committed in total and at the last checkpoint. */
+  pthread_mutex_t ckmu; /* one checkpoint writer at a time (lock order above) */
   int ckpt_state;
   uint8_t *ckpt_buf;
   uint64_t open_replayed;
   uint64_t log_bytes, ckpt_log_bytes; /* under smu */
-  int ckpt_dirty; /* the index has changed since the checkpoint on disk */
+  int ckpt_dirty; /* the index has changed since the last checkpoint was
+                     serialised (under smu; set by whoever holds wmu) */
   uint64_t ckpt_file_bytes; /* size of evstore.checkpoint */
   uint64_t ckpts_written;
 
@@ -490,6 +503,8 @@ int evs_writer_lock(evs_store *s);
 /* The same without waiting (EVS_EBUSY when held). */
 int evs_writer_trylock(evs_store *s);
 void evs_writer_unlock(evs_store *s);
+/* Does the calling thread hold the writer? */
+int evs_writer_held(const evs_store *s);
 void evs_txn_free(evs_txn *t);
 evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);
 

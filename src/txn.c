@@ -179,6 +179,8 @@ static int holds_writer(const evs_store *s) {
   return __atomic_load_n(&s->writer, __ATOMIC_ACQUIRE) == &tl_self;
 }
 
+int evs_writer_held(const evs_store *s) { return holds_writer(s); }
+
 void evs_txn_free(evs_txn *t) {
   if (!t) return;
   free(t->buf);

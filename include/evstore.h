@@ -61,7 +61,9 @@ const char *evs_version(void);
 #define EVS_EBUSY -11     /* this thread already holds the write transaction */
 #define EVS_ENOSPC -12    /* disk full                                      */
 #define EVS_EREADONLY -13 /* store refuses writes after a failed sync      */
-#define EVS_EMISUSE -14   /* API used out of order (e.g. finished txn)      */
+#define EVS_EMISUSE -14   /* transaction handle misused (NULL, of another
+                             store, not open) or savepoint level out of
+                             range                                          */
 
 /* Generic text for a status code; never NULL, static storage. */
 const char *evs_strerror(int rc);
@@ -138,7 +140,8 @@ int evs_options_resolve(const evs_options *in, evs_options *out);
 int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
 
 /* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
-** back. Pages and events obtained from the store must be freed first.
+** back and its handle freed. Pages and events obtained from the store
+** must be freed first, and no other thread may be using the store.
 ** The handle is freed even when an error is returned. */
 int evs_store_close(evs_store *s);
 
@@ -210,7 +213,8 @@ typedef struct evs_event {
 
 /* Every function below that takes `evs_txn *txn` works inside that
 ** transaction when txn is not NULL (seeing its uncommitted writes), and as
-** its own committed transaction when txn is NULL. */
+** its own committed transaction when txn is NULL. A txn of another store
+** is refused with EVS_EMISUSE. */
 
 /* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
 ** out->duplicate = 1. Errors: EVS_EINVAL, EVS_EJSON, EVS_ETOOBIG, EVS_EIO,
@@ -318,12 +322,21 @@ int evs_txn_begin(evs_store *s, evs_txn **out);
 ** uses it under SQLite's connection mutex). */
 int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 /* Commit: all writes become visible at once and durable per the sync mode.
-** The handle is freed, also on error: the transaction is then rolled back
-** and nothing of it is stored, with one exception: when the fdatasync of
-** a FULL commit fails, the commit is written but its durability unknown
-** (the store turns read-only; a reopen shows what the disk kept). */
+** The handle is freed whatever is returned (as LMDB's mdb_txn_commit
+** does): it must not be used again, not even to roll back after a failed
+** commit. On error the transaction is rolled back and nothing of it is
+** stored, with one exception: when the fdatasync of a FULL commit fails,
+** the commit is written but its durability unknown (the store turns
+** read-only; a reopen shows what the disk kept). Errors: EVS_EMISUSE (txn
+** NULL, or not its store's open transaction: nothing is done), EVS_EIO,
+** EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM.
+** A handle already committed or rolled back is freed memory: passing it
+** again is undefined behaviour that the library cannot always detect. */
 int evs_txn_commit(evs_txn *txn);
-/* Discard every write of the transaction and free the handle. */
+/* Discard every write of the transaction. The handle is freed whatever
+** is returned and must not be used again. Errors: EVS_EMISUSE (as for
+** commit), EVS_EIO (undoing written bytes failed: the store turns
+** read-only). */
 int evs_txn_rollback(evs_txn *txn);
 
 /* Nested savepoints, numbered from 0 like SQLite's (xSavepoint). Opening
@@ -333,8 +346,9 @@ int evs_txn_rollback(evs_txn *txn);
 ** the present state, so levels stay nested. rollback_to(n) returns to n's
 ** state and keeps n open; for a level never opened it returns to the
 ** transaction's start and closes every savepoint. release(n) forgets n
-** and above. Errors: EVS_EINVAL, EVS_EMISUSE, EVS_EIO (undoing written
-** bytes failed). */
+** and above. Levels are 0..1000000. Errors: EVS_EMISUSE (txn NULL or
+** not open, a level out of range; nothing is done), EVS_ENOMEM, EVS_EIO
+** (undoing written bytes failed). */
 int evs_txn_savepoint(evs_txn *txn, int n);
 int evs_txn_rollback_to(evs_txn *txn, int n);
 int evs_txn_release(evs_txn *txn, int n);

@@ -35,10 +35,7 @@ int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
 }
 
 static int check_txn(const evs_store *s, const evs_txn *t) {
-  if (t && (t->s != s || s->txn != t))
-    return evs_err(s, EVS_EMISUSE,
-                   "transaction does not belong to this store or is finished");
-  return 0;
+  return t ? evs_txn_check(s, t) : 0;
 }
 
 /* Decode the record of entry e; payload still as stored. */

@@ -250,7 +250,10 @@ int evs_store_sync(evs_store *s) {
 int evs_store_close(evs_store *s) {
   if (!s) return 0;
   int rc = 0;
-  if (s->txn) evs_txn_rollback(s->txn);
+  /* Before stopping maintenance, which may be waiting for the writer this
+  ** transaction holds. Only the transaction's owner writes s->txn. */
+  evs_txn *t = __atomic_load_n(&s->txn, __ATOMIC_ACQUIRE);
+  if (t) evs_txn_rollback(t);
   evs_maint_stop(s);
   /* The checkpoint makes the next open fast; it syncs the log first. */
   if (s->dir && !s->broken && s->ckpt_dirty) rc = evs_checkpoint_write_nowait(s);

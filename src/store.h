@@ -199,7 +199,8 @@ struct evs_store {
 
   pthread_mutex_t wmu;
   const void *writer; /* atomic: identity of the thread holding wmu */
-  evs_txn *txn;
+  evs_txn *txn; /* atomic: the open transaction; written only by the thread
+                   that begins or ends it, holding wmu */
 
   pthread_rwlock_t ilock;
   evs_index idx;
@@ -506,6 +507,10 @@ void evs_writer_unlock(evs_store *s);
 /* Does the calling thread hold the writer? */
 int evs_writer_held(const evs_store *s);
 void evs_txn_free(evs_txn *t);
+/* Is t (not NULL) the open transaction of s? 0 or EVS_EMISUSE. */
+int evs_txn_check(const evs_store *s, const evs_txn *t);
+/* Savepoint levels are 0..EVS_SAVEPOINT_MAX. */
+#define EVS_SAVEPOINT_MAX 1000000
 evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);
 
 /* query.c: the state of an entry as the given transaction sees it. */

@@ -2836,6 +2836,59 @@ static void t_txn_misuse(void) {
   evs_store_close(s);
 }
 
+/* Every misuse of a transaction handle that can be detected is
+** EVS_EMISUSE, and leaves the transaction (if any) unharmed. A finished
+** handle cannot be: commit and rollback free it (see the header). */
+static void t_txn_misuse_codes(void) {
+  CHECK_EQ(evs_txn_commit(NULL), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_rollback(NULL), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_savepoint(NULL, 0), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_release(NULL, 0), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_rollback_to(NULL, 0), EVS_EMISUSE);
+  CHECK_CONTAINS(evs_errmsg(NULL), "NULL");
+  char *dir = t_tmpdir();
+  evs_store *s = NULL, *s2 = open_mem(NULL);
+  REQUIRE(evs_store_open(dir, NULL, &s) == 0 && s2);
+  CHECK_EQ(app(s, NULL, "s", "t", "{}", NULL), 0);
+  evs_txn *t = NULL;
+  REQUIRE(evs_txn_begin(s, &t) == 0);
+  CHECK_EQ(app(s, t, "s", "t", "{}", NULL), 0);
+  const int bad[] = {-1, INT32_MIN, 1000001, INT32_MAX};
+  for (int i = 0; i < 4; i++) {
+    CHECK_EQ(evs_txn_savepoint(t, bad[i]), EVS_EMISUSE);
+    CHECK_CONTAINS(evs_errmsg(s), "out of range");
+    CHECK_EQ(evs_txn_release(t, bad[i]), EVS_EMISUSE);
+    CHECK_EQ(evs_txn_rollback_to(t, bad[i]), EVS_EMISUSE);
+  }
+  CHECK_EQ(evs_txn_savepoint(t, 1000000), 0);
+  CHECK_EQ(evs_txn_release(t, 1000000), 0);
+  /* The transaction of s passed with s2: every call taking one. */
+  evs_event_in ev = ev_make("s", "t", "{}");
+  evs_append_result res;
+  CHECK_EQ(evs_append_batch(s2, t, &ev, 1, &res), EVS_EMISUSE);
+  CHECK_CONTAINS(evs_errmsg(s2), "does not belong to this store");
+  uint64_t id = 1;
+  int rc1;
+  CHECK_EQ(evs_ack_batch(s2, t, &id, 1, &rc1), EVS_EMISUSE);
+  /* What needs the writer, or a lock taken before it, from the thread
+  ** holding the transaction: refused at once, never a wait. */
+  CHECK_EQ(evs_checkpoint(s), EVS_EBUSY);
+  evs_compact_report cr;
+  CHECK_EQ(evs_compact(s, &cr), EVS_EBUSY);
+  CHECK_EQ(evs_verify(s, NULL), EVS_EBUSY);
+  /* Unharmed: the transaction's append commits with the next id. */
+  evs_append_result r;
+  CHECK_EQ(app(s, t, "s", "t", "{}", &r), 0);
+  CHECK_EQ(r.id, 3);
+  CHECK_EQ(evs_txn_commit(t), 0);
+  CHECK_EQ(stats(s).pending, 3);
+  CHECK_EQ(stats(s2).pending, 0);
+  CHECK_EQ(evs_checkpoint(s), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  evs_store_close(s2);
+  t_rmdir(dir);
+}
+
 static void t_txn_large(void) {
   evs_store *s = open_mem(NULL);
   REQUIRE(s);
@@ -3397,6 +3450,7 @@ int main(void) {
   RUN(t_txn_commit_and_visibility);
   RUN(t_txn_rollback);
   RUN(t_txn_misuse);
+  RUN(t_txn_misuse_codes);
   RUN(t_txn_large);
   RUN(t_threads_concurrent_appends);
   RUN(t_txn_threads);

@@ -227,7 +227,7 @@ static void t_savepoints(void) {
   CHECK_EQ(evs_txn_rollback_to(t, 3), 0);
   CHECK_EQ(evs_get(s, t, 5, &e), EVS_ENOTFOUND);
   CHECK_EQ(evs_txn_rollback(t), 0);
-  CHECK_EQ(evs_txn_savepoint(NULL, 0), EVS_EINVAL);
+  CHECK_EQ(evs_txn_savepoint(NULL, 0), EVS_EMISUSE);
   evs_store_close(s);
 }
 

@@ -266,8 +266,9 @@ int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 ** more events match. */
 typedef struct evs_query {
   unsigned limit;            /* 1..100; 0 = 50                              */
-  const char *source;        /* NULL = any                                  */
-  const char *event_type;    /* NULL = any                                  */
+  const char *source;        /* NULL = any; else trimmed like the stored
+                                names, and empty is EVS_EINVAL             */
+  const char *event_type;    /* NULL = any; as source                       */
   int64_t created_after_us;  /* exclusive; 0 = unbounded                    */
   int64_t created_before_us; /* exclusive; 0 = unbounded                    */
   int priority;              /* EVS_PRIORITY_*; 0 = any                     */
@@ -291,8 +292,8 @@ typedef struct evs_query {
 ** page from an earlier call (it is reused; its events become invalid;
 ** q->cursor may be that page's own evs_page_cursor()).
 ** Events and strings stay valid until the page is reused or freed.
-** Errors: EVS_EINVAL (bad limit or filter), EVS_ECURSOR, EVS_ECORRUPT,
-** EVS_ENOMEM. */
+** Errors: EVS_EINVAL (bad limit or filter, e.g. an empty source),
+** EVS_EMISUSE (txn), EVS_ECURSOR, EVS_ECORRUPT, EVS_ENOMEM. */
 int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q, evs_page **page);
 size_t evs_page_count(const evs_page *p);
 const evs_event *evs_page_event(const evs_page *p, size_t i);

@@ -956,6 +956,13 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
         else if (!strcmp(t, "acknowledged")) c->q.status = EVS_QUERY_ACKNOWLEDGED;
         else empty = 1;
       } else if (!strcmp(tok, "source=") || !strcmp(tok, "event_type=")) {
+        /* Stored names are trimmed and never empty; the library trims a
+        ** filter (and refuses an empty one), SQL compares exactly. */
+        size_t len;
+        if (evs_trim(t, &len) != t || !len || t[len]) {
+          empty = 1;
+          continue;
+        }
         char *dup = sqlite3_mprintf("%s", t);
         if (!dup) return SQLITE_NOMEM;
         if (tok[0] == 's') c->src = dup, c->q.source = dup;

@@ -349,6 +349,13 @@ static int check_query(evs_store *s, const evs_query *q) {
   if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_ANY)
     return evs_err(s, EVS_EINVAL, "status %d is not pending (0), acknowledged (1) or any (2)",
                    q->status);
+  /* No event has an empty name (append refuses one, trimmed the same
+  ** way): such a filter is a caller's mistake, not an empty inbox. */
+  size_t n;
+  if (q->source && (evs_trim(q->source, &n), !n))
+    return evs_err(s, EVS_EINVAL, "source filter is empty");
+  if (q->event_type && (evs_trim(q->event_type, &n), !n))
+    return evs_err(s, EVS_EINVAL, "event_type filter is empty");
   return 0;
 }
 

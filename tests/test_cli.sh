@@ -275,6 +275,14 @@ ev "$p" inbox -s a -t type1 --limit 2
 c_a=$(field next_cursor | tr -d '"')
 ev "$p" inbox -s a -t type1 --cursor "$c_a"
 check inbox_filtered_next_page [ "$(ids)" = "7 11 " ]
+# An empty name (after trimming) is refused, as append refuses one: an
+# empty page would look like an empty inbox.
+ev "$p" inbox --source ''
+error inbox_empty_source 4 'source filter is empty'
+ev "$p" inbox --type ' '
+error inbox_empty_type 4 'event_type filter is empty'
+ev "$p" export --all --source $'\t'
+error export_empty_source 4 'source filter is empty'
 ev "$p" inbox -s b --cursor "$c_a"
 error cursor_for_other_filter 4 'cursor'
 ev "$p" inbox --cursor AAAAnot-a-cursor

@@ -170,7 +170,10 @@ const char *evs_errmsg(const evs_store *s);
 ** surrounding white space, 1..100 bytes of UTF-8 without control
 ** characters. payload must be a JSON object (payload_len 0 = strlen).
 ** metadata, if not NULL, a JSON object of at most 8 KiB (metadata_len 0 =
-** strlen). idempotency_key, if not NULL, 1..256 bytes. */
+** strlen). idempotency_key, if not NULL, 1..256 bytes of UTF-8: any
+** characters, white space and control characters included, compared byte
+** for byte (bytes that are not UTF-8 are EVS_EINVAL, the message naming
+** the first: JSON, and so an export, could not carry them). */
 typedef struct evs_event_in {
   const char *source;
   const char *event_type;

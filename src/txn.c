@@ -110,6 +110,16 @@ static int prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
     if (p->ilen > EVS_MAX_IDEMPOTENCY_KEY)
       return evs_err(s, EVS_ETOOBIG, "idempotency_key is %zu bytes, limit is %d",
                      p->ilen, EVS_MAX_IDEMPOTENCY_KEY);
+    /* Any character, but characters: bytes that are not UTF-8 have no
+    ** JSON form, so an export could not carry the key. */
+    const unsigned char *k = (const unsigned char *)p->idem;
+    for (size_t i = 0; i < p->ilen;) {
+      uint32_t cp;
+      size_t l = utf8_seq(k + i, p->ilen - i, &cp);
+      if (!l)
+        return evs_err(s, EVS_EINVAL, "idempotency_key is not valid UTF-8 (byte %zu)", i);
+      i += l;
+    }
   }
   if (ev->priority < 0 || ev->priority > EVS_PRIORITY_HIGH)
     return evs_err(s, EVS_EINVAL, "priority %d is not 1 (low), 2 (normal) or 3 (high)",

@@ -60,7 +60,15 @@ typedef struct evs_seg {
   evs_oldmap *old;
 } evs_seg;
 
-#define EVS_SLOTS 65536 /* live segments addressable by no % EVS_SLOTS */
+/* Segments alive at once: each is found by slot = no % EVS_SLOTS (index
+** entries and the checkpoint hold the slot in 16 bits). New numbers skip
+** slots in use (evs_segno_take), so only the live count is bounded, never
+** how many segments ever existed; with every slot live the newest segment
+** grows instead. A test build sets a smaller value. */
+#ifndef EVS_SLOTS
+#define EVS_SLOTS 65536
+#endif
+_Static_assert(EVS_SLOTS >= 2 && EVS_SLOTS <= 65536, "evs_ent.slot is 16 bits");
 
 /* ---- Index ------------------------------------------------------------- */
 #define ENT_PRIO 0x03
@@ -215,7 +223,9 @@ struct evs_store {
   evs_seg **segs; /* in order */
   size_t nsegs, segs_cap;
   evs_seg *cur;
-  uint64_t next_segno;          /* for the next new segment file */
+  uint64_t next_segno;          /* no number below it is free (under wmu) */
+  uint64_t segno_held; /* atomic: the number compaction took for the segment
+                          it is writing (0: none); set under wmu */
   uint64_t id_limit;            /* replay: ids of the segment being replayed */
   uint64_t man_gen, man_layout; /* of the manifest on disk */
 
@@ -408,6 +418,11 @@ void evs_seg_free(evs_store *s, evs_seg *g);
 int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
                    evs_seg **out);
 void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap);
+/* The number for a new segment (caller holds the writer): the next one
+** whose slot holds no live segment and is not held by compaction, or
+** whose slot is `reuse`'s (a segment the new one replaces; may be NULL:
+** then EVS_ETOOBIG, without a message, when every slot is live). */
+int evs_segno_take(evs_store *s, const evs_seg *reuse, uint64_t *no);
 /* Grow the slot table to hold slot (caller holds ilock exclusively or is
 ** alone). 0 or EVS_ENOMEM with a message. */
 int evs_slot_reserve(evs_store *s, size_t slot);

@@ -100,7 +100,10 @@ typedef struct evs_options {
                                     0 = 7 days; -1 = keep forever          */
   int64_t idempotency_window_us; /* 0 = 24 h; -1 = keys never expire       */
   int skip_json_validation;      /* 1 = trust payload/metadata as JSON     */
-  uint32_t segment_size;         /* bytes before a new segment; 0 = 64 MiB */
+  uint32_t segment_size;         /* bytes before a new segment; 0 = 64 MiB;
+                                    4096..1 GiB. At most 65,536 segments
+                                    live at once (each holds a descriptor
+                                    and a mapping): see README "Limits" */
   evs_clock_fn clock;            /* NULL = CLOCK_REALTIME                  */
   void *clock_arg;
   int64_t checkpoint_bytes;      /* write an index checkpoint after this

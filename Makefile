@@ -95,6 +95,17 @@ $(B)/tests/%: tests/%.c tests/test.h tests/gen.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
 
+# test_slots runs against the library built again with 64 segment slots
+# instead of 65,536 (src/store.h), so it reaches the slot limits quickly.
+SLOTS_OBJ := $(patsubst src/%.c,$(B)/slots/%.o,$(LIB_SRC))
+$(B)/slots/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 -c $< -o $@
+
+$(B)/tests/test_slots: tests/test_slots.c tests/test.h $(SLOTS_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 $< -o $@ $(SLOTS_OBJ) $(LDSAN) $(LIBS)
+
 test-bins: $(TEST_BIN) $(B)/evstore.so $(B)/evstore $(B)/libevstore.so
 
 test-plain:

@@ -663,8 +663,8 @@ static void op_txn(fz_in *in) {
   int rc;
   if (!G.txn) {
     if (k == 7) { /* calls without a transaction */
-      CHECK_RC(evs_txn_commit(NULL), EVS_EINVAL, "evs_txn_commit(NULL)");
-      CHECK_RC(evs_txn_savepoint(NULL, 0), EVS_EINVAL, "evs_txn_savepoint(NULL)");
+      CHECK_RC(evs_txn_commit(NULL), EVS_EMISUSE, "evs_txn_commit(NULL)");
+      CHECK_RC(evs_txn_savepoint(NULL, 0), EVS_EMISUSE, "evs_txn_savepoint(NULL)");
       return;
     }
     rc = evs_txn_begin(G.s, &G.txn);

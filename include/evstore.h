@@ -61,7 +61,9 @@ const char *evs_version(void);
 #define EVS_EBUSY -11     /* this thread already holds the write transaction */
 #define EVS_ENOSPC -12    /* disk full                                      */
 #define EVS_EREADONLY -13 /* store refuses writes after a failed sync      */
-#define EVS_EMISUSE -14   /* API used out of order (e.g. finished txn)      */
+#define EVS_EMISUSE -14   /* transaction handle misused (NULL, of another
+                             store, not open) or savepoint level out of
+                             range                                          */
 
 /* Generic text for a status code; never NULL, static storage. */
 const char *evs_strerror(int rc);
@@ -121,7 +123,10 @@ typedef struct evs_options {
                                     expire                                 */
   int skip_json_validation;      /* 1 = trust payload/metadata as JSON     */
   uint32_t segment_size;         /* [store] bytes before a new segment;
-                                    0 = 64 MiB; 4096..1 GiB                */
+                                    0 = 64 MiB; 4096..1 GiB. At most 65,536
+                                    segments live at once (each holds a
+                                    descriptor and a mapping): see README
+                                    "Limits"                               */
   evs_clock_fn clock;            /* NULL = CLOCK_REALTIME. Appends fail with
                                     EVS_EINVAL while it returns a time
                                     outside 1970-01-01..9999-12-31         */
@@ -189,7 +194,8 @@ int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
 int evs_store_options(evs_store *s, evs_options *out);
 
 /* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
-** back. Pages and events obtained from the store must be freed first.
+** back and its handle freed. Pages and events obtained from the store
+** must be freed first, and no other thread may be using the store.
 ** The handle is freed even when an error is returned. */
 int evs_store_close(evs_store *s);
 
@@ -233,7 +239,10 @@ const char *evs_errmsg(const evs_store *s);
 ** characters. payload must be a JSON object (payload_len 0 = strlen).
 ** metadata, if not NULL, a JSON object of at most max_metadata bytes (8 KiB
 ** by default; metadata_len 0 = strlen). idempotency_key, if not NULL,
-** 1..256 bytes of UTF-8. */
+** 1..256 bytes of UTF-8: any characters, white space and control
+** characters included, compared byte for byte (bytes that are not UTF-8
+** are EVS_EINVAL, the message naming the first: JSON, and so an export,
+** could not carry them). */
 typedef struct evs_event_in {
   const char *source;
   const char *event_type;
@@ -276,7 +285,8 @@ typedef struct evs_event {
 
 /* Every function below that takes `evs_txn *txn` works inside that
 ** transaction when txn is not NULL (seeing its uncommitted writes), and as
-** its own committed transaction when txn is NULL. */
+** its own committed transaction when txn is NULL. A txn of another store
+** is refused with EVS_EMISUSE. */
 
 /* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
 ** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
@@ -329,8 +339,9 @@ int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 ** more events match. */
 typedef struct evs_query {
   unsigned limit;            /* 1..100; 0 = 50                              */
-  const char *source;        /* NULL = any                                  */
-  const char *event_type;    /* NULL = any                                  */
+  const char *source;        /* NULL = any; else trimmed like the stored
+                                names, and empty is EVS_EINVAL             */
+  const char *event_type;    /* NULL = any; as source                       */
   int64_t created_after_us;  /* exclusive; 0 = unbounded                    */
   int64_t created_before_us; /* exclusive; 0 = unbounded                    */
   int priority;              /* EVS_PRIORITY_*; 0 = any                     */
@@ -354,8 +365,8 @@ typedef struct evs_query {
 ** page from an earlier call (it is reused; its events become invalid;
 ** q->cursor may be that page's own evs_page_cursor()).
 ** Events and strings stay valid until the page is reused or freed.
-** Errors: EVS_EINVAL (bad limit or filter), EVS_ECURSOR, EVS_ECORRUPT,
-** EVS_ENOMEM. */
+** Errors: EVS_EINVAL (bad limit or filter, e.g. an empty source),
+** EVS_EMISUSE (txn), EVS_ECURSOR, EVS_ECORRUPT, EVS_ENOMEM. */
 int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q, evs_page **page);
 size_t evs_page_count(const evs_page *p);
 const evs_event *evs_page_event(const evs_page *p, size_t i);
@@ -385,12 +396,21 @@ int evs_txn_begin(evs_store *s, evs_txn **out);
 ** uses it under SQLite's connection mutex). */
 int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 /* Commit: all writes become visible at once and durable per the sync mode.
-** The handle is freed, also on error: the transaction is then rolled back
-** and nothing of it is stored, with one exception: when the fdatasync of
-** a FULL commit fails, the commit is written but its durability unknown
-** (the store turns read-only; a reopen shows what the disk kept). */
+** The handle is freed whatever is returned (as LMDB's mdb_txn_commit
+** does): it must not be used again, not even to roll back after a failed
+** commit. On error the transaction is rolled back and nothing of it is
+** stored, with one exception: when the fdatasync of a FULL commit fails,
+** the commit is written but its durability unknown (the store turns
+** read-only; a reopen shows what the disk kept). Errors: EVS_EMISUSE (txn
+** NULL, or not its store's open transaction: nothing is done), EVS_EIO,
+** EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM.
+** A handle already committed or rolled back is freed memory: passing it
+** again is undefined behaviour that the library cannot always detect. */
 int evs_txn_commit(evs_txn *txn);
-/* Discard every write of the transaction and free the handle. */
+/* Discard every write of the transaction. The handle is freed whatever
+** is returned and must not be used again. Errors: EVS_EMISUSE (as for
+** commit), EVS_EIO (undoing written bytes failed: the store turns
+** read-only). */
 int evs_txn_rollback(evs_txn *txn);
 
 /* Nested savepoints, numbered from 0 like SQLite's (xSavepoint). Opening
@@ -400,8 +420,9 @@ int evs_txn_rollback(evs_txn *txn);
 ** the present state, so levels stay nested. rollback_to(n) returns to n's
 ** state and keeps n open; for a level never opened it returns to the
 ** transaction's start and closes every savepoint. release(n) forgets n
-** and above. Errors: EVS_EINVAL, EVS_EMISUSE, EVS_EIO (undoing written
-** bytes failed). */
+** and above. Levels are 0..1000000. Errors: EVS_EMISUSE (txn NULL or
+** not open, a level out of range; nothing is done), EVS_ENOMEM, EVS_EIO
+** (undoing written bytes failed). */
 int evs_txn_savepoint(evs_txn *txn, int n);
 int evs_txn_rollback_to(evs_txn *txn, int n);
 int evs_txn_release(evs_txn *txn, int n);
@@ -462,8 +483,11 @@ int evs_stats_get(evs_store *s, evs_stats *out);
 ** synced first), so the next open loads it and replays only the log
 ** written after it. Done automatically at close and every
 ** checkpoint_bytes of log. Waits for the write transaction; readers go
-** on. A no-op for in-memory stores and with checkpoint_bytes = -1.
-** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY. */
+** on. Checkpoints from several threads, from compaction and from the
+** background thread take turns. A no-op for in-memory stores and with
+** checkpoint_bytes = -1. Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
+** EVS_EREADONLY, EVS_EBUSY (the calling thread holds the write
+** transaction). */
 int evs_checkpoint(evs_store *s);
 
 /* ---- Compaction -------------------------------------------------------- */
@@ -485,8 +509,10 @@ typedef struct evs_compact_report {
 ** them (then EVS_ENOTFOUND). Crash-safe at every point; appends, acks
 ** and readers go on meanwhile, except for a short pause per segment
 ** while the index is repointed (max_pause_us). Runs automatically in
-** the background past auto_compact_percent. report may be NULL.
-** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY. */
+** the background past auto_compact_percent; one pass runs at a time (a
+** call waits for the one running). report may be NULL.
+** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY (the
+** calling thread holds the write transaction). */
 int evs_compact(evs_store *s, evs_compact_report *report);
 
 /* ---- Verification ------------------------------------------------------ */

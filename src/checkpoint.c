@@ -165,20 +165,36 @@ static int checkpoint_write(evs_store *s, int nowait) {
   if (s->dir && s->opt.read_only)
     return evs_err(s, EVS_EREADONLY, "store %s is open read-only", s->dir);
   if (!s->dir || s->opt.checkpoint_bytes < 0 || s->ckpt_off) return 0;
+  /* ckmu comes before the writer: a thread holding the writer must not
+  ** wait for ckmu, whose holder may be waiting for the writer. */
+  if (evs_writer_held(s))
+    return evs_err(s, EVS_EBUSY, "this thread holds the write transaction");
+  /* One checkpoint at a time, from serialising to the rename: the
+  ** temporary file has one writer, and the file left is the newest. */
+  if (nowait ? pthread_mutex_trylock(&s->ckmu) : pthread_mutex_lock(&s->ckmu)) return 0;
   int rc = nowait ? evs_writer_trylock(s) : evs_writer_lock(s);
-  if (rc) return rc == EVS_EBUSY && nowait ? 0 : rc;
+  if (rc) {
+    pthread_mutex_unlock(&s->ckmu);
+    return rc == EVS_EBUSY && nowait ? 0 : rc;
+  }
   wbuf w = {0};
-  uint64_t lsn = 0, logb = s->log_bytes;
+  uint64_t lsn = 0;
+  /* Whatever changes the index from here on holds the writer and marks
+  ** the checkpoint dirty again. */
+  pthread_mutex_lock(&s->smu);
+  uint64_t logb = s->log_bytes;
+  s->ckpt_dirty = 0;
+  pthread_mutex_unlock(&s->smu);
   pthread_rwlock_rdlock(&s->ilock);
   rc = serialise(s, &w, &lsn);
   pthread_rwlock_unlock(&s->ilock);
   evs_writer_unlock(s);
   if (rc) {
-    free(w.p);
-    return evs_err(s, rc, "out of memory writing the checkpoint");
+    rc = evs_err(s, rc, "out of memory writing the checkpoint");
+  } else {
+    /* The checkpoint may only name log bytes a power loss keeps. */
+    rc = evs_log_sync_upto(s, lsn);
   }
-  /* The checkpoint may only name log bytes a power loss keeps. */
-  rc = evs_log_sync_upto(s, lsn);
   if (!rc) {
     int e = evs_io_replace(s->io, s->dir, CK_NAME, w.p, w.n, s->fmode, NULL);
     if (e) {
@@ -189,14 +205,16 @@ static int checkpoint_write(evs_store *s, int nowait) {
   }
   size_t wn = w.n;
   free(w.p);
-  if (!rc) {
-    pthread_mutex_lock(&s->smu);
+  pthread_mutex_lock(&s->smu);
+  if (rc) {
+    s->ckpt_dirty = 1;
+  } else {
     s->ckpt_log_bytes = logb;
-    s->ckpt_dirty = s->log_bytes != logb;
     __atomic_store_n(&s->ckpt_file_bytes, wn, __ATOMIC_RELAXED);
     s->ckpts_written++;
-    pthread_mutex_unlock(&s->smu);
   }
+  pthread_mutex_unlock(&s->smu);
+  pthread_mutex_unlock(&s->ckmu);
   return rc;
 }
 

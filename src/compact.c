@@ -386,7 +386,12 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
     free(run);
     return rc;
   }
-  uint64_t no = s->next_segno++;
+  /* The slot of the run's first segment will do when every other is live
+  ** (one of any EVS_SLOTS numbers in a row has it), so compaction can
+  ** always make room. A free one is held against rolls until the switch. */
+  uint64_t no = 0;
+  evs_segno_take(s, run[0], &no);
+  __atomic_store_n(&s->segno_held, no, __ATOMIC_RELAXED);
   evs_writer_unlock(s);
   if ((rc = evs_seg_create(s, no, run[0]->first_id, EVS_SEG_REWRITTEN, &w.ng))) goto fail;
   for (size_t k = 0; k < nrun && !rc; k++) rc = rewrite(&w, run[k], now);
@@ -471,6 +476,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
   }
   for (size_t k = 0; k < nrun; k++) s->slots[run[k]->no % EVS_SLOTS] = NULL;
   if (keep) s->slots[nslot] = w.ng;
+  __atomic_store_n(&s->segno_held, 0, __ATOMIC_RELAXED);
   free(s->segs);
   s->segs = segs;
   s->segs_cap = s->nsegs;
@@ -514,6 +520,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
   return mrc;
 
 fail:
+  __atomic_store_n(&s->segno_held, 0, __ATOMIC_RELAXED);
   if (w.ng) {
     if (s->dir) {
       char path[EVS_PATH_BUF];
@@ -545,6 +552,10 @@ int evs_compact(evs_store *s, evs_compact_report *out) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   evs_compact_report rep;
   memset(&rep, 0, sizeof rep);
+  if (out) *out = rep;
+  /* cmu comes before the writer (store.h): do not wait for it holding that. */
+  if (evs_writer_held(s))
+    return evs_err(s, EVS_EBUSY, "this thread holds the write transaction");
   pthread_mutex_lock(&s->cmu);
   int rc = evs_check_writable(s);
   int64_t now = evs_now(s);

@@ -94,6 +94,19 @@ int evs_slot_reserve(evs_store *s, size_t slot) {
   return 0;
 }
 
+int evs_segno_take(evs_store *s, const evs_seg *reuse, uint64_t *out) {
+  uint64_t held = __atomic_load_n(&s->segno_held, __ATOMIC_RELAXED);
+  for (uint64_t no = s->next_segno, k = 0; k < EVS_SLOTS; no++, k++) {
+    size_t slot = no % EVS_SLOTS;
+    const evs_seg *g = slot < s->nslots ? s->slots[slot] : NULL;
+    if (g ? g != reuse : held && held % EVS_SLOTS == slot) continue;
+    s->next_segno = no + 1;
+    *out = no;
+    return 0;
+  }
+  return EVS_ETOOBIG;
+}
+
 static int seg_add(evs_store *s, evs_seg *g) {
   if (evs_grow((void **)&s->segs, &s->segs_cap, s->nsegs + 1, sizeof g))
     return evs_err(s, EVS_ENOMEM, "out of memory");
@@ -249,6 +262,14 @@ int evs_log_sync_upto(evs_store *s, uint64_t lsn) {
 int evs_log_roll_if_full(evs_store *s) {
   evs_seg *old = s->cur;
   if (old->size < s->opt.segment_size) return 0;
+  uint64_t no;
+  if (evs_segno_take(s, NULL, &no)) {
+    /* Every slot holds a live segment: the current one grows past
+    ** segment_size (up to the 4 GiB a record offset reaches) until
+    ** compaction, which can always run, frees a slot. */
+    if (s->opt.auto_compact_percent > 0) evs_maint_kick(s, EVS_BG_COMPACT);
+    return 0;
+  }
   /* A sealed segment is synced in every mode: recovery may then treat
   ** damage in it as corruption, not as a lost tail. */
   if (old->fd >= 0) {
@@ -256,7 +277,7 @@ int evs_log_roll_if_full(evs_store *s) {
     if (rc) return rc;
   }
   evs_seg *g;
-  int rc = evs_seg_create(s, s->next_segno, s->idx.base + s->idx.n, 0, &g);
+  int rc = evs_seg_create(s, no, s->idx.base + s->idx.n, 0, &g);
   if (rc) return rc;
   pthread_rwlock_wrlock(&s->ilock);
   rc = seg_add(s, g);
@@ -283,7 +304,6 @@ int evs_log_roll_if_full(evs_store *s) {
     evs_seg_free(s, g);
     return rc;
   }
-  s->next_segno++;
   int mrc = rc;
   pthread_rwlock_wrlock(&s->ilock);
   s->cur = g;

@@ -35,10 +35,7 @@ int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
 }
 
 static int check_txn(const evs_store *s, const evs_txn *t) {
-  if (t && (t->s != s || s->txn != t))
-    return evs_err(s, EVS_EMISUSE,
-                   "transaction does not belong to this store or is finished");
-  return 0;
+  return t ? evs_txn_check(s, t) : 0;
 }
 
 /* Decode the record of entry e; payload still as stored. */
@@ -352,6 +349,13 @@ static int check_query(evs_store *s, const evs_query *q) {
   if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_ANY)
     return evs_err(s, EVS_EINVAL, "status %d is not pending (0), acknowledged (1) or any (2)",
                    q->status);
+  /* No event has an empty name (append refuses one, trimmed the same
+  ** way): such a filter is a caller's mistake, not an empty inbox. */
+  size_t n;
+  if (q->source && (evs_trim(q->source, &n), !n))
+    return evs_err(s, EVS_EINVAL, "source filter is empty");
+  if (q->event_type && (evs_trim(q->event_type, &n), !n))
+    return evs_err(s, EVS_EINVAL, "event_type filter is empty");
   return 0;
 }
 

@@ -324,6 +324,7 @@ static void store_free(evs_store *s) {
   pthread_mutex_destroy(&s->poolmu);
   pthread_mutex_destroy(&s->bgmu);
   pthread_cond_destroy(&s->bgcv);
+  pthread_mutex_destroy(&s->ckmu);
   free(s->dir);
   free(s);
 }
@@ -363,6 +364,7 @@ static int open_store(const char *dir, const evs_options *opts, const evs_io *io
   pthread_mutex_init(&s->poolmu, NULL);
   pthread_mutex_init(&s->bgmu, NULL);
   pthread_cond_init(&s->bgcv, NULL);
+  pthread_mutex_init(&s->ckmu, NULL);
   if (evs_compact_init(s)) {
     rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     goto fail;
@@ -432,7 +434,10 @@ int evs_store_sync(evs_store *s) {
 int evs_store_close(evs_store *s) {
   if (!s) return 0;
   int rc = 0;
-  if (s->txn) evs_txn_rollback(s->txn);
+  /* Before stopping maintenance, which may be waiting for the writer this
+  ** transaction holds. Only the transaction's owner writes s->txn. */
+  evs_txn *t = __atomic_load_n(&s->txn, __ATOMIC_ACQUIRE);
+  if (t) evs_txn_rollback(t);
   evs_maint_stop(s);
   /* The checkpoint makes the next open fast; it syncs the log first. */
   int writes = s->dir && !s->broken && !s->opt.read_only;
@@ -459,8 +464,10 @@ int evs_store_drop(evs_store *s) {
     evs_store_close(s);
     return evs_err(NULL, EVS_EREADONLY, "a store opened read-only cannot be dropped");
   }
+  /* As close: the transaction first (maintenance may wait for it). */
+  evs_txn *t = __atomic_load_n(&s->txn, __ATOMIC_ACQUIRE);
+  if (t) evs_txn_rollback(t);
   evs_maint_stop(s);
-  if (s->txn) evs_txn_rollback(s->txn);
   /* The meta file first: from then on the directory is no store (an
   ** interrupted drop leaves files that open refuses to build on). */
   static const char *const names[] = {EVS_META_NAME,   EVS_MANIFEST_NAME,

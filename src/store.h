@@ -1,16 +1,27 @@
 /*
 ** store.h: the internal shape of a store, shared by the library's files.
 **
-** Locking (outermost first):
+** Locking (outermost first; a thread holding one may take only those
+** below it):
+**   cmu    compaction (compact.c): one pass at a time, held for the pass.
+**   ckmu   checkpoints (checkpoint.c): one writer of evstore.checkpoint
+**          at a time, held from serialising the index to the rename.
 **   wmu    the write transaction: one writer at a time, held from
-**          evs_txn_begin to commit/rollback (autocommit calls take it too).
+**          evs_txn_begin to commit/rollback (autocommit calls take it too;
+**          maintenance holds it without a transaction). A thread holding
+**          it gets EVS_EBUSY from the calls that need cmu or ckmu rather
+**          than waiting for them.
 **   ilock  rwlock over the index and segment table: readers share it for
 **          the few microseconds of a lookup or page; the writer takes it
 **          exclusively only to mutate. Readers are never blocked by an open
 **          transaction.
-**   smu    group commit state (written / synced log positions).
+**   smu    group commit state (written / synced log positions), and the
+**          checkpoint counters.
+**   bgmu   the maintenance thread's work bits and its last error.
 **   poolmu the zstd context pools and the start of the batch worker.
-**   worker.c's own mutex is a leaf: nothing is taken while holding it.
+**   The last three are leaves, never held together. So are worker.c's
+**   mutex, an append batch's error mutex, and the epoch list's mutex
+**   (compact.c).
 */
 #ifndef EVS_STORE_H
 #define EVS_STORE_H
@@ -49,7 +60,15 @@ typedef struct evs_seg {
   evs_oldmap *old;
 } evs_seg;
 
-#define EVS_SLOTS 65536 /* live segments addressable by no % EVS_SLOTS */
+/* Segments alive at once: each is found by slot = no % EVS_SLOTS (index
+** entries and the checkpoint hold the slot in 16 bits). New numbers skip
+** slots in use (evs_segno_take), so only the live count is bounded, never
+** how many segments ever existed; with every slot live the newest segment
+** grows instead. A test build sets a smaller value. */
+#ifndef EVS_SLOTS
+#define EVS_SLOTS 65536
+#endif
+_Static_assert(EVS_SLOTS >= 2 && EVS_SLOTS <= 65536, "evs_ent.slot is 16 bits");
 
 /* ---- Index ------------------------------------------------------------- */
 #define ENT_PRIO 0x03
@@ -193,7 +212,8 @@ struct evs_store {
 
   pthread_mutex_t wmu;
   const void *writer; /* atomic: identity of the thread holding wmu */
-  evs_txn *txn;
+  evs_txn *txn; /* atomic: the open transaction; written only by the thread
+                   that begins or ends it, holding wmu */
 
   pthread_rwlock_t ilock;
   evs_index idx;
@@ -208,7 +228,9 @@ struct evs_store {
   evs_seg **segs; /* in order */
   size_t nsegs, segs_cap;
   evs_seg *cur;
-  uint64_t next_segno;          /* for the next new segment file */
+  uint64_t next_segno;          /* no number below it is free (under wmu) */
+  uint64_t segno_held; /* atomic: the number compaction took for the segment
+                          it is writing (0: none); set under wmu */
   uint64_t id_limit;            /* replay: ids of the segment being replayed */
   uint64_t man_gen, man_layout; /* of the manifest on disk */
 
@@ -247,6 +269,7 @@ struct evs_store {
 
   /* Checkpoints: state at open, the file accepted by find (freed by
   ** load), log bytes committed in total and at the last checkpoint. */
+  pthread_mutex_t ckmu; /* one checkpoint writer at a time (lock order above) */
   int ckpt_state;
   int ckpt_off;      /* evstore.checkpoint is not a regular file: none are
                         written by this handle */
@@ -255,7 +278,8 @@ struct evs_store {
   uint8_t *ckpt_buf;
   uint64_t open_replayed;
   uint64_t log_bytes, ckpt_log_bytes; /* under smu */
-  int ckpt_dirty; /* the index has changed since the checkpoint on disk */
+  int ckpt_dirty; /* the index has changed since the last checkpoint was
+                     serialised (under smu; set by whoever holds wmu) */
   uint64_t ckpt_file_bytes; /* size of evstore.checkpoint */
   uint64_t ckpts_written;
 
@@ -412,6 +436,11 @@ int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
 ** evs_repair refuse a longer directory name, so no path is cut short. */
 #define EVS_DIR_MAX (EVS_PATH_BUF - 64)
 void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap);
+/* The number for a new segment (caller holds the writer): the next one
+** whose slot holds no live segment and is not held by compaction, or
+** whose slot is `reuse`'s (a segment the new one replaces; may be NULL:
+** then EVS_ETOOBIG, without a message, when every slot is live). */
+int evs_segno_take(evs_store *s, const evs_seg *reuse, uint64_t *no);
 /* Grow the slot table to hold slot (caller holds ilock exclusively or is
 ** alone). 0 or EVS_ENOMEM with a message. */
 int evs_slot_reserve(evs_store *s, size_t slot);
@@ -508,7 +537,13 @@ int evs_writer_lock(evs_store *s);
 /* The same without waiting (EVS_EBUSY when held). */
 int evs_writer_trylock(evs_store *s);
 void evs_writer_unlock(evs_store *s);
+/* Does the calling thread hold the writer? */
+int evs_writer_held(const evs_store *s);
 void evs_txn_free(evs_txn *t);
+/* Is t (not NULL) the open transaction of s? 0 or EVS_EMISUSE. */
+int evs_txn_check(const evs_store *s, const evs_txn *t);
+/* Savepoint levels are 0..EVS_SAVEPOINT_MAX. */
+#define EVS_SAVEPOINT_MAX 1000000
 evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);
 
 /* query.c: the state of an entry as the given transaction sees it. */

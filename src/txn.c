@@ -110,6 +110,16 @@ static int prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
     if (p->ilen > EVS_MAX_IDEMPOTENCY_KEY)
       return evs_err(s, EVS_ETOOBIG, "idempotency_key is %zu bytes, limit is %d",
                      p->ilen, EVS_MAX_IDEMPOTENCY_KEY);
+    /* Any character, but characters: bytes that are not UTF-8 have no
+    ** JSON form, so an export could not carry the key. */
+    const unsigned char *k = (const unsigned char *)p->idem;
+    for (size_t i = 0; i < p->ilen;) {
+      uint32_t cp;
+      size_t l = utf8_seq(k + i, p->ilen - i, &cp);
+      if (!l)
+        return evs_err(s, EVS_EINVAL, "idempotency_key is not valid UTF-8 (byte %zu)", i);
+      i += l;
+    }
   }
   if (ev->priority < 0 || ev->priority > EVS_PRIORITY_HIGH)
     return evs_err(s, EVS_EINVAL, "priority %d is not 1 (low), 2 (normal) or 3 (high)",
@@ -181,6 +191,8 @@ static int holds_writer(const evs_store *s) {
   return __atomic_load_n(&s->writer, __ATOMIC_ACQUIRE) == &tl_self;
 }
 
+int evs_writer_held(const evs_store *s) { return holds_writer(s); }
+
 void evs_txn_free(evs_txn *t) {
   if (!t) return;
   free(t->buf);
@@ -192,10 +204,21 @@ void evs_txn_free(evs_txn *t) {
   free(t);
 }
 
+/* Also used by maintenance, which holds the writer without a
+** transaction: s->txn is not touched here (only a transaction's owner
+** writes it, so evs_store_close may read it without the writer). */
 static void release_writer(evs_store *s) {
-  s->txn = NULL;
   __atomic_store_n(&s->writer, NULL, __ATOMIC_RELEASE);
   pthread_mutex_unlock(&s->wmu);
+}
+
+/* The end of t, committed or not: the store has no transaction, the
+** writer is free, the handle is gone. */
+static void end_of_txn(evs_txn *t) {
+  evs_store *s = t->s;
+  __atomic_store_n(&s->txn, NULL, __ATOMIC_RELEASE);
+  release_writer(s);
+  evs_txn_free(t);
 }
 
 /* Take wmu: block (timeout_ms < 0) or poll until timeout_ms passes. */
@@ -238,7 +261,7 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   t->n0 = s->idx.n;
   t->stamp = ++s->txn_seq;
   t->last_created = s->last_created;
-  s->txn = t;
+  __atomic_store_n(&s->txn, t, __ATOMIC_RELEASE);
   *out = t;
   return 0;
 }
@@ -273,15 +296,25 @@ int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out) {
   return begin(s, out, 0, timeout_ms < 0 ? 0 : timeout_ms);
 }
 
+int evs_txn_check(const evs_store *s, const evs_txn *t) {
+  /* A finished handle is freed memory (the header says never to pass
+  ** one), so reading t->s can only be trusted for a live handle: one of
+  ** another store, or a stray pointer that happens to look like one. */
+  if (t->s != s)
+    return evs_err(s, EVS_EMISUSE, "transaction does not belong to this store");
+  if (__atomic_load_n(&s->txn, __ATOMIC_ACQUIRE) != t)
+    return evs_err(s, EVS_EMISUSE, "the transaction is not the store's open "
+                                   "transaction (finished?)");
+  return 0;
+}
+
 /* Resolve the transaction a call works in: the caller's, or a new one. */
 static int use_txn(evs_store *s, evs_txn *txn, evs_txn **t) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   if (txn) {
-    if (txn->s != s || s->txn != txn)
-      return evs_err(s, EVS_EMISUSE, "transaction does not belong to this store "
-                                     "or is finished");
-    *t = txn;
-    return 0;
+    int rc = evs_txn_check(s, txn);
+    if (!rc) *t = txn;
+    return rc;
   }
   return evs_txn_begin_internal(s, t, 1);
 }
@@ -379,8 +412,7 @@ static int finish_rollback(evs_txn *t) {
     if (rc) evs_set_broken(s, rc, evs_errmsg(s));
   }
   undo_index(t, t->n0, 0);
-  release_writer(s);
-  evs_txn_free(t);
+  end_of_txn(t);
   return rc;
 }
 
@@ -408,8 +440,7 @@ static int finish_commit(evs_txn *t) {
     return rc;
   }
   if (!t->nrec) {
-    release_writer(s);
-    evs_txn_free(t);
+    end_of_txn(t);
     return 0;
   }
   rc = buf_reserve(t, EVS_COMMIT_LEN);
@@ -449,8 +480,7 @@ static int finish_commit(evs_txn *t) {
   s->written_lsn = lsn;
   s->written_fd = s->cur->fd;
   pthread_mutex_unlock(&s->smu);
-  release_writer(s);
-  evs_txn_free(t);
+  end_of_txn(t);
   if (ckpt_due && s->dir) evs_maint_kick(s, EVS_BG_CKPT);
   /* Committed: training (which samples committed events) may count them. */
   if (added && __atomic_load_n(&s->dict_collect, __ATOMIC_RELAXED)) evs_dict_count(s, added);
@@ -465,26 +495,30 @@ fail:;
   return evs_err(s, rc, "%s", why);
 }
 
+/* t is an open transaction: not NULL, and its store's open one. */
+static int check_open(const evs_txn *t) {
+  if (!t) return evs_err(NULL, EVS_EMISUSE, "transaction is NULL");
+  return evs_txn_check(t->s, t);
+}
+
 int evs_txn_commit(evs_txn *t) {
-  if (!t) return evs_err(NULL, EVS_EINVAL, "transaction is NULL");
-  if (t->s->txn != t)
-    return evs_err(t->s, EVS_EMISUSE, "transaction is finished");
-  return finish_commit(t);
+  int rc = check_open(t);
+  return rc ? rc : finish_commit(t);
 }
 
 int evs_txn_rollback(evs_txn *t) {
-  if (!t) return evs_err(NULL, EVS_EINVAL, "transaction is NULL");
-  if (t->s->txn != t)
-    return evs_err(t->s, EVS_EMISUSE, "transaction is finished");
-  return finish_rollback(t);
+  int rc = check_open(t);
+  return rc ? rc : finish_rollback(t);
 }
 
 /* ---- Savepoints -------------------------------------------------------- */
 
-static int check_open(const evs_txn *t) {
-  if (!t) return evs_err(NULL, EVS_EINVAL, "transaction is NULL");
-  if (t->s->txn != t) return evs_err(t->s, EVS_EMISUSE, "transaction is finished");
-  return 0;
+static int check_level(const evs_txn *t, int n) {
+  int rc = check_open(t);
+  if (!rc && (n < 0 || n > EVS_SAVEPOINT_MAX))
+    rc = evs_err(t->s, EVS_EMISUSE, "savepoint %d is out of range 0..%d", n,
+                 EVS_SAVEPOINT_MAX);
+  return rc;
 }
 
 static evs_mark mark_now(const evs_txn *t) {
@@ -495,9 +529,8 @@ static evs_mark mark_now(const evs_txn *t) {
 }
 
 int evs_txn_savepoint(evs_txn *t, int n) {
-  int rc = check_open(t);
+  int rc = check_level(t, n);
   if (rc) return rc;
-  if (n < 0 || n > 1000000) return evs_err(t->s, EVS_EINVAL, "savepoint %d is out of range", n);
   if (evs_grow((void **)&t->marks, &t->marks_cap, (size_t)n + 1, sizeof *t->marks))
     return evs_err(t->s, EVS_ENOMEM, "out of memory");
   /* Skipped levels: with none open they were opened before this
@@ -512,17 +545,15 @@ int evs_txn_savepoint(evs_txn *t, int n) {
 }
 
 int evs_txn_release(evs_txn *t, int n) {
-  int rc = check_open(t);
+  int rc = check_level(t, n);
   if (rc) return rc;
-  if (n < 0) return evs_err(t->s, EVS_EINVAL, "savepoint %d is out of range", n);
   if (n < t->nmarks) t->nmarks = n;
   return 0;
 }
 
 int evs_txn_rollback_to(evs_txn *t, int n) {
-  int rc = check_open(t);
+  int rc = check_level(t, n);
   if (rc) return rc;
-  if (n < 0) return evs_err(t->s, EVS_EINVAL, "savepoint %d is out of range", n);
   evs_store *s = t->s;
   evs_mark m = n < t->nmarks ? t->marks[n]
                              : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->last_created};

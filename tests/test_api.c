@@ -832,6 +832,55 @@ static void t_validate_key_and_priority(void) {
   evs_store_close(s);
 }
 
+/* Keys are any UTF-8 (control characters too: compared byte for byte),
+** never other bytes: they could not be exported (JSON has no form for
+** them), so an import would store another key and dedup would be lost. */
+static void t_validate_key_utf8(void) {
+  evs_store *s = open_mem(NULL);
+  REQUIRE(s);
+  static const struct {
+    const char *key;
+    size_t at; /* offset of the first bad byte */
+  } bad[] = {
+      {"\xff\xfe", 0},          {"ok\xff", 2},          {"a\xc3", 1},
+      {"\xc0\x80x", 0},         {"\xe0\x9f\xbf", 0},    {"x\xed\xa0\x80", 1},
+      {"\xf4\x90\x80\x80", 0},  {"ab\x80", 2},          {"\xf8\x88\x80\x80\x80", 0},
+  };
+  evs_event_in in = ev_make("s", "t", "{}");
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    in.idempotency_key = bad[i].key;
+    CHECK_EQ(evs_append(s, NULL, &in, NULL), EVS_EINVAL);
+    char want[64];
+    snprintf(want, sizeof want, "idempotency_key is not valid UTF-8 (byte %zu)", bad[i].at);
+    CHECK_CONTAINS(evs_errmsg(s), want);
+  }
+  evs_append_result res[2];
+  evs_event_in two[2] = {in, in};
+  two[0].idempotency_key = "\xff\xfe";
+  two[1].idempotency_key = "fine";
+  CHECK_EQ(evs_append_batch(s, NULL, two, 2, res), 0);
+  CHECK_EQ(res[0].rc, EVS_EINVAL);
+  CHECK_EQ(res[1].rc, 0);
+  CHECK_EQ(stats(s).next_id, 2);
+  /* Awkward but valid: stored and matched byte for byte. */
+  const char *good[] = {"\x01\x1f\x7f", " q\"\\/ ", "\xf0\x9f\x98\x80\xe2\x80\xa8",
+                        "\xc2\x85\xef\xbf\xbf", "\xf4\x8f\xbf\xbf"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    in.idempotency_key = good[i];
+    evs_append_result r, r2;
+    CHECK_EQ(evs_append(s, NULL, &in, &r), 0);
+    CHECK_EQ(r.duplicate, 0);
+    CHECK_EQ(evs_append(s, NULL, &in, &r2), 0);
+    CHECK_EQ(r2.duplicate, 1);
+    CHECK_EQ(r2.id, r.id);
+    evs_event *e = NULL;
+    CHECK_EQ(evs_get(s, NULL, r.id, &e), 0);
+    if (e) CHECK_STR(e->idempotency_key, good[i]);
+    evs_event_free(e);
+  }
+  evs_store_close(s);
+}
+
 static void t_null_arguments(void) {
   evs_store *s = open_mem(NULL);
   REQUIRE(s);
@@ -2923,6 +2972,59 @@ static void t_txn_misuse(void) {
   evs_store_close(s);
 }
 
+/* Every misuse of a transaction handle that can be detected is
+** EVS_EMISUSE, and leaves the transaction (if any) unharmed. A finished
+** handle cannot be: commit and rollback free it (see the header). */
+static void t_txn_misuse_codes(void) {
+  CHECK_EQ(evs_txn_commit(NULL), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_rollback(NULL), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_savepoint(NULL, 0), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_release(NULL, 0), EVS_EMISUSE);
+  CHECK_EQ(evs_txn_rollback_to(NULL, 0), EVS_EMISUSE);
+  CHECK_CONTAINS(evs_errmsg(NULL), "NULL");
+  char *dir = t_tmpdir();
+  evs_store *s = NULL, *s2 = open_mem(NULL);
+  REQUIRE(evs_store_open(dir, NULL, &s) == 0 && s2);
+  CHECK_EQ(app(s, NULL, "s", "t", "{}", NULL), 0);
+  evs_txn *t = NULL;
+  REQUIRE(evs_txn_begin(s, &t) == 0);
+  CHECK_EQ(app(s, t, "s", "t", "{}", NULL), 0);
+  const int bad[] = {-1, INT32_MIN, 1000001, INT32_MAX};
+  for (int i = 0; i < 4; i++) {
+    CHECK_EQ(evs_txn_savepoint(t, bad[i]), EVS_EMISUSE);
+    CHECK_CONTAINS(evs_errmsg(s), "out of range");
+    CHECK_EQ(evs_txn_release(t, bad[i]), EVS_EMISUSE);
+    CHECK_EQ(evs_txn_rollback_to(t, bad[i]), EVS_EMISUSE);
+  }
+  CHECK_EQ(evs_txn_savepoint(t, 1000000), 0);
+  CHECK_EQ(evs_txn_release(t, 1000000), 0);
+  /* The transaction of s passed with s2: every call taking one. */
+  evs_event_in ev = ev_make("s", "t", "{}");
+  evs_append_result res;
+  CHECK_EQ(evs_append_batch(s2, t, &ev, 1, &res), EVS_EMISUSE);
+  CHECK_CONTAINS(evs_errmsg(s2), "does not belong to this store");
+  uint64_t id = 1;
+  int rc1;
+  CHECK_EQ(evs_ack_batch(s2, t, &id, 1, &rc1), EVS_EMISUSE);
+  /* What needs the writer, or a lock taken before it, from the thread
+  ** holding the transaction: refused at once, never a wait. */
+  CHECK_EQ(evs_checkpoint(s), EVS_EBUSY);
+  evs_compact_report cr;
+  CHECK_EQ(evs_compact(s, &cr), EVS_EBUSY);
+  CHECK_EQ(evs_verify(s, NULL), EVS_EBUSY);
+  /* Unharmed: the transaction's append commits with the next id. */
+  evs_append_result r;
+  CHECK_EQ(app(s, t, "s", "t", "{}", &r), 0);
+  CHECK_EQ(r.id, 3);
+  CHECK_EQ(evs_txn_commit(t), 0);
+  CHECK_EQ(stats(s).pending, 3);
+  CHECK_EQ(stats(s2).pending, 0);
+  CHECK_EQ(evs_checkpoint(s), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  evs_store_close(s2);
+  t_rmdir(dir);
+}
+
 static void t_txn_large(void) {
   evs_store *s = open_mem(NULL);
   REQUIRE(s);
@@ -3459,6 +3561,7 @@ int main(void) {
   RUN(t_skip_json_validation);
   RUN(t_validate_metadata);
   RUN(t_validate_key_and_priority);
+  RUN(t_validate_key_utf8);
   RUN(t_null_arguments);
   RUN(t_get_roundtrip);
   RUN(t_compression);
@@ -3486,6 +3589,7 @@ int main(void) {
   RUN(t_txn_commit_and_visibility);
   RUN(t_txn_rollback);
   RUN(t_txn_misuse);
+  RUN(t_txn_misuse_codes);
   RUN(t_txn_large);
   RUN(t_threads_concurrent_appends);
   RUN(t_txn_threads);

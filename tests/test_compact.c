@@ -761,9 +761,149 @@ static void t_background(void) {
   t_rmdir(dir);
 }
 
+/* ---- checkpoints and compactions from several threads at once ---------- */
+
+/* Every writer of evstore.checkpoint (evs_checkpoint, the checkpoint each
+** compaction writes, the background thread's periodic one) goes through
+** one temporary file: they must take turns, or one's rename finds the
+** file gone (EVS_EIO, "No such file or directory"). */
+typedef struct ckrace {
+  evs_store *s;
+  int stop;
+  unsigned first; /* ids below it are from earlier rounds */
+  uint64_t ckpt_calls, compact_calls, compact_changed, errors;
+  char err[256];
+  uint8_t pending[1 << 16]; /* by id: left pending by the appender */
+  uint64_t last_id;
+} ckrace;
+
+static void ckrace_fail(ckrace *c, const char *what, int rc) {
+  if (__atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED) == 0)
+    snprintf(c->err, sizeof c->err, "%s: rc %d: %s", what, rc, evs_errmsg(c->s));
+}
+
+static void *ckrace_appender(void *arg) {
+  ckrace *c = arg;
+  for (unsigned i = c->first; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
+    char p[300];
+    payload_of(p, sizeof p, i);
+    evs_event_in ev = {.source = "ck", .event_type = "t", .payload = p};
+    evs_append_result r;
+    int rc = evs_append(c->s, NULL, &ev, &r);
+    if (rc) {
+      ckrace_fail(c, "append", rc);
+      continue;
+    }
+    if (r.id >= sizeof c->pending) break;
+    __atomic_store_n(&c->last_id, r.id, __ATOMIC_RELEASE);
+    /* Three of four acknowledged: dead segments for compaction. */
+    if (r.id % 4) {
+      if ((rc = evs_ack(c->s, NULL, r.id, NULL))) ckrace_fail(c, "ack", rc);
+    } else {
+      c->pending[r.id] = 1;
+    }
+  }
+  return NULL;
+}
+
+static void *ckrace_checkpointer(void *arg) {
+  ckrace *c = arg;
+  while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+    int rc = evs_checkpoint(c->s);
+    __atomic_add_fetch(&c->ckpt_calls, 1, __ATOMIC_RELAXED);
+    if (rc) ckrace_fail(c, "evs_checkpoint", rc);
+  }
+  return NULL;
+}
+
+static void *ckrace_compactor(void *arg) {
+  ckrace *c = arg;
+  while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+    evs_compact_report r;
+    int rc = evs_compact(c->s, &r);
+    __atomic_add_fetch(&c->compact_calls, 1, __ATOMIC_RELAXED);
+    if (rc) ckrace_fail(c, "evs_compact", rc);
+    if (r.segments_removed + r.segments_rewritten)
+      __atomic_add_fetch(&c->compact_changed, 1, __ATOMIC_RELAXED);
+  }
+  return NULL;
+}
+
+static void t_checkpoint_race(void) {
+  char *dir = t_tmpdir();
+  evs_options o = small_opts();
+  o.clock = NULL;
+  o.sync = EVS_SYNC_OFF;
+  o.checkpoint_bytes = 4096;   /* the background thread checkpoints often */
+  o.auto_compact_percent = 10; /* and compacts */
+  ckrace *c = calloc(1, sizeof *c);
+  REQUIRE(c);
+  c->first = 1;
+  uint64_t ckpts = 0, compactions = 0;
+  for (int round = 0; round < 3 && !c->errors; round++) {
+    REQUIRE(evs_store_open(dir, &o, &c->s) == 0);
+    __atomic_store_n(&c->stop, 0, __ATOMIC_RELEASE);
+    pthread_t th[4];
+    pthread_create(&th[0], NULL, ckrace_appender, c);
+    pthread_create(&th[1], NULL, ckrace_checkpointer, c);
+    pthread_create(&th[2], NULL, ckrace_checkpointer, c);
+    pthread_create(&th[3], NULL, ckrace_compactor, c);
+    struct timespec nap = {0, 400000000};
+    nanosleep(&nap, NULL);
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+    for (int k = 0; k < 4; k++) pthread_join(th[k], NULL);
+    evs_stats st = stats(c->s);
+    ckpts += st.checkpoints_written;
+    compactions += st.compactions;
+    CHECK_EQ(st.maintenance_error, 0);
+    /* Close while the background thread may still be at work. */
+    int rc = evs_store_close(c->s);
+    if (rc) fprintf(stderr, "  close: %s\n", evs_errmsg(NULL));
+    CHECK_EQ(rc, 0);
+    c->first = (unsigned)c->last_id + 1;
+  }
+  if (c->errors) fprintf(stderr, "  %" PRIu64 " failed calls; first: %s\n", c->errors, c->err);
+  CHECK_EQ(c->errors, 0);
+  CHECK(ckpts > 0);
+  CHECK(compactions > 0);
+  fprintf(stderr, "info: checkpoint race: %" PRIu64 " evs_checkpoint and %" PRIu64
+                  " evs_compact calls (%" PRIu64 " changed the log); %" PRIu64
+                  " checkpoints written and %" PRIu64 " compactions in all; %" PRIu64
+                  " events\n",
+          c->ckpt_calls, c->compact_calls, c->compact_changed, ckpts, compactions, c->last_id);
+  /* Every event left pending is there, and nothing else is. */
+  evs_store *s;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(stats(s).checkpoint_state, EVS_CHECKPOINT_LOADED);
+  uint64_t want = 0, got = 0;
+  for (uint64_t id = 1; id <= c->last_id; id++) want += c->pending[id];
+  evs_query q = {.limit = EVS_PAGE_MAX};
+  evs_page *pg = NULL;
+  char cur[EVS_CURSOR_SIZE] = "";
+  for (;;) {
+    q.cursor = cur[0] ? cur : NULL;
+    if (evs_inbox(s, NULL, &q, &pg)) break;
+    for (size_t k = 0; k < evs_page_count(pg); k++) {
+      const evs_event *e = evs_page_event(pg, k);
+      got++;
+      CHECK(e->id <= c->last_id && c->pending[e->id]);
+    }
+    snprintf(cur, sizeof cur, "%s", evs_page_cursor(pg));
+    if (!evs_page_more(pg)) break;
+  }
+  evs_page_free(pg);
+  CHECK_EQ(got, want);
+  CHECK_EQ(stats(s).pending, want);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  free(c);
+  t_rmdir(dir);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1) { /* one test by name */
     if (!strcmp(argv[1], "concurrent")) RUN(t_compact_concurrent);
+    if (!strcmp(argv[1], "checkpoint_race")) RUN(t_checkpoint_race);
     return TEST_EXIT();
   }
   RUN(t_compact_keeps_live_bytes);
@@ -776,5 +916,6 @@ int main(int argc, char **argv) {
   RUN(t_checkpoint_states);
   RUN(t_checkpoint_names);
   RUN(t_background);
+  RUN(t_checkpoint_race);
   return TEST_EXIT();
 }

@@ -1461,9 +1461,9 @@ static void op_savepoint(void) {
     sp_free_from(n);
   } else {
     setop("savepoint calls with a negative level");
-    CHECK_EQ(evs_txn_savepoint(G.txn, -1), EVS_EINVAL);
-    CHECK_EQ(evs_txn_rollback_to(G.txn, -1), EVS_EINVAL);
-    CHECK_EQ(evs_txn_release(G.txn, -1), EVS_EINVAL);
+    CHECK_EQ(evs_txn_savepoint(G.txn, -1), EVS_EMISUSE);
+    CHECK_EQ(evs_txn_rollback_to(G.txn, -1), EVS_EMISUSE);
+    CHECK_EQ(evs_txn_release(G.txn, -1), EVS_EMISUSE);
   }
 }
 

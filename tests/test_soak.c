@@ -13,6 +13,9 @@
 ** second half never exceeds 1.5x the first half's peak (bounded, not
 ** growing with the operations), evs_verify, and a reopen.
 **
+** t_segment_numbers: more than 65,536 segments come and go while an old one
+** stays (segment numbers must not wrap onto a live segment's slot).
+**
 **   build/tests/test_soak              short: 200,000 operations (make test)
 **   EVS_SOAK_OPS=5000000 build/tests/test_soak     make soak
 */
@@ -144,7 +147,65 @@ static void t_soak(void) {
   t_rmdir(dir);
 }
 
+/* Segment numbers over a long life, with the real number of slots
+** (65,536): one old segment stays, full of a pending event, while more
+** than 65,536 newer ones come and go (an append, an ack and a small
+** pending event acked eight rounds later per round, compaction every 16
+** rounds). Every round rolls at least once, so segment numbers pass
+** 65,537, whose slot is the old segment's: that roll failed with
+** EVS_ECORRUPT ("more than 65536 live segments"), and every write after
+** it. In memory, so it takes seconds. */
+static void t_segment_numbers(void) {
+  evs_options o;
+  memset(&o, 0, sizeof o);
+  o.segment_size = 4096;
+  o.compress_threshold = UINT32_MAX;
+  o.auto_compact_percent = -1;
+  o.retention_us = -1;
+  o.idempotency_window_us = -1;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(NULL, &o, &s) == 0);
+  static char big[4200];
+  snprintf(big, sizeof big, "{\"pad\":\"%04100d\"}", 1); /* a segment of its own */
+  evs_event_in ev = {.source = "old", .event_type = "t", .payload = big};
+  evs_append_result r;
+  REQUIRE(evs_append(s, NULL, &ev, &r) == 0);
+  const long rounds = 66000;
+  uint64_t small[8] = {0}, errors = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (long i = 0; i < rounds && errors < 5; i++) {
+    ev.source = "new";
+    ev.payload = big;
+    int rc = evs_append(s, NULL, &ev, &r);
+    if (!rc) rc = evs_ack(s, NULL, r.id, NULL);
+    evs_event_in sm = {.source = "small", .event_type = "t", .payload = "{}"};
+    if (!rc) rc = evs_append(s, NULL, &sm, &r);
+    if (!rc && small[i % 8]) rc = evs_ack(s, NULL, small[i % 8], NULL);
+    small[i % 8] = r.id;
+    if (!rc && i % 16 == 15) rc = evs_compact(s, NULL);
+    if (rc && errors++ < 5) fprintf(stderr, "  round %ld: %s\n", i, evs_errmsg(s));
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CHECK_EQ(errors, 0);
+  CHECK_EQ(evs_compact(s, NULL), 0);
+  evs_stats st;
+  CHECK_EQ(evs_stats_get(s, &st), 0);
+  CHECK_EQ(st.pending, 1 + 8);
+  CHECK(st.segments <= 4);
+  evs_event *e = NULL;
+  CHECK_EQ(evs_get(s, NULL, 1, &e), 0);
+  if (e) CHECK_STR(e->payload, big);
+  evs_event_free(e);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  fprintf(stderr, "info: segment numbers: %ld rounds (more than %ld segments started) in %.1f s\n",
+          rounds, rounds,
+          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  CHECK_EQ(evs_store_close(s), 0);
+}
+
 int main(void) {
   RUN(t_soak);
+  RUN(t_segment_numbers);
   return TEST_EXIT();
 }

@@ -212,7 +212,9 @@ static const cli_cmd commands[] = {
      "        [--since TIME] [--until TIME]",
      "print events as JSON lines that import reads",
      "Print events, oldest first, one JSON object per line as get prints them:\n"
-     "the format import reads, payload and metadata byte for byte.\n"
+     "the format import reads, payload and metadata byte for byte (white space\n"
+     "around the object aside): export, import and export again give the same\n"
+     "lines but for ids and times.\n"
      "\n"
      "  --pending             pending events only (the default: import makes every\n"
      "                        event pending, so acknowledged ones would come back\n"
@@ -253,8 +255,9 @@ static const char general_help_tail[] =
     "   \"event_type\":\"invoice.paid\",\"payload\":{...},\"metadata\":null,\n"
     "   \"status\":\"pending\",\"acknowledged_at\":null,\"priority\":\"normal\",\n"
     "   \"idempotency_key\":null}\n"
-    "with payload and metadata exactly as stored, times in UTC with microseconds,\n"
-    "status \"pending\" or \"acknowledged\".\n"
+    "with payload and metadata exactly as stored (less white space around the\n"
+    "object), times in UTC with microseconds, status \"pending\" or\n"
+    "\"acknowledged\".\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"

@@ -168,6 +168,19 @@ const char *priority_name(int prio) {
   }
 }
 
+static int json_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* A payload or metadata object: JSON the library checked, its bytes
+** exactly as appended but for white space around the object, which the
+** library keeps and which is not part of the value. Printed, it would end
+** the line early (a payload appended with a final line break) and change
+** on a round trip (import takes the value alone). */
+static void put_object(FILE *f, const char *p, size_t n) {
+  while (n && json_ws(p[n - 1])) n--;
+  while (n && json_ws(*p)) p++, n--;
+  fwrite(p, 1, n, f);
+}
+
 void put_event(FILE *f, const evs_event *e) {
   char ts[TIME_BUF];
   fmt_time(e->created_us, ts);
@@ -176,13 +189,11 @@ void put_event(FILE *f, const evs_event *e) {
   jl_put_string(f, e->source, e->source_len);
   fputs(",\"event_type\":", f);
   jl_put_string(f, e->event_type, e->event_type_len);
-  /* payload and metadata are JSON the library checked: their bytes go out
-  ** exactly as they were appended. */
   fputs(",\"payload\":", f);
-  fwrite(e->payload, 1, e->payload_len, f);
+  put_object(f, e->payload, e->payload_len);
   fputs(",\"metadata\":", f);
   if (e->metadata)
-    fwrite(e->metadata, 1, e->metadata_len, f);
+    put_object(f, e->metadata, e->metadata_len);
   else
     fputs("null", f);
   if (e->status == EVS_STATUS_ACKNOWLEDGED) {

@@ -40,6 +40,10 @@ SELECT 'status NOCASE', (SELECT count(*) FROM inbox WHERE status = 'PENDING' COL
 SELECT 'event_type NOCASE', (SELECT count(*) FROM inbox WHERE event_type = 'T' COLLATE NOCASE), (SELECT count(*) FROM copy WHERE event_type = 'T' COLLATE NOCASE);
 SELECT 'priority NOCASE', (SELECT count(*) FROM inbox WHERE priority = 'Normal' COLLATE NOCASE), (SELECT count(*) FROM copy WHERE priority = 'Normal' COLLATE NOCASE);
 SELECT 'source RTRIM', (SELECT count(*) FROM inbox WHERE source = 'b  ' COLLATE RTRIM), (SELECT count(*) FROM copy WHERE source = 'b  ' COLLATE RTRIM);
+-- Text no stored name can equal: empty, or white space at an end.
+SELECT 'source = empty', (SELECT count(*) FROM inbox WHERE source = ''), (SELECT count(*) FROM copy WHERE source = '');
+SELECT 'source = space b space', (SELECT count(*) FROM inbox WHERE source = ' b '), (SELECT count(*) FROM copy WHERE source = ' b ');
+SELECT 'event_type = t newline', (SELECT count(*) FROM inbox WHERE event_type = 't' || char(10)), (SELECT count(*) FROM copy WHERE event_type = 't' || char(10));
 
 -- Options that are equal once defaults are applied are the same options:
 -- a second table may share the store.

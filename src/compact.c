@@ -138,12 +138,13 @@ void evs_compact_free(evs_store *s) {
 /* Is the event of entry e dead at `now`? Caller holds ilock. */
 static int ent_dead(const evs_store *s, const evs_ent *e, int64_t now) {
   if (!(e->flags & ENT_LIVE) || (e->flags & ENT_DELETED)) return 1;
-  if (s->opt.retention_us > 0 && e->created_us < now - s->opt.retention_us) return 1;
+  if (s->opt.retention_us > 0 && e->created_us < evs_time_minus(now, s->opt.retention_us))
+    return 1;
   if (!(e->flags & ENT_ACKED)) return 0;
   /* Acknowledged: kept while its idempotency key must still match. */
   if (!(e->flags & ENT_KEY)) return 1;
   return s->opt.idempotency_window_us > 0 &&
-         e->created_us < now - s->opt.idempotency_window_us;
+         e->created_us < evs_time_minus(now, s->opt.idempotency_window_us);
 }
 
 /* Ids of segs[i] lie in [first_id, next segment's first_id). Count its

@@ -27,7 +27,8 @@ int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
     e.flags |= ENT_ACKED;
     e.acked_us = o->acked_us;
   }
-  if (s->opt.retention_us > 0 && e.created_us < evs_now(s) - s->opt.retention_us)
+  if (s->opt.retention_us > 0 &&
+      e.created_us < evs_time_minus(evs_now(s), s->opt.retention_us))
     return EVS_ENOTFOUND;
   *out = e;
   if (acked_us) *acked_us = e.acked_us;
@@ -395,7 +396,8 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
   if (after_id && q->descending) hi = after_id < x->base ? 0 : EVS_MIN(hi, after_id - x->base);
   lo = EVS_MIN(lo, hi);
   if (s->opt.retention_us > 0)
-    lo = evs_index_time_bound(x, lo, hi, evs_now(s) - s->opt.retention_us, 0);
+    lo = evs_index_time_bound(x, lo, hi, evs_time_minus(evs_now(s), s->opt.retention_us),
+                              0);
   if (q->created_after_us) lo = evs_index_time_bound(x, lo, hi, q->created_after_us, 1);
   if (q->created_before_us) hi = evs_index_time_bound(x, lo, hi, q->created_before_us, 0);
 

@@ -516,7 +516,7 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
       s->payload_stored ? (double)s->payload_bytes / (double)s->payload_stored : 1.0;
   uint64_t lo = 0;
   if (s->opt.retention_us > 0)
-    lo = evs_index_time_bound(x, 0, s->vis_n, now - s->opt.retention_us, 0);
+    lo = evs_index_time_bound(x, 0, s->vis_n, evs_time_minus(now, s->opt.retention_us), 0);
   uint64_t rel = evs_bs_next(&x->pending, lo);
   if (rel < s->vis_n) {
     st->oldest_pending_us = evs_ent_at(x, rel)->created_us;

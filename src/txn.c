@@ -617,7 +617,7 @@ static int find_dup(evs_txn *t, const evs_prep *p, uint64_t h, int64_t now,
   evs_ent e;
   if (evs_visible(s, t, s->idx.base + rel, &e, NULL)) return 0;
   if (s->opt.idempotency_window_us > 0 &&
-      e.created_us < now - s->opt.idempotency_window_us)
+      e.created_us < evs_time_minus(now, s->opt.idempotency_window_us))
     return 0;
   res->duplicate = 1;
   res->id = s->idx.base + rel;

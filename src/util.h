@@ -45,6 +45,13 @@ static inline const char *evs_trim(const char *v, size_t *n) {
   return v;
 }
 
+/* now - span without overflow (a caller's clock may return anything):
+** the oldest time still inside a window of `span` µs ending at now. */
+static inline int64_t evs_time_minus(int64_t now, int64_t span) {
+  int64_t r;
+  return __builtin_sub_overflow(now, span, &r) ? INT64_MIN : r;
+}
+
 /* Grow *buf (element size esz) to hold at least need elements. */
 int evs_grow(void **buf, size_t *cap, size_t need, size_t esz);
 

@@ -813,6 +813,30 @@ static void t_sql_settings_from_the_store(void) {
   rm_tree(root);
 }
 
+/* Reads with a clock at an extreme: retention windows are computed
+** without overflow (UBSan would stop this test otherwise). */
+static void t_clock_extremes_on_reads(void) {
+  fake_clock c = {T0};
+  evs_options o = {.clock = clock_fn, .clock_arg = &c, .idempotency_window_us = -1};
+  evs_store *s;
+  REQUIRE(evs_store_open(NULL, &o, &s) == 0);
+  fill(s, 5, 5);
+  int64_t at[] = {INT64_MIN, INT64_MIN + 1, INT64_MAX};
+  for (int i = 0; i < 3; i++) {
+    c.now = at[i];
+    evs_event *e = NULL;
+    int rc = evs_get(s, NULL, 1, &e);
+    CHECK(rc == 0 || rc == EVS_ENOTFOUND);
+    evs_event_free(e);
+    evs_page *pg = NULL;
+    CHECK_EQ(evs_inbox(s, NULL, NULL, &pg), 0);
+    evs_page_free(pg);
+    stats(s);
+    CHECK_EQ(evs_compact(s, NULL), 0);
+  }
+  CHECK_EQ(evs_store_close(s), 0);
+}
+
 /* ---- 11. File types and modes --------------------------------------------- */
 
 static void t_wrong_file_types(void) {
@@ -908,6 +932,7 @@ int main(void) {
   RUN(t_settings_recorded_and_used);
   RUN(t_settings_of_a_store_without_them);
   RUN(t_sql_settings_from_the_store);
+  RUN(t_clock_extremes_on_reads);
   RUN(t_wrong_file_types);
   RUN(t_new_files_no_more_permissive);
   return TEST_EXIT();

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,4 +112,34 @@ int evs_io_replace(const evs_io *io, const char *dir, const char *name,
   }
   if (renamed) *renamed = 1;
   return evs_io_sync_dir(io, dir);
+}
+
+int evs_io_read_file(const evs_io *io, const char *dir, const char *name, uint8_t **buf,
+                     size_t *n) {
+  char path[EVS_PATH_BUF];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  *buf = NULL;
+  *n = 0;
+  /* O_NONBLOCK: a FIFO standing in the file's place must not hang open. */
+  int fd = io->open(io->ctx, path, O_RDONLY | O_NONBLOCK, 0);
+  if (fd < 0) return fd;
+  uint64_t size;
+  int e = io->fsize(io->ctx, fd, &size);
+  if (!e && size > ((uint64_t)1 << 40)) e = -EFBIG;
+  uint8_t *b = NULL;
+  if (!e && !(b = malloc(size ? size : 1))) e = -ENOMEM;
+  for (uint64_t got = 0; !e && got < size;) {
+    ssize_t r = io->pread(io->ctx, fd, b + got, size - got, (off_t)got);
+    if (r < 0) e = (int)r;
+    else if (r == 0) e = -EIO; /* shrank under us */
+    else got += (uint64_t)r;
+  }
+  io->close(io->ctx, fd);
+  if (e) {
+    free(b);
+    return e;
+  }
+  *buf = b;
+  *n = size;
+  return 0;
 }

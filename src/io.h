@@ -53,6 +53,12 @@ int evs_io_sync_dir(const evs_io *io, const char *dir);
 int evs_io_replace(const evs_io *io, const char *dir, const char *name,
                    const void *buf, size_t n, int mode, int *renamed);
 
+/* Read the whole small file dir/name; *buf malloc'ed. 0, or -errno
+** (-ENOENT when missing; -EISDIR or -EINVAL when it is not a regular
+** file). */
+int evs_io_read_file(const evs_io *io, const char *dir, const char *name, uint8_t **buf,
+                     size_t *n);
+
 /* evs_store_open with an I/O table of the caller's (tests only). */
 int evs_store_open_io(const char *dir, const evs_options *opts,
                       const evs_io *io, evs_store **out);

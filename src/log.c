@@ -360,32 +360,7 @@ done:
 }
 
 int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n) {
-  char path[EVS_PATH_BUF];
-  snprintf(path, sizeof path, "%s/%s", s->dir, name);
-  *buf = NULL;
-  *n = 0;
-  /* O_NONBLOCK: a FIFO standing in the file's place must not hang open. */
-  int fd = s->io->open(s->io->ctx, path, O_RDONLY | O_NONBLOCK, 0);
-  if (fd < 0) return fd;
-  uint64_t size;
-  int e = s->io->fsize(s->io->ctx, fd, &size);
-  if (!e && size > ((uint64_t)1 << 40)) e = -EFBIG;
-  uint8_t *b = NULL;
-  if (!e && !(b = malloc(size ? size : 1))) e = -ENOMEM;
-  for (uint64_t got = 0; !e && got < size;) {
-    ssize_t r = s->io->pread(s->io->ctx, fd, b + got, size - got, (off_t)got);
-    if (r < 0) e = (int)r;
-    else if (r == 0) e = -EIO; /* shrank under us */
-    else got += (uint64_t)r;
-  }
-  s->io->close(s->io->ctx, fd);
-  if (e) {
-    free(b);
-    return e;
-  }
-  *buf = b;
-  *n = size;
-  return 0;
+  return evs_io_read_file(s->io, s->dir, name, buf, n);
 }
 
 uint64_t evs_log_disk_bytes(const evs_store *s) {

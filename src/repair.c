@@ -73,32 +73,6 @@ static void path_of(const repair *r, const char *name, char *out, size_t cap) {
   snprintf(out, cap, "%s/%s", r->dir, name);
 }
 
-/* Read a whole small file of the store through the I/O layer. */
-static int slurp(repair *r, const char *name, uint8_t **buf, size_t *n) {
-  char path[EVS_PATH_BUF];
-  path_of(r, name, path, sizeof path);
-  *buf = NULL;
-  int fd = r->io->open(r->io->ctx, path, O_RDONLY | O_NONBLOCK, 0);
-  if (fd < 0) return fd;
-  uint64_t size = 0;
-  int e = r->io->fsize(r->io->ctx, fd, &size);
-  if (!e && size > (64u << 20)) e = -EFBIG;
-  uint8_t *b = e ? NULL : malloc(size ? size : 1);
-  if (!e && !b) e = -ENOMEM;
-  for (uint64_t got = 0; !e && got < size;) {
-    ssize_t k = r->io->pread(r->io->ctx, fd, b + got, size - got, (off_t)got);
-    if (k <= 0) e = k < 0 ? (int)k : -EIO;
-    else got += (uint64_t)k;
-  }
-  r->io->close(r->io->ctx, fd);
-  if (e) {
-    free(b);
-    return e;
-  }
-  *buf = b;
-  *n = size;
-  return 0;
-}
 
 static int map_seg(repair *r, rseg *g) {
   char name[32], path[EVS_PATH_BUF];
@@ -209,40 +183,10 @@ static int analyse(rseg *g) {
   return 0;
 }
 
-/* Write g's kept transactions into segment newno (header: g's first id,
-** "rewritten": its ids may now be sparse). */
-static int rewrite(repair *r, rseg *g, uint64_t newno) {
-  char name[32], path[EVS_PATH_BUF];
-  seg_name(newno, name, sizeof name);
-  path_of(r, name, path, sizeof path);
-  int fd = r->io->open(r->io->ctx, path, O_RDWR | O_CREAT | O_EXCL, r->fmode);
-  if (fd < 0) return evs_err_io(NULL, -fd, "cannot create segment", path);
-  uint8_t hdr[EVS_SEG_HDR];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  evs_seghdr_encode(newno, r->meta.store_id, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
-                    g->first_id, EVS_SEG_REWRITTEN, hdr);
-  int e = evs_io_write_all(r->io, fd, hdr, sizeof hdr, 0);
-  uint64_t at = EVS_SEG_HDR;
-  for (size_t k = 0; !e && k < g->nkeep; k += 2) {
-    uint64_t n = g->keep[k + 1] - g->keep[k];
-    e = evs_io_write_all(r->io, fd, g->base + g->keep[k], n, (off_t)at);
-    at += n;
-  }
-  if (!e) e = r->io->fdatasync(r->io->ctx, fd);
-  r->io->close(r->io->ctx, fd);
-  if (e) {
-    r->io->unlink(r->io->ctx, path);
-    return evs_err_io(NULL, -e, "cannot write segment", path);
-  }
-  g->newno = newno;
-  g->newsize = at;
-  return 0;
-}
-
-/* A new, empty last segment whose first id is past every id the log may
-** have handed out. */
-static int fresh_segment(repair *r, uint64_t no, uint64_t first_id) {
+/* Write segment `no` (header: first_id, flags) holding g's kept
+** transactions (g NULL: empty), synced. */
+static int write_segment(repair *r, uint64_t no, uint64_t first_id, uint64_t flags,
+                         const rseg *g, uint64_t *size) {
   char name[32], path[EVS_PATH_BUF];
   seg_name(no, name, sizeof name);
   path_of(r, name, path, sizeof path);
@@ -252,15 +196,30 @@ static int fresh_segment(repair *r, uint64_t no, uint64_t first_id) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   evs_seghdr_encode(no, r->meta.store_id, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
-                    first_id, 0, hdr);
+                    first_id, flags, hdr);
   int e = evs_io_write_all(r->io, fd, hdr, sizeof hdr, 0);
+  uint64_t at = EVS_SEG_HDR;
+  for (size_t k = 0; g && !e && k < g->nkeep; k += 2) {
+    uint64_t len = g->keep[k + 1] - g->keep[k];
+    e = evs_io_write_all(r->io, fd, g->base + g->keep[k], len, (off_t)at);
+    at += len;
+  }
   if (!e) e = r->io->fdatasync(r->io->ctx, fd);
   r->io->close(r->io->ctx, fd);
   if (e) {
     r->io->unlink(r->io->ctx, path);
     return evs_err_io(NULL, -e, "cannot write segment", path);
   }
+  *size = at;
   return 0;
+}
+
+/* Copy g's kept transactions into segment newno: g's first id, flagged
+** "rewritten" (its ids may now be sparse). */
+static int rewrite(repair *r, rseg *g, uint64_t newno) {
+  int rc = write_segment(r, newno, g->first_id, EVS_SEG_REWRITTEN, g, &g->newsize);
+  if (!rc) g->newno = newno;
+  return rc;
 }
 
 /* The folder the copies go to: dir/repair-<UTC time>[-N]. */
@@ -448,7 +407,8 @@ static int run(repair *r, const evs_options *opts) {
   uint64_t fresh_no = r->next_no, fresh_first = max_id + 1 + slack;
   if (fresh && fresh_first >= EVS_ID_MAX)
     rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: ids would run past their limit");
-  if (fresh && !rc && !(rc = fresh_segment(r, fresh_no, fresh_first))) {
+  uint64_t fresh_size;
+  if (fresh && !rc && !(rc = write_segment(r, fresh_no, fresh_first, 0, NULL, &fresh_size))) {
     r->fresh_no = fresh_no;
     r->next_no++;
   }
@@ -580,14 +540,14 @@ int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *out)
   uint8_t *b = NULL;
   size_t n = 0;
   const char *why;
-  int e = slurp(&r, EVS_META_NAME, &b, &n);
+  int e = evs_io_read_file(r.io, dir, EVS_META_NAME, &b, &n);
   if (e == -ENOENT) rc = evs_err(NULL, EVS_ENOTFOUND, "%s is not a store (no %s)", dir, EVS_META_NAME);
   else if (e) rc = evs_err_io(NULL, -e, "cannot read", EVS_META_NAME);
   else if (evs_meta_decode(b, n, &r.meta, &why))
     rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s/%s: %s", dir, EVS_META_NAME, why);
   free(b);
   if (!rc) {
-    e = slurp(&r, EVS_MANIFEST_NAME, &r.oldman, &r.oldman_len);
+    e = evs_io_read_file(r.io, dir, EVS_MANIFEST_NAME, &r.oldman, &r.oldman_len);
     int d = e ? 0 : evs_manifest_decode(r.oldman, r.oldman_len, &r.man, &why);
     if (e == -ENOENT)
       rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s has no %s", dir, EVS_MANIFEST_NAME);

@@ -189,6 +189,10 @@ int evs_options_resolve(const evs_options *in, evs_options *out);
 ** EVS_ENOMEM, EVS_EREADONLY (read_only with a [store] setting to change). */
 int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
 
+/* Zero o's [store] fields: an open with o then uses the settings the store
+** recorded and changes none of them. */
+void evs_options_use_stored(evs_options *o);
+
 /* The options `s` runs with: its [store] settings as recorded, the rest
 ** as this open resolved them. Errors: EVS_EINVAL. */
 int evs_store_options(evs_store *s, evs_options *out);

@@ -544,12 +544,7 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   ** CREATE since); a connection uses them whatever its declaration says,
   ** so a change made with `evstore DIR config` sticks. */
   vt->opt = o;
-  if (!create) {
-    vt->opt.max_payload = vt->opt.max_metadata = vt->opt.compress_threshold = 0;
-    vt->opt.compress_level = vt->opt.dict_compress = 0;
-    vt->opt.retention_us = vt->opt.idempotency_window_us = 0;
-    vt->opt.segment_size = 0;
-  }
+  if (!create) evs_options_use_stored(&vt->opt);
   int made = 0, lib = 0;
   rc = !vt->schema || !vt->name || !vt->memkey
            ? SQLITE_NOMEM

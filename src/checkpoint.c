@@ -17,7 +17,6 @@
 #include "store.h"
 #include "util.h"
 
-#define CK_NAME "evstore.checkpoint"
 #define CK_MAGIC "EVSTCKPT"
 #define CK_HDR 144
 #define CK_ENT 24
@@ -196,10 +195,10 @@ static int checkpoint_write(evs_store *s, int nowait) {
     rc = evs_log_sync_upto(s, lsn);
   }
   if (!rc) {
-    int e = evs_io_replace(s->io, s->dir, CK_NAME, w.p, w.n, s->fmode, NULL);
+    int e = evs_io_replace(s->io, s->dir, EVS_CHECKPOINT_NAME, w.p, w.n, s->fmode, NULL);
     if (e) {
       char path[EVS_PATH_BUF];
-      snprintf(path, sizeof path, "%s/%s", s->dir, CK_NAME);
+      snprintf(path, sizeof path, "%s/%s", s->dir, EVS_CHECKPOINT_NAME);
       rc = evs_err_io(s, -e, "cannot write", path);
     }
   }
@@ -255,7 +254,7 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
   if (s->opt.checkpoint_bytes < 0) return 0;
   uint8_t *p;
   size_t n;
-  int e = evs_read_file(s, CK_NAME, &p, &n);
+  int e = evs_read_file(s, EVS_CHECKPOINT_NAME, &p, &n);
   s->ckpt_state = EVS_CHECKPOINT_NONE;
   if (e == -ENOENT) return 0;
   if (e == -EISDIR || e == -EINVAL) {
@@ -267,7 +266,7 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
   }
   if (e) {
     char path[EVS_PATH_BUF];
-    snprintf(path, sizeof path, "%s/%s", s->dir, CK_NAME);
+    snprintf(path, sizeof path, "%s/%s", s->dir, EVS_CHECKPOINT_NAME);
     return e == -ENOMEM ? evs_err(s, EVS_ENOMEM, "out of memory reading %s", path)
                         : evs_err_io(s, -e, "cannot read", path);
   }

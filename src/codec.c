@@ -2,6 +2,8 @@
 ** codec.c: encoding and checking of the meta file, segment headers and
 ** log records. Every byte layout the store writes is defined here.
 */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -80,6 +82,10 @@ int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_setti
       st->dict_compress > 1)
     return *why = "a setting is out of range", -1;
   return 0;
+}
+
+void evs_seg_name(uint64_t no, char out[EVS_SEG_NAME_SIZE]) {
+  snprintf(out, EVS_SEG_NAME_SIZE, "%016" PRIx64 ".evlog", no);
 }
 
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
@@ -195,6 +201,22 @@ int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
   *len = l;
   *type = t;
   return 1;
+}
+
+uint64_t evs_rec_next(const uint8_t *base, uint64_t from, uint64_t end, uint32_t *len) {
+  uint8_t type;
+  for (uint64_t pos = from; pos + EVS_REC_HDR <= end; pos++)
+    if (evs_rec_check(base + pos, end - pos, len, &type) == 1) return pos;
+  return end;
+}
+
+int evs_ids_decode(const uint8_t *rec, uint32_t len, const uint8_t **ids, uint32_t *count) {
+  uint32_t fixed = rec[12] == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  uint32_t n = get_u32(rec + fixed - 8);
+  if (len < fixed || (uint64_t)fixed + (uint64_t)n * 8 != len) return -1;
+  *ids = rec + fixed;
+  *count = n;
+  return 0;
 }
 
 uint32_t evs_ev_len(const evs_ev_sizes *z) {

@@ -33,6 +33,9 @@ void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]);
 /* 0, or -1 with a reason in why (static string). */
 int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 
+/* The index checkpoint (checkpoint.c owns its layout). */
+#define EVS_CHECKPOINT_NAME "evstore.checkpoint"
+
 /* Settings file "evstore.settings": the store-level settings every opener
 ** uses (retention, limits, compression, segment size), replaced
 ** atomically when one is changed. 96 bytes (docs/FORMAT.md). */
@@ -59,6 +62,8 @@ int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_setti
                         const char **why);
 
 /* Segment file "<16 hex digits>.evlog": a header, then records. */
+#define EVS_SEG_NAME_SIZE 23 /* 16 hex digits, ".evlog", NUL */
+void evs_seg_name(uint64_t no, char out[EVS_SEG_NAME_SIZE]);
 #define EVS_SEG_MAGIC "EVSTSEG\0"
 #define EVS_SEG_HDR 64
 
@@ -137,6 +142,14 @@ void evs_rec_seal(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags);
 ** checksum or the type is wrong. */
 int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
                   uint8_t *type);
+
+/* The first offset in [from, end) where a whole record checks out (*len
+** its length), or end: where a scan resumes after a bad record. */
+uint64_t evs_rec_next(const uint8_t *base, uint64_t from, uint64_t end, uint32_t *len);
+
+/* The ids of an ack or delete record (checked) of length len: *ids points
+** at its count x u64. 0, or -1 when the count does not fill the record. */
+int evs_ids_decode(const uint8_t *rec, uint32_t len, const uint8_t **ids, uint32_t *count);
 
 /* Sizes of an event record's parts, for encoding. */
 typedef struct evs_ev_sizes {

@@ -22,7 +22,9 @@
 #define MIN_MAP (1u << 20)
 
 void evs_seg_path(const evs_store *s, uint64_t no, char *out, size_t cap) {
-  snprintf(out, cap, "%s/%016" PRIx64 ".evlog", s->dir, no);
+  char name[EVS_SEG_NAME_SIZE];
+  evs_seg_name(no, name);
+  snprintf(out, cap, "%s/%s", s->dir, name);
 }
 
 static size_t page_round(uint64_t n) {
@@ -454,13 +456,13 @@ void evs_mark_deleted(evs_store *s, uint64_t rel, evs_ent *e) {
 
 
 static int replay_ids(evs_store *s, const uint8_t *r, uint32_t len, int type) {
-  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
-  uint32_t cnt = get_u32(r + fixed - 8);
-  if ((uint64_t)fixed + (uint64_t)cnt * 8 != len) return -1;
+  const uint8_t *ids;
+  uint32_t cnt;
+  if (evs_ids_decode(r, len, &ids, &cnt)) return -1;
   int64_t at = type == EVS_REC_ACK ? (int64_t)get_u64(r + EVS_REC_HDR) : 0;
   evs_index *x = &s->idx;
   for (uint32_t i = 0; i < cnt; i++) {
-    uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
+    uint64_t id = get_u64(ids + 8 * (size_t)i);
     if (id >= x->base + x->n) return -1; /* not appended yet */
     /* An event compaction removed after this record was written. */
     if (id < x->base) continue;
@@ -501,16 +503,10 @@ void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end
 
 uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
   uint64_t n = 0;
-  for (uint64_t pos = from + 1; pos + EVS_REC_HDR <= fsize;) {
-    uint32_t len;
-    uint8_t type;
-    if (evs_rec_check(g->base + pos, fsize - pos, &len, &type) == 1) {
-      n++;
-      pos += len;
-    } else {
-      pos++;
-    }
-  }
+  uint32_t len;
+  for (uint64_t pos = evs_rec_next(g->base, from + 1, fsize, &len); pos < fsize;
+       pos = evs_rec_next(g->base, pos + len, fsize, &len))
+    n++;
   return n;
 }
 
@@ -819,10 +815,12 @@ static int orphan_check(evs_store *s, uint64_t no, char *why, size_t cap) {
         continue;
       }
       if (type != EVS_REC_ACK && type != EVS_REC_DELETE) continue;
-      uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
-      uint32_t cnt = get_u32(r + fixed - 8);
-      for (uint32_t k = 0; !rc && k < cnt && (uint64_t)fixed + 8 * (uint64_t)k < get_u32(r + 8); k++) {
-        uint64_t id = get_u64(r + fixed + 8 * (size_t)k);
+      const uint8_t *ids;
+      uint32_t cnt;
+      if (evs_ids_decode(r, get_u32(r + 8), &ids, &cnt))
+        rc = 1, snprintf(why, cap, "a malformed record at offset %" PRIu64, pos);
+      for (uint32_t k = 0; !rc && k < cnt; k++) {
+        uint64_t id = get_u64(ids + 8 * (size_t)k);
         const evs_ent *en = id >= x->base && id < next ? evs_ent_at(x, id - x->base) : NULL;
         int live = en && (en->flags & ENT_LIVE) && !(en->flags & ENT_DELETED);
         if (id >= next || (live && (type == EVS_REC_DELETE || !(en->flags & ENT_ACKED))))
@@ -853,8 +851,11 @@ static int handle_orphans(evs_store *s, const uint64_t *files, size_t nfiles) {
     int v = orphan_check(s, files[i], why, sizeof why);
     if (v < 0) rc = v;
     else if (v == 0) gone[ngone++] = files[i];
-    else if (v == 1 && !nbad++)
-      snprintf(first, sizeof first, "%016" PRIx64 ".evlog: %s", files[i], why);
+    else if (v == 1 && !nbad++) {
+      char name[EVS_SEG_NAME_SIZE];
+      evs_seg_name(files[i], name);
+      snprintf(first, sizeof first, "%s: %s", name, why);
+    }
   }
   if (!rc && nbad)
     rc = evs_err(s, EVS_ECORRUPT,

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +35,7 @@ typedef struct rseg {
   int hdr_ok;
   uint64_t *keep;      /* [from, to) byte ranges of the transactions kept */
   size_t nkeep, keepcap;
-  uint64_t max_id;     /* largest id the kept records name */
-  uint64_t max_any;    /* ... any record that checks out names */
+  uint64_t max_any;    /* largest id any record that checks out names */
   uint64_t unknown;    /* bytes after the last record that checks out */
   uint64_t committed;  /* records in kept transactions */
   uint64_t dropped_bytes, dropped_txns, dropped_recs;
@@ -65,18 +63,14 @@ typedef struct repair {
   evs_repair_report rep;
 } repair;
 
-static void seg_name(uint64_t no, char *out, size_t cap) {
-  snprintf(out, cap, "%016" PRIx64 ".evlog", no);
-}
-
 static void path_of(const repair *r, const char *name, char *out, size_t cap) {
   snprintf(out, cap, "%s/%s", r->dir, name);
 }
 
 
 static int map_seg(repair *r, rseg *g) {
-  char name[32], path[EVS_PATH_BUF];
-  seg_name(g->no, name, sizeof name);
+  char name[EVS_SEG_NAME_SIZE], path[EVS_PATH_BUF];
+  evs_seg_name(g->no, name);
   path_of(r, name, path, sizeof path);
   int fd = r->io->open(r->io->ctx, path, O_RDONLY | O_NONBLOCK, 0);
   if (fd == -ENOENT) {
@@ -122,10 +116,11 @@ static int keep_range(rseg *g, uint64_t from, uint64_t to) {
 /* The largest id a record names. */
 static uint64_t rec_max_id(const uint8_t *p, uint32_t len, uint8_t type) {
   if (type == EVS_REC_EVENT) return get_u64(p + 16);
-  if (type != EVS_REC_ACK && type != EVS_REC_DELETE) return 0;
-  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  const uint8_t *ids;
+  uint32_t cnt;
   uint64_t m = 0;
-  for (uint64_t at = fixed; at + 8 <= len; at += 8) m = EVS_MAX(m, get_u64(p + at));
+  if ((type == EVS_REC_ACK || type == EVS_REC_DELETE) && !evs_ids_decode(p, len, &ids, &cnt))
+    for (uint32_t k = 0; k < cnt; k++) m = EVS_MAX(m, get_u64(ids + 8 * (size_t)k));
   return m;
 }
 
@@ -135,15 +130,14 @@ static uint64_t rec_max_id(const uint8_t *p, uint32_t len, uint8_t type) {
 ** false start there practically impossible). */
 static int analyse(rseg *g) {
   uint64_t bound = g->sealed && g->sealed < g->size ? g->sealed : g->size;
-  uint64_t pos = EVS_SEG_HDR, txn = EVS_SEG_HDR, nrec = 0, tmax = 0;
+  uint64_t pos = EVS_SEG_HDR, txn = EVS_SEG_HDR, nrec = 0;
   g->unknown = bound > pos ? bound - pos : 0;
   int damaged = 0;
   while (pos < bound) {
     uint32_t len;
     uint8_t type;
     if (evs_rec_check(g->base + pos, bound - pos, &len, &type) == 1) {
-      tmax = EVS_MAX(tmax, rec_max_id(g->base + pos, len, type));
-      g->max_any = EVS_MAX(g->max_any, tmax);
+      g->max_any = EVS_MAX(g->max_any, rec_max_id(g->base + pos, len, type));
       pos += len;
       g->unknown = bound - pos;
       nrec++;
@@ -154,20 +148,15 @@ static int analyse(rseg *g) {
         g->dropped_bytes += pos - txn;
       } else {
         if (keep_range(g, txn, pos)) return EVS_ENOMEM;
-        g->max_id = EVS_MAX(g->max_id, tmax);
         g->committed += nrec;
       }
       txn = pos;
       damaged = 0;
-      nrec = tmax = 0;
+      nrec = 0;
       continue;
     }
     damaged = 1;
-    uint32_t l2;
-    uint8_t t2;
-    for (pos++; pos + EVS_REC_HDR <= bound && evs_rec_check(g->base + pos, bound - pos, &l2, &t2) != 1;)
-      pos++;
-    if (pos + EVS_REC_HDR > bound) pos = bound;
+    pos = evs_rec_next(g->base, pos + 1, bound, &len);
   }
   if (txn < bound) { /* torn or uncommitted */
     g->dropped_txns++;
@@ -187,8 +176,8 @@ static int analyse(rseg *g) {
 ** transactions (g NULL: empty), synced. */
 static int write_segment(repair *r, uint64_t no, uint64_t first_id, uint64_t flags,
                          const rseg *g, uint64_t *size) {
-  char name[32], path[EVS_PATH_BUF];
-  seg_name(no, name, sizeof name);
+  char name[EVS_SEG_NAME_SIZE], path[EVS_PATH_BUF];
+  evs_seg_name(no, name);
   path_of(r, name, path, sizeof path);
   int fd = r->io->open(r->io->ctx, path, O_RDWR | O_CREAT | O_EXCL, r->fmode);
   if (fd < 0) return evs_err_io(NULL, -fd, "cannot create segment", path);
@@ -330,12 +319,13 @@ static int run(repair *r, const evs_options *opts) {
     if ((rc = map_seg(r, g))) return rc;
     if (g->listed) max_listed = EVS_MAX(max_listed, g->no);
     if (g->missing) continue;
-    char name[32];
-    seg_name(g->no, name, sizeof name);
-    if (g->listed && !g->hdr_ok)
+    if (g->listed && !g->hdr_ok) {
+      char name[EVS_SEG_NAME_SIZE];
+      evs_seg_name(g->no, name);
       return evs_err(NULL, EVS_ECORRUPT,
                      "cannot repair: the header of %s/%s is damaged (nothing was changed)",
                      r->dir, name);
+    }
     if (g->hdr_ok && (rc = analyse(g))) return evs_err(NULL, rc, "out of memory");
     r->rep.segments_checked++;
   }
@@ -354,8 +344,8 @@ static int run(repair *r, const evs_options *opts) {
     }
     if (i + 1 == r->nlisted) {
       free(plan);
-      char name[32];
-      seg_name(g->no, name, sizeof name);
+      char name[EVS_SEG_NAME_SIZE];
+      evs_seg_name(g->no, name);
       return evs_err(NULL, EVS_ECORRUPT,
                      "cannot repair: the last segment %s/%s is missing, so the ids it "
                      "handed out are unknown (restore it from a backup; nothing was changed)",
@@ -388,10 +378,9 @@ static int run(repair *r, const evs_options *opts) {
   r->rep.changed = 1;
 
   /* Copies of the damaged segments, and a fresh last segment when the last
-  ** one is a copy (or lost records may have held higher ids). */
-  /* Ids of lost records are never handed out again: damaged records lie
-  ** below the ids of intact ones after them (ids grow along the log), so
-  ** only the unreadable end of the last segment needs room. */
+  ** one is a copy. Ids of lost records are never handed out again: damaged
+  ** records lie below the ids of intact ones after them (ids grow along
+  ** the log), so only the unreadable end of the last segment needs room. */
   uint64_t max_id = 0, slack = 0;
   if (np) slack = plan[np - 1]->unknown / EVS_EV_FIXED + 1;
   for (size_t k = 0; k < np && !rc; k++) {
@@ -419,8 +408,8 @@ static int run(repair *r, const evs_options *opts) {
     int adopted = 0;
     for (size_t k = first_adopted; k < np; k++) adopted |= plan[k] == g;
     if (g->missing || g->foreign || (!g->changed && (g->listed || adopted))) continue;
-    char name[32];
-    seg_name(g->no, name, sizeof name);
+    char name[EVS_SEG_NAME_SIZE];
+    evs_seg_name(g->no, name);
     if (!(rc = move_file(r, name, 0))) g->moved = 1;
   }
   if (rc) {
@@ -446,7 +435,7 @@ static int run(repair *r, const evs_options *opts) {
     return evs_err_io(NULL, -e, "cannot keep a copy of the manifest in", path);
   }
   if (!r->ck_moved) {
-    int ce = move_file(r, "evstore.checkpoint", 0);
+    int ce = move_file(r, EVS_CHECKPOINT_NAME, 0);
     if (!ce) r->ck_moved = 1;
   }
   size_t n = np + fresh;
@@ -482,24 +471,24 @@ static void undo(repair *r) {
   evs_io_replace(r->io, r->dir, EVS_MANIFEST_NAME, r->oldman, r->oldman_len, r->fmode, NULL);
   for (size_t i = 0; i < r->nsegs; i++) {
     rseg *g = &r->segs[i];
-    char name[32], path[EVS_PATH_BUF];
+    char name[EVS_SEG_NAME_SIZE], path[EVS_PATH_BUF];
     if (g->moved) {
-      seg_name(g->no, name, sizeof name);
+      evs_seg_name(g->no, name);
       move_file(r, name, 1);
     }
     if (g->newno) {
-      seg_name(g->newno, name, sizeof name);
+      evs_seg_name(g->newno, name);
       path_of(r, name, path, sizeof path);
       r->io->unlink(r->io->ctx, path);
     }
   }
   if (r->fresh_no) {
-    char name[32], path[EVS_PATH_BUF];
-    seg_name(r->fresh_no, name, sizeof name);
+    char name[EVS_SEG_NAME_SIZE], path[EVS_PATH_BUF];
+    evs_seg_name(r->fresh_no, name);
     path_of(r, name, path, sizeof path);
     r->io->unlink(r->io->ctx, path);
   }
-  if (r->ck_moved) move_file(r, "evstore.checkpoint", 1);
+  if (r->ck_moved) move_file(r, EVS_CHECKPOINT_NAME, 1);
   if (r->folder[0]) {
     char fm[128], path[EVS_PATH_BUF];
     snprintf(fm, sizeof fm, "%s/%s", r->folder, EVS_MANIFEST_NAME);
@@ -564,9 +553,7 @@ int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *out)
     /* Prove it: the store opens, under the lock still held, and verifies. */
     evs_options o = ro;
     o.read_only = 0;
-    o.retention_us = o.idempotency_window_us = 0;
-    o.max_payload = o.max_metadata = o.compress_threshold = o.segment_size = 0;
-    o.compress_level = o.dict_compress = 0;
+    evs_options_use_stored(&o);
     evs_store *s = NULL;
     rc = evs_store_open_locked(dir, &o, lock, &s);
     if (!rc) {

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,12 +88,16 @@ static int random_u64(uint64_t *v) {
   return 0;
 }
 
-/* The first file of dir that only a store would hold (a segment, the
-** manifest, a checkpoint, a dictionary, settings), copied to out; 0 if
-** none. LOCK and a temp meta file are what a crashed creation leaves. */
+/* The files a store consists of besides its segments and LOCK; the meta
+** file, the store's identity, first. */
+static const char *const store_files[] = {EVS_META_NAME, EVS_MANIFEST_NAME, EVS_SETTINGS_NAME,
+                                          EVS_CHECKPOINT_NAME, EVS_DICT_NAME};
+#define NSTORE_FILES (sizeof store_files / sizeof *store_files)
+
+/* The first file of dir that only a store would hold (a segment, or one
+** of store_files but the meta file), copied to out; 0 if none. LOCK and a
+** temp meta file are what a crashed creation leaves. */
 static int find_store_file(const char *dir, char *out, size_t cap) {
-  static const char *const names[] = {EVS_MANIFEST_NAME, EVS_SETTINGS_NAME,
-                                      "evstore.checkpoint", EVS_DICT_NAME};
   DIR *d = opendir(dir);
   if (!d) return 0;
   struct dirent *e;
@@ -103,8 +106,7 @@ static int find_store_file(const char *dir, char *out, size_t cap) {
     const char *nm = e->d_name;
     size_t n = strlen(nm);
     found = n > 6 && !strcmp(nm + n - 6, ".evlog");
-    for (size_t i = 0; !found && i < sizeof names / sizeof *names; i++)
-      found = !strcmp(nm, names[i]);
+    for (size_t i = 1; !found && i < NSTORE_FILES; i++) found = !strcmp(nm, store_files[i]);
     if (found) snprintf(out, cap, "%s", nm);
   }
   closedir(d);
@@ -171,6 +173,12 @@ static int load_meta(evs_store *s, int *created) {
 }
 
 /* ---- Settings ---------------------------------------------------------- */
+
+void evs_options_use_stored(evs_options *o) {
+  o->retention_us = o->idempotency_window_us = 0;
+  o->max_payload = o->max_metadata = o->compress_threshold = o->segment_size = 0;
+  o->compress_level = o->dict_compress = 0;
+}
 
 static void settings_from_opt(evs_settings *st, const evs_options *o) {
   st->retention_us = o->retention_us;
@@ -259,7 +267,6 @@ static int load_settings(evs_store *s, const evs_options *in, int created) {
                    path);
   if (s->opt.read_only) dirty = 0;
   if (dirty && (e = settings_write(s, &st))) return e;
-  s->settings = st;
   opt_from_settings(&s->opt, &st);
   return 0;
 }
@@ -470,20 +477,17 @@ int evs_store_drop(evs_store *s) {
   evs_maint_stop(s);
   /* The meta file first: from then on the directory is no store (an
   ** interrupted drop leaves files that open refuses to build on). */
-  static const char *const names[] = {EVS_META_NAME,   EVS_MANIFEST_NAME,
-                                      EVS_SETTINGS_NAME, "evstore.checkpoint",
-                                      EVS_DICT_NAME};
   int rc = 0;
   drop_file(s, EVS_META_NAME, &rc);
   for (size_t i = 0; i < s->nsegs; i++) {
-    char name[32];
-    snprintf(name, sizeof name, "%016" PRIx64 ".evlog", s->segs[i]->no);
+    char name[EVS_SEG_NAME_SIZE];
+    evs_seg_name(s->segs[i]->no, name);
     drop_file(s, name, &rc);
   }
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+  for (size_t i = 0; i < NSTORE_FILES; i++) {
     char tmp[64];
-    snprintf(tmp, sizeof tmp, "%s.tmp", names[i]);
-    if (i) drop_file(s, names[i], &rc);
+    snprintf(tmp, sizeof tmp, "%s.tmp", store_files[i]);
+    if (i) drop_file(s, store_files[i], &rc);
     drop_file(s, tmp, &rc);
   }
   /* LOCK last, still held: nobody opens the store half-deleted. */

@@ -204,7 +204,6 @@ struct evs_store {
   evs_options opt; /* resolved: no zero "defaults" left; [store] fields
                       are the recorded settings */
   evs_meta meta;
-  evs_settings settings; /* as recorded in evstore.settings */
   int lock_fd;
   int fmode;    /* mode of the files the store creates: no more than its
                    existing files allow */

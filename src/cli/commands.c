@@ -412,15 +412,9 @@ int cmd_config(cli *c) {
     /* Settings change only as a store is opened: reopen, setting them. */
     evs_store_close(c->s);
     c->s = NULL;
-    evs_options want = c->eo;
-    want.retention_us = set.retention_us;
-    want.idempotency_window_us = set.idempotency_window_us;
-    want.max_payload = set.max_payload;
-    want.max_metadata = set.max_metadata;
-    want.compress_threshold = set.compress_threshold;
-    want.compress_level = set.compress_level;
-    want.dict_compress = set.dict_compress;
-    want.segment_size = set.segment_size;
+    /* set holds only [store] fields; --sync is the one option of the open. */
+    evs_options want = set;
+    want.sync = c->eo.sync;
     if ((rc = evs_store_open(c->dir, &want, &c->s)))
       return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
   }

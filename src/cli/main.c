@@ -391,12 +391,7 @@ int cli_open(cli *c, int mode) {
     return cli_fail(c, EX_NOTFOUND, "%s is not an evstore store (it has no evstore.meta)",
                     c->dir);
   evs_options o = c->eo;
-  if (exists) {
-    /* Open with the store's own settings; compare after. */
-    o.retention_us = o.idempotency_window_us = 0;
-    o.max_payload = 0;
-    o.dict_compress = 0;
-  }
+  if (exists) evs_options_use_stored(&o); /* compared after */
   o.read_only = mode == OPEN_READONLY;
   int rc = evs_store_open(c->dir, &o, &c->s);
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));

@@ -100,8 +100,10 @@ static inline char *t_tmpdir(void) {
   return strdup(d);
 }
 
-/* rm -rf of a test directory (flat: stores have no subdirectories). */
+/* rm -rf of a test directory (and its subdirectories, e.g. the folders
+** evs_repair keeps copies in). Frees dir. */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 static inline void t_rmdir(char *dir) {
   DIR *d = opendir(dir);
@@ -111,7 +113,9 @@ static inline void t_rmdir(char *dir) {
       if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
       char p[1024];
       snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      unlink(p);
+      struct stat st;
+      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) t_rmdir(strdup(p));
+      else unlink(p);
     }
     closedir(d);
   }

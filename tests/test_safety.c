@@ -51,25 +51,6 @@ static long long fsize(const char *p) {
   return stat(p, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-/* rm -rf, one level of subdirectories (repair folders). */
-static void rm_tree(char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char p[1024];
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      struct stat st;
-      if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) t_rmdir(strdup(p));
-      else unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-  free(dir);
-}
-
 static int count_segments(const char *dir) {
   DIR *d = opendir(dir);
   int n = 0;
@@ -212,7 +193,7 @@ static void t_drop_memory_db_does_not_own(void) {
   CHECK_EQ(stats(s).pending, 5);
   evs_store_close(s);
   free(x);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* 1b: dir='.' in a directory that already held files: DROP deleted every
@@ -238,7 +219,7 @@ static void t_drop_keeps_other_files(void) {
   CHECK(!exists("evstore.checkpoint") && !exists("evstore.settings"));
   CHECK_EQ(count_segments("."), 0);
   REQUIRE(chdir(old) == 0);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* 1c: A creates, B attaches to the same directory, A drops: B's inserts
@@ -266,7 +247,7 @@ static void t_drop_while_another_connection_uses_it(void) {
   sqlite3_close(a);
   sqlite3_close(b);
   free(x);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* A DROP that deletes data cannot be rolled back: refused inside an
@@ -308,7 +289,7 @@ static void t_drop_in_transaction_and_copies(void) {
   CHECK_EQ(one(a, "SELECT count(*) FROM m"), 1);
   sqlite3_close(a);
   free(x);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* A table whose store is gone (dropped through another database) never
@@ -336,7 +317,7 @@ static void t_gone_store_not_recreated(void) {
   CHECK(!exists(x));
   sqlite3_close(b);
   free(x);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* Another process holding the store: the DROP fails, nothing is deleted. */
@@ -372,7 +353,7 @@ static void t_drop_refused_while_other_process_holds_it(void) {
   close(fds[0]);
   close(fds[1]);
   free(x);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* evs_store_drop: the store's own files only; its directory only if it
@@ -398,7 +379,7 @@ static void t_store_drop_lists_its_files(void) {
   CHECK_EQ(evs_store_drop(s), 0);
   CHECK(!exists(made));
   free(made);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* A new store is not started over a store's files without its meta file. */
@@ -409,7 +390,7 @@ static void t_no_new_store_over_store_files(void) {
   CHECK_EQ(evs_store_open(root, NULL, &s), EVS_ECORRUPT);
   CHECK_CONTAINS(evs_errmsg(NULL), "evstore.manifest");
   CHECK(!exists(path_in(root, "evstore.meta")));
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* ---- 2. An older manifest ------------------------------------------------- */
@@ -461,7 +442,7 @@ static void t_stale_manifest_keeps_newer_segments(void) {
   CHECK_EQ(evs_verify(s, NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   free(old);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 static uint32_t le32(const uint8_t *p) {
@@ -536,7 +517,7 @@ static void t_repair_that_fails_changes_nothing(void) {
   free(o2);
   free(man);
   free(man2);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 /* Orphans a crash leaves (a roll's empty segment, a compaction's copy) are
@@ -563,7 +544,7 @@ static void t_crash_orphans_still_removed(void) {
   CHECK(!exists(path_in(dir, "00000000000000f1.evlog")));
   CHECK_EQ(stats(s).pending, 100);
   CHECK_EQ(evs_store_close(s), 0);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 /* ---- 3. Damage that is not a torn tail ------------------------------------ */
@@ -621,7 +602,7 @@ static void t_bit_flip_mid_last_segment(void) {
   CHECK(ar.id >= 3001);
   CHECK_EQ(evs_store_close(s), 0);
   unlink(copy);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 /* The checkpoint written at close vouches for the log up to its position:
@@ -645,7 +626,7 @@ static void t_no_cut_below_checkpoint(void) {
   REQUIRE(evs_store_open(dir, NULL, &s) == 0);
   CHECK_EQ(stats(s).pending, 40);
   CHECK_EQ(evs_store_close(s), 0);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 /* A read-only open changes nothing: a torn tail stays on disk, unlisted
@@ -686,7 +667,7 @@ static void t_read_only_open_writes_nothing(void) {
   /* A setting cannot be changed read-only. */
   ro.retention_us = 5;
   CHECK_EQ(evs_store_open(dir, &ro, &s), EVS_EREADONLY);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 /* ---- 4. Settings live in the store ---------------------------------------- */
@@ -735,7 +716,7 @@ static void t_settings_recorded_and_used(void) {
   evs_event_in big = {.source = "s", .event_type = "t", .payload = "{}", .metadata = meta};
   CHECK_EQ(evs_append(s, NULL, &big, NULL), EVS_ETOOBIG);
   CHECK_EQ(evs_store_close(s), 0);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 /* A store made before settings were recorded keeps its events: it gets
@@ -774,7 +755,7 @@ static void t_settings_of_a_store_without_them(void) {
   s = NULL;
   CHECK_EQ(evs_store_open(dir, &o, &s), EVS_ECORRUPT);
   CHECK_CONTAINS(evs_errmsg(NULL), "evstore.settings");
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 /* SQL: CREATE's arguments set the store's settings; later connections
@@ -810,7 +791,7 @@ static void t_sql_settings_from_the_store(void) {
   CHECK_EQ(eff.retention_us, -1); /* the declaration's 1d did not come back */
   CHECK_EQ(evs_store_close(s), 0);
   free(x);
-  rm_tree(root);
+  t_rmdir(root);
 }
 
 /* Reads with a clock at an extreme: retention windows are computed
@@ -883,7 +864,7 @@ static void t_wrong_file_types(void) {
   REQUIRE(evs_store_open(dir, NULL, &s) == 0);
   CHECK_EQ(stats(s).pending, 6);
   CHECK_EQ(evs_store_close(s), 0);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 static int mode_of(const char *p) {
@@ -910,7 +891,7 @@ static void t_new_files_no_more_permissive(void) {
   CHECK_EQ(mode_of(path_in(dir, "evstore.checkpoint")), 0600);
   CHECK_EQ(mode_of(path_in(dir, "evstore.manifest")), 0600);
   CHECK_EQ(mode_of(last_segment(dir)), 0600);
-  rm_tree(dir);
+  t_rmdir(dir);
 }
 
 int main(void) {

@@ -17,7 +17,7 @@
 **                            operations and reused (also with another
 **                            filter, which must be refused)
 **   txn begin / commit / rollback, savepoint / rollback_to / release,
-**   autocommit calls while a transaction is open (EVS_EBUSY),
+**   autocommit calls while a transaction is open (EVS_EDEADLK),
 **   clock forward, backward, jumps past the retention or window
 **   stats, verify, reopen
 **
@@ -351,7 +351,7 @@ static void op_append(fz_in *in, int use_null) {
         e.key, e.prio, rc,
         (unsigned long long)r.id, r.duplicate ? " dup" : "");
   int want = expect_invalid(&e);
-  if (!want && G.txn && !in_txn) want = EVS_EBUSY;
+  if (!want && G.txn && !in_txn) want = EVS_EDEADLK;
   CHECK_RC(rc, want, "evs_append");
   CHECK(r.rc == rc, "result rc %d, returned %d", r.rc, rc);
   if (rc) return;
@@ -380,10 +380,10 @@ static void op_batch(fz_in *in, int use_null) {
   int rc = evs_append_batch(G.s, in_txn ? G.txn : NULL, ev, n, r);
   trace("append_batch%s of %zu -> rc %d", in_txn ? " (txn)" : "", n, rc);
   int busy = G.txn && !in_txn;
-  CHECK_RC(rc, busy ? EVS_EBUSY : 0, "evs_append_batch");
+  CHECK_RC(rc, busy ? EVS_EDEADLK : 0, "evs_append_batch");
   for (size_t i = 0; i < n; i++) {
     int want = expect_invalid(&e[i]);
-    if (!want && busy) want = EVS_EBUSY;
+    if (!want && busy) want = EVS_EDEADLK;
     CHECK(r[i].rc == want, "batch item %zu: rc %d, model %d", i, r[i].rc, want);
     if (want) continue;
     int dup;
@@ -417,7 +417,7 @@ static void op_ack(fz_in *in, int use_null) {
   int64_t at = -1, want_at = 0;
   int rc = evs_ack(G.s, in_txn ? G.txn : NULL, id, &at);
   trace("ack%s %llu -> rc %d", in_txn ? " (txn)" : "", (unsigned long long)id, rc);
-  int want = G.txn && !in_txn ? EVS_EBUSY : model_ack_one(m, id, &want_at);
+  int want = G.txn && !in_txn ? EVS_EDEADLK : model_ack_one(m, id, &want_at);
   CHECK_RC(rc, want, "evs_ack");
   if (rc) return;
   CHECK(at == want_at, "ack time %lld, model %lld", (long long)at, (long long)want_at);
@@ -440,7 +440,7 @@ static void op_ack_batch(fz_in *in, int use_null) {
                            (unsigned long long)ids[i]);
   trace("ack_batch%s [%s] -> rc %d", in_txn ? " (txn)" : "", idl, rc);
   if (G.txn && !in_txn) {
-    CHECK_RC(rc, EVS_EBUSY, "evs_ack_batch");
+    CHECK_RC(rc, EVS_EDEADLK, "evs_ack_batch");
     return;
   }
   CHECK_RC(rc, 0, "evs_ack_batch");
@@ -471,7 +471,7 @@ static void op_delete(fz_in *in, int use_null) {
   trace("delete%s %llu -> rc %d existed %d", in_txn ? " (txn)" : "",
         (unsigned long long)id, rc, existed);
   if (G.txn && !in_txn) {
-    CHECK_RC(rc, EVS_EBUSY, "evs_delete");
+    CHECK_RC(rc, EVS_EDEADLK, "evs_delete");
     return;
   }
   CHECK_RC(rc, 0, "evs_delete");
@@ -688,10 +688,10 @@ static void op_txn(fz_in *in) {
   } else if (k == 5) {
     evs_txn *t2 = NULL;
     rc = evs_txn_begin(G.s, &t2);
-    CHECK_RC(rc, EVS_EBUSY, "a second evs_txn_begin");
+    CHECK_RC(rc, EVS_EDEADLK, "a second evs_txn_begin");
     CHECK(!t2, "a second transaction handle");
   } else {
-    CHECK_RC(evs_verify(G.s, NULL), EVS_EBUSY, "evs_verify inside a transaction");
+    CHECK_RC(evs_verify(G.s, NULL), EVS_EDEADLK, "evs_verify inside a transaction");
   }
 }
 

@@ -47,23 +47,30 @@ extern "C" {
 const char *evs_version(void);
 
 /* ---- Status codes ------------------------------------------------------ */
+/* Codes live in their own range (-1001 and below) so that no code ever
+** equals a negated errno; the values are fixed for good. */
 #define EVS_OK 0
-#define EVS_EINVAL -1     /* bad argument or invalid event field            */
-#define EVS_ENOTFOUND -2  /* no event with that id                          */
-#define EVS_ECONFLICT -3  /* state does not allow it (e.g. already acked)   */
-#define EVS_ETOOBIG -4    /* payload, metadata or string over its limit     */
-#define EVS_ECORRUPT -5   /* on-disk data failed a checksum or format check */
-#define EVS_EIO -6        /* an I/O call failed (message names it)          */
-#define EVS_ELOCKED -7    /* another process has the store open             */
-#define EVS_ENOMEM -8     /* out of memory                                  */
-#define EVS_ECURSOR -9    /* cursor malformed, tampered, or not for this query */
-#define EVS_EJSON -10     /* payload or metadata is not a valid JSON object */
-#define EVS_EBUSY -11     /* this thread already holds the write transaction */
-#define EVS_ENOSPC -12    /* disk full                                      */
-#define EVS_EREADONLY -13 /* store refuses writes after a failed sync      */
-#define EVS_EMISUSE -14   /* transaction handle misused (NULL, of another
-                             store, not open) or savepoint level out of
-                             range                                          */
+#define EVS_EINVAL -1001    /* bad argument or invalid event field            */
+#define EVS_ENOTFOUND -1002 /* no event with that id                          */
+#define EVS_ECONFLICT -1003 /* state does not allow it (e.g. already acked)   */
+#define EVS_ETOOBIG -1004   /* payload, metadata or string over its limit     */
+#define EVS_ECORRUPT -1005  /* on-disk data failed a checksum or format check */
+#define EVS_EIO -1006       /* an I/O call failed (message names it)          */
+#define EVS_ELOCKED -1007   /* another process has the store open             */
+#define EVS_ENOMEM -1008    /* out of memory                                  */
+#define EVS_ECURSOR -1009   /* cursor malformed, tampered, or not for this query */
+#define EVS_EJSON -1010     /* payload or metadata is not a valid JSON object */
+#define EVS_EBUSY -1011     /* another thread holds the write transaction and
+                               the wait allowed (evs_txn_begin_timeout) ran out */
+#define EVS_ENOSPC -1012    /* disk full                                      */
+#define EVS_EREADONLY -1013 /* store refuses writes: opened read_only, or
+                               after a failed sync or undo                    */
+#define EVS_EMISUSE -1014   /* transaction handle misused (NULL, of another
+                               store, not open) or savepoint level out of
+                               range                                          */
+#define EVS_EDEADLK -1015   /* this thread already holds the write
+                               transaction: waiting for it would never end
+                               (pass its evs_txn, or commit first)            */
 
 /* Generic text for a status code; never NULL, static storage. */
 const char *evs_strerror(int rc);
@@ -295,7 +302,7 @@ typedef struct evs_event {
 /* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
 ** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
 ** see evs_clock_fn), EVS_EJSON, EVS_ETOOBIG, EVS_EIO, EVS_ENOSPC,
-** EVS_EREADONLY, EVS_EBUSY, EVS_ENOMEM. */
+** EVS_EREADONLY, EVS_EDEADLK, EVS_ENOMEM. */
 int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
                evs_append_result *out);
 
@@ -392,12 +399,13 @@ void evs_page_free(evs_page *p);
 /* ---- Transactions ------------------------------------------------------ */
 /* Begin the store's write transaction; waits while another thread holds
 ** it. Readers are never blocked, and see the writes only after commit.
-** Errors: EVS_EBUSY (this thread already holds it), EVS_EREADONLY. */
+** Errors: EVS_EDEADLK (this thread already holds it), EVS_EREADONLY. */
 int evs_txn_begin(evs_store *s, evs_txn **out);
 /* evs_txn_begin, but give up with EVS_EBUSY after timeout_ms (0: try
 ** once) while another thread holds the transaction. For callers that must
 ** not block indefinitely while holding locks of their own (the SQL module
-** uses it under SQLite's connection mutex). */
+** uses it under SQLite's connection mutex). Errors: as evs_txn_begin,
+** and EVS_EBUSY. */
 int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 /* Commit: all writes become visible at once and durable per the sync mode.
 ** The handle is freed whatever is returned (as LMDB's mdb_txn_commit
@@ -490,7 +498,7 @@ int evs_stats_get(evs_store *s, evs_stats *out);
 ** on. Checkpoints from several threads, from compaction and from the
 ** background thread take turns. A no-op for in-memory stores and with
 ** checkpoint_bytes = -1. Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
-** EVS_EREADONLY, EVS_EBUSY (the calling thread holds the write
+** EVS_EREADONLY, EVS_EDEADLK (the calling thread holds the write
 ** transaction). */
 int evs_checkpoint(evs_store *s);
 
@@ -515,7 +523,7 @@ typedef struct evs_compact_report {
 ** while the index is repointed (max_pause_us). Runs automatically in
 ** the background past auto_compact_percent; one pass runs at a time (a
 ** call waits for the one running). report may be NULL.
-** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EBUSY (the
+** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EDEADLK (the
 ** calling thread holds the write transaction). */
 int evs_compact(evs_store *s, evs_compact_report *report);
 
@@ -534,7 +542,7 @@ typedef struct evs_verify_report {
 ** with a fresh replay of the log. Waits for the write transaction; readers
 ** go on. Writes nothing (also on a read_only handle). report may be NULL.
 ** Returns 0, or EVS_ECORRUPT with the first problem in evs_errmsg
-** (EVS_ENOMEM if the replay cannot be built; EVS_EBUSY if this thread
+** (EVS_ENOMEM if the replay cannot be built; EVS_EDEADLK if this thread
 ** holds the write transaction). */
 int evs_verify(evs_store *s, evs_verify_report *report);
 

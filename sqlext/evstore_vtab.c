@@ -270,7 +270,7 @@ static int vt_error(vtab *vt, int rc, const char *fmt, ...) {
 /* Map a library failure to an SQLite code, with the library's message. */
 static int vt_lib_error(vtab *vt, int rc) {
   int sq = rc == EVS_ENOMEM    ? SQLITE_NOMEM
-           : rc == EVS_EBUSY   ? SQLITE_BUSY
+           : rc == EVS_EBUSY || rc == EVS_EDEADLK ? SQLITE_BUSY
            : rc == EVS_ELOCKED ? SQLITE_BUSY
            : rc == EVS_ECONFLICT || rc == EVS_EINVAL || rc == EVS_EJSON ||
                    rc == EVS_ETOOBIG
@@ -278,14 +278,15 @@ static int vt_lib_error(vtab *vt, int rc) {
            : rc == EVS_ECORRUPT ? SQLITE_CORRUPT
            : rc == EVS_EIO || rc == EVS_ENOSPC ? SQLITE_IOERR
                                                : SQLITE_ERROR;
+  if (rc == EVS_EDEADLK)
+    return vt_error(vt, sq,
+                    "evstore: this thread already holds the write transaction "
+                    "of this store through another connection; commit or roll "
+                    "that back first");
   if (rc == EVS_EBUSY)
     return vt_error(vt, sq,
-                    strstr(evs_errmsg(vt->sh->s), "this thread")
-                        ? "evstore: this thread already holds the write transaction "
-                          "of this store through another connection; commit or roll "
-                          "that back first"
-                        : "evstore: another connection holds the store's write "
-                          "transaction (busy_timeout %d ms passed)",
+                    "evstore: another connection holds the store's write "
+                    "transaction (busy_timeout %d ms passed)",
                     vt->busy_ms);
   return vt_error(vt, sq, "evstore: %s", evs_errmsg(vt->sh->s));
 }

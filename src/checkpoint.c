@@ -167,7 +167,7 @@ static int checkpoint_write(evs_store *s, int nowait) {
   /* ckmu comes before the writer: a thread holding the writer must not
   ** wait for ckmu, whose holder may be waiting for the writer. */
   if (evs_writer_held(s))
-    return evs_err(s, EVS_EBUSY, "this thread holds the write transaction");
+    return evs_err(s, EVS_EDEADLK, "this thread holds the write transaction");
   /* One checkpoint at a time, from serialising to the rename: the
   ** temporary file has one writer, and the file left is the newest. */
   if (nowait ? pthread_mutex_trylock(&s->ckmu) : pthread_mutex_lock(&s->ckmu)) return 0;

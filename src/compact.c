@@ -556,7 +556,7 @@ int evs_compact(evs_store *s, evs_compact_report *out) {
   if (out) *out = rep;
   /* cmu comes before the writer (store.h): do not wait for it holding that. */
   if (evs_writer_held(s))
-    return evs_err(s, EVS_EBUSY, "this thread holds the write transaction");
+    return evs_err(s, EVS_EDEADLK, "this thread holds the write transaction");
   pthread_mutex_lock(&s->cmu);
   int rc = evs_check_writable(s);
   int64_t now = evs_now(s);

@@ -33,7 +33,8 @@ const char *evs_strerror(int rc) {
   case EVS_ENOMEM: return "out of memory";
   case EVS_ECURSOR: return "invalid cursor";
   case EVS_EJSON: return "invalid JSON";
-  case EVS_EBUSY: return "this thread already holds the write transaction";
+  case EVS_EBUSY: return "another thread holds the write transaction";
+  case EVS_EDEADLK: return "this thread already holds the write transaction";
   case EVS_ENOSPC: return "no space left on device";
   case EVS_EREADONLY: return "store is read-only after a failed sync or undo";
   case EVS_EMISUSE: return "API misuse";

@@ -241,7 +241,7 @@ static int lock_writer(evs_store *s, int timeout_ms) {
 static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   *out = NULL;
   if (holds_writer(s))
-    return evs_err(s, EVS_EBUSY,
+    return evs_err(s, EVS_EDEADLK,
                    "this thread already holds the write transaction; pass its "
                    "evs_txn to the call");
   int lrc = lock_writer(s, timeout_ms);
@@ -268,7 +268,7 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
 
 int evs_writer_lock(evs_store *s) {
   if (holds_writer(s))
-    return evs_err(s, EVS_EBUSY, "this thread holds the write transaction");
+    return evs_err(s, EVS_EDEADLK, "this thread holds the write transaction");
   lock_writer(s, -1);
   __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
   return 0;

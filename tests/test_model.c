@@ -1547,24 +1547,24 @@ static void op_txn_misuse(void) {
   setop("txn misuse: begin/append/ack/delete without the txn");
   evs_txn *t2 = NULL;
   int rc = evs_txn_begin(G.s, &t2);
-  CHECK_EQ(rc, EVS_EBUSY);
+  CHECK_EQ(rc, EVS_EDEADLK);
   if (rc == 0 && t2) evs_txn_rollback(t2);
   evs_append_result r;
   rc = evs_append(G.s, NULL, &it.in, &r);
-  CHECK_EQ(rc, EVS_EBUSY);
+  CHECK_EQ(rc, EVS_EDEADLK);
   evs_append_result rs[2];
   evs_event_in ins[2] = {it.in, it.in};
   rc = evs_append_batch(G.s, NULL, ins, 2, rs);
-  CHECK_EQ(rc, EVS_EBUSY);
+  CHECK_EQ(rc, EVS_EDEADLK);
   uint64_t id = pick_id();
   rc = evs_ack(G.s, NULL, id, NULL);
-  CHECK_EQ(rc, EVS_EBUSY);
+  CHECK_EQ(rc, EVS_EDEADLK);
   int rcs[1];
   rc = evs_ack_batch(G.s, NULL, &id, 1, rcs);
-  CHECK_EQ(rc, EVS_EBUSY);
+  CHECK_EQ(rc, EVS_EDEADLK);
   int ex = 0;
   rc = evs_delete(G.s, NULL, id, &ex);
-  CHECK_EQ(rc, EVS_EBUSY);
+  CHECK_EQ(rc, EVS_EDEADLK);
   /* reads outside the txn: committed view */
   setop("txn: get without the txn");
   if (G.next_id > G.snap_next && pct(60)) {

@@ -602,7 +602,7 @@ static void t_rollback_not_persisted(void) {
   evs_event_in in = ev_make("a", "b", "{}");
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
-  CHECK_EQ(app(s, "{\"rolled\":1}", NULL), EVS_EBUSY);
+  CHECK_EQ(app(s, "{\"rolled\":1}", NULL), EVS_EDEADLK);
   CHECK_EQ(evs_append(s, t, &in, NULL), 0);
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_delete(s, t, 2, NULL), 0);
@@ -1440,7 +1440,7 @@ static void t_recovery_every_length(void) {
   RECORD(4, 1);
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
-  CHECK_EQ(app(s, "{}", NULL), EVS_EBUSY);
+  CHECK_EQ(app(s, "{}", NULL), EVS_EDEADLK);
   CHECK_EQ(evs_append(s, t, &ev[0], NULL), 0); /* 7 */
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_delete(s, t, 4, NULL), 0);

@@ -623,9 +623,9 @@ static void *mx_txner(void *arg) {
     /* misuse while holding it */
     if (x % 10 == 0) {
       evs_txn *t2 = NULL;
-      TCHECK_EQ(evs_txn_begin(MX.s, &t2), EVS_EBUSY);
+      TCHECK_EQ(evs_txn_begin(MX.s, &t2), EVS_EDEADLK);
       evs_event_in bad = ev_in("rolledback", "t", "{}", NULL);
-      TCHECK_EQ(evs_append(MX.s, NULL, &bad, NULL), EVS_EBUSY);
+      TCHECK_EQ(evs_append(MX.s, NULL, &bad, NULL), EVS_EDEADLK);
     }
     uint64_t first = 0;
     int batch = rn(&rs, 2);

@@ -33,8 +33,25 @@ void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]);
 /* 0, or -1 with a reason in why (static string). */
 int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 
-/* The index checkpoint (checkpoint.c owns its layout). */
+/* The index checkpoint "evstore.checkpoint" (docs/FORMAT.md): a header
+** of EVS_CK_HDR bytes with the fields at these offsets, the index entries
+** (EVS_CK_ENT bytes each: struct evs_ent in store.h as it is in memory),
+** the source and type lists, the idempotency table, and a trailing u64
+** xxh3. Written by checkpoint.c, read by checkpoint_load.c. */
 #define EVS_CHECKPOINT_NAME "evstore.checkpoint"
+#define EVS_CK_MAGIC "EVSTCKPT"
+#define EVS_CK_HDR 144
+#define EVS_CK_ENT 24
+
+/* Header fields (offsets). */
+enum {
+  EVS_CKH_VERSION = 8, EVS_CKH_HDRLEN = 12, EVS_CKH_STORE = 16,
+  EVS_CKH_LAYOUT = 24, EVS_CKH_SEGNO = 32, EVS_CKH_OFF = 40, EVS_CKH_MARK = 48,
+  EVS_CKH_BASE = 56, EVS_CKH_N = 64, EVS_CKH_PENDING = 72, EVS_CKH_ACKED = 80,
+  EVS_CKH_PBYTES = 88, EVS_CKH_PSTORED = 96, EVS_CKH_LASTCR = 104,
+  EVS_CKH_IDEMSZ = 112, EVS_CKH_IDEMUSED = 120, EVS_CKH_NSRC = 128,
+  EVS_CKH_NTYP = 132, EVS_CKH_WRITTEN = 136
+};
 
 /* Settings file "evstore.settings": the store-level settings every opener
 ** uses (retention, limits, compression, segment size), replaced

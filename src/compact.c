@@ -20,119 +20,6 @@
 #include "store.h"
 #include "util.h"
 
-/* ---- Epochs: when may a retired mapping go? ----------------------------- */
-
-/* The epoch list outlives the store while pages still hold a reference
-** (freeing a page after closing its store is then harmless). */
-struct evs_epochs {
-  pthread_mutex_t mu;
-  evs_store *s;           /* NULL once the store closed */
-  evs_epoch *head, *cur;  /* oldest first */
-  size_t refs;            /* page references over all epochs */
-};
-
-int evs_compact_init(evs_store *s) {
-  pthread_mutex_init(&s->cmu, NULL);
-  evs_epochs *d = calloc(1, sizeof *d);
-  evs_epoch *e = calloc(1, sizeof *e);
-  if (!d || !e) {
-    free(d);
-    free(e);
-    return EVS_ENOMEM;
-  }
-  pthread_mutex_init(&d->mu, NULL);
-  d->s = s;
-  d->head = d->cur = e;
-  e->dom = d;
-  s->epochs = d;
-  return 0;
-}
-
-static void free_retired(evs_store *s, evs_seg *g) {
-  while (g) {
-    evs_seg *n = g->next_retired;
-    evs_seg_free(s, g);
-    g = n;
-  }
-}
-
-static void free_epochs(evs_epochs *d) {
-  for (evs_epoch *e = d->head, *n; e; e = n) {
-    n = e->next;
-    free(e);
-  }
-  pthread_mutex_destroy(&d->mu);
-  free(d);
-}
-
-/* Free the segments of epochs no page can still point into. Holds mu. */
-static void reap(evs_epochs *d) {
-  while (d->head != d->cur && !d->head->refs) {
-    evs_epoch *e = d->head;
-    d->head = e->next;
-    free_retired(d->s, e->retired);
-    free(e);
-  }
-}
-
-evs_epoch *evs_epoch_enter(evs_store *s) {
-  evs_epochs *d = s->epochs;
-  pthread_mutex_lock(&d->mu);
-  evs_epoch *e = d->cur;
-  e->refs++;
-  d->refs++;
-  pthread_mutex_unlock(&d->mu);
-  return e;
-}
-
-void evs_epoch_leave(evs_epoch *e) {
-  if (!e) return;
-  evs_epochs *d = e->dom;
-  pthread_mutex_lock(&d->mu);
-  e->refs--;
-  d->refs--;
-  if (!d->s) { /* the store is gone: the last page frees the list */
-    int last = !d->refs;
-    pthread_mutex_unlock(&d->mu);
-    if (last) free_epochs(d);
-    return;
-  }
-  reap(d);
-  pthread_mutex_unlock(&d->mu);
-}
-
-/* g is out of the index: free it once older pages are gone. */
-static int retire(evs_store *s, evs_seg *g) {
-  evs_epochs *d = s->epochs;
-  evs_epoch *n = calloc(1, sizeof *n);
-  if (!n) return EVS_ENOMEM;
-  pthread_mutex_lock(&d->mu);
-  g->next_retired = d->cur->retired;
-  d->cur->retired = g;
-  n->id = d->cur->id + 1;
-  n->dom = d;
-  d->cur->next = n;
-  d->cur = n;
-  reap(d);
-  pthread_mutex_unlock(&d->mu);
-  return 0;
-}
-
-void evs_compact_free(evs_store *s) {
-  evs_epochs *d = s->epochs;
-  pthread_mutex_lock(&d->mu);
-  for (evs_epoch *e = d->head; e; e = e->next) {
-    free_retired(s, e->retired);
-    e->retired = NULL;
-  }
-  d->s = NULL;
-  int unused = !d->refs;
-  pthread_mutex_unlock(&d->mu);
-  if (unused) free_epochs(d);
-  s->epochs = NULL;
-  pthread_mutex_destroy(&s->cmu);
-}
-
 /* ---- What is dead ------------------------------------------------------- */
 
 /* Is the event of entry e dead at `now`? Caller holds ilock. */
@@ -410,7 +297,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
     }
   }
   /* Acks and deletes that made events dead must outlive their removal. */
-  if ((rc = evs_store_sync(s))) goto fail;
+  if ((rc = evs_log_sync_all(s))) goto fail;
 
   int64_t t0 = mono_us();
   if ((rc = evs_writer_lock(s))) goto fail;
@@ -516,7 +403,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
   free(w.buf);
   free(w.mv);
   for (size_t k = 0; k < nrun; k++)
-    if (retire(s, run[k])) evs_seg_free(s, run[k]); /* out of memory: no page is newer */
+    if (evs_seg_retire(s, run[k])) evs_seg_free(s, run[k]); /* out of memory: no page is newer */
   free(run);
   return mrc;
 

@@ -40,6 +40,21 @@ size_t evs_zstd_compress(evs_store *s, const ZSTD_CDict *cd, const void *src, si
   return r;
 }
 
+/* Why a frame naming dictionary `want` cannot be decompressed (the
+** dictionary's state is published by dict.c). */
+static int dict_why(const evs_store *s, uint32_t want, char *out, size_t cap) {
+  int st = __atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE);
+  if (st == EVS_DICT_CORRUPT)
+    snprintf(out, cap, "it needs the store's dictionary %u, which is damaged (%s)", want,
+             s->dict_why);
+  else if (st == EVS_DICT_LOADED)
+    snprintf(out, cap, "it names dictionary %u; the store's is %u", want, s->dict_id);
+  else
+    snprintf(out, cap, "it needs dictionary %u; the store has none (%s is missing)", want,
+             EVS_DICT_NAME);
+  return EVS_ECORRUPT;
+}
+
 int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
                         size_t n, char *why, size_t whycap) {
   /* A frame compressed with the dictionary names it; one that names
@@ -49,7 +64,7 @@ int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
   if (want) {
     dd = __atomic_load_n(&s->ddict, __ATOMIC_ACQUIRE);
     if (!dd || ZSTD_getDictID_fromDDict(dd) != want)
-      return evs_dict_why(s, want, why, whycap);
+      return dict_why(s, want, why, whycap);
   }
   ZSTD_DCtx *d = NULL;
   pthread_mutex_lock(&s->poolmu);
@@ -76,8 +91,6 @@ int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
 }
 
 void evs_zstd_pools_free(evs_store *s) {
-  /* The batch worker compresses too; it goes with the pools, at close. */
-  evs_worker_stop(s);
   for (size_t i = 0; i < s->ncpool; i++) ZSTD_freeCCtx(s->cpool[i]);
   for (size_t i = 0; i < s->ndpool; i++) ZSTD_freeDCtx(s->dpool[i]);
   free(s->cpool);

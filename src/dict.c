@@ -119,7 +119,7 @@ void evs_dict_arm(evs_store *s) {
   if (s->opt.dict_compress <= 0 || s->opt.read_only || s->dict_state != EVS_DICT_NONE)
     return;
   uint64_t have = s->npending + s->nacked;
-  if (have >= SAMPLES_MAX) evs_maint_kick(s, EVS_BG_DICT);
+  if (have >= SAMPLES_MAX) evs_notify(s, EVS_BG_DICT);
   else arm(s, (int64_t)(SAMPLES_MAX - have));
 }
 
@@ -157,7 +157,9 @@ static int train_failed(evs_store *s, const char *why) {
 
 int evs_dict_train(evs_store *s) {
   /* A store refusing writes writes no dictionary either. */
-  if (__atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE) != EVS_DICT_NONE || s->broken) return 0;
+  if (__atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE) != EVS_DICT_NONE ||
+      __atomic_load_n(&s->broken, __ATOMIC_ACQUIRE))
+    return 0;
   uint8_t *samples = malloc(SAMPLE_BYTES_MAX), *file = malloc(DICT_HDR + DICT_CAP + 8);
   size_t *lens = malloc(SAMPLES_MAX * sizeof *lens);
   if (!samples || !file || !lens) {
@@ -217,17 +219,4 @@ int evs_dict_train(evs_store *s) {
   }
   free(file);
   return rc;
-}
-
-int evs_dict_why(const evs_store *s, uint32_t want, char *out, size_t cap) {
-  int st = __atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE);
-  if (st == EVS_DICT_CORRUPT)
-    snprintf(out, cap, "it needs the store's dictionary %u, which is damaged (%s)", want,
-             s->dict_why);
-  else if (st == EVS_DICT_LOADED)
-    snprintf(out, cap, "it names dictionary %u; the store's is %u", want, s->dict_id);
-  else
-    snprintf(out, cap, "it needs dictionary %u; the store has none (%s is missing)", want,
-             EVS_DICT_NAME);
-  return EVS_ECORRUPT;
 }

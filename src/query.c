@@ -14,47 +14,8 @@
 #include "store.h"
 #include "util.h"
 
-int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
-                evs_ent *out, int64_t *acked_us) {
-  const evs_index *x = &s->idx;
-  uint64_t n = t ? x->n : s->vis_n;
-  if (id < x->base || id - x->base >= n) return EVS_ENOTFOUND;
-  evs_ent e = *evs_ent_at(x, id - x->base);
-  if (!(e.flags & ENT_LIVE) || (e.flags & ENT_DELETED)) return EVS_ENOTFOUND;
-  const evs_ov *o = evs_ov_find(t, id);
-  if (o && (o->op & OV_DEL)) return EVS_ENOTFOUND;
-  if (o) {
-    e.flags |= ENT_ACKED;
-    e.acked_us = o->acked_us;
-  }
-  if (s->opt.retention_us > 0 &&
-      e.created_us < evs_time_minus(evs_now(s), s->opt.retention_us))
-    return EVS_ENOTFOUND;
-  *out = e;
-  if (acked_us) *acked_us = e.acked_us;
-  return 0;
-}
-
 static int check_txn(const evs_store *s, const evs_txn *t) {
   return t ? evs_txn_check(s, t) : 0;
-}
-
-/* Decode the record of entry e; payload still as stored. */
-int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
-                 int *zstd, uint32_t *raw) {
-  const uint8_t *r = evs_rec_ptr(s, t, e->slot, e->off);
-  /* A read checks the record's checksum unless its segment was checked
-  ** whole: open does not re-read the sealed segments a checkpoint covers. */
-  uint32_t len = get_u32(r + 8);
-  uint8_t type = r[12];
-  int bad = s->slots[e->slot]->checked
-                ? type != EVS_REC_EVENT
-                : evs_rec_check(r, evs_rec_avail(s, t, e->slot, e->off), &len, &type) != 1 ||
-                      type != EVS_REC_EVENT;
-  if (bad || evs_ev_decode(r, len, ev, zstd, raw))
-    return evs_err(s, EVS_ECORRUPT, "event record at segment slot %u offset %u is damaged",
-                   e->slot, e->off);
-  return 0;
 }
 
 static void set_state(evs_event *ev, const evs_ent *e) {

@@ -318,9 +318,14 @@ static int lock_dir(evs_store *s) {
 static void store_free(evs_store *s) {
   evs_maint_stop(s);
   free(s->ckpt_buf);
-  if (s->epochs) evs_compact_free(s);
+  if (s->epochs) {
+    evs_epochs_free(s);
+    pthread_mutex_destroy(&s->cmu);
+  }
   evs_log_close(s);
   evs_index_free(&s->idx);
+  /* The batch worker compresses too: it goes before the pools. */
+  evs_worker_stop(s);
   evs_zstd_pools_free(s);
   evs_dict_free(s);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
@@ -350,6 +355,7 @@ static int open_store(const char *dir, const evs_options *opts, const evs_io *io
   if (!s) return evs_err(NULL, EVS_ENOMEM, "out of memory");
   s->opt = o;
   s->io = io ? io : &evs_io_posix;
+  s->notify = evs_maint_kick;
   s->lock_fd = lock_fd >= 0 ? fcntl(lock_fd, F_DUPFD_CLOEXEC, 0) : -1;
   s->fmode = 0644;
   if (lock_fd >= 0 && s->lock_fd < 0) {
@@ -372,7 +378,8 @@ static int open_store(const char *dir, const evs_options *opts, const evs_io *io
   pthread_mutex_init(&s->bgmu, NULL);
   pthread_cond_init(&s->bgcv, NULL);
   pthread_mutex_init(&s->ckmu, NULL);
-  if (evs_compact_init(s)) {
+  pthread_mutex_init(&s->cmu, NULL);
+  if (evs_epochs_init(s)) {
     rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     goto fail;
   }
@@ -431,11 +438,7 @@ int evs_store_open(const char *dir, const evs_options *opts, evs_store **out) {
 
 int evs_store_sync(evs_store *s) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
-  if (!s->dir || s->opt.read_only) return 0;
-  pthread_mutex_lock(&s->smu);
-  uint64_t lsn = s->written_lsn;
-  pthread_mutex_unlock(&s->smu);
-  return evs_log_sync_upto(s, lsn);
+  return evs_log_sync_all(s);
 }
 
 int evs_store_close(evs_store *s) {
@@ -447,7 +450,7 @@ int evs_store_close(evs_store *s) {
   if (t) evs_txn_rollback(t);
   evs_maint_stop(s);
   /* The checkpoint makes the next open fast; it syncs the log first. */
-  int writes = s->dir && !s->broken && !s->opt.read_only;
+  int writes = s->dir && !__atomic_load_n(&s->broken, __ATOMIC_ACQUIRE) && !s->opt.read_only;
   if (writes && s->ckpt_dirty) rc = evs_checkpoint_write_nowait(s);
   if (!rc && writes && s->opt.sync != EVS_SYNC_OFF) rc = evs_store_sync(s);
   char why[512];

@@ -27,6 +27,7 @@
 #define EVS_STORE_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <zstd.h>
 
@@ -34,6 +35,7 @@
 #include "codec.h"
 #include "evstore.h"
 #include "io.h"
+#include "writer.h"
 
 /* ---- Segments ---------------------------------------------------------- */
 typedef struct evs_oldmap {
@@ -71,13 +73,20 @@ typedef struct evs_seg {
 _Static_assert(EVS_SLOTS >= 2 && EVS_SLOTS <= 65536, "evs_ent.slot is 16 bits");
 
 /* ---- Index ------------------------------------------------------------- */
+/* evs_ent.flags. Their own namespace, not the event record's EVS_EF_*
+** flags (bit 0x04 is ENT_LIVE here, EVS_EF_ZSTD there), except that the
+** two priority bits are copied from the record as they are. */
 #define ENT_PRIO 0x03
 #define ENT_LIVE 0x04
 #define ENT_ACKED 0x08
 #define ENT_DELETED 0x10
 #define ENT_KEY 0x20 /* the event has an idempotency key */
+_Static_assert(ENT_PRIO == EVS_EF_PRIO_MASK, "priority bits are copied from the record");
 
-/* One event in memory: 24 bytes. Source, type and payload stay on disk. */
+/* One event in memory: 24 bytes. Source, type and payload stay on disk.
+** On-disk: the checkpoint stores these structs as they are in memory
+** (field by field on big-endian hosts), so do not reorder, resize or add fields
+** without a new checkpoint version (docs/FORMAT.md). */
 typedef struct evs_ent {
   int64_t created_us;
   int64_t acked_us;
@@ -86,6 +95,10 @@ typedef struct evs_ent {
   uint8_t flags;
   uint8_t pad;
 } evs_ent;
+_Static_assert(sizeof(evs_ent) == EVS_CK_ENT && offsetof(evs_ent, acked_us) == 8 &&
+                   offsetof(evs_ent, off) == 16 && offsetof(evs_ent, slot) == 20 &&
+                   offsetof(evs_ent, flags) == 22,
+               "evs_ent is the checkpoint's entry layout");
 
 #define ENT_CHUNK_BITS 12 /* small chunks: little rounding waste */
 #define ENT_CHUNK (1u << ENT_CHUNK_BITS)
@@ -238,7 +251,9 @@ struct evs_store {
   uint64_t written_lsn, synced_lsn;
   int written_fd, syncing;
   int dir_dirty; /* a rename in the directory is not synced yet */
-  int broken; /* nonzero: writes refused with EVS_EREADONLY */
+  int broken; /* nonzero: writes refused with EVS_EREADONLY. Written once,
+                 under smu, after broken_why (release); read without a
+                 lock (acquire) */
   char broken_why[200];
 
   pthread_mutex_t poolmu;
@@ -259,6 +274,10 @@ struct evs_store {
 
   /* Background maintenance (maint.c): periodic checkpoints and automatic
   ** compaction, on a thread started on first need. */
+  /* Maintenance wanted (EVS_BG_* bits): the store layer sets it at open
+  ** to maint.c's evs_maint_kick; the log, transactions and the dictionary
+  ** call evs_notify and never maintenance itself (ARCHITECTURE.md). */
+  void (*notify)(evs_store *s, int work);
   pthread_mutex_t bgmu;
   pthread_cond_t bgcv;
   pthread_t bg;
@@ -383,6 +402,8 @@ int evs_log_reserve(evs_store *s, evs_seg *g, uint64_t need);
 int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off);
 int evs_log_truncate(evs_store *s, uint64_t off);
 int evs_log_sync_upto(evs_store *s, uint64_t lsn);
+/* Make every commit written so far durable (no-op in memory or read-only). */
+int evs_log_sync_all(evs_store *s);
 /* Check records of g from `from` up to fsize: *end is the end of the last
 ** commit, *valid_after whole records after it, *scan_end where checking
 ** stopped. */
@@ -413,8 +434,10 @@ typedef struct evs_epoch {
 ** current epoch; it drops it when reused or freed. */
 evs_epoch *evs_epoch_enter(evs_store *s);
 void evs_epoch_leave(evs_epoch *e);
-int evs_compact_init(evs_store *s);
-void evs_compact_free(evs_store *s); /* at close: frees retired segments */
+int evs_epochs_init(evs_store *s);
+void evs_epochs_free(evs_store *s); /* at close: frees retired segments */
+/* g is out of the index: free it once no page older than now is alive. */
+int evs_seg_retire(evs_store *s, evs_seg *g);
 /* Estimated dead bytes of the sealed segments and the log's size. */
 void evs_compact_estimate(evs_store *s, uint64_t *dead, uint64_t *total);
 
@@ -423,12 +446,23 @@ void evs_compact_estimate(evs_store *s, uint64_t *dead, uint64_t *total);
 #define EVS_BG_COMPACT 2
 #define EVS_BG_DICT 4
 void evs_maint_kick(evs_store *s, int work);
+/* Tell the layer above that maintenance is wanted (the notify hook). */
+static inline void evs_notify(evs_store *s, int work) {
+  if (s->notify) s->notify(s, work);
+}
 void evs_maint_stop(evs_store *s);
 
 /* log.c, for compaction */
 void evs_seg_free(evs_store *s, evs_seg *g);
 int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
                    evs_seg **out);
+/* Put g in its slot (growing the table) and at the end of the list. */
+int evs_seg_add(evs_store *s, evs_seg *g);
+/* What vouches for the log of g before off: the checksum of the commit
+** record ending there (or of the header); and whether that record is
+** really there. */
+uint64_t evs_seg_mark(const evs_seg *g, uint64_t off);
+int evs_seg_mark_intact(const evs_seg *g, uint64_t off);
 /* File paths are "dir/name" in char[EVS_PATH_BUF] buffers (io.h), names
 ** at most 60 bytes ("0123456789abcdef.evlog", "evstore.checkpoint.tmp",
 ** "repair-20261203T105700Z-99/0123456789abcdef.evlog"): open and
@@ -469,7 +503,7 @@ int evs_zstd_decompress(evs_store *s, void *dst, size_t raw, const void *src,
                         size_t n, char *why, size_t whycap);
 void evs_zstd_pools_free(evs_store *s);
 
-/* query.c: decode the committed (or t's) record of entry e; payload as
+/* segment.c: decode the committed (or t's) record of entry e; payload as
 ** stored. EVS_ECORRUPT (with a message) if it is damaged. */
 int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
                  int *zstd, uint32_t *raw);
@@ -488,12 +522,10 @@ void evs_dict_free(evs_store *s);
 static inline void evs_dict_count(evs_store *s, uint64_t n) {
   if (__atomic_sub_fetch(&s->dict_countdown, (int64_t)n, __ATOMIC_RELAXED) <= 0 &&
       __atomic_exchange_n(&s->dict_collect, 0, __ATOMIC_RELAXED))
-    evs_maint_kick(s, EVS_BG_DICT);
+    evs_notify(s, EVS_BG_DICT);
 }
 /* Maintenance thread: sample the log, train, write the file, publish. */
 int evs_dict_train(evs_store *s);
-/* Why a frame naming dictionary `want` cannot be decompressed. */
-int evs_dict_why(const evs_store *s, uint32_t want, char *out, size_t cap);
 
 /* worker.c: tasks of a batch run on the calling thread and, when it is
 ** free, the store's worker thread (started on first use). */
@@ -530,14 +562,6 @@ void evs_worker_stop(evs_store *s);
 
 /* txn.c */
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);
-/* Hold the writer without a transaction (no segment roll): nothing
-** commits meanwhile. EVS_EBUSY if this thread already holds it. */
-int evs_writer_lock(evs_store *s);
-/* The same without waiting (EVS_EBUSY when held). */
-int evs_writer_trylock(evs_store *s);
-void evs_writer_unlock(evs_store *s);
-/* Does the calling thread hold the writer? */
-int evs_writer_held(const evs_store *s);
 void evs_txn_free(evs_txn *t);
 /* Is t (not NULL) the open transaction of s? 0 or EVS_EMISUSE. */
 int evs_txn_check(const evs_store *s, const evs_txn *t);
@@ -559,8 +583,5 @@ int evs_store_file_mode(const char *dir);
 int evs_store_open_locked(const char *dir, const evs_options *opts, int lock_fd,
                           evs_store **out);
 
-/* error helpers used everywhere */
-int evs_check_writable(const evs_store *s);
-void evs_set_broken(evs_store *s, int rc, const char *why);
 
 #endif

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "store.h"
 #include "util.h"
+#include "writer.h"
 
 #define FLUSH_AT (4u << 20) /* write big transactions out in 4 MiB pieces */
 
@@ -162,37 +163,6 @@ static int prep_event(evs_store *s, const evs_event_in *ev, evs_prep *p) {
 
 /* ---- Transaction plumbing ---------------------------------------------- */
 
-int evs_check_writable(const evs_store *s) {
-  if (s->opt.read_only)
-    return evs_err(s, EVS_EREADONLY, "store %s is open read-only", s->dir);
-  if (s->broken)
-    return evs_err(s, EVS_EREADONLY,
-                   "store refuses writes after an I/O failure (%s); close and "
-                   "reopen it to recover",
-                   s->broken_why);
-  return 0;
-}
-
-void evs_set_broken(evs_store *s, int rc, const char *why) {
-  pthread_mutex_lock(&s->smu);
-  if (!s->broken) {
-    s->broken = rc;
-    snprintf(s->broken_why, sizeof s->broken_why, "%s", why);
-  }
-  pthread_cond_broadcast(&s->scv);
-  pthread_mutex_unlock(&s->smu);
-}
-
-/* The address of a thread-local is the thread's identity: unlike
-** pthread_t it can be read and written atomically. */
-static _Thread_local char tl_self;
-
-static int holds_writer(const evs_store *s) {
-  return __atomic_load_n(&s->writer, __ATOMIC_ACQUIRE) == &tl_self;
-}
-
-int evs_writer_held(const evs_store *s) { return holds_writer(s); }
-
 void evs_txn_free(evs_txn *t) {
   if (!t) return;
   free(t->buf);
@@ -204,55 +174,25 @@ void evs_txn_free(evs_txn *t) {
   free(t);
 }
 
-/* Also used by maintenance, which holds the writer without a
-** transaction: s->txn is not touched here (only a transaction's owner
-** writes it, so evs_store_close may read it without the writer). */
-static void release_writer(evs_store *s) {
-  __atomic_store_n(&s->writer, NULL, __ATOMIC_RELEASE);
-  pthread_mutex_unlock(&s->wmu);
-}
-
 /* The end of t, committed or not: the store has no transaction, the
 ** writer is free, the handle is gone. */
 static void end_of_txn(evs_txn *t) {
   evs_store *s = t->s;
   __atomic_store_n(&s->txn, NULL, __ATOMIC_RELEASE);
-  release_writer(s);
+  evs_writer_unlock(s);
   evs_txn_free(t);
-}
-
-/* Take wmu: block (timeout_ms < 0) or poll until timeout_ms passes. */
-static int lock_writer(evs_store *s, int timeout_ms) {
-  if (timeout_ms < 0) return pthread_mutex_lock(&s->wmu);
-  struct timespec t0, now, nap = {0, 20000};
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (pthread_mutex_trylock(&s->wmu)) {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= timeout_ms)
-      return evs_err(s, EVS_EBUSY,
-                     "another thread holds the write transaction (waited %d ms)",
-                     timeout_ms);
-    nanosleep(&nap, NULL);
-    if (nap.tv_nsec < 1000000) nap.tv_nsec *= 2; /* back off to 1 ms */
-  }
-  return 0;
 }
 
 static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   *out = NULL;
-  if (holds_writer(s))
-    return evs_err(s, EVS_EDEADLK,
-                   "this thread already holds the write transaction; pass its "
-                   "evs_txn to the call");
-  int lrc = lock_writer(s, timeout_ms);
+  int lrc = evs_writer_lock_timeout(s, timeout_ms);
   if (lrc) return lrc;
-  __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
   int rc = evs_check_writable(s);
   if (!rc) rc = evs_log_roll_if_full(s);
   evs_txn *t = rc ? NULL : calloc(1, sizeof *t);
   if (!rc && !t) rc = evs_err(s, EVS_ENOMEM, "out of memory");
   if (rc) {
-    release_writer(s);
+    evs_writer_unlock(s);
     return rc;
   }
   t->s = s;
@@ -265,22 +205,6 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   *out = t;
   return 0;
 }
-
-int evs_writer_lock(evs_store *s) {
-  if (holds_writer(s))
-    return evs_err(s, EVS_EDEADLK, "this thread holds the write transaction");
-  lock_writer(s, -1);
-  __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
-  return 0;
-}
-
-int evs_writer_trylock(evs_store *s) {
-  if (holds_writer(s) || pthread_mutex_trylock(&s->wmu)) return EVS_EBUSY;
-  __atomic_store_n(&s->writer, &tl_self, __ATOMIC_RELEASE);
-  return 0;
-}
-
-void evs_writer_unlock(evs_store *s) { release_writer(s); }
 
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
   return begin(s, out, internal, -1);
@@ -481,7 +405,7 @@ static int finish_commit(evs_txn *t) {
   s->written_fd = s->cur->fd;
   pthread_mutex_unlock(&s->smu);
   end_of_txn(t);
-  if (ckpt_due && s->dir) evs_maint_kick(s, EVS_BG_CKPT);
+  if (ckpt_due && s->dir) evs_notify(s, EVS_BG_CKPT);
   /* Committed: training (which samples committed events) may count them. */
   if (added && __atomic_load_n(&s->dict_collect, __ATOMIC_RELAXED)) evs_dict_count(s, added);
   if (s->opt.sync == EVS_SYNC_FULL && s->dir) return evs_log_sync_upto(s, lsn);
@@ -1031,4 +955,27 @@ int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed) {
   rc = end_txn(t, rc);
   if (!rc && existed) *existed = found;
   return rc;
+}
+
+/* ---- Visibility -------------------------------------------------------- */
+
+int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
+                evs_ent *out, int64_t *acked_us) {
+  const evs_index *x = &s->idx;
+  uint64_t n = t ? x->n : s->vis_n;
+  if (id < x->base || id - x->base >= n) return EVS_ENOTFOUND;
+  evs_ent e = *evs_ent_at(x, id - x->base);
+  if (!(e.flags & ENT_LIVE) || (e.flags & ENT_DELETED)) return EVS_ENOTFOUND;
+  const evs_ov *o = evs_ov_find(t, id);
+  if (o && (o->op & OV_DEL)) return EVS_ENOTFOUND;
+  if (o) {
+    e.flags |= ENT_ACKED;
+    e.acked_us = o->acked_us;
+  }
+  if (s->opt.retention_us > 0 &&
+      e.created_us < evs_time_minus(evs_now(s), s->opt.retention_us))
+    return EVS_ENOTFOUND;
+  *out = e;
+  if (acked_us) *acked_us = e.acked_us;
+  return 0;
 }

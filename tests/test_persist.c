@@ -1862,13 +1862,14 @@ static int open_in_child(const char *dir) {
     evs_store *s = NULL;
     int rc = evs_store_open(dir, NULL, &s);
     if (rc == EVS_ELOCKED && !strstr(evs_errmsg(NULL), "locked")) rc = 99;
-    _exit(rc < 0 ? -rc : rc == 0 ? 0 : 100);
+    /* An exit status has 8 bits: EVS_E* codes (-1001...) go as 1..98. */
+    _exit(rc == 0 ? 0 : rc <= -1001 && rc >= -1098 ? -rc - 1000 : 100);
   }
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status)) return 1000;
   int code = WEXITSTATUS(status);
-  return code >= 99 ? code : -code;
+  return code >= 99 ? code : code ? -(code + 1000) : 0;
 }
 
 static void t_lock_same_process(void) {

@@ -114,7 +114,7 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
 
 int evs_checkpoint_load(evs_store *s) {
   const uint8_t *p = s->ckpt_buf;
-  evs_index *x = &s->idx;
+  evs_index *x = &s->state.idx;
   uint64_t nent = get_u64(p + EVS_CKH_N);
   int rc = 0;
   x->base = get_u64(p + EVS_CKH_BASE);
@@ -182,11 +182,11 @@ int evs_checkpoint_load(evs_store *s) {
     }
   }
   if (!rc) {
-    s->npending = get_u64(p + EVS_CKH_PENDING);
-    s->nacked = get_u64(p + EVS_CKH_ACKED);
-    s->payload_bytes = get_u64(p + EVS_CKH_PBYTES);
-    s->payload_stored = get_u64(p + EVS_CKH_PSTORED);
-    s->last_created = (int64_t)get_u64(p + EVS_CKH_LASTCR);
+    s->state.npending = get_u64(p + EVS_CKH_PENDING);
+    s->state.nacked = get_u64(p + EVS_CKH_ACKED);
+    s->state.payload_bytes = get_u64(p + EVS_CKH_PBYTES);
+    s->state.payload_stored = get_u64(p + EVS_CKH_PSTORED);
+    s->state.last_created = (int64_t)get_u64(p + EVS_CKH_LASTCR);
   }
   free(s->ckpt_buf);
   s->ckpt_buf = NULL;

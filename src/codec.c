@@ -227,6 +227,102 @@ uint32_t evs_ev_len(const evs_ev_sizes *z) {
   return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
+void evs_ev_encode(uint8_t *out, const evs_ev_sizes *z, const evs_ev_parts *ev) {
+  uint8_t *q = out + EVS_EV_FIXED;
+  put_u64(out + 16, ev->id);
+  put_u64(out + 24, (uint64_t)ev->created_us);
+  put_u32(out + 32, z->stored);
+  put_u32(out + 36, z->raw);
+  put_u16(out + 40, (uint16_t)z->source);
+  put_u16(out + 42, (uint16_t)z->type);
+  put_u16(out + 44, (uint16_t)z->idem);
+  put_u16(out + 46, (uint16_t)z->meta);
+#define PUTS(ptr, n) (memcpy(q, (ptr), (n)), q += (n), *q++ = 0)
+  PUTS(ev->source, z->source);
+  PUTS(ev->type, z->type);
+  if (ev->idem) PUTS(ev->idem, z->idem);
+  if (ev->meta) PUTS(ev->meta, z->meta);
+  if (z->zstd)
+    memcpy(q, ev->payload, z->stored);
+  else
+    PUTS(ev->payload, z->stored);
+#undef PUTS
+  uint8_t flags = (uint8_t)(ev->priority | (z->zstd ? EVS_EF_ZSTD : 0) |
+                            (ev->meta ? EVS_EF_META : 0) | (ev->idem ? EVS_EF_IDEM : 0));
+  evs_rec_seal(out, evs_ev_len(z), EVS_REC_EVENT, flags);
+}
+
+uint32_t evs_ids_len(int type, size_t n) {
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  if (n > (UINT32_MAX - fixed) / 8) return 0;
+  return fixed + (uint32_t)n * 8;
+}
+
+void evs_ids_encode(uint8_t *out, int type, int64_t at, const uint64_t *ids, uint32_t n) {
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  if (type == EVS_REC_ACK) put_u64(out + 16, (uint64_t)at);
+  put_u32(out + fixed - 8, n);
+  put_u32(out + fixed - 4, 0);
+  if (ids)
+    for (uint32_t i = 0; i < n; i++) put_u64(out + fixed + 8 * (size_t)i, ids[i]);
+  evs_rec_seal(out, fixed + 8 * n, (uint8_t)type, 0);
+}
+
+void evs_ids_set(uint8_t *out, int type, uint32_t i, uint64_t id) {
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  put_u64(out + fixed + 8 * (size_t)i, id);
+}
+
+uint64_t evs_seghdr_sum(const uint8_t *hdr) { return get_u64(hdr + 56); }
+
+uint64_t evs_rec_sum(const uint8_t *rec) { return get_u64(rec); }
+
+uint64_t evs_ids_at(const uint8_t *ids, uint32_t k) { return get_u64(ids + 8 * (size_t)k); }
+
+uint64_t evs_ev_id(const uint8_t *rec) { return get_u64(rec + 16); }
+
+int64_t evs_ack_at(const uint8_t *rec) { return (int64_t)get_u64(rec + EVS_REC_HDR); }
+
+void evs_commit_encode(uint8_t *out, int64_t commit_us, uint32_t nrec) {
+  put_u64(out + 16, (uint64_t)commit_us);
+  put_u32(out + 24, nrec);
+  put_u32(out + 28, 0);
+  evs_rec_seal(out, EVS_COMMIT_LEN, EVS_REC_COMMIT, 0);
+}
+
+int64_t evs_commit_time(const uint8_t *rec) { return (int64_t)get_u64(rec + EVS_REC_HDR); }
+
+uint32_t evs_commit_nrec(const uint8_t *rec) { return get_u32(rec + EVS_REC_HDR + 8); }
+
+void evs_dict_file_encode(uint8_t *out, uint64_t store_id, uint32_t dict_id, uint32_t len,
+                          int64_t written_us) {
+  memcpy(out, EVS_DICT_MAGIC, 8);
+  put_u32(out + 8, EVS_FORMAT_VERSION);
+  put_u32(out + 12, EVS_DICT_HDR);
+  put_u64(out + 16, store_id);
+  put_u32(out + 24, dict_id);
+  put_u32(out + 28, len);
+  put_u64(out + 32, (uint64_t)written_us);
+  put_u64(out + EVS_DICT_HDR + len, XXH3_64bits(out, EVS_DICT_HDR + (size_t)len));
+}
+
+int evs_dict_file_decode(const uint8_t *p, size_t n, uint64_t store_id, const uint8_t **dict,
+                         uint32_t *len, uint32_t *dict_id, const char **why) {
+  uint32_t l = n >= EVS_DICT_HDR ? get_u32(p + 28) : 0;
+  *why = NULL;
+  if (n < EVS_DICT_HDR + 8 || memcmp(p, EVS_DICT_MAGIC, 8)) *why = "bad magic or size";
+  else if (get_u32(p + 8) != EVS_FORMAT_VERSION || get_u32(p + 12) != EVS_DICT_HDR)
+    *why = "unsupported version";
+  else if (l > (1u << 20) || n != EVS_DICT_HDR + (size_t)l + 8) *why = "bad length";
+  else if (get_u64(p + n - 8) != XXH3_64bits(p, n - 8)) *why = "bad checksum";
+  else if (get_u64(p + 16) != store_id) *why = "belongs to another store";
+  if (*why) return -1;
+  *dict = p + EVS_DICT_HDR;
+  *len = l;
+  *dict_id = get_u32(p + 24);
+  return 0;
+}
+
 int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
                   uint32_t *raw_len) {
   uint8_t fl = rec[13];

@@ -115,12 +115,12 @@ static int keep_range(rseg *g, uint64_t from, uint64_t to) {
 
 /* The largest id a record names. */
 static uint64_t rec_max_id(const uint8_t *p, uint32_t len, uint8_t type) {
-  if (type == EVS_REC_EVENT) return get_u64(p + 16);
+  if (type == EVS_REC_EVENT) return evs_ev_id(p);
   const uint8_t *ids;
   uint32_t cnt;
   uint64_t m = 0;
   if ((type == EVS_REC_ACK || type == EVS_REC_DELETE) && !evs_ids_decode(p, len, &ids, &cnt))
-    for (uint32_t k = 0; k < cnt; k++) m = EVS_MAX(m, get_u64(ids + 8 * (size_t)k));
+    for (uint32_t k = 0; k < cnt; k++) m = EVS_MAX(m, evs_ids_at(ids, k));
   return m;
 }
 

@@ -220,8 +220,8 @@ uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
 ** commit record ending there, or of the segment header when nothing
 ** precedes. */
 uint64_t evs_seg_mark(const evs_seg *g, uint64_t off) {
-  if (off < EVS_SEG_HDR + EVS_COMMIT_LEN) return get_u64(g->base + 56);
-  return get_u64(g->base + off - EVS_COMMIT_LEN);
+  if (off < EVS_SEG_HDR + EVS_COMMIT_LEN) return evs_seghdr_sum(g->base);
+  return evs_rec_sum(g->base + off - EVS_COMMIT_LEN);
 }
 
 /* Is the mark at off still a whole commit record (checksum and type)? */
@@ -239,8 +239,8 @@ int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_eve
   const uint8_t *r = evs_rec_ptr(s, t, e->slot, e->off);
   /* A read checks the record's checksum unless its segment was checked
   ** whole: open does not re-read the sealed segments a checkpoint covers. */
-  uint32_t len = get_u32(r + 8);
-  uint8_t type = r[12];
+  uint32_t len = evs_rec_len(r);
+  uint8_t type = evs_rec_type(r);
   int bad = s->slots[e->slot]->checked
                 ? type != EVS_REC_EVENT
                 : evs_rec_check(r, evs_rec_avail(s, t, e->slot, e->off), &len, &type) != 1 ||

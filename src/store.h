@@ -143,6 +143,15 @@ typedef struct evs_index {
   size_t idem_size, idem_used;
 } evs_index;
 
+/* The index state: what the log's records say, built by replay at open
+** (or into a scratch state by evs_verify) and kept up by commits. */
+typedef struct evs_state {
+  evs_index idx;
+  uint64_t npending, nacked;
+  uint64_t payload_bytes, payload_stored; /* as appended / as stored */
+  int64_t last_created;                   /* newest created_us */
+} evs_state;
+
 static inline evs_ent *evs_ent_at(const evs_index *x, uint64_t rel) {
   return &x->chunks[rel >> ENT_CHUNK_BITS][rel & (ENT_CHUNK - 1)];
 }
@@ -228,12 +237,10 @@ struct evs_store {
                    that begins or ends it, holding wmu */
 
   pthread_rwlock_t ilock;
-  evs_index idx;
-  uint64_t txn_seq;
-  uint64_t vis_n; /* rel < vis_n are committed */
-  uint64_t npending, nacked;
-  uint64_t payload_bytes, payload_stored;
-  int64_t last_created;
+  evs_state state; /* under ilock: shared by readers, mutated by the
+                      writer holding it exclusively */
+  uint64_t txn_seq;  /* under wmu */
+  uint64_t vis_n; /* rel < vis_n are committed (under ilock) */
 
   evs_seg **slots; /* by no % EVS_SLOTS, grown on demand */
   size_t nslots;
@@ -243,7 +250,6 @@ struct evs_store {
   uint64_t next_segno;          /* no number below it is free (under wmu) */
   uint64_t segno_held; /* atomic: the number compaction took for the segment
                           it is writing (0: none); set under wmu */
-  uint64_t id_limit;            /* replay: ids of the segment being replayed */
   uint64_t man_gen, man_layout; /* of the manifest on disk */
 
   pthread_mutex_t smu;
@@ -372,6 +378,7 @@ int evs_idem_has(const evs_index *x, uint32_t tag, uint32_t rel);
 typedef struct evs_keyctx {
   const evs_store *s;
   const evs_txn *t;
+  const evs_index *x; /* whose entries the rels are */
   const char *key;
   size_t len;
 } evs_keyctx;
@@ -415,10 +422,12 @@ uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize);
 /* The index side of an ack / a delete (flags, pending set, counters,
 ** the deleted event's key), shared by commit and replay so both build
 ** the same index. Caller holds ilock exclusively (or is alone). */
-void evs_mark_acked(evs_store *s, uint64_t rel, evs_ent *e, int64_t at);
-void evs_mark_deleted(evs_store *s, uint64_t rel, evs_ent *e);
+void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at);
+/* s: the segments the entry's record is read from. */
+void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *e);
 /* Apply the records of g in [from, end) (already checked) to s's index. */
-int evs_log_replay(evs_store *s, evs_seg *g, uint64_t from, uint64_t end,
+int evs_log_replay(const evs_store *s, evs_state *st, const evs_seg *g, uint64_t from,
+                   uint64_t end,
                    const char *path);
 
 /* compact.c */
@@ -509,7 +518,6 @@ int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_eve
                  int *zstd, uint32_t *raw);
 
 /* dict.c */
-#define EVS_DICT_NAME "evstore.dict"
 /* Smaller payloads are not worth a frame even with the dictionary. */
 #define EVS_DICT_MIN 64
 /* At open, before the log: load evstore.dict if there is one (a damaged

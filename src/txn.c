@@ -198,9 +198,9 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   t->s = s;
   t->internal = internal;
   t->start = s->cur->size;
-  t->n0 = s->idx.n;
+  t->n0 = s->state.idx.n;
   t->stamp = ++s->txn_seq;
-  t->last_created = s->last_created;
+  t->last_created = s->state.last_created;
   __atomic_store_n(&s->txn, t, __ATOMIC_RELEASE);
   *out = t;
   return 0;
@@ -319,11 +319,11 @@ static void undo_index(evs_txn *t, uint64_t n, size_t nidem) {
   for (size_t i = t->nidem; i-- > nidem;) {
     evs_idem_undo *u = &t->idem_undo[i];
     if (u->old == UINT32_MAX)
-      evs_idem_del(&s->idx, u->hash, u->rel);
+      evs_idem_del(&s->state.idx, u->hash, u->rel);
     else
-      evs_idem_repoint(&s->idx, u->hash, u->rel, u->old);
+      evs_idem_repoint(&s->state.idx, u->hash, u->rel, u->old);
   }
-  evs_index_truncate(&s->idx, n, t->touched, t->ntouched);
+  evs_index_truncate(&s->state.idx, n, t->touched, t->ntouched);
   t->nidem = nidem;
   pthread_rwlock_unlock(&s->ilock);
 }
@@ -342,15 +342,15 @@ static int finish_rollback(evs_txn *t) {
 
 /* Make the overlay real; caller holds ilock exclusively. */
 static void apply_overlay(evs_store *s, evs_txn *t) {
-  evs_index *x = &s->idx;
+  evs_index *x = &s->state.idx;
   for (size_t i = 0; t->ov && i <= t->ov_mask; i++) {
     evs_ov *o = &t->ov[i];
     if (!o->id) continue;
     uint64_t rel = o->id - x->base;
     evs_ent *e = evs_ent_at(x, rel);
     /* In log order, as replay will apply the records. */
-    if (o->op & OV_ACK) evs_mark_acked(s, rel, e, o->acked_us);
-    if (o->op & OV_DEL) evs_mark_deleted(s, rel, e);
+    if (o->op & OV_ACK) evs_mark_acked(&s->state, rel, e, o->acked_us);
+    if (o->op & OV_DEL) evs_mark_deleted(s, &s->state, rel, e);
   }
 }
 
@@ -369,11 +369,7 @@ static int finish_commit(evs_txn *t) {
   }
   rc = buf_reserve(t, EVS_COMMIT_LEN);
   if (rc) goto fail;
-  uint8_t *c = t->buf + t->len;
-  put_u64(c + 16, (uint64_t)evs_now(s));
-  put_u32(c + 24, t->nrec);
-  put_u32(c + 28, 0);
-  evs_rec_seal(c, EVS_COMMIT_LEN, EVS_REC_COMMIT, 0);
+  evs_commit_encode(t->buf + t->len, evs_now(s), t->nrec);
   t->len += EVS_COMMIT_LEN;
   uint64_t at = t->start + t->flushed, end = at + t->len;
   pthread_rwlock_wrlock(&s->ilock);
@@ -383,16 +379,16 @@ static int finish_commit(evs_txn *t) {
   if (!rc) rc = evs_log_write(s, t->buf, t->len, at);
   if (rc) goto fail;
 
-  uint64_t added = s->idx.n - t->n0;
+  uint64_t added = s->state.idx.n - t->n0;
   pthread_rwlock_wrlock(&s->ilock);
   s->cur->size = end;
-  s->npending += added;
+  s->state.npending += added;
   apply_overlay(s, t);
-  s->vis_n = s->idx.n;
-  s->payload_bytes += t->payload_bytes;
-  s->payload_stored += t->payload_stored;
-  s->last_created = t->last_created;
-  evs_index_maybe_sweep(&s->idx, s->npending);
+  s->vis_n = s->state.idx.n;
+  s->state.payload_bytes += t->payload_bytes;
+  s->state.payload_stored += t->payload_stored;
+  s->state.last_created = t->last_created;
+  evs_index_maybe_sweep(&s->state.idx, s->state.npending);
   pthread_rwlock_unlock(&s->ilock);
 
   uint64_t lsn = evs_lsn(s->cur->no, end);
@@ -446,7 +442,7 @@ static int check_level(const evs_txn *t, int n) {
 }
 
 static evs_mark mark_now(const evs_txn *t) {
-  evs_mark m = {t->flushed + t->len, t->nrec,          t->s->idx.n,
+  evs_mark m = {t->flushed + t->len, t->nrec,          t->s->state.idx.n,
                 t->nidem,           t->novlog,         t->payload_bytes,
                 t->payload_stored,  t->last_created};
   return m;
@@ -460,7 +456,7 @@ int evs_txn_savepoint(evs_txn *t, int n) {
   /* Skipped levels: with none open they were opened before this
   ** transaction wrote (as when SQLite brings a table in at level n): its
   ** start. With some open, the present state, so levels stay nested. */
-  evs_mark start = {0, 0, t->n0, 0, 0, 0, 0, t->s->last_created};
+  evs_mark start = {0, 0, t->n0, 0, 0, 0, 0, t->s->state.last_created};
   evs_mark fill = t->nmarks ? mark_now(t) : start;
   for (int i = t->nmarks; i < n; i++) t->marks[i] = fill;
   t->marks[n] = mark_now(t);
@@ -480,7 +476,7 @@ int evs_txn_rollback_to(evs_txn *t, int n) {
   if (rc) return rc;
   evs_store *s = t->s;
   evs_mark m = n < t->nmarks ? t->marks[n]
-                             : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->last_created};
+                             : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->state.last_created};
   if (m.bytes < t->flushed) {
     /* Part of what is undone is in the file already: cut it off. */
     if ((rc = evs_log_truncate(s, t->start + m.bytes))) {
@@ -535,16 +531,16 @@ static void touch(evs_txn *t, evs_plist *l) {
 static int find_dup(evs_txn *t, const evs_prep *p, uint64_t h, int64_t now,
                     evs_append_result *res) {
   evs_store *s = t->s;
-  evs_keyctx k = {s, t, p->idem, p->ilen};
+  evs_keyctx k = {s, t, &s->state.idx, p->idem, p->ilen};
   uint32_t rel;
-  if (!evs_idem_find(&s->idx, h, evs_key_match, &k, &rel)) return 0;
+  if (!evs_idem_find(&s->state.idx, h, evs_key_match, &k, &rel)) return 0;
   evs_ent e;
-  if (evs_visible(s, t, s->idx.base + rel, &e, NULL)) return 0;
+  if (evs_visible(s, t, s->state.idx.base + rel, &e, NULL)) return 0;
   if (s->opt.idempotency_window_us > 0 &&
       e.created_us < evs_time_minus(now, s->opt.idempotency_window_us))
     return 0;
   res->duplicate = 1;
-  res->id = s->idx.base + rel;
+  res->id = s->state.idx.base + rel;
   res->created_us = e.created_us;
   return 1;
 }
@@ -575,37 +571,18 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
                sizeof *t->touched))
     return evs_err(s, EVS_ENOMEM, "out of memory");
 
-  uint64_t id = s->idx.base + s->idx.n;
+  uint64_t id = s->state.idx.base + s->state.idx.n;
   int64_t created = EVS_MAX(now, t->last_created);
   uint32_t off = (uint32_t)(t->start + t->flushed + t->len);
-  uint8_t *r = t->buf + t->len, *q = r + EVS_EV_FIXED;
-  put_u64(r + 16, id);
-  put_u64(r + 24, (uint64_t)created);
-  put_u32(r + 32, z.stored);
-  put_u32(r + 36, z.raw);
-  put_u16(r + 40, (uint16_t)z.source);
-  put_u16(r + 42, (uint16_t)z.type);
-  put_u16(r + 44, (uint16_t)z.idem);
-  put_u16(r + 46, (uint16_t)z.meta);
-#define PUTS(ptr, n) (memcpy(q, (ptr), (n)), q += (n), *q++ = 0)
-  PUTS(p->src, p->srclen);
-  PUTS(p->typ, p->typlen);
-  if (p->idem) PUTS(p->idem, p->ilen);
-  if (p->meta) PUTS(p->meta, p->mlen);
-  if (p->z)
-    memcpy(q, p->z, p->zlen);
-  else
-    PUTS(p->payload, p->plen);
-#undef PUTS
-  uint8_t flags = (uint8_t)(p->prio | (p->z ? EVS_EF_ZSTD : 0) |
-                            (p->meta ? EVS_EF_META : 0) | (p->idem ? EVS_EF_IDEM : 0));
-  evs_rec_seal(r, len, EVS_REC_EVENT, flags);
+  evs_ev_parts parts = {id,      created, p->prio, p->src,
+                       p->typ,  p->idem, p->meta, p->z ? (const void *)p->z : p->payload};
+  evs_ev_encode(t->buf + t->len, &z, &parts);
 
   evs_ent e = {created, 0, off, (uint16_t)(s->cur->no % EVS_SLOTS),
                (uint8_t)(ENT_LIVE | p->prio | (p->idem ? ENT_KEY : 0)), 0};
   evs_plist *ls, *lt;
   pthread_rwlock_wrlock(&s->ilock);
-  rc = evs_index_add(&s->idx, &e, p->src, p->srclen, p->typ, p->typlen, &ls, &lt);
+  rc = evs_index_add(&s->state.idx, &e, p->src, p->srclen, p->typ, p->typlen, &ls, &lt);
   if (rc) {
     pthread_rwlock_unlock(&s->ilock);
     return evs_err(s, EVS_ENOMEM, "out of memory");
@@ -614,11 +591,11 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   touch(t, lt);
   t->len += len; /* the record is in: the key now resolves to it */
   if (p->idem) {
-    evs_keyctx k = {s, t, p->idem, p->ilen};
+    evs_keyctx k = {s, t, &s->state.idx, p->idem, p->ilen};
     evs_idem_undo *u = &t->idem_undo[t->nidem];
     u->hash = h;
-    u->rel = (uint32_t)(id - s->idx.base);
-    rc = evs_idem_put(&s->idx, h, u->rel, evs_key_match, &k, &u->old);
+    u->rel = (uint32_t)(id - s->state.idx.base);
+    rc = evs_idem_put(&s->state.idx, h, u->rel, evs_key_match, &k, &u->old);
     if (!rc) t->nidem++;
   }
   pthread_rwlock_unlock(&s->ilock);
@@ -850,18 +827,11 @@ int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
 static int put_ids_record(evs_txn *t, int type, int64_t at, const uint64_t *ids,
                           size_t n) {
   if (!n) return 0;
-  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
-  if (n > (UINT32_MAX - fixed) / 8)
-    return evs_err(t->s, EVS_ETOOBIG, "too many ids in one call");
-  uint32_t len = fixed + (uint32_t)n * 8;
+  uint32_t len = evs_ids_len(type, n);
+  if (!len) return evs_err(t->s, EVS_ETOOBIG, "too many ids in one call");
   int rc = buf_reserve(t, len);
   if (rc) return rc;
-  uint8_t *r = t->buf + t->len;
-  if (type == EVS_REC_ACK) put_u64(r + 16, (uint64_t)at);
-  put_u32(r + fixed - 8, (uint32_t)n);
-  put_u32(r + fixed - 4, 0);
-  for (size_t i = 0; i < n; i++) put_u64(r + fixed + 8 * i, ids[i]);
-  evs_rec_seal(r, len, (uint8_t)type, 0);
+  evs_ids_encode(t->buf + t->len, type, at, ids, (uint32_t)n);
   t->len += len;
   t->nrec++;
   return 0;
@@ -961,7 +931,7 @@ int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed) {
 
 int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
                 evs_ent *out, int64_t *acked_us) {
-  const evs_index *x = &s->idx;
+  const evs_index *x = &s->state.idx;
   uint64_t n = t ? x->n : s->vis_n;
   if (id < x->base || id - x->base >= n) return EVS_ENOTFOUND;
   evs_ent e = *evs_ent_at(x, id - x->base);

@@ -568,8 +568,30 @@ void evs_share_finish(evs_share *sh);
 /* Join and free the worker, if it was started. The store must be idle. */
 void evs_worker_stop(evs_store *s);
 
+/* prep.c: validate ev into p (pointers into ev; nothing allocated). */
+int evs_prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p);
+/* Compress a payload if it pays (malloc'ed, *zlen set), else NULL; *nomem
+** tells an allocation failure from "not worth it". */
+uint8_t *evs_prep_compress(evs_store *s, const char *payload, size_t plen, size_t *zlen,
+                           int *nomem);
+/* evs_prep_check then evs_prep_compress. */
+int evs_prep_event(evs_store *s, const evs_event_in *ev, evs_prep *p);
+void evs_prep_free(evs_prep *p);
+
 /* txn.c */
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);
+/* The transaction a writing call works in: txn (checked), or a new
+** autocommit one (s NULL: EVS_EINVAL). */
+int evs_txn_use(evs_store *s, evs_txn *txn, evs_txn **t);
+/* End a call's work in t: an autocommit transaction commits when rc is 0
+** and rolls back otherwise (keeping the call's message); a caller's
+** transaction is left open. Returns the call's result. */
+int evs_txn_end_call(evs_txn *t, int rc);
+/* Room for n more bytes in t's record buffer (writing big transactions
+** out in pieces). */
+int evs_txn_reserve(evs_txn *t, size_t n);
+/* Record an ack (OV_ACK, at) or a delete (OV_DEL) of id in t's overlay. */
+int evs_ov_put(evs_txn *t, uint64_t id, int op, int64_t at);
 void evs_txn_free(evs_txn *t);
 /* Is t (not NULL) the open transaction of s? 0 or EVS_EMISUSE. */
 int evs_txn_check(const evs_store *s, const evs_txn *t);

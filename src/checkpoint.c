@@ -13,7 +13,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checkpoint.h"
 #include "error.h"
+#include "log.h"
 #include "store.h"
 #include "util.h"
 

@@ -13,6 +13,8 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "log.h"
+#include "recover.h"
 #include "store.h"
 #include "util.h"
 

@@ -16,7 +16,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
+#include "compact.h"
 #include "error.h"
+#include "log.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 

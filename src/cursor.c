@@ -8,7 +8,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "codec.h"
 #include "cursor.h"
 #include "error.h"
 #include "store.h"

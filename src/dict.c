@@ -20,7 +20,10 @@
 #include <xxhash.h>
 #include <zdict.h>
 
+#include "dict.h"
 #include "error.h"
+#include "log.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 

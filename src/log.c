@@ -16,8 +16,8 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "log.h"
 #include "store.h"
-#include "util.h"
 
 #define MIN_MAP (1u << 20)
 

@@ -10,11 +10,13 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "compress.h"
+#include "dict.h"
 #include "error.h"
 #include "json.h"
+#include "prep.h"
 #include "store.h"
 #include "util.h"
-#include "writer.h"
 
 /* ---- Validation -------------------------------------------------------- */
 

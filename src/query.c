@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress.h"
 #include "cursor.h"
 #include "error.h"
+#include "replay.h"
 #include "json.h"
 #include "store.h"
+#include "txn.h"
 #include "util.h"
 
 static int check_txn(const evs_store *s, const evs_txn *t) {

@@ -17,6 +17,9 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "log.h"
+#include "recover.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 

@@ -2,13 +2,14 @@
 ** replay.c: the index side of the log's records. Replaying event, ack
 ** and delete records into an index (at open, and into a scratch index for
 ** evs_verify), and the marks that commit and replay share so both build
-** the same index.
+** the same index; and reading the record of an index entry.
 */
 #include <inttypes.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "error.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 
@@ -148,5 +149,23 @@ int evs_log_replay(const evs_store *s, evs_state *st, const evs_seg *g, uint64_t
                      path, pos);
     pos += len;
   }
+  return 0;
+}
+
+/* Decode the record of entry e; payload still as stored. */
+int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
+                 int *zstd, uint32_t *raw) {
+  const uint8_t *r = evs_rec_ptr(s, t, e->slot, e->off);
+  /* A read checks the record's checksum unless its segment was checked
+  ** whole: open does not re-read the sealed segments a checkpoint covers. */
+  uint32_t len = evs_rec_len(r);
+  uint8_t type = evs_rec_type(r);
+  int bad = s->slots[e->slot]->checked
+                ? type != EVS_REC_EVENT
+                : evs_rec_check(r, evs_rec_avail(s, t, e->slot, e->off), &len, &type) != 1 ||
+                      type != EVS_REC_EVENT;
+  if (bad || evs_ev_decode(r, len, ev, zstd, raw))
+    return evs_err(s, EVS_ECORRUPT, "event record at segment slot %u offset %u is damaged",
+                   e->slot, e->off);
   return 0;
 }

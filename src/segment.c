@@ -1,8 +1,7 @@
 /*
 ** segment.c: segment files and records in them. Creating, mapping and
 ** growing a segment, the slot table that finds a segment by number, record
-** pointers and bounds, the checksum scan of a segment, the record of an
-** index entry, and the epochs that say when a segment compaction replaced
+** pointers and bounds, the checksum scan of a segment, and the epochs that say when a segment compaction replaced
 ** may be unmapped (pages still pointing into it).
 */
 #include <dirent.h>
@@ -18,7 +17,9 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "segment.h"
 #include "store.h"
+#include "txn.h"
 #include "util.h"
 
 #define MIN_MAP (1u << 20)
@@ -231,24 +232,6 @@ int evs_seg_mark_intact(const evs_seg *g, uint64_t off) {
   uint8_t type;
   return evs_rec_check(g->base + off - EVS_COMMIT_LEN, EVS_COMMIT_LEN, &len, &type) == 1 &&
          type == EVS_REC_COMMIT;
-}
-
-/* Decode the record of entry e; payload still as stored. */
-int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
-                 int *zstd, uint32_t *raw) {
-  const uint8_t *r = evs_rec_ptr(s, t, e->slot, e->off);
-  /* A read checks the record's checksum unless its segment was checked
-  ** whole: open does not re-read the sealed segments a checkpoint covers. */
-  uint32_t len = evs_rec_len(r);
-  uint8_t type = evs_rec_type(r);
-  int bad = s->slots[e->slot]->checked
-                ? type != EVS_REC_EVENT
-                : evs_rec_check(r, evs_rec_avail(s, t, e->slot, e->off), &len, &type) != 1 ||
-                      type != EVS_REC_EVENT;
-  if (bad || evs_ev_decode(r, len, ev, zstd, raw))
-    return evs_err(s, EVS_ECORRUPT, "event record at segment slot %u offset %u is damaged",
-                   e->slot, e->off);
-  return 0;
 }
 
 /* ---- Epochs: when may a retired mapping go? ----------------------------- */

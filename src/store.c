@@ -14,9 +14,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
+#include "compress.h"
+#include "dict.h"
 #include "error.h"
+#include "log.h"
+#include "maint.h"
+#include "recover.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 #define DAY_US (86400LL * 1000000)
 

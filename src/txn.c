@@ -14,11 +14,13 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "dict.h"
 #include "error.h"
-#include "json.h"
+#include "log.h"
+#include "replay.h"
 #include "store.h"
+#include "txn.h"
 #include "util.h"
-#include "writer.h"
 
 #define FLUSH_AT (4u << 20) /* write big transactions out in 4 MiB pieces */
 

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress.h"
 #include "error.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 

@@ -12,10 +12,12 @@
 #include <xxhash.h>
 
 #include "error.h"
-#include "json.h"
+#include "prep.h"
+#include "replay.h"
 #include "store.h"
+#include "txn.h"
 #include "util.h"
-#include "writer.h"
+#include "worker.h"
 
 /* ---- Append ------------------------------------------------------------ */
 

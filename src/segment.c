@@ -19,7 +19,6 @@
 #include "error.h"
 #include "segment.h"
 #include "store.h"
-#include "txn.h"
 #include "util.h"
 
 #define MIN_MAP (1u << 20)
@@ -169,15 +168,17 @@ int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
   return 0;
 }
 
-const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *t, uint16_t slot,
+const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *txn, uint16_t slot,
                            uint32_t off) {
+  const evs_unwritten *t = (const evs_unwritten *)txn;
   const evs_seg *g = s->slots[slot];
   if (t && g == s->cur && off >= t->start + t->flushed)
     return t->buf + (off - t->start - t->flushed);
   return g->base + off;
 }
 
-size_t evs_rec_avail(const evs_store *s, const evs_txn *t, uint16_t slot, uint32_t off) {
+size_t evs_rec_avail(const evs_store *s, const evs_txn *txn, uint16_t slot, uint32_t off) {
+  const evs_unwritten *t = (const evs_unwritten *)txn;
   const evs_seg *g = s->slots[slot];
   if (t && g == s->cur) {
     uint64_t fl = t->start + t->flushed;

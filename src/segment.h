@@ -37,6 +37,17 @@ typedef struct evs_seg {
   evs_oldmap *old;
 } evs_seg;
 
+/* The records of the open transaction not yet written to the current
+** segment's file: reads of them come from this buffer. An evs_txn begins
+** with its evs_unwritten (txn.h), so record reads that take a transaction
+** see its own writes without this layer knowing transactions. */
+typedef struct evs_unwritten {
+  uint8_t *buf;     /* records not yet written */
+  size_t len;       /* bytes in buf */
+  uint64_t start;   /* segment offset where the transaction's records begin */
+  uint64_t flushed; /* bytes of them already written to the file */
+} evs_unwritten;
+
 /* Segments alive at once: each is found by slot = no % EVS_SLOTS (index
 ** entries and the checkpoint hold the slot in 16 bits). New numbers skip
 ** slots in use (evs_segno_take), so only the live count is bounded, never

@@ -28,7 +28,7 @@
 
 void evs_txn_free(evs_txn *t) {
   if (!t) return;
-  free(t->buf);
+  free(t->u.buf);
   free(t->ov);
   free(t->ovlog);
   free(t->marks);
@@ -60,7 +60,7 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
   }
   t->s = s;
   t->internal = internal;
-  t->start = s->cur->size;
+  t->u.start = s->cur->size;
   t->n0 = s->state.idx.n;
   t->stamp = ++s->txn_seq;
   t->last_created = s->state.last_created;
@@ -157,20 +157,20 @@ int evs_ov_put(evs_txn *t, uint64_t id, int op, int64_t at) {
 ** so a transaction of any size runs in bounded memory. */
 int evs_txn_reserve(evs_txn *t, size_t n) {
   evs_store *s = t->s;
-  if (t->len && t->len + n > FLUSH_AT) {
-    uint64_t at = t->start + t->flushed;
+  if (t->u.len && t->u.len + n > FLUSH_AT) {
+    uint64_t at = t->u.start + t->u.flushed;
     pthread_rwlock_wrlock(&s->ilock);
-    int rc = evs_log_reserve(s, s->cur, at + t->len);
+    int rc = evs_log_reserve(s, s->cur, at + t->u.len);
     pthread_rwlock_unlock(&s->ilock);
     t->dirty = 1;
-    if (!rc) rc = evs_log_write(s, t->buf, t->len, at);
+    if (!rc) rc = evs_log_write(s, t->u.buf, t->u.len, at);
     if (rc) return t->failed = rc;
-    t->flushed += t->len;
-    t->len = 0;
+    t->u.flushed += t->u.len;
+    t->u.len = 0;
   }
-  if (t->start + t->flushed + t->len + n > UINT32_MAX)
+  if (t->u.start + t->u.flushed + t->u.len + n > UINT32_MAX)
     return evs_err(s, EVS_ETOOBIG, "transaction exceeds the 4 GiB segment limit");
-  if (evs_grow((void **)&t->buf, &t->cap, t->len + n, 1))
+  if (evs_grow((void **)&t->u.buf, &t->cap, t->u.len + n, 1))
     return evs_err(s, EVS_ENOMEM, "out of memory");
   return 0;
 }
@@ -195,7 +195,7 @@ static int finish_rollback(evs_txn *t) {
   evs_store *s = t->s;
   int rc = 0;
   if (t->dirty) {
-    rc = evs_log_truncate(s, t->start);
+    rc = evs_log_truncate(s, t->u.start);
     if (rc) evs_set_broken(s, rc, evs_errmsg(s));
   }
   undo_index(t, t->n0, 0);
@@ -232,14 +232,14 @@ static int finish_commit(evs_txn *t) {
   }
   rc = evs_txn_reserve(t, EVS_COMMIT_LEN);
   if (rc) goto fail;
-  evs_commit_encode(t->buf + t->len, evs_now(s), t->nrec);
-  t->len += EVS_COMMIT_LEN;
-  uint64_t at = t->start + t->flushed, end = at + t->len;
+  evs_commit_encode(t->u.buf + t->u.len, evs_now(s), t->nrec);
+  t->u.len += EVS_COMMIT_LEN;
+  uint64_t at = t->u.start + t->u.flushed, end = at + t->u.len;
   pthread_rwlock_wrlock(&s->ilock);
   rc = evs_log_reserve(s, s->cur, end);
   pthread_rwlock_unlock(&s->ilock);
   t->dirty = 1;
-  if (!rc) rc = evs_log_write(s, t->buf, t->len, at);
+  if (!rc) rc = evs_log_write(s, t->u.buf, t->u.len, at);
   if (rc) goto fail;
 
   uint64_t added = s->state.idx.n - t->n0;
@@ -256,7 +256,7 @@ static int finish_commit(evs_txn *t) {
 
   uint64_t lsn = evs_lsn(s->cur->no, end);
   pthread_mutex_lock(&s->smu);
-  s->log_bytes += end - t->start;
+  s->log_bytes += end - t->u.start;
   s->ckpt_dirty = 1;
   int ckpt_due = s->opt.checkpoint_bytes > 0 &&
                  s->log_bytes - s->ckpt_log_bytes >= (uint64_t)s->opt.checkpoint_bytes;
@@ -305,7 +305,7 @@ static int check_level(const evs_txn *t, int n) {
 }
 
 static evs_mark mark_now(const evs_txn *t) {
-  evs_mark m = {t->flushed + t->len, t->nrec,          t->s->state.idx.n,
+  evs_mark m = {t->u.flushed + t->u.len, t->nrec,          t->s->state.idx.n,
                 t->nidem,           t->novlog,         t->payload_bytes,
                 t->payload_stored,  t->last_created};
   return m;
@@ -340,16 +340,16 @@ int evs_txn_rollback_to(evs_txn *t, int n) {
   evs_store *s = t->s;
   evs_mark m = n < t->nmarks ? t->marks[n]
                              : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->state.last_created};
-  if (m.bytes < t->flushed) {
+  if (m.bytes < t->u.flushed) {
     /* Part of what is undone is in the file already: cut it off. */
-    if ((rc = evs_log_truncate(s, t->start + m.bytes))) {
+    if ((rc = evs_log_truncate(s, t->u.start + m.bytes))) {
       evs_set_broken(s, rc, evs_errmsg(s));
       return rc;
     }
-    t->flushed = m.bytes;
-    t->len = 0;
+    t->u.flushed = m.bytes;
+    t->u.len = 0;
   } else {
-    t->len = m.bytes - t->flushed;
+    t->u.len = m.bytes - t->u.flushed;
   }
   t->nrec = m.nrec;
   t->payload_bytes = m.payload_bytes;

@@ -10,6 +10,7 @@
 
 #include "evstore.h"
 #include "index.h"
+#include "segment.h"
 
 /* ---- Transactions ------------------------------------------------------ */
 #define OV_ACK 1 /* bits: an event acked then deleted in one txn has both */
@@ -37,12 +38,10 @@ typedef struct evs_mark {
 } evs_mark;
 
 struct evs_txn {
+  evs_unwritten u; /* first: segment.c reads it through an evs_txn * */
   evs_store *s;
-  int internal; /* begun by an autocommit call */
-  uint8_t *buf; /* records not yet written */
-  size_t len, cap;
-  uint64_t start;   /* segment offset where the transaction's records begin */
-  uint64_t flushed; /* bytes of them already written */
+  int internal;     /* begun by an autocommit call */
+  size_t cap;       /* of u.buf */
   int dirty;        /* a write was attempted: rollback truncates */
   int failed;       /* a write failed: commit refuses */
   uint32_t nrec;
@@ -86,5 +85,7 @@ evs_ov *evs_ov_find(const evs_txn *t, uint64_t id);
 /* What the given transaction (or, with t NULL, a reader) sees of id. */
 int evs_visible(const evs_store *s, const evs_txn *t, uint64_t id,
                 evs_ent *out, int64_t *acked_us);
+
+_Static_assert(offsetof(struct evs_txn, u) == 0, "segment.c reads a txn's evs_unwritten");
 
 #endif

@@ -74,10 +74,10 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
 
   uint64_t id = s->state.idx.base + s->state.idx.n;
   int64_t created = EVS_MAX(now, t->last_created);
-  uint32_t off = (uint32_t)(t->start + t->flushed + t->len);
+  uint32_t off = (uint32_t)(t->u.start + t->u.flushed + t->u.len);
   evs_ev_parts parts = {id,      created, p->prio, p->src,
                        p->typ,  p->idem, p->meta, p->z ? (const void *)p->z : p->payload};
-  evs_ev_encode(t->buf + t->len, &z, &parts);
+  evs_ev_encode(t->u.buf + t->u.len, &z, &parts);
 
   evs_ent e = {created, 0, off, (uint16_t)(s->cur->no % EVS_SLOTS),
                (uint8_t)(ENT_LIVE | p->prio | (p->idem ? ENT_KEY : 0)), 0};
@@ -90,7 +90,7 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   }
   touch(t, ls);
   touch(t, lt);
-  t->len += len; /* the record is in: the key now resolves to it */
+  t->u.len += len; /* the record is in: the key now resolves to it */
   if (p->idem) {
     evs_keyctx k = {s, t, &s->state.idx, p->idem, p->ilen};
     evs_idem_undo *u = &t->idem_undo[t->nidem];
@@ -332,8 +332,8 @@ static int put_ids_record(evs_txn *t, int type, int64_t at, const uint64_t *ids,
   if (!len) return evs_err(t->s, EVS_ETOOBIG, "too many ids in one call");
   int rc = evs_txn_reserve(t, len);
   if (rc) return rc;
-  evs_ids_encode(t->buf + t->len, type, at, ids, (uint32_t)n);
-  t->len += len;
+  evs_ids_encode(t->u.buf + t->u.len, type, at, ids, (uint32_t)n);
+  t->u.len += len;
   t->nrec++;
   return 0;
 }

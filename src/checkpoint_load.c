@@ -22,17 +22,17 @@
 static int walk_names(const uint8_t *p, size_t n, size_t at, uint32_t count,
                       uint64_t nent, size_t *end) {
   for (uint32_t i = 0; i < count; i++) {
-    if (n - at < 4) return -1;
+    if (n - at < 4) return EVS_ECORRUPT;
     uint32_t len = get_u32(p + at);
     at += 4;
-    if (!len || len > EVS_MAX_NAME || n - at < (size_t)len + 4) return -1;
+    if (!len || len > EVS_MAX_NAME || n - at < (size_t)len + 4) return EVS_ECORRUPT;
     at += len;
     uint32_t cnt = get_u32(p + at);
     at += 4;
-    if (n - at < (size_t)cnt * 4) return -1;
+    if (n - at < (size_t)cnt * 4) return EVS_ECORRUPT;
     for (uint32_t k = 0; k < cnt; k++) {
       uint32_t rel = get_u32(p + at + 4 * (size_t)k);
-      if (rel >= nent || (k && rel <= get_u32(p + at + 4 * (size_t)(k - 1)))) return -1;
+      if (rel >= nent || (k && rel <= get_u32(p + at + 4 * (size_t)(k - 1)))) return EVS_ECORRUPT;
     }
     at += (size_t)cnt * 4;
   }

@@ -1,7 +1,10 @@
 /*
 ** codec.h: the byte layout of everything the store writes (docs/FORMAT.md
-** is the prose version): the meta file, segment headers, and the four
-** record types. Also base64url for cursors.
+** is the prose version): the meta, settings, manifest, checkpoint and
+** dictionary files, segment headers, and the four record types. Other
+** modules call these encoders, decoders and accessors instead of reading
+** offsets. Also base64url for cursors. Decoders return 0 or EVS_ECORRUPT
+** (EVS_ENOMEM where they allocate), like the rest of the library.
 */
 #ifndef EVS_CODEC_H
 #define EVS_CODEC_H
@@ -30,7 +33,7 @@ typedef struct evs_meta {
 } evs_meta;
 
 void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]);
-/* 0, or -1 with a reason in why (static string). */
+/* 0, or EVS_ECORRUPT with a reason in why (static string). */
 int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 
 /* The index checkpoint "evstore.checkpoint" (docs/FORMAT.md): a header
@@ -73,7 +76,7 @@ typedef struct evs_settings {
 
 void evs_settings_encode(const evs_settings *st, uint64_t store_id, int64_t now,
                          uint8_t out[EVS_SETTINGS_SIZE]);
-/* 0, or -1 with a reason in why (static string): size, magic, checksum,
+/* 0, or EVS_ECORRUPT with a reason in why (static string): size, magic, checksum,
 ** version, store id, and every value within its range. */
 int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_settings *st,
                         const char **why);
@@ -121,8 +124,8 @@ typedef struct evs_manifest {
 /* Bytes of the encoding of a manifest with `count` segments. */
 size_t evs_manifest_len(uint32_t count);
 void evs_manifest_encode(const evs_manifest *m, uint8_t *out);
-/* Decode into m; m->segno/size are malloc'ed (free both). 0, -1 with why,
-** or -2 out of memory. */
+/* Decode into m; m->segno/size are malloc'ed (free both). 0, EVS_ECORRUPT
+** with why, or EVS_ENOMEM. */
 int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char **why);
 
 /* Record header: u64 xxh3 of bytes [8,len) | u32 len | u8 type | u8 flags
@@ -180,7 +183,8 @@ int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
 uint64_t evs_rec_next(const uint8_t *base, uint64_t from, uint64_t end, uint32_t *len);
 
 /* The ids of an ack or delete record (checked) of length len: *ids points
-** at its count x u64. 0, or -1 when the count does not fill the record. */
+** at its count x u64. 0, or EVS_ECORRUPT when the count does not fill the
+** record. */
 int evs_ids_decode(const uint8_t *rec, uint32_t len, const uint8_t **ids, uint32_t *count);
 
 /* Sizes of an event record's parts, for encoding. */
@@ -220,8 +224,8 @@ uint32_t evs_commit_nrec(const uint8_t *rec);
 
 /* Decode an event record (already checked) into ev with pointers into the
 ** record. Payload fields describe the stored bytes; *zstd and *raw_len
-** tell whether and to what they decompress. Returns 0 or -1 if the
-** lengths disagree with the record (corrupt). */
+** tell whether and to what they decompress. Returns 0, or EVS_ECORRUPT if
+** the lengths disagree with the record. */
 int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
                   uint32_t *raw_len);
 
@@ -237,12 +241,13 @@ int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
 void evs_dict_file_encode(uint8_t *out, uint64_t store_id, uint32_t dict_id, uint32_t len,
                           int64_t written_us);
 /* Check a dictionary file of n bytes: 0 with *dict / *len / *dict_id set,
-** or -1 with a reason in why (static string). */
+** or EVS_ECORRUPT with a reason in why (static string). */
 int evs_dict_file_decode(const uint8_t *p, size_t n, uint64_t store_id, const uint8_t **dict,
                          uint32_t *len, uint32_t *dict_id, const char **why);
 
 /* base64url without padding. enc returns the length written (out needs
-** 4*ceil(n/3)+1 bytes, NUL-terminated). dec returns bytes written or -1. */
+** 4*ceil(n/3)+1 bytes, NUL-terminated). dec returns bytes written, or
+** EVS_ECORRUPT (not base64url, or more than cap bytes). */
 size_t evs_b64_encode(const uint8_t *in, size_t n, char *out);
 int evs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap);
 

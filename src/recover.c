@@ -383,7 +383,7 @@ static int log_open_dir(evs_store *s) {
   const char *why = NULL;
   int d = evs_manifest_decode(buf, n, &m, &why);
   free(buf);
-  if (d == -2) rc = evs_err(s, EVS_ENOMEM, "out of memory");
+  if (d == EVS_ENOMEM) rc = evs_err(s, EVS_ENOMEM, "out of memory");
   else if (d) rc = evs_err(s, EVS_ECORRUPT, "%s: %s", mpath, why);
   else if (m.store_id != s->meta.store_id)
     rc = evs_err(s, EVS_ECORRUPT, "%s belongs to another store", mpath);

@@ -541,7 +541,7 @@ int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *out)
     if (e == -ENOENT)
       rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s has no %s", dir, EVS_MANIFEST_NAME);
     else if (e) rc = evs_err_io(NULL, -e, "cannot read", EVS_MANIFEST_NAME);
-    else if (d == -2) rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
+    else if (d == EVS_ENOMEM) rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     else if (d) rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s/%s: %s", dir, EVS_MANIFEST_NAME, why);
     else if (r.man.store_id != r.meta.store_id)
       rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s/%s belongs to another store", dir,

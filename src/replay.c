@@ -30,10 +30,10 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
   evs_event ev;
   int z;
   uint32_t raw;
-  if (evs_ev_decode(r, len, &ev, &z, &raw)) return -1;
+  if (evs_ev_decode(r, len, &ev, &z, &raw)) return EVS_ECORRUPT;
   evs_index *x = &st->idx;
   /* Ids only grow; gaps are events compaction removed. */
-  if (ev.id < x->base + x->n || ev.id >= id_limit || ev.id - x->base >= UINT32_MAX) return -1;
+  if (ev.id < x->base + x->n || ev.id >= id_limit || ev.id - x->base >= UINT32_MAX) return EVS_ECORRUPT;
   if (evs_index_extend(x, ev.id)) return EVS_ENOMEM;
   evs_ent e = {ev.created_us, 0, off, (uint16_t)(g->no % EVS_SLOTS),
                (uint8_t)(ENT_LIVE | ev.priority | (ev.idempotency_key ? ENT_KEY : 0)), 0};
@@ -84,20 +84,20 @@ static int replay_ids(const evs_store *s, evs_state *st, const uint8_t *r, uint3
                       int type) {
   const uint8_t *ids;
   uint32_t cnt;
-  if (evs_ids_decode(r, len, &ids, &cnt)) return -1;
+  if (evs_ids_decode(r, len, &ids, &cnt)) return EVS_ECORRUPT;
   int64_t at = type == EVS_REC_ACK ? evs_ack_at(r) : 0;
   evs_index *x = &st->idx;
   for (uint32_t i = 0; i < cnt; i++) {
     uint64_t id = evs_ids_at(ids, i);
-    if (id >= x->base + x->n) return -1; /* not appended yet */
+    if (id >= x->base + x->n) return EVS_ECORRUPT; /* not appended yet */
     /* An event compaction removed after this record was written. */
     if (id < x->base) continue;
     uint64_t rel = id - x->base;
     evs_ent *e = evs_ent_at(x, rel);
     if (!(e->flags & ENT_LIVE)) continue;
-    if (e->flags & ENT_DELETED) return -1;
+    if (e->flags & ENT_DELETED) return EVS_ECORRUPT;
     if (type == EVS_REC_ACK) {
-      if (e->flags & ENT_ACKED) return -1;
+      if (e->flags & ENT_ACKED) return EVS_ECORRUPT;
       evs_mark_acked(st, rel, e, at);
     } else {
       evs_mark_deleted(s, st, rel, e);
@@ -136,7 +136,7 @@ int evs_log_replay(const evs_store *s, evs_state *st, const evs_seg *g, uint64_t
     else if (type == EVS_REC_ACK || type == EVS_REC_DELETE)
       rc = replay_ids(s, st, r, len, type);
     else if (evs_commit_nrec(r) != intx)
-      rc = -1; /* commit: must count the records before it */
+      rc = EVS_ECORRUPT; /* commit: must count the records before it */
     if (type == EVS_REC_COMMIT)
       intx = 0;
     else

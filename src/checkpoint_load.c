@@ -40,7 +40,8 @@ static int walk_names(const uint8_t *p, size_t n, size_t at, uint32_t count,
   return 0;
 }
 
-int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
+int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file) {
+  *file = NULL;
   s->ckpt_state = EVS_CHECKPOINT_OFF;
   if (s->opt.checkpoint_bytes < 0) return 0;
   uint8_t *p;
@@ -108,14 +109,13 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
     }
   }
   s->ckpt_state = EVS_CHECKPOINT_LOADED;
-  s->ckpt_buf = p;
+  *file = p;
   *seg = i;
   *off = pos;
   return 0;
 }
 
-int evs_checkpoint_load(evs_store *s) {
-  const uint8_t *p = s->ckpt_buf;
+int evs_checkpoint_load(evs_store *s, const uint8_t *p) {
   evs_index *x = &s->state.idx;
   uint64_t nent = get_u64(p + EVS_CKH_N);
   int rc = 0;
@@ -190,7 +190,5 @@ int evs_checkpoint_load(evs_store *s) {
     s->state.payload_stored = get_u64(p + EVS_CKH_PSTORED);
     s->state.last_created = (int64_t)get_u64(p + EVS_CKH_LASTCR);
   }
-  free(s->ckpt_buf);
-  s->ckpt_buf = NULL;
   return rc ? evs_err(s, rc, "out of memory loading the checkpoint") : 0;
 }

@@ -177,16 +177,15 @@ static int check_first_ids(evs_store *s) {
 static int recover(evs_store *s) {
   size_t first = 0;
   uint64_t from = EVS_SEG_HDR;
-  int rc = evs_checkpoint_find(s, &first, &from);
+  uint8_t *ck;
+  int rc = evs_checkpoint_find(s, &first, &from, &ck);
   if (rc) return rc;
   /* The last segment is always checked whole: it is where a crash tears
   ** the log, and a checkpoint beyond what survives there is stale. */
   size_t last = s->nsegs - 1;
-  if ((rc = check_segment(s, last, EVS_SEG_HDR))) return rc;
+  if ((rc = check_segment(s, last, EVS_SEG_HDR))) goto done;
   if (s->ckpt_state == EVS_CHECKPOINT_LOADED && first == last && from > s->segs[last]->size) {
     s->ckpt_state = EVS_CHECKPOINT_STALE;
-    free(s->ckpt_buf);
-    s->ckpt_buf = NULL;
     first = 0;
     from = EVS_SEG_HDR;
   }
@@ -194,20 +193,22 @@ static int recover(evs_store *s) {
   ** checked when written, and every read checks its record); the ones
   ** after it are checked whole. */
   for (size_t i = first; i < last; i++)
-    if ((rc = check_segment(s, i, i == first ? from : EVS_SEG_HDR))) return rc;
-  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s))) return rc;
+    if ((rc = check_segment(s, i, i == first ? from : EVS_SEG_HDR))) goto done;
+  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s, ck))) goto done;
   s->open_replayed = 0;
   for (size_t i = first; i < s->nsegs; i++) {
     char path[EVS_PATH_BUF];
     evs_seg_path(s, s->segs[i]->no, path, sizeof path);
     uint64_t start = i == first ? from : EVS_SEG_HDR;
     if ((rc = evs_log_replay(s, &s->state, s->segs[i], start, s->segs[i]->size, path)))
-      return rc;
+      goto done;
     s->open_replayed += s->segs[i]->size - start;
   }
   /* A checkpoint that covers the whole log need not be written again. */
   s->ckpt_dirty = s->ckpt_state != EVS_CHECKPOINT_LOADED || s->open_replayed;
-  return 0;
+done:
+  free(ck);
+  return rc;
 }
 
 /* Start the log of a new store: segment 1, then the manifest naming it. */

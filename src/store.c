@@ -324,7 +324,6 @@ static int lock_dir(evs_store *s) {
 
 static void store_free(evs_store *s) {
   evs_maint_stop(s);
-  free(s->ckpt_buf);
   if (s->epochs) {
     evs_epochs_free(s);
     pthread_mutex_destroy(&s->cmu);

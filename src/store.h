@@ -1,27 +1,27 @@
 /*
-** store.h: the internal shape of a store, shared by the library's files.
+** store.h: the store's shared state and the one lock order.
 **
 ** Locking (outermost first; a thread holding one may take only those
-** below it):
+** below it). This is the whole order; docs/ARCHITECTURE.md repeats it.
 **   cmu    compaction (compact.c): one pass at a time, held for the pass.
 **   ckmu   checkpoints (checkpoint.c): one writer of evstore.checkpoint
 **          at a time, held from serialising the index to the rename.
-**   wmu    the write transaction: one writer at a time, held from
+**   wmu    the writer (writer.c): one writing thread at a time, held from
 **          evs_txn_begin to commit/rollback (autocommit calls take it too;
-**          maintenance holds it without a transaction). A thread holding
-**          it gets EVS_EBUSY from the calls that need cmu or ckmu rather
-**          than waiting for them.
+**          maintenance and evs_verify hold it without a transaction). A
+**          thread holding it gets EVS_EDEADLK from the calls that need cmu
+**          or ckmu rather than waiting for them.
 **   ilock  rwlock over the index and segment table: readers share it for
 **          the few microseconds of a lookup or page; the writer takes it
 **          exclusively only to mutate. Readers are never blocked by an open
 **          transaction.
-**   smu    group commit state (written / synced log positions), and the
-**          checkpoint counters.
+**   smu    group commit state (written / synced log positions), the
+**          checkpoint and compaction counters, and setting `broken`.
 **   bgmu   the maintenance thread's work bits and its last error.
 **   poolmu the zstd context pools and the start of the batch worker.
 **   The last three are leaves, never held together. So are worker.c's
-**   mutex, an append batch's error mutex, and the epoch list's mutex
-**   (compact.c).
+**   mutex, an append batch's error mutex (write.c), and the epoch list's
+**   mutex (segment.c).
 */
 #ifndef EVS_STORE_H
 #define EVS_STORE_H
@@ -41,106 +41,118 @@
 /* ---- Store ------------------------------------------------------------- */
 typedef struct evs_worker evs_worker;
 
+/* Each field says who may touch it:
+**   fixed    set while opening (one thread), only read afterwards;
+**   wmu      the writer (writer.h): read and written holding it;
+**   ilock    read under ilock shared, written under it exclusively (and
+**            only by a thread that also holds wmu, unless said otherwise);
+**   smu / poolmu / bgmu / ckmu / cmu   under that mutex;
+**   atomic   __atomic loads and stores, ordering as noted.
+*/
 struct evs_store {
-  char *dir; /* NULL in memory */
-  const evs_io *io;
-  evs_options opt; /* resolved: no zero "defaults" left; [store] fields
-                      are the recorded settings */
-  evs_meta meta;
-  int lock_fd;
-  int fmode;    /* mode of the files the store creates: no more than its
-                   existing files allow */
-  int made_dir; /* this open created the directory */
+  /* ---- identity and options (store.c) ---- */
+  char *dir;         /* fixed; NULL in memory */
+  const evs_io *io;  /* fixed */
+  evs_options opt;   /* fixed: resolved, no zero "defaults" left; [store]
+                        fields are the recorded settings */
+  evs_meta meta;     /* fixed */
+  int lock_fd;       /* fixed: holds the flock */
+  int fmode;         /* fixed: mode of the files the store creates, no more
+                        than its existing files allow */
+  int made_dir;      /* fixed: this open created the directory */
+  /* Maintenance wanted (EVS_BG_* bits): fixed, set by the store layer to
+  ** maint.c's evs_maint_kick; the log, transactions and the dictionary call
+  ** evs_notify and never maintenance itself (docs/ARCHITECTURE.md). */
+  void (*notify)(evs_store *s, int work);
 
+  /* ---- the writer (writer.c, txn.c) ---- */
   pthread_mutex_t wmu;
   const void *writer; /* atomic: identity of the thread holding wmu */
-  evs_txn *txn; /* atomic: the open transaction; written only by the thread
-                   that begins or ends it, holding wmu */
-
-  pthread_rwlock_t ilock;
-  evs_state state; /* under ilock: shared by readers, mutated by the
-                      writer holding it exclusively */
-  uint64_t txn_seq;  /* under wmu */
-  uint64_t vis_n; /* rel < vis_n are committed (under ilock) */
-
-  evs_seg **slots; /* by no % EVS_SLOTS, grown on demand */
-  size_t nslots;
-  evs_seg **segs; /* in order */
-  size_t nsegs, segs_cap;
-  evs_seg *cur;
-  uint64_t next_segno;          /* no number below it is free (under wmu) */
-  uint64_t segno_held; /* atomic: the number compaction took for the segment
-                          it is writing (0: none); set under wmu */
-  uint64_t man_gen, man_layout; /* of the manifest on disk */
-
-  pthread_mutex_t smu;
-  pthread_cond_t scv;
-  uint64_t written_lsn, synced_lsn;
-  int written_fd, syncing;
-  int dir_dirty; /* a rename in the directory is not synced yet */
-  int broken; /* nonzero: writes refused with EVS_EREADONLY. Written once,
-                 under smu, after broken_why (release); read without a
-                 lock (acquire) */
+  evs_txn *txn;       /* atomic: the open transaction; written only by the
+                         thread that begins or ends it, holding wmu */
+  uint64_t txn_seq;   /* wmu */
+  int broken;         /* nonzero: writes refused with EVS_EREADONLY. Written
+                         once, under smu, after broken_why (release); read
+                         without a lock (acquire) */
   char broken_why[200];
 
+  /* ---- the index (index.c, replay.c, txn.c) ---- */
+  pthread_rwlock_t ilock;
+  evs_state state;   /* ilock */
+  uint64_t vis_n;    /* ilock: rel < vis_n are committed */
+
+  /* ---- segments (segment.c, log.c, recover.c) ---- */
+  evs_seg **slots;   /* ilock: by no % EVS_SLOTS, grown on demand */
+  size_t nslots;     /* ilock */
+  evs_seg **segs;    /* ilock: in log order */
+  size_t nsegs, segs_cap; /* ilock */
+  evs_seg *cur;      /* ilock: the open segment (its size: the writer's) */
+  uint64_t next_segno;  /* wmu: no number below it is free */
+  uint64_t segno_held;  /* atomic, set under wmu: the number compaction took
+                           for the segment it is writing (0: none) */
+  uint64_t man_gen, man_layout; /* wmu: of the manifest on disk */
+
+  /* ---- group commit and counters (log.c) ---- */
+  pthread_mutex_t smu;
+  pthread_cond_t scv;
+  uint64_t written_lsn, synced_lsn; /* smu */
+  int written_fd, syncing;          /* smu */
+  int dir_dirty;     /* smu: a rename in the directory is not synced yet */
+  uint64_t log_bytes, ckpt_log_bytes; /* smu: committed in total / at the
+                                         last checkpoint */
+  int ckpt_dirty;    /* smu: the index changed since the last checkpoint
+                        was serialised */
+  uint64_t ckpts_written; /* smu */
+  uint64_t compactions, compact_removed_events; /* smu */
+
+  /* ---- what open found (recover.c, checkpoint_load.c) ---- */
+  uint64_t rec_bytes_dropped, rec_records_dropped; /* fixed */
+  uint64_t open_replayed; /* fixed: log bytes replayed */
+  int ckpt_state;    /* fixed: EVS_CHECKPOINT_* */
+  int ckpt_off;      /* fixed: evstore.checkpoint is not a regular file,
+                        so this handle writes none */
+  uint64_t vouch_segno, vouch_off; /* fixed: a checkpoint file that checks
+                        out says the log up to here was durable (0: none) */
+
+  /* ---- compression (compress.c) and the batch worker (worker.c) ---- */
   pthread_mutex_t poolmu;
-  ZSTD_CCtx **cpool;
-  size_t ncpool, cpool_cap;
-  ZSTD_DCtx **dpool;
-  size_t ndpool, dpool_cap;
-  evs_worker *worker; /* the batch helper thread (worker.c); set under poolmu */
-  int worker_off;     /* it could not be started: do not try again */
+  ZSTD_CCtx **cpool;  /* poolmu */
+  size_t ncpool, cpool_cap; /* poolmu */
+  ZSTD_DCtx **dpool;  /* poolmu */
+  size_t ndpool, dpool_cap; /* poolmu */
+  evs_worker *worker; /* poolmu: the batch helper thread */
+  int worker_off;     /* poolmu: it could not be started: do not retry */
 
-  uint64_t rec_bytes_dropped, rec_records_dropped;
-
-  /* Compaction (compact.c): one at a time; segments it replaced stay
-  ** mapped until no page filled before their retirement is alive. */
+  /* ---- compaction (compact.c): one pass at a time; segments it replaced
+  ** stay mapped until no page filled before their retirement is alive ---- */
   pthread_mutex_t cmu;
-  struct evs_epochs *epochs;
-  uint64_t compactions, compact_removed_events;
+  struct evs_epochs *epochs; /* fixed pointer; the list has its own mutex */
 
-  /* Background maintenance (maint.c): periodic checkpoints and automatic
-  ** compaction, on a thread started on first need. */
-  /* Maintenance wanted (EVS_BG_* bits): the store layer sets it at open
-  ** to maint.c's evs_maint_kick; the log, transactions and the dictionary
-  ** call evs_notify and never maintenance itself (ARCHITECTURE.md). */
-  void (*notify)(evs_store *s, int work);
+  /* ---- background maintenance (maint.c): periodic checkpoints and
+  ** automatic compaction, on a thread started on first need ---- */
   pthread_mutex_t bgmu;
   pthread_cond_t bgcv;
-  pthread_t bg;
-  int bg_started, bg_stop, bg_work; /* EVS_BG_* bits */
-  int bg_rc;
-  char bg_err[200];
+  pthread_t bg;      /* bgmu (joined at close) */
+  int bg_started, bg_stop, bg_work; /* bgmu; bg_work: EVS_BG_* bits */
+  int bg_rc;         /* bgmu: last failure */
+  char bg_err[200];  /* bgmu */
 
-  /* Checkpoints: state at open, the file accepted by find (freed by
-  ** load), log bytes committed in total and at the last checkpoint. */
-  pthread_mutex_t ckmu; /* one checkpoint writer at a time (lock order above) */
-  int ckpt_state;
-  int ckpt_off;      /* evstore.checkpoint is not a regular file: none are
-                        written by this handle */
-  uint64_t vouch_segno, vouch_off; /* a checkpoint file that checks out
-                        says the log up to here was durable (0: none) */
-  uint8_t *ckpt_buf;
-  uint64_t open_replayed;
-  uint64_t log_bytes, ckpt_log_bytes; /* under smu */
-  int ckpt_dirty; /* the index has changed since the last checkpoint was
-                     serialised (under smu; set by whoever holds wmu) */
-  uint64_t ckpt_file_bytes; /* size of evstore.checkpoint */
-  uint64_t ckpts_written;
+  /* ---- checkpoints (checkpoint.c) ---- */
+  pthread_mutex_t ckmu; /* one checkpoint writer at a time */
+  uint64_t ckpt_file_bytes; /* atomic: size of evstore.checkpoint */
 
-  /* The dictionary for small payloads (dict.c): published once (atomic
-  ** pointers), then read without locks. While there is none and one is
-  ** wanted, dict_collect is set and commits count their events down
-  ** dict_countdown (both atomic) to the next training, which samples the
-  ** committed log. */
-  ZSTD_CDict *cdict;
-  ZSTD_DDict *ddict;
-  uint32_t dict_id;
-  int dict_state; /* EVS_DICT_* (atomic) */
-  char dict_why[300];
-  uint64_t dict_file_bytes;
-  int dict_collect;
-  int64_t dict_countdown;
+  /* ---- the dictionary for small payloads (dict.c): published once
+  ** (release), then read without locks (acquire). While there is none and
+  ** one is wanted, dict_collect is set and commits count their events down
+  ** dict_countdown to the next training, which samples the log ---- */
+  ZSTD_CDict *cdict;   /* atomic */
+  ZSTD_DDict *ddict;   /* atomic */
+  uint32_t dict_id;    /* written before ddict is published */
+  int dict_state;      /* atomic: EVS_DICT_* */
+  char dict_why[300];  /* written before dict_state changes */
+  uint64_t dict_file_bytes; /* atomic */
+  int dict_collect;    /* atomic */
+  int64_t dict_countdown; /* atomic */
 };
 
 static inline int64_t evs_now(const evs_store *s) {

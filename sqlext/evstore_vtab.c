@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef SQLITE_CORE
@@ -291,27 +290,10 @@ static int vt_lib_error(vtab *vt, int rc) {
   return vt_error(vt, sq, "evstore: %s", evs_errmsg(vt->sh->s));
 }
 
-/* "7d", "24h", "30m", "45s", "250ms", a plain number of µs, or "forever". */
+/* The library's grammar (evs_duration_parse): "7d", "24h", "30m", "45s",
+** "250ms", "10us", a plain number of µs, "forever" or "0" (forever). */
 static int parse_duration(const char *v, int64_t *out) {
-  if (!strcmp(v, "forever") || !strcmp(v, "0")) {
-    *out = -1;
-    return 0;
-  }
-  char *end;
-  errno = 0;
-  long long n = strtoll(v, &end, 10);
-  if (errno || end == v || n <= 0) return -1;
-  int64_t mul = !*end                  ? 1
-                : !strcmp(end, "us")   ? 1
-                : !strcmp(end, "ms")   ? 1000
-                : !strcmp(end, "s")    ? 1000000
-                : !strcmp(end, "m")    ? 60000000LL
-                : !strcmp(end, "h")    ? 3600000000LL
-                : !strcmp(end, "d")    ? 86400000000LL
-                                       : 0;
-  if (!mul || n > INT64_MAX / mul) return -1;
-  *out = n * mul;
-  return 0;
+  return evs_duration_parse(v, strlen(v), out) ? -1 : 0;
 }
 
 static int parse_uint(const char *v, uint32_t *out) {
@@ -1082,35 +1064,22 @@ static int name_filter(sqlite3_value *v, const char **name, int *exact) {
 ** minute (16) or second (19), or into the fraction (20..26), when it
 ** begins the created_at of some time: the first such time in *start. */
 static int prefix_start(const char *s, int k, int64_t *start) {
-  static const int at[7] = {0, 5, 8, 11, 14, 17, 20}, width[7] = {4, 2, 2, 2, 2, 2, 6};
-  int f[7] = {0, 1, 1, 0, 0, 0, 0}; /* missing fields: the first of their range */
-  for (int i = 0; i < 7 && at[i] < k; i++) {
-    f[i] = 0;
-    for (int j = 0; j < width[i]; j++)
-      f[i] = f[i] * 10 + (at[i] + j < k ? s[at[i] + j] - '0' : 0);
-  }
-  if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59)
-    return 0;
-  struct tm tm = {0};
-  tm.tm_year = f[0] - 1900;
-  tm.tm_mon = f[1] - 1;
-  tm.tm_mday = f[2];
-  tm.tm_hour = f[3];
-  tm.tm_min = f[4];
-  tm.tm_sec = f[5];
-  *start = (int64_t)timegm(&tm) * 1000000 + f[6];
-  /* The proof: formatted back, the time begins with s (timegm rolls
-  ** 02-30 into March; years below 1000 print narrower). */
-  char back[32];
-  evs_fmt_time(*start, back);
-  return !memcmp(back, s, (size_t)k);
+  /* The prefix completed with the first of each missing field's range,
+  ** parsed by the library (which refuses 02-30, hour 24...); formatted
+  ** back, the time must begin with s. */
+  char full[EVS_TIME_BUF];
+  memcpy(full, "0000-01-01T00:00:00.000000Z", EVS_TIME_BUF);
+  memcpy(full, s, (size_t)k);
+  char back[EVS_TIME_BUF];
+  return !evs_time_parse(full, EVS_TIME_BUF - 1, start) && !evs_time_format(*start, back) &&
+         !memcmp(back, s, (size_t)k);
 }
 
 /* created_at op v, narrowed to created_us in [*lo, *hi]: a superset of
 ** the rows SQLite accepts (it compares the text of every row: the
 ** constraint is not omitted). Returns 0 when no row can match.
 **
-** created_at is evs_fmt_time's "YYYY-MM-DDTHH:MM:SS.ffffffZ", 27 bytes
+** created_at is evs_time_format's "YYYY-MM-DDTHH:MM:SS.ffffffZ", 27 bytes
 ** for every created time (years 1970..9999; appends refuse other clock
 ** values), with fixed-width, zero-padded fields from the most
 ** significant: between two times, created_at text order is time order,
@@ -1363,8 +1332,8 @@ static int xFilter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr,
 }
 
 static void result_time(sqlite3_context *ctx, int64_t us) {
-  char buf[32];
-  evs_fmt_time(us, buf);
+  char buf[EVS_TIME_BUF];
+  evs_time_format(us, buf);
   sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
@@ -1650,38 +1619,16 @@ static void compact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 static void stats_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   evs_store *s = func_store(ctx, argv[0], "evstore_stats");
   if (!s) return;
-  evs_stats st;
-  evs_options o;
-  if (evs_stats_get(s, &st) || evs_store_options(s, &o)) {
+  char *j = sqlite3_malloc(EVS_STATS_JSON_SIZE);
+  if (!j) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if (evs_stats_json(s, j, EVS_STATS_JSON_SIZE)) {
+    sqlite3_free(j);
     sqlite3_result_error(ctx, evs_errmsg(s), -1);
     return;
   }
-  char *j = sqlite3_mprintf(
-      "{\"pending\":%llu,\"acknowledged\":%llu,\"next_id\":%llu,"
-      "\"segments\":%llu,\"disk_bytes\":%llu,\"payload_bytes\":%llu,"
-      "\"payload_stored_bytes\":%llu,\"compression_ratio\":%.3f,"
-      "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
-      "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
-      "\"checkpoint_state\":%d,\"open_replayed_bytes\":%llu,\"checkpoints_written\":%llu,"
-      "\"compactions\":%llu,\"compact_removed_events\":%llu,\"maintenance_error\":%d,"
-      "\"dict_state\":%d,\"dict_id\":%u,\"store_id\":\"%016llx\",\"settings\":{"
-      "\"retention_us\":%lld,\"idempotency_window_us\":%lld,\"max_payload\":%u,"
-      "\"max_metadata\":%u,\"compress_threshold\":%u,\"compress_level\":%d,"
-      "\"dict_compress\":%s,\"segment_size\":%u}}",
-      (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
-      (unsigned long long)st.next_id, (unsigned long long)st.segments,
-      (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
-      (unsigned long long)st.payload_stored_bytes, st.compression_ratio,
-      (long long)st.oldest_pending_age_us, (unsigned long long)st.index_bytes,
-      (unsigned long long)st.recovered_bytes_dropped,
-      (unsigned long long)st.recovered_records_dropped, st.checkpoint_state,
-      (unsigned long long)st.open_replayed_bytes, (unsigned long long)st.checkpoints_written,
-      (unsigned long long)st.compactions, (unsigned long long)st.compact_removed_events,
-      st.maintenance_error, st.dict_state, (unsigned)st.dict_id,
-      (unsigned long long)st.store_id, (long long)o.retention_us,
-      (long long)o.idempotency_window_us, o.max_payload, o.max_metadata,
-      o.compress_threshold, o.compress_level, o.dict_compress > 0 ? "true" : "false",
-      o.segment_size);
   sqlite3_result_text(ctx, j, -1, sqlite3_free);
 }
 

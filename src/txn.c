@@ -16,6 +16,7 @@
 #include "error.h"
 #include "json.h"
 #include "store.h"
+#include "text.h"
 #include "util.h"
 #include "writer.h"
 
@@ -23,27 +24,6 @@
 
 /* ---- Validation -------------------------------------------------------- */
 
-
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. Rejects
-** overlongs, surrogates and code points above U+10FFFF. *cp gets it. */
-static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp) {
-  unsigned c = p[0];
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) return *cp = c, 1;
-  if (c >= 0xC2 && c <= 0xDF) len = 2, v = c & 0x1F, min = 0x80;
-  else if (c >= 0xE0 && c <= 0xEF) len = 3, v = c & 0x0F, min = 0x800;
-  else if (c >= 0xF0 && c <= 0xF4) len = 4, v = c & 0x07, min = 0x10000;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((p[i] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (p[i] & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return len;
-}
 
 static int check_name(evs_store *s, const char *what, const char *in,
                       const char **out, size_t *outlen) {
@@ -57,7 +37,7 @@ static int check_name(evs_store *s, const char *what, const char *in,
   const unsigned char *p = (const unsigned char *)in;
   for (size_t i = 0; i < n;) {
     uint32_t cp;
-    size_t l = utf8_seq(p + i, n - i, &cp);
+    size_t l = evs_utf8_seq(p + i, n - i, &cp);
     if (!l) return evs_err(s, EVS_EINVAL, "%s is not valid UTF-8 (byte %zu)", what, i);
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
       return evs_err(s, EVS_EINVAL, "%s contains a control character (byte %zu)",
@@ -116,7 +96,7 @@ static int prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
     const unsigned char *k = (const unsigned char *)p->idem;
     for (size_t i = 0; i < p->ilen;) {
       uint32_t cp;
-      size_t l = utf8_seq(k + i, p->ilen - i, &cp);
+      size_t l = evs_utf8_seq(k + i, p->ilen - i, &cp);
       if (!l)
         return evs_err(s, EVS_EINVAL, "idempotency_key is not valid UTF-8 (byte %zu)", i);
       i += l;
@@ -553,7 +533,7 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
                      evs_append_result *res) {
   evs_store *s = t->s;
   memset(res, 0, sizeof *res);
-  /* created_at (evs_fmt_time) is fixed-width, and so sorts as text in
+  /* created_at (evs_time_format) is fixed-width, and so sorts as text in
   ** time order, only for these years; the SQL module relies on that. */
   if (now < 0 || now > EVS_TIME_MAX)
     return evs_err(s, EVS_EINVAL,
@@ -877,8 +857,8 @@ static int ack_one(evs_txn *t, uint64_t id, int64_t now, int64_t *at) {
   pthread_rwlock_unlock(&s->ilock);
   if (rc) return evs_err(s, EVS_ENOTFOUND, "event %" PRIu64 " not found", id);
   if (e.flags & ENT_ACKED) {
-    char ts[32];
-    evs_fmt_time(when, ts);
+    char ts[EVS_TIME_BUF];
+    evs_time_format(when, ts);
     return evs_err(s, EVS_ECONFLICT,
                    "event %" PRIu64 " is already acknowledged (at %s)", id, ts);
   }

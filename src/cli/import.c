@@ -177,26 +177,31 @@ static const char *string_member(rec *o, char *v, size_t len, const char *name,
              null_ok ? " or null" : "");
     return NULL;
   }
-  const char *why;
-  if (jl_decode(v + 1, len - 2, v, &why) < 0) {
-    snprintf(o->why, sizeof o->why, "\"%s\": %s", name, why);
+  /* The line was checked whole, so only a NUL can stop it being a C
+  ** string. Decoding in place ends it with a NUL where the closing quote
+  ** was (or earlier). */
+  size_t n;
+  if (evs_json_string_decode(v + 1, len - 2, v, &n) || strlen(v) != n) {
+    snprintf(o->why, sizeof o->why, "\"%s\": string contains \\u0000", name);
     return NULL;
   }
   return v;
 }
 
-/* Fill o->ev from the members the scanner found; o->why on a problem. */
-static void to_event(rec *o, const jl_scan *sc) {
+/* Fill o->ev from the members of the checked object in o->buf[0..len);
+** o->why on a problem. */
+static void to_event(rec *o, size_t len) {
   int seen[M_NKNOWN] = {0};
-  for (size_t i = 0; i < sc->nm && !o->why[0]; i++) {
-    const jl_member *m = &sc->m[i];
-    const char *name = o->buf + m->name;
-    char *v = o->buf + m->val;
+  size_t pos = 0;
+  evs_json_span nm, val;
+  while (!o->why[0] && !evs_json_member_next(o->buf, len, &pos, &nm, &val)) {
+    const char *name = o->buf + nm.off;
+    char *v = o->buf + val.off;
     int k = 0;
-    while (k < M_NKNOWN && !jl_name_is(name, m->name_len, members[k])) k++;
+    while (k < M_NKNOWN && !jl_name_is(name, nm.len, members[k])) k++;
     if (k == M_NKNOWN) {
       snprintf(o->why, sizeof o->why, "unknown member \"%.*s\"",
-               (int)(m->name_len > 40 ? 40 : m->name_len), name);
+               (int)(nm.len > 40 ? 40 : nm.len), name);
       break;
     }
     if (seen[k]++) {
@@ -205,26 +210,26 @@ static void to_event(rec *o, const jl_scan *sc) {
     }
     switch (k) {
     case M_SOURCE:
-      o->ev.source = string_member(o, v, m->val_len, members[k], 0);
+      o->ev.source = string_member(o, v, val.len, members[k], 0);
       break;
     case M_TYPE:
-      o->ev.event_type = string_member(o, v, m->val_len, members[k], 0);
+      o->ev.event_type = string_member(o, v, val.len, members[k], 0);
       break;
     case M_PAYLOAD:
       o->ev.payload = v;
-      o->ev.payload_len = m->val_len;
+      o->ev.payload_len = val.len;
       break;
     case M_METADATA:
-      if (m->val_len == 4 && !memcmp(v, "null", 4)) break;
+      if (val.len == 4 && !memcmp(v, "null", 4)) break;
       o->ev.metadata = v;
-      o->ev.metadata_len = m->val_len;
+      o->ev.metadata_len = val.len;
       break;
     case M_KEY:
-      o->ev.idempotency_key = string_member(o, v, m->val_len, members[k], 1);
+      o->ev.idempotency_key = string_member(o, v, val.len, members[k], 1);
       break;
     case M_PRIORITY: {
       const char *p = v;
-      size_t l = m->val_len;
+      size_t l = val.len;
       if (v[0] == '"') {
         if (!(p = string_member(o, v, l, members[k], 0))) break;
         l = strlen(p);
@@ -246,8 +251,6 @@ static void to_event(rec *o, const jl_scan *sc) {
 ** error or out of memory. A malformed object is returned with o->why set. */
 static int read_record(importer *im, rec *o) {
   reader *r = &im->r;
-  jl_scan sc;
-  jl_scan_init(&sc);
   char *buf = NULL;
   size_t len = 0, cap = 0, line2 = 0, lines = 0;
   memset(o, 0, sizeof *o);
@@ -294,17 +297,20 @@ static int read_record(importer *im, rec *o) {
       if (lines > 1 && reject_open(r, o, buf, len, line2)) goto fail;
       break;
     }
-    int rc = jl_scan_feed(&sc, buf, len);
-    if (rc == JL_MORE) continue;
-    if (rc == JL_DONE) {
+    /* Checked whole again as each line comes: an object rarely spans
+    ** more than one or two lines. */
+    size_t at;
+    const char *why;
+    int more;
+    if (!evs_json_check(buf, len, &at, &why, &more)) {
       o->buf = buf;
-      to_event(o, &sc);
+      to_event(o, len);
       return 1;
     }
-    if (lines == 1 || sc.err_pos < line2) {
+    if (more) continue;
+    if (lines == 1 || at < line2) {
       /* The first line's own problem. */
-      snprintf(o->why, sizeof o->why, "invalid JSON at column %zu: %s", sc.err_pos + 1,
-               sc.why);
+      snprintf(o->why, sizeof o->why, "invalid JSON at column %zu: %s", at + 1, why);
     } else {
       snprintf(o->why, sizeof o->why,
                "JSON object not closed at the end of the line, and line %zu does not "

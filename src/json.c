@@ -656,6 +656,7 @@ int evs_json_member_next(const char *obj, size_t len, size_t *pos, evs_json_span
                          evs_json_span *value) {
   if (!obj || !pos || *pos > len) return EVS_EINVAL;
   const uc *s = (const uc *)obj, *end = s + len, *q = s + *pos;
+  if (*pos == len && len) return EVS_ENOTFOUND; /* asked again after the end */
   if (*pos == 0) {
     q = skip_ws(q, end);
     if (q == end || *q != '{') return EVS_EJSON;

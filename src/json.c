@@ -472,6 +472,17 @@ static int literal_cut(const uc *q, const uc *end, const char *word) {
 ** byte so far can begin an object? */
 static int cut_short(const uc *at, const uc *end, const char *why) {
   if (at == end || !strcmp(why, "unterminated string")) return 1;
+  if (!strcmp(why, "invalid UTF-8 in string") && end - at < 4) {
+    /* A sequence the end cut: does some continuation complete it? */
+    uc b[4] = {0x80, 0x80, 0x80, 0x80};
+    uint32_t cp;
+    memcpy(b, at, (size_t)(end - at));
+    for (unsigned c2 = 0x80; c2 <= 0xbf; c2++) {
+      if (end - at == 1) b[1] = (uc)c2;
+      if (evs_utf8_seq(b, 4, &cp)) return 1;
+    }
+    return 0;
+  }
   if (!strncmp(why, "invalid literal", 15))
     return literal_cut(at, end, "true") || literal_cut(at, end, "false") ||
            literal_cut(at, end, "null");

@@ -283,6 +283,11 @@ static void t_json_check(void) {
   jbad(S("{\"a\":\"\\u00"), 6, "\\u escape", 1);
   jbad(S("{\"a\":\"\\ud800"), 6, "unpaired high surrogate", 1);
   jbad(S("{\"a\":\"\\ud800\\udc"), 6, "unpaired high surrogate", 1);
+  jbad(S("{\"a\":\"\xe2\x82"), 6, "invalid UTF-8", 1);
+  jbad(S("{\"a\":\"\xf0"), 6, "invalid UTF-8", 1);
+  jbad(S("{\"a\":\"\xe2\x82\""), 6, "invalid UTF-8", 0);
+  jbad(S("{\"a\":\"\xf5"), 6, "invalid UTF-8", 0);
+  jbad(S("{\"a\":\"\xed\xa0"), 6, "invalid UTF-8", 0);
   /* ... and one that is wrong whatever follows. */
   jbad(S("{\"a\":\"ab\n\"}"), 8, "line break inside a string", 0);
   jbad(S("{\"a\":\"\x01\"}"), 6, "control character", 0);

@@ -267,13 +267,13 @@ static int fail(char *err, size_t errlen, size_t pos, const char *why) {
 ** Returns 0, or -1 with *pos and *whyp saying what is wrong where. */
 static inline int check_object(const char *p, size_t n, size_t max_depth, size_t *pos,
                                const char **whyp) {
-  const uc *s = (const uc *)p, *end = s + n, *at;
-  const char *why;
   if (!p || n == 0) {
     *pos = 0;
     *whyp = "empty input";
     return -1;
   }
+  const uc *s = (const uc *)p, *end = s + n, *at;
+  const char *why;
   const uc *q = skip_ws(s, end);
   /* One bit per open container, 1 = object: all the state a single pass
   ** needs besides the innermost container's kind, kept in in_obj. */
@@ -696,7 +696,7 @@ int evs_json_member_next(const char *obj, size_t len, size_t *pos, evs_json_span
 
 int evs_json_string_decode(const char *str, size_t len, char *out, size_t *outlen) {
   if ((!str && len) || !out) return EVS_EINVAL;
-  const uc *q = (const uc *)str, *end = q + len;
+  const uc *q = (const uc *)(str ? str : ""), *end = q + len;
   uc *o = (uc *)out;
   while (q < end) {
     if (*q != '\\') {

@@ -301,6 +301,7 @@ static void t_json_check(void) {
   jbad(S("{\"a\":\"\\u00g0\"}"), 6, "4 hex digits", 0);
   jbad(S("{\"a\":\"\xc0\x80\"}"), 6, "invalid UTF-8", 0);
   CHECK_EQ(evs_json_check(NULL, 1, NULL, NULL, NULL), EVS_EINVAL);
+  jbad(NULL, 0, 0, "empty input", 1);
 
   /* A member may nest as deep as a payload (1000), one below the line. */
   size_t off;
@@ -371,6 +372,8 @@ static void t_json_string_decode(void) {
   CHECK_EQ(evs_json_string_decode(S(""), out, &n), 0);
   CHECK_EQ(n, 0);
   CHECK_EQ(evs_json_string_decode(NULL, 1, out, &n), EVS_EINVAL);
+  CHECK_EQ(evs_json_string_decode(NULL, 0, out, &n), 0);
+  CHECK_EQ(n, 0);
 }
 
 /* ---- stats JSON -------------------------------------------------------- */

@@ -586,8 +586,8 @@ int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *repo
 /* ---- Text: times, durations, JSON ------------------------------------ */
 /* The library's own text forms, for programs that show or read them the
 ** way the CLI and the SQL module do (both use these and nothing else).
-** All but evs_stats_json are pure functions of their arguments:
-** thread-safe, no allocation, no evs_errmsg message. */
+** All but evs_stats_json and evs_settings_json are pure functions of
+** their arguments: thread-safe, no allocation, no evs_errmsg message. */
 
 /* Room for a time as evs_time_format writes it, NUL included. */
 #define EVS_TIME_BUF 28
@@ -672,6 +672,19 @@ int evs_json_string_decode(const char *str, size_t len, char *out, size_t *outle
 ** (s or out NULL). */
 #define EVS_STATS_JSON_SIZE 2048
 int evs_stats_json(evs_store *s, char *out, size_t size);
+
+/* The store's settings (evs_store_options: retention_us,
+** idempotency_window_us, max_payload, max_metadata, compress_threshold,
+** compress_level, dict_compress, segment_size) as one JSON object, the
+** "settings" of evs_stats_json and what the CLI's `config` prints. out as
+** for evs_stats_json. Errors: those of evs_store_options, EVS_ETOOBIG,
+** EVS_EINVAL (s or out NULL). */
+int evs_settings_json(evs_store *s, char *out, size_t size);
+
+/* A compaction report as one JSON object, what the CLI's `compact` and
+** SQL's evstore_compact() print. out as for evs_stats_json (no store: no
+** evs_errmsg message). Errors: EVS_ETOOBIG, EVS_EINVAL (r or out NULL). */
+int evs_compact_report_json(const evs_compact_report *r, char *out, size_t size);
 
 /* ---- SQLite ------------------------------------------------------------ */
 /* Register the "evstore" virtual-table module and evstore_stats() on a

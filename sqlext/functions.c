@@ -1,6 +1,6 @@
 /*
 ** functions.c: the SQL functions of the module, evstore_stats('table')
-** (evs_stats_json) and evstore_compact('table').
+** (evs_stats_json) and evstore_compact('table') (evs_compact_report_json).
 */
 #include "vtab.h"
 
@@ -33,15 +33,12 @@ static void compact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_error(ctx, evs_errmsg(s), -1);
     return;
   }
-  char *j = sqlite3_mprintf(
-      "{\"segments_before\":%llu,\"segments_after\":%llu,\"segments_removed\":%llu,"
-      "\"segments_rewritten\":%llu,\"events_removed\":%llu,\"bytes_before\":%llu,"
-      "\"bytes_after\":%llu,\"max_pause_us\":%llu}",
-      (unsigned long long)r.segments_before, (unsigned long long)r.segments_after,
-      (unsigned long long)r.segments_removed, (unsigned long long)r.segments_rewritten,
-      (unsigned long long)r.events_removed, (unsigned long long)r.bytes_before,
-      (unsigned long long)r.bytes_after, (unsigned long long)r.max_pause_us);
-  sqlite3_result_text(ctx, j, -1, sqlite3_free);
+  char j[EVS_STATS_JSON_SIZE];
+  if (evs_compact_report_json(&r, j, sizeof j)) {
+    sqlite3_result_error(ctx, "evstore_compact: report too long", -1);
+    return;
+  }
+  sqlite3_result_text(ctx, j, -1, SQLITE_TRANSIENT);
 }
 
 /* evstore_stats('table'): the store's evs_stats as a JSON object. */

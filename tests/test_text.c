@@ -426,7 +426,31 @@ static void t_stats_json(void) {
   CHECK_EQ(strlen(small), sizeof small - 1);
   CHECK_EQ(evs_stats_json(s, NULL, 10), EVS_EINVAL);
   CHECK_EQ(evs_stats_json(NULL, j, sizeof j), EVS_EINVAL);
+  /* The settings alone are the stats' "settings", byte for byte. */
+  char set[EVS_STATS_JSON_SIZE], want2[EVS_STATS_JSON_SIZE + 16];
+  CHECK_EQ(evs_settings_json(s, set, sizeof set), 0);
+  snprintf(want2, sizeof want2, "\"settings\":%s}", set);
+  CHECK(n > strlen(want2) && !strcmp(j + n - strlen(want2), want2));
+  CHECK_STR(set, "{\"retention_us\":604800000000,\"idempotency_window_us\":86400000000,"
+                 "\"max_payload\":409600,\"max_metadata\":8192,\"compress_threshold\":1024,"
+                 "\"compress_level\":1,\"dict_compress\":false,\"segment_size\":67108864}");
+  CHECK_EQ(evs_settings_json(s, small, 10), EVS_ETOOBIG);
+  CHECK_EQ(evs_settings_json(NULL, set, sizeof set), EVS_EINVAL);
   evs_store_close(s);
+}
+
+static void t_compact_report_json(void) {
+  evs_compact_report r = {5, 3, 1, 1, 42, 1000, 600, 7};
+  char j[EVS_STATS_JSON_SIZE];
+  CHECK_EQ(evs_compact_report_json(&r, j, sizeof j), 0);
+  CHECK_STR(j, "{\"segments_before\":5,\"segments_after\":3,\"segments_removed\":1,"
+               "\"segments_rewritten\":1,\"events_removed\":42,\"bytes_before\":1000,"
+               "\"bytes_after\":600,\"max_pause_us\":7}");
+  CHECK_EQ(evs_json_check(j, strlen(j), NULL, NULL, NULL), 0);
+  char small[16];
+  CHECK_EQ(evs_compact_report_json(&r, small, sizeof small), EVS_ETOOBIG);
+  CHECK_EQ(strlen(small), sizeof small - 1);
+  CHECK_EQ(evs_compact_report_json(NULL, j, sizeof j), EVS_EINVAL);
 }
 
 int main(void) {
@@ -439,5 +463,6 @@ int main(void) {
   RUN(t_json_members);
   RUN(t_json_string_decode);
   RUN(t_stats_json);
+  RUN(t_compact_report_json);
   return TEST_EXIT();
 }

@@ -129,7 +129,4 @@ int cmd_export(cli *c);
 int cmd_config(cli *c);
 int cmd_repair(cli *c);
 
-/* The store's settings as one JSON object (no line break). */
-void put_settings(FILE *f, const evs_options *o);
-
 #endif

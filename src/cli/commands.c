@@ -326,16 +326,6 @@ int cmd_stats(cli *c) {
 
 /* ---- config and repair ------------------------------------------------- */
 
-void put_settings(FILE *f, const evs_options *o) {
-  fprintf(f,
-          "{\"retention_us\":%lld,\"idempotency_window_us\":%lld,\"max_payload\":%u,"
-          "\"max_metadata\":%u,\"compress_threshold\":%u,\"compress_level\":%d,"
-          "\"dict_compress\":%s,\"segment_size\":%u}",
-          (long long)o->retention_us, (long long)o->idempotency_window_us, o->max_payload,
-          o->max_metadata, o->compress_threshold, o->compress_level,
-          o->dict_compress > 0 ? "true" : "false", o->segment_size);
-}
-
 /* One KEY=VALUE of `config` into o (the [store] fields only). */
 static int config_arg(cli *c, const char *arg, evs_options *o) {
   const char *eq = strchr(arg, '=');
@@ -396,10 +386,9 @@ int cmd_config(cli *c) {
     if ((rc = evs_store_open(c->dir, &want, &c->s)))
       return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
   }
-  evs_options o;
-  evs_store_options(c->s, &o);
-  put_settings(stdout, &o);
-  printf("\n");
+  char j[EVS_STATS_JSON_SIZE];
+  if ((rc = evs_settings_json(c->s, j, sizeof j))) return cli_lib_fail(c, rc);
+  printf("%s\n", j);
   return 0;
 }
 
@@ -424,13 +413,9 @@ int cmd_compact(cli *c) {
   if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
   evs_compact_report r;
   if ((rc = evs_compact(c->s, &r))) return cli_lib_fail(c, rc);
-  printf("{\"segments_before\":%llu,\"segments_after\":%llu,\"segments_removed\":%llu,"
-         "\"segments_rewritten\":%llu,\"events_removed\":%llu,\"bytes_before\":%llu,"
-         "\"bytes_after\":%llu,\"max_pause_us\":%llu}\n",
-         (unsigned long long)r.segments_before, (unsigned long long)r.segments_after,
-         (unsigned long long)r.segments_removed, (unsigned long long)r.segments_rewritten,
-         (unsigned long long)r.events_removed, (unsigned long long)r.bytes_before,
-         (unsigned long long)r.bytes_after, (unsigned long long)r.max_pause_us);
+  char j[EVS_STATS_JSON_SIZE];
+  if ((rc = evs_compact_report_json(&r, j, sizeof j))) return cli_lib_fail(c, rc);
+  printf("%s\n", j);
   return 0;
 }
 

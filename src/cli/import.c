@@ -247,12 +247,48 @@ static void to_event(rec *o, size_t len) {
     if (!seen[k]) snprintf(o->why, sizeof o->why, "missing \"%s\"", members[k]);
 }
 
+/* Does the line end (white space aside) with '}'? Only such a line can
+** complete an object. */
+static int closes(const char *p, size_t n) {
+  while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+    n--;
+  return n && p[n - 1] == '}';
+}
+
+/* Check the object so far, buf[0..len) of `lines` lines (the second at
+** line2), with the library's validator. 1: complete; 0: valid so far;
+** -1: wrong whatever follows, o->why set (and, when a later line broke an
+** object the first left open, those lines queued to be read again);
+** -2: out of memory. */
+static int judge(reader *r, rec *o, const char *buf, size_t len, size_t lines,
+                 size_t line2) {
+  size_t at;
+  const char *why;
+  int more;
+  if (!evs_json_check(buf, len, &at, &why, &more)) return 1;
+  if (more) return 0;
+  if (lines == 1 || at < line2) {
+    /* The first line's own problem. */
+    snprintf(o->why, sizeof o->why, "invalid JSON at column %zu: %s", at + 1, why);
+    return -1;
+  }
+  snprintf(o->why, sizeof o->why,
+           "JSON object not closed at the end of the line, and line %zu does not "
+           "continue it",
+           o->line + 1);
+  return reject_open(r, o, buf, len, line2) ? -2 : -1;
+}
+
 /* Read the next object into o: 1, 0 at the end of the input, -1 on a read
-** error or out of memory. A malformed object is returned with o->why set. */
+** error or out of memory. A malformed object is returned with o->why set.
+** The library checks the text whole each time it may have become
+** complete or definitely wrong: after the first line, after each line
+** ending in '}', and before giving up on an unfinished object. */
 static int read_record(importer *im, rec *o) {
   reader *r = &im->r;
   char *buf = NULL;
   size_t len = 0, cap = 0, line2 = 0, lines = 0;
+  int checked = 1, v; /* checked: buf as it is now has been judged */
   memset(o, 0, sizeof *o);
   for (;;) {
     const char *p;
@@ -262,6 +298,10 @@ static int read_record(importer *im, rec *o) {
     if (got == 0) {
       replay_done(r);
       if (!len) return 0;
+      if (!checked && (v = judge(r, o, buf, len, lines, line2)) < 0) {
+        if (v == -2) goto fail;
+        break;
+      }
       if (lines > 1) {
         snprintf(o->why, sizeof o->why,
                  "JSON object not closed at the end of the line (nor by the end "
@@ -290,6 +330,11 @@ static int read_record(importer *im, rec *o) {
     buf[len] = 0;
     replay_done(r);
     if (len > im->max_record) {
+      /* A later line that already broke the object is named as such. */
+      if (lines > 1 && (v = judge(r, o, buf, len, lines, line2)) < 0) {
+        if (v == -2) goto fail;
+        break;
+      }
       snprintf(o->why, sizeof o->why, "%s longer than %zu bytes, the most an event can take",
                lines > 1 ? "JSON object not closed at the end of the line, and what follows"
                          : "line is",
@@ -297,27 +342,15 @@ static int read_record(importer *im, rec *o) {
       if (lines > 1 && reject_open(r, o, buf, len, line2)) goto fail;
       break;
     }
-    /* Checked whole again as each line comes: an object rarely spans
-    ** more than one or two lines. */
-    size_t at;
-    const char *why;
-    int more;
-    if (!evs_json_check(buf, len, &at, &why, &more)) {
+    checked = lines == 1 || closes(p, n);
+    if (!checked) continue;
+    if ((v = judge(r, o, buf, len, lines, line2)) == 1) {
       o->buf = buf;
       to_event(o, len);
       return 1;
     }
-    if (more) continue;
-    if (lines == 1 || at < line2) {
-      /* The first line's own problem. */
-      snprintf(o->why, sizeof o->why, "invalid JSON at column %zu: %s", at + 1, why);
-    } else {
-      snprintf(o->why, sizeof o->why,
-               "JSON object not closed at the end of the line, and line %zu does not "
-               "continue it",
-               o->line + 1);
-      if (reject_open(r, o, buf, len, line2)) goto fail;
-    }
+    if (v == 0) continue;
+    if (v == -2) goto fail;
     break;
   }
   o->buf = buf;

@@ -92,9 +92,10 @@ static char *plan_finish(builder *b, int desc, int nopayload) {
     return NULL;
   }
   size_t tl = strlen(text), off = plan_offset(tl);
-  char *s = sqlite3_malloc64(off + sizeof(evsql_plan) + (size_t)b->n * sizeof(evsql_term));
+  size_t total = off + sizeof(evsql_plan) + (size_t)b->n * sizeof(evsql_term);
+  char *s = sqlite3_malloc64(total);
   if (s) {
-    memset(s, 0, off);
+    memset(s, 0, total);
     memcpy(s, text, tl);
     evsql_plan *p = (evsql_plan *)(s + off);
     p->magic = EVSQL_PLAN_MAGIC;

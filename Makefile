@@ -31,8 +31,11 @@ VERSION := 0.1.0
 LIB_SRC := $(sort $(wildcard src/*.c))
 CORE_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
 # libevstore also carries the SQL module, compiled against the linked
-# SQLite (SQLITE_CORE); evstore.so is the loadable build of the same file.
-LIB_OBJ := $(CORE_OBJ) $(B)/obj/sqlext_core.o
+# SQLite (SQLITE_CORE); evstore.so is the loadable build of the same files.
+SQLEXT_SRC := $(sort $(wildcard sqlext/*.c))
+SQLEXT_CORE_OBJ := $(patsubst sqlext/%.c,$(B)/obj/sqlext_core/%.o,$(SQLEXT_SRC))
+SQLEXT_EXT_OBJ := $(patsubst sqlext/%.c,$(B)/obj/sqlext_ext/%.o,$(SQLEXT_SRC))
+LIB_OBJ := $(CORE_OBJ) $(SQLEXT_CORE_OBJ)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 HDRS    := include/evstore.h $(wildcard src/*.h)
@@ -61,16 +64,16 @@ $(B)/obj/%.o: src/%.c $(HDRS)
 	@if [ "$(SAN)" = 1 ]; then touch $(@D)/.san; fi
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(B)/obj/sqlext_core.o: sqlext/evstore_vtab.c $(HDRS)
+$(B)/obj/sqlext_core/%.o: sqlext/%.c $(HDRS) $(wildcard sqlext/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
 
-$(B)/obj/sqlext_ext.o: sqlext/evstore_vtab.c $(HDRS)
+$(B)/obj/sqlext_ext/%.o: sqlext/%.c $(HDRS) $(wildcard sqlext/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 # The loadable extension: `.load ./build/evstore` in the sqlite3 shell.
-$(B)/evstore.so: $(B)/obj/sqlext_ext.o $(CORE_OBJ)
+$(B)/evstore.so: $(SQLEXT_EXT_OBJ) $(CORE_OBJ)
 	$(CC) -shared $(LDSAN) -o $@ $^ $(LIBS)
 
 $(B)/libevstore.a: $(LIB_OBJ)

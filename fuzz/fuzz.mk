@@ -34,7 +34,7 @@ FUZZ_LIBS    := -lzstd -lxxhash -lpthread -lsqlite3
 
 FUZZ_HDRS    := include/evstore.h $(wildcard src/*.h)
 FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_B)/obj/%.o,$(LIB_SRC)) \
-                $(FUZZ_B)/obj/sqlext_core.o
+                $(patsubst sqlext/%.c,$(FUZZ_B)/obj/sqlext_core/%.o,$(sort $(wildcard sqlext/*.c)))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_ALL))
 
 .PHONY: fuzz-build fuzz-smoke fuzz fuzz-corpus
@@ -45,7 +45,7 @@ $(FUZZ_B)/obj/%.o: src/%.c $(FUZZ_HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_LIBFLAGS) -c $< -o $@
 
-$(FUZZ_B)/obj/sqlext_core.o: sqlext/evstore_vtab.c $(FUZZ_HDRS)
+$(FUZZ_B)/obj/sqlext_core/%.o: sqlext/%.c $(FUZZ_HDRS) $(wildcard sqlext/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_LIBFLAGS) -DSQLITE_CORE -c $< -o $@
 

@@ -16,31 +16,10 @@
 #include "json.h"
 #include "prep.h"
 #include "store.h"
+#include "text.h"
 #include "util.h"
 
 /* ---- Validation -------------------------------------------------------- */
-
-
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. Rejects
-** overlongs, surrogates and code points above U+10FFFF. *cp gets it. */
-static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp) {
-  unsigned c = p[0];
-  size_t len;
-  uint32_t v, min;
-  if (c < 0x80) return *cp = c, 1;
-  if (c >= 0xC2 && c <= 0xDF) len = 2, v = c & 0x1F, min = 0x80;
-  else if (c >= 0xE0 && c <= 0xEF) len = 3, v = c & 0x0F, min = 0x800;
-  else if (c >= 0xF0 && c <= 0xF4) len = 4, v = c & 0x07, min = 0x10000;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((p[i] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (p[i] & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return len;
-}
 
 static int check_name(evs_store *s, const char *what, const char *in,
                       const char **out, size_t *outlen) {
@@ -54,7 +33,7 @@ static int check_name(evs_store *s, const char *what, const char *in,
   const unsigned char *p = (const unsigned char *)in;
   for (size_t i = 0; i < n;) {
     uint32_t cp;
-    size_t l = utf8_seq(p + i, n - i, &cp);
+    size_t l = evs_utf8_seq(p + i, n - i, &cp);
     if (!l) return evs_err(s, EVS_EINVAL, "%s is not valid UTF-8 (byte %zu)", what, i);
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
       return evs_err(s, EVS_EINVAL, "%s contains a control character (byte %zu)",
@@ -113,7 +92,7 @@ int evs_prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
     const unsigned char *k = (const unsigned char *)p->idem;
     for (size_t i = 0; i < p->ilen;) {
       uint32_t cp;
-      size_t l = utf8_seq(k + i, p->ilen - i, &cp);
+      size_t l = evs_utf8_seq(k + i, p->ilen - i, &cp);
       if (!l)
         return evs_err(s, EVS_EINVAL, "idempotency_key is not valid UTF-8 (byte %zu)", i);
       i += l;

@@ -50,7 +50,7 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
                      evs_append_result *res) {
   evs_store *s = t->s;
   memset(res, 0, sizeof *res);
-  /* created_at (evs_fmt_time) is fixed-width, and so sorts as text in
+  /* created_at (evs_time_format) is fixed-width, and so sorts as text in
   ** time order, only for these years; the SQL module relies on that. */
   if (now < 0 || now > EVS_TIME_MAX)
     return evs_err(s, EVS_EINVAL,
@@ -348,8 +348,8 @@ static int ack_one(evs_txn *t, uint64_t id, int64_t now, int64_t *at) {
   pthread_rwlock_unlock(&s->ilock);
   if (rc) return evs_err(s, EVS_ENOTFOUND, "event %" PRIu64 " not found", id);
   if (e.flags & ENT_ACKED) {
-    char ts[32];
-    evs_fmt_time(when, ts);
+    char ts[EVS_TIME_BUF];
+    evs_time_format(when, ts);
     return evs_err(s, EVS_ECONFLICT,
                    "event %" PRIu64 " is already acknowledged (at %s)", id, ts);
   }

@@ -91,7 +91,7 @@ $(B)/obj/cli/%.o: src/cli/%.c include/evstore.h $(wildcard src/cli/*.h)
 $(B)/evstore: $(CLI_OBJ) $(B)/libevstore.a
 	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libevstore.a $(LIBS)
 
-$(B)/tests/%: tests/%.c tests/test.h tests/gen.h $(B)/libevstore.a
+$(B)/tests/%: tests/%.c tests/testlib.h tests/gen.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
 
@@ -102,7 +102,7 @@ $(B)/slots/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 -c $< -o $@
 
-$(B)/tests/test_slots: tests/test_slots.c tests/test.h $(SLOTS_OBJ)
+$(B)/tests/test_slots: tests/test_slots.c tests/testlib.h $(SLOTS_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 $< -o $@ $(SLOTS_OBJ) $(LDSAN) $(LIBS)
 

@@ -69,7 +69,7 @@
 #include "evstore.h"
 #include "io.h"
 #include "gen.h"
-#include "test.h"
+#include "testlib.h"
 
 
 static int verbose;

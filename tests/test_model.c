@@ -35,7 +35,7 @@
 ** run; EVS_VERBOSE=1 prints what each run did).
 */
 #include "evstore.h"
-#include "test.h"
+#include "testlib.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -83,13 +83,6 @@ static void arena_free(void) {
     g_arena = n;
   }
 }
-
-/* ---- fake clock ----------------------------------------------------------- */
-typedef struct {
-  int64_t now;
-} fclock;
-static int64_t fclock_fn(void *arg) { return ((fclock *)arg)->now; }
-#define T0 INT64_C(1700000000000000)
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
@@ -212,7 +205,7 @@ static struct {
   evs_options opts;
   evs_store *s;
   evs_txn *txn;
-  fclock clk;
+  fake_clock clk;
   int64_t base;
   /* model (txn view while a txn is open) */
   mev *ev;
@@ -1635,7 +1628,7 @@ static void run_model(const runcfg *cfg) {
   /* The model keeps acknowledged events forever: no compaction here
   ** (tests/test_compact.c covers it). */
   G.opts.auto_compact_percent = -1;
-  G.opts.clock = fclock_fn;
+  G.opts.clock = fake_clock_fn;
   G.opts.clock_arg = &G.clk;
   if (!cfg->memory) G.dir = t_tmpdir();
   int nops = env_ops(cfg->nops);
@@ -1777,17 +1770,6 @@ static void t_model_env_seed(void) {
 }
 
 /* ---- deterministic tests -------------------------------------------------------- */
-static evs_event_in ev_in(const char *src, const char *payload,
-                          const char *key) {
-  evs_event_in in;
-  memset(&in, 0, sizeof in);
-  in.source = src;
-  in.event_type = "t";
-  in.payload = payload;
-  in.idempotency_key = key;
-  return in;
-}
-
 static int inbox_ids(evs_store *s, const evs_query *q, uint64_t *ids,
                      size_t max) {
   evs_page *p = NULL;
@@ -1800,23 +1782,23 @@ static int inbox_ids(evs_store *s, const evs_query *q, uint64_t *ids,
 }
 
 static void t_retention(void) {
-  fclock clk = {T0};
+  fake_clock clk = {T0};
   evs_options o;
   memset(&o, 0, sizeof o);
   o.sync = EVS_SYNC_OFF;
   o.retention_us = 10000000; /* 10 s */
   o.idempotency_window_us = -1;
-  o.clock = fclock_fn;
+  o.clock = fake_clock_fn;
   o.clock_arg = &clk;
   char *dir = t_tmpdir();
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   evs_append_result ra, rb, rc_, rd;
-  evs_event_in a = ev_in("src", "{\"a\":1}", "ka");
+  evs_event_in a = ev_in("src", "t", "{\"a\":1}", "ka");
   CHECK_EQ(evs_append(s, NULL, &a, &ra), 0);
   CHECK_EQ(ra.created_us, T0);
   clk.now = T0 + 5000000;
-  evs_event_in b = ev_in("src", "{\"b\":1}", NULL);
+  evs_event_in b = ev_in("src", "t", "{\"b\":1}", NULL);
   CHECK_EQ(evs_append(s, NULL, &b, &rb), 0);
   CHECK_EQ(rb.created_us, T0 + 5000000);
 
@@ -1883,7 +1865,7 @@ static void t_retention(void) {
   }
   CHECK_EQ(inbox_ids(s, &q, ids, 8), 1);
   /* ids keep increasing after expired events */
-  evs_event_in d = ev_in("src", "{\"d\":1}", NULL);
+  evs_event_in d = ev_in("src", "t", "{\"d\":1}", NULL);
   CHECK_EQ(evs_append(s, NULL, &d, &rd), 0);
   CHECK_EQ(rd.id, rc_.id + 1);
   CHECK_EQ(evs_store_close(s), 0);
@@ -1891,24 +1873,24 @@ static void t_retention(void) {
 }
 
 static void t_idempotency_window(void) {
-  fclock clk = {T0};
+  fake_clock clk = {T0};
   evs_options o;
   memset(&o, 0, sizeof o);
   o.sync = EVS_SYNC_OFF;
   o.retention_us = -1;
   o.idempotency_window_us = 1000000; /* 1 s */
-  o.clock = fclock_fn;
+  o.clock = fake_clock_fn;
   o.clock_arg = &clk;
   char *dir = t_tmpdir();
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   evs_append_result r1, r;
-  evs_event_in a = ev_in("src", "{\"v\":1}", "k1");
+  evs_event_in a = ev_in("src", "t", "{\"v\":1}", "k1");
   CHECK_EQ(evs_append(s, NULL, &a, &r1), 0);
   CHECK_EQ(r1.id, 1);
   CHECK_EQ(r1.duplicate, 0);
   clk.now = T0 + 500000;
-  evs_event_in a2 = ev_in("src", "{\"v\":2}", "k1");
+  evs_event_in a2 = ev_in("src", "t", "{\"v\":2}", "k1");
   CHECK_EQ(evs_append(s, NULL, &a2, &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 1);
@@ -1948,11 +1930,11 @@ static void t_idempotency_window(void) {
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 3);
   /* repeats inside a batch */
-  evs_event_in b[5] = {ev_in("src", "{\"b\":0}", "k2"),
-                       ev_in("src", "{\"b\":1}", "k2"),
-                       ev_in("src", "{\"b\":2}", "k3"),
-                       ev_in("", "{\"b\":3}", "k4"), /* invalid */
-                       ev_in("src", "{\"b\":4}", "k4")};
+  evs_event_in b[5] = {ev_in("src", "t", "{\"b\":0}", "k2"),
+                       ev_in("src", "t", "{\"b\":1}", "k2"),
+                       ev_in("src", "t", "{\"b\":2}", "k3"),
+                       ev_in("", "t", "{\"b\":3}", "k4"), /* invalid */
+                       ev_in("src", "t", "{\"b\":4}", "k4")};
   evs_append_result br[5];
   CHECK_EQ(evs_append_batch(s, NULL, b, 5, br), 0);
   CHECK_EQ(br[0].rc, 0);
@@ -1972,7 +1954,7 @@ static void t_idempotency_window(void) {
   CHECK_EQ(evs_store_close(s), 0);
   s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in k2 = ev_in("src", "{\"again\":1}", "k2");
+  evs_event_in k2 = ev_in("src", "t", "{\"again\":1}", "k2");
   CHECK_EQ(evs_append(s, NULL, &k2, &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 4);
@@ -1981,7 +1963,7 @@ static void t_idempotency_window(void) {
   CHECK_EQ(evs_store_close(s), 0);
   s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in k3 = ev_in("src", "{\"again\":3}", "k3");
+  evs_event_in k3 = ev_in("src", "t", "{\"again\":3}", "k3");
   CHECK_EQ(evs_append(s, NULL, &k3, &r), 0);
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 7);
@@ -1989,7 +1971,7 @@ static void t_idempotency_window(void) {
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
   if (t) {
-    evs_event_in k5 = ev_in("src", "{\"t\":1}", "k5");
+    evs_event_in k5 = ev_in("src", "t", "{\"t\":1}", "k5");
     CHECK_EQ(evs_append(s, t, &k5, &r), 0);
     CHECK_EQ(r.duplicate, 0);
     uint64_t tid = r.id;
@@ -2005,17 +1987,17 @@ static void t_idempotency_window(void) {
 }
 
 static void t_clock_backwards(void) {
-  fclock clk = {T0 + 10000};
+  fake_clock clk = {T0 + 10000};
   evs_options o;
   memset(&o, 0, sizeof o);
   o.sync = EVS_SYNC_OFF;
   o.retention_us = -1;
-  o.clock = fclock_fn;
+  o.clock = fake_clock_fn;
   o.clock_arg = &clk;
   char *dir = t_tmpdir();
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in a = ev_in("src", "{}", NULL);
+  evs_event_in a = ev_in("src", "t", "{}", NULL);
   evs_append_result r;
   CHECK_EQ(evs_append(s, NULL, &a, &r), 0);
   CHECK_EQ(r.created_us, T0 + 10000);
@@ -2075,7 +2057,7 @@ static void t_cursor_errors(void) {
   evs_store *s1 = NULL, *s2 = NULL;
   REQUIRE(evs_store_open(d1, &o, &s1) == 0);
   REQUIRE(evs_store_open(d2, &o, &s2) == 0);
-  evs_event_in a = ev_in("alpha", "{\"x\":1}", NULL);
+  evs_event_in a = ev_in("alpha", "t", "{\"x\":1}", NULL);
   for (int i = 0; i < 120; i++) {
     CHECK_EQ(evs_append(s1, NULL, &a, NULL), 0);
     CHECK_EQ(evs_append(s2, NULL, &a, NULL), 0);
@@ -2143,7 +2125,7 @@ static void t_cursor_errors(void) {
 static void t_page_reuse_own_cursor(void) {
   evs_store *s = NULL;
   REQUIRE(evs_store_open(NULL, NULL, &s) == 0);
-  evs_event_in a = ev_in("alpha", "{\"x\":1}", NULL);
+  evs_event_in a = ev_in("alpha", "t", "{\"x\":1}", NULL);
   for (int i = 0; i < 95; i++) CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   evs_query q;
   memset(&q, 0, sizeof q);
@@ -2172,7 +2154,7 @@ static void t_open_misc(void) {
   evs_store *m1 = NULL, *m2 = NULL;
   REQUIRE(evs_store_open(NULL, NULL, &m1) == 0);
   REQUIRE(evs_store_open(":memory:", NULL, &m2) == 0);
-  evs_event_in a = ev_in("alpha", "{\"x\":1}", NULL);
+  evs_event_in a = ev_in("alpha", "t", "{\"x\":1}", NULL);
   evs_append_result r;
   CHECK_EQ(evs_append(m1, NULL, &a, &r), 0);
   CHECK_EQ(r.id, 1);
@@ -2242,14 +2224,14 @@ static void t_rollback_reuse_filters(void) {
   o.retention_us = -1;
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in a = ev_in("alpha", "{\"a\":1}", "ka");
+  evs_event_in a = ev_in("alpha", "t", "{\"a\":1}", "ka");
   CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   a.idempotency_key = NULL;
   CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   evs_txn *t = NULL;
   REQUIRE(evs_txn_begin(s, &t) == 0);
-  evs_event_in b = ev_in("beta", "{\"b\":1}", "kb");
+  evs_event_in b = ev_in("beta", "t", "{\"b\":1}", "kb");
   b.event_type = "x";
   b.priority = EVS_PRIORITY_HIGH;
   b.metadata = "{\"k\":\"v\"}";
@@ -2288,7 +2270,7 @@ static void t_rollback_reuse_filters(void) {
     evs_event_free(e);
   }
   /* key ka is still known: rolled-back... nothing; kb was never committed */
-  evs_event_in ka = ev_in("alpha", "{\"again\":1}", "ka");
+  evs_event_in ka = ev_in("alpha", "t", "{\"again\":1}", "ka");
   CHECK_EQ(evs_append(s, NULL, &ka, &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 1);
@@ -2298,7 +2280,7 @@ static void t_rollback_reuse_filters(void) {
   CHECK_EQ(st.acknowledged, 0);
   uint64_t first = st.next_id;
   CHECK(first == 4 || first == 6);
-  evs_event_in c = ev_in("alpha", "{\"c\":1}", "kb");
+  evs_event_in c = ev_in("alpha", "t", "{\"c\":1}", "kb");
   c.event_type = "y";
   c.priority = EVS_PRIORITY_LOW;
   CHECK_EQ(evs_append(s, NULL, &c, &r), 0);
@@ -2330,22 +2312,6 @@ static void t_rollback_reuse_filters(void) {
 
 /* A torn tail (the last commit half written, or junk after it) is dropped
 ** at open and counted; everything before it is intact. */
-static char *last_segment(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return NULL;
-  struct dirent *de;
-  char best[64] = "";
-  while ((de = readdir(d)))
-    if (strlen(de->d_name) == 22 && strstr(de->d_name, ".evlog") &&
-        strcmp(de->d_name, best) > 0)
-      memcpy(best, de->d_name, 23);
-  closedir(d);
-  if (!best[0]) return NULL;
-  char *p = malloc(strlen(dir) + 64);
-  sprintf(p, "%s/%s", dir, best);
-  return p;
-}
-
 static void t_torn_tail(void) {
   for (int variant = 0; variant < 3; variant++) {
     char *dir = t_tmpdir();
@@ -2358,14 +2324,14 @@ static void t_torn_tail(void) {
     char pay[64];
     for (int i = 1; i <= 50; i++) {
       snprintf(pay, sizeof pay, "{\"i\":%d,\"pad\":\"xxxxxxxxxxxxxxxxxxxx\"}", i);
-      evs_event_in in = ev_in("alpha", pay, NULL);
+      evs_event_in in = ev_in("alpha", "t", pay, NULL);
       evs_append_result r;
       CHECK_EQ(evs_append(s, NULL, &in, &r), 0);
       CHECK_EQ(r.id, (uint64_t)i);
     }
     CHECK_EQ(evs_store_close(s), 0);
     s = NULL;
-    char *seg = last_segment(dir);
+    char *seg = t_last_segment(dir);
     REQUIRE(seg != NULL);
     struct stat sb;
     REQUIRE(stat(seg, &sb) == 0);
@@ -2426,7 +2392,7 @@ static void t_torn_tail(void) {
       }
     }
     /* appends continue cleanly after the cut, and survive another reopen */
-    evs_event_in in = ev_in("alpha", "{\"after\":1}", NULL);
+    evs_event_in in = ev_in("alpha", "t", "{\"after\":1}", NULL);
     evs_append_result r;
     CHECK_EQ(evs_append(s, NULL, &in, &r), 0);
     CHECK_EQ(r.id, keep + 1);
@@ -2454,7 +2420,7 @@ static void t_ack_delete_same_txn(void) {
   for (int variant = 0; variant < 3; variant++) {
     evs_store *s = NULL;
     REQUIRE(evs_store_open(NULL, NULL, &s) == 0);
-    evs_event_in in = ev_in("alpha", "{}", "key");
+    evs_event_in in = ev_in("alpha", "t", "{}", "key");
     evs_txn *t = NULL;
     int ex = 0;
     CHECK_EQ(evs_append(s, NULL, &in, NULL), 0); /* id 1 stays */

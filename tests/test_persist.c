@@ -16,27 +16,9 @@
 #include <unistd.h>
 
 #include "evstore.h"
-#include "test.h"
+#include "testlib.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-#define T0 INT64_C(1700000000000000)
-#define SEC INT64_C(1000000)
-#define HOUR (INT64_C(3600) * SEC)
-
-typedef struct fake_clock {
-  int64_t now;
-} fake_clock;
-
-static int64_t fake_clock_fn(void *arg) { return ((fake_clock *)arg)->now; }
-
-static evs_options opts_clock(fake_clock *c) {
-  evs_options o;
-  memset(&o, 0, sizeof o);
-  o.clock = fake_clock_fn;
-  o.clock_arg = c;
-  return o;
-}
 
 static evs_store *open_dir(const char *dir, const evs_options *o) {
   evs_store *s = NULL;
@@ -48,33 +30,14 @@ static evs_store *open_dir(const char *dir, const evs_options *o) {
   return s;
 }
 
-static evs_event_in ev_make(const char *src, const char *type,
-                            const char *payload) {
-  evs_event_in e;
-  memset(&e, 0, sizeof e);
-  e.source = src;
-  e.event_type = type;
-  e.payload = payload;
-  return e;
+/* Autocommit appends of a fixed source and type. */
+static int put(evs_store *s, const char *payload, evs_append_result *r) {
+  return app(s, NULL, "src", "type", payload, r);
 }
 
-static int app(evs_store *s, const char *payload, evs_append_result *r) {
-  evs_event_in e = ev_make("src", "type", payload);
+static int put_key(evs_store *s, const char *key, evs_append_result *r) {
+  evs_event_in e = ev_in("src", "keyed", "{\"k\":true}", key);
   return evs_append(s, NULL, &e, r);
-}
-
-static int app_key(evs_store *s, const char *key, evs_append_result *r) {
-  evs_event_in e = ev_make("src", "keyed", "{\"k\":true}");
-  e.idempotency_key = key;
-  return evs_append(s, NULL, &e, r);
-}
-
-static evs_stats stats(evs_store *s) {
-  evs_stats st;
-  memset(&st, 0, sizeof st);
-  int rc = evs_stats_get(s, &st);
-  if (rc != 0) fprintf(stderr, "  evs_stats_get: rc %d\n", rc);
-  return st;
 }
 
 static int exists(evs_store *s, uint64_t id) {
@@ -211,7 +174,7 @@ static void t_files_layout(void) {
   char path[700];
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{\"a\":1}", NULL), 0);
+  CHECK_EQ(put(s, "{\"a\":1}", NULL), 0);
   snprintf(path, sizeof path, "%s/evstore.meta", dir);
   CHECK(file_size(path) > 0);
   snprintf(path, sizeof path, "%s/LOCK", dir);
@@ -234,7 +197,7 @@ static void t_files_layout(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 300; i++) {
     char *p = payload_of(200, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   unsigned long long last = last_segment(dir, &n);
@@ -411,25 +374,25 @@ static void t_reopen_everything(void) {
     if (round == 0) {
       /* Idempotency keys survived: key-0 is a duplicate of id 1 (acked). */
       evs_append_result r;
-      CHECK_EQ(app_key(s, "key-0", &r), 0);
+      CHECK_EQ(put_key(s, "key-0", &r), 0);
       CHECK_EQ(r.duplicate, 1);
       CHECK_EQ(r.id, x[0].id);
       CHECK_EQ(r.created_us, x[0].created_us);
-      CHECK_EQ(app_key(s, "key-57", &r), 0);
+      CHECK_EQ(put_key(s, "key-57", &r), 0);
       CHECK_EQ(r.duplicate, 1);
       CHECK_EQ(r.id, x[57].id);
       /* key-12's event was deleted: the key is free. Ids continue. */
-      CHECK_EQ(app_key(s, "key-12", &r), 0);
+      CHECK_EQ(put_key(s, "key-12", &r), 0);
       CHECK_EQ(r.duplicate, 0);
       CHECK_EQ(r.id, N + 1);
       CHECK_EQ(evs_store_close(s), 0);
     } else {
       /* The event appended in round 0 (id N+1) owns key-12 now. */
       evs_append_result r;
-      CHECK_EQ(app_key(s, "key-12", &r), 0);
+      CHECK_EQ(put_key(s, "key-12", &r), 0);
       CHECK_EQ(r.duplicate, 1);
       CHECK_EQ(r.id, N + 1);
-      CHECK_EQ(app(s, "{}", &r), 0);
+      CHECK_EQ(put(s, "{}", &r), 0);
       CHECK_EQ(r.id, N + 2);
       CHECK_EQ(evs_store_close(s), 0);
     }
@@ -449,14 +412,14 @@ static void t_ids_not_reused_after_reopen(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  for (int i = 0; i < 3; i++) CHECK_EQ(app(s, "{}", NULL), 0);
+  for (int i = 0; i < 3; i++) CHECK_EQ(put(s, "{}", NULL), 0);
   CHECK_EQ(evs_delete(s, NULL, 3, NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, NULL);
   REQUIRE(s);
   CHECK_EQ(stats(s).next_id, 4);
   evs_append_result r;
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK_EQ(r.id, 4);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -472,7 +435,7 @@ static void t_sync_modes(void) {
     o.sync = modes[m];
     evs_store *s = open_dir(dir, &o);
     REQUIRE(s);
-    for (int i = 0; i < 20; i++) CHECK_EQ(app(s, "{\"x\":1}", NULL), 0);
+    for (int i = 0; i < 20; i++) CHECK_EQ(put(s, "{\"x\":1}", NULL), 0);
     evs_event_in ev[5];
     evs_append_result res[5];
     for (int i = 0; i < 5; i++) ev[i] = ev_make("b", "t", "{\"batch\":1}");
@@ -513,7 +476,7 @@ static void t_reopen_many_segments(void) {
   enum { N = 400 };
   for (unsigned i = 0; i < N; i++) {
     char *p = payload_of(100 + i % 50, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -538,7 +501,7 @@ static void t_reopen_many_segments(void) {
   CHECK_EQ(bad, 0);
   /* Ack the even ids, append more, reopen with the default segment size. */
   for (uint64_t id = 2; id <= N; id += 2) CHECK_EQ(evs_ack(s, NULL, id, NULL), 0);
-  for (unsigned i = 0; i < 50; i++) CHECK_EQ(app(s, "{\"more\":1}", NULL), 0);
+  for (unsigned i = 0; i < 50; i++) CHECK_EQ(put(s, "{\"more\":1}", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, NULL);
   REQUIRE(s);
@@ -558,7 +521,7 @@ static void t_cursor_survives_reopen(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  for (int i = 0; i < 30; i++) CHECK_EQ(app(s, "{}", NULL), 0);
+  for (int i = 0; i < 30; i++) CHECK_EQ(put(s, "{}", NULL), 0);
   evs_query q;
   memset(&q, 0, sizeof q);
   q.limit = 10;
@@ -597,12 +560,12 @@ static void t_rollback_not_persisted(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{}", NULL), 0);
-  CHECK_EQ(app_key(s, "k2", NULL), 0);
+  CHECK_EQ(put(s, "{}", NULL), 0);
+  CHECK_EQ(put_key(s, "k2", NULL), 0);
   evs_event_in in = ev_make("a", "b", "{}");
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
-  CHECK_EQ(app(s, "{\"rolled\":1}", NULL), EVS_EDEADLK);
+  CHECK_EQ(put(s, "{\"rolled\":1}", NULL), EVS_EDEADLK);
   CHECK_EQ(evs_append(s, t, &in, NULL), 0);
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_delete(s, t, 2, NULL), 0);
@@ -623,7 +586,7 @@ static void t_rollback_not_persisted(void) {
   CHECK(!exists(s, 3));
   CHECK_EQ(status_of(s, 1), EVS_STATUS_PENDING);
   evs_append_result r;
-  CHECK_EQ(app_key(s, "k2", &r), 0);
+  CHECK_EQ(put_key(s, "k2", &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 2);
   CHECK_EQ(evs_store_close(s), 0);
@@ -667,7 +630,7 @@ static void t_large_txn_persists(void) {
   o.segment_size = 4096;
   s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{\"first\":1}", NULL), 0);
+  CHECK_EQ(put(s, "{\"first\":1}", NULL), 0);
   enum { M = 300 };
   evs_event_in *ev = calloc(M, sizeof *ev);
   evs_append_result *res = calloc(M, sizeof *res);
@@ -705,13 +668,13 @@ static void t_window_and_retention_after_reopen(void) {
   evs_options o = opts_clock(&c);
   evs_store *s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app_key(s, "k", NULL), 0);
+  CHECK_EQ(put_key(s, "k", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   c.now = T0 + HOUR;
   s = open_dir(dir, &o);
   REQUIRE(s);
   evs_append_result r;
-  CHECK_EQ(app_key(s, "k", &r), 0);
+  CHECK_EQ(put_key(s, "k", &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 1);
   CHECK_EQ(r.created_us, T0);
@@ -719,7 +682,7 @@ static void t_window_and_retention_after_reopen(void) {
   c.now = T0 + 25 * HOUR;
   s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app_key(s, "k", &r), 0);
+  CHECK_EQ(put_key(s, "k", &r), 0);
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 2);
   CHECK_EQ(evs_store_close(s), 0);
@@ -737,7 +700,7 @@ static void t_window_and_retention_after_reopen(void) {
   o.retention_us = -1;
   s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK(r.created_us >= T0 + 25 * HOUR);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -751,7 +714,7 @@ static void t_large_txn_rollback_persists_nothing(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  for (int i = 0; i < 5; i++) CHECK_EQ(app(s, "{\"keep\":1}", NULL), 0);
+  for (int i = 0; i < 5; i++) CHECK_EQ(put(s, "{\"keep\":1}", NULL), 0);
   char seg[700];
   seg_path(seg, sizeof seg, dir, 1);
   long long size_before = file_size(seg);
@@ -769,7 +732,7 @@ static void t_large_txn_rollback_persists_nothing(void) {
   CHECK_EQ(evs_txn_rollback(t), 0);
   CHECK_EQ(file_size(seg), size_before);
   evs_append_result r;
-  CHECK_EQ(app(s, "{\"after\":1}", &r), 0);
+  CHECK_EQ(put(s, "{\"after\":1}", &r), 0);
   CHECK_EQ(r.id, 6);
   /* Readers never saw the flushed, uncommitted records. */
   evs_event *e = NULL;
@@ -825,7 +788,7 @@ static void t_crash_during_large_txn(void) {
     if (evs_store_open(dir, NULL, &s) == 0) {
       ok = 'y';
       for (int i = 0; i < 10; i++)
-        if (app(s, "{\"committed\":1}", NULL) != 0) ok = 'n';
+        if (put(s, "{\"committed\":1}", NULL) != 0) ok = 'n';
       evs_txn *t = NULL;
       if (evs_txn_begin(s, &t) != 0) ok = 'n';
       char *pl = payload_of(400, 9);
@@ -860,7 +823,7 @@ static void t_crash_during_large_txn(void) {
     CHECK(st.recovered_bytes_dropped > 0);
     CHECK(st.recovered_records_dropped >= 1);
   }
-  CHECK_EQ(app(s, "{}", NULL), 0);
+  CHECK_EQ(put(s, "{}", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, NULL);
   REQUIRE(s);
@@ -897,14 +860,14 @@ static void t_io_failure_keeps_working(void) {
       char *pl = payload_of(10000, 1);
       int ok = 0, rc = 0;
       for (int i = 0; i < 100; i++) {
-        rc = app(s, pl, NULL);
+        rc = put(s, pl, NULL);
         if (rc != 0) break;
         ok++;
       }
       res[1] = ok;
       res[2] = rc;
       snprintf(msg, sizeof msg, "%s", evs_errmsg(s));
-      res[3] = app(s, "{}", NULL);
+      res[3] = put(s, "{}", NULL);
       evs_txn *t = NULL;
       res[4] = evs_txn_begin(s, &t);
       if (res[4] == 0) evs_txn_rollback(t);
@@ -948,7 +911,7 @@ static void t_io_failure_keeps_working(void) {
   CHECK_EQ(st.pending, events - (res[6] == 0));
   CHECK_EQ(st.next_id, events + 1);
   evs_append_result r;
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK_EQ(r.id, events + 1);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -962,7 +925,7 @@ static void t_deleted_prefix_reopen(void) {
   for (int i = 0; i < 150; i++) {
     char key[16];
     snprintf(key, sizeof key, "k%d", i + 1);
-    CHECK_EQ(app_key(s, key, NULL), 0);
+    CHECK_EQ(put_key(s, key, NULL), 0);
   }
   for (uint64_t id = 1; id <= 100; id++) CHECK_EQ(evs_delete(s, NULL, id, NULL), 0);
   CHECK_EQ(evs_ack(s, NULL, 101, NULL), 0);
@@ -977,10 +940,10 @@ static void t_deleted_prefix_reopen(void) {
   CHECK_EQ(status_of(s, 101), EVS_STATUS_ACKNOWLEDGED);
   CHECK(exists(s, 150));
   evs_append_result r;
-  CHECK_EQ(app_key(s, "k1", &r), 0); /* its event was deleted */
+  CHECK_EQ(put_key(s, "k1", &r), 0); /* its event was deleted */
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 151);
-  CHECK_EQ(app_key(s, "k120", &r), 0);
+  CHECK_EQ(put_key(s, "k120", &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 120);
   evs_query q;
@@ -999,7 +962,7 @@ static void t_deleted_prefix_reopen(void) {
   CHECK_EQ(st.acknowledged, 0);
   CHECK_EQ(st.next_id, 152);
   CHECK_EQ(st.oldest_pending_us, 0);
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK_EQ(r.id, 152);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -1028,7 +991,7 @@ static void t_big_payloads_small_segments(void) {
     evs_event_in in = ev_make("big", "t", i % 2 ? b : a);
     in.payload_len = n;
     CHECK_EQ(evs_append(s, NULL, &in, NULL), 0);
-    CHECK_EQ(app(s, "{\"small\":1}", NULL), 0);
+    CHECK_EQ(put(s, "{\"small\":1}", NULL), 0);
   }
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, &o);
@@ -1057,7 +1020,7 @@ static void t_missing_middle_segment(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 150; i++) {
     char *p = payload_of(120, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -1078,7 +1041,7 @@ static void t_missing_meta_with_segments(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{}", NULL), 0);
+  CHECK_EQ(put(s, "{}", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   char meta[700];
   snprintf(meta, sizeof meta, "%s/evstore.meta", dir);
@@ -1136,7 +1099,7 @@ static void *pw_writer(void *p) {
       evs_append_result res[3];
       for (int k = 0; k < 3; k++) ev[k] = ev_make("w", "batch", "{\"b\":1}");
       if (evs_append_batch(a->s, NULL, ev, 3, res) != 0) a->errors++;
-    } else if (app(a->s, "{\"w\":1}", NULL) != 0) {
+    } else if (put(a->s, "{\"w\":1}", NULL) != 0) {
       a->errors++;
     }
   }
@@ -1237,12 +1200,12 @@ static void t_disk_pointers_stable(void) {
   o.sync = EVS_SYNC_OFF;
   evs_store *s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{\"held\":\"yes\"}", NULL), 0);
+  CHECK_EQ(put(s, "{\"held\":\"yes\"}", NULL), 0);
   evs_event *e = NULL;
   CHECK_EQ(evs_get(s, NULL, 1, &e), 0);
   REQUIRE(e);
   char *big = payload_of(400000, 5);
-  for (int i = 0; i < 60; i++) CHECK_EQ(app(s, big, NULL), 0);
+  for (int i = 0; i < 60; i++) CHECK_EQ(put(s, big, NULL), 0);
   CHECK_STR(e->payload, "{\"held\":\"yes\"}");
   CHECK_STR(e->source, "src");
   evs_event_free(e);
@@ -1269,7 +1232,7 @@ static void build_recovery_store(const char *dir, fake_clock *c) {
   char *pl[5];
   for (int i = 0; i < 3; i++) ev[i] = ev_make("first", "batch", "{\"n\":1}");
   CHECK_EQ(evs_append_batch(s, NULL, ev, 3, res), 0);
-  CHECK_EQ(app_key(s, "k4", NULL), 0);
+  CHECK_EQ(put_key(s, "k4", NULL), 0);
   CHECK_EQ(evs_ack(s, NULL, 2, NULL), 0);
   char keys[5][32];
   for (int i = 0; i < 5; i++) {
@@ -1328,13 +1291,13 @@ static void t_recovery_truncated_tail(void) {
     CHECK(file_size(path) <= size0 - cuts[ci]);
     /* Keys of the lost batch are free; "k4" still taken. */
     evs_append_result r;
-    CHECK_EQ(app_key(s, "k4", &r), 0);
+    CHECK_EQ(put_key(s, "k4", &r), 0);
     CHECK_EQ(r.duplicate, 1);
     CHECK_EQ(r.id, 4);
-    CHECK_EQ(app_key(s, "last-0", &r), 0);
+    CHECK_EQ(put_key(s, "last-0", &r), 0);
     CHECK_EQ(r.duplicate, 0);
     CHECK_EQ(r.id, 5);
-    CHECK_EQ(app(s, "{\"after\":\"recovery\"}", &r), 0);
+    CHECK_EQ(put(s, "{\"after\":\"recovery\"}", &r), 0);
     CHECK_EQ(r.id, 6);
     CHECK_EQ(evs_store_close(s), 0);
 
@@ -1365,7 +1328,7 @@ static void t_recovery_truncated_ack_and_delete(void) {
     char *dir = t_tmpdir();
     evs_store *s = open_dir(dir, NULL);
     REQUIRE(s);
-    for (int i = 0; i < 5; i++) CHECK_EQ(app(s, "{\"a\":1}", NULL), 0);
+    for (int i = 0; i < 5; i++) CHECK_EQ(put(s, "{\"a\":1}", NULL), 0);
     if (kind == 0) {
       CHECK_EQ(evs_ack(s, NULL, 3, NULL), 0);
     } else if (kind == 1) {
@@ -1424,7 +1387,7 @@ static void t_recovery_every_length(void) {
     st[nst++] = (txn_state){file_size(seg), s_.next_id, s_.pending,       \
                             s_.acknowledged};                             \
   } while (0)
-  CHECK_EQ(app(s, "{\"one\":1}", NULL), 0); /* 1 */
+  CHECK_EQ(put(s, "{\"one\":1}", NULL), 0); /* 1 */
   RECORD(1, 0);
   evs_event_in ev[4];
   for (int i = 0; i < 4; i++) ev[i] = ev_make("b", "t", "{\"batch\":[1,2,3]}");
@@ -1434,13 +1397,13 @@ static void t_recovery_every_length(void) {
   CHECK_EQ(evs_ack(s, NULL, 2, NULL), 0);
   RECORD(4, 1);
   char *big = payload_of(3000, 7); /* compressed */
-  CHECK_EQ(app(s, big, NULL), 0); /* 6 */
+  CHECK_EQ(put(s, big, NULL), 0); /* 6 */
   RECORD(5, 1);
   CHECK_EQ(evs_delete(s, NULL, 3, NULL), 0);
   RECORD(4, 1);
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
-  CHECK_EQ(app(s, "{}", NULL), EVS_EDEADLK);
+  CHECK_EQ(put(s, "{}", NULL), EVS_EDEADLK);
   CHECK_EQ(evs_append(s, t, &ev[0], NULL), 0); /* 7 */
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_delete(s, t, 4, NULL), 0);
@@ -1455,7 +1418,7 @@ static void t_recovery_every_length(void) {
   int rcs[2];
   CHECK_EQ(evs_ack_batch(s, NULL, ids, 2, rcs), 0);
   RECORD(2, 4);
-  CHECK_EQ(app(s, "{\"last\":true}", NULL), 0); /* 9 */
+  CHECK_EQ(put(s, "{\"last\":true}", NULL), 0); /* 9 */
   RECORD(3, 4);
 #undef RECORD
   CHECK_EQ(evs_store_close(s), 0);
@@ -1518,7 +1481,7 @@ static void t_recovery_every_length(void) {
       }
       /* A write after recovery works. */
       evs_append_result ar;
-      if (app(r, "{\"post\":1}", &ar) != 0 || ar.id != st[k].next_id) {
+      if (put(r, "{\"post\":1}", &ar) != 0 || ar.id != st[k].next_id) {
         fprintf(stderr, "  L=%lld: append after recovery failed\n", L);
         bad = 1;
       }
@@ -1540,7 +1503,7 @@ static void t_recovery_garbage_tail(void) {
     char *dir = t_tmpdir();
     evs_store *s = open_dir(dir, NULL);
     REQUIRE(s);
-    for (int i = 0; i < 10; i++) CHECK_EQ(app(s, "{\"g\":1}", NULL), 0);
+    for (int i = 0; i < 10; i++) CHECK_EQ(put(s, "{\"g\":1}", NULL), 0);
     CHECK_EQ(evs_ack(s, NULL, 4, NULL), 0);
     CHECK_EQ(evs_store_close(s), 0);
     char path[700];
@@ -1565,7 +1528,7 @@ static void t_recovery_garbage_tail(void) {
     CHECK_EQ(st.recovered_bytes_dropped, 100);
     CHECK_EQ(file_size(path), size0);
     evs_append_result r;
-    CHECK_EQ(app(s, "{\"after\":1}", &r), 0);
+    CHECK_EQ(put(s, "{\"after\":1}", &r), 0);
     CHECK_EQ(r.id, 11);
     CHECK_EQ(evs_store_close(s), 0);
     s = open_dir(dir, NULL);
@@ -1592,7 +1555,7 @@ static void t_recovery_multi_segment(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 100; i++) {
     char *p = payload_of(150, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -1641,7 +1604,7 @@ static void t_recovery_multi_segment(void) {
   CHECK(exists(s, 99));
   /* Appends work and persist. */
   evs_append_result r;
-  CHECK_EQ(app(s, "{\"post\":1}", &r), 0);
+  CHECK_EQ(put(s, "{\"post\":1}", &r), 0);
   CHECK_EQ(r.id, 100);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, &o);
@@ -1672,7 +1635,7 @@ static void t_recovery_empty_last_segment(void) {
     REQUIRE(s);
     for (unsigned i = 0; i < 60; i++) {
       char *p = payload_of(150, i);
-      CHECK_EQ(app(s, p, NULL), 0);
+      CHECK_EQ(put(s, p, NULL), 0);
       free(p);
     }
     CHECK_EQ(evs_store_close(s), 0);
@@ -1719,7 +1682,7 @@ static void t_recovery_empty_last_segment(void) {
     CHECK(exists(s, 1));
     CHECK(exists(s, 60));
     evs_append_result r;
-    CHECK_EQ(app(s, "{\"post\":1}", &r), 0);
+    CHECK_EQ(put(s, "{\"post\":1}", &r), 0);
     CHECK_EQ(r.id, 61);
     CHECK_EQ(evs_store_close(s), 0);
     s = open_dir(dir, &o);
@@ -1743,7 +1706,7 @@ static void t_corrupt_earlier_segment(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 200; i++) {
     char *p = payload_of(120, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -1828,7 +1791,7 @@ static void t_corrupt_meta(void) {
     char *dir = t_tmpdir();
     evs_store *s = open_dir(dir, NULL);
     REQUIRE(s);
-    CHECK_EQ(app(s, "{}", NULL), 0);
+    CHECK_EQ(put(s, "{}", NULL), 0);
     CHECK_EQ(evs_store_close(s), 0);
     char meta[700];
     snprintf(meta, sizeof meta, "%s/evstore.meta", dir);
@@ -1883,7 +1846,7 @@ static void t_lock_same_process(void) {
     /* The holder is unaffected, and the failed attempt did not release the
     ** lock (closing any descriptor of a file drops a process's fcntl locks
     ** on it). */
-    CHECK_EQ(app(a, "{}", NULL), 0);
+    CHECK_EQ(put(a, "{}", NULL), 0);
     CHECK_EQ(open_in_child(dir), EVS_ELOCKED);
   }
   /* Also through another spelling of the path. */
@@ -1907,7 +1870,7 @@ static void t_lock_other_process(void) {
   CHECK_EQ(open_in_child(dir), EVS_ELOCKED);
   /* The lock is still held after the child's attempt. */
   CHECK_EQ(open_in_child(dir), EVS_ELOCKED);
-  CHECK_EQ(app(a, "{}", NULL), 0);
+  CHECK_EQ(put(a, "{}", NULL), 0);
   CHECK_EQ(evs_store_close(a), 0);
   CHECK_EQ(open_in_child(dir), 0);
   a = open_dir(dir, NULL);
@@ -1937,7 +1900,7 @@ static void t_crash_releases_lock_and_keeps_commits(void) {
       if (evs_store_open(dir, &o, &s) == 0) {
         ok = 'y';
         for (int i = 0; i < 25; i++)
-          if (app(s, "{\"child\":1}", NULL) != 0) ok = 'n';
+          if (put(s, "{\"child\":1}", NULL) != 0) ok = 'n';
         if (evs_ack(s, NULL, 7, NULL) != 0) ok = 'n';
         /* An uncommitted transaction at the time of the crash. */
         evs_txn *t = NULL;

@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include "test.h"
+#include "testlib.h"
 
 static sqlite3 *open_db(const char *path) {
   sqlite3 *db = NULL;

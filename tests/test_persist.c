@@ -1818,20 +1818,22 @@ static void t_corrupt_meta(void) {
 /* ---- locking ----------------------------------------------------------- */
 
 /* Try to open dir in a child process; returns the child's rc. */
+/* The child's evs_store_open code travels in its exit status, which holds
+** 8 bits: an EVS_E* code (-1001...) as its distance from -1000. */
 static int open_in_child(const char *dir) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
     evs_store *s = NULL;
     int rc = evs_store_open(dir, NULL, &s);
-    if (rc == EVS_ELOCKED && !strstr(evs_errmsg(NULL), "locked")) rc = 99;
-    _exit(rc < 0 ? -rc : rc == 0 ? 0 : 100);
+    if (rc == EVS_ELOCKED && !strstr(evs_errmsg(NULL), "locked")) _exit(99);
+    _exit(rc == 0 ? 0 : rc < -1000 && rc > -1099 ? -rc - 1000 : 100);
   }
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status)) return 1000;
   int code = WEXITSTATUS(status);
-  return code >= 99 ? code : -code;
+  return code == 0 ? 0 : code >= 99 ? code : -1000 - code;
 }
 
 static void t_lock_same_process(void) {

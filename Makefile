@@ -95,6 +95,13 @@ $(B)/tests/%: tests/%.c tests/testlib.h tests/gen.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
 
+# The programs that check the store against the reference model link
+# tests/model.c (fuzz/fuzz_ops does too, see fuzz/fuzz.mk).
+MODEL_TESTS := $(B)/tests/test_model $(B)/tests/test_api_model
+$(MODEL_TESTS): $(B)/tests/%: tests/%.c tests/model.c tests/model.h tests/testlib.h $(B)/libevstore.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< tests/model.c -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
+
 # test_slots runs against the library built again with 64 segment slots
 # instead of 65,536 (src/store.h), so it reaches the slot limits quickly.
 SLOTS_OBJ := $(patsubst src/%.c,$(B)/slots/%.o,$(LIB_SRC))

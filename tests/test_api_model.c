@@ -7,22 +7,10 @@
 ** test_persist.c.
 */
 #include "evstore.h"
+#include "model.h"
 #include "testlib.h"
 
 /* ---- a random model test ----------------------------------------------- */
-
-typedef struct mev {
-  int src, typ, prio;
-  int64_t created;
-  int state; /* 0 pending, 1 acked, 2 deleted */
-  int key;   /* -1 none */
-} mev;
-
-typedef struct model {
-  mev *ev; /* index id-1 */
-  size_t n;
-  int key_owner[16]; /* id or 0 */
-} model;
 
 static uint32_t rng_state = 2463534242u;
 static uint32_t rnd32(void) {
@@ -34,10 +22,18 @@ static uint32_t rnd32(void) {
 
 static const char *const SRCS[] = {"alpha", "beta", "gamma", "delta"};
 static const char *const TYPS[] = {"created", "updated", "removed"};
+static const char *const KEYS[] = {"key0", "key1", "key2",  "key3",  "key4",  "key5",
+                                   "key6", "key7", "key8",  "key9",  "key10", "key11",
+                                   "key12", "key13", "key14", "key15"};
+#define PAYLOAD "{\"m\":1}"
 
-static int model_check(evs_store *s, evs_txn *t, const model *m, int step) {
+/* The inbox under eight random filters, and five random gets, against m.
+** Returns the number of mismatches. */
+static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
+                       int step) {
   int fails = 0;
-  uint64_t *ids = malloc((m->n + 1) * sizeof *ids);
+  uint64_t n_ev = m->next_id - 1;
+  uint64_t *ids = malloc((n_ev + 1) * sizeof *ids);
   for (int f = 0; f < 8; f++) {
     evs_query q;
     memset(&q, 0, sizeof q);
@@ -47,8 +43,8 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int step) {
     if (f & 1) fs = (int)(rnd32() % 4);
     if (f & 2) ft = (int)(rnd32() % 3);
     if (f & 4) fp = 1 + (int)(rnd32() % 3);
-    if (f == 7 && m->n) {
-      lo = m->ev[rnd32() % m->n].created;
+    if (f == 7 && n_ev) {
+      lo = m->ev[1 + rnd32() % n_ev].created;
       hi = lo + (int64_t)(rnd32() % 200);
       fp = 0;
     }
@@ -57,18 +53,19 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int step) {
     q.priority = fp;
     q.created_after_us = lo;
     q.created_before_us = hi;
-    long n = inbox_all(s, t, &q, ids, m->n + 1);
+    model_query mq;
+    memset(&mq, 0, sizeof mq);
+    mq.source = q.source;
+    mq.type = q.event_type;
+    mq.prio = fp;
+    mq.after = lo;
+    mq.before = hi;
+    long n = inbox_all(s, t, &q, ids, n_ev + 1);
     long k = 0;
     int bad = n < 0;
-    for (size_t i = 0; i < m->n && !bad; i++) {
-      const mev *e = &m->ev[i];
-      if (e->state != 0) continue;
-      if (fs >= 0 && e->src != fs) continue;
-      if (ft >= 0 && e->typ != ft) continue;
-      if (fp && e->prio != fp) continue;
-      if (lo && !(e->created > lo)) continue;
-      if (hi && !(e->created < hi)) continue;
-      if (k >= n || ids[k] != i + 1) bad = 1;
+    for (uint64_t id = 1; id <= n_ev && !bad; id++) {
+      if (!model_match(m, &mq, id, now)) continue;
+      if (k >= n || ids[k] != id) bad = 1;
       k++;
     }
     if (!bad && k != n) bad = 1;
@@ -79,20 +76,18 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int step) {
     }
   }
   free(ids);
-  for (int i = 0; i < 5 && m->n; i++) {
-    uint64_t id = 1 + rnd32() % m->n;
+  for (int i = 0; i < 5 && n_ev; i++) {
+    uint64_t id = 1 + rnd32() % n_ev;
     evs_event *e = NULL;
     int rc = evs_get(s, t, id, &e);
-    const mev *x = &m->ev[id - 1];
-    int ok = x->state == 2 ? rc == EVS_ENOTFOUND
-                           : (rc == 0 && e->status == x->state &&
-                              e->priority == x->prio &&
-                              e->created_us == x->created &&
-                              !strcmp(e->source, SRCS[x->src]) &&
-                              !strcmp(e->event_type, TYPS[x->typ]));
-    if (!ok) {
-      fprintf(stderr, "  step %d: get %" PRIu64 " rc %d state %d\n", step, id,
-              rc, x->state);
+    char buf[300];
+    const char *d = NULL;
+    if (!model_visible(m, id, now))
+      d = rc == EVS_ENOTFOUND ? NULL : "found, expected ENOTFOUND";
+    else
+      d = rc != 0 ? "not found" : model_event_diff(m, id, e, buf, sizeof buf);
+    if (d) {
+      fprintf(stderr, "  step %d: get %" PRIu64 " rc %d: %s\n", step, id, rc, d);
       fails++;
     }
     evs_event_free(e);
@@ -108,31 +103,26 @@ static void t_random_model(void) {
   evs_store *s = open_mem(&o);
   REQUIRE(s);
   model m, saved;
-  memset(&m, 0, sizeof m);
-  memset(&saved, 0, sizeof saved);
-  m.ev = calloc(20000, sizeof *m.ev);
-  saved.ev = calloc(20000, sizeof *saved.ev);
+  model_init(&m, o.retention_us, o.idempotency_window_us);
+  model_init(&saved, o.retention_us, o.idempotency_window_us);
   evs_txn *t = NULL;
   int fails = 0;
   for (int step = 0; step < 6000 && fails < 5; step++) {
     uint32_t op = rnd32() % 100;
     if (rnd32() % 3 == 0) c.now += rnd32() % 50;
+    uint64_t n_ev = m.next_id - 1;
     if (op < 45) { /* append */
-      mev x;
-      x.src = (int)(rnd32() % 4);
-      x.typ = (int)(rnd32() % 3);
+      model_ev x;
+      memset(&x, 0, sizeof x);
+      x.source = SRCS[rnd32() % 4];
+      x.type = TYPS[rnd32() % 3];
       int p = (int)(rnd32() % 4);
-      x.prio = p ? p : EVS_PRIORITY_NORMAL;
-      x.state = 0;
-      x.key = rnd32() % 4 == 0 ? (int)(rnd32() % 16) : -1;
-      x.created = c.now;
-      char key[16];
-      evs_event_in in = ev_make(SRCS[x.src], TYPS[x.typ], "{\"m\":1}");
+      x.prio = (unsigned char)(p ? p : EVS_PRIORITY_NORMAL);
+      x.key = rnd32() % 4 == 0 ? KEYS[rnd32() % 16] : NULL;
+      x.payload = PAYLOAD;
+      x.payload_len = strlen(PAYLOAD);
+      evs_event_in in = ev_in(x.source, x.type, PAYLOAD, x.key);
       in.priority = p;
-      if (x.key >= 0) {
-        snprintf(key, sizeof key, "key%d", x.key);
-        in.idempotency_key = key;
-      }
       evs_append_result r;
       int rc = evs_append(s, t, &in, &r);
       if (rc != 0) {
@@ -140,46 +130,53 @@ static void t_random_model(void) {
         fails++;
         continue;
       }
-      if (x.key >= 0 && m.key_owner[x.key]) {
-        if (!r.duplicate || r.id != (uint64_t)m.key_owner[x.key]) {
-          fprintf(stderr, "  step %d: expected duplicate of %d\n", step,
-                  m.key_owner[x.key]);
+      uint64_t dup = model_dup_of(&m, x.key, c.now);
+      if (dup) {
+        if (!r.duplicate || r.id != dup) {
+          fprintf(stderr, "  step %d: expected duplicate of %" PRIu64 "\n", step, dup);
           fails++;
         }
         continue;
       }
-      if (r.duplicate || r.id != m.n + 1) {
-        fprintf(stderr, "  step %d: append id %" PRIu64 " dup %d, want %zu\n",
-                step, r.id, r.duplicate, m.n + 1);
+      int64_t created = model_created(&m, c.now);
+      if (r.duplicate || r.id != m.next_id || r.created_us != created) {
+        fprintf(stderr,
+                "  step %d: append id %" PRIu64 " dup %d created %" PRId64
+                ", want %" PRIu64 " created %" PRId64 "\n",
+                step, r.id, r.duplicate, r.created_us, m.next_id, created);
         fails++;
         continue;
       }
-      m.ev[m.n++] = x;
-      if (x.key >= 0) m.key_owner[x.key] = (int)m.n;
-    } else if (op < 70 && m.n) { /* ack */
-      uint64_t id = 1 + rnd32() % m.n;
-      int rc = evs_ack(s, t, id, NULL);
-      mev *x = &m.ev[id - 1];
-      int want = x->state == 0 ? 0 : x->state == 1 ? EVS_ECONFLICT : EVS_ENOTFOUND;
+      model_add(&m, &x, m.next_id, created);
+    } else if (op < 70 && n_ev) { /* ack */
+      uint64_t id = 1 + rnd32() % n_ev;
+      int64_t at = -1;
+      int rc = evs_ack(s, t, id, &at);
+      int want = model_ack_rc(&m, id, c.now);
       if (rc != want) {
         fprintf(stderr, "  step %d: ack %" PRIu64 " rc %d want %d\n", step, id,
                 rc, want);
         fails++;
       }
-      if (x->state == 0) x->state = 1;
-    } else if (op < 78 && m.n) { /* delete */
-      uint64_t id = 1 + rnd32() % m.n;
+      if (want == 0) {
+        int64_t want_at = model_ack_time(&m, id, c.now);
+        if (rc == 0 && at != want_at) {
+          fprintf(stderr, "  step %d: ack %" PRIu64 " at %" PRId64 " want %" PRId64 "\n",
+                  step, id, at, want_at);
+          fails++;
+        }
+        model_ack(&m, id, want_at);
+      }
+    } else if (op < 78 && n_ev) { /* delete */
+      uint64_t id = 1 + rnd32() % n_ev;
       int existed = -1;
       int rc = evs_delete(s, t, id, &existed);
-      mev *x = &m.ev[id - 1];
-      if (rc != 0 || existed != (x->state != 2)) {
+      int want = model_delete(&m, id, c.now);
+      if (rc != 0 || existed != want) {
         fprintf(stderr, "  step %d: delete %" PRIu64 " rc %d existed %d\n",
                 step, id, rc, existed);
         fails++;
       }
-      if (x->state != 2 && x->key >= 0 && m.key_owner[x->key] == (int)id)
-        m.key_owner[x->key] = 0;
-      x->state = 2;
     } else if (op < 86) { /* begin / commit / rollback */
       if (!t) {
         if (evs_txn_begin(s, &t) != 0) {
@@ -187,37 +184,29 @@ static void t_random_model(void) {
           t = NULL;
           continue;
         }
-        saved.n = m.n;
-        memcpy(saved.ev, m.ev, m.n * sizeof *m.ev);
-        memcpy(saved.key_owner, m.key_owner, sizeof m.key_owner);
+        model_copy(&saved, &m);
       } else if (op < 83) {
         if (evs_txn_commit(t) != 0) fails++;
         t = NULL;
       } else {
         if (evs_txn_rollback(t) != 0) fails++;
         t = NULL;
-        m.n = saved.n;
-        memcpy(m.ev, saved.ev, m.n * sizeof *m.ev);
-        memcpy(m.key_owner, saved.key_owner, sizeof m.key_owner);
+        model_copy(&m, &saved);
       }
     } else if (op < 90) {
-      fails += model_check(s, t, &m, step);
+      fails += model_check(s, t, &m, c.now, step);
     }
   }
   if (t) CHECK_EQ(evs_txn_commit(t), 0);
-  fails += model_check(s, NULL, &m, -1);
+  fails += model_check(s, NULL, &m, c.now, -1);
   CHECK_EQ(fails, 0);
   evs_stats st = stats(s);
-  uint64_t pend = 0, ack = 0;
-  for (size_t i = 0; i < m.n; i++) {
-    pend += m.ev[i].state == 0;
-    ack += m.ev[i].state == 1;
-  }
-  CHECK_EQ(st.pending, pend);
-  CHECK_EQ(st.acknowledged, ack);
-  CHECK_EQ(st.next_id, m.n + 1);
-  free(m.ev);
-  free(saved.ev);
+  model_counts mc = model_count(&m, c.now);
+  CHECK_EQ(st.pending, mc.pending);
+  CHECK_EQ(st.acknowledged, mc.acknowledged);
+  CHECK_EQ(st.next_id, m.next_id);
+  model_free(&m);
+  model_free(&saved);
   evs_store_close(s);
 }
 

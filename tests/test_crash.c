@@ -401,15 +401,7 @@ static int check_content(const evs_event *e, uint64_t seed, uint64_t b, unsigned
                          unsigned i) {
   gen_ev g;
   gen(seed, b, n, i, &g);
-  int bad = 0;
-  if (e->payload_len != g.plen || memcmp(e->payload, g.payload, g.plen)) bad |= 1;
-  if (strcmp(e->source, g.source) || strcmp(e->event_type, g.type)) bad |= 2;
-  if (e->priority != g.prio) bad |= 4;
-  if (g.has_key ? !e->idempotency_key || strcmp(e->idempotency_key, g.key)
-                : e->idempotency_key != NULL)
-    bad |= 8;
-  if (g.has_meta ? !e->metadata || strcmp(e->metadata, g.meta) : e->metadata != NULL)
-    bad |= 16;
+  int bad = gen_diff(e, &g);
   free(g.payload);
   if (bad) fprintf(stderr, "  event %" PRIu64 " (seed %" PRIu64 "): content differs (mask %d)\n",
                    e->id, seed, bad);

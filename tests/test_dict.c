@@ -282,16 +282,6 @@ static char *dict_store(uint32_t *id) {
   return dir;
 }
 
-static void flip_byte(const char *path, off_t off) {
-  int fd = open(path, O_RDWR);
-  REQUIRE(fd >= 0);
-  unsigned char c;
-  REQUIRE(pread(fd, &c, 1, off) == 1);
-  c ^= 0x40;
-  REQUIRE(pwrite(fd, &c, 1, off) == 1);
-  close(fd);
-}
-
 static void t_dict_damaged_file(void) {
   /* Damage anywhere (header, dictionary, checksum): open still works. */
   for (int k = 0; k < 6; k++) {
@@ -301,7 +291,7 @@ static void t_dict_damaged_file(void) {
     struct stat sb;
     REQUIRE(stat(t_path(dir, "evstore.dict"), &sb) == 0);
     off_t offs[] = {0, 20, 24, 100, sb.st_size / 2, sb.st_size - 1};
-    flip_byte(t_path(dir, "evstore.dict"), offs[k]);
+    CHECK_EQ(t_flip_byte(t_path(dir, "evstore.dict"), offs[k], 0x40), 0);
     REQUIRE(stat(t_path(dir, "evstore.dict"), &sb) == 0);
     evs_options o = dict_opts();
     evs_store *s;
@@ -337,7 +327,7 @@ static void t_dict_damaged_file(void) {
     struct stat sb2;
     CHECK(stat(t_path(dir, "evstore.dict"), &sb2) == 0 && sb2.st_size == sb.st_size &&
           sb2.st_mtim.tv_sec == sb.st_mtim.tv_sec && sb2.st_mtim.tv_nsec == sb.st_mtim.tv_nsec);
-    flip_byte(t_path(dir, "evstore.dict"), offs[k]); /* repair: all is back */
+    CHECK_EQ(t_flip_byte(t_path(dir, "evstore.dict"), offs[k], 0x40), 0); /* repair: all is back */
     REQUIRE(evs_store_open(dir, &o, &s) == 0);
     CHECK_EQ(stats(s).dict_id, id);
     check_all(s, 7000);

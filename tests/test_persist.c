@@ -99,12 +99,6 @@ static unsigned long long last_segment(const char *dir, int *count) {
   return max;
 }
 
-static long long file_size(const char *path) {
-  struct stat sb;
-  if (stat(path, &sb) != 0) return -1;
-  return (long long)sb.st_size;
-}
-
 /* Tear a segment's tail as a crash would, and so also drop the store's
 ** checkpoint: a clean close writes one that vouches for the whole log,
 ** and open refuses to cut what it vouches for (see
@@ -118,7 +112,7 @@ static void drop_checkpoint_beside(const char *path) {
 }
 
 static int truncate_by(const char *path, long long by) {
-  long long sz = file_size(path);
+  long long sz = t_file_size(path);
   if (sz < by) return -1;
   drop_checkpoint_beside(path);
   return truncate(path, sz - by);
@@ -130,17 +124,6 @@ static int append_bytes(const char *path, const void *buf, size_t n) {
   ssize_t w = write(fd, buf, n);
   close(fd);
   return w == (ssize_t)n ? 0 : -1;
-}
-
-static int flip_byte(const char *path, long long off) {
-  int fd = open(path, O_RDWR);
-  if (fd < 0) return -1;
-  unsigned char b;
-  int ok = pread(fd, &b, 1, off) == 1;
-  b ^= 0x5a;
-  ok = ok && pwrite(fd, &b, 1, off) == 1;
-  close(fd);
-  return ok ? 0 : -1;
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -176,11 +159,11 @@ static void t_files_layout(void) {
   REQUIRE(s);
   CHECK_EQ(put(s, "{\"a\":1}", NULL), 0);
   snprintf(path, sizeof path, "%s/evstore.meta", dir);
-  CHECK(file_size(path) > 0);
+  CHECK(t_file_size(path) > 0);
   snprintf(path, sizeof path, "%s/LOCK", dir);
-  CHECK(file_size(path) >= 0);
+  CHECK(t_file_size(path) >= 0);
   seg_path(path, sizeof path, dir, 1);
-  CHECK(file_size(path) > 0);
+  CHECK(t_file_size(path) > 0);
   int n = 0;
   CHECK_EQ(last_segment(dir, &n), 1);
   CHECK_EQ(n, 1);
@@ -205,7 +188,7 @@ static void t_files_layout(void) {
   CHECK_EQ(last, (unsigned long long)n);
   for (unsigned long long i = 1; i <= last; i++) {
     seg_path(path, sizeof path, dir, i);
-    long long sz = file_size(path);
+    long long sz = t_file_size(path);
     CHECK(sz > 0);
     /* A segment may overflow by one record, not by much more. */
     CHECK(sz <= 4096 + 1024);
@@ -216,7 +199,7 @@ static void t_files_layout(void) {
   long long total = 0;
   for (unsigned long long i = 1; i <= last; i++) {
     seg_path(path, sizeof path, dir, i);
-    total += file_size(path);
+    total += t_file_size(path);
   }
   CHECK((long long)st.disk_bytes >= total);
   CHECK((long long)st.disk_bytes <= total + 64 * 1024);
@@ -717,7 +700,7 @@ static void t_large_txn_rollback_persists_nothing(void) {
   for (int i = 0; i < 5; i++) CHECK_EQ(put(s, "{\"keep\":1}", NULL), 0);
   char seg[700];
   seg_path(seg, sizeof seg, dir, 1);
-  long long size_before = file_size(seg);
+  long long size_before = t_file_size(seg);
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
   REQUIRE(t);
@@ -730,7 +713,7 @@ static void t_large_txn_rollback_persists_nothing(void) {
   CHECK_EQ(bad, 0);
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_txn_rollback(t), 0);
-  CHECK_EQ(file_size(seg), size_before);
+  CHECK_EQ(t_file_size(seg), size_before);
   evs_append_result r;
   CHECK_EQ(put(s, "{\"after\":1}", &r), 0);
   CHECK_EQ(r.id, 6);
@@ -808,7 +791,7 @@ static void t_crash_during_large_txn(void) {
   CHECK_EQ(ok, 'y');
   char seg[700];
   seg_path(seg, sizeof seg, dir, last_segment(dir, NULL));
-  long long sz = file_size(seg);
+  long long sz = t_file_size(seg);
   kill(pid, SIGKILL);
   int status;
   waitpid(pid, &status, 0);
@@ -1258,7 +1241,7 @@ static void t_recovery_truncated_tail(void) {
     REQUIRE(last >= 1);
     char path[700];
     seg_path(path, sizeof path, dir, last);
-    long long size0 = file_size(path);
+    long long size0 = t_file_size(path);
     CHECK_EQ(truncate_by(path, cuts[ci]), 0);
 
     evs_options o = opts_clock(&c);
@@ -1288,7 +1271,7 @@ static void t_recovery_truncated_tail(void) {
     CHECK(st.recovered_bytes_dropped <= (uint64_t)size0);
     CHECK(st.recovered_records_dropped >= 1);
     /* The file was truncated to the end of the last good transaction. */
-    CHECK(file_size(path) <= size0 - cuts[ci]);
+    CHECK(t_file_size(path) <= size0 - cuts[ci]);
     /* Keys of the lost batch are free; "k4" still taken. */
     evs_append_result r;
     CHECK_EQ(put_key(s, "k4", &r), 0);
@@ -1376,7 +1359,7 @@ static void t_recovery_every_length(void) {
   REQUIRE(s);
   txn_state st[16];
   int nst = 0;
-  long long size0 = file_size(seg);
+  long long size0 = t_file_size(seg);
   if (size0 < 0) size0 = 0;
   st[nst++] = (txn_state){size0, 1, 0, 0};
 #define RECORD(np, na)                                                    \
@@ -1384,7 +1367,7 @@ static void t_recovery_every_length(void) {
     evs_stats s_ = stats(s);                                              \
     CHECK_EQ(s_.pending, np);                                             \
     CHECK_EQ(s_.acknowledged, na);                                        \
-    st[nst++] = (txn_state){file_size(seg), s_.next_id, s_.pending,       \
+    st[nst++] = (txn_state){t_file_size(seg), s_.next_id, s_.pending,       \
                             s_.acknowledged};                             \
   } while (0)
   CHECK_EQ(put(s, "{\"one\":1}", NULL), 0); /* 1 */
@@ -1508,7 +1491,7 @@ static void t_recovery_garbage_tail(void) {
     CHECK_EQ(evs_store_close(s), 0);
     char path[700];
     seg_path(path, sizeof path, dir, last_segment(dir, NULL));
-    long long size0 = file_size(path);
+    long long size0 = t_file_size(path);
     unsigned char junk[100];
     uint32_t x = 12345u + (uint32_t)kind;
     for (int i = 0; i < 100; i++) {
@@ -1526,7 +1509,7 @@ static void t_recovery_garbage_tail(void) {
     CHECK_EQ(st.acknowledged, 1);
     CHECK_EQ(st.next_id, 11);
     CHECK_EQ(st.recovered_bytes_dropped, 100);
-    CHECK_EQ(file_size(path), size0);
+    CHECK_EQ(t_file_size(path), size0);
     evs_append_result r;
     CHECK_EQ(put(s, "{\"after\":1}", &r), 0);
     CHECK_EQ(r.id, 11);
@@ -1717,14 +1700,14 @@ static void t_corrupt_earlier_segment(void) {
     char path[700], name[64];
     seg_path(path, sizeof path, dir, segno);
     snprintf(name, sizeof name, "%016llx.evlog", segno);
-    long long sz = file_size(path);
+    long long sz = t_file_size(path);
     long long sizes_before[64];
     for (int k = 1; k <= n && k < 64; k++) {
       char p2[700];
       seg_path(p2, sizeof p2, dir, (unsigned long long)k);
-      sizes_before[k] = file_size(p2);
+      sizes_before[k] = t_file_size(p2);
     }
-    CHECK_EQ(flip_byte(path, sz / 2), 0);
+    CHECK_EQ(t_flip_byte(path, sz / 2, 0x5a), 0);
     /* Without the checkpoint open reads every record: it refuses. */
     evs_options full = o;
     full.checkpoint_bytes = -1;
@@ -1764,10 +1747,10 @@ static void t_corrupt_earlier_segment(void) {
     for (int k = 1; k <= n && k < 64; k++) {
       char p2[700];
       seg_path(p2, sizeof p2, dir, (unsigned long long)k);
-      CHECK_EQ(file_size(p2), sizes_before[k]);
+      CHECK_EQ(t_file_size(p2), sizes_before[k]);
     }
     /* Undo: the store opens again (the failed open left no lock). */
-    CHECK_EQ(flip_byte(path, sz / 2), 0);
+    CHECK_EQ(t_flip_byte(path, sz / 2, 0x5a), 0);
     s = open_dir(dir, &o);
     CHECK(s != NULL);
     if (s) {
@@ -1778,7 +1761,7 @@ static void t_corrupt_earlier_segment(void) {
   /* The first byte of an earlier segment (its header). */
   char path[700];
   seg_path(path, sizeof path, dir, 1);
-  CHECK_EQ(flip_byte(path, 0), 0);
+  CHECK_EQ(t_flip_byte(path, 0, 0x5a), 0);
   s = (evs_store *)1;
   CHECK_EQ(evs_store_open(dir, &o, &s), EVS_ECORRUPT);
   CHECK(s == NULL);
@@ -1795,10 +1778,10 @@ static void t_corrupt_meta(void) {
     CHECK_EQ(evs_store_close(s), 0);
     char meta[700];
     snprintf(meta, sizeof meta, "%s/evstore.meta", dir);
-    long long sz = file_size(meta);
+    long long sz = t_file_size(meta);
     REQUIRE(sz > 0);
     if (kind == 0) {
-      CHECK_EQ(flip_byte(meta, sz / 2), 0);
+      CHECK_EQ(t_flip_byte(meta, sz / 2, 0x5a), 0);
     } else if (kind == 1) {
       CHECK_EQ(truncate(meta, sz / 2), 0);
     } else {

@@ -30,11 +30,6 @@
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 
-static long long fsize(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 ? (long long)st.st_size : -1;
-}
-
 static int count_segments(const char *dir) {
   DIR *d = opendir(dir);
   int n = 0;
@@ -502,7 +497,7 @@ static void t_bit_flip_mid_last_segment(void) {
   REQUIRE(last);
   snprintf(seg, sizeof seg, "%s", last);
   free(last);
-  REQUIRE(fsize(seg) > 200000);
+  REQUIRE(t_file_size(seg) > 200000);
   size_t n;
   uint8_t *b = t_slurp(seg, &n);
   REQUIRE(b);
@@ -563,12 +558,12 @@ static void t_no_cut_below_checkpoint(void) {
   REQUIRE(last);
   snprintf(seg, sizeof seg, "%s", last);
   free(last);
-  long long sz = fsize(seg);
+  long long sz = t_file_size(seg);
   REQUIRE(truncate(seg, sz - 5) == 0);
   s = NULL;
   CHECK_EQ(evs_store_open(dir, NULL, &s), EVS_ECORRUPT);
   CHECK_CONTAINS(evs_errmsg(NULL), "recorded as durable");
-  CHECK_EQ(fsize(seg), sz - 5);
+  CHECK_EQ(t_file_size(seg), sz - 5);
   /* Without the checkpoint (as after a crash) it is a torn tail. */
   unlink(t_path(dir, "evstore.checkpoint"));
   REQUIRE(evs_store_open(dir, NULL, &s) == 0);
@@ -591,7 +586,7 @@ static void t_read_only_open_writes_nothing(void) {
   REQUIRE(last);
   snprintf(seg, sizeof seg, "%s", last);
   free(last);
-  long long sz = fsize(seg);
+  long long sz = t_file_size(seg);
   REQUIRE(truncate(seg, sz - 3) == 0);
   REQUIRE(t_spit(t_path(dir, "00000000000000f0.evlog"), "", 0) == 0);
   evs_options ro = {.read_only = 1};
@@ -611,7 +606,7 @@ static void t_read_only_open_writes_nothing(void) {
   CHECK_EQ(evs_store_open(dir, NULL, &w), EVS_ELOCKED);
   CHECK_EQ(evs_store_close(s2), 0);
   CHECK_EQ(evs_store_close(s), 0);
-  CHECK_EQ(fsize(seg), sz - 3);
+  CHECK_EQ(t_file_size(seg), sz - 3);
   CHECK(exists(t_path(dir, "00000000000000f0.evlog")));
   CHECK(!exists(t_path(dir, "evstore.checkpoint")));
   CHECK_EQ(evs_store_drop(NULL), EVS_EINVAL);

@@ -14,6 +14,7 @@
 #define EVS_TESTLIB_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,24 @@ static inline int t_spit(const char *path, const void *b, size_t n) {
   if (!f) return -1;
   size_t w = fwrite(b, 1, n, f);
   return fclose(f) || w != n ? -1 : 0;
+}
+
+/* The file's size in bytes, -1 if it cannot be stat'ed. */
+static inline long long t_file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* XOR the byte at off with mask (a second call restores it); 0 or -1. */
+static inline int t_flip_byte(const char *path, long long off, unsigned char mask) {
+  int fd = open(path, O_RDWR);
+  if (fd < 0) return -1;
+  unsigned char b;
+  int ok = pread(fd, &b, 1, (off_t)off) == 1;
+  b ^= mask;
+  ok = ok && pwrite(fd, &b, 1, (off_t)off) == 1;
+  close(fd);
+  return ok ? 0 : -1;
 }
 
 /* "dir/name" in one of four rotating static buffers, so a call may use

@@ -83,10 +83,6 @@ static sqlite3 *db_open(const char *path) {
   return db;
 }
 
-static int exec(sqlite3 *db, const char *sql) {
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
 static long long one(sqlite3 *db, const char *sql) {
   sqlite3_stmt *st;
   long long v = -1;
@@ -114,17 +110,17 @@ static void t_drop_memory_db_does_not_own(void) {
   snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s')", x);
   sqlite3 *p1 = db_open(":memory:");
   REQUIRE(p1);
-  CHECK_EQ(exec(p1, sql), 0);
-  CHECK_EQ(exec(p1, "INSERT INTO inbox(source, event_type, payload) SELECT 's', 't', '{}' "
+  CHECK_EQ(t_sql_exec(p1, sql), 0);
+  CHECK_EQ(t_sql_exec(p1, "INSERT INTO inbox(source, event_type, payload) SELECT 's', 't', '{}' "
                     "FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4 UNION "
                     "SELECT 5)"),
            0);
   sqlite3_close(p1); /* "exits" */
   sqlite3 *p2 = db_open(":memory:");
   REQUIRE(p2);
-  CHECK_EQ(exec(p2, sql), 0);
+  CHECK_EQ(t_sql_exec(p2, sql), 0);
   CHECK_EQ(one(p2, "SELECT count(*) FROM inbox"), 5);
-  CHECK_EQ(exec(p2, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(p2, "DROP TABLE inbox"), 0);
   sqlite3_close(p2);
   CHECK(exists(t_path(x, "evstore.meta")));
   evs_store *s;
@@ -146,10 +142,12 @@ static void t_drop_keeps_other_files(void) {
   REQUIRE(t_spit("evstore.notes", "mine\n", 5) == 0);
   sqlite3 *db = db_open("evstore.db");
   REQUIRE(db);
-  CHECK_EQ(exec(db, "CREATE VIRTUAL TABLE inbox USING evstore(dir='.')"), 0);
-  CHECK_EQ(exec(db, "INSERT INTO inbox(source, event_type, payload) VALUES ('s','t','{}')"), 0);
+  CHECK_EQ(t_sql_exec(db, "CREATE VIRTUAL TABLE inbox USING evstore(dir='.')"), 0);
+  CHECK_EQ(t_sql_exec(db,
+                      "INSERT INTO inbox(source, event_type, payload) VALUES ('s','t','{}')"),
+           0);
   CHECK(exists("evstore.meta"));
-  CHECK_EQ(exec(db, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(db, "DROP TABLE inbox"), 0);
   CHECK_EQ(one(db, "SELECT count(*) FROM sqlite_schema"), 0); /* shadow table gone too */
   sqlite3_close(db);
   CHECK(exists("evstore.db"));
@@ -170,18 +168,22 @@ static void t_drop_while_another_connection_uses_it(void) {
   snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s')", x);
   sqlite3 *a = db_open(t_path(root, "a.db")), *b = db_open(t_path(root, "b.db"));
   REQUIRE(a && b);
-  CHECK_EQ(exec(a, sql), 0);
-  CHECK_EQ(exec(b, sql), 0);
-  CHECK_EQ(exec(b, "INSERT INTO inbox(source, event_type, payload) VALUES ('b','t','{}')"), 0);
-  CHECK_EQ(exec(a, "DROP TABLE inbox"), SQLITE_LOCKED);
+  CHECK_EQ(t_sql_exec(a, sql), 0);
+  CHECK_EQ(t_sql_exec(b, sql), 0);
+  CHECK_EQ(t_sql_exec(b,
+                      "INSERT INTO inbox(source, event_type, payload) VALUES ('b','t','{}')"),
+           0);
+  CHECK_EQ(sqlite3_exec(a, "DROP TABLE inbox", NULL, NULL, NULL), SQLITE_LOCKED);
   CHECK_EQ(one(a, "SELECT count(*) FROM inbox"), 1); /* the table is still there */
-  CHECK_EQ(exec(b, "INSERT INTO inbox(source, event_type, payload) VALUES ('b','t','{}')"), 0);
+  CHECK_EQ(t_sql_exec(b,
+                      "INSERT INTO inbox(source, event_type, payload) VALUES ('b','t','{}')"),
+           0);
   CHECK_EQ(one(b, "SELECT count(*) FROM inbox"), 2);
   /* B only attached: its DROP detaches and deletes nothing. */
-  CHECK_EQ(exec(b, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(b, "DROP TABLE inbox"), 0);
   CHECK(exists(t_path(x, "evstore.meta")));
   CHECK_EQ(one(a, "SELECT count(*) FROM inbox"), 2);
-  CHECK_EQ(exec(a, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(a, "DROP TABLE inbox"), 0);
   CHECK(!exists(x)); /* made by A's table, empty: removed */
   sqlite3_close(a);
   sqlite3_close(b);
@@ -198,11 +200,13 @@ static void t_drop_in_transaction_and_copies(void) {
   snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s')", x);
   sqlite3 *a = db_open(t_path(root, "a.db"));
   REQUIRE(a);
-  CHECK_EQ(exec(a, sql), 0);
-  CHECK_EQ(exec(a, "INSERT INTO inbox(source, event_type, payload) VALUES ('s','t','{}')"), 0);
-  CHECK_EQ(exec(a, "BEGIN"), 0);
-  CHECK_EQ(exec(a, "DROP TABLE inbox"), SQLITE_LOCKED);
-  CHECK_EQ(exec(a, "ROLLBACK"), 0);
+  CHECK_EQ(t_sql_exec(a, sql), 0);
+  CHECK_EQ(t_sql_exec(a,
+                      "INSERT INTO inbox(source, event_type, payload) VALUES ('s','t','{}')"),
+           0);
+  CHECK_EQ(t_sql_exec(a, "BEGIN"), 0);
+  CHECK_EQ(sqlite3_exec(a, "DROP TABLE inbox", NULL, NULL, NULL), SQLITE_LOCKED);
+  CHECK_EQ(t_sql_exec(a, "ROLLBACK"), 0);
   CHECK_EQ(one(a, "SELECT count(*) FROM inbox"), 1);
   sqlite3_close(a);
   size_t n;
@@ -212,19 +216,21 @@ static void t_drop_in_transaction_and_copies(void) {
   sqlite3 *c = db_open(t_path(root, "copy.db"));
   REQUIRE(c);
   CHECK_EQ(one(c, "SELECT count(*) FROM inbox"), 1);
-  CHECK_EQ(exec(c, "DROP TABLE inbox"), 0); /* detaches */
+  CHECK_EQ(t_sql_exec(c, "DROP TABLE inbox"), 0); /* detaches */
   sqlite3_close(c);
   CHECK(exists(t_path(x, "evstore.meta")));
   a = db_open(t_path(root, "a.db"));
   REQUIRE(a);
-  CHECK_EQ(exec(a, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(a, "DROP TABLE inbox"), 0);
   CHECK(!exists(x));
   /* An in-memory store is data too. */
-  CHECK_EQ(exec(a, "CREATE TEMP TABLE keep(x); CREATE VIRTUAL TABLE temp.m USING evstore"), 0);
-  CHECK_EQ(exec(a, "INSERT INTO m(source, event_type, payload) VALUES ('s','t','{}')"), 0);
-  CHECK_EQ(exec(a, "BEGIN"), 0);
-  CHECK_EQ(exec(a, "DROP TABLE m"), SQLITE_LOCKED);
-  CHECK_EQ(exec(a, "COMMIT"), 0);
+  CHECK_EQ(t_sql_exec(a,
+                      "CREATE TEMP TABLE keep(x); CREATE VIRTUAL TABLE temp.m USING evstore"),
+           0);
+  CHECK_EQ(t_sql_exec(a, "INSERT INTO m(source, event_type, payload) VALUES ('s','t','{}')"), 0);
+  CHECK_EQ(t_sql_exec(a, "BEGIN"), 0);
+  CHECK_EQ(sqlite3_exec(a, "DROP TABLE m", NULL, NULL, NULL), SQLITE_LOCKED);
+  CHECK_EQ(t_sql_exec(a, "COMMIT"), 0);
   CHECK_EQ(one(a, "SELECT count(*) FROM m"), 1);
   sqlite3_close(a);
   free(x);
@@ -239,10 +245,10 @@ static void t_gone_store_not_recreated(void) {
   snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s')", x);
   sqlite3 *a = db_open(t_path(root, "a.db")), *b = db_open(t_path(root, "b.db"));
   REQUIRE(a && b);
-  CHECK_EQ(exec(a, sql), 0);
-  CHECK_EQ(exec(b, sql), 0);
+  CHECK_EQ(t_sql_exec(a, sql), 0);
+  CHECK_EQ(t_sql_exec(b, sql), 0);
   sqlite3_close(b); /* b.db keeps its declaration */
-  CHECK_EQ(exec(a, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(a, "DROP TABLE inbox"), 0);
   CHECK(!exists(x));
   sqlite3_close(a);
   b = db_open(t_path(root, "b.db"));
@@ -252,7 +258,7 @@ static void t_gone_store_not_recreated(void) {
                               "('s','t','{}')"),
                  "holds no store");
   CHECK(!exists(x));
-  CHECK_EQ(exec(b, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(b, "DROP TABLE inbox"), 0);
   CHECK(!exists(x));
   sqlite3_close(b);
   free(x);
@@ -266,7 +272,7 @@ static void t_drop_refused_while_other_process_holds_it(void) {
   snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE inbox USING evstore(dir='%s')", x);
   sqlite3 *a = db_open(t_path(root, "a.db"));
   REQUIRE(a);
-  CHECK_EQ(exec(a, sql), 0);
+  CHECK_EQ(t_sql_exec(a, sql), 0);
   sqlite3_close(a);
   int fds[2];
   REQUIRE(pipe(fds) == 0);
@@ -282,11 +288,11 @@ static void t_drop_refused_while_other_process_holds_it(void) {
   CHECK(read(fds[0], &c, 1) == 1 && c == 'y');
   a = db_open(t_path(root, "a.db"));
   REQUIRE(a);
-  CHECK_EQ(exec(a, "DROP TABLE inbox"), SQLITE_BUSY);
+  CHECK_EQ(sqlite3_exec(a, "DROP TABLE inbox", NULL, NULL, NULL), SQLITE_BUSY);
   CHECK(exists(t_path(x, "evstore.meta")));
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
-  CHECK_EQ(exec(a, "DROP TABLE inbox"), 0);
+  CHECK_EQ(t_sql_exec(a, "DROP TABLE inbox"), 0);
   CHECK(!exists(x));
   sqlite3_close(a);
   close(fds[0]);
@@ -714,7 +720,7 @@ static void t_sql_settings_from_the_store(void) {
            "max_payload=100)", x);
   sqlite3 *db = db_open(t_path(root, "a.db"));
   REQUIRE(db);
-  CHECK_EQ(exec(db, sql), 0);
+  CHECK_EQ(t_sql_exec(db, sql), 0);
   CHECK_EQ(one(db, "SELECT json_extract(evstore_stats('inbox'), '$.settings.max_payload')"),
            100);
   sqlite3_close(db);

@@ -119,14 +119,6 @@ static int make_store(const char *dir) {
   return evs_store_close(s) || rc ? -1 : 0;
 }
 
-static int exec(sqlite3 *db, const char *sql) {
-  char *err = NULL;
-  int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-  if (rc) fprintf(stderr, "  sql: %s: %s\n", sql, err ? err : "?");
-  sqlite3_free(err);
-  return rc;
-}
-
 /* The database: `ev` on the store in dir, `plain` its copy. */
 static sqlite3 *open_both(const char *dir) {
   sqlite3 *db = NULL;
@@ -142,7 +134,7 @@ static sqlite3 *open_both(const char *dir) {
       "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT);"
       "INSERT INTO plain SELECT * FROM ev;",
       dir);
-  int rc = exec(db, sql);
+  int rc = t_sql_exec(db, sql);
   sqlite3_free(sql);
   if (rc) {
     sqlite3_close(db);

@@ -276,6 +276,17 @@ static inline int app_key(evs_store *s, evs_txn *t, const char *key,
   return evs_append(s, t, &e, r);
 }
 
+#ifdef SQLITE_VERSION /* in programs that include <sqlite3.h> first */
+/* sqlite3_exec, saying which statement failed and why. */
+static inline int t_sql_exec(sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+  if (rc) fprintf(stderr, "  sql: %s: %s\n", sql, err ? err : "?");
+  sqlite3_free(err);
+  return rc;
+}
+#endif
+
 /* ---- payloads and inbox walks ------------------------------------------ */
 
 static inline char *rep(char c, size_t n) {

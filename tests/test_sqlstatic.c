@@ -172,10 +172,7 @@ static void t_static_register_and_page(void) {
   CHECK_EQ(one_int(db, "SELECT count(*) FROM inbox"), 996);
   CHECK_EQ(one_int(db, "SELECT max(id) FROM inbox"), 1000);
   sqlite3_close(db);
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  CHECK_EQ(system(cmd), 0);
-  free(dir);
+  t_rmdir(dir);
 }
 
 static void t_memory_database(void) {
@@ -210,9 +207,7 @@ static void t_drop_long_name(void) {
   CHECK_EQ(t_sql_exec(db, sql), 0);
   CHECK(stat(store, &st) != 0);
   sqlite3_close(db);
-  snprintf(sql, sizeof sql, "rm -rf '%s'", dir);
-  CHECK_EQ(system(sql), 0);
-  free(dir);
+  t_rmdir(dir);
 }
 
 int main(void) {

@@ -33,7 +33,6 @@
 #include "model.h"
 
 #define MAXEV 400
-#define NKEY 8
 #define NSLOT 4
 #define T0 1700000000000000LL
 

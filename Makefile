@@ -94,9 +94,16 @@ $(B)/obj/cli/%.o: src/cli/%.c include/evstore.h $(wildcard src/cli/*.h)
 $(B)/evstore: $(CLI_OBJ) $(B)/libevstore.a
 	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libevstore.a $(LIBS)
 
-$(B)/tests/%: tests/%.c tests/test.h tests/gen.h $(B)/libevstore.a
+$(B)/tests/%: tests/%.c tests/testlib.h tests/gen.h $(B)/libevstore.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
+
+# The programs that check the store against the reference model link
+# tests/model.c (fuzz/fuzz_ops does too, see fuzz/fuzz.mk).
+MODEL_TESTS := $(B)/tests/test_model $(B)/tests/test_api_model
+$(MODEL_TESTS): $(B)/tests/%: tests/%.c tests/model.c tests/model.h tests/testlib.h $(B)/libevstore.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< tests/model.c -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
 
 # test_slots runs against the library built again with 64 segment slots
 # instead of 65,536 (src/store.h), so it reaches the slot limits quickly.
@@ -105,7 +112,7 @@ $(B)/slots/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 -c $< -o $@
 
-$(B)/tests/test_slots: tests/test_slots.c tests/test.h $(SLOTS_OBJ)
+$(B)/tests/test_slots: tests/test_slots.c tests/testlib.h $(SLOTS_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 $< -o $@ $(SLOTS_OBJ) $(LDSAN) $(LIBS)
 
@@ -118,8 +125,10 @@ test-plain:
 test-asan:
 	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 CC=clang test-bins
 
-# The threaded tests again under ThreadSanitizer.
-TSAN_TESTS := test_threads test_api test_sqlstatic test_compact test_dict
+# The threaded tests again under ThreadSanitizer. Every test_api_* program
+# is here: each store runs the library's own maintenance and batch threads.
+TSAN_TESTS := test_threads $(patsubst tests/%.c,%,$(wildcard tests/test_api_*.c)) \
+              test_sqlstatic test_compact test_dict
 test-tsan:
 	@$(MAKE) --no-print-directory B=build/tsan SAN=tsan OPT=-O1 CC=clang \
 	  $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))

@@ -56,6 +56,10 @@ $(FUZZ_B)/libevstore-fuzz.a: $(FUZZ_LIB_OBJ)
 $(FUZZ_B)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h fuzz/open_format.h $(FUZZ_B)/libevstore-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ $(FUZZ_B)/libevstore-fuzz.a $(FUZZ_LIBS)
 
+# fuzz_ops checks the store against the tests' reference model (tests/model.c).
+$(FUZZ_B)/fuzz_ops: fuzz/fuzz_ops.c tests/model.c tests/model.h fuzz/fuzz_common.h $(FUZZ_B)/libevstore-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests $< tests/model.c -o $@ $(FUZZ_B)/libevstore-fuzz.a $(FUZZ_LIBS)
+
 # The seed generator for fuzz_open: plain (no libFuzzer main), sanitized.
 $(FUZZ_B)/gen_corpus: fuzz/gen_corpus.c fuzz/fuzz_common.h fuzz/open_format.h $(FUZZ_B)/libevstore-fuzz.a
 	$(FUZZ_CC) $(FUZZ_BASE) $(FUZZ_SAN) $< -o $@ $(FUZZ_B)/libevstore-fuzz.a $(FUZZ_LIBS)

@@ -21,17 +21,18 @@
 **   clock forward, backward, jumps past the retention or window
 **   stats, verify, reopen
 **
-** The model: ids dense from 1, each event's fields, status and times; keys
-** to the id they resolve to; a committed state plus, while a transaction
-** is open, its working state and savepoint snapshots. Time comes from a
+** The model (tests/model.h, shared with the model tests): ids dense from
+** 1, each event's fields, status and times, keys and the event they name;
+** here a committed state plus, while a transaction is open, its working
+** state and savepoint snapshots. Time comes from a
 ** fake clock the operations move. Every answer of the store (return codes,
 ** ids, duplicates, times, every field of every event read, page contents,
 ** "more", cursors, stats) is compared with the model; a mismatch aborts.
 */
 #include "fuzz_common.h"
+#include "model.h"
 
 #define MAXEV 400
-#define NKEY 8
 #define NSLOT 4
 #define T0 1700000000000000LL
 
@@ -139,18 +140,6 @@ static void init_tables(void) {
 
 /* ---- the model ----------------------------------------------------------- */
 
-typedef struct mev {
-  uint8_t deleted, acked, src, typ, prio, pay, meta, key;
-  int64_t created, acked_us;
-} mev;
-
-typedef struct mstate {
-  uint32_t n; /* events 1..n */
-  int64_t last_created;
-  uint32_t keymap[NKEYS]; /* key -> the id it resolves to, 0 none */
-  mev ev[MAXEV + 1];
-} mstate;
-
 /* A query as indices into the tables, so fingerprints can be compared. */
 typedef struct qspec {
   int status, src, typ, prio, mf, desc;
@@ -174,8 +163,8 @@ static struct {
   int64_t now, retention, window;
   int dir_store, skip_json;
   char dir[300];
-  mstate C, W;        /* committed; working (valid while txn != NULL) */
-  mstate marks[8];
+  model C, W;        /* committed; working (valid while txn != NULL) */
+  model marks[8];
   int nmarks;
   slot slots[NSLOT];
   int opno;
@@ -219,48 +208,14 @@ static const char *show(const char *s, char *buf, size_t cap) {
   return buf;
 }
 
-static mstate *view(int in_txn) { return in_txn ? &G.W : &G.C; }
+static model *view(int in_txn) { return in_txn ? &G.W : &G.C; }
 
-static int visible(const mstate *m, uint64_t id) {
-  if (id < 1 || id > m->n) return 0;
-  const mev *e = &m->ev[id];
-  if (e->deleted) return 0;
-  if (G.retention > 0 && e->created < G.now - G.retention) return 0;
-  return 1;
-}
+static int visible(const model *m, uint64_t id) { return model_visible(m, id, G.now); }
 
-static void check_event(const evs_event *e, const mstate *m, uint64_t id) {
-  const mev *x = &m->ev[id];
-  CHECK(e->id == id, "event id %llu, model %llu", (unsigned long long)e->id,
-        (unsigned long long)id);
-  CHECK(e->created_us == x->created, "event %llu created %lld, model %lld",
-        (unsigned long long)id, (long long)e->created_us, (long long)x->created);
-  CHECK(e->status == (x->acked ? EVS_STATUS_ACKNOWLEDGED : EVS_STATUS_PENDING),
-        "event %llu status %d, model acked=%d", (unsigned long long)id, e->status, x->acked);
-  CHECK(e->acknowledged_us == (x->acked ? x->acked_us : 0),
-        "event %llu acked at %lld, model %lld", (unsigned long long)id,
-        (long long)e->acknowledged_us, (long long)(x->acked ? x->acked_us : 0));
-  CHECK(e->priority == x->prio, "event %llu priority %d, model %d", (unsigned long long)id,
-        e->priority, x->prio);
-  CHECK(e->source_len == strlen(SRC_CANON[x->src]) && !strcmp(e->source, SRC_CANON[x->src]),
-        "event %llu source \"%s\", model \"%s\"", (unsigned long long)id, e->source,
-        SRC_CANON[x->src]);
-  CHECK(!strcmp(e->event_type, TYP_CANON[x->typ]), "event %llu type \"%s\"",
-        (unsigned long long)id, e->event_type);
-  const char *p = PAY[x->pay];
-  CHECK(e->payload_len == strlen(p) && !memcmp(e->payload, p, e->payload_len) &&
-            !e->payload[e->payload_len],
-        "event %llu payload differs (%zu bytes, model %zu)", (unsigned long long)id,
-        e->payload_len, strlen(p));
-  const char *mt = META[x->meta];
-  CHECK(mt ? e->metadata && !strcmp(e->metadata, mt) && e->metadata_len == strlen(mt)
-           : !e->metadata,
-        "event %llu metadata differs", (unsigned long long)id);
-  const char *k = KEYS[x->key];
-  CHECK(k ? e->idempotency_key && !strcmp(e->idempotency_key, k) &&
-                e->idempotency_key_len == strlen(k)
-          : !e->idempotency_key,
-        "event %llu key differs", (unsigned long long)id);
+static void check_event(const evs_event *e, const model *m, uint64_t id) {
+  char buf[300];
+  const char *d = model_event_diff(m, id, e, buf, sizeof buf);
+  CHECK(!d, "%s", d);
 }
 
 /* ---- events -------------------------------------------------------------- */
@@ -310,38 +265,37 @@ static int expect_invalid(const espec *e) {
 }
 
 /* Apply a valid append to m at time now: *dup and *id as the store should. */
-static void model_append(mstate *m, const espec *e, int64_t now, int *dup, uint64_t *id,
-                         int64_t *created) {
-  uint32_t k = m->keymap[e->key];
-  if (e->key && k && visible(m, k) &&
-      !(G.window > 0 && m->ev[k].created < now - G.window)) {
+static void model_append_e(model *m, const espec *e, int64_t now, int *dup, uint64_t *id,
+                           int64_t *created) {
+  const char *key = KEYS[e->key];
+  uint64_t k = model_dup_of(m, key, now);
+  if (k) {
     *dup = 1;
     *id = k;
     *created = m->ev[k].created;
     return;
   }
   *dup = 0;
-  uint32_t nid = ++m->n;
-  mev *x = &m->ev[nid];
-  memset(x, 0, sizeof *x);
-  x->src = (uint8_t)SRC[e->src].canon;
-  x->typ = (uint8_t)TYP[e->typ].canon;
-  x->prio = (uint8_t)(PRIO[e->prio] ? PRIO[e->prio] : EVS_PRIORITY_NORMAL);
-  x->pay = e->pay;
-  x->meta = e->meta;
-  x->key = e->key;
-  x->created = now > m->last_created ? now : m->last_created;
-  m->last_created = x->created;
-  if (e->key) m->keymap[e->key] = nid;
-  *id = nid;
-  *created = x->created;
+  model_ev x;
+  memset(&x, 0, sizeof x);
+  x.source = SRC_CANON[SRC[e->src].canon];
+  x.type = TYP_CANON[TYP[e->typ].canon];
+  x.prio = (unsigned char)(PRIO[e->prio] ? PRIO[e->prio] : EVS_PRIORITY_NORMAL);
+  x.payload = PAY[e->pay];
+  x.payload_len = strlen(x.payload);
+  x.meta = META[e->meta];
+  x.meta_len = x.meta ? strlen(x.meta) : 0;
+  x.key = key;
+  x.tag = e->meta;
+  *created = model_created(m, now);
+  *id = model_add(m, &x, m->next_id, *created);
 }
 
 static void op_append(fz_in *in, int use_null) {
   espec e = pick_event(in);
   int in_txn = G.txn && !use_null;
-  mstate *m = view(in_txn);
-  if (m->n >= MAXEV) return;
+  model *m = view(in_txn);
+  if (m->next_id - 1 >= MAXEV) return;
   evs_event_in ev = to_in(&e);
   evs_append_result r;
   int rc = evs_append(G.s, in_txn ? G.txn : NULL, &ev, &r);
@@ -358,7 +312,7 @@ static void op_append(fz_in *in, int use_null) {
   int dup;
   uint64_t id;
   int64_t created;
-  model_append(m, &e, G.now, &dup, &id, &created);
+  model_append_e(m, &e, G.now, &dup, &id, &created);
   CHECK(r.duplicate == dup && r.id == id && r.created_us == created,
         "append: id %llu dup %d created %lld, model id %llu dup %d created %lld",
         (unsigned long long)r.id, r.duplicate, (long long)r.created_us,
@@ -374,8 +328,8 @@ static void op_batch(fz_in *in, int use_null) {
     ev[i] = to_in(&e[i]);
   }
   int in_txn = G.txn && !use_null;
-  mstate *m = view(in_txn);
-  if (m->n + n > MAXEV) return;
+  model *m = view(in_txn);
+  if (m->next_id - 1 + n > MAXEV) return;
   evs_append_result r[5];
   int rc = evs_append_batch(G.s, in_txn ? G.txn : NULL, ev, n, r);
   trace("append_batch%s of %zu -> rc %d", in_txn ? " (txn)" : "", n, rc);
@@ -389,30 +343,29 @@ static void op_batch(fz_in *in, int use_null) {
     int dup;
     uint64_t id;
     int64_t created;
-    model_append(m, &e[i], G.now, &dup, &id, &created);
+    model_append_e(m, &e[i], G.now, &dup, &id, &created);
     CHECK(r[i].duplicate == dup && r[i].id == id && r[i].created_us == created,
           "batch item %zu: id %llu dup %d, model id %llu dup %d", i,
           (unsigned long long)r[i].id, r[i].duplicate, (unsigned long long)id, dup);
   }
 }
 
-static uint64_t pick_id(fz_in *in, const mstate *m) {
+static uint64_t pick_id(fz_in *in, const model *m) {
   unsigned b = fz_u8(in);
   if (b == 255) return UINT64_MAX;
-  return b % (m->n + 3);
+  return b % (m->next_id + 2);
 }
 
 /* Check one ack in m; returns 0 / ENOTFOUND / ECONFLICT and the time. */
-static int model_ack_one(mstate *m, uint64_t id, int64_t *at) {
-  if (!visible(m, id)) return EVS_ENOTFOUND;
-  if (m->ev[id].acked) return EVS_ECONFLICT;
-  *at = G.now > m->ev[id].created ? G.now : m->ev[id].created;
-  return 0;
+static int model_ack_one(model *m, uint64_t id, int64_t *at) {
+  int rc = model_ack_rc(m, id, G.now);
+  if (!rc) *at = model_ack_time(m, id, G.now);
+  return rc;
 }
 
 static void op_ack(fz_in *in, int use_null) {
   int in_txn = G.txn && !use_null;
-  mstate *m = view(in_txn);
+  model *m = view(in_txn);
   uint64_t id = pick_id(in, m);
   int64_t at = -1, want_at = 0;
   int rc = evs_ack(G.s, in_txn ? G.txn : NULL, id, &at);
@@ -421,13 +374,12 @@ static void op_ack(fz_in *in, int use_null) {
   CHECK_RC(rc, want, "evs_ack");
   if (rc) return;
   CHECK(at == want_at, "ack time %lld, model %lld", (long long)at, (long long)want_at);
-  m->ev[id].acked = 1;
-  m->ev[id].acked_us = want_at;
+  model_ack(m, id, want_at);
 }
 
 static void op_ack_batch(fz_in *in, int use_null) {
   int in_txn = G.txn && !use_null;
-  mstate *m = view(in_txn);
+  model *m = view(in_txn);
   size_t n = 1 + fz_pick(in, 6);
   uint64_t ids[6];
   int rcs[6];
@@ -453,18 +405,18 @@ static void op_ack_batch(fz_in *in, int use_null) {
           (unsigned long long)ids[i], rcs[i], want);
     ok[i] = !want;
     if (!want) {
-      m->ev[ids[i]].acked = 1; /* a repeat later in the batch conflicts */
+      model_ack(m, ids[i], a); /* a repeat later in the batch conflicts */
       if (a > at) at = a;
     }
   }
   /* One record: every item gets the latest time of the batch. */
   for (size_t i = 0; i < n; i++)
-    if (ok[i]) m->ev[ids[i]].acked_us = at;
+    if (ok[i]) model_ack(m, ids[i], at);
 }
 
 static void op_delete(fz_in *in, int use_null) {
   int in_txn = G.txn && !use_null;
-  mstate *m = view(in_txn);
+  model *m = view(in_txn);
   uint64_t id = pick_id(in, m);
   int existed = -1;
   int rc = evs_delete(G.s, in_txn ? G.txn : NULL, id, &existed);
@@ -475,18 +427,14 @@ static void op_delete(fz_in *in, int use_null) {
     return;
   }
   CHECK_RC(rc, 0, "evs_delete");
-  int vis = visible(m, id);
+  int vis = model_delete(m, id, G.now); /* a deleted event's key is forgotten */
   CHECK(existed == vis, "delete %llu: existed %d, model %d", (unsigned long long)id,
         existed, vis);
-  if (!vis) return;
-  mev *x = &m->ev[id];
-  x->deleted = 1;
-  if (x->key && m->keymap[x->key] == id) m->keymap[x->key] = 0; /* key forgotten */
 }
 
 static void op_get(fz_in *in, int use_null) {
   int in_txn = G.txn && !use_null;
-  mstate *m = view(in_txn);
+  model *m = view(in_txn);
   uint64_t id = pick_id(in, m);
   evs_event *e = NULL;
   int rc = evs_get(G.s, in_txn ? G.txn : NULL, id, &e);
@@ -540,26 +488,34 @@ static int same_filter(const qspec *a, const qspec *b) {
          a->max_id == b->max_id;
 }
 
-static int q_match(const qspec *q, const mstate *m, uint64_t id) {
-  if (!visible(m, id)) return 0;
-  const mev *x = &m->ev[id];
-  if (q->status == EVS_QUERY_PENDING && x->acked) return 0;
-  if (q->status == EVS_QUERY_ACKNOWLEDGED && !x->acked) return 0;
-  if (QSRC_CANON[q->src] != -2 && QSRC_CANON[q->src] != x->src) return 0;
-  if (QTYP_CANON[q->typ] != -2 && QTYP_CANON[q->typ] != x->typ) return 0;
-  if (q->prio && q->prio != x->prio) return 0;
-  if (q->after && !(x->created > q->after)) return 0;
-  if (q->before && !(x->created < q->before)) return 0;
-  if (!MF_MATCH[x->meta][q->mf]) return 0;
-  if (q->min_id && id < q->min_id) return 0;
-  if (q->max_id && id > q->max_id) return 0;
-  return 1;
+static int mf_match(const model_ev *e, const void *arg) {
+  return MF_MATCH[e->tag][*(const int *)arg];
+}
+
+/* The query in the model's terms: names as the store trims them. */
+static model_query to_mquery(const qspec *q) {
+  model_query mq;
+  memset(&mq, 0, sizeof mq);
+  mq.status = q->status;
+  int sc = QSRC_CANON[q->src], tc = QTYP_CANON[q->typ];
+  mq.source = sc == -2 ? NULL : sc == -1 ? QSRC[q->src] : SRC_CANON[sc];
+  mq.type = tc == -2 ? NULL : tc == -1 ? QTYP[q->typ] : TYP_CANON[tc];
+  mq.prio = q->prio;
+  mq.after = q->after;
+  mq.before = q->before;
+  mq.min_id = q->min_id;
+  mq.max_id = q->max_id;
+  mq.desc = q->desc;
+  mq.limit = q->limit;
+  mq.meta_match = mf_match;
+  mq.meta_arg = &q->mf;
+  return mq;
 }
 
 /* One page of q after `after`; checks it and returns the cursor's id. */
 static uint64_t page(const qspec *qs, const char *cursor, uint64_t after, int in_txn,
                      int *more, const char **cur_out) {
-  const mstate *m = view(in_txn);
+  const model *m = view(in_txn);
   evs_query q = to_query(qs);
   q.cursor = cursor;
   int rc = evs_inbox(G.s, in_txn ? G.txn : NULL, &q, &G.pg);
@@ -572,31 +528,20 @@ static uint64_t page(const qspec *qs, const char *cursor, uint64_t after, int in
         (unsigned long long)qs->min_id, (unsigned long long)qs->max_id,
         (unsigned long long)after, rc, evs_page_count(G.pg));
   CHECK_RC(rc, 0, "evs_inbox");
-  unsigned limit = qs->limit ? qs->limit : EVS_PAGE_DEFAULT;
-  size_t n = 0;
-  *more = 0;
-  uint64_t last = after;
-  for (uint64_t k = 1; k <= m->n; k++) {
-    uint64_t id = qs->desc ? m->n + 1 - k : k;
-    if (after && (qs->desc ? id >= after : id <= after)) continue;
-    if (!q_match(qs, m, id)) continue;
-    if (n == limit) {
-      *more = 1;
-      break;
-    }
-    const evs_event *e = evs_page_event(G.pg, n);
-    CHECK(e, "page has %zu events, model has more (next %llu)", evs_page_count(G.pg),
-          (unsigned long long)id);
-    CHECK(e->id == id, "page event %zu is %llu, model %llu", n, (unsigned long long)e->id,
-          (unsigned long long)id);
-    check_event(e, m, id);
-    last = id;
-    n++;
-  }
+  model_query mq = to_mquery(qs);
+  uint64_t ids[EVS_PAGE_MAX];
+  size_t n = model_page(m, &mq, after, G.now, ids, more);
   CHECK(evs_page_count(G.pg) == n, "page has %zu events, model %zu",
         evs_page_count(G.pg), n);
+  for (size_t i = 0; i < n; i++) {
+    const evs_event *e = evs_page_event(G.pg, i);
+    CHECK(e->id == ids[i], "page event %zu is %llu, model %llu", i,
+          (unsigned long long)e->id, (unsigned long long)ids[i]);
+    check_event(e, m, ids[i]);
+  }
   CHECK(evs_page_more(G.pg) == *more, "page more %d, model %d", evs_page_more(G.pg),
         *more);
+  uint64_t last = n ? ids[n - 1] : after;
   uint64_t got = 0;
   q.cursor = NULL;
   rc = evs_cursor_parse(G.s, &q, evs_page_cursor(G.pg), &got);
@@ -670,7 +615,7 @@ static void op_txn(fz_in *in) {
     rc = evs_txn_begin(G.s, &G.txn);
     trace("begin -> rc %d", rc);
     CHECK_RC(rc, 0, "evs_txn_begin");
-    G.W = G.C;
+    model_copy(&G.W, &G.C);
     G.nmarks = 0;
     return;
   }
@@ -679,7 +624,7 @@ static void op_txn(fz_in *in) {
     trace("commit -> rc %d", rc);
     G.txn = NULL;
     CHECK_RC(rc, 0, "evs_txn_commit");
-    G.C = G.W;
+    model_copy(&G.C, &G.W);
   } else if (k < 5) {
     rc = evs_txn_rollback(G.txn);
     trace("rollback -> rc %d", rc);
@@ -718,9 +663,9 @@ static void op_savepoint(fz_in *in) {
     rc = evs_txn_savepoint(G.txn, n);
     trace("savepoint %d (%d open) -> rc %d", n, G.nmarks, rc);
     CHECK_RC(rc, 0, "evs_txn_savepoint");
-    const mstate *fill = G.nmarks ? &G.W : &G.C;
-    for (int i = G.nmarks; i < n; i++) G.marks[i] = *fill;
-    G.marks[n] = G.W;
+    const model *fill = G.nmarks ? &G.W : &G.C;
+    for (int i = G.nmarks; i < n; i++) model_copy(&G.marks[i], fill);
+    model_copy(&G.marks[n], &G.W);
     G.nmarks = n + 1;
     break;
   }
@@ -729,11 +674,11 @@ static void op_savepoint(fz_in *in) {
     trace("rollback_to %d (%d open) -> rc %d", n, G.nmarks, rc);
     if (n < G.nmarks) {
       CHECK_RC(rc, 0, "evs_txn_rollback_to");
-      G.W = G.marks[n];
+      model_copy(&G.W, &G.marks[n]);
       G.nmarks = n + 1;
     } else if (rc == 0 || !G.nmarks) {
       CHECK_RC(rc, 0, "evs_txn_rollback_to (a level never opened)");
-      G.W = G.C;
+      model_copy(&G.W, &G.C);
       G.nmarks = 0;
     } else {
       CHECK(rc == EVS_EMISUSE || rc == EVS_EINVAL,
@@ -754,21 +699,11 @@ static void op_savepoint(fz_in *in) {
 static void check_stats(void) {
   evs_stats st;
   CHECK(!evs_stats_get(G.s, &st), "stats: %s", evs_errmsg(G.s));
-  uint64_t pend = 0, ack = 0;
-  int64_t oldest = 0;
-  for (uint64_t id = 1; id <= G.C.n; id++) {
-    const mev *x = &G.C.ev[id];
-    if (x->deleted) continue;
-    if (x->acked) {
-      ack++;
-      continue;
-    }
-    pend++;
-    if (!oldest && (G.retention <= 0 || x->created >= G.now - G.retention))
-      oldest = x->created;
-  }
-  CHECK(st.next_id == G.C.n + 1, "stats next_id %llu, model %llu",
-        (unsigned long long)st.next_id, (unsigned long long)G.C.n + 1);
+  model_counts mc = model_count(&G.C, G.now);
+  uint64_t pend = mc.pending, ack = mc.acknowledged;
+  int64_t oldest = mc.oldest_pending;
+  CHECK(st.next_id == G.C.next_id, "stats next_id %llu, model %llu",
+        (unsigned long long)st.next_id, (unsigned long long)G.C.next_id);
   CHECK(st.pending == pend && st.acknowledged == ack,
         "stats %llu pending %llu acked, model %llu/%llu", (unsigned long long)st.pending,
         (unsigned long long)st.acknowledged, (unsigned long long)pend,
@@ -778,7 +713,7 @@ static void check_stats(void) {
 }
 
 static void check_all(void) {
-  for (uint64_t id = 0; id <= G.C.n + 1; id++) {
+  for (uint64_t id = 0; id <= G.C.next_id; id++) {
     evs_event *e = NULL;
     int rc = evs_get(G.s, NULL, id, &e);
     CHECK_RC(rc, visible(&G.C, id) ? 0 : EVS_ENOTFOUND, "evs_get (full check)");
@@ -865,7 +800,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_clean_dir(G.dir);
   }
   G.now = T0;
-  memset(&G.C, 0, sizeof G.C);
+  model_free(&G.C);
+  model_init(&G.C, G.opt.retention_us, G.opt.idempotency_window_us);
   memset(G.slots, 0, sizeof G.slots);
   G.txn = NULL;
   G.pg = NULL;

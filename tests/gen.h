@@ -57,4 +57,19 @@ static inline evs_event_in gen_in(const gen_ev *g) {
   return in;
 }
 
+/* How a stored event differs from g: 0 when it does not, else a mask of
+** 1 payload, 2 source or type, 4 priority, 8 idempotency key, 16 metadata. */
+static inline int gen_diff(const evs_event *e, const gen_ev *g) {
+  int bad = 0;
+  if (e->payload_len != g->plen || memcmp(e->payload, g->payload, g->plen)) bad |= 1;
+  if (strcmp(e->source, g->source) || strcmp(e->event_type, g->type)) bad |= 2;
+  if (e->priority != g->prio) bad |= 4;
+  if (g->has_key ? !e->idempotency_key || strcmp(e->idempotency_key, g->key)
+                 : e->idempotency_key != NULL)
+    bad |= 8;
+  if (g->has_meta ? !e->metadata || strcmp(e->metadata, g->meta) : e->metadata != NULL)
+    bad |= 16;
+  return bad;
+}
+
 #endif

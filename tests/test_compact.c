@@ -28,12 +28,12 @@
 
 #include "evstore.h"
 #include "io.h"
-#include "test.h"
+#include "testlib.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static int64_t fake_now = 1700000000000000LL;
-static int64_t fake_clock(void *arg) { return __atomic_load_n(&fake_now, __ATOMIC_RELAXED); }
+static int64_t global_clock(void *arg) { return __atomic_load_n(&fake_now, __ATOMIC_RELAXED); }
 
 static void payload_of(char *buf, size_t cap, unsigned i) {
   snprintf(buf, cap, "{\"i\":%u,\"pad\":\"%.*s\"}", i, 60 + (int)(i % 90),
@@ -60,15 +60,8 @@ static evs_options small_opts(void) {
   o.auto_compact_percent = -1;
   o.retention_us = -1;
   o.idempotency_window_us = -1;
-  o.clock = fake_clock;
+  o.clock = global_clock;
   return o;
-}
-
-static evs_stats stats(evs_store *s) {
-  evs_stats st;
-  memset(&st, 0, sizeof st);
-  CHECK_EQ(evs_stats_get(s, &st), 0);
-  return st;
 }
 
 /* What a test expects of each id: 0 gone, 1 pending, 2 acknowledged. */
@@ -117,7 +110,7 @@ static evs_store *build(const char *dir, evs_options *o, expect *x, unsigned n,
     __atomic_add_fetch(&fake_now, 1000, __ATOMIC_RELAXED);
     CHECK_EQ(append_i(s, i, i % 5 == 0), i);
     x->state[i] = 1;
-    x->created[i] = fake_clock(NULL);
+    x->created[i] = global_clock(NULL);
   }
   for (unsigned i = 1; i <= n; i++) {
     if (ack && ack(i)) {
@@ -498,7 +491,7 @@ static void t_compact_io_failures(void) {
       __atomic_add_fetch(&fake_now, 1000, __ATOMIC_RELAXED);
       append_i(s, i, i % 5 == 0);
       x.state[i] = 1;
-      x.created[i] = fake_clock(NULL);
+      x.created[i] = global_clock(NULL);
     }
     for (unsigned i = 1; i <= 200; i++)
       if (ack_most(i)) {
@@ -561,25 +554,6 @@ static void t_compact_io_failures(void) {
 
 /* ---- checkpoints ------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long l = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)l + 1);
-  *n = fread(b, 1, (size_t)l, f);
-  fclose(f);
-  return b;
-}
-
-static void spit(const char *path, const char *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return;
-  fwrite(b, 1, n, f);
-  fclose(f);
-}
-
 static void t_checkpoint_states(void) {
   char *dir = t_tmpdir();
   evs_options o = small_opts();
@@ -589,7 +563,7 @@ static void t_checkpoint_states(void) {
   char ck[600];
   snprintf(ck, sizeof ck, "%s/evstore.checkpoint", dir);
   size_t n;
-  char *orig = slurp(ck, &n);
+  char *orig = t_slurp(ck, &n);
   REQUIRE(orig);
 
   /* Clean close: loaded, nothing replayed. */
@@ -604,7 +578,7 @@ static void t_checkpoint_states(void) {
     __atomic_add_fetch(&fake_now, 1000, __ATOMIC_RELAXED);
     CHECK_EQ(append_i(s, i, 0), i);
     x.state[i] = 1;
-    x.created[i] = fake_clock(NULL);
+    x.created[i] = global_clock(NULL);
   }
   x.n = 560;
   CHECK_EQ(evs_store_sync(s), 0);
@@ -620,18 +594,17 @@ static void t_checkpoint_states(void) {
   CHECK(st.open_replayed_bytes > 0);
   check_all(c, &x, "loaded + replayed");
   CHECK_EQ(evs_store_close(c), 0);
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir2);
-  CHECK_EQ(system(cmd), 0);
+  t_rmdir(strdup(dir2));
 
   /* Damaged: every 7th byte flipped in turn: always ignored as corrupt
   ** (the checksum covers every byte), the index rebuilt from the log. */
   size_t n2;
-  char *cur = slurp(ck, &n2);
+  char *cur = t_slurp(ck, &n2);
   REQUIRE(cur);
   int corrupt = 0, cases = 0;
   for (size_t off = 0; off < n2; off += 7) {
     cur[off] ^= 0x20;
-    spit(ck, cur, n2);
+    CHECK_EQ(t_spit(ck, cur, n2), 0);
     cur[off] ^= 0x20;
     s = NULL;
     if (evs_store_open(dir, &o, &s)) {
@@ -647,7 +620,7 @@ static void t_checkpoint_states(void) {
   }
   CHECK_EQ(corrupt, cases);
   /* Truncated. */
-  spit(ck, cur, n2 / 2);
+  CHECK_EQ(t_spit(ck, cur, n2 / 2), 0);
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   CHECK_EQ(stats(s).checkpoint_state, EVS_CHECKPOINT_CORRUPT);
   check_all(s, &x, "truncated checkpoint");
@@ -662,19 +635,19 @@ static void t_checkpoint_states(void) {
   }
   CHECK_EQ(evs_store_close(s), 0);
   size_t nl;
-  char *late = slurp(ck, &nl);
+  char *late = t_slurp(ck, &nl);
   REQUIRE(late);
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   CHECK_EQ(evs_delete(s, NULL, 600, NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
-  spit(ck, late, nl); /* names the log as it was before the delete: valid */
+  CHECK_EQ(t_spit(ck, late, nl), 0); /* names the log as it was before the delete: valid */
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   CHECK_EQ(stats(s).checkpoint_state, EVS_CHECKPOINT_LOADED);
   evs_event *e600 = NULL;
   CHECK_EQ(evs_get(s, NULL, 600, &e600), EVS_ENOTFOUND); /* the delete, replayed */
   CHECK_EQ(evs_compact(s, NULL), 0); /* layout changes: a new checkpoint */
   CHECK_EQ(evs_store_close(s), 0);
-  spit(ck, late, nl); /* the old layout's checkpoint */
+  CHECK_EQ(t_spit(ck, late, nl), 0); /* the old layout's checkpoint */
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   CHECK_EQ(stats(s).checkpoint_state, EVS_CHECKPOINT_STALE);
   CHECK_EQ(evs_verify(s, NULL), 0);

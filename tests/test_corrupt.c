@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "testlib.h"
 
 #define MAXEV 64
 
@@ -66,24 +66,6 @@ static void build(const char *dir, expect *ex) {
   evs_stats_get(s, &st);
   if (st.segments < 3) exit(5);
   if (evs_store_close(s)) exit(6);
-}
-
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)len + 1);
-  *n = fread(b, 1, (size_t)len, f);
-  fclose(f);
-  return b;
-}
-
-static void spit(const char *path, const char *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f || fwrite(b, 1, n, f) != n) exit(7);
-  fclose(f);
 }
 
 /* Open a damaged store and hold it to the rules. Returns 0 if it held.
@@ -151,7 +133,7 @@ static void restore(const char *dir, char **orig, size_t *len) {
   /* Recovery may have created or truncated files: put all back. */
   for (int f = 0; f < NFILES; f++) {
     snprintf(p, sizeof p, "%s/%s", dir, files[f]);
-    spit(p, orig[f], len[f]);
+    if (t_spit(p, orig[f], len[f])) exit(7);
   }
   for (int no = 4; no < 8; no++) {
     snprintf(p, sizeof p, "%s/%016x.evlog", dir, no);
@@ -167,7 +149,7 @@ static void damage_loop(int truncate_mode) {
   size_t len[NFILES];
   for (int f = 0; f < NFILES; f++) {
     snprintf(p, sizeof p, "%s/%s", dir, files[f]);
-    orig[f] = slurp(p, &len[f]);
+    orig[f] = t_slurp(p, &len[f]);
     REQUIRE(orig[f]);
   }
   int fails = 0, cases = 0;
@@ -180,13 +162,13 @@ static void damage_loop(int truncate_mode) {
     for (size_t off = 0; off < len[f] && fails < 5; off += off < 64 ? 1 : stride) {
       char what[96];
       if (truncate_mode) {
-        spit(p, orig[f], off);
+        if (t_spit(p, orig[f], off)) exit(7);
         snprintf(what, sizeof what, "%s truncated to %zu", files[f], off);
       } else {
         char *b = malloc(len[f]);
         memcpy(b, orig[f], len[f]);
         b[off] ^= (char)(1 << (off % 8));
-        spit(p, b, len[f]);
+        if (t_spit(p, b, len[f])) exit(7);
         free(b);
         snprintf(what, sizeof what, "%s bit %zu flipped at %zu", files[f], off % 8, off);
       }

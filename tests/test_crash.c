@@ -41,7 +41,7 @@
 #include "evstore.h"
 #include "io.h"
 #include "gen.h"
-#include "test.h"
+#include "testlib.h"
 
 #define CYCLES_PER_STORE 50
 #define BIG_BIT (UINT64_C(1) << 62)
@@ -111,15 +111,15 @@ enum {
   R_BIG_START   /* a > 4 MiB batch is about to be appended               */
 };
 
-typedef struct rep {
+typedef struct crash_rep {
   uint32_t kind, n;
   uint64_t id, seed, aux;
-} rep;
+} crash_rep;
 
 static int rep_fd = -1;
 static void report(uint32_t kind, uint32_t n, uint64_t id, uint64_t seed,
                    uint64_t aux) {
-  rep r = {kind, n, id, seed, aux};
+  crash_rep r = {kind, n, id, seed, aux};
   if (write(rep_fd, &r, sizeof r) != (ssize_t)sizeof r) _exit(3);
 }
 #define CHILD_FAIL(rc) report(R_FAIL, __LINE__, 0, 0, (uint64_t)(int64_t)(rc))
@@ -363,12 +363,12 @@ static double now_us(void) {
   return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static char part[sizeof(rep)]; /* a record split across reads */
+static char part[sizeof(crash_rep)]; /* a record split across reads */
 static size_t npart;
 
 /* Read whatever the child has written, waiting until `deadline` (µs,
 ** CLOCK_MONOTONIC; 0 = only what is there) or until `stop_kind` arrives. */
-static int drain(int fd, rep **reps, size_t *n, size_t *cap, double deadline,
+static int drain(int fd, crash_rep **reps, size_t *n, size_t *cap, double deadline,
                  uint32_t stop_kind) {
   for (size_t i = 0; stop_kind && i < *n; i++)
     if ((*reps)[i].kind == stop_kind) return 1;
@@ -385,9 +385,9 @@ static int drain(int fd, rep **reps, size_t *n, size_t *cap, double deadline,
     int stop = 0;
     for (ssize_t i = 0; i < got; i++) {
       part[npart++] = buf[i];
-      if (npart == sizeof(rep)) {
+      if (npart == sizeof(crash_rep)) {
         if (*n == *cap) *reps = realloc(*reps, (*cap = *cap ? *cap * 2 : 256) * sizeof **reps);
-        memcpy(&(*reps)[(*n)++], part, sizeof(rep));
+        memcpy(&(*reps)[(*n)++], part, sizeof(crash_rep));
         npart = 0;
         if (stop_kind && (*reps)[*n - 1].kind == stop_kind) stop = 1;
       }
@@ -401,15 +401,7 @@ static int check_content(const evs_event *e, uint64_t seed, uint64_t b, unsigned
                          unsigned i) {
   gen_ev g;
   gen(seed, b, n, i, &g);
-  int bad = 0;
-  if (e->payload_len != g.plen || memcmp(e->payload, g.payload, g.plen)) bad |= 1;
-  if (strcmp(e->source, g.source) || strcmp(e->event_type, g.type)) bad |= 2;
-  if (e->priority != g.prio) bad |= 4;
-  if (g.has_key ? !e->idempotency_key || strcmp(e->idempotency_key, g.key)
-                : e->idempotency_key != NULL)
-    bad |= 8;
-  if (g.has_meta ? !e->metadata || strcmp(e->metadata, g.meta) : e->metadata != NULL)
-    bad |= 16;
+  int bad = gen_diff(e, &g);
   free(g.payload);
   if (bad) fprintf(stderr, "  event %" PRIu64 " (seed %" PRIu64 "): content differs (mask %d)\n",
                    e->id, seed, bad);
@@ -487,7 +479,7 @@ static int last_torn; /* the last reopen dropped a torn or uncommitted tail */
 
 /* After a kill: reopen, check against the model and the report, then fold
 ** what is now in the store into the model. */
-static void check_cycle(const char *dir, model *m, uint64_t cycle, rep *reps,
+static void check_cycle(const char *dir, model *m, uint64_t cycle, crash_rep *reps,
                         size_t nr) {
   evs_options o = crash_opts();
   evs_store *s = NULL;
@@ -509,7 +501,7 @@ static void check_cycle(const char *dir, model *m, uint64_t cycle, rep *reps,
   size_t nai = 0, nad = 0, ndi = 0, ndd = 0;
   int ready = 0;
   for (size_t i = 0; i < nr; i++) {
-    rep *r = &reps[i];
+    crash_rep *r = &reps[i];
     switch (r->kind) {
     case R_READY:
       ready = 1;
@@ -531,7 +523,7 @@ static void check_cycle(const char *dir, model *m, uint64_t cycle, rep *reps,
   }
   /* Every reported append: present (unless deleted since), exact content. */
   for (size_t i = 0; i < nr; i++) {
-    rep *r = &reps[i];
+    crash_rep *r = &reps[i];
     if (r->kind != R_APPEND && r->kind != R_BATCH && r->kind != R_TXN) continue;
     unsigned n = r->kind == R_APPEND ? 1 : r->n;
     n_reported += n;
@@ -573,7 +565,7 @@ static void check_cycle(const char *dir, model *m, uint64_t cycle, rep *reps,
       /* Count it towards its batch if some member names the batch: find
       ** it through the report. */
       for (size_t i = 0; i < nr; i++) {
-        rep *r = &reps[i];
+        crash_rep *r = &reps[i];
         if ((r->kind == R_BATCH || r->kind == R_TXN) && id >= r->id && id < r->id + r->n) {
           uint64_t b = r->seed & ~BIG_BIT;
           size_t j = 0;
@@ -700,7 +692,7 @@ static void t_kill_cycles(void) {
   char *dir = NULL;
   model m;
   memset(&m, 0, sizeof m);
-  rep *reps = NULL;
+  crash_rep *reps = NULL;
   size_t capr = 0;
   double t0 = now_us();
   int failed_cycles = 0;

@@ -21,7 +21,7 @@
 
 #include "evstore.h"
 #include "io.h"
-#include "test.h"
+#include "testlib.h"
 
 /* Order-like JSON, varied enough that a dictionary has work to do. */
 static size_t payload_of(char *buf, size_t cap, unsigned i) {
@@ -53,12 +53,6 @@ static void append_range(evs_store *s, unsigned first, unsigned last) {
     CHECK_EQ(rc, 0);
     for (unsigned k = 0; k < m; k++) CHECK_EQ(res[k].rc, 0);
   }
-}
-
-static evs_stats stats(evs_store *s) {
-  evs_stats st;
-  CHECK_EQ(evs_stats_get(s, &st), 0);
-  return st;
 }
 
 /* Wait (up to 20 s) for the background training to end one way or the
@@ -117,12 +111,6 @@ static evs_options dict_opts(void) {
   return o;
 }
 
-static char *path_in(const char *dir, const char *name) {
-  static char p[1024];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  return p;
-}
-
 /* ---- tests -------------------------------------------------------------- */
 
 static void t_dict_option_checked(void) {
@@ -145,7 +133,7 @@ static void t_dict_off_by_default(void) {
   CHECK_EQ(st.dict_state, EVS_DICT_NONE);
   CHECK_EQ(st.payload_stored_bytes, st.payload_bytes);
   CHECK_EQ(evs_store_close(s), 0);
-  CHECK(access(path_in(dir, "evstore.dict"), F_OK) != 0);
+  CHECK(access(t_path(dir, "evstore.dict"), F_OK) != 0);
   t_rmdir(dir);
 }
 
@@ -158,7 +146,7 @@ static void t_dict_trained_used_and_kept(void) {
   REQUIRE(wait_dict(s) == EVS_DICT_LOADED);
   evs_stats st0 = stats(s);
   CHECK(st0.dict_id != 0);
-  CHECK(access(path_in(dir, "evstore.dict"), F_OK) == 0);
+  CHECK(access(t_path(dir, "evstore.dict"), F_OK) == 0);
   append_range(s, 2501, 6000);
   evs_stats st = stats(s);
   uint64_t raw = st.payload_bytes - st0.payload_bytes,
@@ -294,16 +282,6 @@ static char *dict_store(uint32_t *id) {
   return dir;
 }
 
-static void flip_byte(const char *path, off_t off) {
-  int fd = open(path, O_RDWR);
-  REQUIRE(fd >= 0);
-  unsigned char c;
-  REQUIRE(pread(fd, &c, 1, off) == 1);
-  c ^= 0x40;
-  REQUIRE(pwrite(fd, &c, 1, off) == 1);
-  close(fd);
-}
-
 static void t_dict_damaged_file(void) {
   /* Damage anywhere (header, dictionary, checksum): open still works. */
   for (int k = 0; k < 6; k++) {
@@ -311,10 +289,10 @@ static void t_dict_damaged_file(void) {
     char *dir = dict_store(&id);
     REQUIRE(id != 0);
     struct stat sb;
-    REQUIRE(stat(path_in(dir, "evstore.dict"), &sb) == 0);
+    REQUIRE(stat(t_path(dir, "evstore.dict"), &sb) == 0);
     off_t offs[] = {0, 20, 24, 100, sb.st_size / 2, sb.st_size - 1};
-    flip_byte(path_in(dir, "evstore.dict"), offs[k]);
-    REQUIRE(stat(path_in(dir, "evstore.dict"), &sb) == 0);
+    CHECK_EQ(t_flip_byte(t_path(dir, "evstore.dict"), offs[k], 0x40), 0);
+    REQUIRE(stat(t_path(dir, "evstore.dict"), &sb) == 0);
     evs_options o = dict_opts();
     evs_store *s;
     REQUIRE(evs_store_open(dir, &o, &s) == 0);
@@ -347,9 +325,9 @@ static void t_dict_damaged_file(void) {
     evs_event_free(e);
     CHECK_EQ(evs_store_close(s), 0);
     struct stat sb2;
-    CHECK(stat(path_in(dir, "evstore.dict"), &sb2) == 0 && sb2.st_size == sb.st_size &&
+    CHECK(stat(t_path(dir, "evstore.dict"), &sb2) == 0 && sb2.st_size == sb.st_size &&
           sb2.st_mtim.tv_sec == sb.st_mtim.tv_sec && sb2.st_mtim.tv_nsec == sb.st_mtim.tv_nsec);
-    flip_byte(path_in(dir, "evstore.dict"), offs[k]); /* repair: all is back */
+    CHECK_EQ(t_flip_byte(t_path(dir, "evstore.dict"), offs[k], 0x40), 0); /* repair: all is back */
     REQUIRE(evs_store_open(dir, &o, &s) == 0);
     CHECK_EQ(stats(s).dict_id, id);
     check_all(s, 7000);
@@ -365,7 +343,7 @@ static void t_dict_forged_file(void) {
   uint32_t id = 0;
   char *dir = dict_store(&id);
   REQUIRE(id != 0);
-  int fd = open(path_in(dir, "evstore.dict"), O_RDWR);
+  int fd = open(t_path(dir, "evstore.dict"), O_RDWR);
   REQUIRE(fd >= 0);
   struct stat sb;
   REQUIRE(fstat(fd, &sb) == 0 && sb.st_size > 4096);
@@ -400,7 +378,7 @@ static void t_dict_missing_file(void) {
   uint32_t id = 0;
   char *dir = dict_store(&id);
   REQUIRE(id != 0);
-  REQUIRE(unlink(path_in(dir, "evstore.dict")) == 0);
+  REQUIRE(unlink(t_path(dir, "evstore.dict")) == 0);
   evs_options off = dict_opts();
   off.dict_compress = -1; /* off: a setting of the store, changed here */
   evs_store *s;
@@ -557,7 +535,7 @@ static void t_dict_io_failures(void) {
     check_all(s, 3000);
     CHECK_EQ(evs_verify(s, NULL), 0);
     CHECK_EQ(evs_store_close(s), 0);
-    CHECK(access(path_in(dir, "evstore.dict.tmp"), F_OK) != 0);
+    CHECK(access(t_path(dir, "evstore.dict.tmp"), F_OK) != 0);
     t_rmdir(dir);
     if (!fired) break;
   }

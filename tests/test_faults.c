@@ -69,7 +69,7 @@
 #include "evstore.h"
 #include "io.h"
 #include "gen.h"
-#include "test.h"
+#include "testlib.h"
 
 
 static int verbose;
@@ -329,11 +329,7 @@ static int state_matches(evs_store *s, const state *x, char *why, size_t whylen)
     if (ok && !rc) {
       gen_ev g;
       gen(x->seed[id], &g);
-      ok = e->payload_len == g.plen && !memcmp(e->payload, g.payload, g.plen) &&
-           !strcmp(e->source, g.source) && !strcmp(e->event_type, g.type) &&
-           e->priority == g.prio &&
-           (g.has_key ? e->idempotency_key && !strcmp(e->idempotency_key, g.key)
-                      : !e->idempotency_key);
+      ok = !gen_diff(e, &g);
       free(g.payload);
       if (!ok) {
         evs_event_free(e);

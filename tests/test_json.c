@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "json.h"
-#include "test.h"
+#include "testlib.h"
 
 /* Every input goes through an exact-size heap copy, so ASan reports any read
 ** past the end instead of it landing in a string literal's NUL. */

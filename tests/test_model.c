@@ -1,9 +1,9 @@
 /*
 ** test_model.c: randomized model-based test of the public API.
 **
-** Thousands of random operations run against the store and against a
-** simple in-memory model (arrays indexed by id); every answer of the store
-** is checked against the model:
+** Thousands of random operations run against the store and against the
+** reference model (tests/model.h, shared with test_api_model and
+** fuzz/fuzz_ops); every answer of the store is checked against the model:
 **   append and append_batch (sources, types, priorities, metadata, payloads
 **   of every size, explicit lengths over unterminated buffers, idempotency
 **   keys repeated across and inside batches, invalid items with their error
@@ -35,7 +35,8 @@
 ** run; EVS_VERBOSE=1 prints what each run did).
 */
 #include "evstore.h"
-#include "test.h"
+#include "model.h"
+#include "testlib.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -83,13 +84,6 @@ static void arena_free(void) {
     g_arena = n;
   }
 }
-
-/* ---- fake clock ----------------------------------------------------------- */
-typedef struct {
-  int64_t now;
-} fclock;
-static int64_t fclock_fn(void *arg) { return ((fclock *)arg)->now; }
-#define T0 INT64_C(1700000000000000)
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
@@ -163,18 +157,10 @@ static bool meta_matches(int tpl, const char *k, const char *v) {
 }
 
 /* ---- the model -------------------------------------------------------------- */
-enum { ST_NONE = 0, ST_LIVE, ST_DELETED };
-
-typedef struct {
-  unsigned char state;
-  unsigned char status;
-  unsigned char prio;
-  unsigned char committed; /* was live at some commit point */
-  int meta_tpl;            /* -1 none or not matchable */
-  int64_t created, acked;
-  const char *source, *type, *payload, *meta, *key;
-  size_t payload_len, meta_len;
-} mev;
+/* The events are tests/model.h's; an event's tag is its metadata template
+** (-1 none or not matchable), `committed` says it was live at some commit
+** point. */
+typedef model_ev mev;
 
 #define POOL 150 /* idempotency keys used repeatedly */
 
@@ -212,19 +198,17 @@ static struct {
   evs_options opts;
   evs_store *s;
   evs_txn *txn;
-  fclock clk;
+  fake_clock clk;
   int64_t base;
   /* model (txn view while a txn is open) */
-  mev *ev;
-  size_t cap;
-  uint64_t next_id;
+  model M;
   /* committed view saved at begin */
-  mev *snap;
-  uint64_t snap_next;
+  model snap;
   /* savepoints of the open txn */
   struct {
-    mev *ev;
-    uint64_t next, lo; /* next id then: in [lo, next] */
+    model m;     /* the view then; its next id */
+    uint64_t lo; /* the next id then was in [lo, m.next_id] */
+    int used;
   } sp[4];
   int nsp;
   /* after rollback_to, the next id is somewhere in [next_lo, next_id] */
@@ -233,8 +217,6 @@ static struct {
   uint64_t max_committed; /* highest id ever live at a commit point */
   int64_t maxc_ever;      /* highest created_us ever handed out */
   int64_t maxtime;        /* highest created/acked time ever handed out */
-  uint64_t *klist[POOL];
-  size_t klen[POOL], kcap[POOL];
   uint64_t uniq;
   walk walks[NWALK];
   evs_page *page; /* reused between calls */
@@ -251,101 +233,44 @@ static void setop(const char *fmt, ...) {
   va_end(ap);
 }
 
-static void ensure_cap(uint64_t id) {
-  if (id < G.cap) return;
-  size_t nc = G.cap ? G.cap : 1024;
-  while (nc <= id) nc *= 2;
-  G.ev = realloc(G.ev, nc * sizeof *G.ev);
-  if (!G.ev) abort();
-  memset(G.ev + G.cap, 0, (nc - G.cap) * sizeof *G.ev);
-  G.cap = nc;
-}
-
 /* Retention: an event created before now - retention is invisible. With
 ** retention the clock never steps back, so "now" is the clock. */
 static bool visible(const mev *m) {
-  return G.cfg->retention < 0 || m->created >= G.clk.now - G.cfg->retention;
-}
-
-static int64_t window_us(void) {
-  if (G.cfg->window < 0) return -1;
-  return G.cfg->window ? G.cfg->window : INT64_C(86400000000);
+  return model_retained(&G.M, m->created, G.clk.now);
 }
 
 /* ---- checks --------------------------------------------------------------- */
-static void check_bytes(const char *what, uint64_t id, const char *got,
-                        size_t glen, const char *exp, size_t elen) {
-  if (!exp) {
-    if (got) {
-      t_failed_checks++;
-      fprintf(stderr, "  id %" PRIu64 ": %s is \"%.60s\", expected NULL\n", id,
-              what, got);
-    }
-    return;
-  }
-  if (!got) {
+/* Event e as read from the store against event id of view v. */
+static void check_event(const evs_event *e, uint64_t id, const model *v) {
+  char buf[300];
+  const char *d = model_event_diff(v, id, e, buf, sizeof buf);
+  if (d) {
     t_failed_checks++;
-    fprintf(stderr, "  id %" PRIu64 ": %s is NULL, expected \"%.60s\"\n", id,
-            what, exp);
-    return;
-  }
-  if (glen != elen || memcmp(got, exp, elen) != 0) {
-    t_failed_checks++;
-    fprintf(stderr,
-            "  id %" PRIu64 ": %s (len %zu) \"%.60s\" != expected (len %zu) "
-            "\"%.60s\"\n",
-            id, what, glen, got, elen, exp);
-    return;
-  }
-  if (got[glen] != 0) {
-    t_failed_checks++;
-    fprintf(stderr, "  id %" PRIu64 ": %s not NUL-terminated\n", id, what);
+    fprintf(stderr, "  %s\n", d);
   }
 }
 
-static void check_event(const evs_event *e, uint64_t id, const mev *m) {
-  CHECK_EQ(e->id, id);
-  CHECK_EQ(e->created_us, m->created);
-  CHECK_EQ(e->status, m->status);
-  if (m->status == EVS_STATUS_ACKNOWLEDGED)
-    CHECK_EQ(e->acknowledged_us, m->acked);
-  else
-    CHECK_EQ(e->acknowledged_us, 0);
-  CHECK_EQ(e->priority, m->prio);
-  check_bytes("source", id, e->source, e->source_len, m->source,
-              strlen(m->source));
-  check_bytes("event_type", id, e->event_type, e->event_type_len, m->type,
-              strlen(m->type));
-  check_bytes("payload", id, e->payload, e->payload_len, m->payload,
-              m->payload_len);
-  check_bytes("metadata", id, e->metadata, e->metadata_len, m->meta,
-              m->meta_len);
-  check_bytes("idempotency_key", id, e->idempotency_key,
-              e->idempotency_key_len, m->key, m->key ? strlen(m->key) : 0);
-}
-
-/* get `id` through `tx` and compare with the view (ev, next). */
-static void check_get_view(evs_txn *tx, uint64_t id, const mev *ev,
-                           uint64_t next) {
+/* get `id` through `tx` and compare with the view v. */
+static void check_get_view(evs_txn *tx, uint64_t id, const model *v) {
   evs_event *e = NULL;
   int rc = evs_get(G.s, tx, id, &e);
-  if (id > 0 && id < next && ev[id].state == ST_LIVE && visible(&ev[id])) {
+  if (model_visible(v, id, G.clk.now)) {
     if (rc != 0)
       fprintf(stderr, "  get(%" PRIu64 "): rc %d (%s), expected 0\n", id, rc,
               evs_errmsg(G.s));
     CHECK_EQ(rc, 0);
-    if (rc == 0 && e) check_event(e, id, &ev[id]);
+    if (rc == 0 && e) check_event(e, id, v);
     CHECK(rc != 0 || e != NULL);
   } else {
     if (rc != EVS_ENOTFOUND)
       fprintf(stderr, "  get(%" PRIu64 "): expected ENOTFOUND (state %d)\n",
-              id, id < next ? ev[id].state : -1);
+              id, id < v->next_id ? v->ev[id].state : -1);
     CHECK_EQ(rc, EVS_ENOTFOUND);
   }
   if (rc == 0 && e) evs_event_free(e);
 }
 static void check_get(uint64_t id) {
-  check_get_view(G.txn, id, G.ev, G.next_id);
+  check_get_view(G.txn, id, &G.M);
 }
 
 /* Fetch an event that must exist (through the current txn). */
@@ -541,54 +466,9 @@ static bool rc_allowed(const item *it, int rc) {
 }
 
 /* ---- model helpers -------------------------------------------------------- */
-static void klist_add(const char *key, uint64_t id) {
-  int pi;
-  if (key == g_key256)
-    pi = 0;
-  else if (strncmp(key, "key-", 4) == 0)
-    pi = atoi(key + 4);
-  else
-    return;
-  if (G.klen[pi] == G.kcap[pi]) {
-    G.kcap[pi] = G.kcap[pi] ? 2 * G.kcap[pi] : 8;
-    G.klist[pi] = realloc(G.klist[pi], G.kcap[pi] * sizeof(uint64_t));
-    if (!G.klist[pi]) abort();
-  }
-  G.klist[pi][G.klen[pi]++] = id;
-}
-
-/* The newest live event (in the current view) with this key; 0 if none. */
-static uint64_t key_newest(const char *key) {
-  int pi;
-  if (key == g_key256)
-    pi = 0;
-  else if (strncmp(key, "key-", 4) == 0)
-    pi = atoi(key + 4);
-  else {
-    /* unique keys: only ever stored once, but look anyway (cheap enough
-    ** since they are rare: scan the recent tail) */
-    uint64_t lo = G.next_id > 64 ? G.next_id - 64 : 1;
-    for (uint64_t id = G.next_id - 1; id >= lo && id > 0; id--)
-      if (G.ev[id].state == ST_LIVE && G.ev[id].key &&
-          strcmp(G.ev[id].key, key) == 0)
-        return visible(&G.ev[id]) ? id : 0;
-    return 0;
-  }
-  uint64_t best = 0;
-  for (size_t i = 0; i < G.klen[pi]; i++) {
-    uint64_t id = G.klist[pi][i];
-    if (id < G.next_id && id > best && G.ev[id].state == ST_LIVE &&
-        G.ev[id].key && strcmp(G.ev[id].key, key) == 0)
-      best = id;
-  }
-  /* an expired (invisible) event matches nothing; older ones are older */
-  if (best && !visible(&G.ev[best])) return 0;
-  return best;
-}
-
 static int64_t last_live_created(void) {
-  for (uint64_t id = G.next_id - 1; id > 0; id--)
-    if (G.ev[id].state == ST_LIVE) return G.ev[id].created;
+  for (uint64_t id = G.M.next_id - 1; id > 0; id--)
+    if (G.M.ev[id].state == MODEL_LIVE) return G.M.ev[id].created;
   return INT64_MIN;
 }
 
@@ -596,10 +476,10 @@ static int64_t last_live_created(void) {
 ** passed out = NULL) and apply it to the model. */
 static void model_append(const item *it, const evs_append_result *r) {
   int64_t nlo = G.clk.now, nhi = max64(G.clk.now, G.maxtime);
-  uint64_t cand = it->key ? key_newest(it->key) : 0;
+  uint64_t cand = model_key_owner(&G.M, it->key, G.clk.now);
   int def_in = 0, def_out = 0;
   if (cand) {
-    int64_t w = window_us(), c = G.ev[cand].created;
+    int64_t w = G.M.window, c = G.M.ev[cand].created;
     def_in = w < 0 || nhi - c < w;
     def_out = w >= 0 && nlo - c > w;
   }
@@ -614,7 +494,7 @@ static void model_append(const item *it, const evs_append_result *r) {
       return;
     }
     CHECK_EQ(r->duplicate, 1);
-    CHECK_EQ(r->created_us, G.ev[cand].created);
+    CHECK_EQ(r->created_us, G.M.ev[cand].created);
     G.n_dup++;
     if (!def_in) G.n_maybe++;
     return;
@@ -625,21 +505,21 @@ static void model_append(const item *it, const evs_append_result *r) {
             "  key %.40s: stored as new id %" PRIu64
             ", expected duplicate of %" PRIu64 " (created %" PRId64
             ", now %" PRId64 ")\n",
-            it->key, r ? r->id : 0, cand, G.ev[cand].created, G.clk.now);
+            it->key, r ? r->id : 0, cand, G.M.ev[cand].created, G.clk.now);
     t_failed_checks++;
     return;
   }
   if (cand && !def_out) G.n_maybe++;
   G.n_new++;
-  uint64_t id = G.next_id;
+  uint64_t id = G.M.next_id;
   int64_t created;
   if (r && G.next_unknown) {
     /* after rollback_to the rolled-back ids may or may not be reused */
-    if (r->id < G.next_lo || r->id > G.next_id) {
+    if (r->id < G.next_lo || r->id > G.M.next_id) {
       fprintf(stderr,
               "  id %" PRIu64 " after rollback_to, expected in [%" PRIu64
               ", %" PRIu64 "]\n",
-              r->id, G.next_lo, G.next_id);
+              r->id, G.next_lo, G.M.next_id);
       t_failed_checks++;
       return;
     }
@@ -665,33 +545,29 @@ static void model_append(const item *it, const evs_append_result *r) {
             id, created, lo, hi, G.clk.now);
     t_failed_checks++;
   }
-  ensure_cap(id + 1);
-  mev *m = &G.ev[id];
-  memset(m, 0, sizeof *m);
-  m->state = ST_LIVE;
-  m->status = EVS_STATUS_PENDING;
-  m->prio = (unsigned char)it->prio_out;
-  m->meta_tpl = it->meta_tpl;
-  m->created = created;
-  m->source = it->src_out;
-  m->type = it->type_out;
-  m->payload = it->payload;
-  m->payload_len = it->payload_len;
-  m->meta = it->meta;
-  m->meta_len = it->meta_len;
-  m->key = it->key;
-  G.next_id = id + 1;
+  mev x;
+  memset(&x, 0, sizeof x);
+  x.prio = (unsigned char)it->prio_out;
+  x.tag = it->meta_tpl;
+  x.source = it->src_out;
+  x.type = it->type_out;
+  x.payload = it->payload;
+  x.payload_len = it->payload_len;
+  x.meta = it->meta;
+  x.meta_len = it->meta_len;
+  x.key = it->key;
+  model_add(&G.M, &x, id, created);
+  mev *m = &G.M.ev[id];
   if (!G.txn) {
     m->committed = 1;
     if (id > G.max_committed) G.max_committed = id;
   }
   G.maxc_ever = max64(G.maxc_ever, created);
   G.maxtime = max64(G.maxtime, created);
-  if (it->key) klist_add(it->key, id);
   if (!r) {
     evs_event *e = must_get(id);
     if (e) {
-      check_event(e, id, m);
+      check_event(e, id, &G.M);
       evs_event_free(e);
     }
   }
@@ -699,21 +575,21 @@ static void model_append(const item *it, const evs_append_result *r) {
 
 static uint64_t pick_id(void) {
   uint32_t k = rn(100);
-  if (G.cfg->ackheavy && G.next_id > 1 && k >= 10) {
+  if (G.cfg->ackheavy && G.M.next_id > 1 && k >= 10) {
     /* the next pending event at or after a random id */
-    uint64_t id = 1 + rnd64() % (G.next_id - 1);
-    for (int i = 0; i < 200 && id < G.next_id; i++, id++)
-      if (G.ev[id].state == ST_LIVE && G.ev[id].status == EVS_STATUS_PENDING)
+    uint64_t id = 1 + rnd64() % (G.M.next_id - 1);
+    for (int i = 0; i < 200 && id < G.M.next_id; i++, id++)
+      if (G.M.ev[id].state == MODEL_LIVE && G.M.ev[id].status == EVS_STATUS_PENDING)
         return id;
     return id;
   }
-  if (G.next_id <= 1 || k < 5) return G.next_id + rn(3);
+  if (G.M.next_id <= 1 || k < 5) return G.M.next_id + rn(3);
   if (k < 6) return UINT64_MAX - rn(2);
   if (k < 35) {
-    uint64_t span = G.next_id - 1 < 40 ? G.next_id - 1 : 40;
-    return G.next_id - 1 - rn((uint32_t)span);
+    uint64_t span = G.M.next_id - 1 < 40 ? G.M.next_id - 1 : 40;
+    return G.M.next_id - 1 - rn((uint32_t)span);
   }
-  return 1 + rnd64() % (G.next_id - 1);
+  return 1 + rnd64() % (G.M.next_id - 1);
 }
 
 /* check acked time of `id` (just acknowledged, got = reported time) */
@@ -726,7 +602,7 @@ static void learn_acked(uint64_t id, int64_t got) {
             id, got, lo, hi);
     t_failed_checks++;
   }
-  G.ev[id].acked = got;
+  G.M.ev[id].acked = got;
   G.maxtime = max64(G.maxtime, got);
 }
 
@@ -822,7 +698,7 @@ static void op_ack(void) {
   int64_t at = 0x7777;
   setop("ack%s %" PRIu64, G.txn ? " (txn)" : "", id);
   int rc = evs_ack(G.s, G.txn, id, use_out ? &at : NULL);
-  mev *m = (id < G.next_id && G.ev[id].state == ST_LIVE) ? &G.ev[id] : NULL;
+  mev *m = (id < G.M.next_id && G.M.ev[id].state == MODEL_LIVE) ? &G.M.ev[id] : NULL;
   if (m && !visible(m)) {
     /* expired: not found, or acknowledged as if it were still there */
     int normal = m->status == EVS_STATUS_ACKNOWLEDGED ? EVS_ECONFLICT : 0;
@@ -871,7 +747,7 @@ static void op_ack_batch(void) {
   int expired[10];
   for (size_t i = 0; i < n; i++) {
     uint64_t id = ids[i];
-    mev *m = (id < G.next_id && G.ev[id].state == ST_LIVE) ? &G.ev[id] : NULL;
+    mev *m = (id < G.M.next_id && G.M.ev[id].state == MODEL_LIVE) ? &G.M.ev[id] : NULL;
     int already = 0;
     for (size_t j = 0; j < i; j++)
       if (ids[j] == id && exp[j] == 0) already = 1;
@@ -912,7 +788,7 @@ static void op_ack_batch(void) {
   }
   for (size_t i = 0; i < n; i++) {
     if (exp[i] != 0) continue;
-    G.ev[ids[i]].status = EVS_STATUS_ACKNOWLEDGED;
+    G.M.ev[ids[i]].status = EVS_STATUS_ACKNOWLEDGED;
     if (expired[i]) continue;
     evs_event *e = must_get(ids[i]);
     if (!e) return;
@@ -928,15 +804,15 @@ static void op_delete(void) {
   int ex = 0x55;
   setop("delete%s %" PRIu64, G.txn ? " (txn)" : "", id);
   int rc = evs_delete(G.s, G.txn, id, use_ex ? &ex : NULL);
-  int live = id < G.next_id && G.ev[id].state == ST_LIVE;
+  int live = id < G.M.next_id && G.M.ev[id].state == MODEL_LIVE;
   CHECK_EQ(rc, 0);
   if (rc != 0) return;
-  if (live && !visible(&G.ev[id])) {
+  if (live && !visible(&G.M.ev[id])) {
     if (use_ex) CHECK(ex == 0 || ex == 1); /* expired: either answer */
   } else if (use_ex) {
     CHECK_EQ(ex, live);
   }
-  if (live) G.ev[id].state = ST_DELETED;
+  if (live) G.M.ev[id].state = MODEL_DELETED;
   G.n_del += live;
   if (pct(30)) check_get(id);
 }
@@ -948,9 +824,9 @@ static void walk_reset(walk *w) {
 }
 
 static int64_t pick_time(void) {
-  if (G.next_id > 1 && pct(80)) {
-    uint64_t id = 1 + rnd64() % (G.next_id - 1);
-    if (G.ev[id].state != ST_NONE) return G.ev[id].created + (pct(20) ? 1 : 0);
+  if (G.M.next_id > 1 && pct(80)) {
+    uint64_t id = 1 + rnd64() % (G.M.next_id - 1);
+    if (G.M.ev[id].state != MODEL_NONE) return G.M.ev[id].created + (pct(20) ? 1 : 0);
   }
   return G.clk.now - (int64_t)rn(60000) * 1000;
 }
@@ -973,29 +849,36 @@ static void walk_new(walk *w) {
   int st = (int)rn(100);
   w->status = st < 70 ? EVS_QUERY_PENDING
                       : st < 85 ? EVS_QUERY_ACKNOWLEDGED : EVS_QUERY_ANY;
-  if (G.next_id > 1 && pct(10)) w->min_id = 1 + rnd64() % (G.next_id - 1);
-  if (G.next_id > 1 && pct(10)) w->max_id = 1 + rnd64() % (G.next_id + 5);
+  if (G.M.next_id > 1 && pct(10)) w->min_id = 1 + rnd64() % (G.M.next_id - 1);
+  if (G.M.next_id > 1 && pct(10)) w->max_id = 1 + rnd64() % (G.M.next_id + 5);
   w->desc = pct(20);
   w->pos = w->desc ? UINT64_MAX : 0;
 }
 
-static bool walk_match(const walk *w, uint64_t id, const mev *m) {
-  if (m->state != ST_LIVE || !visible(m)) return false;
-  if (w->status == EVS_QUERY_PENDING && m->status != EVS_STATUS_PENDING)
-    return false;
-  if (w->status == EVS_QUERY_ACKNOWLEDGED &&
-      m->status != EVS_STATUS_ACKNOWLEDGED)
-    return false;
-  if (w->min_id && id < w->min_id) return false;
-  if (w->max_id && id > w->max_id) return false;
-  if (w->src >= 0 && strcmp(m->source, QSRC[w->src]) != 0) return false;
-  if (w->type >= 0 && strcmp(m->type, QTYPE[w->type]) != 0) return false;
-  if (w->after && !(m->created > w->after)) return false;
-  if (w->before && !(m->created < w->before)) return false;
-  if (w->prio >= 0 && m->prio != w->prio) return false;
-  if (w->mk >= 0 && !meta_matches(m->meta_tpl, MK[w->mk], MV[w->mv]))
-    return false;
-  return true;
+static int walk_meta(const model_ev *m, const void *arg) {
+  const walk *w = arg;
+  return meta_matches(m->tag, MK[w->mk], MV[w->mv]);
+}
+
+/* The walk's filter in the model's terms. */
+static model_query walk_mquery(const walk *w) {
+  model_query q;
+  memset(&q, 0, sizeof q);
+  q.status = w->status;
+  q.min_id = w->min_id;
+  q.max_id = w->max_id;
+  q.source = w->src >= 0 ? QSRC[w->src] : NULL;
+  q.type = w->type >= 0 ? QTYPE[w->type] : NULL;
+  q.after = w->after;
+  q.before = w->before;
+  q.prio = w->prio >= 0 ? w->prio : 0;
+  q.desc = w->desc;
+  q.limit = w->limit;
+  if (w->mk >= 0) {
+    q.meta_match = walk_meta;
+    q.meta_arg = w;
+  }
+  return q;
 }
 
 static void walk_query(const walk *w, evs_query *q) {
@@ -1040,32 +923,10 @@ static void describe_walk(const walk *w, char *b, size_t n) {
 /* Read the next page of walk w; returns more (0/1) or -1 on a failure. */
 static int walk_step(walk *w) {
   if (pct(20)) w->limit = pct(10) ? 0 : 1 + rn(100); /* limit may change */
-  unsigned lim = w->limit ? w->limit : EVS_PAGE_DEFAULT;
   uint64_t expv[EVS_PAGE_MAX];
-  size_t ne = 0;
   int more = 0;
-  if (!w->desc) {
-    for (uint64_t id = w->pos + 1; id < G.next_id; id++) {
-      if (!walk_match(w, id, &G.ev[id])) continue;
-      if (ne < lim)
-        expv[ne++] = id;
-      else {
-        more = 1;
-        break;
-      }
-    }
-  } else {
-    uint64_t top = w->pos <= G.next_id ? w->pos : G.next_id;
-    for (uint64_t id = top - 1; id >= 1 && id != UINT64_MAX; id--) {
-      if (!walk_match(w, id, &G.ev[id])) continue;
-      if (ne < lim)
-        expv[ne++] = id;
-      else {
-        more = 1;
-        break;
-      }
-    }
-  }
+  model_query mq = walk_mquery(w);
+  size_t ne = model_page(&G.M, &mq, w->pos, G.clk.now, expv, &more);
   evs_query q;
   walk_query(w, &q);
   char d[400];
@@ -1099,7 +960,7 @@ static int walk_step(walk *w) {
         t_failed_checks++;
         break;
       }
-      check_event(e, e->id, &G.ev[e->id]);
+      check_event(e, e->id, &G.M);
     }
   }
   if (evs_page_more(p) != more)
@@ -1235,9 +1096,9 @@ static void check_stats(void) {
   CHECK_EQ(rc, 0);
   uint64_t np = 0, na = 0;
   int64_t oldest = 0;
-  for (uint64_t id = 1; id < G.next_id; id++) {
-    const mev *m = &G.ev[id];
-    if (m->state != ST_LIVE) continue;
+  for (uint64_t id = 1; id < G.M.next_id; id++) {
+    const mev *m = &G.M.ev[id];
+    if (m->state != MODEL_LIVE) continue;
     if (m->status == EVS_STATUS_PENDING) {
       if (!np || m->created < oldest) oldest = m->created;
       np++;
@@ -1245,7 +1106,7 @@ static void check_stats(void) {
       na++;
     }
   }
-  CHECK_EQ(st.next_id, G.next_id);
+  CHECK_EQ(st.next_id, G.M.next_id);
   if (G.cfg->retention < 0) { /* counts of expired events: not specified */
     CHECK_EQ(st.pending, np);
     CHECK_EQ(st.acknowledged, na);
@@ -1273,8 +1134,8 @@ static void full_walk_nofilter(int status) {
 }
 
 static void full_compare(void) {
-  setop("full compare (next_id %" PRIu64 ")", G.next_id);
-  for (uint64_t id = 1; id < G.next_id + 3 && !t_failed_checks; id++)
+  setop("full compare (next_id %" PRIu64 ")", G.M.next_id);
+  for (uint64_t id = 1; id < G.M.next_id + 3 && !t_failed_checks; id++)
     check_get(id);
   if (t_failed_checks) return;
   setop("full inbox walk");
@@ -1293,7 +1154,7 @@ static void full_compare(void) {
   if (rc != 0) fprintf(stderr, "  evs_verify rc %d: %s\n", rc, evs_errmsg(G.s));
   CHECK_EQ(rc, 0);
   CHECK_EQ(vr.problems, 0);
-  if (G.next_id > 1) CHECK(vr.records > 0);
+  if (G.M.next_id > 1) CHECK(vr.records > 0);
 }
 
 /* ---- store open / reopen ---------------------------------------------------- */
@@ -1347,7 +1208,7 @@ static void check_dir_files(void) {
   CHECK(lock);
   CHECK_EQ(st.segments, nseg);
   CHECK_EQ(st.disk_bytes, bytes);
-  if (G.cfg->segsize && G.cfg->segsize <= 65536 && G.next_id > 200)
+  if (G.cfg->segsize && G.cfg->segsize <= 65536 && G.M.next_id > 200)
     CHECK(nseg >= 2);
 }
 
@@ -1381,37 +1242,32 @@ static void do_reopen(void) {
   CHECK_EQ(rc, 0);
   CHECK_EQ(st.recovered_bytes_dropped, 0);
   CHECK_EQ(st.recovered_records_dropped, 0);
-  if (st.next_id < G.max_committed + 1 || st.next_id > G.next_id) {
+  if (st.next_id < G.max_committed + 1 || st.next_id > G.M.next_id) {
     fprintf(stderr,
             "  after reopen next_id %" PRIu64 ", expected in [%" PRIu64
             ", %" PRIu64 "]\n",
-            st.next_id, G.max_committed + 1, G.next_id);
+            st.next_id, G.max_committed + 1, G.M.next_id);
     t_failed_checks++;
     return;
   }
-  G.next_id = st.next_id;
+  G.M.next_id = st.next_id;
   check_dir_files();
   full_compare();
 }
 
 /* ---- transactions ------------------------------------------------------------ */
 static void sp_free_from(int n) {
-  for (int i = n; i < 4; i++) {
-    free(G.sp[i].ev);
-    G.sp[i].ev = NULL;
-  }
+  for (int i = n; i < 4; i++) G.sp[i].used = 0;
   if (G.nsp > n) G.nsp = n;
 }
 
 /* Back to a saved view inside the txn (a savepoint or the txn's start)
 ** whose next id was in [lo, next]. The store may reuse the ids given out
 ** since, or not: the next id is now in [lo, max(next, current)]. */
-static void restore_view(const mev *ev, uint64_t next, uint64_t lo) {
-  uint64_t cur = G.next_id, hi = cur > next ? cur : next;
-  ensure_cap(hi + 1);
-  memcpy(G.ev, ev, next * sizeof *ev);
-  for (uint64_t id = next; id < hi; id++) memset(&G.ev[id], 0, sizeof G.ev[id]);
-  G.next_id = hi;
+static void restore_view(const model *v, uint64_t lo) {
+  uint64_t cur = G.M.next_id, next = v->next_id, hi = cur > next ? cur : next;
+  model_copy(&G.M, v); /* ids from next on: never handed out */
+  G.M.next_id = hi;
   G.next_unknown = lo < hi;
   G.next_lo = lo;
   for (int i = 0; i < NWALK; i++)
@@ -1429,11 +1285,9 @@ static void op_savepoint(void) {
     CHECK_EQ(rc, 0);
     if (rc) return;
     sp_free_from(n);
-    G.sp[n].ev = malloc(G.next_id * sizeof *G.ev);
-    if (!G.sp[n].ev) abort();
-    memcpy(G.sp[n].ev, G.ev, G.next_id * sizeof *G.ev);
-    G.sp[n].next = G.next_id;
-    G.sp[n].lo = G.next_unknown ? G.next_lo : G.next_id;
+    model_copy(&G.sp[n].m, &G.M);
+    G.sp[n].used = 1;
+    G.sp[n].lo = G.next_unknown ? G.next_lo : G.M.next_id;
     G.nsp = n + 1;
   } else if (k < 7) {
     if (G.nsp == 0) {
@@ -1442,7 +1296,7 @@ static void op_savepoint(void) {
       rc = evs_txn_rollback_to(G.txn, 0);
       CHECK_EQ(rc, 0);
       if (rc) return;
-      restore_view(G.snap, G.snap_next, G.snap_next);
+      restore_view(&G.snap, G.snap.next_id);
       return;
     }
     int n = (int)rn((uint32_t)G.nsp);
@@ -1450,7 +1304,7 @@ static void op_savepoint(void) {
     rc = evs_txn_rollback_to(G.txn, n);
     CHECK_EQ(rc, 0);
     if (rc) return;
-    restore_view(G.sp[n].ev, G.sp[n].next, G.sp[n].lo);
+    restore_view(&G.sp[n].m, G.sp[n].lo);
     sp_free_from(n + 1); /* n stays open */
   } else if (k < 9) {
     if (G.nsp == 0) return;
@@ -1475,15 +1329,12 @@ static void txn_begin(void) {
   if (rc != 0) return;
   CHECK(t != NULL);
   G.txn = t;
-  G.snap = malloc(G.next_id * sizeof *G.snap);
-  if (!G.snap) abort();
-  memcpy(G.snap, G.ev, G.next_id * sizeof *G.snap);
-  G.snap_next = G.next_id;
+  model_copy(&G.snap, &G.M);
 }
 
 static void txn_end(int commit) {
   setop("txn_%s", commit ? "commit" : "rollback");
-  uint64_t txn_next = G.next_id;
+  uint64_t txn_next = G.M.next_id;
   if (commit) G.n_commit++; else G.n_rollback++;
   int rc = commit ? evs_txn_commit(G.txn) : evs_txn_rollback(G.txn);
   G.txn = NULL;
@@ -1492,40 +1343,37 @@ static void txn_end(int commit) {
   if (commit && rc == 0 && G.next_unknown) {
     evs_stats st;
     CHECK_EQ(evs_stats_get(G.s, &st), 0);
-    if (st.next_id < G.next_lo || st.next_id > G.next_id) {
+    if (st.next_id < G.next_lo || st.next_id > G.M.next_id) {
       fprintf(stderr,
               "  after commit next_id %" PRIu64 ", expected in [%" PRIu64
               ", %" PRIu64 "]\n",
-              st.next_id, G.next_lo, G.next_id);
+              st.next_id, G.next_lo, G.M.next_id);
       t_failed_checks++;
     } else {
-      G.next_id = st.next_id;
+      G.M.next_id = st.next_id;
     }
   }
   G.next_unknown = 0;
   if (commit && rc == 0) {
-    for (uint64_t id = 1; id < G.next_id; id++)
-      if (G.ev[id].state == ST_LIVE && !G.ev[id].committed) {
-        G.ev[id].committed = 1;
+    for (uint64_t id = 1; id < G.M.next_id; id++)
+      if (G.M.ev[id].state == MODEL_LIVE && !G.M.ev[id].committed) {
+        G.M.ev[id].committed = 1;
         if (id > G.max_committed) G.max_committed = id;
       }
   } else {
     /* back to the committed view */
-    memcpy(G.ev, G.snap, G.snap_next * sizeof *G.snap);
-    for (uint64_t id = G.snap_next; id < txn_next; id++)
-      memset(&G.ev[id], 0, sizeof G.ev[id]);
-    G.next_id = G.snap_next;
+    model_copy(&G.M, &G.snap); /* ids from the snapshot's next on: none */
     /* ids of the rolled-back txn may or may not be reused */
     evs_stats st;
     if (evs_stats_get(G.s, &st) == 0) {
-      if (st.next_id < G.snap_next || st.next_id > txn_next) {
+      if (st.next_id < G.snap.next_id || st.next_id > txn_next) {
         fprintf(stderr,
                 "  after rollback next_id %" PRIu64 ", expected in [%" PRIu64
                 ", %" PRIu64 "]\n",
-                st.next_id, G.snap_next, txn_next);
+                st.next_id, G.snap.next_id, txn_next);
         t_failed_checks++;
       } else {
-        G.next_id = st.next_id;
+        G.M.next_id = st.next_id;
       }
     } else {
       t_failed_checks++;
@@ -1534,8 +1382,6 @@ static void txn_end(int commit) {
       if (G.walks[i].touched_txn) walk_reset(&G.walks[i]);
   }
   for (int i = 0; i < NWALK; i++) G.walks[i].touched_txn = 0;
-  free(G.snap);
-  G.snap = NULL;
 }
 
 /* Inside a txn: writes without the txn are refused, reads without it see
@@ -1567,12 +1413,12 @@ static void op_txn_misuse(void) {
   CHECK_EQ(rc, EVS_EDEADLK);
   /* reads outside the txn: committed view */
   setop("txn: get without the txn");
-  if (G.next_id > G.snap_next && pct(60)) {
-    uint64_t tid = G.snap_next + rn((uint32_t)(G.next_id - G.snap_next));
-    check_get_view(NULL, tid, G.snap, G.snap_next);
-  } else if (G.snap_next > 1) {
-    uint64_t cid = 1 + rnd64() % (G.snap_next - 1);
-    check_get_view(NULL, cid, G.snap, G.snap_next);
+  if (G.M.next_id > G.snap.next_id && pct(60)) {
+    uint64_t tid = G.snap.next_id + rn((uint32_t)(G.M.next_id - G.snap.next_id));
+    check_get_view(NULL, tid, &G.snap);
+  } else if (G.snap.next_id > 1) {
+    uint64_t cid = 1 + rnd64() % (G.snap.next_id - 1);
+    check_get_view(NULL, cid, &G.snap);
   }
 }
 
@@ -1621,8 +1467,9 @@ static void run_model(const runcfg *cfg) {
   make_big_strings();
   G.base = T0;
   G.clk.now = T0;
-  G.next_id = 1;
-  ensure_cap(16);
+  model_init(&G.M, cfg->retention, cfg->window);
+  model_init(&G.snap, cfg->retention, cfg->window);
+  for (int i = 0; i < 4; i++) model_init(&G.sp[i].m, cfg->retention, cfg->window);
   G.maxc_ever = INT64_MIN;
   G.maxtime = INT64_MIN;
   G.opts.sync = cfg->sync;
@@ -1635,7 +1482,7 @@ static void run_model(const runcfg *cfg) {
   /* The model keeps acknowledged events forever: no compaction here
   ** (tests/test_compact.c covers it). */
   G.opts.auto_compact_percent = -1;
-  G.opts.clock = fclock_fn;
+  G.opts.clock = fake_clock_fn;
   G.opts.clock_arg = &G.clk;
   if (!cfg->memory) G.dir = t_tmpdir();
   int nops = env_ops(cfg->nops);
@@ -1722,16 +1569,16 @@ static void run_model(const runcfg *cfg) {
   G.s = NULL;
   if (G.dir) t_rmdir(G.dir);
   G.dir = NULL;
-  free(G.ev);
-  free(G.snap);
-  for (int i = 0; i < POOL; i++) free(G.klist[i]);
+  model_free(&G.M);
+  model_free(&G.snap);
+  for (int i = 0; i < 4; i++) model_free(&G.sp[i].m);
   arena_free();
   if (getenv("EVS_VERBOSE"))
     fprintf(stderr,
             "  run %s: %d ops, next_id %" PRIu64 ", new %ld dup %ld (either %ld)"
             " invalid %ld ack %ld conflict %ld notfound %ld del %ld pages %ld"
             " (%ld events) commit %ld rollback %ld reopen %ld\n",
-            cfg->name, G.opno, G.next_id, G.n_new, G.n_dup, G.n_maybe,
+            cfg->name, G.opno, G.M.next_id, G.n_new, G.n_dup, G.n_maybe,
             G.n_invalid, G.n_ack, G.n_conflict, G.n_notfound, G.n_del,
             G.n_pages, G.n_page_events, G.n_commit, G.n_rollback, G.n_reopen);
 }
@@ -1777,17 +1624,6 @@ static void t_model_env_seed(void) {
 }
 
 /* ---- deterministic tests -------------------------------------------------------- */
-static evs_event_in ev_in(const char *src, const char *payload,
-                          const char *key) {
-  evs_event_in in;
-  memset(&in, 0, sizeof in);
-  in.source = src;
-  in.event_type = "t";
-  in.payload = payload;
-  in.idempotency_key = key;
-  return in;
-}
-
 static int inbox_ids(evs_store *s, const evs_query *q, uint64_t *ids,
                      size_t max) {
   evs_page *p = NULL;
@@ -1800,23 +1636,23 @@ static int inbox_ids(evs_store *s, const evs_query *q, uint64_t *ids,
 }
 
 static void t_retention(void) {
-  fclock clk = {T0};
+  fake_clock clk = {T0};
   evs_options o;
   memset(&o, 0, sizeof o);
   o.sync = EVS_SYNC_OFF;
   o.retention_us = 10000000; /* 10 s */
   o.idempotency_window_us = -1;
-  o.clock = fclock_fn;
+  o.clock = fake_clock_fn;
   o.clock_arg = &clk;
   char *dir = t_tmpdir();
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   evs_append_result ra, rb, rc_, rd;
-  evs_event_in a = ev_in("src", "{\"a\":1}", "ka");
+  evs_event_in a = ev_in("src", "t", "{\"a\":1}", "ka");
   CHECK_EQ(evs_append(s, NULL, &a, &ra), 0);
   CHECK_EQ(ra.created_us, T0);
   clk.now = T0 + 5000000;
-  evs_event_in b = ev_in("src", "{\"b\":1}", NULL);
+  evs_event_in b = ev_in("src", "t", "{\"b\":1}", NULL);
   CHECK_EQ(evs_append(s, NULL, &b, &rb), 0);
   CHECK_EQ(rb.created_us, T0 + 5000000);
 
@@ -1883,7 +1719,7 @@ static void t_retention(void) {
   }
   CHECK_EQ(inbox_ids(s, &q, ids, 8), 1);
   /* ids keep increasing after expired events */
-  evs_event_in d = ev_in("src", "{\"d\":1}", NULL);
+  evs_event_in d = ev_in("src", "t", "{\"d\":1}", NULL);
   CHECK_EQ(evs_append(s, NULL, &d, &rd), 0);
   CHECK_EQ(rd.id, rc_.id + 1);
   CHECK_EQ(evs_store_close(s), 0);
@@ -1891,24 +1727,24 @@ static void t_retention(void) {
 }
 
 static void t_idempotency_window(void) {
-  fclock clk = {T0};
+  fake_clock clk = {T0};
   evs_options o;
   memset(&o, 0, sizeof o);
   o.sync = EVS_SYNC_OFF;
   o.retention_us = -1;
   o.idempotency_window_us = 1000000; /* 1 s */
-  o.clock = fclock_fn;
+  o.clock = fake_clock_fn;
   o.clock_arg = &clk;
   char *dir = t_tmpdir();
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   evs_append_result r1, r;
-  evs_event_in a = ev_in("src", "{\"v\":1}", "k1");
+  evs_event_in a = ev_in("src", "t", "{\"v\":1}", "k1");
   CHECK_EQ(evs_append(s, NULL, &a, &r1), 0);
   CHECK_EQ(r1.id, 1);
   CHECK_EQ(r1.duplicate, 0);
   clk.now = T0 + 500000;
-  evs_event_in a2 = ev_in("src", "{\"v\":2}", "k1");
+  evs_event_in a2 = ev_in("src", "t", "{\"v\":2}", "k1");
   CHECK_EQ(evs_append(s, NULL, &a2, &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 1);
@@ -1948,11 +1784,11 @@ static void t_idempotency_window(void) {
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 3);
   /* repeats inside a batch */
-  evs_event_in b[5] = {ev_in("src", "{\"b\":0}", "k2"),
-                       ev_in("src", "{\"b\":1}", "k2"),
-                       ev_in("src", "{\"b\":2}", "k3"),
-                       ev_in("", "{\"b\":3}", "k4"), /* invalid */
-                       ev_in("src", "{\"b\":4}", "k4")};
+  evs_event_in b[5] = {ev_in("src", "t", "{\"b\":0}", "k2"),
+                       ev_in("src", "t", "{\"b\":1}", "k2"),
+                       ev_in("src", "t", "{\"b\":2}", "k3"),
+                       ev_in("", "t", "{\"b\":3}", "k4"), /* invalid */
+                       ev_in("src", "t", "{\"b\":4}", "k4")};
   evs_append_result br[5];
   CHECK_EQ(evs_append_batch(s, NULL, b, 5, br), 0);
   CHECK_EQ(br[0].rc, 0);
@@ -1972,7 +1808,7 @@ static void t_idempotency_window(void) {
   CHECK_EQ(evs_store_close(s), 0);
   s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in k2 = ev_in("src", "{\"again\":1}", "k2");
+  evs_event_in k2 = ev_in("src", "t", "{\"again\":1}", "k2");
   CHECK_EQ(evs_append(s, NULL, &k2, &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 4);
@@ -1981,7 +1817,7 @@ static void t_idempotency_window(void) {
   CHECK_EQ(evs_store_close(s), 0);
   s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in k3 = ev_in("src", "{\"again\":3}", "k3");
+  evs_event_in k3 = ev_in("src", "t", "{\"again\":3}", "k3");
   CHECK_EQ(evs_append(s, NULL, &k3, &r), 0);
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 7);
@@ -1989,7 +1825,7 @@ static void t_idempotency_window(void) {
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
   if (t) {
-    evs_event_in k5 = ev_in("src", "{\"t\":1}", "k5");
+    evs_event_in k5 = ev_in("src", "t", "{\"t\":1}", "k5");
     CHECK_EQ(evs_append(s, t, &k5, &r), 0);
     CHECK_EQ(r.duplicate, 0);
     uint64_t tid = r.id;
@@ -2005,17 +1841,17 @@ static void t_idempotency_window(void) {
 }
 
 static void t_clock_backwards(void) {
-  fclock clk = {T0 + 10000};
+  fake_clock clk = {T0 + 10000};
   evs_options o;
   memset(&o, 0, sizeof o);
   o.sync = EVS_SYNC_OFF;
   o.retention_us = -1;
-  o.clock = fclock_fn;
+  o.clock = fake_clock_fn;
   o.clock_arg = &clk;
   char *dir = t_tmpdir();
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in a = ev_in("src", "{}", NULL);
+  evs_event_in a = ev_in("src", "t", "{}", NULL);
   evs_append_result r;
   CHECK_EQ(evs_append(s, NULL, &a, &r), 0);
   CHECK_EQ(r.created_us, T0 + 10000);
@@ -2075,7 +1911,7 @@ static void t_cursor_errors(void) {
   evs_store *s1 = NULL, *s2 = NULL;
   REQUIRE(evs_store_open(d1, &o, &s1) == 0);
   REQUIRE(evs_store_open(d2, &o, &s2) == 0);
-  evs_event_in a = ev_in("alpha", "{\"x\":1}", NULL);
+  evs_event_in a = ev_in("alpha", "t", "{\"x\":1}", NULL);
   for (int i = 0; i < 120; i++) {
     CHECK_EQ(evs_append(s1, NULL, &a, NULL), 0);
     CHECK_EQ(evs_append(s2, NULL, &a, NULL), 0);
@@ -2143,7 +1979,7 @@ static void t_cursor_errors(void) {
 static void t_page_reuse_own_cursor(void) {
   evs_store *s = NULL;
   REQUIRE(evs_store_open(NULL, NULL, &s) == 0);
-  evs_event_in a = ev_in("alpha", "{\"x\":1}", NULL);
+  evs_event_in a = ev_in("alpha", "t", "{\"x\":1}", NULL);
   for (int i = 0; i < 95; i++) CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   evs_query q;
   memset(&q, 0, sizeof q);
@@ -2172,7 +2008,7 @@ static void t_open_misc(void) {
   evs_store *m1 = NULL, *m2 = NULL;
   REQUIRE(evs_store_open(NULL, NULL, &m1) == 0);
   REQUIRE(evs_store_open(":memory:", NULL, &m2) == 0);
-  evs_event_in a = ev_in("alpha", "{\"x\":1}", NULL);
+  evs_event_in a = ev_in("alpha", "t", "{\"x\":1}", NULL);
   evs_append_result r;
   CHECK_EQ(evs_append(m1, NULL, &a, &r), 0);
   CHECK_EQ(r.id, 1);
@@ -2242,14 +2078,14 @@ static void t_rollback_reuse_filters(void) {
   o.retention_us = -1;
   evs_store *s = NULL;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
-  evs_event_in a = ev_in("alpha", "{\"a\":1}", "ka");
+  evs_event_in a = ev_in("alpha", "t", "{\"a\":1}", "ka");
   CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   a.idempotency_key = NULL;
   CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   CHECK_EQ(evs_append(s, NULL, &a, NULL), 0);
   evs_txn *t = NULL;
   REQUIRE(evs_txn_begin(s, &t) == 0);
-  evs_event_in b = ev_in("beta", "{\"b\":1}", "kb");
+  evs_event_in b = ev_in("beta", "t", "{\"b\":1}", "kb");
   b.event_type = "x";
   b.priority = EVS_PRIORITY_HIGH;
   b.metadata = "{\"k\":\"v\"}";
@@ -2288,7 +2124,7 @@ static void t_rollback_reuse_filters(void) {
     evs_event_free(e);
   }
   /* key ka is still known: rolled-back... nothing; kb was never committed */
-  evs_event_in ka = ev_in("alpha", "{\"again\":1}", "ka");
+  evs_event_in ka = ev_in("alpha", "t", "{\"again\":1}", "ka");
   CHECK_EQ(evs_append(s, NULL, &ka, &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 1);
@@ -2298,7 +2134,7 @@ static void t_rollback_reuse_filters(void) {
   CHECK_EQ(st.acknowledged, 0);
   uint64_t first = st.next_id;
   CHECK(first == 4 || first == 6);
-  evs_event_in c = ev_in("alpha", "{\"c\":1}", "kb");
+  evs_event_in c = ev_in("alpha", "t", "{\"c\":1}", "kb");
   c.event_type = "y";
   c.priority = EVS_PRIORITY_LOW;
   CHECK_EQ(evs_append(s, NULL, &c, &r), 0);
@@ -2330,22 +2166,6 @@ static void t_rollback_reuse_filters(void) {
 
 /* A torn tail (the last commit half written, or junk after it) is dropped
 ** at open and counted; everything before it is intact. */
-static char *last_segment(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return NULL;
-  struct dirent *de;
-  char best[64] = "";
-  while ((de = readdir(d)))
-    if (strlen(de->d_name) == 22 && strstr(de->d_name, ".evlog") &&
-        strcmp(de->d_name, best) > 0)
-      memcpy(best, de->d_name, 23);
-  closedir(d);
-  if (!best[0]) return NULL;
-  char *p = malloc(strlen(dir) + 64);
-  sprintf(p, "%s/%s", dir, best);
-  return p;
-}
-
 static void t_torn_tail(void) {
   for (int variant = 0; variant < 3; variant++) {
     char *dir = t_tmpdir();
@@ -2358,14 +2178,14 @@ static void t_torn_tail(void) {
     char pay[64];
     for (int i = 1; i <= 50; i++) {
       snprintf(pay, sizeof pay, "{\"i\":%d,\"pad\":\"xxxxxxxxxxxxxxxxxxxx\"}", i);
-      evs_event_in in = ev_in("alpha", pay, NULL);
+      evs_event_in in = ev_in("alpha", "t", pay, NULL);
       evs_append_result r;
       CHECK_EQ(evs_append(s, NULL, &in, &r), 0);
       CHECK_EQ(r.id, (uint64_t)i);
     }
     CHECK_EQ(evs_store_close(s), 0);
     s = NULL;
-    char *seg = last_segment(dir);
+    char *seg = t_last_segment(dir);
     REQUIRE(seg != NULL);
     struct stat sb;
     REQUIRE(stat(seg, &sb) == 0);
@@ -2426,7 +2246,7 @@ static void t_torn_tail(void) {
       }
     }
     /* appends continue cleanly after the cut, and survive another reopen */
-    evs_event_in in = ev_in("alpha", "{\"after\":1}", NULL);
+    evs_event_in in = ev_in("alpha", "t", "{\"after\":1}", NULL);
     evs_append_result r;
     CHECK_EQ(evs_append(s, NULL, &in, &r), 0);
     CHECK_EQ(r.id, keep + 1);
@@ -2454,7 +2274,7 @@ static void t_ack_delete_same_txn(void) {
   for (int variant = 0; variant < 3; variant++) {
     evs_store *s = NULL;
     REQUIRE(evs_store_open(NULL, NULL, &s) == 0);
-    evs_event_in in = ev_in("alpha", "{}", "key");
+    evs_event_in in = ev_in("alpha", "t", "{}", "key");
     evs_txn *t = NULL;
     int ex = 0;
     CHECK_EQ(evs_append(s, NULL, &in, NULL), 0); /* id 1 stays */

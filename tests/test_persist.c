@@ -16,27 +16,9 @@
 #include <unistd.h>
 
 #include "evstore.h"
-#include "test.h"
+#include "testlib.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-#define T0 INT64_C(1700000000000000)
-#define SEC INT64_C(1000000)
-#define HOUR (INT64_C(3600) * SEC)
-
-typedef struct fake_clock {
-  int64_t now;
-} fake_clock;
-
-static int64_t fake_clock_fn(void *arg) { return ((fake_clock *)arg)->now; }
-
-static evs_options opts_clock(fake_clock *c) {
-  evs_options o;
-  memset(&o, 0, sizeof o);
-  o.clock = fake_clock_fn;
-  o.clock_arg = c;
-  return o;
-}
 
 static evs_store *open_dir(const char *dir, const evs_options *o) {
   evs_store *s = NULL;
@@ -48,33 +30,14 @@ static evs_store *open_dir(const char *dir, const evs_options *o) {
   return s;
 }
 
-static evs_event_in ev_make(const char *src, const char *type,
-                            const char *payload) {
-  evs_event_in e;
-  memset(&e, 0, sizeof e);
-  e.source = src;
-  e.event_type = type;
-  e.payload = payload;
-  return e;
+/* Autocommit appends of a fixed source and type. */
+static int put(evs_store *s, const char *payload, evs_append_result *r) {
+  return app(s, NULL, "src", "type", payload, r);
 }
 
-static int app(evs_store *s, const char *payload, evs_append_result *r) {
-  evs_event_in e = ev_make("src", "type", payload);
+static int put_key(evs_store *s, const char *key, evs_append_result *r) {
+  evs_event_in e = ev_in("src", "keyed", "{\"k\":true}", key);
   return evs_append(s, NULL, &e, r);
-}
-
-static int app_key(evs_store *s, const char *key, evs_append_result *r) {
-  evs_event_in e = ev_make("src", "keyed", "{\"k\":true}");
-  e.idempotency_key = key;
-  return evs_append(s, NULL, &e, r);
-}
-
-static evs_stats stats(evs_store *s) {
-  evs_stats st;
-  memset(&st, 0, sizeof st);
-  int rc = evs_stats_get(s, &st);
-  if (rc != 0) fprintf(stderr, "  evs_stats_get: rc %d\n", rc);
-  return st;
 }
 
 static int exists(evs_store *s, uint64_t id) {
@@ -136,12 +99,6 @@ static unsigned long long last_segment(const char *dir, int *count) {
   return max;
 }
 
-static long long file_size(const char *path) {
-  struct stat sb;
-  if (stat(path, &sb) != 0) return -1;
-  return (long long)sb.st_size;
-}
-
 /* Tear a segment's tail as a crash would, and so also drop the store's
 ** checkpoint: a clean close writes one that vouches for the whole log,
 ** and open refuses to cut what it vouches for (see
@@ -155,7 +112,7 @@ static void drop_checkpoint_beside(const char *path) {
 }
 
 static int truncate_by(const char *path, long long by) {
-  long long sz = file_size(path);
+  long long sz = t_file_size(path);
   if (sz < by) return -1;
   drop_checkpoint_beside(path);
   return truncate(path, sz - by);
@@ -167,17 +124,6 @@ static int append_bytes(const char *path, const void *buf, size_t n) {
   ssize_t w = write(fd, buf, n);
   close(fd);
   return w == (ssize_t)n ? 0 : -1;
-}
-
-static int flip_byte(const char *path, long long off) {
-  int fd = open(path, O_RDWR);
-  if (fd < 0) return -1;
-  unsigned char b;
-  int ok = pread(fd, &b, 1, off) == 1;
-  b ^= 0x5a;
-  ok = ok && pwrite(fd, &b, 1, off) == 1;
-  close(fd);
-  return ok ? 0 : -1;
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -211,13 +157,13 @@ static void t_files_layout(void) {
   char path[700];
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{\"a\":1}", NULL), 0);
+  CHECK_EQ(put(s, "{\"a\":1}", NULL), 0);
   snprintf(path, sizeof path, "%s/evstore.meta", dir);
-  CHECK(file_size(path) > 0);
+  CHECK(t_file_size(path) > 0);
   snprintf(path, sizeof path, "%s/LOCK", dir);
-  CHECK(file_size(path) >= 0);
+  CHECK(t_file_size(path) >= 0);
   seg_path(path, sizeof path, dir, 1);
-  CHECK(file_size(path) > 0);
+  CHECK(t_file_size(path) > 0);
   int n = 0;
   CHECK_EQ(last_segment(dir, &n), 1);
   CHECK_EQ(n, 1);
@@ -234,7 +180,7 @@ static void t_files_layout(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 300; i++) {
     char *p = payload_of(200, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   unsigned long long last = last_segment(dir, &n);
@@ -242,7 +188,7 @@ static void t_files_layout(void) {
   CHECK_EQ(last, (unsigned long long)n);
   for (unsigned long long i = 1; i <= last; i++) {
     seg_path(path, sizeof path, dir, i);
-    long long sz = file_size(path);
+    long long sz = t_file_size(path);
     CHECK(sz > 0);
     /* A segment may overflow by one record, not by much more. */
     CHECK(sz <= 4096 + 1024);
@@ -253,7 +199,7 @@ static void t_files_layout(void) {
   long long total = 0;
   for (unsigned long long i = 1; i <= last; i++) {
     seg_path(path, sizeof path, dir, i);
-    total += file_size(path);
+    total += t_file_size(path);
   }
   CHECK((long long)st.disk_bytes >= total);
   CHECK((long long)st.disk_bytes <= total + 64 * 1024);
@@ -411,25 +357,25 @@ static void t_reopen_everything(void) {
     if (round == 0) {
       /* Idempotency keys survived: key-0 is a duplicate of id 1 (acked). */
       evs_append_result r;
-      CHECK_EQ(app_key(s, "key-0", &r), 0);
+      CHECK_EQ(put_key(s, "key-0", &r), 0);
       CHECK_EQ(r.duplicate, 1);
       CHECK_EQ(r.id, x[0].id);
       CHECK_EQ(r.created_us, x[0].created_us);
-      CHECK_EQ(app_key(s, "key-57", &r), 0);
+      CHECK_EQ(put_key(s, "key-57", &r), 0);
       CHECK_EQ(r.duplicate, 1);
       CHECK_EQ(r.id, x[57].id);
       /* key-12's event was deleted: the key is free. Ids continue. */
-      CHECK_EQ(app_key(s, "key-12", &r), 0);
+      CHECK_EQ(put_key(s, "key-12", &r), 0);
       CHECK_EQ(r.duplicate, 0);
       CHECK_EQ(r.id, N + 1);
       CHECK_EQ(evs_store_close(s), 0);
     } else {
       /* The event appended in round 0 (id N+1) owns key-12 now. */
       evs_append_result r;
-      CHECK_EQ(app_key(s, "key-12", &r), 0);
+      CHECK_EQ(put_key(s, "key-12", &r), 0);
       CHECK_EQ(r.duplicate, 1);
       CHECK_EQ(r.id, N + 1);
-      CHECK_EQ(app(s, "{}", &r), 0);
+      CHECK_EQ(put(s, "{}", &r), 0);
       CHECK_EQ(r.id, N + 2);
       CHECK_EQ(evs_store_close(s), 0);
     }
@@ -449,14 +395,14 @@ static void t_ids_not_reused_after_reopen(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  for (int i = 0; i < 3; i++) CHECK_EQ(app(s, "{}", NULL), 0);
+  for (int i = 0; i < 3; i++) CHECK_EQ(put(s, "{}", NULL), 0);
   CHECK_EQ(evs_delete(s, NULL, 3, NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, NULL);
   REQUIRE(s);
   CHECK_EQ(stats(s).next_id, 4);
   evs_append_result r;
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK_EQ(r.id, 4);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -472,7 +418,7 @@ static void t_sync_modes(void) {
     o.sync = modes[m];
     evs_store *s = open_dir(dir, &o);
     REQUIRE(s);
-    for (int i = 0; i < 20; i++) CHECK_EQ(app(s, "{\"x\":1}", NULL), 0);
+    for (int i = 0; i < 20; i++) CHECK_EQ(put(s, "{\"x\":1}", NULL), 0);
     evs_event_in ev[5];
     evs_append_result res[5];
     for (int i = 0; i < 5; i++) ev[i] = ev_make("b", "t", "{\"batch\":1}");
@@ -513,7 +459,7 @@ static void t_reopen_many_segments(void) {
   enum { N = 400 };
   for (unsigned i = 0; i < N; i++) {
     char *p = payload_of(100 + i % 50, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -538,7 +484,7 @@ static void t_reopen_many_segments(void) {
   CHECK_EQ(bad, 0);
   /* Ack the even ids, append more, reopen with the default segment size. */
   for (uint64_t id = 2; id <= N; id += 2) CHECK_EQ(evs_ack(s, NULL, id, NULL), 0);
-  for (unsigned i = 0; i < 50; i++) CHECK_EQ(app(s, "{\"more\":1}", NULL), 0);
+  for (unsigned i = 0; i < 50; i++) CHECK_EQ(put(s, "{\"more\":1}", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, NULL);
   REQUIRE(s);
@@ -558,7 +504,7 @@ static void t_cursor_survives_reopen(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  for (int i = 0; i < 30; i++) CHECK_EQ(app(s, "{}", NULL), 0);
+  for (int i = 0; i < 30; i++) CHECK_EQ(put(s, "{}", NULL), 0);
   evs_query q;
   memset(&q, 0, sizeof q);
   q.limit = 10;
@@ -597,12 +543,12 @@ static void t_rollback_not_persisted(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{}", NULL), 0);
-  CHECK_EQ(app_key(s, "k2", NULL), 0);
+  CHECK_EQ(put(s, "{}", NULL), 0);
+  CHECK_EQ(put_key(s, "k2", NULL), 0);
   evs_event_in in = ev_make("a", "b", "{}");
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
-  CHECK_EQ(app(s, "{\"rolled\":1}", NULL), EVS_EDEADLK);
+  CHECK_EQ(put(s, "{\"rolled\":1}", NULL), EVS_EDEADLK);
   CHECK_EQ(evs_append(s, t, &in, NULL), 0);
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_delete(s, t, 2, NULL), 0);
@@ -623,7 +569,7 @@ static void t_rollback_not_persisted(void) {
   CHECK(!exists(s, 3));
   CHECK_EQ(status_of(s, 1), EVS_STATUS_PENDING);
   evs_append_result r;
-  CHECK_EQ(app_key(s, "k2", &r), 0);
+  CHECK_EQ(put_key(s, "k2", &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 2);
   CHECK_EQ(evs_store_close(s), 0);
@@ -667,7 +613,7 @@ static void t_large_txn_persists(void) {
   o.segment_size = 4096;
   s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{\"first\":1}", NULL), 0);
+  CHECK_EQ(put(s, "{\"first\":1}", NULL), 0);
   enum { M = 300 };
   evs_event_in *ev = calloc(M, sizeof *ev);
   evs_append_result *res = calloc(M, sizeof *res);
@@ -705,13 +651,13 @@ static void t_window_and_retention_after_reopen(void) {
   evs_options o = opts_clock(&c);
   evs_store *s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app_key(s, "k", NULL), 0);
+  CHECK_EQ(put_key(s, "k", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   c.now = T0 + HOUR;
   s = open_dir(dir, &o);
   REQUIRE(s);
   evs_append_result r;
-  CHECK_EQ(app_key(s, "k", &r), 0);
+  CHECK_EQ(put_key(s, "k", &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 1);
   CHECK_EQ(r.created_us, T0);
@@ -719,7 +665,7 @@ static void t_window_and_retention_after_reopen(void) {
   c.now = T0 + 25 * HOUR;
   s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app_key(s, "k", &r), 0);
+  CHECK_EQ(put_key(s, "k", &r), 0);
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 2);
   CHECK_EQ(evs_store_close(s), 0);
@@ -737,7 +683,7 @@ static void t_window_and_retention_after_reopen(void) {
   o.retention_us = -1;
   s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK(r.created_us >= T0 + 25 * HOUR);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -751,10 +697,10 @@ static void t_large_txn_rollback_persists_nothing(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  for (int i = 0; i < 5; i++) CHECK_EQ(app(s, "{\"keep\":1}", NULL), 0);
+  for (int i = 0; i < 5; i++) CHECK_EQ(put(s, "{\"keep\":1}", NULL), 0);
   char seg[700];
   seg_path(seg, sizeof seg, dir, 1);
-  long long size_before = file_size(seg);
+  long long size_before = t_file_size(seg);
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
   REQUIRE(t);
@@ -767,9 +713,9 @@ static void t_large_txn_rollback_persists_nothing(void) {
   CHECK_EQ(bad, 0);
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_txn_rollback(t), 0);
-  CHECK_EQ(file_size(seg), size_before);
+  CHECK_EQ(t_file_size(seg), size_before);
   evs_append_result r;
-  CHECK_EQ(app(s, "{\"after\":1}", &r), 0);
+  CHECK_EQ(put(s, "{\"after\":1}", &r), 0);
   CHECK_EQ(r.id, 6);
   /* Readers never saw the flushed, uncommitted records. */
   evs_event *e = NULL;
@@ -825,7 +771,7 @@ static void t_crash_during_large_txn(void) {
     if (evs_store_open(dir, NULL, &s) == 0) {
       ok = 'y';
       for (int i = 0; i < 10; i++)
-        if (app(s, "{\"committed\":1}", NULL) != 0) ok = 'n';
+        if (put(s, "{\"committed\":1}", NULL) != 0) ok = 'n';
       evs_txn *t = NULL;
       if (evs_txn_begin(s, &t) != 0) ok = 'n';
       char *pl = payload_of(400, 9);
@@ -845,7 +791,7 @@ static void t_crash_during_large_txn(void) {
   CHECK_EQ(ok, 'y');
   char seg[700];
   seg_path(seg, sizeof seg, dir, last_segment(dir, NULL));
-  long long sz = file_size(seg);
+  long long sz = t_file_size(seg);
   kill(pid, SIGKILL);
   int status;
   waitpid(pid, &status, 0);
@@ -860,7 +806,7 @@ static void t_crash_during_large_txn(void) {
     CHECK(st.recovered_bytes_dropped > 0);
     CHECK(st.recovered_records_dropped >= 1);
   }
-  CHECK_EQ(app(s, "{}", NULL), 0);
+  CHECK_EQ(put(s, "{}", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, NULL);
   REQUIRE(s);
@@ -897,14 +843,14 @@ static void t_io_failure_keeps_working(void) {
       char *pl = payload_of(10000, 1);
       int ok = 0, rc = 0;
       for (int i = 0; i < 100; i++) {
-        rc = app(s, pl, NULL);
+        rc = put(s, pl, NULL);
         if (rc != 0) break;
         ok++;
       }
       res[1] = ok;
       res[2] = rc;
       snprintf(msg, sizeof msg, "%s", evs_errmsg(s));
-      res[3] = app(s, "{}", NULL);
+      res[3] = put(s, "{}", NULL);
       evs_txn *t = NULL;
       res[4] = evs_txn_begin(s, &t);
       if (res[4] == 0) evs_txn_rollback(t);
@@ -948,7 +894,7 @@ static void t_io_failure_keeps_working(void) {
   CHECK_EQ(st.pending, events - (res[6] == 0));
   CHECK_EQ(st.next_id, events + 1);
   evs_append_result r;
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK_EQ(r.id, events + 1);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -962,7 +908,7 @@ static void t_deleted_prefix_reopen(void) {
   for (int i = 0; i < 150; i++) {
     char key[16];
     snprintf(key, sizeof key, "k%d", i + 1);
-    CHECK_EQ(app_key(s, key, NULL), 0);
+    CHECK_EQ(put_key(s, key, NULL), 0);
   }
   for (uint64_t id = 1; id <= 100; id++) CHECK_EQ(evs_delete(s, NULL, id, NULL), 0);
   CHECK_EQ(evs_ack(s, NULL, 101, NULL), 0);
@@ -977,10 +923,10 @@ static void t_deleted_prefix_reopen(void) {
   CHECK_EQ(status_of(s, 101), EVS_STATUS_ACKNOWLEDGED);
   CHECK(exists(s, 150));
   evs_append_result r;
-  CHECK_EQ(app_key(s, "k1", &r), 0); /* its event was deleted */
+  CHECK_EQ(put_key(s, "k1", &r), 0); /* its event was deleted */
   CHECK_EQ(r.duplicate, 0);
   CHECK_EQ(r.id, 151);
-  CHECK_EQ(app_key(s, "k120", &r), 0);
+  CHECK_EQ(put_key(s, "k120", &r), 0);
   CHECK_EQ(r.duplicate, 1);
   CHECK_EQ(r.id, 120);
   evs_query q;
@@ -999,7 +945,7 @@ static void t_deleted_prefix_reopen(void) {
   CHECK_EQ(st.acknowledged, 0);
   CHECK_EQ(st.next_id, 152);
   CHECK_EQ(st.oldest_pending_us, 0);
-  CHECK_EQ(app(s, "{}", &r), 0);
+  CHECK_EQ(put(s, "{}", &r), 0);
   CHECK_EQ(r.id, 152);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
@@ -1028,7 +974,7 @@ static void t_big_payloads_small_segments(void) {
     evs_event_in in = ev_make("big", "t", i % 2 ? b : a);
     in.payload_len = n;
     CHECK_EQ(evs_append(s, NULL, &in, NULL), 0);
-    CHECK_EQ(app(s, "{\"small\":1}", NULL), 0);
+    CHECK_EQ(put(s, "{\"small\":1}", NULL), 0);
   }
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, &o);
@@ -1057,7 +1003,7 @@ static void t_missing_middle_segment(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 150; i++) {
     char *p = payload_of(120, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -1078,7 +1024,7 @@ static void t_missing_meta_with_segments(void) {
   char *dir = t_tmpdir();
   evs_store *s = open_dir(dir, NULL);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{}", NULL), 0);
+  CHECK_EQ(put(s, "{}", NULL), 0);
   CHECK_EQ(evs_store_close(s), 0);
   char meta[700];
   snprintf(meta, sizeof meta, "%s/evstore.meta", dir);
@@ -1136,7 +1082,7 @@ static void *pw_writer(void *p) {
       evs_append_result res[3];
       for (int k = 0; k < 3; k++) ev[k] = ev_make("w", "batch", "{\"b\":1}");
       if (evs_append_batch(a->s, NULL, ev, 3, res) != 0) a->errors++;
-    } else if (app(a->s, "{\"w\":1}", NULL) != 0) {
+    } else if (put(a->s, "{\"w\":1}", NULL) != 0) {
       a->errors++;
     }
   }
@@ -1237,12 +1183,12 @@ static void t_disk_pointers_stable(void) {
   o.sync = EVS_SYNC_OFF;
   evs_store *s = open_dir(dir, &o);
   REQUIRE(s);
-  CHECK_EQ(app(s, "{\"held\":\"yes\"}", NULL), 0);
+  CHECK_EQ(put(s, "{\"held\":\"yes\"}", NULL), 0);
   evs_event *e = NULL;
   CHECK_EQ(evs_get(s, NULL, 1, &e), 0);
   REQUIRE(e);
   char *big = payload_of(400000, 5);
-  for (int i = 0; i < 60; i++) CHECK_EQ(app(s, big, NULL), 0);
+  for (int i = 0; i < 60; i++) CHECK_EQ(put(s, big, NULL), 0);
   CHECK_STR(e->payload, "{\"held\":\"yes\"}");
   CHECK_STR(e->source, "src");
   evs_event_free(e);
@@ -1269,7 +1215,7 @@ static void build_recovery_store(const char *dir, fake_clock *c) {
   char *pl[5];
   for (int i = 0; i < 3; i++) ev[i] = ev_make("first", "batch", "{\"n\":1}");
   CHECK_EQ(evs_append_batch(s, NULL, ev, 3, res), 0);
-  CHECK_EQ(app_key(s, "k4", NULL), 0);
+  CHECK_EQ(put_key(s, "k4", NULL), 0);
   CHECK_EQ(evs_ack(s, NULL, 2, NULL), 0);
   char keys[5][32];
   for (int i = 0; i < 5; i++) {
@@ -1295,7 +1241,7 @@ static void t_recovery_truncated_tail(void) {
     REQUIRE(last >= 1);
     char path[700];
     seg_path(path, sizeof path, dir, last);
-    long long size0 = file_size(path);
+    long long size0 = t_file_size(path);
     CHECK_EQ(truncate_by(path, cuts[ci]), 0);
 
     evs_options o = opts_clock(&c);
@@ -1325,16 +1271,16 @@ static void t_recovery_truncated_tail(void) {
     CHECK(st.recovered_bytes_dropped <= (uint64_t)size0);
     CHECK(st.recovered_records_dropped >= 1);
     /* The file was truncated to the end of the last good transaction. */
-    CHECK(file_size(path) <= size0 - cuts[ci]);
+    CHECK(t_file_size(path) <= size0 - cuts[ci]);
     /* Keys of the lost batch are free; "k4" still taken. */
     evs_append_result r;
-    CHECK_EQ(app_key(s, "k4", &r), 0);
+    CHECK_EQ(put_key(s, "k4", &r), 0);
     CHECK_EQ(r.duplicate, 1);
     CHECK_EQ(r.id, 4);
-    CHECK_EQ(app_key(s, "last-0", &r), 0);
+    CHECK_EQ(put_key(s, "last-0", &r), 0);
     CHECK_EQ(r.duplicate, 0);
     CHECK_EQ(r.id, 5);
-    CHECK_EQ(app(s, "{\"after\":\"recovery\"}", &r), 0);
+    CHECK_EQ(put(s, "{\"after\":\"recovery\"}", &r), 0);
     CHECK_EQ(r.id, 6);
     CHECK_EQ(evs_store_close(s), 0);
 
@@ -1365,7 +1311,7 @@ static void t_recovery_truncated_ack_and_delete(void) {
     char *dir = t_tmpdir();
     evs_store *s = open_dir(dir, NULL);
     REQUIRE(s);
-    for (int i = 0; i < 5; i++) CHECK_EQ(app(s, "{\"a\":1}", NULL), 0);
+    for (int i = 0; i < 5; i++) CHECK_EQ(put(s, "{\"a\":1}", NULL), 0);
     if (kind == 0) {
       CHECK_EQ(evs_ack(s, NULL, 3, NULL), 0);
     } else if (kind == 1) {
@@ -1413,7 +1359,7 @@ static void t_recovery_every_length(void) {
   REQUIRE(s);
   txn_state st[16];
   int nst = 0;
-  long long size0 = file_size(seg);
+  long long size0 = t_file_size(seg);
   if (size0 < 0) size0 = 0;
   st[nst++] = (txn_state){size0, 1, 0, 0};
 #define RECORD(np, na)                                                    \
@@ -1421,10 +1367,10 @@ static void t_recovery_every_length(void) {
     evs_stats s_ = stats(s);                                              \
     CHECK_EQ(s_.pending, np);                                             \
     CHECK_EQ(s_.acknowledged, na);                                        \
-    st[nst++] = (txn_state){file_size(seg), s_.next_id, s_.pending,       \
+    st[nst++] = (txn_state){t_file_size(seg), s_.next_id, s_.pending,       \
                             s_.acknowledged};                             \
   } while (0)
-  CHECK_EQ(app(s, "{\"one\":1}", NULL), 0); /* 1 */
+  CHECK_EQ(put(s, "{\"one\":1}", NULL), 0); /* 1 */
   RECORD(1, 0);
   evs_event_in ev[4];
   for (int i = 0; i < 4; i++) ev[i] = ev_make("b", "t", "{\"batch\":[1,2,3]}");
@@ -1434,13 +1380,13 @@ static void t_recovery_every_length(void) {
   CHECK_EQ(evs_ack(s, NULL, 2, NULL), 0);
   RECORD(4, 1);
   char *big = payload_of(3000, 7); /* compressed */
-  CHECK_EQ(app(s, big, NULL), 0); /* 6 */
+  CHECK_EQ(put(s, big, NULL), 0); /* 6 */
   RECORD(5, 1);
   CHECK_EQ(evs_delete(s, NULL, 3, NULL), 0);
   RECORD(4, 1);
   evs_txn *t = NULL;
   CHECK_EQ(evs_txn_begin(s, &t), 0);
-  CHECK_EQ(app(s, "{}", NULL), EVS_EDEADLK);
+  CHECK_EQ(put(s, "{}", NULL), EVS_EDEADLK);
   CHECK_EQ(evs_append(s, t, &ev[0], NULL), 0); /* 7 */
   CHECK_EQ(evs_ack(s, t, 1, NULL), 0);
   CHECK_EQ(evs_delete(s, t, 4, NULL), 0);
@@ -1455,7 +1401,7 @@ static void t_recovery_every_length(void) {
   int rcs[2];
   CHECK_EQ(evs_ack_batch(s, NULL, ids, 2, rcs), 0);
   RECORD(2, 4);
-  CHECK_EQ(app(s, "{\"last\":true}", NULL), 0); /* 9 */
+  CHECK_EQ(put(s, "{\"last\":true}", NULL), 0); /* 9 */
   RECORD(3, 4);
 #undef RECORD
   CHECK_EQ(evs_store_close(s), 0);
@@ -1518,7 +1464,7 @@ static void t_recovery_every_length(void) {
       }
       /* A write after recovery works. */
       evs_append_result ar;
-      if (app(r, "{\"post\":1}", &ar) != 0 || ar.id != st[k].next_id) {
+      if (put(r, "{\"post\":1}", &ar) != 0 || ar.id != st[k].next_id) {
         fprintf(stderr, "  L=%lld: append after recovery failed\n", L);
         bad = 1;
       }
@@ -1540,12 +1486,12 @@ static void t_recovery_garbage_tail(void) {
     char *dir = t_tmpdir();
     evs_store *s = open_dir(dir, NULL);
     REQUIRE(s);
-    for (int i = 0; i < 10; i++) CHECK_EQ(app(s, "{\"g\":1}", NULL), 0);
+    for (int i = 0; i < 10; i++) CHECK_EQ(put(s, "{\"g\":1}", NULL), 0);
     CHECK_EQ(evs_ack(s, NULL, 4, NULL), 0);
     CHECK_EQ(evs_store_close(s), 0);
     char path[700];
     seg_path(path, sizeof path, dir, last_segment(dir, NULL));
-    long long size0 = file_size(path);
+    long long size0 = t_file_size(path);
     unsigned char junk[100];
     uint32_t x = 12345u + (uint32_t)kind;
     for (int i = 0; i < 100; i++) {
@@ -1563,9 +1509,9 @@ static void t_recovery_garbage_tail(void) {
     CHECK_EQ(st.acknowledged, 1);
     CHECK_EQ(st.next_id, 11);
     CHECK_EQ(st.recovered_bytes_dropped, 100);
-    CHECK_EQ(file_size(path), size0);
+    CHECK_EQ(t_file_size(path), size0);
     evs_append_result r;
-    CHECK_EQ(app(s, "{\"after\":1}", &r), 0);
+    CHECK_EQ(put(s, "{\"after\":1}", &r), 0);
     CHECK_EQ(r.id, 11);
     CHECK_EQ(evs_store_close(s), 0);
     s = open_dir(dir, NULL);
@@ -1592,7 +1538,7 @@ static void t_recovery_multi_segment(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 100; i++) {
     char *p = payload_of(150, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -1641,7 +1587,7 @@ static void t_recovery_multi_segment(void) {
   CHECK(exists(s, 99));
   /* Appends work and persist. */
   evs_append_result r;
-  CHECK_EQ(app(s, "{\"post\":1}", &r), 0);
+  CHECK_EQ(put(s, "{\"post\":1}", &r), 0);
   CHECK_EQ(r.id, 100);
   CHECK_EQ(evs_store_close(s), 0);
   s = open_dir(dir, &o);
@@ -1672,7 +1618,7 @@ static void t_recovery_empty_last_segment(void) {
     REQUIRE(s);
     for (unsigned i = 0; i < 60; i++) {
       char *p = payload_of(150, i);
-      CHECK_EQ(app(s, p, NULL), 0);
+      CHECK_EQ(put(s, p, NULL), 0);
       free(p);
     }
     CHECK_EQ(evs_store_close(s), 0);
@@ -1719,7 +1665,7 @@ static void t_recovery_empty_last_segment(void) {
     CHECK(exists(s, 1));
     CHECK(exists(s, 60));
     evs_append_result r;
-    CHECK_EQ(app(s, "{\"post\":1}", &r), 0);
+    CHECK_EQ(put(s, "{\"post\":1}", &r), 0);
     CHECK_EQ(r.id, 61);
     CHECK_EQ(evs_store_close(s), 0);
     s = open_dir(dir, &o);
@@ -1743,7 +1689,7 @@ static void t_corrupt_earlier_segment(void) {
   REQUIRE(s);
   for (unsigned i = 0; i < 200; i++) {
     char *p = payload_of(120, i);
-    CHECK_EQ(app(s, p, NULL), 0);
+    CHECK_EQ(put(s, p, NULL), 0);
     free(p);
   }
   CHECK_EQ(evs_store_close(s), 0);
@@ -1754,14 +1700,14 @@ static void t_corrupt_earlier_segment(void) {
     char path[700], name[64];
     seg_path(path, sizeof path, dir, segno);
     snprintf(name, sizeof name, "%016llx.evlog", segno);
-    long long sz = file_size(path);
+    long long sz = t_file_size(path);
     long long sizes_before[64];
     for (int k = 1; k <= n && k < 64; k++) {
       char p2[700];
       seg_path(p2, sizeof p2, dir, (unsigned long long)k);
-      sizes_before[k] = file_size(p2);
+      sizes_before[k] = t_file_size(p2);
     }
-    CHECK_EQ(flip_byte(path, sz / 2), 0);
+    CHECK_EQ(t_flip_byte(path, sz / 2, 0x5a), 0);
     /* Without the checkpoint open reads every record: it refuses. */
     evs_options full = o;
     full.checkpoint_bytes = -1;
@@ -1801,10 +1747,10 @@ static void t_corrupt_earlier_segment(void) {
     for (int k = 1; k <= n && k < 64; k++) {
       char p2[700];
       seg_path(p2, sizeof p2, dir, (unsigned long long)k);
-      CHECK_EQ(file_size(p2), sizes_before[k]);
+      CHECK_EQ(t_file_size(p2), sizes_before[k]);
     }
     /* Undo: the store opens again (the failed open left no lock). */
-    CHECK_EQ(flip_byte(path, sz / 2), 0);
+    CHECK_EQ(t_flip_byte(path, sz / 2, 0x5a), 0);
     s = open_dir(dir, &o);
     CHECK(s != NULL);
     if (s) {
@@ -1815,7 +1761,7 @@ static void t_corrupt_earlier_segment(void) {
   /* The first byte of an earlier segment (its header). */
   char path[700];
   seg_path(path, sizeof path, dir, 1);
-  CHECK_EQ(flip_byte(path, 0), 0);
+  CHECK_EQ(t_flip_byte(path, 0, 0x5a), 0);
   s = (evs_store *)1;
   CHECK_EQ(evs_store_open(dir, &o, &s), EVS_ECORRUPT);
   CHECK(s == NULL);
@@ -1828,14 +1774,14 @@ static void t_corrupt_meta(void) {
     char *dir = t_tmpdir();
     evs_store *s = open_dir(dir, NULL);
     REQUIRE(s);
-    CHECK_EQ(app(s, "{}", NULL), 0);
+    CHECK_EQ(put(s, "{}", NULL), 0);
     CHECK_EQ(evs_store_close(s), 0);
     char meta[700];
     snprintf(meta, sizeof meta, "%s/evstore.meta", dir);
-    long long sz = file_size(meta);
+    long long sz = t_file_size(meta);
     REQUIRE(sz > 0);
     if (kind == 0) {
-      CHECK_EQ(flip_byte(meta, sz / 2), 0);
+      CHECK_EQ(t_flip_byte(meta, sz / 2, 0x5a), 0);
     } else if (kind == 1) {
       CHECK_EQ(truncate(meta, sz / 2), 0);
     } else {
@@ -1855,21 +1801,22 @@ static void t_corrupt_meta(void) {
 /* ---- locking ----------------------------------------------------------- */
 
 /* Try to open dir in a child process; returns the child's rc. */
+/* The child's evs_store_open code travels in its exit status, which holds
+** 8 bits: an EVS_E* code (-1001...) as its distance from -1000. */
 static int open_in_child(const char *dir) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
     evs_store *s = NULL;
     int rc = evs_store_open(dir, NULL, &s);
-    if (rc == EVS_ELOCKED && !strstr(evs_errmsg(NULL), "locked")) rc = 99;
-    /* An exit status has 8 bits: EVS_E* codes (-1001...) go as 1..98. */
-    _exit(rc == 0 ? 0 : rc <= -1001 && rc >= -1098 ? -rc - 1000 : 100);
+    if (rc == EVS_ELOCKED && !strstr(evs_errmsg(NULL), "locked")) _exit(99);
+    _exit(rc == 0 ? 0 : rc < -1000 && rc > -1099 ? -rc - 1000 : 100);
   }
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status)) return 1000;
   int code = WEXITSTATUS(status);
-  return code >= 99 ? code : code ? -(code + 1000) : 0;
+  return code == 0 ? 0 : code >= 99 ? code : -1000 - code;
 }
 
 static void t_lock_same_process(void) {
@@ -1884,7 +1831,7 @@ static void t_lock_same_process(void) {
     /* The holder is unaffected, and the failed attempt did not release the
     ** lock (closing any descriptor of a file drops a process's fcntl locks
     ** on it). */
-    CHECK_EQ(app(a, "{}", NULL), 0);
+    CHECK_EQ(put(a, "{}", NULL), 0);
     CHECK_EQ(open_in_child(dir), EVS_ELOCKED);
   }
   /* Also through another spelling of the path. */
@@ -1908,7 +1855,7 @@ static void t_lock_other_process(void) {
   CHECK_EQ(open_in_child(dir), EVS_ELOCKED);
   /* The lock is still held after the child's attempt. */
   CHECK_EQ(open_in_child(dir), EVS_ELOCKED);
-  CHECK_EQ(app(a, "{}", NULL), 0);
+  CHECK_EQ(put(a, "{}", NULL), 0);
   CHECK_EQ(evs_store_close(a), 0);
   CHECK_EQ(open_in_child(dir), 0);
   a = open_dir(dir, NULL);
@@ -1938,7 +1885,7 @@ static void t_crash_releases_lock_and_keeps_commits(void) {
       if (evs_store_open(dir, &o, &s) == 0) {
         ok = 'y';
         for (int i = 0; i < 25; i++)
-          if (app(s, "{\"child\":1}", NULL) != 0) ok = 'n';
+          if (put(s, "{\"child\":1}", NULL) != 0) ok = 'n';
         if (evs_ack(s, NULL, 7, NULL) != 0) ok = 'n';
         /* An uncommitted transaction at the time of the crash. */
         evs_txn *t = NULL;

@@ -61,7 +61,7 @@
 #include "evstore.h"
 #include "io.h"
 #include "gen.h"
-#include "test.h"
+#include "testlib.h"
 
 /* ---- randomness -------------------------------------------------------- */
 
@@ -242,19 +242,6 @@ static int is_dir_path(const fakefs *f, const char *path) {
   return !strncmp(path, f->dir, n) && (!path[n] || !strcmp(path + n, "/"));
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *p = malloc((size_t)n + 1);
-  if (fread(p, 1, (size_t)n, fp) != (size_t)n) n = 0;
-  fclose(fp);
-  *len = (size_t)n;
-  return p;
-}
-
 /* Start a model of dir as it is now: everything in it is durable. */
 static void fake_init(fakefs *f, const char *dir) {
   memset(f, 0, sizeof *f);
@@ -266,7 +253,7 @@ static void fake_init(fakefs *f, const char *dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     size_t len = 0;
-    char *p = slurp(path, &len);
+    char *p = t_slurp(path, &len);
     pinode *i = ino_new(f);
     buf_write(&i->dur, 0, p, len);
     buf_set(&i->dur, len);
@@ -327,7 +314,7 @@ static int fk_open(void *ctx, const char *path, int flags, int mode) {
   } else {
     /* On disk but unknown to the model: durable as it is. */
     size_t len = 0;
-    char *p = slurp(path, &len);
+    char *p = t_slurp(path, &len);
     i = ino_new(f);
     buf_write(&i->dur, 0, p, len);
     free(p);
@@ -614,11 +601,7 @@ static int state_matches(evs_store *s, const state *x, char *why, size_t whylen)
     if (ok && !rc) {
       gen_ev g;
       gen(x->seed[id], &g);
-      ok = e->payload_len == g.plen && !memcmp(e->payload, g.payload, g.plen) &&
-           !strcmp(e->source, g.source) && !strcmp(e->event_type, g.type) &&
-           e->priority == g.prio &&
-           (g.has_key ? e->idempotency_key && !strcmp(e->idempotency_key, g.key)
-                      : !e->idempotency_key);
+      ok = !gen_diff(e, &g);
       free(g.payload);
       if (!ok) {
         evs_event_free(e);

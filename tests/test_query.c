@@ -5,7 +5,7 @@
 */
 #include <evstore.h>
 
-#include "test.h"
+#include "testlib.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t rnd(void) {
@@ -19,14 +19,14 @@ static const char *SRC[] = {"a", "b", "c"};
 static const char *TYP[] = {"x", "y"};
 
 static int64_t fake_now;
-static int64_t fake_clock(void *arg) {
+static int64_t global_clock(void *arg) {
   (void)arg;
   return fake_now;
 }
 
 static evs_store *mem_store(void) {
   evs_options o = {0};
-  o.clock = fake_clock;
+  o.clock = global_clock;
   o.retention_us = -1;
   evs_store *s = NULL;
   evs_store_open(NULL, &o, &s);

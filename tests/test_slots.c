@@ -24,7 +24,7 @@
 #include "codec.h"
 #include "evstore.h"
 #include "io.h"
-#include "test.h"
+#include "testlib.h"
 
 #if EVS_SLOTS != 64
 #error "test_slots is built with -DEVS_SLOTS=64 (see the Makefile)"
@@ -52,13 +52,6 @@ static int append(evs_store *s, const char *src, uint64_t *id) {
   if (rc) fprintf(stderr, "  append: %s\n", evs_errmsg(s));
   if (!rc && id) *id = r.id;
   return rc;
-}
-
-static evs_stats stats(evs_store *s) {
-  evs_stats st;
-  memset(&st, 0, sizeof st);
-  CHECK_EQ(evs_stats_get(s, &st), 0);
-  return st;
 }
 
 /* The highest segment number among the files of dir. */
@@ -187,15 +180,6 @@ static void t_live_limit(void) {
   t_rmdir(dir);
 }
 
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *b = malloc(1 << 20);
-  *n = b ? fread(b, 1, 1 << 20, f) : 0;
-  fclose(f);
-  return b;
-}
-
 static int spill(const char *path, const uint8_t *b, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) return -1;
@@ -215,7 +199,7 @@ static void t_manifest_collision(void) {
   snprintf(p2, sizeof p2, "%s/%016x.evlog", dir, 2);
   snprintf(man, sizeof man, "%s/%s", dir, EVS_MANIFEST_NAME);
   size_t n2 = 0;
-  uint8_t *seg2 = slurp(p2, &n2);
+  uint8_t *seg2 = t_slurp(p2, &n2);
   REQUIRE(seg2 && n2 > EVS_SEG_HDR);
   /* Everything acknowledged and compacted away, until the open segment
   ** has a number in slot 2, free again. */
@@ -235,7 +219,7 @@ static void t_manifest_collision(void) {
   /* A manifest naming the old segment 2 and the open one: two segments
   ** in slot 2. */
   size_t mn = 0;
-  uint8_t *mb = slurp(man, &mn);
+  uint8_t *mb = t_slurp(man, &mn);
   REQUIRE(mb);
   evs_manifest m;
   const char *why;

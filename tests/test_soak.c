@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "evstore.h"
-#include "test.h"
+#include "testlib.h"
 
 static int64_t now_us = 1700000000000000LL;
 static int64_t soak_clock(void *arg) { return __atomic_load_n(&now_us, __ATOMIC_RELAXED); }

@@ -29,7 +29,7 @@
 #include <time.h>
 
 #include "gen.h"
-#include "test.h"
+#include "testlib.h"
 
 static uint64_t rs; /* the query generator's state */
 static uint64_t rnd(void) { return mix64(rs++); }
@@ -43,9 +43,7 @@ static long nqueries = 5000;
 /* ---- The data ---------------------------------------------------------- */
 
 #define NEVENTS 420
-#define SEC 1000000LL
-#define DAY (86400 * SEC)
-#define T0 1777622258000000LL /* 2026-05-01T07:57:38Z */
+#define T0_SQL 1777622258000000LL /* 2026-05-01T07:57:38Z */
 #define YEAR_END 1798761599500000LL /* 2026-12-31T23:59:59.5Z */
 
 static char long_name[101]; /* 100 bytes: the longest name there is */
@@ -55,11 +53,6 @@ static const char *sources[] = {"stripe", "Stripe", "STRIPE",  "git hub", "git  
 static const char *types[] = {"order.created", "Order.Created", "ORDER.CREATED",
                               "order created", "order  created", "7",
                               "7.0",           "-7",            "e"};
-
-typedef struct fake_clock {
-  int64_t now;
-} fake_clock;
-static int64_t clock_fn(void *arg) { return ((fake_clock *)arg)->now; }
 
 /* The clock's next step: mostly fractions of a second, also no step at
 ** all (equal times), exact whole seconds, whole days (midnight), a
@@ -82,10 +75,10 @@ static void tick(fake_clock *c, uint64_t *g) {
 
 /* Write the store: NEVENTS appends, then acks and deletes. */
 static int make_store(const char *dir) {
-  fake_clock c = {T0};
+  fake_clock c = {T0_SQL};
   evs_options o;
   memset(&o, 0, sizeof o);
-  o.clock = clock_fn;
+  o.clock = fake_clock_fn;
   o.clock_arg = &c;
   o.retention_us = -1;
   o.idempotency_window_us = -1;
@@ -126,14 +119,6 @@ static int make_store(const char *dir) {
   return evs_store_close(s) || rc ? -1 : 0;
 }
 
-static int exec(sqlite3 *db, const char *sql) {
-  char *err = NULL;
-  int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-  if (rc) fprintf(stderr, "  sql: %s: %s\n", sql, err ? err : "?");
-  sqlite3_free(err);
-  return rc;
-}
-
 /* The database: `ev` on the store in dir, `plain` its copy. */
 static sqlite3 *open_both(const char *dir) {
   sqlite3 *db = NULL;
@@ -149,7 +134,7 @@ static sqlite3 *open_both(const char *dir) {
       "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT);"
       "INSERT INTO plain SELECT * FROM ev;",
       dir);
-  int rc = exec(db, sql);
+  int rc = t_sql_exec(db, sql);
   sqlite3_free(sql);
   if (rc) {
     sqlite3_close(db);

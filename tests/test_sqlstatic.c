@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include "test.h"
+#include "testlib.h"
 
 static sqlite3 *open_db(const char *path) {
   sqlite3 *db = NULL;
@@ -18,14 +18,6 @@ static sqlite3 *open_db(const char *path) {
     return NULL;
   }
   return db;
-}
-
-static int exec(sqlite3 *db, const char *sql) {
-  char *err = NULL;
-  int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-  if (rc) fprintf(stderr, "  sql: %s: %s\n", sql, err ? err : "?");
-  sqlite3_free(err);
-  return rc;
 }
 
 static long long one_int(sqlite3 *db, const char *sql) {
@@ -44,13 +36,13 @@ static void t_static_register_and_page(void) {
   snprintf(path, sizeof path, "%s/app.db", dir);
   sqlite3 *db = open_db(path);
   REQUIRE(db);
-  CHECK_EQ(exec(db, "CREATE VIRTUAL TABLE inbox USING evstore(sync='full')"), 0);
+  CHECK_EQ(t_sql_exec(db, "CREATE VIRTUAL TABLE inbox USING evstore(sync='full')"), 0);
   sqlite3_stmt *ins;
   REQUIRE(sqlite3_prepare_v2(db,
                              "INSERT INTO inbox(source, event_type, payload, "
                              "idempotency_key) VALUES (?, ?, ?, ?)",
                              -1, &ins, NULL) == SQLITE_OK);
-  CHECK_EQ(exec(db, "BEGIN"), 0);
+  CHECK_EQ(t_sql_exec(db, "BEGIN"), 0);
   for (int i = 0; i < 1000; i++) {
     char src[16], pl[64], key[16];
     snprintf(src, sizeof src, "app-%d", i % 5);
@@ -64,7 +56,7 @@ static void t_static_register_and_page(void) {
     CHECK_EQ(sqlite3_last_insert_rowid(db), i + 1);
     sqlite3_reset(ins);
   }
-  CHECK_EQ(exec(db, "COMMIT"), 0);
+  CHECK_EQ(t_sql_exec(db, "COMMIT"), 0);
   /* A duplicate key stores nothing; last_insert_rowid is the original. */
   sqlite3_bind_text(ins, 1, "app-0", -1, SQLITE_STATIC);
   sqlite3_bind_text(ins, 2, "order.created", -1, SQLITE_STATIC);
@@ -127,16 +119,16 @@ static void t_static_register_and_page(void) {
   sqlite3 *db2 = open_db(path);
   REQUIRE(db2);
   CHECK_EQ(one_int(db2, "SELECT count(*) FROM inbox WHERE status='pending'"), 800);
-  CHECK_EQ(exec(db2, "DELETE FROM inbox WHERE id = 1"), 0);
+  CHECK_EQ(t_sql_exec(db2, "DELETE FROM inbox WHERE id = 1"), 0);
   CHECK_EQ(one_int(db, "SELECT count(*) FROM inbox"), 999);
   /* Its uncommitted writes are invisible to the first connection. */
-  CHECK_EQ(exec(db2, "BEGIN; DELETE FROM inbox WHERE id = 2"), 0);
+  CHECK_EQ(t_sql_exec(db2, "BEGIN; DELETE FROM inbox WHERE id = 2"), 0);
   CHECK_EQ(one_int(db, "SELECT count(*) FROM inbox WHERE id = 2"), 1);
   CHECK_EQ(one_int(db2, "SELECT count(*) FROM inbox WHERE id = 2"), 0);
-  CHECK_EQ(exec(db2, "ROLLBACK"), 0);
+  CHECK_EQ(t_sql_exec(db2, "ROLLBACK"), 0);
   CHECK_EQ(one_int(db, "SELECT count(*) FROM inbox WHERE id = 2"), 1);
   /* Same database: SQLite's own file lock stops the second writer. */
-  CHECK_EQ(exec(db2, "BEGIN; DELETE FROM inbox WHERE id = 3"), 0);
+  CHECK_EQ(t_sql_exec(db2, "BEGIN; DELETE FROM inbox WHERE id = 3"), 0);
   char *err = NULL;
   CHECK_EQ(sqlite3_exec(db, "DELETE FROM inbox WHERE id = 4", NULL, NULL, &err), SQLITE_BUSY);
   sqlite3_free(err);
@@ -150,15 +142,15 @@ static void t_static_register_and_page(void) {
   snprintf(sql, sizeof sql,
            "CREATE VIRTUAL TABLE shared USING evstore(dir='%s-inbox.evstore', sync='full')",
            path);
-  CHECK_EQ(exec(db3, sql), 0);
+  CHECK_EQ(t_sql_exec(db3, sql), 0);
   CHECK_EQ(one_int(db3, "SELECT count(*) FROM shared WHERE id = 3"), 1);
   err = NULL;
   CHECK_EQ(sqlite3_exec(db3, "DELETE FROM shared WHERE id = 5", NULL, NULL, &err), SQLITE_BUSY);
   CHECK_CONTAINS(err, "already holds the write transaction");
   sqlite3_free(err);
-  CHECK_EQ(exec(db2, "COMMIT"), 0);
-  CHECK_EQ(exec(db3, "DELETE FROM shared WHERE id = 5"), 0);
-  CHECK_EQ(exec(db, "DELETE FROM inbox WHERE id = 4"), 0);
+  CHECK_EQ(t_sql_exec(db2, "COMMIT"), 0);
+  CHECK_EQ(t_sql_exec(db3, "DELETE FROM shared WHERE id = 5"), 0);
+  CHECK_EQ(t_sql_exec(db, "DELETE FROM inbox WHERE id = 4"), 0);
   /* 1000 - ids 1, 3, 4, 5; 200 acked (4 among them). */
   CHECK_EQ(one_int(db, "SELECT count(*) FROM inbox"), 996);
   CHECK_EQ(one_int(db, "SELECT json_extract(evstore_stats('inbox'), '$.pending')"), 797);
@@ -180,17 +172,14 @@ static void t_static_register_and_page(void) {
   CHECK_EQ(one_int(db, "SELECT count(*) FROM inbox"), 996);
   CHECK_EQ(one_int(db, "SELECT max(id) FROM inbox"), 1000);
   sqlite3_close(db);
-  char cmd[700];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  CHECK_EQ(system(cmd), 0);
-  free(dir);
+  t_rmdir(dir);
 }
 
 static void t_memory_database(void) {
   sqlite3 *db = open_db(":memory:");
   REQUIRE(db);
-  CHECK_EQ(exec(db, "CREATE VIRTUAL TABLE inbox USING evstore"), 0);
-  CHECK_EQ(exec(db, "INSERT INTO inbox(source,event_type,payload) VALUES ('a','b','{}')"), 0);
+  CHECK_EQ(t_sql_exec(db, "CREATE VIRTUAL TABLE inbox USING evstore"), 0);
+  CHECK_EQ(t_sql_exec(db, "INSERT INTO inbox(source,event_type,payload) VALUES ('a','b','{}')"), 0);
   CHECK_EQ(one_int(db, "SELECT count(*) FROM inbox WHERE status='pending'"), 1);
   sqlite3_close(db);
 }
@@ -208,19 +197,17 @@ static void t_drop_long_name(void) {
   sqlite3 *db = open_db(path);
   REQUIRE(db);
   snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE \"%s\" USING evstore(dir='%s')", name, store);
-  CHECK_EQ(exec(db, sql), 0);
+  CHECK_EQ(t_sql_exec(db, sql), 0);
   snprintf(sql, sizeof sql, "INSERT INTO \"%s\"(source, event_type, payload) VALUES ('a','b','{}')",
            name);
-  CHECK_EQ(exec(db, sql), 0);
+  CHECK_EQ(t_sql_exec(db, sql), 0);
   struct stat st;
   CHECK_EQ(stat(store, &st), 0);
   snprintf(sql, sizeof sql, "DROP TABLE \"%s\"", name);
-  CHECK_EQ(exec(db, sql), 0);
+  CHECK_EQ(t_sql_exec(db, sql), 0);
   CHECK(stat(store, &st) != 0);
   sqlite3_close(db);
-  snprintf(sql, sizeof sql, "rm -rf '%s'", dir);
-  CHECK_EQ(system(sql), 0);
-  free(dir);
+  t_rmdir(dir);
 }
 
 int main(void) {

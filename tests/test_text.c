@@ -9,7 +9,7 @@
 */
 #include <evstore.h>
 
-#include "test.h"
+#include "testlib.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 

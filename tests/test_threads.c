@@ -28,7 +28,7 @@
 **                       holds and releases the writer: no race, no loss
 */
 #include "evstore.h"
-#include "test.h"
+#include "testlib.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -84,17 +84,6 @@ static uint64_t rnd(uint64_t *s) {
 }
 static uint32_t rn(uint64_t *s, uint32_t n) {
   return n ? (uint32_t)(rnd(s) % n) : 0;
-}
-
-static evs_event_in ev_in(const char *src, const char *type,
-                          const char *payload, const char *key) {
-  evs_event_in in;
-  memset(&in, 0, sizeof in);
-  in.source = src;
-  in.event_type = type;
-  in.payload = payload;
-  in.idempotency_key = key;
-  return in;
 }
 
 static evs_options base_opts(int sync) {

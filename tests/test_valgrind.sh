@@ -9,7 +9,7 @@ B=${1:-build}
 case "$B" in *tsan*|*asan*) exit 0 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 if ! command -v valgrind >/dev/null; then echo "FAIL valgrind_missing"; exit 0; fi
-for t in test_api test_json test_query test_corrupt; do
+for t in $(cd "$root/tests" && ls test_api_*.c | sed 's/\.c$//') test_json test_query test_corrupt; do
   bin="$root/$B/tests/$t"
   [ -x "$bin" ] || { echo "FAIL valgrind_$t (not built)"; continue; }
   log=$(mktemp)

@@ -1,0 +1,253 @@
+/*
+** model.c: the reference model of a store's contents (see model.h).
+*/
+#include "model.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_WINDOW (INT64_C(86400) * 1000000)
+#define DEFAULT_RETENTION (INT64_C(7) * 86400 * 1000000)
+
+static void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) abort();
+  return p;
+}
+
+static void ensure(model *m, uint64_t id);
+
+void model_init(model *m, int64_t retention_opt, int64_t window_opt) {
+  memset(m, 0, sizeof *m);
+  m->next_id = 1;
+  m->last_created = INT64_MIN;
+  m->retention = retention_opt ? retention_opt : DEFAULT_RETENTION;
+  m->window = window_opt ? window_opt : DEFAULT_WINDOW;
+  ensure(m, 1);
+}
+
+void model_free(model *m) {
+  free(m->ev);
+  m->ev = NULL;
+  m->cap = 0;
+}
+
+static void ensure(model *m, uint64_t id) {
+  if (id < m->cap) return;
+  size_t nc = m->cap ? m->cap : 256;
+  while (nc <= id) nc *= 2;
+  m->ev = xrealloc(m->ev, nc * sizeof *m->ev);
+  memset(m->ev + m->cap, 0, (nc - m->cap) * sizeof *m->ev);
+  m->cap = nc;
+}
+
+void model_copy(model *dst, const model *src) {
+  model_ev *ev = dst->ev;
+  size_t cap = dst->cap;
+  *dst = *src;
+  dst->ev = ev;
+  dst->cap = cap;
+  ensure(dst, src->next_id);
+  if (src->ev) memcpy(dst->ev, src->ev, src->next_id * sizeof *src->ev);
+  memset(dst->ev + src->next_id, 0, (dst->cap - src->next_id) * sizeof *dst->ev);
+}
+
+model_ev *model_get(const model *m, uint64_t id) {
+  if (id < 1 || id >= m->next_id) return NULL;
+  return &m->ev[id];
+}
+
+int model_retained(const model *m, int64_t created, int64_t now) {
+  return m->retention <= 0 || created >= now - m->retention;
+}
+
+int model_visible(const model *m, uint64_t id, int64_t now) {
+  const model_ev *e = model_get(m, id);
+  return e && e->state == MODEL_LIVE && model_retained(m, e->created, now);
+}
+
+int model_in_window(const model *m, int64_t created, int64_t now) {
+  return m->window < 0 || now - created <= m->window;
+}
+
+/* The newest event ever appended with key in this view (0: none). */
+static uint64_t newest_with_key(const model *m, const char *key) {
+  for (uint64_t id = m->next_id - 1; id >= 1; id--) {
+    const model_ev *e = &m->ev[id];
+    if (e->state != MODEL_NONE && e->key &&
+        (e->key == key || strcmp(e->key, key) == 0))
+      return id;
+  }
+  return 0;
+}
+
+uint64_t model_key_owner(const model *m, const char *key, int64_t now) {
+  if (!key) return 0;
+  uint64_t id = newest_with_key(m, key);
+  return id && model_visible(m, id, now) ? id : 0;
+}
+
+uint64_t model_dup_of(const model *m, const char *key, int64_t now) {
+  uint64_t id = model_key_owner(m, key, now);
+  return id && model_in_window(m, m->ev[id].created, now) ? id : 0;
+}
+
+int64_t model_created(const model *m, int64_t now) {
+  return now > m->last_created ? now : m->last_created;
+}
+
+uint64_t model_add(model *m, const model_ev *e, uint64_t id, int64_t created) {
+  ensure(m, id + 1);
+  model_ev *x = &m->ev[id];
+  *x = *e;
+  x->state = MODEL_LIVE;
+  x->status = EVS_STATUS_PENDING;
+  x->acked = 0;
+  x->created = created;
+  if (created > m->last_created) m->last_created = created;
+  m->next_id = id + 1;
+  return id;
+}
+
+int model_ack_rc(const model *m, uint64_t id, int64_t now) {
+  if (!model_visible(m, id, now)) return EVS_ENOTFOUND;
+  return m->ev[id].status == EVS_STATUS_ACKNOWLEDGED ? EVS_ECONFLICT : 0;
+}
+
+int64_t model_ack_time(const model *m, uint64_t id, int64_t now) {
+  int64_t c = m->ev[id].created;
+  return now > c ? now : c;
+}
+
+void model_ack(model *m, uint64_t id, int64_t at) {
+  m->ev[id].status = EVS_STATUS_ACKNOWLEDGED;
+  m->ev[id].acked = at;
+}
+
+int model_delete(model *m, uint64_t id, int64_t now) {
+  if (!model_visible(m, id, now)) return 0;
+  m->ev[id].state = MODEL_DELETED;
+  return 1;
+}
+
+int model_match(const model *m, const model_query *q, uint64_t id, int64_t now) {
+  if (!model_visible(m, id, now)) return 0;
+  const model_ev *e = &m->ev[id];
+  if (q->status == EVS_QUERY_PENDING && e->status != EVS_STATUS_PENDING) return 0;
+  if (q->status == EVS_QUERY_ACKNOWLEDGED && e->status != EVS_STATUS_ACKNOWLEDGED)
+    return 0;
+  if (q->min_id && id < q->min_id) return 0;
+  if (q->max_id && id > q->max_id) return 0;
+  if (q->source && strcmp(e->source, q->source) != 0) return 0;
+  if (q->type && strcmp(e->type, q->type) != 0) return 0;
+  if (q->prio && e->prio != q->prio) return 0;
+  if (q->after && !(e->created > q->after)) return 0;
+  if (q->before && !(e->created < q->before)) return 0;
+  if (q->meta_match && !q->meta_match(e, q->meta_arg)) return 0;
+  return 1;
+}
+
+size_t model_page(const model *m, const model_query *q, uint64_t after,
+                  int64_t now, uint64_t *ids, int *more) {
+  unsigned limit = q->limit ? q->limit : EVS_PAGE_DEFAULT;
+  size_t n = 0;
+  *more = 0;
+  uint64_t last = m->next_id - 1;
+  for (uint64_t k = 1; k <= last; k++) {
+    uint64_t id = q->desc ? last + 1 - k : k;
+    if (after && (q->desc ? id >= after : id <= after)) continue;
+    if (!model_match(m, q, id, now)) continue;
+    if (n == limit) {
+      *more = 1;
+      break;
+    }
+    ids[n++] = id;
+  }
+  return n;
+}
+
+model_counts model_count(const model *m, int64_t now) {
+  model_counts c;
+  memset(&c, 0, sizeof c);
+  for (uint64_t id = 1; id < m->next_id; id++) {
+    const model_ev *e = &m->ev[id];
+    if (e->state != MODEL_LIVE) continue;
+    if (e->status == EVS_STATUS_ACKNOWLEDGED) {
+      c.acknowledged++;
+      continue;
+    }
+    c.pending++;
+    if (model_visible(m, id, now) && (!c.oldest_pending || e->created < c.oldest_pending))
+      c.oldest_pending = e->created;
+  }
+  return c;
+}
+
+/* Compares one byte field; NULL when equal. */
+static const char *bytes_diff(const char *what, const char *got, size_t glen,
+                              const char *exp, size_t elen, char *buf, size_t cap) {
+  if (!exp && !got) return NULL;
+  if (!exp || !got) {
+    snprintf(buf, cap, "%s is %s, expected %s", what, got ? "set" : "NULL",
+             exp ? "set" : "NULL");
+    return buf;
+  }
+  if (glen != elen || memcmp(got, exp, elen) != 0) {
+    snprintf(buf, cap, "%s (len %zu) \"%.60s\" != expected (len %zu) \"%.60s\"", what,
+             glen, got, elen, exp);
+    return buf;
+  }
+  if (got[glen] != 0) {
+    snprintf(buf, cap, "%s not NUL-terminated", what);
+    return buf;
+  }
+  return NULL;
+}
+
+const char *model_event_diff(const model *m, uint64_t id, const evs_event *e,
+                             char *buf, size_t cap) {
+  const model_ev *x = model_get(m, id);
+  char sub[200];
+  const char *d = NULL;
+  if (!x) {
+    snprintf(sub, sizeof sub, "no such event in the model");
+    d = sub;
+  } else if (e->id != id) {
+    snprintf(sub, sizeof sub, "id %" PRIu64, e->id);
+    d = sub;
+  } else if (e->created_us != x->created) {
+    snprintf(sub, sizeof sub, "created_us %" PRId64 ", expected %" PRId64, e->created_us,
+             x->created);
+    d = sub;
+  } else if (e->status != x->status) {
+    snprintf(sub, sizeof sub, "status %d, expected %d", e->status, x->status);
+    d = sub;
+  } else if (e->acknowledged_us != (x->status == EVS_STATUS_ACKNOWLEDGED ? x->acked : 0)) {
+    snprintf(sub, sizeof sub, "acknowledged_us %" PRId64 ", expected %" PRId64,
+             e->acknowledged_us, x->status == EVS_STATUS_ACKNOWLEDGED ? x->acked : 0);
+    d = sub;
+  } else if (e->priority != x->prio) {
+    snprintf(sub, sizeof sub, "priority %d, expected %d", e->priority, x->prio);
+    d = sub;
+  } else {
+    d = bytes_diff("source", e->source, e->source_len, x->source, strlen(x->source),
+                   sub, sizeof sub);
+    if (!d)
+      d = bytes_diff("event_type", e->event_type, e->event_type_len, x->type,
+                     strlen(x->type), sub, sizeof sub);
+    if (!d)
+      d = bytes_diff("payload", e->payload, e->payload_len, x->payload, x->payload_len,
+                     sub, sizeof sub);
+    if (!d)
+      d = bytes_diff("metadata", e->metadata, e->metadata_len, x->meta, x->meta_len, sub,
+                     sizeof sub);
+    if (!d)
+      d = bytes_diff("idempotency_key", e->idempotency_key, e->idempotency_key_len,
+                     x->key, x->key ? strlen(x->key) : 0, sub, sizeof sub);
+  }
+  if (!d) return NULL;
+  snprintf(buf, cap, "event %" PRIu64 ": %s", id, d);
+  return buf;
+}

@@ -1,0 +1,216 @@
+/*
+** test_api_model.c: a random sequence of operations checked against the
+** reference model (tests/model.h).
+** One of the test_api_*.c programs that together cover every public operation
+** and every error code the API can be made to return (see include/evstore.h,
+** the contract). Persistence, recovery and locking across processes are in
+** test_persist.c.
+*/
+#include "evstore.h"
+#include "model.h"
+#include "testlib.h"
+
+/* ---- a random model test ----------------------------------------------- */
+
+static uint32_t rng_state = 2463534242u;
+static uint32_t rnd32(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 17;
+  rng_state ^= rng_state << 5;
+  return rng_state;
+}
+
+static const char *const SRCS[] = {"alpha", "beta", "gamma", "delta"};
+static const char *const TYPS[] = {"created", "updated", "removed"};
+static const char *const KEYS[] = {"key0", "key1", "key2",  "key3",  "key4",  "key5",
+                                   "key6", "key7", "key8",  "key9",  "key10", "key11",
+                                   "key12", "key13", "key14", "key15"};
+#define PAYLOAD "{\"m\":1}"
+
+/* The inbox under eight random filters, and five random gets, against m.
+** Returns the number of mismatches. */
+static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
+                       int step) {
+  int fails = 0;
+  uint64_t n_ev = m->next_id - 1;
+  uint64_t *ids = malloc((n_ev + 1) * sizeof *ids);
+  for (int f = 0; f < 8; f++) {
+    evs_query q;
+    memset(&q, 0, sizeof q);
+    q.limit = 1 + rnd32() % 100;
+    int fs = -1, ft = -1, fp = 0;
+    int64_t lo = 0, hi = 0;
+    if (f & 1) fs = (int)(rnd32() % 4);
+    if (f & 2) ft = (int)(rnd32() % 3);
+    if (f & 4) fp = 1 + (int)(rnd32() % 3);
+    if (f == 7 && n_ev) {
+      lo = m->ev[1 + rnd32() % n_ev].created;
+      hi = lo + (int64_t)(rnd32() % 200);
+      fp = 0;
+    }
+    if (fs >= 0) q.source = SRCS[fs];
+    if (ft >= 0) q.event_type = TYPS[ft];
+    q.priority = fp;
+    q.created_after_us = lo;
+    q.created_before_us = hi;
+    model_query mq;
+    memset(&mq, 0, sizeof mq);
+    mq.source = q.source;
+    mq.type = q.event_type;
+    mq.prio = fp;
+    mq.after = lo;
+    mq.before = hi;
+    long n = inbox_all(s, t, &q, ids, n_ev + 1);
+    long k = 0;
+    int bad = n < 0;
+    for (uint64_t id = 1; id <= n_ev && !bad; id++) {
+      if (!model_match(m, &mq, id, now)) continue;
+      if (k >= n || ids[k] != id) bad = 1;
+      k++;
+    }
+    if (!bad && k != n) bad = 1;
+    if (bad) {
+      fprintf(stderr, "  step %d: filter %d (src %d typ %d prio %d) got %ld want %ld\n",
+              step, f, fs, ft, fp, n, k);
+      fails++;
+    }
+  }
+  free(ids);
+  for (int i = 0; i < 5 && n_ev; i++) {
+    uint64_t id = 1 + rnd32() % n_ev;
+    evs_event *e = NULL;
+    int rc = evs_get(s, t, id, &e);
+    char buf[300];
+    const char *d = NULL;
+    if (!model_visible(m, id, now))
+      d = rc == EVS_ENOTFOUND ? NULL : "found, expected ENOTFOUND";
+    else
+      d = rc != 0 ? "not found" : model_event_diff(m, id, e, buf, sizeof buf);
+    if (d) {
+      fprintf(stderr, "  step %d: get %" PRIu64 " rc %d: %s\n", step, id, rc, d);
+      fails++;
+    }
+    evs_event_free(e);
+  }
+  return fails;
+}
+
+static void t_random_model(void) {
+  fake_clock c = {T0};
+  evs_options o = opts_clock(&c);
+  o.retention_us = -1;
+  o.idempotency_window_us = -1;
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  model m, saved;
+  model_init(&m, o.retention_us, o.idempotency_window_us);
+  model_init(&saved, o.retention_us, o.idempotency_window_us);
+  evs_txn *t = NULL;
+  int fails = 0;
+  for (int step = 0; step < 6000 && fails < 5; step++) {
+    uint32_t op = rnd32() % 100;
+    if (rnd32() % 3 == 0) c.now += rnd32() % 50;
+    uint64_t n_ev = m.next_id - 1;
+    if (op < 45) { /* append */
+      model_ev x;
+      memset(&x, 0, sizeof x);
+      x.source = SRCS[rnd32() % 4];
+      x.type = TYPS[rnd32() % 3];
+      int p = (int)(rnd32() % 4);
+      x.prio = (unsigned char)(p ? p : EVS_PRIORITY_NORMAL);
+      x.key = rnd32() % 4 == 0 ? KEYS[rnd32() % 16] : NULL;
+      x.payload = PAYLOAD;
+      x.payload_len = strlen(PAYLOAD);
+      evs_event_in in = ev_in(x.source, x.type, PAYLOAD, x.key);
+      in.priority = p;
+      evs_append_result r;
+      int rc = evs_append(s, t, &in, &r);
+      if (rc != 0) {
+        fprintf(stderr, "  step %d: append rc %d\n", step, rc);
+        fails++;
+        continue;
+      }
+      uint64_t dup = model_dup_of(&m, x.key, c.now);
+      if (dup) {
+        if (!r.duplicate || r.id != dup) {
+          fprintf(stderr, "  step %d: expected duplicate of %" PRIu64 "\n", step, dup);
+          fails++;
+        }
+        continue;
+      }
+      int64_t created = model_created(&m, c.now);
+      if (r.duplicate || r.id != m.next_id || r.created_us != created) {
+        fprintf(stderr,
+                "  step %d: append id %" PRIu64 " dup %d created %" PRId64
+                ", want %" PRIu64 " created %" PRId64 "\n",
+                step, r.id, r.duplicate, r.created_us, m.next_id, created);
+        fails++;
+        continue;
+      }
+      model_add(&m, &x, m.next_id, created);
+    } else if (op < 70 && n_ev) { /* ack */
+      uint64_t id = 1 + rnd32() % n_ev;
+      int64_t at = -1;
+      int rc = evs_ack(s, t, id, &at);
+      int want = model_ack_rc(&m, id, c.now);
+      if (rc != want) {
+        fprintf(stderr, "  step %d: ack %" PRIu64 " rc %d want %d\n", step, id,
+                rc, want);
+        fails++;
+      }
+      if (want == 0) {
+        int64_t want_at = model_ack_time(&m, id, c.now);
+        if (rc == 0 && at != want_at) {
+          fprintf(stderr, "  step %d: ack %" PRIu64 " at %" PRId64 " want %" PRId64 "\n",
+                  step, id, at, want_at);
+          fails++;
+        }
+        model_ack(&m, id, want_at);
+      }
+    } else if (op < 78 && n_ev) { /* delete */
+      uint64_t id = 1 + rnd32() % n_ev;
+      int existed = -1;
+      int rc = evs_delete(s, t, id, &existed);
+      int want = model_delete(&m, id, c.now);
+      if (rc != 0 || existed != want) {
+        fprintf(stderr, "  step %d: delete %" PRIu64 " rc %d existed %d\n",
+                step, id, rc, existed);
+        fails++;
+      }
+    } else if (op < 86) { /* begin / commit / rollback */
+      if (!t) {
+        if (evs_txn_begin(s, &t) != 0) {
+          fails++;
+          t = NULL;
+          continue;
+        }
+        model_copy(&saved, &m);
+      } else if (op < 83) {
+        if (evs_txn_commit(t) != 0) fails++;
+        t = NULL;
+      } else {
+        if (evs_txn_rollback(t) != 0) fails++;
+        t = NULL;
+        model_copy(&m, &saved);
+      }
+    } else if (op < 90) {
+      fails += model_check(s, t, &m, c.now, step);
+    }
+  }
+  if (t) CHECK_EQ(evs_txn_commit(t), 0);
+  fails += model_check(s, NULL, &m, c.now, -1);
+  CHECK_EQ(fails, 0);
+  evs_stats st = stats(s);
+  model_counts mc = model_count(&m, c.now);
+  CHECK_EQ(st.pending, mc.pending);
+  CHECK_EQ(st.acknowledged, mc.acknowledged);
+  CHECK_EQ(st.next_id, m.next_id);
+  model_free(&m);
+  model_free(&saved);
+  evs_store_close(s);
+}
+
+int main(void) {
+  RUN(t_random_model);
+  return TEST_EXIT();
+}

@@ -163,15 +163,22 @@ static int parse_iso(const char *p, const char *end, int64_t *us) {
   return 0;
 }
 
+/* The run of decimal digits at s[*i..len) into *v (advancing *i): -1 when
+** it passes INT64_MAX. */
+static int digit_run(const char *s, size_t len, size_t *i, uint64_t *v) {
+  while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+    unsigned dg = (unsigned)(s[(*i)++] - '0');
+    if (*v > ((uint64_t)INT64_MAX - dg) / 10) return -1;
+    *v = *v * 10 + dg;
+  }
+  return 0;
+}
+
 int evs_time_parse(const char *s, size_t len, int64_t *us) {
   if (!s || !us || !len) return EVS_EINVAL;
   size_t i = 0;
   uint64_t v = 0;
-  while (i < len && s[i] >= '0' && s[i] <= '9') {
-    unsigned dg = (unsigned)(s[i++] - '0');
-    if (v > ((uint64_t)INT64_MAX - dg) / 10) return EVS_EINVAL;
-    v = v * 10 + dg;
-  }
+  if (digit_run(s, len, &i, &v)) return EVS_EINVAL;
   if (i == len) {
     *us = (int64_t)v;
     return 0;
@@ -189,12 +196,7 @@ int evs_duration_parse(const char *s, size_t len, int64_t *us) {
   }
   size_t i = 0;
   uint64_t v = 0;
-  while (i < len && s[i] >= '0' && s[i] <= '9') {
-    unsigned dg = (unsigned)(s[i++] - '0');
-    if (v > ((uint64_t)INT64_MAX - dg) / 10) return EVS_EINVAL;
-    v = v * 10 + dg;
-  }
-  if (i == 0 || v == 0) return EVS_EINVAL;
+  if (digit_run(s, len, &i, &v) || i == 0 || v == 0) return EVS_EINVAL;
   static const struct {
     char unit[3];
     int64_t mult;

@@ -13,34 +13,57 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 EXTDIR  ?= $(LIBDIR)/evstore
 SAN     ?=
 OPT     ?= -O2
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -Iinclude -Isrc $(CFLAGS)
-LIBS    := -lzstd -lxxhash -lpthread -lm
+# -Werror only where the tree is known to build clean (make test, CI, fuzz,
+# bench: WERROR=1); a user's newer compiler must not break a plain `make`.
+WERROR  ?=
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+           -Wformat=2 -Wcast-qual -Wvla -Wmissing-prototypes
+ifeq ($(WERROR),1)
+  WARN  += -Werror
+endif
+# What the build needs comes first; the user's CPPFLAGS and CFLAGS after it,
+# so `make CFLAGS=-O3` keeps -std=c11 etc. and its -O3 wins over OPT. The
+# library exports only what include/ marks EVS_API (-fvisibility=hidden).
+EVS_CPPFLAGS := -D_GNU_SOURCE -Iinclude
+EVS_CFLAGS   := -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden
 ifeq ($(SAN),1)
-  CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  EVS_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   LDSAN   := -fsanitize=address,undefined
 endif
 ifeq ($(SAN),tsan)
-  CFLAGS_ALL += -fsanitize=thread -fno-omit-frame-pointer
+  EVS_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
   LDSAN   := -fsanitize=thread
 endif
+CFLAGS_ALL = $(EVS_CPPFLAGS) -Isrc $(CPPFLAGS) $(EVS_CFLAGS) $(CFLAGS)
+# Header dependencies are found by the compiler (-MMD -MP, .d files beside
+# the objects and programs, included at the end).
+DEPFLAGS := -MMD -MP
+LINK     = $(CC) $(LDSAN) $(LDFLAGS)
+LIBS    := -lzstd -lxxhash -lpthread -lm
 
 SONAME_MAJOR := 0
 VERSION := 0.1.0
 
 LIB_SRC := $(sort $(wildcard src/*.c))
-CORE_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
-# libevstore also carries the SQL module, compiled against the linked
-# SQLite (SQLITE_CORE); evstore.so is the loadable build of the same file.
-LIB_OBJ := $(CORE_OBJ) $(B)/obj/sqlext_core.o
+LIB_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+# Every sqlext/*.c is compiled twice: against the linked SQLite
+# (SQLITE_CORE) for libevstore_sqlite (evs_sqlite_register), and as the
+# loadable extension evstore.so (sqlite3_evstore_init).
+SQL_SRC := $(sort $(wildcard sqlext/*.c))
+SQL_CORE_OBJ := $(patsubst sqlext/%.c,$(B)/obj/sqlext/core/%.o,$(SQL_SRC))
+SQL_EXT_OBJ  := $(patsubst sqlext/%.c,$(B)/obj/sqlext/ext/%.o,$(SQL_SRC))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
-HDRS    := include/evstore.h $(wildcard src/*.h)
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CLI_OBJ := $(patsubst src/cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
+# The shared libraries built from the library objects export one list of
+# names each (the objects also mark the public API EVS_API).
+EXT_MAP := $(B)/obj/evstore-ext.map
+SQL_MAP := $(B)/obj/evstore-sqlite.map
 
 .PHONY: all deps test test-bins test-plain test-asan clean demo soak install uninstall
-all: $(B)/libevstore.a $(B)/libevstore.so $(B)/evstore.so $(B)/evstore
+all: $(B)/libevstore.a $(B)/libevstore.so $(B)/libevstore_sqlite.a $(B)/libevstore_sqlite.so \
+     $(B)/evstore.so $(B)/evstore
 
 # Debian packages the build and the tests need; apt-get only when one is missing.
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libxxhash-dev libzstd-dev \
@@ -56,69 +79,107 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all present"; fi
 
-$(B)/obj/%.o: src/%.c $(HDRS)
+$(B)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	@if [ "$(SAN)" = 1 ]; then touch $(@D)/.san; fi
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
 
-$(B)/obj/sqlext_core.o: sqlext/evstore_vtab.c $(HDRS)
+$(B)/obj/sqlext/core/%.o: sqlext/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -DSQLITE_CORE -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -DSQLITE_CORE -c $< -o $@
 
-$(B)/obj/sqlext_ext.o: sqlext/evstore_vtab.c $(HDRS)
+# Default visibility here: the entry point must be visible, and the
+# extension's version script ($(EXT_MAP)) exports it alone.
+$(B)/obj/sqlext/ext/%.o: sqlext/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS_ALL)) $(DEPFLAGS) -c $< -o $@
 
-# The loadable extension: `.load ./build/evstore` in the sqlite3 shell.
-$(B)/evstore.so: $(B)/obj/sqlext_ext.o $(CORE_OBJ)
-	$(CC) -shared $(LDSAN) -o $@ $^ $(LIBS)
+$(EXT_MAP):
+	@mkdir -p $(@D)
+	printf '{ global: sqlite3_evstore_init; local: *; };\n' >$@
 
+$(SQL_MAP):
+	@mkdir -p $(@D)
+	printf '{ global: evs_sqlite_register; local: *; };\n' >$@
+
+# The loadable extension: `.load ./build/evstore` in the sqlite3 shell. It
+# carries the library and exports only its entry point.
+$(B)/evstore.so: $(SQL_EXT_OBJ) $(LIB_OBJ) $(EXT_MAP)
+	$(LINK) -shared -Wl,--version-script=$(EXT_MAP) -o $@ $(SQL_EXT_OBJ) $(LIB_OBJ) $(LIBS) $(LDLIBS)
+
+# libevstore: the store, without SQLite.
 $(B)/libevstore.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(B)/libevstore.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libevstore.so.$(SONAME_MAJOR) $(LDSAN) -o $(B)/libevstore.so.$(VERSION) $^ $(LIBS) -lsqlite3
+	$(LINK) -shared -Wl,-soname,libevstore.so.$(SONAME_MAJOR) -o $(B)/libevstore.so.$(VERSION) $^ $(LIBS) $(LDLIBS)
 	ln -sf libevstore.so.$(VERSION) $(B)/libevstore.so.$(SONAME_MAJOR)
 	ln -sf libevstore.so.$(VERSION) $@
 
+# libevstore_sqlite: evs_sqlite_register (include/evstore_sqlite.h) for
+# programs that link SQLite. The archive holds only the SQL module (link
+# it before libevstore); the shared library, like evstore.so, carries its
+# own copy of the store's code (hidden) and exports evs_sqlite_register
+# alone, because the module still calls two internal helpers
+# (evs_grow, evs_fmt_time) that libevstore.so does not export.
+$(B)/libevstore_sqlite.a: $(SQL_CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libevstore_sqlite.so: $(SQL_CORE_OBJ) $(LIB_OBJ) $(SQL_MAP)
+	$(LINK) -shared -Wl,-soname,libevstore_sqlite.so.$(SONAME_MAJOR) -Wl,--version-script=$(SQL_MAP) \
+	  -o $(B)/libevstore_sqlite.so.$(VERSION) $(SQL_CORE_OBJ) $(LIB_OBJ) -lsqlite3 $(LIBS) $(LDLIBS)
+	ln -sf libevstore_sqlite.so.$(VERSION) $(B)/libevstore_sqlite.so.$(SONAME_MAJOR)
+	ln -sf libevstore_sqlite.so.$(VERSION) $@
+
 # The CLI is built against the public header only (no -Isrc), and links
 # libevstore statically.
-$(B)/obj/cli/%.o: src/cli/%.c include/evstore.h $(wildcard src/cli/*.h)
+$(B)/obj/cli/%.o: src/cli/%.c
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -Isrc,$(CFLAGS_ALL)) -c $< -o $@
+	$(CC) $(filter-out -Isrc,$(CFLAGS_ALL)) $(DEPFLAGS) -c $< -o $@
 
 $(B)/evstore: $(CLI_OBJ) $(B)/libevstore.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libevstore.a $(LIBS)
+	$(LINK) -o $@ $(CLI_OBJ) $(B)/libevstore.a $(LIBS) $(LDLIBS)
 
-$(B)/tests/%: tests/%.c tests/test.h tests/gen.h $(B)/libevstore.a
+TEST_LIBS = $(B)/libevstore_sqlite.a $(B)/libevstore.a
+$(B)/tests/%: tests/%.c $(TEST_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libevstore.a $(LDSAN) $(LIBS) -lsqlite3
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $(LDSAN) $(LDFLAGS) $< -o $@ $(TEST_LIBS) -lsqlite3 $(LIBS) $(LDLIBS)
+
+# test_abi_compat is built against the frozen 1.0 header (tests/abi/), not
+# include/, and linked with the shared library: a program of the first
+# published layout against the library as it is now.
+$(B)/tests/test_abi_compat: tests/test_abi_compat.c $(B)/libevstore.so
+	@mkdir -p $(@D)
+	$(CC) -Itests/abi $(filter-out -Iinclude -Isrc,$(CFLAGS_ALL)) $(DEPFLAGS) $(LDSAN) $(LDFLAGS) $< -o $@ \
+	  -L$(B) -Wl,-rpath,'$$ORIGIN/..' -levstore $(LDLIBS)
 
 # test_slots runs against the library built again with 64 segment slots
 # instead of 65,536 (src/store.h), so it reaches the slot limits quickly.
 SLOTS_OBJ := $(patsubst src/%.c,$(B)/slots/%.o,$(LIB_SRC))
-$(B)/slots/%.o: src/%.c $(HDRS)
+$(B)/slots/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -DEVS_SLOTS=64 -c $< -o $@
 
-$(B)/tests/test_slots: tests/test_slots.c tests/test.h $(SLOTS_OBJ)
+$(B)/tests/test_slots: tests/test_slots.c $(SLOTS_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -DEVS_SLOTS=64 $< -o $@ $(SLOTS_OBJ) $(LDSAN) $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -DEVS_SLOTS=64 $(LDSAN) $(LDFLAGS) $< -o $@ $(SLOTS_OBJ) $(LIBS) $(LDLIBS)
 
-test-bins: $(TEST_BIN) $(B)/evstore.so $(B)/evstore $(B)/libevstore.so
+test-bins: $(TEST_BIN) $(B)/evstore.so $(B)/evstore $(B)/libevstore.so $(B)/libevstore_sqlite.so
 
+# The test builds turn warnings into errors (WERROR=1).
 test-plain:
-	@$(MAKE) --no-print-directory B=build test-bins
+	@$(MAKE) --no-print-directory B=build WERROR=1 test-bins
 # The sanitizer build uses clang, so every `make test` compiles the tree
 # with both gcc and clang under -Werror.
 test-asan:
-	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 CC=clang test-bins
+	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 CC=clang WERROR=1 test-bins
 
 # The threaded tests again under ThreadSanitizer.
 TSAN_TESTS := test_threads test_api test_sqlstatic test_compact test_dict
 test-tsan:
-	@$(MAKE) --no-print-directory B=build/tsan SAN=tsan OPT=-O1 CC=clang \
+	@$(MAKE) --no-print-directory B=build/tsan SAN=tsan OPT=-O1 CC=clang WERROR=1 \
 	  $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))
 
 # Every variant, then one runner over all so the closing line counts all
@@ -133,30 +194,36 @@ demo: all
 	@d=$$(mktemp -d); sqlite3 -echo $$d/demo.db < docs/demo.sql 2>&1 | tee $$d/out; \
 	  grep -q '^next_id' $$d/out; rc=$$?; rm -rf $$d; exit $$rc
 
-# Header, both libraries (soname libevstore.so.0), evstore.pc, the SQLite
-# extension in $(EXTDIR) and the CLI. DESTDIR stages the tree elsewhere
-# (the paths inside evstore.pc stay those under PREFIX).
+# Headers, the libraries (sonames libevstore.so.0, libevstore_sqlite.so.0),
+# evstore.pc and evstore-sqlite.pc, the SQLite extension in $(EXTDIR) and
+# the CLI. DESTDIR stages the tree elsewhere (the paths inside the .pc
+# files stay those under PREFIX).
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@EXTDIR@|$(EXTDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(EXTDIR)
-	install -m 644 include/evstore.h $(DESTDIR)$(INCLUDEDIR)/evstore.h
-	install -m 644 $(B)/libevstore.a $(DESTDIR)$(LIBDIR)/libevstore.a
-	install -m 755 $(B)/libevstore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libevstore.so.$(VERSION)
-	ln -sf libevstore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libevstore.so.$(SONAME_MAJOR)
-	ln -sf libevstore.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libevstore.so
+	install -m 644 include/evstore.h include/evstore_sqlite.h $(DESTDIR)$(INCLUDEDIR)/
+	for l in libevstore libevstore_sqlite; do \
+	  install -m 644 $(B)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.a && \
+	  install -m 755 $(B)/$$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION) && \
+	  ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SONAME_MAJOR) && \
+	  ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so || exit 1; \
+	done
 	install -m 755 $(B)/evstore.so $(DESTDIR)$(EXTDIR)/evstore.so
 	install -m 755 $(B)/evstore $(DESTDIR)$(BINDIR)/evstore
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@EXTDIR@|$(EXTDIR)|g' \
-	  -e 's|@VERSION@|$(VERSION)|g' evstore.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
-	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
+	$(PC_SED) evstore.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
+	$(PC_SED) evstore-sqlite.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/evstore-sqlite.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc $(DESTDIR)$(PKGCONFIGDIR)/evstore-sqlite.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/evstore $(DESTDIR)$(INCLUDEDIR)/evstore.h \
-	  $(DESTDIR)$(LIBDIR)/libevstore.a $(DESTDIR)$(LIBDIR)/libevstore.so \
-	  $(DESTDIR)$(LIBDIR)/libevstore.so.$(SONAME_MAJOR) \
-	  $(DESTDIR)$(LIBDIR)/libevstore.so.$(VERSION) $(DESTDIR)$(EXTDIR)/evstore.so \
-	  $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
+	  $(DESTDIR)$(INCLUDEDIR)/evstore_sqlite.h $(DESTDIR)$(EXTDIR)/evstore.so \
+	  $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc $(DESTDIR)$(PKGCONFIGDIR)/evstore-sqlite.pc
+	for l in libevstore libevstore_sqlite; do \
+	  rm -f $(DESTDIR)$(LIBDIR)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.so \
+	    $(DESTDIR)$(LIBDIR)/$$l.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); \
+	done
 	rmdir $(DESTDIR)$(EXTDIR) 2>/dev/null || true
 
 # The long soak (tests/test_soak.c; make test runs a short one): appends,
@@ -167,6 +234,9 @@ soak: $(B)/tests/test_soak
 
 clean:
 	rm -rf build
+
+# The compiler's header dependencies (-MMD -MP) of whatever was built.
+-include $(wildcard $(B)/obj/*.d $(B)/obj/*/*.d $(B)/obj/sqlext/*/*.d $(B)/slots/*.d $(B)/tests/*.d)
 
 include bench/bench.mk
 include fuzz/fuzz.mk

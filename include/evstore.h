@@ -35,6 +35,16 @@
 extern "C" {
 #endif
 
+/* Marks what the shared library exports: it is built with hidden
+** visibility, so nothing else is (see tests/test_abi.sh). */
+#ifndef EVS_API
+#if defined(__GNUC__) || defined(__clang__)
+#define EVS_API __attribute__((visibility("default")))
+#else
+#define EVS_API
+#endif
+#endif
+
 #define EVS_VERSION_MAJOR 0
 #define EVS_VERSION_MINOR 1
 #define EVS_VERSION_PATCH 0
@@ -44,7 +54,7 @@ extern "C" {
 
 /* The library's version string, e.g. "0.1.0" (may differ from the header's
 ** EVS_VERSION_STRING when linked against another build). */
-const char *evs_version(void);
+EVS_API const char *evs_version(void);
 
 /* ---- Status codes ------------------------------------------------------ */
 /* Codes live in their own range (-1001 and below) so that no code ever
@@ -73,7 +83,7 @@ const char *evs_version(void);
                                (pass its evs_txn, or commit first)            */
 
 /* Generic text for a status code; never NULL, static storage. */
-const char *evs_strerror(int rc);
+EVS_API const char *evs_strerror(int rc);
 
 /* ---- Store ------------------------------------------------------------- */
 typedef struct evs_store evs_store;
@@ -176,7 +186,7 @@ typedef struct evs_options {
 ** recorded settings replace the zero [store] fields; see
 ** evs_store_options). in may be NULL. EVS_EINVAL for a bad option, with a
 ** message. */
-int evs_options_resolve(const evs_options *in, evs_options *out);
+EVS_API int evs_options_resolve(const evs_options *in, evs_options *out);
 
 /* Open (creating if needed) the store in directory `dir`, a name of at
 ** most 4032 bytes. dir NULL or ":memory:" gives an in-memory store with no
@@ -194,21 +204,21 @@ int evs_options_resolve(const evs_options *in, evs_options *out);
 ** evs_repair() is the explicit way out.
 ** Errors: EVS_EINVAL, EVS_ELOCKED, EVS_ECORRUPT, EVS_EIO, EVS_ENOSPC,
 ** EVS_ENOMEM, EVS_EREADONLY (read_only with a [store] setting to change). */
-int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
+EVS_API int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
 
 /* Zero o's [store] fields: an open with o then uses the settings the store
 ** recorded and changes none of them. */
-void evs_options_use_stored(evs_options *o);
+EVS_API void evs_options_use_stored(evs_options *o);
 
 /* The options `s` runs with: its [store] settings as recorded, the rest
 ** as this open resolved them. Errors: EVS_EINVAL. */
-int evs_store_options(evs_store *s, evs_options *out);
+EVS_API int evs_store_options(evs_store *s, evs_options *out);
 
 /* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
 ** back and its handle freed. Pages and events obtained from the store
 ** must be freed first, and no other thread may be using the store.
 ** The handle is freed even when an error is returned. */
-int evs_store_close(evs_store *s);
+EVS_API int evs_store_close(evs_store *s);
 
 /* Close the store and delete it: the files it consists of (evstore.meta,
 ** the manifest, every listed segment, settings, checkpoint, dictionary,
@@ -222,15 +232,15 @@ int evs_store_close(evs_store *s);
 ** Errors: EVS_EINVAL (NULL), EVS_EREADONLY (opened read_only: nothing is
 ** deleted), EVS_EIO (a file could not be removed: the others still are;
 ** the message names the first). */
-int evs_store_drop(evs_store *s);
+EVS_API int evs_store_drop(evs_store *s);
 
 /* Make every commit so far durable (fdatasync), whatever the sync mode. */
-int evs_store_sync(evs_store *s);
+EVS_API int evs_store_sync(evs_store *s);
 
 /* The calling thread's last error message for `s` (or, with s NULL, for
 ** its last failed call on any store, including evs_store_open). Valid
 ** until the thread's next evs_ call. Never NULL. */
-const char *evs_errmsg(const evs_store *s);
+EVS_API const char *evs_errmsg(const evs_store *s);
 
 /* ---- Events ------------------------------------------------------------ */
 #define EVS_PRIORITY_DEFAULT 0 /* = NORMAL */
@@ -303,7 +313,7 @@ typedef struct evs_event {
 ** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
 ** see evs_clock_fn), EVS_EJSON, EVS_ETOOBIG, EVS_EIO, EVS_ENOSPC,
 ** EVS_EREADONLY, EVS_EDEADLK, EVS_ENOMEM. */
-int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+EVS_API int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
                evs_append_result *out);
 
 /* Append n events in one transaction; results[i] says what happened to
@@ -312,29 +322,29 @@ int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
 ** items were committed (check each rc), or a negative code when nothing
 ** was stored. A key repeated inside the batch is a duplicate of its first
 ** occurrence. */
-int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+EVS_API int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
                      size_t n, evs_append_result *results);
 
 /* Read an event by id. *out is allocated by the library: free it with
 ** evs_event_free(). Errors: EVS_ENOTFOUND (never existed, deleted or
 ** expired), EVS_ECORRUPT, EVS_ENOMEM. */
-int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out);
-void evs_event_free(evs_event *ev);
+EVS_API int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out);
+EVS_API void evs_event_free(evs_event *ev);
 
 /* Acknowledge a pending event. acked_us (may be NULL) receives the time.
 ** Errors: EVS_ENOTFOUND, EVS_ECONFLICT (already acknowledged; the message
 ** says when), EVS_EIO, EVS_EREADONLY. */
-int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us);
+EVS_API int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us);
 
 /* Acknowledge n ids in one transaction; rcs[i] is 0, EVS_ENOTFOUND or
 ** EVS_ECONFLICT for ids[i]. Returns 0 when the valid acks were committed. */
-int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
+EVS_API int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
                   int *rcs);
 
 /* Delete an event for good (pending or acknowledged). Deleting an id that
 ** does not exist succeeds; *existed (may be NULL) says whether it did.
 ** The event's idempotency key is forgotten with it. */
-int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
+EVS_API int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 
 /* ---- Inbox ------------------------------------------------------------- */
 #define EVS_PAGE_DEFAULT 50
@@ -378,35 +388,35 @@ typedef struct evs_query {
 ** Events and strings stay valid until the page is reused or freed.
 ** Errors: EVS_EINVAL (bad limit or filter, e.g. an empty source),
 ** EVS_EMISUSE (txn), EVS_ECURSOR, EVS_ECORRUPT, EVS_ENOMEM. */
-int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q, evs_page **page);
-size_t evs_page_count(const evs_page *p);
-const evs_event *evs_page_event(const evs_page *p, size_t i);
+EVS_API int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q, evs_page **page);
+EVS_API size_t evs_page_count(const evs_page *p);
+EVS_API const evs_event *evs_page_event(const evs_page *p, size_t i);
 /* The cursor that resumes after this page (also after an empty page): an
 ** opaque base64url string, valid until the page is reused or freed. */
-const char *evs_page_cursor(const evs_page *p);
+EVS_API const char *evs_page_cursor(const evs_page *p);
 /* The cursor resuming q strictly after event `id` (what evs_page_cursor
 ** gives when id is a page's last event). out needs EVS_CURSOR_SIZE. */
 #define EVS_CURSOR_SIZE 64
-int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id, char *out);
+EVS_API int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id, char *out);
 /* Check `cursor` against q (store, filter) and return the id it resumes
 ** after. Errors: EVS_ECURSOR. */
-int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
+EVS_API int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
                      uint64_t *id);
 /* 1 if more matching events existed when the page was read. */
-int evs_page_more(const evs_page *p);
-void evs_page_free(evs_page *p);
+EVS_API int evs_page_more(const evs_page *p);
+EVS_API void evs_page_free(evs_page *p);
 
 /* ---- Transactions ------------------------------------------------------ */
 /* Begin the store's write transaction; waits while another thread holds
 ** it. Readers are never blocked, and see the writes only after commit.
 ** Errors: EVS_EDEADLK (this thread already holds it), EVS_EREADONLY. */
-int evs_txn_begin(evs_store *s, evs_txn **out);
+EVS_API int evs_txn_begin(evs_store *s, evs_txn **out);
 /* evs_txn_begin, but give up with EVS_EBUSY after timeout_ms (0: try
 ** once) while another thread holds the transaction. For callers that must
 ** not block indefinitely while holding locks of their own (the SQL module
 ** uses it under SQLite's connection mutex). Errors: as evs_txn_begin,
 ** and EVS_EBUSY. */
-int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
+EVS_API int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 /* Commit: all writes become visible at once and durable per the sync mode.
 ** The handle is freed whatever is returned (as LMDB's mdb_txn_commit
 ** does): it must not be used again, not even to roll back after a failed
@@ -418,12 +428,12 @@ int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 ** EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM.
 ** A handle already committed or rolled back is freed memory: passing it
 ** again is undefined behaviour that the library cannot always detect. */
-int evs_txn_commit(evs_txn *txn);
+EVS_API int evs_txn_commit(evs_txn *txn);
 /* Discard every write of the transaction. The handle is freed whatever
 ** is returned and must not be used again. Errors: EVS_EMISUSE (as for
 ** commit), EVS_EIO (undoing written bytes failed: the store turns
 ** read-only). */
-int evs_txn_rollback(evs_txn *txn);
+EVS_API int evs_txn_rollback(evs_txn *txn);
 
 /* Nested savepoints, numbered from 0 like SQLite's (xSavepoint). Opening
 ** savepoint n discards any numbered >= n and marks the present state;
@@ -435,9 +445,9 @@ int evs_txn_rollback(evs_txn *txn);
 ** and above. Levels are 0..1000000. Errors: EVS_EMISUSE (txn NULL or
 ** not open, a level out of range; nothing is done), EVS_ENOMEM, EVS_EIO
 ** (undoing written bytes failed). */
-int evs_txn_savepoint(evs_txn *txn, int n);
-int evs_txn_rollback_to(evs_txn *txn, int n);
-int evs_txn_release(evs_txn *txn, int n);
+EVS_API int evs_txn_savepoint(evs_txn *txn, int n);
+EVS_API int evs_txn_rollback_to(evs_txn *txn, int n);
+EVS_API int evs_txn_release(evs_txn *txn, int n);
 
 /* ---- Stats ------------------------------------------------------------- */
 typedef struct evs_stats {
@@ -488,7 +498,7 @@ typedef struct evs_stats {
 #define EVS_CHECKPOINT_CORRUPT 3 /* failed its checksum or checks: ignored */
 #define EVS_CHECKPOINT_OFF 4     /* checkpoint_bytes = -1, or in memory    */
 
-int evs_stats_get(evs_store *s, evs_stats *out);
+EVS_API int evs_stats_get(evs_store *s, evs_stats *out);
 
 /* ---- Checkpoints ------------------------------------------------------- */
 /* Write the in-memory index to evstore.checkpoint now (the log up to it is
@@ -500,7 +510,7 @@ int evs_stats_get(evs_store *s, evs_stats *out);
 ** checkpoint_bytes = -1. Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
 ** EVS_EREADONLY, EVS_EDEADLK (the calling thread holds the write
 ** transaction). */
-int evs_checkpoint(evs_store *s);
+EVS_API int evs_checkpoint(evs_store *s);
 
 /* ---- Compaction -------------------------------------------------------- */
 typedef struct evs_compact_report {
@@ -525,7 +535,7 @@ typedef struct evs_compact_report {
 ** call waits for the one running). report may be NULL.
 ** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EDEADLK (the
 ** calling thread holds the write transaction). */
-int evs_compact(evs_store *s, evs_compact_report *report);
+EVS_API int evs_compact(evs_store *s, evs_compact_report *report);
 
 /* ---- Verification ------------------------------------------------------ */
 typedef struct evs_verify_report {
@@ -544,7 +554,7 @@ typedef struct evs_verify_report {
 ** Returns 0, or EVS_ECORRUPT with the first problem in evs_errmsg
 ** (EVS_ENOMEM if the replay cannot be built; EVS_EDEADLK if this thread
 ** holds the write transaction). */
-int evs_verify(evs_store *s, evs_verify_report *report);
+EVS_API int evs_verify(evs_store *s, evs_verify_report *report);
 
 /* ---- Repair ------------------------------------------------------------ */
 typedef struct evs_repair_report {
@@ -581,15 +591,7 @@ typedef struct evs_repair_report {
 ** EVS_ECORRUPT (cannot be repaired: a damaged meta file, manifest or
 ** segment header, a missing last segment; the message says which; nothing
 ** was changed), EVS_EIO, EVS_ENOSPC, EVS_ENOMEM. */
-int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *report);
-
-/* ---- SQLite ------------------------------------------------------------ */
-/* Register the "evstore" virtual-table module and evstore_stats() on a
-** connection of a program that links libevstore (the loadable extension
-** evstore.so does the same through sqlite3_evstore_init). Returns an
-** SQLite result code. Needs SQLite >= 3.38; link with -lsqlite3. */
-struct sqlite3;
-int evs_sqlite_register(struct sqlite3 *db);
+EVS_API int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *report);
 
 #ifdef __cplusplus
 }

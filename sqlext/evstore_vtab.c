@@ -2,7 +2,7 @@
 ** evstore_vtab.c: the evstore SQLite virtual table ("USING evstore").
 **
 ** Built twice: as the loadable extension evstore.so (entry point
-** sqlite3_evstore_init) and, with -DSQLITE_CORE, into libevstore for
+** sqlite3_evstore_init) and, with -DSQLITE_CORE, into libevstore_sqlite for
 ** programs that register the module themselves (evs_sqlite_register).
 **
 ** A table is one store. Plans are served by evs_inbox (the index), so a
@@ -34,6 +34,7 @@ SQLITE_EXTENSION_INIT1
 #endif
 
 #include "evstore.h"
+#include "evstore_sqlite.h"
 #include "util.h"
 
 /* ---- Shared stores ----------------------------------------------------- */
@@ -1705,6 +1706,7 @@ static int register_all(sqlite3 *db) {
 #ifdef SQLITE_CORE
 int evs_sqlite_register(struct sqlite3 *db) { return register_all(db); }
 #else
+int sqlite3_evstore_init(sqlite3 *db, char **err, const sqlite3_api_routines *api);
 #ifdef _WIN32
 __declspec(dllexport)
 #endif

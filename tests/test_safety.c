@@ -25,7 +25,7 @@
 
 #include <xxhash.h>
 
-#include "evstore.h"
+#include "evstore_sqlite.h"
 #include "test.h"
 
 #define T0 INT64_C(1700000000000000)

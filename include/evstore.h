@@ -13,6 +13,24 @@
 **    specific message of the calling thread's last failed call.
 **  - Handles are opaque. Structs the caller fills (evs_options, evs_event_in,
 **    evs_query) are zero-initialisable: a zero field means "the default".
+**  - Growable structs: the structs passed by pointer (evs_options,
+**    evs_event_in, evs_append_result, evs_query, evs_stats and the
+**    reports) may gain fields at their end in later versions. Each
+**    function taking one is exported as NAME_sized with the struct's size
+**    after the pointer, and called through NAME, a static inline function
+**    of this header that passes sizeof(type) of the header the program was
+**    compiled with (so NULL still works, and no size field can be
+**    forgotten; an inline function rather than a macro, so that compound
+**    literals and function pointers work as before). The library reads
+**    only that many bytes of an input struct (a missing tail means "the
+**    default") and writes only that many of an output struct (zeroing the
+**    tail of one longer than its own). A struct longer than the library
+**    knows is accepted if the unknown bytes are zero, else EVS_EINVAL
+**    ("evs_options has fields this library (version x) does not know");
+**    a size below the struct's first layout is EVS_EINVAL too. Arrays
+**    (evs_append_batch) are walked with the program's element size. An
+**    evs_event is allocated by the library and only ever grows at its
+**    end.
 **  - Times are microseconds since the Unix epoch, UTC (int64_t).
 **  - Strings handed out by the library are NUL-terminated and also carry an
 **    explicit length.
@@ -186,7 +204,11 @@ typedef struct evs_options {
 ** recorded settings replace the zero [store] fields; see
 ** evs_store_options). in may be NULL. EVS_EINVAL for a bad option, with a
 ** message. */
-EVS_API int evs_options_resolve(const evs_options *in, evs_options *out);
+EVS_API int evs_options_resolve_sized(const evs_options *in, size_t in_size, evs_options *out,
+                                      size_t out_size);
+static inline int evs_options_resolve(const evs_options *in, evs_options *out) {
+  return evs_options_resolve_sized(in, sizeof(evs_options), out, sizeof(evs_options));
+}
 
 /* Open (creating if needed) the store in directory `dir`, a name of at
 ** most 4032 bytes. dir NULL or ":memory:" gives an in-memory store with no
@@ -204,15 +226,25 @@ EVS_API int evs_options_resolve(const evs_options *in, evs_options *out);
 ** evs_repair() is the explicit way out.
 ** Errors: EVS_EINVAL, EVS_ELOCKED, EVS_ECORRUPT, EVS_EIO, EVS_ENOSPC,
 ** EVS_ENOMEM, EVS_EREADONLY (read_only with a [store] setting to change). */
-EVS_API int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
+EVS_API int evs_store_open_sized(const char *dir, const evs_options *opts, size_t opts_size,
+                                 evs_store **out);
+static inline int evs_store_open(const char *dir, const evs_options *opts, evs_store **out) {
+  return evs_store_open_sized(dir, opts, sizeof(evs_options), out);
+}
 
 /* Zero o's [store] fields: an open with o then uses the settings the store
 ** recorded and changes none of them. */
-EVS_API void evs_options_use_stored(evs_options *o);
+EVS_API void evs_options_use_stored_sized(evs_options *o, size_t o_size);
+static inline void evs_options_use_stored(evs_options *o) {
+  evs_options_use_stored_sized(o, sizeof(evs_options));
+}
 
 /* The options `s` runs with: its [store] settings as recorded, the rest
 ** as this open resolved them. Errors: EVS_EINVAL. */
-EVS_API int evs_store_options(evs_store *s, evs_options *out);
+EVS_API int evs_store_options_sized(evs_store *s, evs_options *out, size_t out_size);
+static inline int evs_store_options(evs_store *s, evs_options *out) {
+  return evs_store_options_sized(s, out, sizeof(evs_options));
+}
 
 /* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
 ** back and its handle freed. Pages and events obtained from the store
@@ -313,8 +345,12 @@ typedef struct evs_event {
 ** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
 ** see evs_clock_fn), EVS_EJSON, EVS_ETOOBIG, EVS_EIO, EVS_ENOSPC,
 ** EVS_EREADONLY, EVS_EDEADLK, EVS_ENOMEM. */
-EVS_API int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
-               evs_append_result *out);
+EVS_API int evs_append_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev, size_t ev_size,
+                             evs_append_result *out, size_t out_size);
+static inline int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                             evs_append_result *out) {
+  return evs_append_sized(s, txn, ev, sizeof(evs_event_in), out, sizeof(evs_append_result));
+}
 
 /* Append n events in one transaction; results[i] says what happened to
 ** ev[i]. Items that fail validation are skipped (their results[i].rc says
@@ -322,8 +358,14 @@ EVS_API int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
 ** items were committed (check each rc), or a negative code when nothing
 ** was stored. A key repeated inside the batch is a duplicate of its first
 ** occurrence. */
-EVS_API int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
-                     size_t n, evs_append_result *results);
+EVS_API int evs_append_batch_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                                   size_t ev_size, size_t n, evs_append_result *results,
+                                   size_t result_size);
+static inline int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                                   size_t n, evs_append_result *results) {
+  return evs_append_batch_sized(s, txn, ev, sizeof(evs_event_in), n, results,
+                                sizeof(evs_append_result));
+}
 
 /* Read an event by id. *out is allocated by the library: free it with
 ** evs_event_free(). Errors: EVS_ENOTFOUND (never existed, deleted or
@@ -388,7 +430,12 @@ typedef struct evs_query {
 ** Events and strings stay valid until the page is reused or freed.
 ** Errors: EVS_EINVAL (bad limit or filter, e.g. an empty source),
 ** EVS_EMISUSE (txn), EVS_ECURSOR, EVS_ECORRUPT, EVS_ENOMEM. */
-EVS_API int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q, evs_page **page);
+EVS_API int evs_inbox_sized(evs_store *s, evs_txn *txn, const evs_query *q, size_t q_size,
+                            evs_page **page);
+static inline int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q,
+                            evs_page **page) {
+  return evs_inbox_sized(s, txn, q, sizeof(evs_query), page);
+}
 EVS_API size_t evs_page_count(const evs_page *p);
 EVS_API const evs_event *evs_page_event(const evs_page *p, size_t i);
 /* The cursor that resumes after this page (also after an empty page): an
@@ -397,11 +444,20 @@ EVS_API const char *evs_page_cursor(const evs_page *p);
 /* The cursor resuming q strictly after event `id` (what evs_page_cursor
 ** gives when id is a page's last event). out needs EVS_CURSOR_SIZE. */
 #define EVS_CURSOR_SIZE 64
-EVS_API int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id, char *out);
+EVS_API int evs_cursor_make_sized(evs_store *s, const evs_query *q, size_t q_size, uint64_t id,
+                                  char *out);
+static inline int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id,
+                                  char *out) {
+  return evs_cursor_make_sized(s, q, sizeof(evs_query), id, out);
+}
 /* Check `cursor` against q (store, filter) and return the id it resumes
 ** after. Errors: EVS_ECURSOR. */
-EVS_API int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
-                     uint64_t *id);
+EVS_API int evs_cursor_parse_sized(evs_store *s, const evs_query *q, size_t q_size,
+                                   const char *cursor, uint64_t *id);
+static inline int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
+                                   uint64_t *id) {
+  return evs_cursor_parse_sized(s, q, sizeof(evs_query), cursor, id);
+}
 /* 1 if more matching events existed when the page was read. */
 EVS_API int evs_page_more(const evs_page *p);
 EVS_API void evs_page_free(evs_page *p);
@@ -498,7 +554,10 @@ typedef struct evs_stats {
 #define EVS_CHECKPOINT_CORRUPT 3 /* failed its checksum or checks: ignored */
 #define EVS_CHECKPOINT_OFF 4     /* checkpoint_bytes = -1, or in memory    */
 
-EVS_API int evs_stats_get(evs_store *s, evs_stats *out);
+EVS_API int evs_stats_get_sized(evs_store *s, evs_stats *out, size_t out_size);
+static inline int evs_stats_get(evs_store *s, evs_stats *out) {
+  return evs_stats_get_sized(s, out, sizeof(evs_stats));
+}
 
 /* ---- Checkpoints ------------------------------------------------------- */
 /* Write the in-memory index to evstore.checkpoint now (the log up to it is
@@ -535,7 +594,10 @@ typedef struct evs_compact_report {
 ** call waits for the one running). report may be NULL.
 ** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EDEADLK (the
 ** calling thread holds the write transaction). */
-EVS_API int evs_compact(evs_store *s, evs_compact_report *report);
+EVS_API int evs_compact_sized(evs_store *s, evs_compact_report *report, size_t report_size);
+static inline int evs_compact(evs_store *s, evs_compact_report *report) {
+  return evs_compact_sized(s, report, sizeof(evs_compact_report));
+}
 
 /* ---- Verification ------------------------------------------------------ */
 typedef struct evs_verify_report {
@@ -554,7 +616,10 @@ typedef struct evs_verify_report {
 ** Returns 0, or EVS_ECORRUPT with the first problem in evs_errmsg
 ** (EVS_ENOMEM if the replay cannot be built; EVS_EDEADLK if this thread
 ** holds the write transaction). */
-EVS_API int evs_verify(evs_store *s, evs_verify_report *report);
+EVS_API int evs_verify_sized(evs_store *s, evs_verify_report *report, size_t report_size);
+static inline int evs_verify(evs_store *s, evs_verify_report *report) {
+  return evs_verify_sized(s, report, sizeof(evs_verify_report));
+}
 
 /* ---- Repair ------------------------------------------------------------ */
 typedef struct evs_repair_report {
@@ -591,7 +656,12 @@ typedef struct evs_repair_report {
 ** EVS_ECORRUPT (cannot be repaired: a damaged meta file, manifest or
 ** segment header, a missing last segment; the message says which; nothing
 ** was changed), EVS_EIO, EVS_ENOSPC, EVS_ENOMEM. */
-EVS_API int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *report);
+EVS_API int evs_repair_sized(const char *dir, const evs_options *opts, size_t opts_size,
+                             evs_repair_report *report, size_t report_size);
+static inline int evs_repair(const char *dir, const evs_options *opts,
+                             evs_repair_report *report) {
+  return evs_repair_sized(dir, opts, sizeof(evs_options), report, sizeof(evs_repair_report));
+}
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,9 @@
 **  - Strings handed out by the library are NUL-terminated and also carry an
 **    explicit length.
 **  - Thread safety: an evs_store may be used from any number of threads at
-**    once. An evs_txn, evs_page or evs_event belongs to one thread at a time.
+**    once. An evs_page or evs_event belongs to one thread at a time. An
+**    evs_txn belongs to the thread that began it, for its whole life (see
+**    Transactions).
 **  - The library never prints and never aborts.
 **  - Threads of its own: a store may start two helper threads, one the first
 **    time a batch append can share its work (compression, validation of
@@ -249,7 +251,13 @@ static inline int evs_store_options(evs_store *s, evs_options *out) {
 /* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
 ** back and its handle freed. Pages and events obtained from the store
 ** must be freed first, and no other thread may be using the store.
-** The handle is freed even when an error is returned. */
+** The handle is freed even when an error is returned; s NULL is a no-op
+** returning 0. An open transaction is rolled back from the calling
+** thread: close from the thread that began it (see Transactions).
+** Errors (the store is closed all the same; what was committed is as
+** durable as the sync mode had made it): EVS_EIO, EVS_ENOSPC, EVS_ENOMEM
+** (the checkpoint written at close, or the final fdatasync, failed; the
+** message is kept for evs_errmsg(NULL)). */
 EVS_API int evs_store_close(evs_store *s);
 
 /* Close the store and delete it: the files it consists of (evstore.meta,
@@ -266,7 +274,10 @@ EVS_API int evs_store_close(evs_store *s);
 ** the message names the first). */
 EVS_API int evs_store_drop(evs_store *s);
 
-/* Make every commit so far durable (fdatasync), whatever the sync mode. */
+/* Make every commit so far durable (fdatasync), whatever the sync mode.
+** A no-op for in-memory and read_only stores. Errors: EVS_EINVAL (s
+** NULL), EVS_EIO, EVS_ENOSPC (the fdatasync failed: the store turns
+** read-only), EVS_EREADONLY (an earlier sync failed). */
 EVS_API int evs_store_sync(evs_store *s);
 
 /* The calling thread's last error message for `s` (or, with s NULL, for
@@ -343,8 +354,10 @@ typedef struct evs_event {
 
 /* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
 ** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
-** see evs_clock_fn), EVS_EJSON, EVS_ETOOBIG, EVS_EIO, EVS_ENOSPC,
-** EVS_EREADONLY, EVS_EDEADLK, EVS_ENOMEM. */
+** see evs_clock_fn, for s or ev NULL and a struct size refused), EVS_EJSON,
+** EVS_ETOOBIG, EVS_EMISUSE (txn), EVS_EIO, EVS_ENOSPC, EVS_EREADONLY,
+** EVS_EDEADLK (txn NULL while this thread holds the write transaction),
+** EVS_ENOMEM. out->rc repeats the code. */
 EVS_API int evs_append_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev, size_t ev_size,
                              evs_append_result *out, size_t out_size);
 static inline int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
@@ -357,7 +370,12 @@ static inline int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
 ** why) and the valid ones are stored together. Returns 0 when the valid
 ** items were committed (check each rc), or a negative code when nothing
 ** was stored. A key repeated inside the batch is a duplicate of its first
-** occurrence. */
+** occurrence. An item's rc: EVS_EINVAL, EVS_EJSON, EVS_ETOOBIG,
+** EVS_ENOMEM. The call's errors, nothing stored: EVS_EINVAL (s NULL; ev or
+** results NULL with n > 0; a struct size refused; the clock out of
+** range), EVS_EMISUSE (txn), EVS_EDEADLK (txn NULL while this thread holds
+** the write transaction), EVS_EREADONLY, EVS_EIO, EVS_ENOSPC, EVS_ETOOBIG
+** (the transaction would pass 4 GiB), EVS_ENOMEM. n = 0 returns 0. */
 EVS_API int evs_append_batch_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev,
                                    size_t ev_size, size_t n, evs_append_result *results,
                                    size_t result_size);
@@ -368,24 +386,36 @@ static inline int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_i
 }
 
 /* Read an event by id. *out is allocated by the library: free it with
-** evs_event_free(). Errors: EVS_ENOTFOUND (never existed, deleted or
-** expired), EVS_ECORRUPT, EVS_ENOMEM. */
+** evs_event_free(). Errors: EVS_EINVAL (s or out NULL), EVS_EMISUSE (txn),
+** EVS_ENOTFOUND (never existed, deleted or expired), EVS_ECORRUPT,
+** EVS_ENOMEM. */
 EVS_API int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out);
 EVS_API void evs_event_free(evs_event *ev);
 
 /* Acknowledge a pending event. acked_us (may be NULL) receives the time.
-** Errors: EVS_ENOTFOUND, EVS_ECONFLICT (already acknowledged; the message
-** says when), EVS_EIO, EVS_EREADONLY. */
+** Errors: EVS_EINVAL (s NULL), EVS_ENOTFOUND, EVS_ECONFLICT (already
+** acknowledged; the message says when), EVS_EMISUSE (txn), EVS_EDEADLK
+** (txn NULL while this thread holds the write transaction), EVS_EIO,
+** EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM. */
 EVS_API int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us);
 
 /* Acknowledge n ids in one transaction; rcs[i] is 0, EVS_ENOTFOUND or
-** EVS_ECONFLICT for ids[i]. Returns 0 when the valid acks were committed. */
+** EVS_ECONFLICT for ids[i] (EVS_ENOMEM stops the batch). Returns 0 when
+** the valid acks were committed (evs_errmsg then tells the first rejected
+** id's reason). The call's errors, nothing stored: EVS_EINVAL (s NULL; ids
+** or rcs NULL with n > 0), EVS_EMISUSE (txn), EVS_EDEADLK (txn NULL while
+** this thread holds the write transaction), EVS_EREADONLY, EVS_EIO,
+** EVS_ENOSPC, EVS_ETOOBIG (more ids than one record holds, about 536
+** million), EVS_ENOMEM. n = 0 returns 0. */
 EVS_API int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
                   int *rcs);
 
 /* Delete an event for good (pending or acknowledged). Deleting an id that
 ** does not exist succeeds; *existed (may be NULL) says whether it did.
-** The event's idempotency key is forgotten with it. */
+** The event's idempotency key is forgotten with it. Errors: EVS_EINVAL (s
+** NULL), EVS_EMISUSE (txn), EVS_EDEADLK (txn NULL while this thread holds
+** the write transaction), EVS_EREADONLY, EVS_EIO, EVS_ENOSPC,
+** EVS_ENOMEM. */
 EVS_API int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 
 /* ---- Inbox ------------------------------------------------------------- */
@@ -428,8 +458,9 @@ typedef struct evs_query {
 ** page from an earlier call (it is reused; its events become invalid;
 ** q->cursor may be that page's own evs_page_cursor()).
 ** Events and strings stay valid until the page is reused or freed.
-** Errors: EVS_EINVAL (bad limit or filter, e.g. an empty source),
-** EVS_EMISUSE (txn), EVS_ECURSOR, EVS_ECORRUPT, EVS_ENOMEM. */
+** Errors: EVS_EINVAL (s or page NULL, bad limit or filter, e.g. an empty
+** source; a struct size refused), EVS_EMISUSE (txn), EVS_ECURSOR,
+** EVS_ECORRUPT, EVS_ENOMEM. */
 EVS_API int evs_inbox_sized(evs_store *s, evs_txn *txn, const evs_query *q, size_t q_size,
                             evs_page **page);
 static inline int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q,
@@ -442,7 +473,8 @@ EVS_API const evs_event *evs_page_event(const evs_page *p, size_t i);
 ** opaque base64url string, valid until the page is reused or freed. */
 EVS_API const char *evs_page_cursor(const evs_page *p);
 /* The cursor resuming q strictly after event `id` (what evs_page_cursor
-** gives when id is a page's last event). out needs EVS_CURSOR_SIZE. */
+** gives when id is a page's last event). out needs EVS_CURSOR_SIZE.
+** Errors: EVS_EINVAL (s, q or out NULL; a struct size refused). */
 #define EVS_CURSOR_SIZE 64
 EVS_API int evs_cursor_make_sized(evs_store *s, const evs_query *q, size_t q_size, uint64_t id,
                                   char *out);
@@ -451,7 +483,8 @@ static inline int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id,
   return evs_cursor_make_sized(s, q, sizeof(evs_query), id, out);
 }
 /* Check `cursor` against q (store, filter) and return the id it resumes
-** after. Errors: EVS_ECURSOR. */
+** after. Errors: EVS_EINVAL (an argument NULL; a struct size refused),
+** EVS_ECURSOR. */
 EVS_API int evs_cursor_parse_sized(evs_store *s, const evs_query *q, size_t q_size,
                                    const char *cursor, uint64_t *id);
 static inline int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
@@ -463,9 +496,25 @@ EVS_API int evs_page_more(const evs_page *p);
 EVS_API void evs_page_free(evs_page *p);
 
 /* ---- Transactions ------------------------------------------------------ */
-/* Begin the store's write transaction; waits while another thread holds
+/* Threads: the write transaction is the store's writer lock, a pthread
+** mutex taken by the thread that calls evs_txn_begin and held until
+** commit or rollback, so an evs_txn is tied to that thread. Use it, commit
+** it and roll it back only from there (and close the store there while
+** one is open). The library does not check the thread: a call from
+** another thread with the handle is not refused (it only checks that the
+** handle is the store's open transaction), so it races with the owner's
+** calls, and a commit or rollback from another thread unlocks a mutex that
+** thread does not hold, which POSIX leaves undefined. While a thread holds
+** the transaction, its own calls on the store with txn NULL, and its
+** evs_txn_begin, evs_checkpoint, evs_compact and evs_verify, fail with
+** EVS_EDEADLK; other threads' writes wait for the commit (or, with
+** evs_txn_begin_timeout, give up with EVS_EBUSY); readers never wait.
+**
+** Begin the store's write transaction; waits while another thread holds
 ** it. Readers are never blocked, and see the writes only after commit.
-** Errors: EVS_EDEADLK (this thread already holds it), EVS_EREADONLY. */
+** Errors: EVS_EINVAL (s or out NULL), EVS_EDEADLK (this thread already
+** holds it), EVS_EREADONLY, EVS_EIO, EVS_ENOSPC (starting the next segment
+** when the current one is full), EVS_ENOMEM. */
 EVS_API int evs_txn_begin(evs_store *s, evs_txn **out);
 /* evs_txn_begin, but give up with EVS_EBUSY after timeout_ms (0: try
 ** once) while another thread holds the transaction. For callers that must
@@ -554,6 +603,9 @@ typedef struct evs_stats {
 #define EVS_CHECKPOINT_CORRUPT 3 /* failed its checksum or checks: ignored */
 #define EVS_CHECKPOINT_OFF 4     /* checkpoint_bytes = -1, or in memory    */
 
+/* Fill *out with the store's counters, read at one moment under the
+** index lock (readers and writers go on). Thread-safe. Errors: EVS_EINVAL
+** (s or out NULL, a struct size refused). */
 EVS_API int evs_stats_get_sized(evs_store *s, evs_stats *out, size_t out_size);
 static inline int evs_stats_get(evs_store *s, evs_stats *out) {
   return evs_stats_get_sized(s, out, sizeof(evs_stats));
@@ -566,7 +618,7 @@ static inline int evs_stats_get(evs_store *s, evs_stats *out) {
 ** checkpoint_bytes of log. Waits for the write transaction; readers go
 ** on. Checkpoints from several threads, from compaction and from the
 ** background thread take turns. A no-op for in-memory stores and with
-** checkpoint_bytes = -1. Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
+** checkpoint_bytes = -1. Errors: EVS_EINVAL (s NULL), EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
 ** EVS_EREADONLY, EVS_EDEADLK (the calling thread holds the write
 ** transaction). */
 EVS_API int evs_checkpoint(evs_store *s);
@@ -592,8 +644,9 @@ typedef struct evs_compact_report {
 ** while the index is repointed (max_pause_us). Runs automatically in
 ** the background past auto_compact_percent; one pass runs at a time (a
 ** call waits for the one running). report may be NULL.
-** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EDEADLK (the
-** calling thread holds the write transaction). */
+** Errors: EVS_EINVAL (s NULL, a struct size refused), EVS_EIO, EVS_ENOSPC,
+** EVS_ENOMEM, EVS_EREADONLY, EVS_EDEADLK (the calling thread holds the
+** write transaction). */
 EVS_API int evs_compact_sized(evs_store *s, evs_compact_report *report, size_t report_size);
 static inline int evs_compact(evs_store *s, evs_compact_report *report) {
   return evs_compact_sized(s, report, sizeof(evs_compact_report));
@@ -615,7 +668,8 @@ typedef struct evs_verify_report {
 ** go on. Writes nothing (also on a read_only handle). report may be NULL.
 ** Returns 0, or EVS_ECORRUPT with the first problem in evs_errmsg
 ** (EVS_ENOMEM if the replay cannot be built; EVS_EDEADLK if this thread
-** holds the write transaction). */
+** holds the write transaction; EVS_EINVAL for s NULL or a struct size
+** refused). */
 EVS_API int evs_verify_sized(evs_store *s, evs_verify_report *report, size_t report_size);
 static inline int evs_verify(evs_store *s, evs_verify_report *report) {
   return evs_verify_sized(s, report, sizeof(evs_verify_report));
@@ -652,7 +706,7 @@ typedef struct evs_repair_report {
 ** A store that needs nothing is left untouched (report->changed = 0).
 ** opts: only the open options (sync, clock...) matter; may be NULL.
 ** report may be NULL.
-** Errors: EVS_EINVAL, EVS_ENOTFOUND (no store in dir), EVS_ELOCKED,
+** Errors: EVS_EINVAL (also a struct size refused), EVS_ENOTFOUND (no store in dir), EVS_ELOCKED,
 ** EVS_ECORRUPT (cannot be repaired: a damaged meta file, manifest or
 ** segment header, a missing last segment; the message says which; nothing
 ** was changed), EVS_EIO, EVS_ENOSPC, EVS_ENOMEM. */

@@ -361,11 +361,11 @@ typedef struct evs_event {
 ** is refused with EVS_EMISUSE. */
 
 /* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
-** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
-** see evs_clock_fn, for s or ev NULL and a struct size refused), EVS_EJSON,
+** out->duplicate = 1. Errors: EVS_EINVAL (a bad field; s or ev NULL; the
+** clock out of range, see evs_clock_fn; a struct size refused), EVS_EJSON,
 ** EVS_ETOOBIG, EVS_EMISUSE (txn), EVS_EIO, EVS_ENOSPC, EVS_EREADONLY,
 ** EVS_EDEADLK (txn NULL while this thread holds the write transaction),
-** EVS_ENOMEM. out->rc repeats the code. */
+** EVS_ENOMEM. */
 EVS_API int evs_append_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev, size_t ev_size,
                              evs_append_result *out, size_t out_size);
 static inline int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
@@ -724,6 +724,11 @@ static inline int evs_repair(const char *dir, const evs_options *opts,
                              evs_repair_report *report) {
   return evs_repair_sized(dir, opts, sizeof(evs_options), report, sizeof(evs_repair_report));
 }
+
+/* ---- SQLite ------------------------------------------------------------ */
+/* The SQL module's registration for programs that link SQLite,
+** evs_sqlite_register, is in evstore_sqlite.h (library libevstore_sqlite),
+** so that this header and libevstore need no SQLite. */
 
 #ifdef __cplusplus
 }

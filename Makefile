@@ -59,10 +59,8 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CLI_OBJ := $(patsubst src/cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
-# The shared libraries built from the library objects export one list of
-# names each (the objects also mark the public API EVS_API).
+# The loadable extension exports its entry point alone.
 EXT_MAP := $(B)/obj/evstore-ext.map
-SQL_MAP := $(B)/obj/evstore-sqlite.map
 
 .PHONY: all deps test test-bins test-plain test-asan clean demo soak install uninstall
 all: $(B)/libevstore.a $(B)/libevstore.so $(B)/libevstore_sqlite.a $(B)/libevstore_sqlite.so \
@@ -101,10 +99,6 @@ $(EXT_MAP):
 	@mkdir -p $(@D)
 	printf '{ global: sqlite3_evstore_init; local: *; };\n' >$@
 
-$(SQL_MAP):
-	@mkdir -p $(@D)
-	printf '{ global: evs_sqlite_register; local: *; };\n' >$@
-
 # The loadable extension: `.load ./build/evstore` in the sqlite3 shell. It
 # carries the library and exports only its entry point.
 $(B)/evstore.so: $(SQL_EXT_OBJ) $(LIB_OBJ) $(EXT_MAP)
@@ -121,18 +115,17 @@ $(B)/libevstore.so: $(LIB_OBJ)
 	ln -sf libevstore.so.$(VERSION) $@
 
 # libevstore_sqlite: evs_sqlite_register (include/evstore_sqlite.h) for
-# programs that link SQLite. The archive holds only the SQL module (link
-# it before libevstore); the shared library, like evstore.so, carries its
-# own copy of the store's code (hidden) and exports evs_sqlite_register
-# alone, because the module still calls two internal helpers
-# (evs_grow, evs_fmt_time) that libevstore.so does not export.
+# programs that link SQLite. The SQL module uses the public API only, so
+# the archive holds just the module (link it before libevstore) and the
+# shared library needs libevstore.so; it exports evs_sqlite_register alone
+# (hidden visibility).
 $(B)/libevstore_sqlite.a: $(SQL_CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libevstore_sqlite.so: $(SQL_CORE_OBJ) $(LIB_OBJ) $(SQL_MAP)
-	$(LINK) -shared -Wl,-soname,libevstore_sqlite.so.$(SONAME_MAJOR) -Wl,--version-script=$(SQL_MAP) \
-	  -o $(B)/libevstore_sqlite.so.$(VERSION) $(SQL_CORE_OBJ) $(LIB_OBJ) -lsqlite3 $(LIBS) $(LDLIBS)
+$(B)/libevstore_sqlite.so: $(SQL_CORE_OBJ) $(B)/libevstore.so
+	$(LINK) -shared -Wl,-soname,libevstore_sqlite.so.$(SONAME_MAJOR) \
+	  -o $(B)/libevstore_sqlite.so.$(VERSION) $(SQL_CORE_OBJ) -L$(B) -levstore -lsqlite3 $(LDLIBS)
 	ln -sf libevstore_sqlite.so.$(VERSION) $(B)/libevstore_sqlite.so.$(SONAME_MAJOR)
 	ln -sf libevstore_sqlite.so.$(VERSION) $@
 

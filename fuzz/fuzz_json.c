@@ -30,10 +30,24 @@
 ** not) for memory safety, with fixed keys and with the first string of the
 ** input as key; on valid input a found value must lie inside the text and
 ** a scalar must equal its own text.
+**
+** The rest of the library's text grammar (evstore.h, "Text") runs on the
+** same input, so one target fuzzes every parser the CLI and SQL use:
+**  - evs_json_check (the CLI's import lines) must agree with the payload
+**    check but for depth; a verdict that is not "incomplete" must stand
+**    whatever follows; evs_json_member_next steps through every member of
+**    a valid object, each name unescaping (evs_json_string_decode) to a
+**    key evs_json_member finds at or after that member;
+**  - evs_utf8_next over the input must agree with the classifier below;
+**  - evs_time_parse of the input (and of its first string): a time that
+**    formats must parse back to itself, and 8 input bytes as µs must
+**    round-trip format -> parse;
+**  - evs_duration_parse: -1 or >= 1, and N "us" parses back to N.
 */
 #include <sqlite3.h>
 
 #include "fuzz_common.h"
+#include "evstore.h"
 #include "json.h"
 
 static sqlite3 *db;
@@ -204,6 +218,126 @@ static void lookups(const char *x, size_t n, int valid) {
   evs_json_member(x, n, NULL, 0, NULL, NULL);
 }
 
+
+/* ---- the rest of the text grammar ------------------------------------- */
+
+static void line_check(const char *x, size_t n, int payload_ok) {
+  size_t off = 0;
+  const char *why = NULL;
+  int inc = -1;
+  int rc = evs_json_check(x, n, &off, &why, &inc);
+  FZ_CHECK(rc == 0 || rc == EVS_EJSON, "evs_json_check returned %d", rc);
+  int deep = max_depth((const uint8_t *)x, n) > EVS_JSON_MAX_DEPTH;
+  if (payload_ok) FZ_CHECK(rc == 0, "a valid payload is not a valid line");
+  if (!deep) FZ_CHECK((rc == 0) == payload_ok, "line and payload verdicts differ");
+  if (rc) {
+    FZ_CHECK(off <= n && why && (inc == 0 || inc == 1), "bad error report");
+    if (!inc) {
+      /* Wrong whatever follows: the same answer with more text after. */
+      static const char tail[] = "\"}]}";
+      char *y = malloc(n + sizeof tail);
+      if (n) memcpy(y, x, n);
+      memcpy(y + n, tail, sizeof tail - 1);
+      size_t off2 = 0;
+      const char *why2 = NULL;
+      int inc2 = -1;
+      int rc2 = evs_json_check(y, n + sizeof tail - 1, &off2, &why2, &inc2);
+      FZ_CHECK(rc2 == EVS_EJSON && (off2 == off || off == n),
+               "not incomplete, yet \"%s\" at %zu became %d (%s at %zu)", why, off, rc2,
+               why2 ? why2 : "", off2);
+      free(y);
+    }
+    return;
+  }
+  size_t pos = 0, prev = 0, k = 0;
+  evs_json_span nm, v;
+  int r;
+  while ((r = evs_json_member_next(x, n, &pos, &nm, &v)) == 0) {
+    FZ_CHECK(pos > prev && pos <= n, "member_next did not advance");
+    FZ_CHECK(nm.off + nm.len <= n && v.off + v.len <= n && v.len > 0 && v.off > nm.off,
+             "member spans outside the text");
+    prev = pos;
+    /* Each lookup reads the whole object: the first few members only, or
+    ** an object of many members would take quadratic time. */
+    if (++k > 8) continue;
+    char *name = malloc(nm.len + 1);
+    size_t dl = 0;
+    FZ_CHECK(evs_json_string_decode(x + nm.off, nm.len, name, &dl) == 0 && dl <= nm.len,
+             "a checked name does not decode");
+    const char *fv = NULL;
+    size_t fl = 0;
+    FZ_CHECK(evs_json_member(x, n, name, dl, &fv, &fl) == 1 && fv >= x + v.off,
+             "member %.*s not found by name", (int)nm.len, x + nm.off);
+    free(name);
+  }
+  FZ_CHECK(r == EVS_ENOTFOUND, "member_next ended with %d", r);
+}
+
+static void utf8_walk(const char *x, size_t n) {
+  int ok = 1;
+  for (size_t i = 0; i < n;) {
+    size_t l = 0;
+    uint32_t cp = 0;
+    if (evs_utf8_next(x + i, n - i, &l, &cp)) {
+      ok = 0;
+      break;
+    }
+    FZ_CHECK(l >= 1 && l <= 4 && i + l <= n && cp <= 0x10ffff, "bad sequence length");
+    i += l;
+  }
+  FZ_CHECK(ok == utf8_ok((const uint8_t *)x, n), "evs_utf8_next and the classifier differ");
+}
+
+static void time_round_trip(const char *x, size_t n) {
+  int64_t us;
+  char out[EVS_TIME_BUF];
+  if (!evs_time_parse(x, n, &us) && !evs_time_format(us, out)) {
+    int64_t back;
+    FZ_CHECK(strlen(out) == EVS_TIME_BUF - 1 && !evs_time_parse(out, strlen(out), &back) &&
+                 back == us,
+             "time %.*s -> %s does not parse back", (int)n, x, out);
+  }
+  if (n >= 8) {
+    memcpy(&us, x, 8);
+    int rc = evs_time_format(us, out);
+    if (!rc) {
+      int64_t back;
+      FZ_CHECK(!evs_time_parse(out, strlen(out), &back) && back == us,
+               "%lld -> %s does not parse back", (long long)us, out);
+    } else {
+      FZ_CHECK(rc == EVS_EINVAL && !out[0], "format failed with %d", rc);
+    }
+  }
+}
+
+static void duration(const char *x, size_t n) {
+  int64_t d;
+  if (evs_duration_parse(x, n, &d)) return;
+  FZ_CHECK(d == -1 || d >= 1, "duration %lld", (long long)d);
+  if (d > 0) {
+    char b[32];
+    int l = snprintf(b, sizeof b, "%lldus", (long long)d);
+    int64_t back;
+    FZ_CHECK(!evs_duration_parse(b, (size_t)l, &back) && back == d, "%s", b);
+  }
+}
+
+static void text_grammar(const char *x, size_t n, int payload_ok) {
+  line_check(x, n, payload_ok);
+  utf8_walk(x, n);
+  time_round_trip(x, n);
+  duration(x, n);
+  char k0[64];
+  size_t k0n = first_string((const uint8_t *)x, n, k0, sizeof k0);
+  if (k0n) {
+    char *c = malloc(k0n);
+    memcpy(c, k0, k0n);
+    time_round_trip(c, k0n);
+    duration(c, k0n);
+    free(c);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 1 << 16) return 0;
   char *x = malloc(size ? size : 1);
@@ -241,6 +375,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              ours ? "valid" : err);
 
   lookups(x, size, ours);
+  text_grammar(x, size, ours);
   free(x);
   return 0;
 }

@@ -717,6 +717,114 @@ static inline int evs_repair(const char *dir, const evs_options *opts,
   return evs_repair_sized(dir, opts, sizeof(evs_options), report, sizeof(evs_repair_report));
 }
 
+/* ---- Text: times, durations, JSON ------------------------------------ */
+/* The library's own text forms, for programs that show or read them the
+** way the CLI and the SQL module do (both use these and nothing else).
+** All but evs_stats_json and evs_settings_json are pure functions of
+** their arguments: thread-safe, no allocation, no evs_errmsg message. */
+
+/* Room for a time as evs_time_format writes it, NUL included. */
+#define EVS_TIME_BUF 28
+
+/* Format us (µs since the epoch) as ISO-8601 UTC with microseconds,
+** "2026-11-23T13:44:08.123456Z": always 27 characters, so times sort as
+** text. out (EVS_TIME_BUF bytes) belongs to the caller. Errors:
+** EVS_EINVAL (out NULL, or a time outside years 0000..9999: out gets ""). */
+EVS_API int evs_time_format(int64_t us, char out[EVS_TIME_BUF]);
+
+/* Parse the time s[0..len) (not NUL-terminated; no white space) into *us:
+**  - decimal digits only: microseconds since the epoch (at most INT64_MAX);
+**  - YYYY-MM-DD: that day's first microsecond, UTC;
+**  - YYYY-MM-DD{T|t|space}HH:MM:SS[.f]{Z|z|+HH:MM|-HH:MM|+HHMM|-HHMM}: a
+**    fraction of 1 to 9 digits (cut to microseconds); a zone is required,
+**    so the answer never depends on where the program runs.
+** Every evs_time_format result parses back to the same time. Dates are
+** checked (no 02-30, 02-29 only in leap years). Years 0000..9999; times
+** before 1970 give negative values. Errors: EVS_EINVAL (anything else,
+** NULL arguments; *us unchanged). */
+EVS_API int evs_time_parse(const char *s, size_t len, int64_t *us);
+
+/* Parse the duration s[0..len) into *us: N followed by one unit, us, ms,
+** s, m, h or d, or none (microseconds), N decimal digits, at least 1,
+** the product at most INT64_MAX; or "forever" or "0", which both give -1
+** (as the options' "forever"). No sign, no white space, no fractions.
+** Errors: EVS_EINVAL (anything else, NULL arguments; *us unchanged). */
+EVS_API int evs_duration_parse(const char *s, size_t len, int64_t *us);
+
+/* Decode the UTF-8 sequence at p (n bytes left): 0 with its length (1..4)
+** in *len and its code point in *cp (either may be NULL). The one decoder
+** the library validates names, keys and JSON with: no overlongs, no
+** surrogates, nothing above U+10FFFF. Errors: EVS_EINVAL (not a
+** well-formed sequence, cut short by n, p NULL or n 0). */
+EVS_API int evs_utf8_next(const char *p, size_t n, size_t *len, uint32_t *cp);
+
+/* Check that text[0..len) is one JSON object (RFC 8259, strictly: as
+** payloads are checked, see README "Event rules"), white space around it
+** allowed. Each member's value may nest as deep as a payload may (1000
+** levels), so an object holding a payload can be checked whole (the CLI
+** checks each import line so). Returns 0 if valid. Errors: EVS_EJSON, with
+** *offset the byte where the problem is, *why a static English text (as in
+** payload errors) and *incomplete 1 when the text only ends too early
+** (every byte so far can begin a valid object: more input may complete
+** it), else 0; any of the three may be NULL. EVS_EINVAL (text NULL, len
+** not 0). */
+EVS_API int evs_json_check(const char *text, size_t len, size_t *offset, const char **why,
+                   int *incomplete);
+
+/* A byte range of a text: text + off, len bytes. Fixed for good (unlike
+** the growable structs, it is never extended). */
+typedef struct evs_json_span {
+  size_t off, len;
+} evs_json_span;
+
+/* Step through the top-level members of an object that evs_json_check
+** accepted, in order. *pos is 0 at the start and is advanced past each
+** member. Returns 0 with the member's name (the bytes between its quotes,
+** escapes as written: see evs_json_string_decode) and value (its text,
+** exactly as written) as ranges of obj; either may be NULL. Errors:
+** EVS_ENOTFOUND (no more members), EVS_EJSON (obj is not a checked
+** object), EVS_EINVAL (NULL obj or pos, *pos past len). */
+EVS_API int evs_json_member_next(const char *obj, size_t len, size_t *pos, evs_json_span *name,
+                         evs_json_span *value);
+
+/* Unescape the body of a JSON string (the bytes between its quotes, as
+** evs_json_check accepted them) into out, which must have room for len + 1
+** bytes and may be str itself (the text never grows). A NUL is appended;
+** *outlen (may be NULL) gets the length without it. A \u0000 escape
+** decodes to a NUL byte inside the text: compare *outlen with strlen
+** when that matters. Errors: EVS_EJSON (a bad escape or unpaired
+** surrogate; out is then undefined), EVS_EINVAL (NULL arguments). */
+EVS_API int evs_json_string_decode(const char *str, size_t len, char *out, size_t *outlen);
+
+/* The store's statistics and settings as one JSON object, the text the
+** CLI's `stats` and SQL's evstore_stats() print: every evs_stats field
+** ("oldest_pending_at" is oldest_pending_us as evs_time_format writes it,
+** or null) and the settings as "settings":{...} (evs_store_options). out
+** (size bytes, EVS_STATS_JSON_SIZE is always enough) belongs to the
+** caller; no line break. Thread-safe as evs_stats_get is. Errors: those
+** of evs_stats_get and evs_store_options, EVS_ETOOBIG
+** (size too small: out holds as much as fits, NUL-terminated), EVS_EINVAL
+** (s or out NULL). */
+#define EVS_STATS_JSON_SIZE 2048
+EVS_API int evs_stats_json(evs_store *s, char *out, size_t size);
+
+/* The store's settings (evs_store_options: retention_us,
+** idempotency_window_us, max_payload, max_metadata, compress_threshold,
+** compress_level, dict_compress, segment_size) as one JSON object, the
+** "settings" of evs_stats_json and what the CLI's `config` prints. out as
+** for evs_stats_json. Errors: those of evs_store_options, EVS_ETOOBIG,
+** EVS_EINVAL (s or out NULL). */
+EVS_API int evs_settings_json(evs_store *s, char *out, size_t size);
+
+/* A compaction report as one JSON object, what the CLI's `compact` and
+** SQL's evstore_compact() print. out as for evs_stats_json (no store: no
+** evs_errmsg message). Errors: EVS_ETOOBIG, EVS_EINVAL (r or out NULL). */
+EVS_API int evs_compact_report_json_sized(const evs_compact_report *r, size_t r_size, char *out,
+                                          size_t size);
+static inline int evs_compact_report_json(const evs_compact_report *r, char *out, size_t size) {
+  return evs_compact_report_json_sized(r, sizeof(evs_compact_report), out, size);
+}
+
 /* ---- SQLite ------------------------------------------------------------ */
 /* The SQL module's registration for programs that link SQLite,
 ** evs_sqlite_register, is in evstore_sqlite.h (library libevstore_sqlite),

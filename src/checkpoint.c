@@ -13,7 +13,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checkpoint.h"
 #include "error.h"
+#include "log.h"
 #include "store.h"
 #include "util.h"
 
@@ -72,7 +74,7 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
 
 /* Serialise the committed index. Caller holds the writer and ilock (read). */
 static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
-  const evs_index *x = &s->idx;
+  const evs_index *x = &s->state.idx;
   const evs_seg *g = s->cur;
   uint8_t *h = wb_take(w, EVS_CK_HDR);
   if (!h) return EVS_ENOMEM;
@@ -117,11 +119,11 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
   put_u64(h + EVS_CKH_MARK, evs_seg_mark(g, g->size));
   put_u64(h + EVS_CKH_BASE, x->base);
   put_u64(h + EVS_CKH_N, n);
-  put_u64(h + EVS_CKH_PENDING, s->npending);
-  put_u64(h + EVS_CKH_ACKED, s->nacked);
-  put_u64(h + EVS_CKH_PBYTES, s->payload_bytes);
-  put_u64(h + EVS_CKH_PSTORED, s->payload_stored);
-  put_u64(h + EVS_CKH_LASTCR, (uint64_t)s->last_created);
+  put_u64(h + EVS_CKH_PENDING, s->state.npending);
+  put_u64(h + EVS_CKH_ACKED, s->state.nacked);
+  put_u64(h + EVS_CKH_PBYTES, s->state.payload_bytes);
+  put_u64(h + EVS_CKH_PSTORED, s->state.payload_stored);
+  put_u64(h + EVS_CKH_LASTCR, (uint64_t)s->state.last_created);
   put_u64(h + EVS_CKH_IDEMSZ, x->idem_size);
   put_u64(h + EVS_CKH_IDEMUSED, x->idem_used);
   put_u32(h + EVS_CKH_NSRC, nsrc);

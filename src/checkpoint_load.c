@@ -13,6 +13,8 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "log.h"
+#include "recover.h"
 #include "store.h"
 #include "util.h"
 
@@ -20,17 +22,17 @@
 static int walk_names(const uint8_t *p, size_t n, size_t at, uint32_t count,
                       uint64_t nent, size_t *end) {
   for (uint32_t i = 0; i < count; i++) {
-    if (n - at < 4) return -1;
+    if (n - at < 4) return EVS_ECORRUPT;
     uint32_t len = get_u32(p + at);
     at += 4;
-    if (!len || len > EVS_MAX_NAME || n - at < (size_t)len + 4) return -1;
+    if (!len || len > EVS_MAX_NAME || n - at < (size_t)len + 4) return EVS_ECORRUPT;
     at += len;
     uint32_t cnt = get_u32(p + at);
     at += 4;
-    if (n - at < (size_t)cnt * 4) return -1;
+    if (n - at < (size_t)cnt * 4) return EVS_ECORRUPT;
     for (uint32_t k = 0; k < cnt; k++) {
       uint32_t rel = get_u32(p + at + 4 * (size_t)k);
-      if (rel >= nent || (k && rel <= get_u32(p + at + 4 * (size_t)(k - 1)))) return -1;
+      if (rel >= nent || (k && rel <= get_u32(p + at + 4 * (size_t)(k - 1)))) return EVS_ECORRUPT;
     }
     at += (size_t)cnt * 4;
   }
@@ -38,7 +40,8 @@ static int walk_names(const uint8_t *p, size_t n, size_t at, uint32_t count,
   return 0;
 }
 
-int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
+int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file) {
+  *file = NULL;
   s->ckpt_state = EVS_CHECKPOINT_OFF;
   if (s->opt.checkpoint_bytes < 0) return 0;
   uint8_t *p;
@@ -106,15 +109,14 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off) {
     }
   }
   s->ckpt_state = EVS_CHECKPOINT_LOADED;
-  s->ckpt_buf = p;
+  *file = p;
   *seg = i;
   *off = pos;
   return 0;
 }
 
-int evs_checkpoint_load(evs_store *s) {
-  const uint8_t *p = s->ckpt_buf;
-  evs_index *x = &s->idx;
+int evs_checkpoint_load(evs_store *s, const uint8_t *p) {
+  evs_index *x = &s->state.idx;
   uint64_t nent = get_u64(p + EVS_CKH_N);
   int rc = 0;
   x->base = get_u64(p + EVS_CKH_BASE);
@@ -182,13 +184,11 @@ int evs_checkpoint_load(evs_store *s) {
     }
   }
   if (!rc) {
-    s->npending = get_u64(p + EVS_CKH_PENDING);
-    s->nacked = get_u64(p + EVS_CKH_ACKED);
-    s->payload_bytes = get_u64(p + EVS_CKH_PBYTES);
-    s->payload_stored = get_u64(p + EVS_CKH_PSTORED);
-    s->last_created = (int64_t)get_u64(p + EVS_CKH_LASTCR);
+    s->state.npending = get_u64(p + EVS_CKH_PENDING);
+    s->state.nacked = get_u64(p + EVS_CKH_ACKED);
+    s->state.payload_bytes = get_u64(p + EVS_CKH_PBYTES);
+    s->state.payload_stored = get_u64(p + EVS_CKH_PSTORED);
+    s->state.last_created = (int64_t)get_u64(p + EVS_CKH_LASTCR);
   }
-  free(s->ckpt_buf);
-  s->ckpt_buf = NULL;
   return rc ? evs_err(s, rc, "out of memory loading the checkpoint") : 0;
 }

@@ -25,11 +25,11 @@ void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]) {
 }
 
 int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why) {
-  if (n != EVS_META_SIZE) return *why = "wrong size", -1;
-  if (memcmp(p, EVS_META_MAGIC, 8)) return *why = "bad magic", -1;
-  if (get_u64(p + 56) != XXH3_64bits(p, 56)) return *why = "checksum mismatch", -1;
+  if (n != EVS_META_SIZE) return *why = "wrong size", EVS_ECORRUPT;
+  if (memcmp(p, EVS_META_MAGIC, 8)) return *why = "bad magic", EVS_ECORRUPT;
+  if (get_u64(p + 56) != XXH3_64bits(p, 56)) return *why = "checksum mismatch", EVS_ECORRUPT;
   if (get_u32(p + 8) != EVS_FORMAT_VERSION)
-    return *why = "unsupported format version", -1;
+    return *why = "unsupported format version", EVS_ECORRUPT;
   m->store_id = get_u64(p + 16);
   m->cursor_key = get_u64(p + 24);
   m->created_us = (int64_t)get_u64(p + 32);
@@ -59,12 +59,12 @@ void evs_settings_encode(const evs_settings *st, uint64_t store_id, int64_t now,
 
 int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_settings *st,
                         const char **why) {
-  if (n != EVS_SETTINGS_SIZE) return *why = "wrong size", -1;
-  if (memcmp(p, EVS_SETTINGS_MAGIC, 8)) return *why = "bad magic", -1;
-  if (get_u64(p + 88) != XXH3_64bits(p, 88)) return *why = "checksum mismatch", -1;
+  if (n != EVS_SETTINGS_SIZE) return *why = "wrong size", EVS_ECORRUPT;
+  if (memcmp(p, EVS_SETTINGS_MAGIC, 8)) return *why = "bad magic", EVS_ECORRUPT;
+  if (get_u64(p + 88) != XXH3_64bits(p, 88)) return *why = "checksum mismatch", EVS_ECORRUPT;
   if (get_u32(p + 8) != EVS_FORMAT_VERSION || get_u32(p + 12) != EVS_SETTINGS_SIZE)
-    return *why = "unsupported format version", -1;
-  if (get_u64(p + 16) != store_id) return *why = "belongs to another store", -1;
+    return *why = "unsupported format version", EVS_ECORRUPT;
+  if (get_u64(p + 16) != store_id) return *why = "belongs to another store", EVS_ECORRUPT;
   st->generation = get_u64(p + 24);
   st->retention_us = (int64_t)get_u64(p + 32);
   st->idempotency_window_us = (int64_t)get_u64(p + 40);
@@ -80,7 +80,7 @@ int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_setti
       st->compress_level < ZSTD_minCLevel() || st->compress_level > ZSTD_maxCLevel() ||
       !st->compress_level || st->segment_size < 4096 || st->segment_size > (1u << 30) ||
       st->dict_compress > 1)
-    return *why = "a setting is out of range", -1;
+    return *why = "a setting is out of range", EVS_ECORRUPT;
   return 0;
 }
 
@@ -105,18 +105,18 @@ void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
 int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
                       uint64_t *store_id, uint64_t *first_id, uint64_t *flags,
                       const char **why) {
-  if (n < EVS_SEG_HDR) return *why = "shorter than its header", -1;
-  if (memcmp(p, EVS_SEG_MAGIC, 8)) return *why = "bad magic", -1;
+  if (n < EVS_SEG_HDR) return *why = "shorter than its header", EVS_ECORRUPT;
+  if (memcmp(p, EVS_SEG_MAGIC, 8)) return *why = "bad magic", EVS_ECORRUPT;
   if (get_u64(p + 56) != XXH3_64bits(p, 56))
-    return *why = "header checksum mismatch", -1;
+    return *why = "header checksum mismatch", EVS_ECORRUPT;
   if (get_u32(p + 8) != EVS_FORMAT_VERSION || get_u32(p + 12) != EVS_SEG_HDR)
-    return *why = "unsupported format version", -1;
+    return *why = "unsupported format version", EVS_ECORRUPT;
   *segno = get_u64(p + 16);
   *store_id = get_u64(p + 24);
   *first_id = get_u64(p + 40);
   *flags = get_u64(p + 48);
   if (!*first_id || *first_id >= EVS_ID_MAX || (*flags & ~(uint64_t)EVS_SEG_REWRITTEN))
-    return *why = "malformed header fields", -1;
+    return *why = "malformed header fields", EVS_ECORRUPT;
   return 0;
 }
 
@@ -141,14 +141,14 @@ void evs_manifest_encode(const evs_manifest *m, uint8_t *out) {
 
 int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char **why) {
   memset(m, 0, sizeof *m);
-  if (n < EVS_MANIFEST_HDR + 8) return *why = "shorter than its header", -1;
-  if (memcmp(p, EVS_MANIFEST_MAGIC, 8)) return *why = "bad magic", -1;
+  if (n < EVS_MANIFEST_HDR + 8) return *why = "shorter than its header", EVS_ECORRUPT;
+  if (memcmp(p, EVS_MANIFEST_MAGIC, 8)) return *why = "bad magic", EVS_ECORRUPT;
   uint32_t count = get_u32(p + 12);
   if (count > EVS_MANIFEST_MAX || n != evs_manifest_len(count))
-    return *why = "size does not match its segment count", -1;
-  if (get_u64(p + n - 8) != XXH3_64bits(p, n - 8)) return *why = "checksum mismatch", -1;
-  if (get_u32(p + 8) != EVS_FORMAT_VERSION) return *why = "unsupported format version", -1;
-  if (!count) return *why = "lists no segment", -1;
+    return *why = "size does not match its segment count", EVS_ECORRUPT;
+  if (get_u64(p + n - 8) != XXH3_64bits(p, n - 8)) return *why = "checksum mismatch", EVS_ECORRUPT;
+  if (get_u32(p + 8) != EVS_FORMAT_VERSION) return *why = "unsupported format version", EVS_ECORRUPT;
+  if (!count) return *why = "lists no segment", EVS_ECORRUPT;
   m->count = count;
   m->store_id = get_u64(p + 16);
   m->generation = get_u64(p + 24);
@@ -158,7 +158,7 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
   if (!m->segno || !m->size) {
     free(m->segno), free(m->size);
     m->segno = m->size = NULL;
-    return -2;
+    return EVS_ENOMEM;
   }
   const uint8_t *e = p + EVS_MANIFEST_HDR;
   for (uint32_t i = 0; i < count; i++, e += 16) {
@@ -169,7 +169,7 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
         (m->size[i] && m->size[i] < EVS_SEG_HDR)) {
       free(m->segno), free(m->size);
       m->segno = m->size = NULL;
-      return *why = "malformed segment entry", -1;
+      return *why = "malformed segment entry", EVS_ECORRUPT;
     }
   }
   return 0;
@@ -213,7 +213,7 @@ uint64_t evs_rec_next(const uint8_t *base, uint64_t from, uint64_t end, uint32_t
 int evs_ids_decode(const uint8_t *rec, uint32_t len, const uint8_t **ids, uint32_t *count) {
   uint32_t fixed = rec[12] == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
   uint32_t n = get_u32(rec + fixed - 8);
-  if (len < fixed || (uint64_t)fixed + (uint64_t)n * 8 != len) return -1;
+  if (len < fixed || (uint64_t)fixed + (uint64_t)n * 8 != len) return EVS_ECORRUPT;
   *ids = rec + fixed;
   *count = n;
   return 0;
@@ -227,6 +227,102 @@ uint32_t evs_ev_len(const evs_ev_sizes *z) {
   return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
+void evs_ev_encode(uint8_t *out, const evs_ev_sizes *z, const evs_ev_parts *ev) {
+  uint8_t *q = out + EVS_EV_FIXED;
+  put_u64(out + 16, ev->id);
+  put_u64(out + 24, (uint64_t)ev->created_us);
+  put_u32(out + 32, z->stored);
+  put_u32(out + 36, z->raw);
+  put_u16(out + 40, (uint16_t)z->source);
+  put_u16(out + 42, (uint16_t)z->type);
+  put_u16(out + 44, (uint16_t)z->idem);
+  put_u16(out + 46, (uint16_t)z->meta);
+#define PUTS(ptr, n) (memcpy(q, (ptr), (n)), q += (n), *q++ = 0)
+  PUTS(ev->source, z->source);
+  PUTS(ev->type, z->type);
+  if (ev->idem) PUTS(ev->idem, z->idem);
+  if (ev->meta) PUTS(ev->meta, z->meta);
+  if (z->zstd)
+    memcpy(q, ev->payload, z->stored);
+  else
+    PUTS(ev->payload, z->stored);
+#undef PUTS
+  uint8_t flags = (uint8_t)(ev->priority | (z->zstd ? EVS_EF_ZSTD : 0) |
+                            (ev->meta ? EVS_EF_META : 0) | (ev->idem ? EVS_EF_IDEM : 0));
+  evs_rec_seal(out, evs_ev_len(z), EVS_REC_EVENT, flags);
+}
+
+uint32_t evs_ids_len(int type, size_t n) {
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  if (n > (UINT32_MAX - fixed) / 8) return 0;
+  return fixed + (uint32_t)n * 8;
+}
+
+void evs_ids_encode(uint8_t *out, int type, int64_t at, const uint64_t *ids, uint32_t n) {
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  if (type == EVS_REC_ACK) put_u64(out + 16, (uint64_t)at);
+  put_u32(out + fixed - 8, n);
+  put_u32(out + fixed - 4, 0);
+  if (ids)
+    for (uint32_t i = 0; i < n; i++) put_u64(out + fixed + 8 * (size_t)i, ids[i]);
+  evs_rec_seal(out, fixed + 8 * n, (uint8_t)type, 0);
+}
+
+void evs_ids_set(uint8_t *out, int type, uint32_t i, uint64_t id) {
+  uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
+  put_u64(out + fixed + 8 * (size_t)i, id);
+}
+
+uint64_t evs_seghdr_sum(const uint8_t *hdr) { return get_u64(hdr + 56); }
+
+uint64_t evs_rec_sum(const uint8_t *rec) { return get_u64(rec); }
+
+uint64_t evs_ids_at(const uint8_t *ids, uint32_t k) { return get_u64(ids + 8 * (size_t)k); }
+
+uint64_t evs_ev_id(const uint8_t *rec) { return get_u64(rec + 16); }
+
+int64_t evs_ack_at(const uint8_t *rec) { return (int64_t)get_u64(rec + EVS_REC_HDR); }
+
+void evs_commit_encode(uint8_t *out, int64_t commit_us, uint32_t nrec) {
+  put_u64(out + 16, (uint64_t)commit_us);
+  put_u32(out + 24, nrec);
+  put_u32(out + 28, 0);
+  evs_rec_seal(out, EVS_COMMIT_LEN, EVS_REC_COMMIT, 0);
+}
+
+int64_t evs_commit_time(const uint8_t *rec) { return (int64_t)get_u64(rec + EVS_REC_HDR); }
+
+uint32_t evs_commit_nrec(const uint8_t *rec) { return get_u32(rec + EVS_REC_HDR + 8); }
+
+void evs_dict_file_encode(uint8_t *out, uint64_t store_id, uint32_t dict_id, uint32_t len,
+                          int64_t written_us) {
+  memcpy(out, EVS_DICT_MAGIC, 8);
+  put_u32(out + 8, EVS_FORMAT_VERSION);
+  put_u32(out + 12, EVS_DICT_HDR);
+  put_u64(out + 16, store_id);
+  put_u32(out + 24, dict_id);
+  put_u32(out + 28, len);
+  put_u64(out + 32, (uint64_t)written_us);
+  put_u64(out + EVS_DICT_HDR + len, XXH3_64bits(out, EVS_DICT_HDR + (size_t)len));
+}
+
+int evs_dict_file_decode(const uint8_t *p, size_t n, uint64_t store_id, const uint8_t **dict,
+                         uint32_t *len, uint32_t *dict_id, const char **why) {
+  uint32_t l = n >= EVS_DICT_HDR ? get_u32(p + 28) : 0;
+  *why = NULL;
+  if (n < EVS_DICT_HDR + 8 || memcmp(p, EVS_DICT_MAGIC, 8)) *why = "bad magic or size";
+  else if (get_u32(p + 8) != EVS_FORMAT_VERSION || get_u32(p + 12) != EVS_DICT_HDR)
+    *why = "unsupported version";
+  else if (l > (1u << 20) || n != EVS_DICT_HDR + (size_t)l + 8) *why = "bad length";
+  else if (get_u64(p + n - 8) != XXH3_64bits(p, n - 8)) *why = "bad checksum";
+  else if (get_u64(p + 16) != store_id) *why = "belongs to another store";
+  if (*why) return EVS_ECORRUPT;
+  *dict = p + EVS_DICT_HDR;
+  *len = l;
+  *dict_id = get_u32(p + 24);
+  return 0;
+}
+
 int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
                   uint32_t *raw_len) {
   uint8_t fl = rec[13];
@@ -238,9 +334,9 @@ int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
   z.idem = get_u16(rec + 44);
   z.meta = get_u16(rec + 46);
   z.zstd = (fl & EVS_EF_ZSTD) != 0;
-  if (!(fl & EVS_EF_IDEM) != !z.idem || !(fl & EVS_EF_META) != !z.meta) return -1;
-  if (evs_ev_len(&z) != len || !z.source || !z.type) return -1;
-  if (!z.zstd && z.raw != z.stored) return -1;
+  if (!(fl & EVS_EF_IDEM) != !z.idem || !(fl & EVS_EF_META) != !z.meta) return EVS_ECORRUPT;
+  if (evs_ev_len(&z) != len || !z.source || !z.type) return EVS_ECORRUPT;
+  if (!z.zstd && z.raw != z.stored) return EVS_ECORRUPT;
   const char *p = (const char *)rec + EVS_EV_FIXED;
   memset(ev, 0, sizeof *ev);
   ev->id = get_u64(rec + 16);
@@ -255,12 +351,12 @@ int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
   if (ev->source[z.source] || ev->event_type[z.type] ||
       (z.idem && ev->idempotency_key[z.idem]) || (z.meta && ev->metadata[z.meta]) ||
       (!z.zstd && p[z.stored]))
-    return -1;
-  if (ev->priority < EVS_PRIORITY_LOW) return -1;
+    return EVS_ECORRUPT;
+  if (ev->priority < EVS_PRIORITY_LOW) return EVS_ECORRUPT;
   /* The frame names its own content size: a record claiming another
   ** original length is refused before any reader allocates that much. */
   if (z.zstd && ZSTD_getFrameContentSize(p, z.stored) != (unsigned long long)z.raw)
-    return -1;
+    return EVS_ECORRUPT;
   *zstd = z.zstd;
   *raw_len = z.raw;
   return 0;
@@ -302,22 +398,22 @@ static int b64val(char c) {
 }
 
 int evs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap) {
-  if (n % 4 == 1) return -1;
+  if (n % 4 == 1) return EVS_ECORRUPT;
   size_t o = 0;
   uint32_t acc = 0;
   int bits = 0;
   for (size_t i = 0; i < n; i++) {
     int v = b64val(in[i]);
-    if (v < 0) return -1;
+    if (v < 0) return EVS_ECORRUPT;
     acc = (acc << 6) | (uint32_t)v;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      if (o >= cap) return -1;
+      if (o >= cap) return EVS_ECORRUPT;
       out[o++] = (uint8_t)(acc >> bits);
     }
   }
   /* Leftover bits must be zero, so each byte string has one encoding. */
-  if (acc & ((1u << bits) - 1)) return -1;
+  if (acc & ((1u << bits) - 1)) return EVS_ECORRUPT;
   return (int)o;
 }

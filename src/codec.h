@@ -1,7 +1,10 @@
 /*
 ** codec.h: the byte layout of everything the store writes (docs/FORMAT.md
-** is the prose version): the meta file, segment headers, and the four
-** record types. Also base64url for cursors.
+** is the prose version): the meta, settings, manifest, checkpoint and
+** dictionary files, segment headers, and the four record types. Other
+** modules call these encoders, decoders and accessors instead of reading
+** offsets. Also base64url for cursors. Decoders return 0 or EVS_ECORRUPT
+** (EVS_ENOMEM where they allocate), like the rest of the library.
 */
 #ifndef EVS_CODEC_H
 #define EVS_CODEC_H
@@ -30,7 +33,7 @@ typedef struct evs_meta {
 } evs_meta;
 
 void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]);
-/* 0, or -1 with a reason in why (static string). */
+/* 0, or EVS_ECORRUPT with a reason in why (static string). */
 int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 
 /* The index checkpoint "evstore.checkpoint" (docs/FORMAT.md): a header
@@ -73,7 +76,7 @@ typedef struct evs_settings {
 
 void evs_settings_encode(const evs_settings *st, uint64_t store_id, int64_t now,
                          uint8_t out[EVS_SETTINGS_SIZE]);
-/* 0, or -1 with a reason in why (static string): size, magic, checksum,
+/* 0, or EVS_ECORRUPT with a reason in why (static string): size, magic, checksum,
 ** version, store id, and every value within its range. */
 int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_settings *st,
                         const char **why);
@@ -94,6 +97,8 @@ void evs_seg_name(uint64_t no, char out[EVS_SEG_NAME_SIZE]);
 #define EVS_ID_MAX ((uint64_t)1 << 62)
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
                        uint64_t first_id, uint64_t flags, uint8_t out[EVS_SEG_HDR]);
+/* The checksum at the end of a segment header. */
+uint64_t evs_seghdr_sum(const uint8_t *hdr);
 int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno, uint64_t *store_id,
                       uint64_t *first_id, uint64_t *flags, const char **why);
 
@@ -119,8 +124,8 @@ typedef struct evs_manifest {
 /* Bytes of the encoding of a manifest with `count` segments. */
 size_t evs_manifest_len(uint32_t count);
 void evs_manifest_encode(const evs_manifest *m, uint8_t *out);
-/* Decode into m; m->segno/size are malloc'ed (free both). 0, -1 with why,
-** or -2 out of memory. */
+/* Decode into m; m->segno/size are malloc'ed (free both). 0, EVS_ECORRUPT
+** with why, or EVS_ENOMEM. */
 int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char **why);
 
 /* Record header: u64 xxh3 of bytes [8,len) | u32 len | u8 type | u8 flags
@@ -149,6 +154,19 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 #define EVS_DEL_FIXED (EVS_REC_HDR + 8)
 #define EVS_COMMIT_LEN (EVS_REC_HDR + 16)
 
+/* Header fields of a record that checked out (or is being checked). */
+static inline uint32_t evs_rec_len(const uint8_t *rec) {
+  return (uint32_t)rec[8] | (uint32_t)rec[9] << 8 | (uint32_t)rec[10] << 16 |
+         (uint32_t)rec[11] << 24;
+}
+static inline uint8_t evs_rec_type(const uint8_t *rec) { return rec[12]; }
+/* The record's checksum (its first 8 bytes). */
+uint64_t evs_rec_sum(const uint8_t *rec);
+/* Id k of the list evs_ids_decode found. */
+uint64_t evs_ids_at(const uint8_t *ids, uint32_t k);
+/* The id of an event record. */
+uint64_t evs_ev_id(const uint8_t *rec);
+
 /* Fill the header of a record whose body is already in place at p[16..len)
 ** and compute its checksum. */
 void evs_rec_seal(uint8_t *p, uint32_t len, uint8_t type, uint8_t flags);
@@ -165,7 +183,8 @@ int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
 uint64_t evs_rec_next(const uint8_t *base, uint64_t from, uint64_t end, uint32_t *len);
 
 /* The ids of an ack or delete record (checked) of length len: *ids points
-** at its count x u64. 0, or -1 when the count does not fill the record. */
+** at its count x u64. 0, or EVS_ECORRUPT when the count does not fill the
+** record. */
 int evs_ids_decode(const uint8_t *rec, uint32_t len, const uint8_t **ids, uint32_t *count);
 
 /* Sizes of an event record's parts, for encoding. */
@@ -177,15 +196,58 @@ typedef struct evs_ev_sizes {
 
 uint32_t evs_ev_len(const evs_ev_sizes *z);
 
+/* The parts of an event record to encode (lengths in z). */
+typedef struct evs_ev_parts {
+  uint64_t id;
+  int64_t created_us;
+  int priority;
+  const char *source, *type, *idem, *meta; /* idem/meta NULL = absent */
+  const void *payload;                     /* z.stored bytes as stored */
+} evs_ev_parts;
+
+/* Encode and seal a whole event record of evs_ev_len(z) bytes at out. */
+void evs_ev_encode(uint8_t *out, const evs_ev_sizes *z, const evs_ev_parts *ev);
+
+/* Bytes of an ack or delete record of n ids, or 0 if n is too many. */
+uint32_t evs_ids_len(int type, size_t n);
+/* Encode and seal an ack (acked at `at`) or delete record of n ids; ids
+** NULL: they are already in place (put there with evs_ids_set). */
+void evs_ids_encode(uint8_t *out, int type, int64_t at, const uint64_t *ids, uint32_t n);
+void evs_ids_set(uint8_t *out, int type, uint32_t i, uint64_t id);
+/* The time an ack record acknowledges at. */
+int64_t evs_ack_at(const uint8_t *rec);
+/* Encode and seal a commit record ending a transaction of nrec records. */
+void evs_commit_encode(uint8_t *out, int64_t commit_us, uint32_t nrec);
+/* A commit record's time and the records it says its transaction holds. */
+int64_t evs_commit_time(const uint8_t *rec);
+uint32_t evs_commit_nrec(const uint8_t *rec);
+
 /* Decode an event record (already checked) into ev with pointers into the
 ** record. Payload fields describe the stored bytes; *zstd and *raw_len
-** tell whether and to what they decompress. Returns 0 or -1 if the
-** lengths disagree with the record (corrupt). */
+** tell whether and to what they decompress. Returns 0, or EVS_ECORRUPT if
+** the lengths disagree with the record. */
 int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
                   uint32_t *raw_len);
 
+/* Dictionary file "evstore.dict" (dict.c):
+** u8[8] magic | u32 version | u32 header size (40) | u64 store id
+** | u32 dictionary id | u32 length L | i64 time written | L bytes
+** | u64 xxh3 of everything before. */
+#define EVS_DICT_NAME "evstore.dict"
+#define EVS_DICT_MAGIC "EVSTDICT"
+#define EVS_DICT_HDR 40
+/* Fill the header and checksum around the L dictionary bytes already at
+** out + EVS_DICT_HDR; the file is EVS_DICT_HDR + len + 8 bytes. */
+void evs_dict_file_encode(uint8_t *out, uint64_t store_id, uint32_t dict_id, uint32_t len,
+                          int64_t written_us);
+/* Check a dictionary file of n bytes: 0 with *dict / *len / *dict_id set,
+** or EVS_ECORRUPT with a reason in why (static string). */
+int evs_dict_file_decode(const uint8_t *p, size_t n, uint64_t store_id, const uint8_t **dict,
+                         uint32_t *len, uint32_t *dict_id, const char **why);
+
 /* base64url without padding. enc returns the length written (out needs
-** 4*ceil(n/3)+1 bytes, NUL-terminated). dec returns bytes written or -1. */
+** 4*ceil(n/3)+1 bytes, NUL-terminated). dec returns bytes written, or
+** EVS_ECORRUPT (not base64url, or more than cap bytes). */
 size_t evs_b64_encode(const uint8_t *in, size_t n, char *out);
 int evs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap);
 

@@ -17,7 +17,11 @@
 #include <time.h>
 
 #include "abi.h"
+#include "checkpoint.h"
+#include "compact.h"
 #include "error.h"
+#include "log.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 
@@ -38,7 +42,7 @@ static int ent_dead(const evs_store *s, const evs_ent *e, int64_t now) {
 /* Ids of segs[i] lie in [first_id, next segment's first_id). Count its
 ** events, and the dead ones, from the index alone. Holds ilock (read). */
 static void seg_counts(const evs_store *s, size_t i, int64_t now, uint64_t *n, uint64_t *dead) {
-  const evs_index *x = &s->idx;
+  const evs_index *x = &s->state.idx;
   const evs_seg *g = s->segs[i];
   uint64_t lo = g->first_id, hi = s->segs[i + 1]->first_id;
   lo = EVS_MAX(lo, x->base);
@@ -70,17 +74,19 @@ void evs_compact_estimate(evs_store *s, uint64_t *dead, uint64_t *total) {
 /* A segment without events: does it hold acks/deletes of events that
 ** are gone (so rewriting it shrinks it)? Holds ilock (read). */
 static int acks_stale(const evs_store *s, const evs_seg *g) {
-  const evs_index *x = &s->idx;
+  const evs_index *x = &s->state.idx;
   for (uint64_t pos = EVS_SEG_HDR; pos < g->size;) {
     const uint8_t *r = g->base + pos;
-    uint32_t len = get_u32(r + 8);
-    uint8_t type = r[12];
+    uint32_t len = evs_rec_len(r);
+    uint8_t type = evs_rec_type(r);
     pos += len;
     if (type != EVS_REC_ACK && type != EVS_REC_DELETE) continue;
-    uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
-    uint32_t cnt = get_u32(r + fixed - 8);
+    const uint8_t *ids;
+    uint32_t cnt;
+    /* A damaged record: rewriting stops at it with the error. */
+    if (evs_ids_decode(r, len, &ids, &cnt)) return 1;
     for (uint32_t i = 0; i < cnt; i++) {
-      uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
+      uint64_t id = evs_ids_at(ids, i);
       if (id < x->base || id - x->base >= x->n ||
           !(evs_ent_at(x, id - x->base)->flags & ENT_LIVE))
         return 1;
@@ -162,7 +168,7 @@ static int rw_moved(rw *w, uint64_t rel, uint32_t off) {
 ** sealed segment never changes); the index under ilock (read). */
 static int rewrite(rw *w, const evs_seg *g, int64_t now) {
   evs_store *s = w->s;
-  evs_index *x = &s->idx;
+  evs_index *x = &s->state.idx;
   int rc = 0, locked = 0;
   size_t chunk = 0;
   /* The index is read under ilock (shared) in chunks of records, so a
@@ -176,8 +182,8 @@ static int rewrite(rw *w, const evs_seg *g, int64_t now) {
       chunk = 0;
     }
     const uint8_t *r = g->base + pos;
-    uint32_t len = get_u32(r + 8);
-    uint8_t type = r[12];
+    uint32_t len = evs_rec_len(r);
+    uint8_t type = evs_rec_type(r);
     /* Never copy damage: a segment open did not check (a checkpoint
     ** covered it) is checked record by record here. */
     if (!g->checked && evs_rec_check(r, g->size - pos, &len, &type) != 1) {
@@ -189,7 +195,7 @@ static int rewrite(rw *w, const evs_seg *g, int64_t now) {
     }
     pos += len;
     if (type == EVS_REC_EVENT) {
-      uint64_t rel = get_u64(r + 16) - x->base;
+      uint64_t rel = evs_ev_id(r) - x->base;
       if (ent_dead(s, evs_ent_at(x, rel), now)) {
         rc = rw_moved(w, rel, UINT32_MAX);
       } else {
@@ -207,27 +213,29 @@ static int rewrite(rw *w, const evs_seg *g, int64_t now) {
       /* Keep the ids whose events are still on disk after this step:
       ** live, and not one this rewrite drops (a replay would find the ack
       ** before any such event). */
-      uint32_t fixed = type == EVS_REC_ACK ? EVS_ACK_FIXED : EVS_DEL_FIXED;
-      uint32_t cnt = get_u32(r + fixed - 8), keep = 0;
+      const uint8_t *ids;
+      uint32_t cnt, keep = 0;
+      if (evs_ids_decode(r, len, &ids, &cnt)) {
+        rc = evs_err(s, EVS_ECORRUPT, "segment %" PRIu64 ": damaged id record at %" PRIu64,
+                     g->no, pos - len);
+        break;
+      }
       uint8_t *p = rw_take(w, len); /* the most it needs */
       if (!p) {
         rc = EVS_ENOMEM;
         break;
       }
       for (uint32_t i = 0; i < cnt; i++) {
-        uint64_t id = get_u64(r + fixed + 8 * (size_t)i);
+        uint64_t id = evs_ids_at(ids, i);
         if (id < x->base || id - x->base >= x->n) continue;
         if ((evs_ent_at(x, id - x->base)->flags & ENT_LIVE) && !dropped_here(w, id - x->base))
-          put_u64(p + fixed + 8 * (size_t)keep++, id);
+          evs_ids_set(p, type, keep++, id);
       }
-      uint32_t nlen = keep ? fixed + 8 * keep : 0;
+      uint32_t nlen = keep ? evs_ids_len(type, keep) : 0;
       w->len -= len - nlen; /* give back what the kept ids do not use */
       w->pos -= len - nlen;
       if (keep) {
-        memcpy(p, r, fixed - 8);
-        put_u32(p + fixed - 8, keep);
-        put_u32(p + fixed - 4, 0);
-        evs_rec_seal(p, nlen, type, 0);
+        evs_ids_encode(p, type, type == EVS_REC_ACK ? evs_ack_at(r) : 0, NULL, keep);
         w->nrec++;
       }
     } else if (type == EVS_REC_COMMIT && w->nrec) {
@@ -236,9 +244,7 @@ static int rewrite(rw *w, const evs_seg *g, int64_t now) {
         rc = EVS_ENOMEM;
         break;
       }
-      memcpy(p, r, EVS_COMMIT_LEN);
-      put_u32(p + 24, w->nrec);
-      evs_rec_seal(p, EVS_COMMIT_LEN, EVS_REC_COMMIT, 0);
+      evs_commit_encode(p, evs_commit_time(r), w->nrec);
       w->nrec = 0;
     }
     chunk += len;
@@ -338,7 +344,7 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
   ** segments stay in the slot table until the loop is done (dropped
   ** events are read there one last time). */
   pthread_rwlock_wrlock(&s->ilock);
-  evs_index *x = &s->idx;
+  evs_index *x = &s->state.idx;
   uint64_t removed = 0;
   for (size_t k = 0; k < w.nmv; k++) {
     evs_ent *e = evs_ent_at(x, w.mv[k].rel);
@@ -350,14 +356,14 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
     if (!(e->flags & ENT_LIVE)) continue;
     /* Counts, pending set and key as for a delete (the old segment is
     ** still in the slot table to read the key from), then a hole. */
-    if (!(e->flags & ENT_DELETED)) evs_mark_deleted(s, w.mv[k].rel, e);
+    if (!(e->flags & ENT_DELETED)) evs_mark_deleted(s, &s->state, w.mv[k].rel, e);
     const uint8_t *r = s->slots[e->slot]->base + e->off;
     evs_event ev;
     int z;
     uint32_t raw;
-    if (!evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw)) {
-      s->payload_bytes -= raw;
-      s->payload_stored -= ev.payload_len;
+    if (!evs_ev_decode(r, evs_rec_len(r), &ev, &z, &raw)) {
+      s->state.payload_bytes -= raw;
+      s->state.payload_stored -= ev.payload_len;
     }
     e->flags = 0; /* gone: a hole that keeps its time */
     e->acked_us = 0;
@@ -489,7 +495,7 @@ static int compact(evs_store *s, evs_compact_report *out) {
   ** memory (and the checkpoint) stay bounded by the live span of ids. */
   if (!rc && (rep.segments_removed || rep.segments_rewritten) && !(rc = evs_writer_lock(s))) {
     pthread_rwlock_wrlock(&s->ilock);
-    s->vis_n -= evs_index_rebase(&s->idx, s->vis_n);
+    s->vis_n -= evs_index_rebase(&s->state.idx, s->vis_n);
     pthread_rwlock_unlock(&s->ilock);
     evs_writer_unlock(s);
     pthread_mutex_lock(&s->smu);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "compress.h"
 #include "store.h"
 #include "util.h"
 

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "codec.h"
 #include "cursor.h"
 #include "abi.h"
 #include "error.h"

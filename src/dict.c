@@ -20,7 +20,10 @@
 #include <xxhash.h>
 #include <zdict.h>
 
+#include "dict.h"
 #include "error.h"
+#include "log.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 
@@ -33,12 +36,7 @@
 #define SAMPLE_BYTES_MAX (1u << 20)
 #define SAMPLE_CUT 4096 /* only a payload's first bytes are sampled */
 
-/* evstore.dict, all integers little-endian:
-** u8[8] magic | u32 version | u32 header size (40) | u64 store id
-** | u32 dictionary id | u32 length L | i64 time written | L bytes
-** | u64 xxh3 of everything before. */
-#define DICT_MAGIC "EVSTDICT"
-#define DICT_HDR 40
+/* The file's layout is codec.h's (EVS_DICT_*). */
 
 static int publish(evs_store *s, const void *d, size_t len, uint32_t id) {
   ZSTD_DDict *dd = ZSTD_createDDict(d, len);
@@ -79,17 +77,13 @@ int evs_dict_open(evs_store *s) {
   }
   s->dict_file_bytes = n;
   const char *why = NULL;
-  uint32_t len = n >= DICT_HDR ? get_u32(b + 28) : 0;
-  if (n < DICT_HDR + 8 || memcmp(b, DICT_MAGIC, 8)) why = "bad magic or size";
-  else if (get_u32(b + 8) != EVS_FORMAT_VERSION || get_u32(b + 12) != DICT_HDR)
-    why = "unsupported version";
-  else if (len > (1u << 20) || n != DICT_HDR + (size_t)len + 8) why = "bad length";
-  else if (get_u64(b + n - 8) != XXH3_64bits(b, n - 8)) why = "bad checksum";
-  else if (get_u64(b + 16) != s->meta.store_id) why = "belongs to another store";
-  else if (ZDICT_getDictID(b + DICT_HDR, len) != get_u32(b + 24) || !get_u32(b + 24))
+  const uint8_t *dict;
+  uint32_t len, id;
+  if (!evs_dict_file_decode(b, n, s->meta.store_id, &dict, &len, &id, &why) &&
+      (!id || ZDICT_getDictID(dict, len) != id))
     why = "dictionary id does not match";
   /* zstd checks the dictionary's own tables (a forged file). */
-  if (!why && publish(s, b + DICT_HDR, len, get_u32(b + 24)))
+  if (!why && publish(s, dict, len, id))
     why = "zstd does not accept the dictionary (or out of memory)";
   if (why) {
     /* Keep the store readable: only payloads compressed with the
@@ -118,7 +112,7 @@ static void arm(evs_store *s, int64_t events) {
 void evs_dict_arm(evs_store *s) {
   if (s->opt.dict_compress <= 0 || s->opt.read_only || s->dict_state != EVS_DICT_NONE)
     return;
-  uint64_t have = s->npending + s->nacked;
+  uint64_t have = s->state.npending + s->state.nacked;
   if (have >= SAMPLES_MAX) evs_notify(s, EVS_BG_DICT);
   else arm(s, (int64_t)(SAMPLES_MAX - have));
 }
@@ -131,7 +125,7 @@ static size_t gather(evs_store *s, uint8_t *buf, size_t *len) {
   uint64_t walked = 0;
   for (uint64_t rel = s->vis_n; rel-- > 0 && n < SAMPLES_MAX && used < SAMPLE_BYTES_MAX;) {
     if (++walked > 64 * SAMPLES_MAX) break; /* mostly large or gone: enough */
-    const evs_ent *e = evs_ent_at(&s->idx, rel);
+    const evs_ent *e = evs_ent_at(&s->state.idx, rel);
     if (!(e->flags & ENT_LIVE)) continue;
     evs_event ev;
     int z;
@@ -160,7 +154,7 @@ int evs_dict_train(evs_store *s) {
   if (__atomic_load_n(&s->dict_state, __ATOMIC_ACQUIRE) != EVS_DICT_NONE ||
       __atomic_load_n(&s->broken, __ATOMIC_ACQUIRE))
     return 0;
-  uint8_t *samples = malloc(SAMPLE_BYTES_MAX), *file = malloc(DICT_HDR + DICT_CAP + 8);
+  uint8_t *samples = malloc(SAMPLE_BYTES_MAX), *file = malloc(EVS_DICT_HDR + DICT_CAP + 8);
   size_t *lens = malloc(SAMPLES_MAX * sizeof *lens);
   if (!samples || !file || !lens) {
     free(samples);
@@ -177,7 +171,7 @@ int evs_dict_train(evs_store *s) {
     arm(s, SAMPLES_MAX);
     return 0;
   }
-  uint8_t *d = file + DICT_HDR;
+  uint8_t *d = file + EVS_DICT_HDR;
   size_t len = ZDICT_trainFromBuffer(d, DICT_CAP, samples, lens, (unsigned)n);
   free(samples);
   free(lens);
@@ -192,15 +186,8 @@ int evs_dict_train(evs_store *s) {
   uint32_t id = ZDICT_getDictID(d, len);
   int rc = 0;
   if (s->dir) {
-    memcpy(file, DICT_MAGIC, 8);
-    put_u32(file + 8, EVS_FORMAT_VERSION);
-    put_u32(file + 12, DICT_HDR);
-    put_u64(file + 16, s->meta.store_id);
-    put_u32(file + 24, id);
-    put_u32(file + 28, (uint32_t)len);
-    put_u64(file + 32, (uint64_t)evs_now(s));
-    put_u64(d + len, XXH3_64bits(file, DICT_HDR + len));
-    int e = evs_io_replace(s->io, s->dir, EVS_DICT_NAME, file, DICT_HDR + len + 8,
+    evs_dict_file_encode(file, s->meta.store_id, id, (uint32_t)len, evs_now(s));
+    int e = evs_io_replace(s->io, s->dir, EVS_DICT_NAME, file, EVS_DICT_HDR + len + 8,
                            s->fmode, NULL);
     if (e) {
       /* Whether it is on disk or not, nothing uses it: payloads stay
@@ -210,7 +197,7 @@ int evs_dict_train(evs_store *s) {
       rc = evs_err_io(s, -e, "cannot write", path);
       train_failed(s, evs_errmsg(s));
     } else {
-      __atomic_store_n(&s->dict_file_bytes, DICT_HDR + len + 8, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->dict_file_bytes, EVS_DICT_HDR + len + 8, __ATOMIC_RELAXED);
     }
   }
   if (!rc && (rc = publish(s, d, len, id))) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "error.h"
 #include "util.h"
@@ -75,13 +74,4 @@ int evs_grow(void **buf, size_t *cap, size_t need, size_t esz) {
   *buf = p;
   *cap = n;
   return 0;
-}
-
-void evs_fmt_time(int64_t us, char out[32]) {
-  time_t sec = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
-  long frac = (long)(us - (int64_t)sec * 1000000);
-  struct tm tm;
-  gmtime_r(&sec, &tm);
-  size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out + n, 32 - n, ".%06uZ", (unsigned)frac % 1000000u);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "index.h"
 #include "store.h"
 #include "util.h"
 

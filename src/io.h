@@ -4,6 +4,13 @@
 ** table so that tests can inject faults (short writes, EIO, ENOSPC, fsync
 ** failure, a crash at write N, lost unsynced writes). Reads of committed
 ** records go through mmap and are not routed here.
+**
+** Error convention: this layer (and evs_read_file, which reads through it)
+** is the only one whose functions return a negated errno: it mirrors the
+** system calls it wraps, and fault tests inject errno values. Every caller
+** turns one into an EVS_E* code, with a message naming the file, through
+** evs_err_io (error.h) at once; everywhere else a status is 0 or EVS_E*.
+** (EVS_E* codes are -1001 and below, so the two cannot be confused.)
 */
 #ifndef EVS_IO_H
 #define EVS_IO_H

@@ -5,6 +5,9 @@
 */
 #include "json.h"
 
+#include "evstore.h"
+#include "text.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,35 +88,6 @@ static inline long hex4(const uc *q) {
   return (long)a << 12 | b << 8 | c << 4 | d;
 }
 
-/* Length of the well-formed UTF-8 sequence at q (lead byte >= 0x80), or 0.
-** Second-byte ranges follow Unicode table 3-7 (RFC 3629 section 4): they
-** exclude overlongs (E0 80..9F, F0 80..8F), UTF-16 surrogates (ED A0..BF)
-** and code points past U+10FFFF (F4 90..); C0, C1 and F5..FF never start a
-** sequence. */
-static inline size_t utf8_len(const uc *q, const uc *end) {
-  uc c = q[0];
-  size_t avail = (size_t)(end - q);
-  uc lo = 0x80, hi = 0xbf;
-  size_t len;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (avail < len || q[1] < lo || q[1] > hi) return 0;
-  for (size_t i = 2; i < len; i++)
-    if ((q[i] & 0xc0) != 0x80) return 0;
-  return len;
-}
-
 /* The general string scanner: q is inside the string opened at open, at
 ** or before the next byte needing a closer look. Returns the position just
 ** past the closing quote, or NULL with *why and *at describing the
@@ -139,11 +113,15 @@ static const uc *string_rest(const uc *q, const uc *end, const uc *open,
     case S_QUOTE:
       return q + 1;
     case S_CTRL:
-      *why = "control character in string (must be escaped)";
+      /* A JSON lines reader sees a line break here first when a string
+      ** is left open: say what it is. */
+      *why = *q == '\n' ? "line break inside a string (unterminated string?)"
+                        : "control character in string (must be escaped)";
       *at = q;
       return NULL;
     case S_HIGH: {
-      size_t len = utf8_len(q, end);
+      uint32_t cp;
+      size_t len = evs_utf8_seq(q, (size_t)(end - q), &cp);
       if (!len) {
         *why = "invalid UTF-8 in string";
         *at = q;
@@ -279,25 +257,41 @@ static int fail(char *err, size_t errlen, size_t pos, const char *why) {
   return -1;
 }
 
+/* The deepest check_object is asked for: an import line's members nest
+** as deep as a payload may, one level below the line's object. */
+#define MAX_DEPTH_LINE (EVS_JSON_MAX_DEPTH + 1)
+
 /* One pass, no recursion, no allocation. The states are labels: value,
 ** key and after; white space is skipped where it is found rather than
-** before every token, since compact JSON (the common case) has none. */
-int evs_json_check_object(const char *p, size_t n, char *err, size_t errlen) {
-  if (!p || n == 0) return fail(err, errlen, 0, "empty input");
+** before every token, since compact JSON (the common case) has none.
+** Returns 0, or -1 with *pos and *whyp saying what is wrong where. */
+static inline int check_object(const char *p, size_t n, size_t max_depth, size_t *pos,
+                               const char **whyp) {
+  if (!p || n == 0) {
+    *pos = 0;
+    *whyp = "empty input";
+    return -1;
+  }
   const uc *s = (const uc *)p, *end = s + n, *at;
-  const uc *q = skip_ws(s, end);
   const char *why;
+  const uc *q = skip_ws(s, end);
   /* One bit per open container, 1 = object: all the state a single pass
   ** needs besides the innermost container's kind, kept in in_obj. */
-  uint64_t stack[(EVS_JSON_MAX_DEPTH + 63) / 64] = {0};
+  uint64_t stack[(MAX_DEPTH_LINE + 63) / 64] = {0};
   size_t depth = 0;
   int in_obj = 1;
   uc c;
 
-  if (q == end) return fail(err, errlen, n, "empty input (only white space)");
-  if (*q != '{')
-    return fail(err, errlen, (size_t)(q - s),
-                "top-level value must be an object");
+  if (q == end) {
+    why = "empty input (only white space)";
+    at = q;
+    goto bad;
+  }
+  if (*q != '{') {
+    why = "top-level value must be an object";
+    at = q;
+    goto bad;
+  }
   goto open_object;
 
 value: /* q: where a value must start, after optional white space */
@@ -324,7 +318,7 @@ value: /* q: where a value must start, after optional white space */
     goto after;
   case '{':
   open_object:
-    if (depth == EVS_JSON_MAX_DEPTH) goto too_deep;
+    if (depth == max_depth) goto too_deep;
     stack[depth >> 6] |= (uint64_t)1 << (depth & 63);
     depth++;
     in_obj = 1;
@@ -335,7 +329,7 @@ value: /* q: where a value must start, after optional white space */
     }
     goto key;
   case '[':
-    if (depth == EVS_JSON_MAX_DEPTH) goto too_deep;
+    if (depth == max_depth) goto too_deep;
     stack[depth >> 6] &= ~((uint64_t)1 << (depth & 63));
     depth++;
     in_obj = 0;
@@ -451,10 +445,73 @@ bad_literal:
   at = q;
   goto bad;
 too_deep:
-  why = "nesting deeper than " STR(EVS_JSON_MAX_DEPTH);
+  why = max_depth == EVS_JSON_MAX_DEPTH
+            ? "nesting deeper than " STR(EVS_JSON_MAX_DEPTH)
+            : "nesting deeper than " STR(EVS_JSON_MAX_DEPTH) " inside a member";
   at = q;
 bad:
-  return fail(err, errlen, (size_t)(at - s), why);
+  *pos = (size_t)(at - s);
+  *whyp = why;
+  return -1;
+}
+
+int evs_json_check_object(const char *p, size_t n, char *err, size_t errlen) {
+  size_t pos;
+  const char *why;
+  if (!check_object(p, n, EVS_JSON_MAX_DEPTH, &pos, &why)) return 0;
+  return fail(err, errlen, pos, why);
+}
+
+/* Is literal word cut short at q (the rest of the text a prefix of it)? */
+static int literal_cut(const uc *q, const uc *end, const char *word) {
+  size_t n = (size_t)(end - q);
+  return n < strlen(word) && !memcmp(q, word, n);
+}
+
+/* Does the problem at `at` only mean the text stopped too early: every
+** byte so far can begin an object? */
+static int cut_short(const uc *at, const uc *end, const char *why) {
+  if (at == end || !strcmp(why, "unterminated string")) return 1;
+  if (!strcmp(why, "invalid UTF-8 in string") && end - at < 4) {
+    /* A sequence the end cut: does some continuation complete it? */
+    uc b[4] = {0x80, 0x80, 0x80, 0x80};
+    uint32_t cp;
+    memcpy(b, at, (size_t)(end - at));
+    for (unsigned c2 = 0x80; c2 <= 0xbf; c2++) {
+      if (end - at == 1) b[1] = (uc)c2;
+      if (evs_utf8_seq(b, 4, &cp)) return 1;
+    }
+    return 0;
+  }
+  if (!strncmp(why, "invalid literal", 15))
+    return literal_cut(at, end, "true") || literal_cut(at, end, "false") ||
+           literal_cut(at, end, "null");
+  if (!strncmp(why, "invalid \\u escape", 15) && end - at < 12) {
+    /* \u and 4 hex digits; after a high surrogate, \u and 4 more. */
+    static const char shape[] = "\\uxxxx\\uxxxx";
+    for (const uc *q = at; q < end; q++) {
+      char want = shape[q - at];
+      if (want == 'x' ? hexval(*q) < 0 : *q != (uc)want) return 0;
+    }
+    return end - at < 6 || strstr(why, "high") != NULL;
+  }
+  return 0;
+}
+
+int evs_json_check(const char *text, size_t len, size_t *offset, const char **why,
+                   int *incomplete) {
+  size_t pos;
+  const char *w;
+  if (incomplete) *incomplete = 0;
+  if (!text && len) return EVS_EINVAL;
+  if (!check_object(text, len, MAX_DEPTH_LINE, &pos, &w)) return 0;
+  if (offset) *offset = pos;
+  if (why) *why = w;
+  if (incomplete) {
+    const uc *s = (const uc *)text;
+    *incomplete = !text || cut_short(s + pos, s + len, w);
+  }
+  return EVS_EJSON;
 }
 
 /* ---- lookup: inputs were validated on the way in, but these still stop
@@ -498,29 +555,6 @@ static const uc *skip_value(const uc *q, const uc *end) {
   return q == start ? NULL : q;
 }
 
-static size_t utf8_put(uc *o, unsigned long u) {
-  if (u < 0x80) {
-    o[0] = (uc)u;
-    return 1;
-  }
-  if (u < 0x800) {
-    o[0] = (uc)(0xc0 | u >> 6);
-    o[1] = (uc)(0x80 | (u & 0x3f));
-    return 2;
-  }
-  if (u < 0x10000) {
-    o[0] = (uc)(0xe0 | u >> 12);
-    o[1] = (uc)(0x80 | (u >> 6 & 0x3f));
-    o[2] = (uc)(0x80 | (u & 0x3f));
-    return 3;
-  }
-  o[0] = (uc)(0xf0 | u >> 18);
-  o[1] = (uc)(0x80 | (u >> 12 & 0x3f));
-  o[2] = (uc)(0x80 | (u >> 6 & 0x3f));
-  o[3] = (uc)(0x80 | (u & 0x3f));
-  return 4;
-}
-
 /* Does the string body q[0..end) (between the quotes) unescape to exactly
 ** s[0..slen)? Decodes on the fly so no buffer is needed for any length. */
 static int unescaped_equals(const uc *q, const uc *end, const uc *s,
@@ -553,7 +587,7 @@ static int unescaped_equals(const uc *q, const uc *end, const uc *s,
         u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
         q += 6;
       }
-      len = utf8_put(buf, (unsigned long)u);
+      len = evs_utf8_put(buf, (uint32_t)u);
       q += 4; /* the common += 2 below covers the backslash and 'u' */
       break;
     }
@@ -627,4 +661,77 @@ int evs_json_value_equals(const char *val, size_t vlen, const char *s,
   }
   if (!is_scalar(v, vlen)) return 0;
   return vlen == slen && !memcmp(v, t, slen);
+}
+
+int evs_json_member_next(const char *obj, size_t len, size_t *pos, evs_json_span *name,
+                         evs_json_span *value) {
+  if (!obj || !pos || *pos > len) return EVS_EINVAL;
+  const uc *s = (const uc *)obj, *end = s + len, *q = s + *pos;
+  if (*pos == len && len) return EVS_ENOTFOUND; /* asked again after the end */
+  if (*pos == 0) {
+    q = skip_ws(q, end);
+    if (q == end || *q != '{') return EVS_EJSON;
+    q = skip_ws(q + 1, end);
+    if (q < end && *q == '}') return *pos = len, EVS_ENOTFOUND;
+  } else {
+    q = skip_ws(q, end);
+    if (q == end) return EVS_EJSON;
+    if (*q == '}') return *pos = len, EVS_ENOTFOUND;
+    if (*q != ',') return EVS_EJSON;
+    q = skip_ws(q + 1, end);
+  }
+  if (q == end || *q != '"') return EVS_EJSON;
+  const uc *k = q + 1;
+  if (!(q = skip_string(q, end))) return EVS_EJSON;
+  if (name) name->off = (size_t)(k - s), name->len = (size_t)(q - k);
+  q = skip_ws(q + 1, end);
+  if (q == end || *q != ':') return EVS_EJSON;
+  q = skip_ws(q + 1, end);
+  const uc *v = q;
+  if (!(q = skip_value(q, end))) return EVS_EJSON;
+  if (value) value->off = (size_t)(v - s), value->len = (size_t)(q - v);
+  *pos = (size_t)(q - s);
+  return 0;
+}
+
+int evs_json_string_decode(const char *str, size_t len, char *out, size_t *outlen) {
+  if ((!str && len) || !out) return EVS_EINVAL;
+  const uc *q = (const uc *)(str ? str : ""), *end = q + len;
+  uc *o = (uc *)out;
+  while (q < end) {
+    if (*q != '\\') {
+      *o++ = *q++;
+      continue;
+    }
+    if (end - q < 2) return EVS_EJSON;
+    switch (q[1]) {
+    case '"': case '\\': case '/': *o++ = q[1]; break;
+    case 'b': *o++ = '\b'; break;
+    case 'f': *o++ = '\f'; break;
+    case 'n': *o++ = '\n'; break;
+    case 'r': *o++ = '\r'; break;
+    case 't': *o++ = '\t'; break;
+    case 'u': {
+      long u = end - q >= 6 ? hex4(q + 2) : -1;
+      if (u < 0 || (u >= 0xdc00 && u <= 0xdfff)) return EVS_EJSON;
+      if (u >= 0xd800 && u <= 0xdbff) {
+        long lo = end - q >= 12 && q[6] == '\\' && q[7] == 'u' ? hex4(q + 8) : -1;
+        if (lo < 0xdc00 || lo > 0xdfff) return EVS_EJSON;
+        u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+        q += 6;
+      }
+      /* 6 or 12 bytes of escape never make more than 4 of UTF-8, so out
+      ** may be str itself. */
+      o += evs_utf8_put(o, (uint32_t)u);
+      q += 4;
+      break;
+    }
+    default:
+      return EVS_EJSON;
+    }
+    q += 2;
+  }
+  *o = 0;
+  if (outlen) *outlen = (size_t)(o - (uc *)out);
+  return 0;
 }

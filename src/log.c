@@ -16,8 +16,8 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "log.h"
 #include "store.h"
-#include "util.h"
 
 #define MIN_MAP (1u << 20)
 
@@ -124,7 +124,7 @@ int evs_log_roll_if_full(evs_store *s) {
     if (rc) return rc;
   }
   evs_seg *g;
-  int rc = evs_seg_create(s, no, s->idx.base + s->idx.n, 0, &g);
+  int rc = evs_seg_create(s, no, s->state.idx.base + s->state.idx.n, 0, &g);
   if (rc) return rc;
   pthread_rwlock_wrlock(&s->ilock);
   rc = evs_seg_add(s, g);

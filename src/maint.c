@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
+#include "checkpoint.h"
+#include "compact.h"
+#include "dict.h"
+#include "maint.h"
 #include "store.h"
 
 static void note(evs_store *s, int rc) {

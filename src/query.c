@@ -8,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress.h"
 #include "cursor.h"
 #include "abi.h"
 #include "error.h"
+#include "replay.h"
 #include "json.h"
 #include "store.h"
+#include "txn.h"
 #include "util.h"
 
 static int check_txn(const evs_store *s, const evs_txn *t) {
@@ -165,7 +168,7 @@ static int name_is(const char *v, size_t vl, const evs_name *n) {
 static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
   evs_store *s = sc->s;
   const evs_query *q = sc->q;
-  uint64_t id = s->idx.base + rel;
+  uint64_t id = s->state.idx.base + rel;
   evs_ent e = *e0;
   if (!(e.flags & ENT_LIVE) || (e.flags & ENT_DELETED)) return 0;
   const evs_ov *o = evs_ov_find(sc->t, id);
@@ -204,7 +207,7 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
   /* Records still in the transaction's buffer may move: copy them. */
   const uint8_t *r = evs_rec_ptr(s, sc->t, e.slot, e.off);
   if (sc->t && r != s->slots[e.slot]->base + e.off) {
-    uint32_t len = get_u32(r + 8);
+    uint32_t len = evs_rec_len(r);
     uint8_t *c = arena_alloc(pg, len);
     if (!c) {
       *rc = evs_err(s, EVS_ENOMEM, "out of memory");
@@ -262,7 +265,7 @@ static int scan_list(scan *sc, evs_plist *l, uint64_t lo, uint64_t hi) {
   uint64_t p = desc ? evs_bs_prev(&l->live, end - 1) : evs_bs_next(&l->live, first);
   while (p != UINT64_MAX && p >= first && p < end) {
     uint64_t rel = l->rel[p];
-    const evs_ent *e = evs_ent_at(&s->idx, rel);
+    const evs_ent *e = evs_ent_at(&s->state.idx, rel);
     if (!pending_committed(e)) {
       /* Acked or deleted for good: drop it from the list now, so later
       ** scans do not pay for it again. */
@@ -278,11 +281,11 @@ static int scan_list(scan *sc, evs_plist *l, uint64_t lo, uint64_t hi) {
 
 /* All pending events, rel in [lo, hi), through the pending bitset. */
 static int scan_pending(scan *sc, uint64_t lo, uint64_t hi) {
-  const evs_bitset *b = &sc->s->idx.pending;
+  const evs_bitset *b = &sc->s->state.idx.pending;
   int rc = 0, desc = sc->q->descending;
   uint64_t rel = desc ? evs_bs_prev(b, hi - 1) : evs_bs_next(b, lo);
   while (rel != UINT64_MAX && rel >= lo && rel < hi) {
-    if (visit(sc, rel, evs_ent_at(&sc->s->idx, rel), &rc)) break;
+    if (visit(sc, rel, evs_ent_at(&sc->s->state.idx, rel), &rc)) break;
     if (desc && !rel) break;
     rel = desc ? evs_bs_prev(b, rel - 1) : evs_bs_next(b, rel + 1);
   }
@@ -294,7 +297,7 @@ static int scan_ids(scan *sc, uint64_t lo, uint64_t hi) {
   int rc = 0;
   for (uint64_t i = 0; i < hi - lo; i++) {
     uint64_t rel = sc->q->descending ? hi - 1 - i : lo + i;
-    if (visit(sc, rel, evs_ent_at(&sc->s->idx, rel), &rc)) break;
+    if (visit(sc, rel, evs_ent_at(&sc->s->state.idx, rel), &rc)) break;
   }
   return rc;
 }
@@ -346,7 +349,7 @@ static int inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **pa
              after_id};
 
   pthread_rwlock_rdlock(&s->ilock);
-  const evs_index *x = &s->idx;
+  const evs_index *x = &s->state.idx;
   /* The scan covers rel in [lo, hi): ids, then times (id order is time
   ** order, so a time bound is a binary search). */
   uint64_t hi = txn ? x->n : s->vis_n, lo = 0;

@@ -17,6 +17,9 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "log.h"
+#include "recover.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 
@@ -174,16 +177,15 @@ static int check_first_ids(evs_store *s) {
 static int recover(evs_store *s) {
   size_t first = 0;
   uint64_t from = EVS_SEG_HDR;
-  int rc = evs_checkpoint_find(s, &first, &from);
+  uint8_t *ck;
+  int rc = evs_checkpoint_find(s, &first, &from, &ck);
   if (rc) return rc;
   /* The last segment is always checked whole: it is where a crash tears
   ** the log, and a checkpoint beyond what survives there is stale. */
   size_t last = s->nsegs - 1;
-  if ((rc = check_segment(s, last, EVS_SEG_HDR))) return rc;
+  if ((rc = check_segment(s, last, EVS_SEG_HDR))) goto done;
   if (s->ckpt_state == EVS_CHECKPOINT_LOADED && first == last && from > s->segs[last]->size) {
     s->ckpt_state = EVS_CHECKPOINT_STALE;
-    free(s->ckpt_buf);
-    s->ckpt_buf = NULL;
     first = 0;
     from = EVS_SEG_HDR;
   }
@@ -191,25 +193,28 @@ static int recover(evs_store *s) {
   ** checked when written, and every read checks its record); the ones
   ** after it are checked whole. */
   for (size_t i = first; i < last; i++)
-    if ((rc = check_segment(s, i, i == first ? from : EVS_SEG_HDR))) return rc;
-  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s))) return rc;
+    if ((rc = check_segment(s, i, i == first ? from : EVS_SEG_HDR))) goto done;
+  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s, ck))) goto done;
   s->open_replayed = 0;
   for (size_t i = first; i < s->nsegs; i++) {
     char path[EVS_PATH_BUF];
     evs_seg_path(s, s->segs[i]->no, path, sizeof path);
-    if ((rc = evs_log_replay(s, s->segs[i], i == first ? from : EVS_SEG_HDR,
-                             s->segs[i]->size, path)))
-      return rc;
+    uint64_t start = i == first ? from : EVS_SEG_HDR;
+    if ((rc = evs_log_replay(s, &s->state, s->segs[i], start, s->segs[i]->size, path)))
+      goto done;
+    s->open_replayed += s->segs[i]->size - start;
   }
   /* A checkpoint that covers the whole log need not be written again. */
   s->ckpt_dirty = s->ckpt_state != EVS_CHECKPOINT_LOADED || s->open_replayed;
-  return 0;
+done:
+  free(ck);
+  return rc;
 }
 
 /* Start the log of a new store: segment 1, then the manifest naming it. */
 static int log_create(evs_store *s) {
   evs_seg *g;
-  int rc = evs_seg_create(s, 1, s->idx.base, 0, &g);
+  int rc = evs_seg_create(s, 1, s->state.idx.base, 0, &g);
   if (rc) return rc;
   if ((rc = evs_seg_add(s, g))) {
     evs_seg_free(s, g);
@@ -265,13 +270,13 @@ static int orphan_check(evs_store *s, uint64_t no, char *why, size_t cap) {
         rc = 1, snprintf(why, cap, "damaged at offset %" PRIu64 " with intact records after",
                          scan_end);
     }
-    const evs_index *x = &s->idx;
+    const evs_index *x = &s->state.idx;
     uint64_t next = x->base + x->n;
-    for (uint64_t pos = EVS_SEG_HDR; !rc && pos < end; pos += get_u32(g->base + pos + 8)) {
+    for (uint64_t pos = EVS_SEG_HDR; !rc && pos < end; pos += evs_rec_len(g->base + pos)) {
       const uint8_t *r = g->base + pos;
-      uint8_t type = r[12];
+      uint8_t type = evs_rec_type(r);
       if (type == EVS_REC_EVENT) {
-        uint64_t id = get_u64(r + 16);
+        uint64_t id = evs_ev_id(r);
         if (id >= next)
           rc = 1, snprintf(why, cap, "event %" PRIu64 " at offset %" PRIu64
                            " is beyond the listed log (next id %" PRIu64 ")", id, pos, next);
@@ -280,10 +285,10 @@ static int orphan_check(evs_store *s, uint64_t no, char *why, size_t cap) {
       if (type != EVS_REC_ACK && type != EVS_REC_DELETE) continue;
       const uint8_t *ids;
       uint32_t cnt;
-      if (evs_ids_decode(r, get_u32(r + 8), &ids, &cnt))
+      if (evs_ids_decode(r, evs_rec_len(r), &ids, &cnt))
         rc = 1, snprintf(why, cap, "a malformed record at offset %" PRIu64, pos);
       for (uint32_t k = 0; !rc && k < cnt; k++) {
-        uint64_t id = get_u64(ids + 8 * (size_t)k);
+        uint64_t id = evs_ids_at(ids, k);
         const evs_ent *en = id >= x->base && id < next ? evs_ent_at(x, id - x->base) : NULL;
         int live = en && (en->flags & ENT_LIVE) && !(en->flags & ENT_DELETED);
         if (id >= next || (live && (type == EVS_REC_DELETE || !(en->flags & ENT_ACKED))))
@@ -379,7 +384,7 @@ static int log_open_dir(evs_store *s) {
   const char *why = NULL;
   int d = evs_manifest_decode(buf, n, &m, &why);
   free(buf);
-  if (d == -2) rc = evs_err(s, EVS_ENOMEM, "out of memory");
+  if (d == EVS_ENOMEM) rc = evs_err(s, EVS_ENOMEM, "out of memory");
   else if (d) rc = evs_err(s, EVS_ECORRUPT, "%s: %s", mpath, why);
   else if (m.store_id != s->meta.store_id)
     rc = evs_err(s, EVS_ECORRUPT, "%s belongs to another store", mpath);
@@ -416,13 +421,13 @@ int evs_log_open(evs_store *s) {
     rc = log_open_dir(s);
   } else {
     evs_seg *g;
-    rc = evs_seg_create(s, 1, s->idx.base, 0, &g);
+    rc = evs_seg_create(s, 1, s->state.idx.base, 0, &g);
     if (!rc && (rc = evs_seg_add(s, g))) evs_seg_free(s, g);
     s->next_segno = 2;
   }
   if (rc) return rc;
   s->cur = s->segs[s->nsegs - 1];
-  s->vis_n = s->idx.n;
+  s->vis_n = s->state.idx.n;
   /* What an earlier process wrote may still sit in the page cache: treat
   ** nothing as synced, so the first sync (a roll, evs_store_sync, a FULL
   ** commit) really makes it durable. */

@@ -116,12 +116,12 @@ static int keep_range(rseg *g, uint64_t from, uint64_t to) {
 
 /* The largest id a record names. */
 static uint64_t rec_max_id(const uint8_t *p, uint32_t len, uint8_t type) {
-  if (type == EVS_REC_EVENT) return get_u64(p + 16);
+  if (type == EVS_REC_EVENT) return evs_ev_id(p);
   const uint8_t *ids;
   uint32_t cnt;
   uint64_t m = 0;
   if ((type == EVS_REC_ACK || type == EVS_REC_DELETE) && !evs_ids_decode(p, len, &ids, &cnt))
-    for (uint32_t k = 0; k < cnt; k++) m = EVS_MAX(m, get_u64(ids + 8 * (size_t)k));
+    for (uint32_t k = 0; k < cnt; k++) m = EVS_MAX(m, evs_ids_at(ids, k));
   return m;
 }
 
@@ -542,7 +542,7 @@ static int repair_store(const char *dir, const evs_options *opts, evs_repair_rep
     if (e == -ENOENT)
       rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s has no %s", dir, EVS_MANIFEST_NAME);
     else if (e) rc = evs_err_io(NULL, -e, "cannot read", EVS_MANIFEST_NAME);
-    else if (d == -2) rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
+    else if (d == EVS_ENOMEM) rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     else if (d) rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s/%s: %s", dir, EVS_MANIFEST_NAME, why);
     else if (r.man.store_id != r.meta.store_id)
       rc = evs_err(NULL, EVS_ECORRUPT, "cannot repair: %s/%s belongs to another store", dir,

@@ -1,8 +1,7 @@
 /*
 ** segment.c: segment files and records in them. Creating, mapping and
 ** growing a segment, the slot table that finds a segment by number, record
-** pointers and bounds, the checksum scan of a segment, the record of an
-** index entry, and the epochs that say when a segment compaction replaced
+** pointers and bounds, the checksum scan of a segment, and the epochs that say when a segment compaction replaced
 ** may be unmapped (pages still pointing into it).
 */
 #include <dirent.h>
@@ -18,6 +17,7 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "segment.h"
 #include "store.h"
 #include "util.h"
 
@@ -168,15 +168,17 @@ int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
   return 0;
 }
 
-const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *t, uint16_t slot,
+const uint8_t *evs_rec_ptr(const evs_store *s, const evs_txn *txn, uint16_t slot,
                            uint32_t off) {
+  const evs_unwritten *t = (const evs_unwritten *)txn;
   const evs_seg *g = s->slots[slot];
   if (t && g == s->cur && off >= t->start + t->flushed)
     return t->buf + (off - t->start - t->flushed);
   return g->base + off;
 }
 
-size_t evs_rec_avail(const evs_store *s, const evs_txn *t, uint16_t slot, uint32_t off) {
+size_t evs_rec_avail(const evs_store *s, const evs_txn *txn, uint16_t slot, uint32_t off) {
+  const evs_unwritten *t = (const evs_unwritten *)txn;
   const evs_seg *g = s->slots[slot];
   if (t && g == s->cur) {
     uint64_t fl = t->start + t->flushed;
@@ -220,8 +222,8 @@ uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
 ** commit record ending there, or of the segment header when nothing
 ** precedes. */
 uint64_t evs_seg_mark(const evs_seg *g, uint64_t off) {
-  if (off < EVS_SEG_HDR + EVS_COMMIT_LEN) return get_u64(g->base + 56);
-  return get_u64(g->base + off - EVS_COMMIT_LEN);
+  if (off < EVS_SEG_HDR + EVS_COMMIT_LEN) return evs_seghdr_sum(g->base);
+  return evs_rec_sum(g->base + off - EVS_COMMIT_LEN);
 }
 
 /* Is the mark at off still a whole commit record (checksum and type)? */
@@ -231,24 +233,6 @@ int evs_seg_mark_intact(const evs_seg *g, uint64_t off) {
   uint8_t type;
   return evs_rec_check(g->base + off - EVS_COMMIT_LEN, EVS_COMMIT_LEN, &len, &type) == 1 &&
          type == EVS_REC_COMMIT;
-}
-
-/* Decode the record of entry e; payload still as stored. */
-int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
-                 int *zstd, uint32_t *raw) {
-  const uint8_t *r = evs_rec_ptr(s, t, e->slot, e->off);
-  /* A read checks the record's checksum unless its segment was checked
-  ** whole: open does not re-read the sealed segments a checkpoint covers. */
-  uint32_t len = get_u32(r + 8);
-  uint8_t type = r[12];
-  int bad = s->slots[e->slot]->checked
-                ? type != EVS_REC_EVENT
-                : evs_rec_check(r, evs_rec_avail(s, t, e->slot, e->off), &len, &type) != 1 ||
-                      type != EVS_REC_EVENT;
-  if (bad || evs_ev_decode(r, len, ev, zstd, raw))
-    return evs_err(s, EVS_ECORRUPT, "event record at segment slot %u offset %u is damaged",
-                   e->slot, e->off);
-  return 0;
 }
 
 /* ---- Epochs: when may a retired mapping go? ----------------------------- */

@@ -15,9 +15,16 @@
 #include <unistd.h>
 
 #include "abi.h"
+#include "checkpoint.h"
+#include "compress.h"
+#include "dict.h"
 #include "error.h"
+#include "log.h"
+#include "maint.h"
+#include "recover.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 #define DAY_US (86400LL * 1000000)
 
@@ -335,13 +342,12 @@ static int lock_dir(evs_store *s) {
 
 static void store_free(evs_store *s) {
   evs_maint_stop(s);
-  free(s->ckpt_buf);
   if (s->epochs) {
     evs_epochs_free(s);
     pthread_mutex_destroy(&s->cmu);
   }
   evs_log_close(s);
-  evs_index_free(&s->idx);
+  evs_index_free(&s->state.idx);
   /* The batch worker compresses too: it goes before the pools. */
   evs_worker_stop(s);
   evs_zstd_pools_free(s);
@@ -424,7 +430,7 @@ static int open_store(const char *dir, const evs_options *opts, const evs_io *io
     random_u64(&s->meta.cursor_key);
     s->meta.created_us = evs_now(s);
   }
-  if ((rc = evs_index_init(&s->idx))) {
+  if ((rc = evs_index_init(&s->state.idx))) {
     rc = evs_err(NULL, rc, "out of memory");
     goto fail;
   }
@@ -536,16 +542,16 @@ static int stats_get(evs_store *s, evs_stats *st) {
   memset(st, 0, sizeof *st);
   int64_t now = evs_now(s);
   pthread_rwlock_rdlock(&s->ilock);
-  const evs_index *x = &s->idx;
-  st->pending = s->npending;
-  st->acknowledged = s->nacked;
+  const evs_index *x = &s->state.idx;
+  st->pending = s->state.npending;
+  st->acknowledged = s->state.nacked;
   st->next_id = x->base + s->vis_n;
   st->segments = s->nsegs;
   st->disk_bytes = evs_log_disk_bytes(s);
-  st->payload_bytes = s->payload_bytes;
-  st->payload_stored_bytes = s->payload_stored;
+  st->payload_bytes = s->state.payload_bytes;
+  st->payload_stored_bytes = s->state.payload_stored;
   st->compression_ratio =
-      s->payload_stored ? (double)s->payload_bytes / (double)s->payload_stored : 1.0;
+      s->state.payload_stored ? (double)s->state.payload_bytes / (double)s->state.payload_stored : 1.0;
   uint64_t lo = 0;
   if (s->opt.retention_us > 0)
     lo = evs_index_time_bound(x, 0, s->vis_n, evs_time_minus(now, s->opt.retention_us), 0);

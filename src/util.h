@@ -55,7 +55,4 @@ static inline int64_t evs_time_minus(int64_t now, int64_t span) {
 /* Grow *buf (element size esz) to hold at least need elements. */
 int evs_grow(void **buf, size_t *cap, size_t need, size_t esz);
 
-/* Format µs since the epoch as ISO-8601 UTC "2026-11-23T13:44:08.123456Z". */
-void evs_fmt_time(int64_t us, char out[32]);
-
 #endif

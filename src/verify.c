@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "abi.h"
+#include "compress.h"
 #include "error.h"
+#include "replay.h"
 #include "store.h"
 #include "util.h"
 
@@ -83,7 +85,7 @@ static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) 
     evs_event ev;
     int z;
     uint32_t raw;
-    if (evs_ev_decode(r, get_u32(r + 8), &ev, &z, &raw) || ev.id != id) {
+    if (evs_ev_decode(r, evs_rec_len(r), &ev, &z, &raw) || ev.id != id) {
       problem(v, "event %" PRIu64 ": record does not decode", id);
       continue;
     }
@@ -145,23 +147,11 @@ static int verify(evs_store *s, evs_verify_report *out) {
   int rc = evs_writer_lock(s);
   if (rc) return rc;
 
-  /* The replay runs on a scratch store that shares the segments (stable
-  ** while the write transaction is held) and has an index of its own. */
-  evs_store *ref = calloc(1, sizeof *ref);
-  if (!ref) {
-    rc = evs_err(s, EVS_ENOMEM, "out of memory");
-    goto done;
-  }
-  ref->opt = s->opt;
-  ref->meta = s->meta;
-  ref->io = s->io;
-  ref->slots = s->slots;
-  ref->nslots = s->nslots;
-  ref->segs = s->segs;
-  ref->nsegs = s->nsegs;
-  ref->cur = s->cur;
-  if ((rc = evs_index_init(&ref->idx))) {
-    free(ref);
+  /* The replay builds a scratch state from the same segments (stable
+  ** while the writer is held); the live state must equal it. */
+  evs_state ref;
+  memset(&ref, 0, sizeof ref);
+  if (evs_index_init(&ref.idx)) {
     rc = evs_err(s, EVS_ENOMEM, "out of memory");
     goto done;
   }
@@ -174,28 +164,27 @@ static int verify(evs_store *s, evs_verify_report *out) {
       problem(&v, "segment %" PRIu64 ": damaged at offset %" PRIu64, g->no, end);
       break;
     }
-    for (uint64_t pos = EVS_SEG_HDR; pos < end; pos += get_u32(g->base + pos + 8))
+    for (uint64_t pos = EVS_SEG_HDR; pos < end; pos += evs_rec_len(g->base + pos))
       v.r.records++;
-    rc = evs_log_replay(ref, g, EVS_SEG_HDR, end, "(verify)");
+    rc = evs_log_replay(s, &ref, g, EVS_SEG_HDR, end, "(verify)");
     if (rc == EVS_ECORRUPT) {
-      problem(&v, "segment %" PRIu64 ": %s", g->no, evs_errmsg(ref));
+      problem(&v, "segment %" PRIu64 ": %s", g->no, evs_errmsg(s));
       rc = 0;
       break;
     }
   }
   if (!rc && !v.r.problems) {
     pthread_rwlock_rdlock(&s->ilock);
-    check_entries(&v, &s->idx, &ref->idx);
-    check_keys(&v, &s->idx, &ref->idx);
-    check_names(&v, &s->idx.sources, &ref->idx.sources, "source");
-    check_names(&v, &s->idx.types, &ref->idx.types, "event type");
-    if (s->npending != ref->npending || s->nacked != ref->nacked)
+    check_entries(&v, &s->state.idx, &ref.idx);
+    check_keys(&v, &s->state.idx, &ref.idx);
+    check_names(&v, &s->state.idx.sources, &ref.idx.sources, "source");
+    check_names(&v, &s->state.idx.types, &ref.idx.types, "event type");
+    if (s->state.npending != ref.npending || s->state.nacked != ref.nacked)
       problem(&v, "counts differ from the log (pending %" PRIu64 ", log %" PRIu64 ")",
-              s->npending, ref->npending);
+              s->state.npending, ref.npending);
     pthread_rwlock_unlock(&s->ilock);
   }
-  evs_index_free(&ref->idx);
-  free(ref);
+  evs_index_free(&ref.idx);
 done:
   evs_writer_unlock(s);
   if (out) *out = v.r;

@@ -21,6 +21,7 @@
 
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 /* How long the caller spins for a task the worker is on before it sleeps.
 ** Waking a sleeping thread costs tens of microseconds on a VM, as much as

@@ -3,8 +3,9 @@
 # every function marked EVS_API in include/evstore.h is defined in
 # libevstore.so and nothing else is (the library is built with hidden
 # visibility); libevstore_sqlite.so exports evs_sqlite_register
-# (include/evstore_sqlite.h) alone, the loadable evstore.so only its entry
-# point sqlite3_evstore_init; libevstore.so needs no libsqlite3.
+# (include/evstore_sqlite.h) alone and is linked with libevstore.so and
+# libsqlite3; the loadable evstore.so exports only its entry point
+# sqlite3_evstore_init; libevstore.so needs no libsqlite3.
 #
 #   tests/test_abi.sh BUILD_DIR     e.g. build
 set -u
@@ -48,9 +49,10 @@ elif grep -q 'libsqlite3' <<<"$needed"; then
 else
   pass libevstore_needs_no_sqlite
 fi
-if readelf -d "$B/libevstore_sqlite.so" 2>&1 | grep -q 'NEEDED.*libsqlite3'; then
-  pass libevstore_sqlite_needs_sqlite
+needed=$(readelf -d "$B/libevstore_sqlite.so" 2>&1 | grep NEEDED)
+if grep -q 'libsqlite3' <<<"$needed" && grep -q 'libevstore\.so\.0' <<<"$needed"; then
+  pass libevstore_sqlite_needs_sqlite_and_libevstore
 else
-  fail libevstore_sqlite_needs_sqlite "no NEEDED libsqlite3"
+  fail libevstore_sqlite_needs_sqlite_and_libevstore "$(tr -s ' ' <<<"$needed" | tr '\n' ' ')"
 fi
 exit $status

@@ -115,6 +115,11 @@ static void t_use_as_built(void) {
         got.checkpoint_bytes == -1 && got.max_payload == 409600);
   evs_compact_report cr;
   CHECK(evs_compact(s, &cr) == 0 && cr.bytes_before > 0);
+  char json[EVS_STATS_JSON_SIZE];
+  CHECK(evs_compact_report_json(&cr, json, sizeof json) == 0 && strstr(json, "\"bytes_before\":"));
+  struct { evs_compact_report r; uint64_t extra; } bcr = {cr, 1};
+  CHECK(evs_compact_report_json_sized(&bcr.r, sizeof bcr, json, sizeof json) == EVS_EINVAL);
+  CHECK(evs_stats_json(s, json, sizeof json) == 0 && strstr(json, "\"pending\":1"));
   evs_verify_report vr;
   CHECK(evs_verify(s, &vr) == 0 && vr.problems == 0 && vr.records > 0);
   CHECK(evs_store_close(s) == 0);

@@ -396,7 +396,7 @@ static void t_invalid_strings(void) {
   BAD_AT("{\"a\":\"x\x01y\"}", 7, "control character in string");
   BAD_AT("{\"a\":\"\x1f\"}", 6, "control character in string");
   BAD_AT("{\"a\":\"\t\"}", 6, "control character in string");
-  BAD_AT("{\"a\":\"\n\"}", 6, "control character in string");
+  BAD_AT("{\"a\":\"\n\"}", 6, "line break inside a string (unterminated string?)");
   BAD_AT("{\"a\":\"\r\"}", 6, "control character in string");
   BAD_AT("{\"a\":\"\0\"}", 6, "control character in string");
   BAD_AT("{\"k\x01\":1}", 3, "control character in string");

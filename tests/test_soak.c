@@ -136,6 +136,9 @@ static void t_soak(void) {
   CHECK_EQ(vr, 0);
   uint64_t pending = st.pending, next = st.next_id;
   CHECK_EQ(evs_store_close(s), 0);
+  /* No background compaction right after the open: it may remove expired
+  ** events (counted as pending until then) before the stats are read. */
+  o.auto_compact_percent = -1;
   REQUIRE(evs_store_open(dir, &o, &s) == 0);
   evs_stats_get(s, &st);
   CHECK_EQ(st.pending, pending);

@@ -108,10 +108,8 @@ int cli_ids(cli *c, uint64_t **ids, size_t *n);
 int cli_flush(cli *c);
 
 /* values.c */
-#define TIME_BUF 80
-void fmt_time(int64_t us, char out[TIME_BUF]);
-int parse_time(const char *s, int64_t *us);     /* ISO-8601 or µs; 0 or -1 */
-int parse_duration(const char *s, int64_t *us); /* Nd..Nms, µs, forever (-1) */
+int parse_time(const char *s, int64_t *us);     /* evs_time_parse, >= 0; 0 or -1 */
+int parse_duration(const char *s, int64_t *us); /* evs_duration_parse; 0 or -1 */
 int parse_u64(const char *s, uint64_t *v);      /* decimal digits only */
 int parse_priority(const char *s, size_t n, int *prio);
 const char *priority_name(int prio);
@@ -130,8 +128,5 @@ int cmd_compact(cli *c);
 int cmd_export(cli *c);
 int cmd_config(cli *c);
 int cmd_repair(cli *c);
-
-/* The store's settings as one JSON object (no line break). */
-void put_settings(FILE *f, const evs_options *o);
 
 #endif

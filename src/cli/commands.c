@@ -70,8 +70,8 @@ int cmd_append(cli *c) {
     rc = cli_lib_fail(c, rc);
     goto out;
   }
-  char ts[TIME_BUF];
-  fmt_time(res.created_us, ts);
+  char ts[EVS_TIME_BUF];
+  evs_time_format(res.created_us, ts);
   printf("{\"event_id\":%llu,\"created_at\":\"%s\",\"duplicate\":%s}\n",
          (unsigned long long)res.id, ts, res.duplicate ? "true" : "false");
 out:
@@ -288,8 +288,8 @@ static int ack_op(cli *c, evs_txn *t, uint64_t id, int64_t *at) {
 }
 
 static void ack_print(uint64_t id, int64_t at) {
-  char ts[TIME_BUF];
-  fmt_time(at, ts);
+  char ts[EVS_TIME_BUF];
+  evs_time_format(at, ts);
   printf("{\"event_id\":%llu,\"acknowledged_at\":\"%s\"}\n", (unsigned long long)id, ts);
 }
 
@@ -318,45 +318,13 @@ int cmd_delete(cli *c) { return for_ids(c, delete_op, delete_print); }
 int cmd_stats(cli *c) {
   int rc;
   if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
-  evs_stats st;
-  if ((rc = evs_stats_get(c->s, &st))) return cli_lib_fail(c, rc);
-  char t[TIME_BUF], ts[TIME_BUF + 2] = "null";
-  if (st.oldest_pending_us) {
-    fmt_time(st.oldest_pending_us, t);
-    snprintf(ts, sizeof ts, "\"%s\"", t);
-  }
-  printf("{\"pending\":%llu,\"acknowledged\":%llu,\"next_id\":%llu,\"segments\":%llu,"
-         "\"disk_bytes\":%llu,\"payload_bytes\":%llu,\"payload_stored_bytes\":%llu,"
-         "\"compression_ratio\":%.3f,\"oldest_pending_at\":%s,"
-         "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
-         "\"recovered_bytes_dropped\":%llu,\"recovered_records_dropped\":%llu,"
-         "\"dict_state\":%d,\"dict_id\":%u,\"settings\":",
-         (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
-         (unsigned long long)st.next_id, (unsigned long long)st.segments,
-         (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
-         (unsigned long long)st.payload_stored_bytes, st.compression_ratio, ts,
-         (long long)st.oldest_pending_age_us, (unsigned long long)st.index_bytes,
-         (unsigned long long)st.recovered_bytes_dropped,
-         (unsigned long long)st.recovered_records_dropped, st.dict_state,
-         (unsigned)st.dict_id);
-  evs_options o;
-  evs_store_options(c->s, &o);
-  put_settings(stdout, &o);
-  printf("}\n");
+  char j[EVS_STATS_JSON_SIZE];
+  if ((rc = evs_stats_json(c->s, j, sizeof j))) return cli_lib_fail(c, rc);
+  printf("%s\n", j);
   return 0;
 }
 
 /* ---- config and repair ------------------------------------------------- */
-
-void put_settings(FILE *f, const evs_options *o) {
-  fprintf(f,
-          "{\"retention_us\":%lld,\"idempotency_window_us\":%lld,\"max_payload\":%u,"
-          "\"max_metadata\":%u,\"compress_threshold\":%u,\"compress_level\":%d,"
-          "\"dict_compress\":%s,\"segment_size\":%u}",
-          (long long)o->retention_us, (long long)o->idempotency_window_us, o->max_payload,
-          o->max_metadata, o->compress_threshold, o->compress_level,
-          o->dict_compress > 0 ? "true" : "false", o->segment_size);
-}
 
 /* One KEY=VALUE of `config` into o (the [store] fields only). */
 static int config_arg(cli *c, const char *arg, evs_options *o) {
@@ -418,10 +386,9 @@ int cmd_config(cli *c) {
     if ((rc = evs_store_open(c->dir, &want, &c->s)))
       return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
   }
-  evs_options o;
-  evs_store_options(c->s, &o);
-  put_settings(stdout, &o);
-  printf("\n");
+  char j[EVS_STATS_JSON_SIZE];
+  if ((rc = evs_settings_json(c->s, j, sizeof j))) return cli_lib_fail(c, rc);
+  printf("%s\n", j);
   return 0;
 }
 
@@ -446,13 +413,9 @@ int cmd_compact(cli *c) {
   if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
   evs_compact_report r;
   if ((rc = evs_compact(c->s, &r))) return cli_lib_fail(c, rc);
-  printf("{\"segments_before\":%llu,\"segments_after\":%llu,\"segments_removed\":%llu,"
-         "\"segments_rewritten\":%llu,\"events_removed\":%llu,\"bytes_before\":%llu,"
-         "\"bytes_after\":%llu,\"max_pause_us\":%llu}\n",
-         (unsigned long long)r.segments_before, (unsigned long long)r.segments_after,
-         (unsigned long long)r.segments_removed, (unsigned long long)r.segments_rewritten,
-         (unsigned long long)r.events_removed, (unsigned long long)r.bytes_before,
-         (unsigned long long)r.bytes_after, (unsigned long long)r.max_pause_us);
+  char j[EVS_STATS_JSON_SIZE];
+  if ((rc = evs_compact_report_json(&r, j, sizeof j))) return cli_lib_fail(c, rc);
+  printf("%s\n", j);
   return 0;
 }
 

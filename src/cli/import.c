@@ -177,26 +177,31 @@ static const char *string_member(rec *o, char *v, size_t len, const char *name,
              null_ok ? " or null" : "");
     return NULL;
   }
-  const char *why;
-  if (jl_decode(v + 1, len - 2, v, &why) < 0) {
-    snprintf(o->why, sizeof o->why, "\"%s\": %s", name, why);
+  /* The line was checked whole, so only a NUL can stop it being a C
+  ** string. Decoding in place ends it with a NUL where the closing quote
+  ** was (or earlier). */
+  size_t n;
+  if (evs_json_string_decode(v + 1, len - 2, v, &n) || strlen(v) != n) {
+    snprintf(o->why, sizeof o->why, "\"%s\": string contains \\u0000", name);
     return NULL;
   }
   return v;
 }
 
-/* Fill o->ev from the members the scanner found; o->why on a problem. */
-static void to_event(rec *o, const jl_scan *sc) {
+/* Fill o->ev from the members of the checked object in o->buf[0..len);
+** o->why on a problem. */
+static void to_event(rec *o, size_t len) {
   int seen[M_NKNOWN] = {0};
-  for (size_t i = 0; i < sc->nm && !o->why[0]; i++) {
-    const jl_member *m = &sc->m[i];
-    const char *name = o->buf + m->name;
-    char *v = o->buf + m->val;
+  size_t pos = 0;
+  evs_json_span nm, val;
+  while (!o->why[0] && !evs_json_member_next(o->buf, len, &pos, &nm, &val)) {
+    const char *name = o->buf + nm.off;
+    char *v = o->buf + val.off;
     int k = 0;
-    while (k < M_NKNOWN && !jl_name_is(name, m->name_len, members[k])) k++;
+    while (k < M_NKNOWN && !jl_name_is(name, nm.len, members[k])) k++;
     if (k == M_NKNOWN) {
       snprintf(o->why, sizeof o->why, "unknown member \"%.*s\"",
-               (int)(m->name_len > 40 ? 40 : m->name_len), name);
+               (int)(nm.len > 40 ? 40 : nm.len), name);
       break;
     }
     if (seen[k]++) {
@@ -205,26 +210,26 @@ static void to_event(rec *o, const jl_scan *sc) {
     }
     switch (k) {
     case M_SOURCE:
-      o->ev.source = string_member(o, v, m->val_len, members[k], 0);
+      o->ev.source = string_member(o, v, val.len, members[k], 0);
       break;
     case M_TYPE:
-      o->ev.event_type = string_member(o, v, m->val_len, members[k], 0);
+      o->ev.event_type = string_member(o, v, val.len, members[k], 0);
       break;
     case M_PAYLOAD:
       o->ev.payload = v;
-      o->ev.payload_len = m->val_len;
+      o->ev.payload_len = val.len;
       break;
     case M_METADATA:
-      if (m->val_len == 4 && !memcmp(v, "null", 4)) break;
+      if (val.len == 4 && !memcmp(v, "null", 4)) break;
       o->ev.metadata = v;
-      o->ev.metadata_len = m->val_len;
+      o->ev.metadata_len = val.len;
       break;
     case M_KEY:
-      o->ev.idempotency_key = string_member(o, v, m->val_len, members[k], 1);
+      o->ev.idempotency_key = string_member(o, v, val.len, members[k], 1);
       break;
     case M_PRIORITY: {
       const char *p = v;
-      size_t l = m->val_len;
+      size_t l = val.len;
       if (v[0] == '"') {
         if (!(p = string_member(o, v, l, members[k], 0))) break;
         l = strlen(p);
@@ -242,14 +247,48 @@ static void to_event(rec *o, const jl_scan *sc) {
     if (!seen[k]) snprintf(o->why, sizeof o->why, "missing \"%s\"", members[k]);
 }
 
+/* Does the line end (white space aside) with '}'? Only such a line can
+** complete an object. */
+static int closes(const char *p, size_t n) {
+  while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+    n--;
+  return n && p[n - 1] == '}';
+}
+
+/* Check the object so far, buf[0..len) of `lines` lines (the second at
+** line2), with the library's validator. 1: complete; 0: valid so far;
+** -1: wrong whatever follows, o->why set (and, when a later line broke an
+** object the first left open, those lines queued to be read again);
+** -2: out of memory. */
+static int judge(reader *r, rec *o, const char *buf, size_t len, size_t lines,
+                 size_t line2) {
+  size_t at;
+  const char *why;
+  int more;
+  if (!evs_json_check(buf, len, &at, &why, &more)) return 1;
+  if (more) return 0;
+  if (lines == 1 || at < line2) {
+    /* The first line's own problem. */
+    snprintf(o->why, sizeof o->why, "invalid JSON at column %zu: %s", at + 1, why);
+    return -1;
+  }
+  snprintf(o->why, sizeof o->why,
+           "JSON object not closed at the end of the line, and line %zu does not "
+           "continue it",
+           o->line + 1);
+  return reject_open(r, o, buf, len, line2) ? -2 : -1;
+}
+
 /* Read the next object into o: 1, 0 at the end of the input, -1 on a read
-** error or out of memory. A malformed object is returned with o->why set. */
+** error or out of memory. A malformed object is returned with o->why set.
+** The library checks the text whole each time it may have become
+** complete or definitely wrong: after the first line, after each line
+** ending in '}', and before giving up on an unfinished object. */
 static int read_record(importer *im, rec *o) {
   reader *r = &im->r;
-  jl_scan sc;
-  jl_scan_init(&sc);
   char *buf = NULL;
   size_t len = 0, cap = 0, line2 = 0, lines = 0;
+  int checked = 1, v; /* checked: buf as it is now has been judged */
   memset(o, 0, sizeof *o);
   for (;;) {
     const char *p;
@@ -259,6 +298,10 @@ static int read_record(importer *im, rec *o) {
     if (got == 0) {
       replay_done(r);
       if (!len) return 0;
+      if (!checked && (v = judge(r, o, buf, len, lines, line2)) < 0) {
+        if (v == -2) goto fail;
+        break;
+      }
       if (lines > 1) {
         snprintf(o->why, sizeof o->why,
                  "JSON object not closed at the end of the line (nor by the end "
@@ -287,6 +330,11 @@ static int read_record(importer *im, rec *o) {
     buf[len] = 0;
     replay_done(r);
     if (len > im->max_record) {
+      /* A later line that already broke the object is named as such. */
+      if (lines > 1 && (v = judge(r, o, buf, len, lines, line2)) < 0) {
+        if (v == -2) goto fail;
+        break;
+      }
       snprintf(o->why, sizeof o->why, "%s longer than %zu bytes, the most an event can take",
                lines > 1 ? "JSON object not closed at the end of the line, and what follows"
                          : "line is",
@@ -294,24 +342,15 @@ static int read_record(importer *im, rec *o) {
       if (lines > 1 && reject_open(r, o, buf, len, line2)) goto fail;
       break;
     }
-    int rc = jl_scan_feed(&sc, buf, len);
-    if (rc == JL_MORE) continue;
-    if (rc == JL_DONE) {
+    checked = lines == 1 || closes(p, n);
+    if (!checked) continue;
+    if ((v = judge(r, o, buf, len, lines, line2)) == 1) {
       o->buf = buf;
-      to_event(o, &sc);
+      to_event(o, len);
       return 1;
     }
-    if (lines == 1 || sc.err_pos < line2) {
-      /* The first line's own problem. */
-      snprintf(o->why, sizeof o->why, "invalid JSON at column %zu: %s", sc.err_pos + 1,
-               sc.why);
-    } else {
-      snprintf(o->why, sizeof o->why,
-               "JSON object not closed at the end of the line, and line %zu does not "
-               "continue it",
-               o->line + 1);
-      if (reject_open(r, o, buf, len, line2)) goto fail;
-    }
+    if (v == 0) continue;
+    if (v == -2) goto fail;
     break;
   }
   o->buf = buf;

@@ -190,8 +190,9 @@ static const cli_cmd commands[] = {
      "  compress_level=N                zstd level (negative: faster)\n"
      "  dict_compress=on|off            compress small payloads with a dictionary\n"
      "  segment_size=BYTES              log segment size, 4096..1073741824\n"
-     "DUR is Nd, Nh, Nm, Ns, Nms or plain microseconds. A shorter retention hides\n"
-     "older events at once and lets compaction remove them.\n"},
+     "DUR is Nd, Nh, Nm, Ns, Nms, Nus or plain microseconds; 0 is forever. A\n"
+     "shorter retention hides older events at once and lets compaction remove\n"
+     "them.\n"},
     {"repair", cmd_repair, 0, 0, 0, "", "recover a damaged store, keeping a copy",
      "Make a store that fails to open because of damage usable again, destroying\n"
      "only what is damaged, and keep a copy of everything it changes in\n"
@@ -247,7 +248,7 @@ static const char general_help_tail[] =
     "  --max-payload BYTES             largest payload accepted [409600]\n"
     "  --dict-compress                 compress small payloads with a dictionary\n"
     "                                  the store trains [off]\n"
-    "  DUR is Nd, Nh, Nm, Ns, Nms or plain microseconds.\n"
+    "  DUR is Nd, Nh, Nm, Ns, Nms, Nus or plain microseconds; 0 is forever.\n"
     "\n"
     "Output is JSON, one object per line; errors go to stderr as\n"
     "\"evstore: COMMAND: message\". An event is printed as\n"
@@ -556,10 +557,10 @@ static int store_options(cli *c) {
   }
   if ((v = c->opt[O_RETENTION]) && parse_duration(v, &c->eo.retention_us))
     return cli_usage(c, "--retention '%s' is not a duration (7d, 12h, 30m, 10s, "
-                        "500ms, microseconds) or forever", v);
+                        "500ms, 250us, microseconds) or forever", v);
   if ((v = c->opt[O_IDEM_WINDOW]) && parse_duration(v, &c->eo.idempotency_window_us))
     return cli_usage(c, "--idempotency-window '%s' is not a duration (7d, 12h, 30m, "
-                        "10s, 500ms, microseconds) or forever", v);
+                        "10s, 500ms, 250us, microseconds) or forever", v);
   if (c->opt[O_DICT]) c->eo.dict_compress = 1;
   uint64_t n;
   if ((v = c->opt[O_MAX_PAYLOAD])) {

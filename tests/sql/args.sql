@@ -126,3 +126,11 @@ SELECT last_insert_rowid(), count(*) FROM a4;
 ALTER TABLE a1 RENAME TO a1x;
 SELECT count(*) FROM a1;
 SELECT count(*) FROM sqlite_schema WHERE name = 'a1x';
+
+-- Durations: the library's one grammar (evs_duration_parse), shared with
+-- the CLI: 'us' is a unit, '0' is forever; a sign is refused.
+CREATE VIRTUAL TABLE dur1 USING evstore(dir=':memory:', retention='250us', idempotency_window='0');
+SELECT json_extract(evstore_stats('dur1'), '$.settings.retention_us'),
+       json_extract(evstore_stats('dur1'), '$.settings.idempotency_window_us');
+CREATE VIRTUAL TABLE dur2 USING evstore(dir=':memory:', retention='+7d');
+CREATE VIRTUAL TABLE dur3 USING evstore(dir=':memory:', retention='0s');

@@ -1,0 +1,26 @@
+/*
+** recover.h: opening the log (recover.c) and the index checkpoint it loads
+** (checkpoint_load.c).
+*/
+#ifndef EVS_RECOVER_H
+#define EVS_RECOVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evstore.h"
+
+/* recover.c: open the log of s->dir (or start a new one), build the index. */
+int evs_log_open(evs_store *s);
+
+/* checkpoint_load.c */
+/* At open, with every listed segment mapped: is there a checkpoint that
+** matches the log? Sets s->ckpt_state; when LOADED, *seg / *off is where
+** the log after it begins and *file the checkpoint (malloc'ed: the caller
+** frees it). Only out-of-memory is an error. */
+int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file);
+/* Fill the (empty) index from the checkpoint file evs_checkpoint_find
+** accepted. */
+int evs_checkpoint_load(evs_store *s, const uint8_t *file);
+
+#endif

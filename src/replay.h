@@ -1,0 +1,40 @@
+/*
+** replay.h: the index side of the log's records (replay.c).
+*/
+#ifndef EVS_REPLAY_H
+#define EVS_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evstore.h"
+#include "index.h"
+#include "segment.h"
+
+/* Does the event at rel carry this idempotency key? (an evs_idem_match) */
+typedef struct evs_keyctx {
+  const evs_store *s;
+  const evs_txn *t;
+  const evs_index *x; /* whose entries the rels are */
+  const char *key;
+  size_t len;
+} evs_keyctx;
+int evs_key_match(void *ctx, uint32_t rel);
+
+/* The index side of an ack / a delete (flags, pending set, counters,
+** the deleted event's key), shared by commit and replay so both build
+** the same index. Caller holds ilock exclusively (or is alone). */
+void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at);
+/* s: the segments the entry's record is read from. */
+void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *e);
+/* Apply the records of g in [from, end) (already checked) to s's index. */
+int evs_log_replay(const evs_store *s, evs_state *st, const evs_seg *g, uint64_t from,
+                   uint64_t end,
+                   const char *path);
+
+/* Decode the committed (or t's) record of entry e; payload as
+** stored. EVS_ECORRUPT (with a message) if it is damaged. */
+int evs_read_rec(const evs_store *s, const evs_txn *t, const evs_ent *e, evs_event *ev,
+                 int *zstd, uint32_t *raw);
+
+#endif

@@ -41,7 +41,7 @@ static uint8_t *wb_take(wbuf *w, size_t n) {
 
 static void wb_u32(wbuf *w, uint32_t v) {
   uint8_t *p = wb_take(w, 4);
-  if (p) put_u32(p, v);
+  if (p) evs_put32(p, v);
 }
 
 /* The pending events of every name, as (name, rels) records. */
@@ -51,9 +51,8 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
     const evs_name *nm = t->tab[i];
     if (!nm) continue;
     const evs_plist *l = &nm->list;
-    wb_u32(w, nm->len);
-    uint8_t *p = wb_take(w, nm->len);
-    if (p) memcpy(p, nm->s, nm->len);
+    uint8_t *p = wb_take(w, 4 + nm->len);
+    if (p) evs_ckpt_name_head(p, nm->s, nm->len);
     size_t cnt_at = w->n;
     wb_u32(w, 0);
     uint32_t cnt = 0;
@@ -66,7 +65,7 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
     /* Names with nothing pending come back too: queries over every status
     ** look names up. */
     if (w->oom) return 0;
-    put_u32(w->p + cnt_at, cnt);
+    evs_put32(w->p + cnt_at, cnt);
     count++;
   }
   return count;
@@ -76,9 +75,7 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
 static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
   const evs_index *x = &s->state.idx;
   const evs_seg *g = s->cur;
-  uint8_t *h = wb_take(w, EVS_CK_HDR);
-  if (!h) return EVS_ENOMEM;
-  memset(h, 0, EVS_CK_HDR);
+  if (!wb_take(w, EVS_CK_HDR)) return EVS_ENOMEM;
   uint64_t n = s->vis_n;
   uint8_t *e = wb_take(w, n * EVS_CK_ENT);
   if (!e && n) return EVS_ENOMEM;
@@ -86,17 +83,11 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
     const evs_ent *c = evs_ent_at(x, rel);
     uint64_t k = EVS_MIN((uint64_t)ENT_CHUNK, n - rel);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    _Static_assert(sizeof(evs_ent) == EVS_CK_ENT, "evs_ent is the on-disk entry");
-    memcpy(e + rel * EVS_CK_ENT, c, k * EVS_CK_ENT);
+    memcpy(e + rel * EVS_CK_ENT, c, k * EVS_CK_ENT); /* evs_ent is the layout (index.h) */
 #else
     for (uint64_t j = 0; j < k; j++) {
-      uint8_t *o = e + (rel + j) * EVS_CK_ENT;
-      put_u64(o, (uint64_t)c[j].created_us);
-      put_u64(o + 8, (uint64_t)c[j].acked_us);
-      put_u32(o + 16, c[j].off);
-      put_u16(o + 20, c[j].slot);
-      o[22] = c[j].flags;
-      o[23] = 0;
+      evs_ckpt_ent ce = {c[j].created_us, c[j].acked_us, c[j].off, c[j].slot, c[j].flags};
+      evs_ckpt_ent_encode(&ce, e + (rel + j) * EVS_CK_ENT);
     }
 #endif
   }
@@ -104,32 +95,27 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
   uint32_t ntyp = put_names(w, x, &x->types);
   uint8_t *q = wb_take(w, x->idem_size * 8 + 8);
   if (w->oom) return EVS_ENOMEM;
-  for (size_t i = 0; i < x->idem_size; i++) {
-    put_u32(q + 8 * i, x->idem[i].tag);
-    put_u32(q + 8 * i + 4, x->idem[i].rel);
-  }
-  h = w->p;
-  memcpy(h, EVS_CK_MAGIC, 8);
-  put_u32(h + EVS_CKH_VERSION, EVS_FORMAT_VERSION);
-  put_u32(h + EVS_CKH_HDRLEN, EVS_CK_HDR);
-  put_u64(h + EVS_CKH_STORE, s->meta.store_id);
-  put_u64(h + EVS_CKH_LAYOUT, s->man_layout);
-  put_u64(h + EVS_CKH_SEGNO, g->no);
-  put_u64(h + EVS_CKH_OFF, g->size);
-  put_u64(h + EVS_CKH_MARK, evs_seg_mark(g, g->size));
-  put_u64(h + EVS_CKH_BASE, x->base);
-  put_u64(h + EVS_CKH_N, n);
-  put_u64(h + EVS_CKH_PENDING, s->state.npending);
-  put_u64(h + EVS_CKH_ACKED, s->state.nacked);
-  put_u64(h + EVS_CKH_PBYTES, s->state.payload_bytes);
-  put_u64(h + EVS_CKH_PSTORED, s->state.payload_stored);
-  put_u64(h + EVS_CKH_LASTCR, (uint64_t)s->state.last_created);
-  put_u64(h + EVS_CKH_IDEMSZ, x->idem_size);
-  put_u64(h + EVS_CKH_IDEMUSED, x->idem_used);
-  put_u32(h + EVS_CKH_NSRC, nsrc);
-  put_u32(h + EVS_CKH_NTYP, ntyp);
-  put_u64(h + EVS_CKH_WRITTEN, (uint64_t)evs_now(s));
-  put_u64(w->p + w->n - 8, XXH3_64bits(w->p, w->n - 8));
+  for (size_t i = 0; i < x->idem_size; i++)
+    evs_ckpt_key_put(q, i, x->idem[i].tag, x->idem[i].rel);
+  evs_ckpt_hdr h = {s->meta.store_id,
+                    s->man_layout,
+                    g->no,
+                    g->size,
+                    evs_seg_mark(g, g->size),
+                    x->base,
+                    n,
+                    s->state.npending,
+                    s->state.nacked,
+                    s->state.payload_bytes,
+                    s->state.payload_stored,
+                    s->state.last_created,
+                    evs_now(s),
+                    x->idem_size,
+                    x->idem_used,
+                    nsrc,
+                    ntyp};
+  evs_ckpt_hdr_encode(&h, w->p);
+  evs_ckpt_seal(w->p, w->n);
   *lsn = evs_lsn(g->no, g->size);
   return 0;
 }

@@ -18,30 +18,10 @@
 #include "store.h"
 #include "util.h"
 
-/* Structural check of the names section; *end is where the keys begin. */
-static int walk_names(const uint8_t *p, size_t n, size_t at, uint32_t count,
-                      uint64_t nent, size_t *end) {
-  for (uint32_t i = 0; i < count; i++) {
-    if (n - at < 4) return EVS_ECORRUPT;
-    uint32_t len = get_u32(p + at);
-    at += 4;
-    if (!len || len > EVS_MAX_NAME || n - at < (size_t)len + 4) return EVS_ECORRUPT;
-    at += len;
-    uint32_t cnt = get_u32(p + at);
-    at += 4;
-    if (n - at < (size_t)cnt * 4) return EVS_ECORRUPT;
-    for (uint32_t k = 0; k < cnt; k++) {
-      uint32_t rel = get_u32(p + at + 4 * (size_t)k);
-      if (rel >= nent || (k && rel <= get_u32(p + at + 4 * (size_t)(k - 1)))) return EVS_ECORRUPT;
-    }
-    at += (size_t)cnt * 4;
-  }
-  *end = at;
-  return 0;
-}
-
-int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file) {
+int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file,
+                        size_t *file_len) {
   *file = NULL;
+  *file_len = 0;
   s->ckpt_state = EVS_CHECKPOINT_OFF;
   if (s->opt.checkpoint_bytes < 0) return 0;
   uint8_t *p;
@@ -64,45 +44,35 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file
   }
   s->ckpt_file_bytes = n;
   s->ckpt_state = EVS_CHECKPOINT_CORRUPT;
-  int ok = n >= EVS_CK_HDR + 8 && !memcmp(p, EVS_CK_MAGIC, 8) &&
-           get_u64(p + n - 8) == XXH3_64bits(p, n - 8) &&
-           get_u32(p + EVS_CKH_VERSION) == EVS_FORMAT_VERSION && get_u32(p + EVS_CKH_HDRLEN) == EVS_CK_HDR &&
-           get_u64(p + EVS_CKH_STORE) == s->meta.store_id;
+  evs_ckpt_hdr h;
+  int ok = !evs_ckpt_hdr_decode(p, n, s->meta.store_id, &h);
   /* Whatever else it is (stale, for another layout), a checkpoint that
   ** checks out was written after the log up to its position was synced. */
   if (ok) {
-    s->vouch_segno = get_u64(p + EVS_CKH_SEGNO);
-    s->vouch_off = get_u64(p + EVS_CKH_OFF);
+    s->vouch_segno = h.segno;
+    s->vouch_off = h.off;
   }
-  uint64_t nent = ok ? get_u64(p + EVS_CKH_N) : 0, isz = ok ? get_u64(p + EVS_CKH_IDEMSZ) : 0;
-  size_t names_end = 0;
-  ok = ok && nent < UINT32_MAX && isz >= 1 && isz < ((uint64_t)1 << 34) &&
-       get_u64(p + EVS_CKH_IDEMUSED) < isz && (n - EVS_CK_HDR - 8) / EVS_CK_ENT >= nent &&
-       !walk_names(p, n - 8, EVS_CK_HDR + nent * EVS_CK_ENT,
-                   get_u32(p + EVS_CKH_NSRC) + get_u32(p + EVS_CKH_NTYP), nent, &names_end) &&
-       n - 8 - names_end == isz * 8;
-  if (!ok) {
+  if (!ok || evs_ckpt_check(p, n, &h)) {
     free(p);
     return 0;
   }
   /* Does it index this log? Same layout (no compaction since), and its
   ** position lies in a listed segment, vouched for by the record there. */
   s->ckpt_state = EVS_CHECKPOINT_STALE;
-  uint64_t segno = get_u64(p + EVS_CKH_SEGNO), pos = get_u64(p + EVS_CKH_OFF);
   size_t i = 0;
-  while (i < s->nsegs && s->segs[i]->no != segno) i++;
-  if (get_u64(p + EVS_CKH_LAYOUT) != s->man_layout || i == s->nsegs || pos < EVS_SEG_HDR ||
-      pos > s->segs[i]->size || !evs_seg_mark_intact(s->segs[i], pos) ||
-      evs_seg_mark(s->segs[i], pos) != get_u64(p + EVS_CKH_MARK)) {
+  while (i < s->nsegs && s->segs[i]->no != h.segno) i++;
+  if (h.layout != s->man_layout || i == s->nsegs || h.off < EVS_SEG_HDR ||
+      h.off > s->segs[i]->size || !evs_seg_mark_intact(s->segs[i], h.off) ||
+      evs_seg_mark(s->segs[i], h.off) != h.mark) {
     free(p);
     return 0;
   }
   /* Every entry of an event must point into a listed segment. */
-  for (uint64_t rel = 0; rel < nent; rel++) {
-    const uint8_t *o = p + EVS_CK_HDR + rel * EVS_CK_ENT;
-    uint16_t slot = get_u16(o + 20);
-    if ((o[22] & ENT_LIVE) &&
-        (slot >= s->nslots || !s->slots[slot] || get_u32(o + 16) >= s->slots[slot]->size)) {
+  for (uint64_t rel = 0; rel < h.n; rel++) {
+    evs_ckpt_ent ce;
+    evs_ckpt_ent_decode(p + EVS_CK_HDR + rel * EVS_CK_ENT, &ce);
+    if ((ce.flags & ENT_LIVE) &&
+        (ce.slot >= s->nslots || !s->slots[ce.slot] || ce.off >= s->slots[ce.slot]->size)) {
       s->ckpt_state = EVS_CHECKPOINT_CORRUPT;
       free(p);
       return 0;
@@ -110,16 +80,21 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file
   }
   s->ckpt_state = EVS_CHECKPOINT_LOADED;
   *file = p;
+  *file_len = n;
   *seg = i;
-  *off = pos;
+  *off = h.off;
   return 0;
 }
 
-int evs_checkpoint_load(evs_store *s, const uint8_t *p) {
+int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
   evs_index *x = &s->state.idx;
-  uint64_t nent = get_u64(p + EVS_CKH_N);
+  evs_ckpt_hdr h;
+  /* evs_checkpoint_find checked it whole. */
+  if (evs_ckpt_hdr_decode(p, n, s->meta.store_id, &h))
+    return evs_err(s, EVS_ECORRUPT, "checkpoint changed while loading");
+  uint64_t nent = h.n;
   int rc = 0;
-  x->base = get_u64(p + EVS_CKH_BASE);
+  x->base = h.base;
   for (uint64_t rel = 0; rel < nent && !rc; rel += ENT_CHUNK) {
     size_t ci = (size_t)(rel >> ENT_CHUNK_BITS);
     if (evs_grow((void **)&x->chunks, &x->chunks_cap, ci + 1, sizeof(void *)) ||
@@ -134,14 +109,9 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p) {
     memcpy(x->chunks[ci], src, k * EVS_CK_ENT);
 #else
     for (uint64_t j = 0; j < k; j++) {
-      evs_ent *c = &x->chunks[ci][j];
-      const uint8_t *o = src + j * EVS_CK_ENT;
-      c->created_us = (int64_t)get_u64(o);
-      c->acked_us = (int64_t)get_u64(o + 8);
-      c->off = get_u32(o + 16);
-      c->slot = get_u16(o + 20);
-      c->flags = o[22];
-      c->pad = 0;
+      evs_ckpt_ent ce;
+      evs_ckpt_ent_decode(src + j * EVS_CK_ENT, &ce);
+      x->chunks[ci][j] = (evs_ent){ce.created_us, ce.acked_us, ce.off, ce.slot, ce.flags, 0};
     }
 #endif
   }
@@ -153,42 +123,40 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p) {
       evs_bs_set(&x->pending, rel);
   }
   size_t at = EVS_CK_HDR + nent * EVS_CK_ENT;
-  uint32_t nn = get_u32(p + EVS_CKH_NSRC) + get_u32(p + EVS_CKH_NTYP);
+  uint32_t nn = h.nsrc + h.ntyp;
   for (uint32_t i = 0; i < nn && !rc; i++) {
-    uint32_t len = get_u32(p + at), cnt = get_u32(p + at + 4 + len);
+    const char *name;
+    const uint8_t *rp;
+    uint32_t len, cnt;
+    evs_ckpt_name_next(p, &at, &name, &len, &rp, &cnt);
     uint32_t *rels = malloc((cnt ? cnt : 1) * sizeof *rels);
     if (!rels) {
       rc = EVS_ENOMEM;
       break;
     }
-    for (uint32_t k = 0; k < cnt; k++) rels[k] = get_u32(p + at + 8 + len + 4 * (size_t)k);
-    rc = evs_index_list_load(x, i >= get_u32(p + EVS_CKH_NSRC), (const char *)p + at + 4, len,
-                             rels, cnt);
+    for (uint32_t k = 0; k < cnt; k++) rels[k] = evs_get32(rp + 4 * (size_t)k);
+    rc = evs_index_list_load(x, i >= h.nsrc, name, len, rels, cnt);
     free(rels);
-    at += 8 + len + 4 * (size_t)cnt;
   }
   if (!rc) {
-    size_t isz = (size_t)get_u64(p + EVS_CKH_IDEMSZ);
+    size_t isz = (size_t)h.idem_size;
     evs_idem_slot *t = calloc(isz, sizeof *t);
     if (!t) {
       rc = EVS_ENOMEM;
     } else {
-      for (size_t i = 0; i < isz; i++) {
-        t[i].tag = get_u32(p + at + 8 * i);
-        t[i].rel = get_u32(p + at + 8 * i + 4);
-      }
+      for (size_t i = 0; i < isz; i++) evs_ckpt_key_get(p + at, i, &t[i].tag, &t[i].rel);
       free(x->idem);
       x->idem = t;
       x->idem_size = isz;
-      x->idem_used = (size_t)get_u64(p + EVS_CKH_IDEMUSED);
+      x->idem_used = (size_t)h.idem_used;
     }
   }
   if (!rc) {
-    s->state.npending = get_u64(p + EVS_CKH_PENDING);
-    s->state.nacked = get_u64(p + EVS_CKH_ACKED);
-    s->state.payload_bytes = get_u64(p + EVS_CKH_PBYTES);
-    s->state.payload_stored = get_u64(p + EVS_CKH_PSTORED);
-    s->state.last_created = (int64_t)get_u64(p + EVS_CKH_LASTCR);
+    s->state.npending = h.pending;
+    s->state.nacked = h.acked;
+    s->state.payload_bytes = h.payload_bytes;
+    s->state.payload_stored = h.payload_stored;
+    s->state.last_created = h.last_created;
   }
   return rc ? evs_err(s, rc, "out of memory loading the checkpoint") : 0;
 }

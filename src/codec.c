@@ -417,3 +417,143 @@ int evs_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap) {
   if (acc & ((1u << bits) - 1)) return EVS_ECORRUPT;
   return (int)o;
 }
+
+/* ---- Index checkpoint ---------------------------------------------------- */
+
+enum {
+  CKH_VERSION = 8, CKH_HDRLEN = 12, CKH_STORE = 16, CKH_LAYOUT = 24, CKH_SEGNO = 32,
+  CKH_OFF = 40, CKH_MARK = 48, CKH_BASE = 56, CKH_N = 64, CKH_PENDING = 72,
+  CKH_ACKED = 80, CKH_PBYTES = 88, CKH_PSTORED = 96, CKH_LASTCR = 104, CKH_IDEMSZ = 112,
+  CKH_IDEMUSED = 120, CKH_NSRC = 128, CKH_NTYP = 132, CKH_WRITTEN = 136
+};
+_Static_assert(CKH_WRITTEN + 8 == EVS_CK_HDR, "checkpoint header size");
+
+void evs_ckpt_hdr_encode(const evs_ckpt_hdr *h, uint8_t out[EVS_CK_HDR]) {
+  memset(out, 0, EVS_CK_HDR);
+  memcpy(out, EVS_CK_MAGIC, 8);
+  put_u32(out + CKH_VERSION, EVS_FORMAT_VERSION);
+  put_u32(out + CKH_HDRLEN, EVS_CK_HDR);
+  put_u64(out + CKH_STORE, h->store_id);
+  put_u64(out + CKH_LAYOUT, h->layout);
+  put_u64(out + CKH_SEGNO, h->segno);
+  put_u64(out + CKH_OFF, h->off);
+  put_u64(out + CKH_MARK, h->mark);
+  put_u64(out + CKH_BASE, h->base);
+  put_u64(out + CKH_N, h->n);
+  put_u64(out + CKH_PENDING, h->pending);
+  put_u64(out + CKH_ACKED, h->acked);
+  put_u64(out + CKH_PBYTES, h->payload_bytes);
+  put_u64(out + CKH_PSTORED, h->payload_stored);
+  put_u64(out + CKH_LASTCR, (uint64_t)h->last_created);
+  put_u64(out + CKH_IDEMSZ, h->idem_size);
+  put_u64(out + CKH_IDEMUSED, h->idem_used);
+  put_u32(out + CKH_NSRC, h->nsrc);
+  put_u32(out + CKH_NTYP, h->ntyp);
+  put_u64(out + CKH_WRITTEN, (uint64_t)h->written_us);
+}
+
+int evs_ckpt_hdr_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_ckpt_hdr *h) {
+  if (n < EVS_CK_HDR + 8 || memcmp(p, EVS_CK_MAGIC, 8) ||
+      get_u64(p + n - 8) != XXH3_64bits(p, n - 8) ||
+      get_u32(p + CKH_VERSION) != EVS_FORMAT_VERSION || get_u32(p + CKH_HDRLEN) != EVS_CK_HDR ||
+      get_u64(p + CKH_STORE) != store_id)
+    return EVS_ECORRUPT;
+  h->store_id = store_id;
+  h->layout = get_u64(p + CKH_LAYOUT);
+  h->segno = get_u64(p + CKH_SEGNO);
+  h->off = get_u64(p + CKH_OFF);
+  h->mark = get_u64(p + CKH_MARK);
+  h->base = get_u64(p + CKH_BASE);
+  h->n = get_u64(p + CKH_N);
+  h->pending = get_u64(p + CKH_PENDING);
+  h->acked = get_u64(p + CKH_ACKED);
+  h->payload_bytes = get_u64(p + CKH_PBYTES);
+  h->payload_stored = get_u64(p + CKH_PSTORED);
+  h->last_created = (int64_t)get_u64(p + CKH_LASTCR);
+  h->idem_size = get_u64(p + CKH_IDEMSZ);
+  h->idem_used = get_u64(p + CKH_IDEMUSED);
+  h->nsrc = get_u32(p + CKH_NSRC);
+  h->ntyp = get_u32(p + CKH_NTYP);
+  h->written_us = (int64_t)get_u64(p + CKH_WRITTEN);
+  return 0;
+}
+
+/* Structure of the names section; *end is where the keys begin. */
+static int ckpt_walk_names(const uint8_t *p, size_t n, size_t at, uint64_t count,
+                           uint64_t nent, size_t *end) {
+  for (uint64_t i = 0; i < count; i++) {
+    if (n - at < 4) return EVS_ECORRUPT;
+    uint32_t len = get_u32(p + at);
+    at += 4;
+    if (!len || len > EVS_MAX_NAME || n - at < (size_t)len + 4) return EVS_ECORRUPT;
+    at += len;
+    uint32_t cnt = get_u32(p + at);
+    at += 4;
+    if (n - at < (size_t)cnt * 4) return EVS_ECORRUPT;
+    for (uint32_t k = 0; k < cnt; k++) {
+      uint32_t rel = get_u32(p + at + 4 * (size_t)k);
+      if (rel >= nent || (k && rel <= get_u32(p + at + 4 * (size_t)(k - 1))))
+        return EVS_ECORRUPT;
+    }
+    at += (size_t)cnt * 4;
+  }
+  *end = at;
+  return 0;
+}
+
+int evs_ckpt_check(const uint8_t *p, size_t n, const evs_ckpt_hdr *h) {
+  size_t names_end = 0;
+  if (h->n >= UINT32_MAX || h->idem_size < 1 || h->idem_size >= ((uint64_t)1 << 34) ||
+      h->idem_used >= h->idem_size || (n - EVS_CK_HDR - 8) / EVS_CK_ENT < h->n ||
+      ckpt_walk_names(p, n - 8, EVS_CK_HDR + h->n * EVS_CK_ENT, (uint64_t)h->nsrc + h->ntyp,
+                      h->n, &names_end) ||
+      n - 8 - names_end != h->idem_size * 8)
+    return EVS_ECORRUPT;
+  return 0;
+}
+
+void evs_ckpt_seal(uint8_t *p, size_t n) { put_u64(p + n - 8, XXH3_64bits(p, n - 8)); }
+
+void evs_ckpt_ent_encode(const evs_ckpt_ent *e, uint8_t out[EVS_CK_ENT]) {
+  put_u64(out, (uint64_t)e->created_us);
+  put_u64(out + 8, (uint64_t)e->acked_us);
+  put_u32(out + 16, e->off);
+  put_u16(out + 20, e->slot);
+  out[22] = e->flags;
+  out[23] = 0;
+}
+
+void evs_ckpt_ent_decode(const uint8_t *p, evs_ckpt_ent *e) {
+  e->created_us = (int64_t)get_u64(p);
+  e->acked_us = (int64_t)get_u64(p + 8);
+  e->off = get_u32(p + 16);
+  e->slot = get_u16(p + 20);
+  e->flags = p[22];
+}
+
+void evs_ckpt_name_head(uint8_t *out, const char *name, uint32_t len) {
+  put_u32(out, len);
+  memcpy(out + 4, name, len);
+}
+
+void evs_put32(uint8_t *out, uint32_t v) { put_u32(out, v); }
+uint32_t evs_get32(const uint8_t *p) { return get_u32(p); }
+
+void evs_ckpt_name_next(const uint8_t *p, size_t *at, const char **name, uint32_t *len,
+                        const uint8_t **rels, uint32_t *count) {
+  *len = get_u32(p + *at);
+  *name = (const char *)p + *at + 4;
+  *count = get_u32(p + *at + 4 + *len);
+  *rels = p + *at + 8 + *len;
+  *at += 8 + (size_t)*len + 4 * (size_t)*count;
+}
+
+void evs_ckpt_key_put(uint8_t *keys, size_t i, uint32_t tag, uint32_t rel) {
+  put_u32(keys + 8 * i, tag);
+  put_u32(keys + 8 * i + 4, rel);
+}
+
+void evs_ckpt_key_get(const uint8_t *keys, size_t i, uint32_t *tag, uint32_t *rel) {
+  *tag = get_u32(keys + 8 * i);
+  *rel = get_u32(keys + 8 * i + 4);
+}

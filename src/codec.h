@@ -37,24 +37,63 @@ void evs_meta_encode(const evs_meta *m, uint8_t out[EVS_META_SIZE]);
 int evs_meta_decode(const uint8_t *p, size_t n, evs_meta *m, const char **why);
 
 /* The index checkpoint "evstore.checkpoint" (docs/FORMAT.md): a header
-** of EVS_CK_HDR bytes with the fields at these offsets, the index entries
-** (EVS_CK_ENT bytes each: struct evs_ent in store.h as it is in memory),
-** the source and type lists, the idempotency table, and a trailing u64
-** xxh3. Written by checkpoint.c, read by checkpoint_load.c. */
+** of EVS_CK_HDR bytes, the index entries (EVS_CK_ENT bytes each, the
+** layout of struct evs_ent in index.h), the source and type lists, the
+** idempotency table, and a trailing u64 xxh3. checkpoint.c writes it and
+** checkpoint_load.c reads it, both through these functions. */
 #define EVS_CHECKPOINT_NAME "evstore.checkpoint"
 #define EVS_CK_MAGIC "EVSTCKPT"
 #define EVS_CK_HDR 144
 #define EVS_CK_ENT 24
 
-/* Header fields (offsets). */
-enum {
-  EVS_CKH_VERSION = 8, EVS_CKH_HDRLEN = 12, EVS_CKH_STORE = 16,
-  EVS_CKH_LAYOUT = 24, EVS_CKH_SEGNO = 32, EVS_CKH_OFF = 40, EVS_CKH_MARK = 48,
-  EVS_CKH_BASE = 56, EVS_CKH_N = 64, EVS_CKH_PENDING = 72, EVS_CKH_ACKED = 80,
-  EVS_CKH_PBYTES = 88, EVS_CKH_PSTORED = 96, EVS_CKH_LASTCR = 104,
-  EVS_CKH_IDEMSZ = 112, EVS_CKH_IDEMUSED = 120, EVS_CKH_NSRC = 128,
-  EVS_CKH_NTYP = 132, EVS_CKH_WRITTEN = 136
-};
+/* The header's fields. The entries follow it, then the names section:
+** nsrc + ntyp records of u32 len | len bytes | u32 count | count x u32 rel
+** (increasing), then idem_size x (u32 tag | u32 rel), then the u64 xxh3 of
+** everything before. */
+typedef struct evs_ckpt_hdr {
+  uint64_t store_id, layout;
+  uint64_t segno, off, mark; /* the log position it covers, and what
+                                vouches for the log before it */
+  uint64_t base, n;          /* index base id and entries */
+  uint64_t pending, acked, payload_bytes, payload_stored;
+  int64_t last_created, written_us;
+  uint64_t idem_size, idem_used;
+  uint32_t nsrc, ntyp;
+} evs_ckpt_hdr;
+
+void evs_ckpt_hdr_encode(const evs_ckpt_hdr *h, uint8_t out[EVS_CK_HDR]);
+/* A checkpoint file of n bytes that checks out (size, magic, version,
+** checksum, store id): 0 with *h decoded, or EVS_ECORRUPT. */
+int evs_ckpt_hdr_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_ckpt_hdr *h);
+/* Are the sections' sizes and structure what h says (entries, names with
+** increasing rels below h->n, keys)? 0 or EVS_ECORRUPT. */
+int evs_ckpt_check(const uint8_t *p, size_t n, const evs_ckpt_hdr *h);
+/* Sealing: the trailing checksum of a file of n bytes. */
+void evs_ckpt_seal(uint8_t *p, size_t n);
+
+/* An entry (EVS_CK_ENT bytes, at p + EVS_CK_HDR + i * EVS_CK_ENT):
+** i64 created_us | i64 acked_us | u32 record offset | u16 slot | u8 flags
+** | u8 zero. The index copies entries as they are (index.h). */
+typedef struct evs_ckpt_ent {
+  int64_t created_us, acked_us;
+  uint32_t off;
+  uint16_t slot;
+  uint8_t flags;
+} evs_ckpt_ent;
+void evs_ckpt_ent_encode(const evs_ckpt_ent *e, uint8_t out[EVS_CK_ENT]);
+void evs_ckpt_ent_decode(const uint8_t *p, evs_ckpt_ent *e);
+
+/* Names section, writing: a name's head (4 + len bytes: len, bytes) is
+** followed by its count and rels (4 bytes each, evs_put32). */
+void evs_ckpt_name_head(uint8_t *out, const char *name, uint32_t len);
+void evs_put32(uint8_t *out, uint32_t v);
+/* Reading a checked file: the name at *at and its rels; *at moves past. */
+void evs_ckpt_name_next(const uint8_t *p, size_t *at, const char **name, uint32_t *len,
+                        const uint8_t **rels, uint32_t *count);
+uint32_t evs_get32(const uint8_t *p);
+/* Keys section, at the given offset: slot i. */
+void evs_ckpt_key_put(uint8_t *keys, size_t i, uint32_t tag, uint32_t rel);
+void evs_ckpt_key_get(const uint8_t *keys, size_t i, uint32_t *tag, uint32_t *rel);
 
 /* Settings file "evstore.settings": the store-level settings every opener
 ** uses (retention, limits, compression, segment size), replaced

@@ -178,7 +178,8 @@ static int recover(evs_store *s) {
   size_t first = 0;
   uint64_t from = EVS_SEG_HDR;
   uint8_t *ck;
-  int rc = evs_checkpoint_find(s, &first, &from, &ck);
+  size_t ckn;
+  int rc = evs_checkpoint_find(s, &first, &from, &ck, &ckn);
   if (rc) return rc;
   /* The last segment is always checked whole: it is where a crash tears
   ** the log, and a checkpoint beyond what survives there is stale. */
@@ -194,7 +195,7 @@ static int recover(evs_store *s) {
   ** after it are checked whole. */
   for (size_t i = first; i < last; i++)
     if ((rc = check_segment(s, i, i == first ? from : EVS_SEG_HDR))) goto done;
-  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s, ck))) goto done;
+  if (s->ckpt_state == EVS_CHECKPOINT_LOADED && (rc = evs_checkpoint_load(s, ck, ckn))) goto done;
   s->open_replayed = 0;
   for (size_t i = first; i < s->nsegs; i++) {
     char path[EVS_PATH_BUF];

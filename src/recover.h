@@ -16,11 +16,12 @@ int evs_log_open(evs_store *s);
 /* checkpoint_load.c */
 /* At open, with every listed segment mapped: is there a checkpoint that
 ** matches the log? Sets s->ckpt_state; when LOADED, *seg / *off is where
-** the log after it begins and *file the checkpoint (malloc'ed: the caller
-** frees it). Only out-of-memory is an error. */
-int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file);
+** the log after it begins and *file the checkpoint of *file_len bytes
+** (malloc'ed: the caller frees it). Only out-of-memory is an error. */
+int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file,
+                        size_t *file_len);
 /* Fill the (empty) index from the checkpoint file evs_checkpoint_find
 ** accepted. */
-int evs_checkpoint_load(evs_store *s, const uint8_t *file);
+int evs_checkpoint_load(evs_store *s, const uint8_t *file, size_t file_len);
 
 #endif

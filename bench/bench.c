@@ -36,7 +36,7 @@
 
 #include <sqlite3.h>
 
-#include "evstore.h"
+#include "evstore_sqlite.h"
 
 #define BENCH_PROG "bench"
 #include "workload.h"

@@ -1,6 +1,7 @@
 # bench/bench.mk: `make bench` (evstore vs SQLite, the standard workload of
 # bench/README.md) and `make bench-smoke` (the same, tiny, as a test).
-# Included from the main Makefile, which provides B and $(B)/libevstore.a.
+# Included from the main Makefile, which provides B, $(B)/libevstore.a and
+# $(B)/libevstore_sqlite.a.
 #
 #   make bench              N=200000 events, writes bench/results.json, then
 #                           the same with dict_compress on (evstore and
@@ -27,9 +28,10 @@ INGEST_BIN   := $(B)/bench/ingest
 
 .PHONY: bench bench-smoke bench-callgrind
 
-$(BENCH_BIN): bench/bench.c bench/workload.h include/evstore.h $(B)/libevstore.a
+$(BENCH_BIN): bench/bench.c bench/workload.h include/evstore.h include/evstore_sqlite.h \
+              $(B)/libevstore_sqlite.a $(B)/libevstore.a
 	@mkdir -p $(@D)
-	$(BENCH_CC) $(BENCH_CFLAGS) bench/bench.c -o $@ $(B)/libevstore.a $(BENCH_LIBS)
+	$(BENCH_CC) $(BENCH_CFLAGS) bench/bench.c -o $@ $(B)/libevstore_sqlite.a $(B)/libevstore.a $(BENCH_LIBS)
 
 bench: $(BENCH_BIN)
 	@for cfg in default dict; do \

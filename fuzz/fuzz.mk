@@ -28,26 +28,27 @@ FUZZ_BASE    := -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Wall -Wextra -Wer
 # The library is built as the main Makefile builds it (its warnings) plus
 # coverage instrumentation; the harnesses add -fsanitize=fuzzer at link.
 FUZZ_LIBFLAGS := $(FUZZ_BASE) -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+                 -Wformat=2 -Wcast-qual -Wvla -Wmissing-prototypes \
                  -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(FUZZ_LIB_EXTRA)
 FUZZ_CFLAGS  := $(FUZZ_BASE) -fsanitize=fuzzer $(FUZZ_SAN) $(FUZZ_EXTRA)
 FUZZ_LIBS    := -lzstd -lxxhash -lpthread -lsqlite3
 
-FUZZ_HDRS    := include/evstore.h $(wildcard src/*.h)
+FUZZ_SQL_SRC := $(sort $(wildcard sqlext/*.c))
 FUZZ_LIB_OBJ := $(patsubst src/%.c,$(FUZZ_B)/obj/%.o,$(LIB_SRC)) \
-                $(patsubst sqlext/%.c,$(FUZZ_B)/obj/sqlext_core/%.o,$(sort $(wildcard sqlext/*.c)))
+                $(patsubst sqlext/%.c,$(FUZZ_B)/obj/sqlext/%.o,$(FUZZ_SQL_SRC))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_ALL))
 
 .PHONY: fuzz-build fuzz-smoke fuzz fuzz-corpus
 
 fuzz-build: $(FUZZ_BINS) $(FUZZ_B)/gen_corpus
 
-$(FUZZ_B)/obj/%.o: src/%.c $(FUZZ_HDRS)
+$(FUZZ_B)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_LIBFLAGS) -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_LIBFLAGS) -MMD -MP -c $< -o $@
 
-$(FUZZ_B)/obj/sqlext_core/%.o: sqlext/%.c $(FUZZ_HDRS) $(wildcard sqlext/*.h)
+$(FUZZ_B)/obj/sqlext/%.o: sqlext/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_LIBFLAGS) -DSQLITE_CORE -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_LIBFLAGS) -MMD -MP -DSQLITE_CORE -c $< -o $@
 
 $(FUZZ_B)/libevstore-fuzz.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
@@ -68,6 +69,8 @@ $(FUZZ_B)/gen_corpus: fuzz/gen_corpus.c fuzz/fuzz_common.h fuzz/open_format.h $(
 fuzz-corpus: $(FUZZ_B)/gen_corpus
 	@mkdir -p fuzz/corpus
 	$(FUZZ_B)/gen_corpus fuzz/corpus/open
+
+-include $(wildcard $(FUZZ_B)/obj/*.d $(FUZZ_B)/obj/sqlext/*.d)
 
 fuzz-smoke: fuzz-build
 	@FUZZ_BIN=$(FUZZ_B) FUZZ_JOBS=$(FUZZ_JOBS) bash fuzz/run.sh smoke $(FUZZ_SMOKE_TIME) $(FUZZ_TARGETS)

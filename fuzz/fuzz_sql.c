@@ -33,6 +33,7 @@
 */
 #include <sqlite3.h>
 
+#include "evstore_sqlite.h"
 #include "fuzz_common.h"
 
 #define MAX_SQL 4096

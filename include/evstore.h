@@ -13,11 +13,31 @@
 **    specific message of the calling thread's last failed call.
 **  - Handles are opaque. Structs the caller fills (evs_options, evs_event_in,
 **    evs_query) are zero-initialisable: a zero field means "the default".
+**  - Growable structs: the structs passed by pointer (evs_options,
+**    evs_event_in, evs_append_result, evs_query, evs_stats and the
+**    reports) may gain fields at their end in later versions. Each
+**    function taking one is exported as NAME_sized with the struct's size
+**    after the pointer, and called through NAME, a static inline function
+**    of this header that passes sizeof(type) of the header the program was
+**    compiled with (so NULL still works, and no size field can be
+**    forgotten; an inline function rather than a macro, so that compound
+**    literals and function pointers work as before). The library reads
+**    only that many bytes of an input struct (a missing tail means "the
+**    default") and writes only that many of an output struct (zeroing the
+**    tail of one longer than its own). A struct longer than the library
+**    knows is accepted if the unknown bytes are zero, else EVS_EINVAL
+**    ("evs_options has fields this library (version x) does not know");
+**    a size below the struct's first layout is EVS_EINVAL too. Arrays
+**    (evs_append_batch) are walked with the program's element size. An
+**    evs_event is allocated by the library and only ever grows at its
+**    end.
 **  - Times are microseconds since the Unix epoch, UTC (int64_t).
 **  - Strings handed out by the library are NUL-terminated and also carry an
 **    explicit length.
 **  - Thread safety: an evs_store may be used from any number of threads at
-**    once. An evs_txn, evs_page or evs_event belongs to one thread at a time.
+**    once. An evs_page or evs_event belongs to one thread at a time. An
+**    evs_txn belongs to the thread that began it, for its whole life (see
+**    Transactions).
 **  - The library never prints and never aborts.
 **  - Threads of its own: a store may start two helper threads, one the first
 **    time a batch append can share its work (compression, validation of
@@ -35,6 +55,16 @@
 extern "C" {
 #endif
 
+/* Marks what the shared library exports: it is built with hidden
+** visibility, so nothing else is (see tests/test_abi.sh). */
+#ifndef EVS_API
+#if defined(__GNUC__) || defined(__clang__)
+#define EVS_API __attribute__((visibility("default")))
+#else
+#define EVS_API
+#endif
+#endif
+
 #define EVS_VERSION_MAJOR 0
 #define EVS_VERSION_MINOR 1
 #define EVS_VERSION_PATCH 0
@@ -44,7 +74,7 @@ extern "C" {
 
 /* The library's version string, e.g. "0.1.0" (may differ from the header's
 ** EVS_VERSION_STRING when linked against another build). */
-const char *evs_version(void);
+EVS_API const char *evs_version(void);
 
 /* ---- Status codes ------------------------------------------------------ */
 /* Codes live in their own range (-1001 and below) so that no code ever
@@ -73,7 +103,7 @@ const char *evs_version(void);
                                (pass its evs_txn, or commit first)            */
 
 /* Generic text for a status code; never NULL, static storage. */
-const char *evs_strerror(int rc);
+EVS_API const char *evs_strerror(int rc);
 
 /* ---- Store ------------------------------------------------------------- */
 typedef struct evs_store evs_store;
@@ -176,7 +206,11 @@ typedef struct evs_options {
 ** recorded settings replace the zero [store] fields; see
 ** evs_store_options). in may be NULL. EVS_EINVAL for a bad option, with a
 ** message. */
-int evs_options_resolve(const evs_options *in, evs_options *out);
+EVS_API int evs_options_resolve_sized(const evs_options *in, size_t in_size, evs_options *out,
+                                      size_t out_size);
+static inline int evs_options_resolve(const evs_options *in, evs_options *out) {
+  return evs_options_resolve_sized(in, sizeof(evs_options), out, sizeof(evs_options));
+}
 
 /* Open (creating if needed) the store in directory `dir`, a name of at
 ** most 4032 bytes. dir NULL or ":memory:" gives an in-memory store with no
@@ -194,21 +228,37 @@ int evs_options_resolve(const evs_options *in, evs_options *out);
 ** evs_repair() is the explicit way out.
 ** Errors: EVS_EINVAL, EVS_ELOCKED, EVS_ECORRUPT, EVS_EIO, EVS_ENOSPC,
 ** EVS_ENOMEM, EVS_EREADONLY (read_only with a [store] setting to change). */
-int evs_store_open(const char *dir, const evs_options *opts, evs_store **out);
+EVS_API int evs_store_open_sized(const char *dir, const evs_options *opts, size_t opts_size,
+                                 evs_store **out);
+static inline int evs_store_open(const char *dir, const evs_options *opts, evs_store **out) {
+  return evs_store_open_sized(dir, opts, sizeof(evs_options), out);
+}
 
 /* Zero o's [store] fields: an open with o then uses the settings the store
 ** recorded and changes none of them. */
-void evs_options_use_stored(evs_options *o);
+EVS_API void evs_options_use_stored_sized(evs_options *o, size_t o_size);
+static inline void evs_options_use_stored(evs_options *o) {
+  evs_options_use_stored_sized(o, sizeof(evs_options));
+}
 
 /* The options `s` runs with: its [store] settings as recorded, the rest
 ** as this open resolved them. Errors: EVS_EINVAL. */
-int evs_store_options(evs_store *s, evs_options *out);
+EVS_API int evs_store_options_sized(evs_store *s, evs_options *out, size_t out_size);
+static inline int evs_store_options(evs_store *s, evs_options *out) {
+  return evs_store_options_sized(s, out, sizeof(evs_options));
+}
 
 /* Flush, sync (NORMAL and FULL) and close. An open transaction is rolled
 ** back and its handle freed. Pages and events obtained from the store
 ** must be freed first, and no other thread may be using the store.
-** The handle is freed even when an error is returned. */
-int evs_store_close(evs_store *s);
+** The handle is freed even when an error is returned; s NULL is a no-op
+** returning 0. An open transaction is rolled back from the calling
+** thread: close from the thread that began it (see Transactions).
+** Errors (the store is closed all the same; what was committed is as
+** durable as the sync mode had made it): EVS_EIO, EVS_ENOSPC, EVS_ENOMEM
+** (the checkpoint written at close, or the final fdatasync, failed; the
+** message is kept for evs_errmsg(NULL)). */
+EVS_API int evs_store_close(evs_store *s);
 
 /* Close the store and delete it: the files it consists of (evstore.meta,
 ** the manifest, every listed segment, settings, checkpoint, dictionary,
@@ -222,15 +272,18 @@ int evs_store_close(evs_store *s);
 ** Errors: EVS_EINVAL (NULL), EVS_EREADONLY (opened read_only: nothing is
 ** deleted), EVS_EIO (a file could not be removed: the others still are;
 ** the message names the first). */
-int evs_store_drop(evs_store *s);
+EVS_API int evs_store_drop(evs_store *s);
 
-/* Make every commit so far durable (fdatasync), whatever the sync mode. */
-int evs_store_sync(evs_store *s);
+/* Make every commit so far durable (fdatasync), whatever the sync mode.
+** A no-op for in-memory and read_only stores. Errors: EVS_EINVAL (s
+** NULL), EVS_EIO, EVS_ENOSPC (the fdatasync failed: the store turns
+** read-only), EVS_EREADONLY (an earlier sync failed). */
+EVS_API int evs_store_sync(evs_store *s);
 
 /* The calling thread's last error message for `s` (or, with s NULL, for
 ** its last failed call on any store, including evs_store_open). Valid
 ** until the thread's next evs_ call. Never NULL. */
-const char *evs_errmsg(const evs_store *s);
+EVS_API const char *evs_errmsg(const evs_store *s);
 
 /* ---- Events ------------------------------------------------------------ */
 #define EVS_PRIORITY_DEFAULT 0 /* = NORMAL */
@@ -300,41 +353,70 @@ typedef struct evs_event {
 ** is refused with EVS_EMISUSE. */
 
 /* Append one event. out may be NULL. A duplicate key is not an error: rc 0,
-** out->duplicate = 1. Errors: EVS_EINVAL (also for a clock out of range,
-** see evs_clock_fn), EVS_EJSON, EVS_ETOOBIG, EVS_EIO, EVS_ENOSPC,
-** EVS_EREADONLY, EVS_EDEADLK, EVS_ENOMEM. */
-int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
-               evs_append_result *out);
+** out->duplicate = 1. Errors: EVS_EINVAL (a bad field; s or ev NULL; the
+** clock out of range, see evs_clock_fn; a struct size refused), EVS_EJSON,
+** EVS_ETOOBIG, EVS_EMISUSE (txn), EVS_EIO, EVS_ENOSPC, EVS_EREADONLY,
+** EVS_EDEADLK (txn NULL while this thread holds the write transaction),
+** EVS_ENOMEM. */
+EVS_API int evs_append_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev, size_t ev_size,
+                             evs_append_result *out, size_t out_size);
+static inline int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                             evs_append_result *out) {
+  return evs_append_sized(s, txn, ev, sizeof(evs_event_in), out, sizeof(evs_append_result));
+}
 
 /* Append n events in one transaction; results[i] says what happened to
 ** ev[i]. Items that fail validation are skipped (their results[i].rc says
 ** why) and the valid ones are stored together. Returns 0 when the valid
 ** items were committed (check each rc), or a negative code when nothing
 ** was stored. A key repeated inside the batch is a duplicate of its first
-** occurrence. */
-int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
-                     size_t n, evs_append_result *results);
+** occurrence. An item's rc: EVS_EINVAL, EVS_EJSON, EVS_ETOOBIG,
+** EVS_ENOMEM. The call's errors, nothing stored: EVS_EINVAL (s NULL; ev or
+** results NULL with n > 0; a struct size refused; the clock out of
+** range), EVS_EMISUSE (txn), EVS_EDEADLK (txn NULL while this thread holds
+** the write transaction), EVS_EREADONLY, EVS_EIO, EVS_ENOSPC, EVS_ETOOBIG
+** (the transaction would pass 4 GiB), EVS_ENOMEM. n = 0 returns 0. */
+EVS_API int evs_append_batch_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                                   size_t ev_size, size_t n, evs_append_result *results,
+                                   size_t result_size);
+static inline int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                                   size_t n, evs_append_result *results) {
+  return evs_append_batch_sized(s, txn, ev, sizeof(evs_event_in), n, results,
+                                sizeof(evs_append_result));
+}
 
 /* Read an event by id. *out is allocated by the library: free it with
-** evs_event_free(). Errors: EVS_ENOTFOUND (never existed, deleted or
-** expired), EVS_ECORRUPT, EVS_ENOMEM. */
-int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out);
-void evs_event_free(evs_event *ev);
+** evs_event_free(). Errors: EVS_EINVAL (s or out NULL), EVS_EMISUSE (txn),
+** EVS_ENOTFOUND (never existed, deleted or expired), EVS_ECORRUPT,
+** EVS_ENOMEM. */
+EVS_API int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out);
+EVS_API void evs_event_free(evs_event *ev);
 
 /* Acknowledge a pending event. acked_us (may be NULL) receives the time.
-** Errors: EVS_ENOTFOUND, EVS_ECONFLICT (already acknowledged; the message
-** says when), EVS_EIO, EVS_EREADONLY. */
-int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us);
+** Errors: EVS_EINVAL (s NULL), EVS_ENOTFOUND, EVS_ECONFLICT (already
+** acknowledged; the message says when), EVS_EMISUSE (txn), EVS_EDEADLK
+** (txn NULL while this thread holds the write transaction), EVS_EIO,
+** EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM. */
+EVS_API int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us);
 
 /* Acknowledge n ids in one transaction; rcs[i] is 0, EVS_ENOTFOUND or
-** EVS_ECONFLICT for ids[i]. Returns 0 when the valid acks were committed. */
-int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
+** EVS_ECONFLICT for ids[i] (EVS_ENOMEM stops the batch). Returns 0 when
+** the valid acks were committed (evs_errmsg then tells the first rejected
+** id's reason). The call's errors, nothing stored: EVS_EINVAL (s NULL; ids
+** or rcs NULL with n > 0), EVS_EMISUSE (txn), EVS_EDEADLK (txn NULL while
+** this thread holds the write transaction), EVS_EREADONLY, EVS_EIO,
+** EVS_ENOSPC, EVS_ETOOBIG (more ids than one record holds, about 536
+** million), EVS_ENOMEM. n = 0 returns 0. */
+EVS_API int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
                   int *rcs);
 
 /* Delete an event for good (pending or acknowledged). Deleting an id that
 ** does not exist succeeds; *existed (may be NULL) says whether it did.
-** The event's idempotency key is forgotten with it. */
-int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
+** The event's idempotency key is forgotten with it. Errors: EVS_EINVAL (s
+** NULL), EVS_EMISUSE (txn), EVS_EDEADLK (txn NULL while this thread holds
+** the write transaction), EVS_EREADONLY, EVS_EIO, EVS_ENOSPC,
+** EVS_ENOMEM. */
+EVS_API int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 
 /* ---- Inbox ------------------------------------------------------------- */
 #define EVS_PAGE_DEFAULT 50
@@ -376,37 +458,70 @@ typedef struct evs_query {
 ** page from an earlier call (it is reused; its events become invalid;
 ** q->cursor may be that page's own evs_page_cursor()).
 ** Events and strings stay valid until the page is reused or freed.
-** Errors: EVS_EINVAL (bad limit or filter, e.g. an empty source),
-** EVS_EMISUSE (txn), EVS_ECURSOR, EVS_ECORRUPT, EVS_ENOMEM. */
-int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q, evs_page **page);
-size_t evs_page_count(const evs_page *p);
-const evs_event *evs_page_event(const evs_page *p, size_t i);
+** Errors: EVS_EINVAL (s or page NULL, bad limit or filter, e.g. an empty
+** source; a struct size refused), EVS_EMISUSE (txn), EVS_ECURSOR,
+** EVS_ECORRUPT, EVS_ENOMEM. */
+EVS_API int evs_inbox_sized(evs_store *s, evs_txn *txn, const evs_query *q, size_t q_size,
+                            evs_page **page);
+static inline int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *q,
+                            evs_page **page) {
+  return evs_inbox_sized(s, txn, q, sizeof(evs_query), page);
+}
+EVS_API size_t evs_page_count(const evs_page *p);
+EVS_API const evs_event *evs_page_event(const evs_page *p, size_t i);
 /* The cursor that resumes after this page (also after an empty page): an
 ** opaque base64url string, valid until the page is reused or freed. */
-const char *evs_page_cursor(const evs_page *p);
+EVS_API const char *evs_page_cursor(const evs_page *p);
 /* The cursor resuming q strictly after event `id` (what evs_page_cursor
-** gives when id is a page's last event). out needs EVS_CURSOR_SIZE. */
+** gives when id is a page's last event). out needs EVS_CURSOR_SIZE.
+** Errors: EVS_EINVAL (s, q or out NULL; a struct size refused). */
 #define EVS_CURSOR_SIZE 64
-int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id, char *out);
+EVS_API int evs_cursor_make_sized(evs_store *s, const evs_query *q, size_t q_size, uint64_t id,
+                                  char *out);
+static inline int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id,
+                                  char *out) {
+  return evs_cursor_make_sized(s, q, sizeof(evs_query), id, out);
+}
 /* Check `cursor` against q (store, filter) and return the id it resumes
-** after. Errors: EVS_ECURSOR. */
-int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
-                     uint64_t *id);
+** after. Errors: EVS_EINVAL (an argument NULL; a struct size refused),
+** EVS_ECURSOR. */
+EVS_API int evs_cursor_parse_sized(evs_store *s, const evs_query *q, size_t q_size,
+                                   const char *cursor, uint64_t *id);
+static inline int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
+                                   uint64_t *id) {
+  return evs_cursor_parse_sized(s, q, sizeof(evs_query), cursor, id);
+}
 /* 1 if more matching events existed when the page was read. */
-int evs_page_more(const evs_page *p);
-void evs_page_free(evs_page *p);
+EVS_API int evs_page_more(const evs_page *p);
+EVS_API void evs_page_free(evs_page *p);
 
 /* ---- Transactions ------------------------------------------------------ */
-/* Begin the store's write transaction; waits while another thread holds
+/* Threads: the write transaction is the store's writer lock, a pthread
+** mutex taken by the thread that calls evs_txn_begin and held until
+** commit or rollback, so an evs_txn is tied to that thread. Use it, commit
+** it and roll it back only from there (and close the store there while
+** one is open). The library does not check the thread: a call from
+** another thread with the handle is not refused (it only checks that the
+** handle is the store's open transaction), so it races with the owner's
+** calls, and a commit or rollback from another thread unlocks a mutex that
+** thread does not hold, which POSIX leaves undefined. While a thread holds
+** the transaction, its own calls on the store with txn NULL, and its
+** evs_txn_begin, evs_checkpoint, evs_compact and evs_verify, fail with
+** EVS_EDEADLK; other threads' writes wait for the commit (or, with
+** evs_txn_begin_timeout, give up with EVS_EBUSY); readers never wait.
+**
+** Begin the store's write transaction; waits while another thread holds
 ** it. Readers are never blocked, and see the writes only after commit.
-** Errors: EVS_EDEADLK (this thread already holds it), EVS_EREADONLY. */
-int evs_txn_begin(evs_store *s, evs_txn **out);
+** Errors: EVS_EINVAL (s or out NULL), EVS_EDEADLK (this thread already
+** holds it), EVS_EREADONLY, EVS_EIO, EVS_ENOSPC (starting the next segment
+** when the current one is full), EVS_ENOMEM. */
+EVS_API int evs_txn_begin(evs_store *s, evs_txn **out);
 /* evs_txn_begin, but give up with EVS_EBUSY after timeout_ms (0: try
 ** once) while another thread holds the transaction. For callers that must
 ** not block indefinitely while holding locks of their own (the SQL module
 ** uses it under SQLite's connection mutex). Errors: as evs_txn_begin,
 ** and EVS_EBUSY. */
-int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
+EVS_API int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 /* Commit: all writes become visible at once and durable per the sync mode.
 ** The handle is freed whatever is returned (as LMDB's mdb_txn_commit
 ** does): it must not be used again, not even to roll back after a failed
@@ -418,12 +533,12 @@ int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out);
 ** EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM.
 ** A handle already committed or rolled back is freed memory: passing it
 ** again is undefined behaviour that the library cannot always detect. */
-int evs_txn_commit(evs_txn *txn);
+EVS_API int evs_txn_commit(evs_txn *txn);
 /* Discard every write of the transaction. The handle is freed whatever
 ** is returned and must not be used again. Errors: EVS_EMISUSE (as for
 ** commit), EVS_EIO (undoing written bytes failed: the store turns
 ** read-only). */
-int evs_txn_rollback(evs_txn *txn);
+EVS_API int evs_txn_rollback(evs_txn *txn);
 
 /* Nested savepoints, numbered from 0 like SQLite's (xSavepoint). Opening
 ** savepoint n discards any numbered >= n and marks the present state;
@@ -435,9 +550,9 @@ int evs_txn_rollback(evs_txn *txn);
 ** and above. Levels are 0..1000000. Errors: EVS_EMISUSE (txn NULL or
 ** not open, a level out of range; nothing is done), EVS_ENOMEM, EVS_EIO
 ** (undoing written bytes failed). */
-int evs_txn_savepoint(evs_txn *txn, int n);
-int evs_txn_rollback_to(evs_txn *txn, int n);
-int evs_txn_release(evs_txn *txn, int n);
+EVS_API int evs_txn_savepoint(evs_txn *txn, int n);
+EVS_API int evs_txn_rollback_to(evs_txn *txn, int n);
+EVS_API int evs_txn_release(evs_txn *txn, int n);
 
 /* ---- Stats ------------------------------------------------------------- */
 typedef struct evs_stats {
@@ -488,7 +603,13 @@ typedef struct evs_stats {
 #define EVS_CHECKPOINT_CORRUPT 3 /* failed its checksum or checks: ignored */
 #define EVS_CHECKPOINT_OFF 4     /* checkpoint_bytes = -1, or in memory    */
 
-int evs_stats_get(evs_store *s, evs_stats *out);
+/* Fill *out with the store's counters, read at one moment under the
+** index lock (readers and writers go on). Thread-safe. Errors: EVS_EINVAL
+** (s or out NULL, a struct size refused). */
+EVS_API int evs_stats_get_sized(evs_store *s, evs_stats *out, size_t out_size);
+static inline int evs_stats_get(evs_store *s, evs_stats *out) {
+  return evs_stats_get_sized(s, out, sizeof(evs_stats));
+}
 
 /* ---- Checkpoints ------------------------------------------------------- */
 /* Write the in-memory index to evstore.checkpoint now (the log up to it is
@@ -497,10 +618,10 @@ int evs_stats_get(evs_store *s, evs_stats *out);
 ** checkpoint_bytes of log. Waits for the write transaction; readers go
 ** on. Checkpoints from several threads, from compaction and from the
 ** background thread take turns. A no-op for in-memory stores and with
-** checkpoint_bytes = -1. Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
+** checkpoint_bytes = -1. Errors: EVS_EINVAL (s NULL), EVS_EIO, EVS_ENOSPC, EVS_ENOMEM,
 ** EVS_EREADONLY, EVS_EDEADLK (the calling thread holds the write
 ** transaction). */
-int evs_checkpoint(evs_store *s);
+EVS_API int evs_checkpoint(evs_store *s);
 
 /* ---- Compaction -------------------------------------------------------- */
 typedef struct evs_compact_report {
@@ -523,9 +644,13 @@ typedef struct evs_compact_report {
 ** while the index is repointed (max_pause_us). Runs automatically in
 ** the background past auto_compact_percent; one pass runs at a time (a
 ** call waits for the one running). report may be NULL.
-** Errors: EVS_EIO, EVS_ENOSPC, EVS_ENOMEM, EVS_EREADONLY, EVS_EDEADLK (the
-** calling thread holds the write transaction). */
-int evs_compact(evs_store *s, evs_compact_report *report);
+** Errors: EVS_EINVAL (s NULL, a struct size refused), EVS_EIO, EVS_ENOSPC,
+** EVS_ENOMEM, EVS_EREADONLY, EVS_EDEADLK (the calling thread holds the
+** write transaction). */
+EVS_API int evs_compact_sized(evs_store *s, evs_compact_report *report, size_t report_size);
+static inline int evs_compact(evs_store *s, evs_compact_report *report) {
+  return evs_compact_sized(s, report, sizeof(evs_compact_report));
+}
 
 /* ---- Verification ------------------------------------------------------ */
 typedef struct evs_verify_report {
@@ -543,8 +668,12 @@ typedef struct evs_verify_report {
 ** go on. Writes nothing (also on a read_only handle). report may be NULL.
 ** Returns 0, or EVS_ECORRUPT with the first problem in evs_errmsg
 ** (EVS_ENOMEM if the replay cannot be built; EVS_EDEADLK if this thread
-** holds the write transaction). */
-int evs_verify(evs_store *s, evs_verify_report *report);
+** holds the write transaction; EVS_EINVAL for s NULL or a struct size
+** refused). */
+EVS_API int evs_verify_sized(evs_store *s, evs_verify_report *report, size_t report_size);
+static inline int evs_verify(evs_store *s, evs_verify_report *report) {
+  return evs_verify_sized(s, report, sizeof(evs_verify_report));
+}
 
 /* ---- Repair ------------------------------------------------------------ */
 typedef struct evs_repair_report {
@@ -577,11 +706,16 @@ typedef struct evs_repair_report {
 ** A store that needs nothing is left untouched (report->changed = 0).
 ** opts: only the open options (sync, clock...) matter; may be NULL.
 ** report may be NULL.
-** Errors: EVS_EINVAL, EVS_ENOTFOUND (no store in dir), EVS_ELOCKED,
+** Errors: EVS_EINVAL (also a struct size refused), EVS_ENOTFOUND (no store in dir), EVS_ELOCKED,
 ** EVS_ECORRUPT (cannot be repaired: a damaged meta file, manifest or
 ** segment header, a missing last segment; the message says which; nothing
 ** was changed), EVS_EIO, EVS_ENOSPC, EVS_ENOMEM. */
-int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *report);
+EVS_API int evs_repair_sized(const char *dir, const evs_options *opts, size_t opts_size,
+                             evs_repair_report *report, size_t report_size);
+static inline int evs_repair(const char *dir, const evs_options *opts,
+                             evs_repair_report *report) {
+  return evs_repair_sized(dir, opts, sizeof(evs_options), report, sizeof(evs_repair_report));
+}
 
 /* ---- Text: times, durations, JSON ------------------------------------ */
 /* The library's own text forms, for programs that show or read them the
@@ -596,7 +730,7 @@ int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *repo
 ** "2026-11-23T13:44:08.123456Z": always 27 characters, so times sort as
 ** text. out (EVS_TIME_BUF bytes) belongs to the caller. Errors:
 ** EVS_EINVAL (out NULL, or a time outside years 0000..9999: out gets ""). */
-int evs_time_format(int64_t us, char out[EVS_TIME_BUF]);
+EVS_API int evs_time_format(int64_t us, char out[EVS_TIME_BUF]);
 
 /* Parse the time s[0..len) (not NUL-terminated; no white space) into *us:
 **  - decimal digits only: microseconds since the epoch (at most INT64_MAX);
@@ -608,21 +742,21 @@ int evs_time_format(int64_t us, char out[EVS_TIME_BUF]);
 ** checked (no 02-30, 02-29 only in leap years). Years 0000..9999; times
 ** before 1970 give negative values. Errors: EVS_EINVAL (anything else,
 ** NULL arguments; *us unchanged). */
-int evs_time_parse(const char *s, size_t len, int64_t *us);
+EVS_API int evs_time_parse(const char *s, size_t len, int64_t *us);
 
 /* Parse the duration s[0..len) into *us: N followed by one unit, us, ms,
 ** s, m, h or d, or none (microseconds), N decimal digits, at least 1,
 ** the product at most INT64_MAX; or "forever" or "0", which both give -1
 ** (as the options' "forever"). No sign, no white space, no fractions.
 ** Errors: EVS_EINVAL (anything else, NULL arguments; *us unchanged). */
-int evs_duration_parse(const char *s, size_t len, int64_t *us);
+EVS_API int evs_duration_parse(const char *s, size_t len, int64_t *us);
 
 /* Decode the UTF-8 sequence at p (n bytes left): 0 with its length (1..4)
 ** in *len and its code point in *cp (either may be NULL). The one decoder
 ** the library validates names, keys and JSON with: no overlongs, no
 ** surrogates, nothing above U+10FFFF. Errors: EVS_EINVAL (not a
 ** well-formed sequence, cut short by n, p NULL or n 0). */
-int evs_utf8_next(const char *p, size_t n, size_t *len, uint32_t *cp);
+EVS_API int evs_utf8_next(const char *p, size_t n, size_t *len, uint32_t *cp);
 
 /* Check that text[0..len) is one JSON object (RFC 8259, strictly: as
 ** payloads are checked, see README "Event rules"), white space around it
@@ -634,10 +768,11 @@ int evs_utf8_next(const char *p, size_t n, size_t *len, uint32_t *cp);
 ** (every byte so far can begin a valid object: more input may complete
 ** it), else 0; any of the three may be NULL. EVS_EINVAL (text NULL, len
 ** not 0). */
-int evs_json_check(const char *text, size_t len, size_t *offset, const char **why,
+EVS_API int evs_json_check(const char *text, size_t len, size_t *offset, const char **why,
                    int *incomplete);
 
-/* A byte range of a text: text + off, len bytes. */
+/* A byte range of a text: text + off, len bytes. Fixed for good (unlike
+** the growable structs, it is never extended). */
 typedef struct evs_json_span {
   size_t off, len;
 } evs_json_span;
@@ -649,7 +784,7 @@ typedef struct evs_json_span {
 ** exactly as written) as ranges of obj; either may be NULL. Errors:
 ** EVS_ENOTFOUND (no more members), EVS_EJSON (obj is not a checked
 ** object), EVS_EINVAL (NULL obj or pos, *pos past len). */
-int evs_json_member_next(const char *obj, size_t len, size_t *pos, evs_json_span *name,
+EVS_API int evs_json_member_next(const char *obj, size_t len, size_t *pos, evs_json_span *name,
                          evs_json_span *value);
 
 /* Unescape the body of a JSON string (the bytes between its quotes, as
@@ -659,7 +794,7 @@ int evs_json_member_next(const char *obj, size_t len, size_t *pos, evs_json_span
 ** decodes to a NUL byte inside the text: compare *outlen with strlen
 ** when that matters. Errors: EVS_EJSON (a bad escape or unpaired
 ** surrogate; out is then undefined), EVS_EINVAL (NULL arguments). */
-int evs_json_string_decode(const char *str, size_t len, char *out, size_t *outlen);
+EVS_API int evs_json_string_decode(const char *str, size_t len, char *out, size_t *outlen);
 
 /* The store's statistics and settings as one JSON object, the text the
 ** CLI's `stats` and SQL's evstore_stats() print: every evs_stats field
@@ -671,7 +806,7 @@ int evs_json_string_decode(const char *str, size_t len, char *out, size_t *outle
 ** (size too small: out holds as much as fits, NUL-terminated), EVS_EINVAL
 ** (s or out NULL). */
 #define EVS_STATS_JSON_SIZE 2048
-int evs_stats_json(evs_store *s, char *out, size_t size);
+EVS_API int evs_stats_json(evs_store *s, char *out, size_t size);
 
 /* The store's settings (evs_store_options: retention_us,
 ** idempotency_window_us, max_payload, max_metadata, compress_threshold,
@@ -679,20 +814,21 @@ int evs_stats_json(evs_store *s, char *out, size_t size);
 ** "settings" of evs_stats_json and what the CLI's `config` prints. out as
 ** for evs_stats_json. Errors: those of evs_store_options, EVS_ETOOBIG,
 ** EVS_EINVAL (s or out NULL). */
-int evs_settings_json(evs_store *s, char *out, size_t size);
+EVS_API int evs_settings_json(evs_store *s, char *out, size_t size);
 
 /* A compaction report as one JSON object, what the CLI's `compact` and
 ** SQL's evstore_compact() print. out as for evs_stats_json (no store: no
 ** evs_errmsg message). Errors: EVS_ETOOBIG, EVS_EINVAL (r or out NULL). */
-int evs_compact_report_json(const evs_compact_report *r, char *out, size_t size);
+EVS_API int evs_compact_report_json_sized(const evs_compact_report *r, size_t r_size, char *out,
+                                          size_t size);
+static inline int evs_compact_report_json(const evs_compact_report *r, char *out, size_t size) {
+  return evs_compact_report_json_sized(r, sizeof(evs_compact_report), out, size);
+}
 
 /* ---- SQLite ------------------------------------------------------------ */
-/* Register the "evstore" virtual-table module and evstore_stats() on a
-** connection of a program that links libevstore (the loadable extension
-** evstore.so does the same through sqlite3_evstore_init). Returns an
-** SQLite result code. Needs SQLite >= 3.38; link with -lsqlite3. */
-struct sqlite3;
-int evs_sqlite_register(struct sqlite3 *db);
+/* The SQL module's registration for programs that link SQLite,
+** evs_sqlite_register, is in evstore_sqlite.h (library libevstore_sqlite),
+** so that this header and libevstore need no SQLite. */
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
 ** module: see vtab.h).
 **
 ** Built twice: as the loadable extension evstore.so (entry point
-** sqlite3_evstore_init) and, with -DSQLITE_CORE, into libevstore for
+** sqlite3_evstore_init) and, with -DSQLITE_CORE, into libevstore_sqlite for
 ** programs that register the module themselves (evs_sqlite_register).
 **
 ** A table is one store. Plans are served by evs_inbox (the index), so a
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "evstore_sqlite.h"
 #include "vtab.h"
 
 #ifndef SQLITE_CORE
@@ -649,6 +650,7 @@ static int register_all(sqlite3 *db) {
 #ifdef SQLITE_CORE
 int evs_sqlite_register(struct sqlite3 *db) { return register_all(db); }
 #else
+int sqlite3_evstore_init(sqlite3 *db, char **err, const sqlite3_api_routines *api);
 #ifdef _WIN32
 __declspec(dllexport)
 #endif

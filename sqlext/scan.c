@@ -233,8 +233,13 @@ int evsql_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, int arg
         for (; rc == SQLITE_OK && e; rc = in ? sqlite3_vtab_in_next(v, &e) : SQLITE_DONE) {
           if ((r = evsql_int_range(e, OP_EQ, &lo, &hi, &exact)) < 0) return SQLITE_NOMEM;
           if (!r || lo < 1) continue;
-          if (evs_grow((void **)&c->ids, &cap, c->nids + 1, sizeof *c->ids))
-            return SQLITE_NOMEM;
+          if (c->nids >= cap) { /* ids may hold an earlier term's */
+            size_t ncap = 2 * (c->nids + 8);
+            uint64_t *grown = realloc(c->ids, ncap * sizeof *c->ids);
+            if (!grown) return SQLITE_NOMEM;
+            c->ids = grown;
+            cap = ncap;
+          }
           c->ids[c->nids++] = (uint64_t)lo;
         }
         if (rc != SQLITE_OK && rc != SQLITE_DONE) return rc;

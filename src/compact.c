@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "abi.h"
 #include "checkpoint.h"
 #include "compact.h"
 #include "error.h"
@@ -442,7 +443,7 @@ static int judge(evs_store *s, size_t i, int64_t now, uint64_t *live) {
   return *live < s->opt.segment_size / 2 ? 1 : 0;
 }
 
-int evs_compact(evs_store *s, evs_compact_report *out) {
+static int compact(evs_store *s, evs_compact_report *out) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   evs_compact_report rep;
   memset(&rep, 0, sizeof rep);
@@ -509,5 +510,15 @@ int evs_compact(evs_store *s, evs_compact_report *out) {
   pthread_rwlock_unlock(&s->ilock);
   pthread_mutex_unlock(&s->cmu);
   if (out) *out = rep;
+  return rc;
+}
+
+int evs_compact_sized(evs_store *s, evs_compact_report *out, size_t out_size) {
+  evs_compact_report rep;
+  int rc = evs_abi_out_check(s, "evs_compact_report", out, out_size,
+                             EVS_COMPACT_REPORT_SIZE_VER0);
+  if (rc) return rc;
+  rc = compact(s, out ? &rep : NULL);
+  if (out && s) evs_abi_out(out, out_size, &rep, sizeof rep);
   return rc;
 }

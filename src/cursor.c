@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "cursor.h"
+#include "abi.h"
 #include "error.h"
 #include "store.h"
 #include "util.h"
@@ -103,15 +104,21 @@ int evs_cursor_decode(const evs_store *s, const char *c, uint64_t fp,
   return 0;
 }
 
-int evs_cursor_make(evs_store *s, const evs_query *q, uint64_t id, char *out) {
-  if (!s || !q || !out) return evs_err(s, EVS_EINVAL, "store, query and out are required");
-  evs_cursor_encode(s, id, evs_filter_fp(q), out);
+int evs_cursor_make_sized(evs_store *s, const evs_query *qin, size_t q_size, uint64_t id,
+                          char *out) {
+  if (!s || !qin || !out) return evs_err(s, EVS_EINVAL, "store, query and out are required");
+  evs_query q;
+  int rc = evs_abi_in(s, "evs_query", &q, sizeof q, qin, q_size, EVS_QUERY_SIZE_VER0);
+  if (rc) return rc;
+  evs_cursor_encode(s, id, evs_filter_fp(&q), out);
   return 0;
 }
 
-int evs_cursor_parse(evs_store *s, const evs_query *q, const char *cursor,
-                     uint64_t *id) {
-  if (!s || !q || !cursor || !id)
+int evs_cursor_parse_sized(evs_store *s, const evs_query *qin, size_t q_size,
+                           const char *cursor, uint64_t *id) {
+  if (!s || !qin || !cursor || !id)
     return evs_err(s, EVS_EINVAL, "store, query, cursor and id are required");
-  return evs_cursor_decode(s, cursor, evs_filter_fp(q), id);
+  evs_query q;
+  int rc = evs_abi_in(s, "evs_query", &q, sizeof q, qin, q_size, EVS_QUERY_SIZE_VER0);
+  return rc ? rc : evs_cursor_decode(s, cursor, evs_filter_fp(&q), id);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "util.h"
 
 static _Thread_local char tl_msg[512];
 static _Thread_local const evs_store *tl_store;

@@ -10,6 +10,7 @@
 
 #include "compress.h"
 #include "cursor.h"
+#include "abi.h"
 #include "error.h"
 #include "replay.h"
 #include "json.h"
@@ -324,7 +325,7 @@ static int check_query(evs_store *s, const evs_query *q) {
   return 0;
 }
 
-int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page) {
+static int inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page) {
   if (!s || !page) return evs_err(s, EVS_EINVAL, "store and page are required");
   evs_query q0 = {0};
   const evs_query *q = qin ? qin : &q0;
@@ -401,4 +402,11 @@ int evs_inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **page)
   }
   evs_cursor_encode(s, sc.last_id, fp, pg->cursor);
   return 0;
+}
+
+int evs_inbox_sized(evs_store *s, evs_txn *txn, const evs_query *q, size_t q_size,
+                    evs_page **page) {
+  evs_query qc;
+  int rc = evs_abi_in(s, "evs_query", &qc, sizeof qc, q, q_size, EVS_QUERY_SIZE_VER0);
+  return rc ? rc : inbox(s, txn, q ? &qc : NULL, page);
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "error.h"
 #include "store.h"
 #include "util.h"
@@ -501,7 +502,7 @@ static void undo(repair *r) {
   memset(&r->rep, 0, sizeof r->rep);
 }
 
-int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *out) {
+static int repair_store(const char *dir, const evs_options *opts, evs_repair_report *out) {
   if (out) memset(out, 0, sizeof *out);
   if (!dir || !*dir || !strcmp(dir, ":memory:"))
     return evs_err(NULL, EVS_EINVAL, "evs_repair needs a store directory");
@@ -583,5 +584,18 @@ int evs_repair(const char *dir, const evs_options *opts, evs_repair_report *out)
   free(r.oldman);
   close(lock);
   if (out) *out = r.rep;
+  return rc;
+}
+
+int evs_repair_sized(const char *dir, const evs_options *opts, size_t opts_size,
+                     evs_repair_report *out, size_t out_size) {
+  evs_options o;
+  evs_repair_report rep;
+  int rc = evs_abi_in(NULL, "evs_options", &o, sizeof o, opts, opts_size, EVS_OPTIONS_SIZE_VER0);
+  if (!rc)
+    rc = evs_abi_out_check(NULL, "evs_repair_report", out, out_size, EVS_REPAIR_REPORT_SIZE_VER0);
+  if (rc) return rc;
+  rc = repair_store(dir, opts ? &o : NULL, out ? &rep : NULL);
+  evs_abi_out(out, out_size, &rep, sizeof rep);
   return rc;
 }

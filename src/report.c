@@ -7,6 +7,7 @@
 */
 #include <stdio.h>
 
+#include "abi.h"
 #include "error.h"
 
 /* The settings object at out; snprintf's answer. */
@@ -34,8 +35,13 @@ int evs_settings_json(evs_store *s, char *out, size_t size) {
   return too_big(s, settings(&o, out, size), size);
 }
 
-int evs_compact_report_json(const evs_compact_report *r, char *out, size_t size) {
-  if (!r || !out) return EVS_EINVAL;
+int evs_compact_report_json_sized(const evs_compact_report *rin, size_t r_size, char *out,
+                                  size_t size) {
+  if (!rin || !out) return EVS_EINVAL;
+  evs_compact_report rc, *r = &rc;
+  if (evs_abi_in(NULL, "evs_compact_report", &rc, sizeof rc, rin, r_size,
+                 EVS_COMPACT_REPORT_SIZE_VER0))
+    return EVS_EINVAL;
   int n = snprintf(out, size,
                    "{\"segments_before\":%llu,\"segments_after\":%llu,"
                    "\"segments_removed\":%llu,\"segments_rewritten\":%llu,"

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "checkpoint.h"
 #include "compress.h"
 #include "dict.h"
@@ -33,7 +34,7 @@ static int64_t realtime_us(void *arg) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int evs_options_resolve(const evs_options *in, evs_options *o) {
+static int options_resolve(const evs_options *in, evs_options *o) {
   if (!o) return evs_err(NULL, EVS_EINVAL, "out is required");
   memset(o, 0, sizeof *o);
   if (in) *o = *in;
@@ -83,6 +84,18 @@ int evs_options_resolve(const evs_options *in, evs_options *o) {
   if (o->read_only < 0 || o->read_only > 1)
     return evs_err(NULL, EVS_EINVAL, "read_only %d is not 0 or 1", o->read_only);
   return 0;
+}
+
+int evs_options_resolve_sized(const evs_options *in, size_t in_size, evs_options *out,
+                              size_t out_size) {
+  evs_options i, o;
+  if (!out) return evs_err(NULL, EVS_EINVAL, "out is required");
+  int rc = evs_abi_in(NULL, "evs_options", &i, sizeof i, in, in_size, EVS_OPTIONS_SIZE_VER0);
+  if (!rc) rc = evs_abi_out_check(NULL, "evs_options", out, out_size, EVS_OPTIONS_SIZE_VER0);
+  if (rc) return rc;
+  rc = options_resolve(in ? &i : NULL, &o);
+  evs_abi_out(out, out_size, &o, sizeof o);
+  return rc;
 }
 
 static int random_u64(uint64_t *v) {
@@ -181,10 +194,15 @@ static int load_meta(evs_store *s, int *created) {
 
 /* ---- Settings ---------------------------------------------------------- */
 
-void evs_options_use_stored(evs_options *o) {
-  o->retention_us = o->idempotency_window_us = 0;
-  o->max_payload = o->max_metadata = o->compress_threshold = o->segment_size = 0;
-  o->compress_level = o->dict_compress = 0;
+void evs_options_use_stored_sized(evs_options *caller, size_t size) {
+  evs_options o;
+  if (!caller || size < EVS_OPTIONS_SIZE_VER0) return;
+  memset(&o, 0, sizeof o);
+  memcpy(&o, caller, EVS_MIN(size, sizeof o));
+  o.retention_us = o.idempotency_window_us = 0;
+  o.max_payload = o.max_metadata = o.compress_threshold = o.segment_size = 0;
+  o.compress_level = o.dict_compress = 0;
+  memcpy(caller, &o, EVS_MIN(size, sizeof o));
 }
 
 static void settings_from_opt(evs_settings *st, const evs_options *o) {
@@ -438,8 +456,15 @@ int evs_store_open_locked(const char *dir, const evs_options *opts, int lock_fd,
   return open_store(dir, opts, NULL, lock_fd, out);
 }
 
-int evs_store_open(const char *dir, const evs_options *opts, evs_store **out) {
-  return open_store(dir, opts, NULL, -1, out);
+int evs_store_open_sized(const char *dir, const evs_options *opts, size_t opts_size,
+                         evs_store **out) {
+  evs_options o;
+  int rc = evs_abi_in(NULL, "evs_options", &o, sizeof o, opts, opts_size, EVS_OPTIONS_SIZE_VER0);
+  if (rc) {
+    if (out) *out = NULL;
+    return rc;
+  }
+  return open_store(dir, opts ? &o : NULL, NULL, -1, out);
 }
 
 int evs_store_sync(evs_store *s) {
@@ -512,7 +537,7 @@ int evs_store_drop(evs_store *s) {
   return rc ? evs_err(NULL, rc, "%s", why) : 0;
 }
 
-int evs_stats_get(evs_store *s, evs_stats *st) {
+static int stats_get(evs_store *s, evs_stats *st) {
   if (!s || !st) return evs_err(s, EVS_EINVAL, "store and stats are required");
   memset(st, 0, sizeof *st);
   int64_t now = evs_now(s);
@@ -558,8 +583,18 @@ int evs_stats_get(evs_store *s, evs_stats *st) {
   return 0;
 }
 
-int evs_store_options(evs_store *s, evs_options *out) {
+int evs_stats_get_sized(evs_store *s, evs_stats *out, size_t out_size) {
+  evs_stats st;
+  int rc = evs_abi_out_check(s, "evs_stats", out, out_size, EVS_STATS_SIZE_VER0);
+  if (rc || (rc = stats_get(s, out ? &st : NULL))) return rc;
+  evs_abi_out(out, out_size, &st, sizeof st);
+  return 0;
+}
+
+int evs_store_options_sized(evs_store *s, evs_options *out, size_t out_size) {
   if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
-  *out = s->opt;
+  int rc = evs_abi_out_check(s, "evs_options", out, out_size, EVS_OPTIONS_SIZE_VER0);
+  if (rc) return rc;
+  evs_abi_out(out, out_size, &s->opt, sizeof s->opt);
   return 0;
 }

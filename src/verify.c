@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "compress.h"
 #include "error.h"
 #include "replay.h"
@@ -136,7 +137,7 @@ static void check_keys(vctx *v, const evs_index *live, const evs_index *ref) {
   }
 }
 
-int evs_verify(evs_store *s, evs_verify_report *out) {
+static int verify(evs_store *s, evs_verify_report *out) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   vctx v;
   memset(&v, 0, sizeof v);
@@ -192,4 +193,16 @@ done:
     return evs_err(s, EVS_ECORRUPT, "verify: %" PRIu64 " problem%s; first: %s",
                    v.r.problems, v.r.problems == 1 ? "" : "s", v.first);
   return 0;
+}
+
+int evs_verify_sized(evs_store *s, evs_verify_report *out, size_t out_size) {
+  evs_verify_report rep;
+  int rc = evs_abi_out_check(s, "evs_verify_report", out, out_size, EVS_VERIFY_REPORT_SIZE_VER0);
+  if (rc) return rc;
+  /* verify() fills the report only when it gets to check. */
+  memset(&rep, 0, sizeof rep);
+  if (out) memcpy(&rep, out, EVS_MIN(out_size, sizeof rep));
+  rc = verify(s, out ? &rep : NULL);
+  evs_abi_out(out, out_size, &rep, sizeof rep);
+  return rc;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "abi.h"
 #include "error.h"
 #include "prep.h"
 #include "replay.h"
@@ -110,8 +111,8 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   return 0;
 }
 
-int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
-               evs_append_result *out) {
+static int append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                  evs_append_result *out) {
   evs_append_result tmp;
   evs_append_result *res = out ? out : &tmp;
   memset(res, 0, sizeof *res);
@@ -131,6 +132,22 @@ int evs_append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
     memset(res, 0, sizeof *res);
     res->rc = rc;
   }
+  return rc;
+}
+
+int evs_append_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev, size_t ev_size,
+                     evs_append_result *out, size_t out_size) {
+  evs_event_in e;
+  evs_append_result res = {0};
+  int rc = evs_abi_out_check(s, "evs_append_result", out, out_size,
+                             EVS_APPEND_RESULT_SIZE_VER0);
+  if (rc) return rc;
+  rc = evs_abi_in(s, "evs_event_in", &e, sizeof e, ev, ev_size, EVS_EVENT_IN_SIZE_VER0);
+  if (rc)
+    res.rc = rc;
+  else
+    rc = append(s, txn, ev ? &e : NULL, &res);
+  evs_abi_out(out, out_size, &res, sizeof res);
   return rc;
 }
 
@@ -247,8 +264,8 @@ static void ensure(batch_prep *b, size_t i) {
 ** waking it takes. */
 #define SHARE_MIN (16u << 10)
 
-int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
-                     size_t n, evs_append_result *results) {
+static int append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
+                        size_t n, evs_append_result *results) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   if (n && (!ev || !results))
     return evs_err(s, EVS_EINVAL, "events and results are required");
@@ -320,6 +337,42 @@ int evs_append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
   }
   if (b.err[0]) evs_err(s, 0, "%s", b.err);
   return 0;
+}
+
+/* Items are copied to arrays of this library's layout unless the caller's
+** already is it. */
+int evs_append_batch_sized(evs_store *s, evs_txn *txn, const evs_event_in *ev, size_t ev_size,
+                           size_t n, evs_append_result *results, size_t result_size) {
+  int rc = evs_abi_out_check(s, "evs_append_result", results, result_size,
+                             EVS_APPEND_RESULT_SIZE_VER0);
+  if (!rc && ev && n) /* every item is checked below; the first here */
+    rc = evs_abi_in(s, "evs_event_in", &(evs_event_in){0}, sizeof(evs_event_in), ev, ev_size,
+                    EVS_EVENT_IN_SIZE_VER0);
+  if (rc) return rc;
+  if (!n || !ev || !results ||
+      (ev_size == sizeof(evs_event_in) && result_size == sizeof(evs_append_result)))
+    return append_batch(s, txn, ev, n, results);
+  if (n > SIZE_MAX / ev_size || n > SIZE_MAX / result_size)
+    return evs_err(s, EVS_EINVAL, "%zu items do not fit in memory", n);
+  evs_event_in *in = malloc(n * sizeof *in);
+  evs_append_result *res = calloc(n, sizeof *res);
+  if (!in || !res) {
+    free(in);
+    free(res);
+    return evs_err(s, EVS_ENOMEM, "out of memory");
+  }
+  const char *src = (const char *)ev;
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = evs_abi_in(s, "evs_event_in", &in[i], sizeof *in, src + i * ev_size, ev_size,
+                    EVS_EVENT_IN_SIZE_VER0);
+  if (!rc) {
+    rc = append_batch(s, txn, in, n, res);
+    for (size_t i = 0; i < n; i++)
+      evs_abi_out((char *)results + i * result_size, result_size, &res[i], sizeof *res);
+  }
+  free(in);
+  free(res);
+  return rc;
 }
 
 /* ---- Ack and delete ---------------------------------------------------- */

@@ -6,4 +6,4 @@ set -u
 B=${1:-build}
 [ "$B" = build ] || exit 0
 root=$(cd "$(dirname "$0")/.." && pwd)
-make -s -C "$root" bench-smoke B=build 2>&1 | grep -E '^(PASS|FAIL) ' || echo "FAIL bench_smoke (no result line)"
+make -s -C "$root" bench-smoke B=build WERROR=1 2>&1 | grep -E '^(PASS|FAIL) ' || echo "FAIL bench_smoke (no result line)"

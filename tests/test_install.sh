@@ -2,8 +2,10 @@
 # `make install` into temporary prefixes (no root needed), then what was
 # installed is used as a user would: a small program built with
 # `pkg-config --cflags --libs evstore`, linked against the shared library
-# (run with LD_LIBRARY_PATH) and, with --static, statically; the installed
-# CLI; the installed SQLite extension; `make uninstall`.
+# (run with LD_LIBRARY_PATH) and, with --static, statically; one that
+# registers the SQL module (evstore_sqlite.h, `pkg-config evstore-sqlite`),
+# shared and static; the installed CLI; the installed SQLite extension;
+# `make uninstall`.
 #
 #   tests/test_install.sh BUILD_DIR     e.g. build
 #
@@ -59,16 +61,45 @@ int main(int argc, char **argv) {
 }
 EOF
 
+cat >"$w/sqlprog.c" <<'EOF'
+#include <evstore_sqlite.h>
+#include <sqlite3.h>
+#include <stdio.h>
+
+int main(int argc, char **argv) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  char sql[512];
+  if (argc != 2 || sqlite3_open(":memory:", &db) || evs_sqlite_register(db)) return 1;
+  snprintf(sql, sizeof sql, "CREATE VIRTUAL TABLE t USING evstore(dir='%s');"
+           "INSERT INTO t(source, event_type, payload) VALUES ('sql', 'registered', '{}');",
+           argv[1]);
+  if (sqlite3_exec(db, sql, NULL, NULL, NULL) ||
+      sqlite3_prepare_v2(db, "SELECT id, source, status FROM t", -1, &st, NULL) ||
+      sqlite3_step(st) != SQLITE_ROW) {
+    fprintf(stderr, "%s\n", sqlite3_errmsg(db));
+    return 1;
+  }
+  printf("%lld|%s|%s %s\n", sqlite3_column_int64(st, 0), sqlite3_column_text(st, 1),
+         sqlite3_column_text(st, 2), evs_version());
+  sqlite3_finalize(st);
+  return sqlite3_close(db) == SQLITE_OK ? 0 : 1;
+}
+EOF
+
 # ---- PREFIX ------------------------------------------------------------------
 P=$w/prefix
 check prefix_make_install mk install PREFIX="$P"
 ok=1
-for f in bin/evstore include/evstore.h lib/libevstore.a lib/libevstore.so.0.1.0 \
-         lib/pkgconfig/evstore.pc lib/evstore/evstore.so; do
+for f in bin/evstore include/evstore.h include/evstore_sqlite.h lib/libevstore.a \
+         lib/libevstore.so.0.1.0 lib/libevstore_sqlite.a lib/libevstore_sqlite.so.0.1.0 \
+         lib/pkgconfig/evstore.pc lib/pkgconfig/evstore-sqlite.pc lib/evstore/evstore.so; do
   [ -f "$P/$f" ] || { echo "missing $P/$f"; ok=0; }
 done
-[ "$(readlink "$P/lib/libevstore.so")" = libevstore.so.0.1.0 ] || ok=0
-[ "$(readlink "$P/lib/libevstore.so.0")" = libevstore.so.0.1.0 ] || ok=0
+for l in libevstore libevstore_sqlite; do
+  [ "$(readlink "$P/lib/$l.so")" = $l.so.0.1.0 ] || ok=0
+  [ "$(readlink "$P/lib/$l.so.0")" = $l.so.0.1.0 ] || ok=0
+done
 check prefix_files [ $ok = 1 ]
 check prefix_soname sh -c "readelf -d '$P/lib/libevstore.so.0.1.0' | grep -q 'SONAME.*\\[libevstore.so.0\\]'"
 export PKG_CONFIG_PATH=$P/lib/pkgconfig
@@ -76,7 +107,10 @@ pc() { pkg-config "$@" | sed 's/ *$//'; } # pkgconf ends its output with a space
 check pkgconfig_version [ "$(pc --modversion evstore)" = 0.1.0 ]
 check pkgconfig_cflags [ "$(pc --cflags evstore)" = "-I$P/include" ]
 check pkgconfig_libs [ "$(pc --libs evstore)" = "-L$P/lib -levstore" ]
-check pkgconfig_static_libs sh -c "pkg-config --static --libs evstore | grep -q -- '-lzstd -lxxhash -lsqlite3 -lpthread -lm'"
+check pkgconfig_static_libs sh -c "pkg-config --static --libs evstore | grep -q -- '-lzstd -lxxhash -lpthread -lm'"
+check pkgconfig_needs_no_sqlite sh -c "! pkg-config --static --libs evstore | grep -q sqlite"
+check libevstore_needs_no_sqlite sh -c "! readelf -d '$P/lib/libevstore.so.0.1.0' | grep -q 'NEEDED.*sqlite'"
+check pkgconfig_sqlite_libs [ "$(pc --libs evstore-sqlite)" = "-L$P/lib -levstore_sqlite -levstore" ]
 check pkgconfig_extensiondir [ "$(pc --variable=extensiondir evstore)" = "$P/lib/evstore" ]
 
 # shellcheck disable=SC2046
@@ -90,6 +124,16 @@ check static_link cc -std=c11 -Wall -Werror -static "$w/prog.c" -o "$w/prog_stat
 check static_has_no_shared_libs sh -c "! readelf -d '$w/prog_static' 2>/dev/null | grep -q NEEDED"
 out=$(env -u LD_LIBRARY_PATH "$w/prog_static" "$w/store2" 2>&1)
 check static_runs [ "$out" = '0.1.0 0.1.0 1 {"ok": true}' ]
+
+# shellcheck disable=SC2046
+check sqlite_shared_link cc -std=c11 -Wall -Werror "$w/sqlprog.c" -o "$w/sqlprog_shared" $(pkg-config --cflags --libs evstore-sqlite) -lsqlite3
+out=$(LD_LIBRARY_PATH=$P/lib "$w/sqlprog_shared" "$w/store5" 2>&1)
+check sqlite_shared_runs [ "$out" = '1|sql|pending 0.1.0' ]
+# shellcheck disable=SC2046
+check sqlite_static_link cc -std=c11 -Wall -Werror -static "$w/sqlprog.c" -o "$w/sqlprog_static" $(pkg-config --static --cflags --libs evstore-sqlite)
+check sqlite_static_has_no_shared_libs sh -c "! readelf -d '$w/sqlprog_static' 2>/dev/null | grep -q NEEDED"
+out=$(env -u LD_LIBRARY_PATH "$w/sqlprog_static" "$w/store6" 2>&1)
+check sqlite_static_runs [ "$out" = '1|sql|pending 0.1.0' ]
 
 out=$("$P/bin/evstore" "$w/store2" get 1 2>&1)
 check cli_installed has '"event_id":1,.*"source":"pc","event_type":"linked","payload":\{"ok": true\}' "$out"

@@ -226,7 +226,7 @@ static struct {
       n_pages, n_page_events, n_commit, n_rollback, n_reopen, n_maybe;
 } G;
 
-static void setop(const char *fmt, ...) {
+__attribute__((format(printf, 1, 2))) static void setop(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(G.op, sizeof G.op, fmt, ap);

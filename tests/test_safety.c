@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "evstore.h"
+#include "evstore_sqlite.h"
 #include "testlib.h"
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }

@@ -24,7 +24,7 @@
 ** t_many_constraints is the regression test of a stack overflow in the
 ** planner: statements with hundreds of constraints and very long values.
 */
-#include <evstore.h>
+#include <evstore_sqlite.h>
 #include <sqlite3.h>
 #include <time.h>
 

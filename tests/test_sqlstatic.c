@@ -4,7 +4,7 @@
 ** SQLite: prepared statements, bound parameters, cursor paging, acks,
 ** transactions, and two connections sharing one store.
 */
-#include <evstore.h>
+#include <evstore_sqlite.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 

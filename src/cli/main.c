@@ -294,6 +294,7 @@ static void print_help(const cli_cmd *cmd) {
 
 /* ---- Messages and exit codes ------------------------------------------ */
 
+__attribute__((format(printf, 2, 0)))
 static void vmessage(cli *c, const char *fmt, va_list ap) {
   fputs("evstore: ", stderr);
   if (c->cmd) fprintf(stderr, "%s: ", c->cmd->name);

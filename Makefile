@@ -16,8 +16,9 @@ OPT     ?= -O2
 # -Werror only where the tree is known to build clean: make test and CI
 # pass WERROR=1 (so does tests/test_bench.sh; fuzz/fuzz.mk and
 # bench/bench.mk add it to their own flags). A user's newer compiler must
-# not break a plain `make`. -Wconversion is left out: 6 warnings (gcc) / 9
-# (clang) in src/, 8 / 18 in tests/.
+# not break a plain `make`. -Wconversion (sign conversions included) holds
+# for the library, the SQL module and the CLI (LIB_CFLAGS); tests/, fuzz/
+# and bench/ do not build clean with it yet.
 WERROR  ?=
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
            -Wformat=2 -Wcast-qual -Wvla -Wmissing-prototypes
@@ -38,6 +39,7 @@ ifeq ($(SAN),tsan)
   LDSAN   := -fsanitize=thread
 endif
 CFLAGS_ALL = $(EVS_CPPFLAGS) -Isrc $(CPPFLAGS) $(EVS_CFLAGS) $(CFLAGS)
+LIB_CFLAGS = $(EVS_CPPFLAGS) -Isrc $(CPPFLAGS) $(EVS_CFLAGS) -Wconversion $(CFLAGS)
 # Header dependencies are found by the compiler (-MMD -MP, .d files beside
 # the objects and programs, included at the end).
 DEPFLAGS := -MMD -MP
@@ -83,17 +85,17 @@ deps:
 $(B)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	@if [ "$(SAN)" = 1 ]; then touch $(@D)/.san; fi
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/obj/sqlext/core/%.o: sqlext/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -DSQLITE_CORE -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -DSQLITE_CORE -c $< -o $@
 
 # Default visibility here: the entry point must be visible, and the
 # extension's version script ($(EXT_MAP)) exports it alone.
 $(B)/obj/sqlext/ext/%.o: sqlext/%.c
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -fvisibility=hidden,$(CFLAGS_ALL)) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(filter-out -fvisibility=hidden,$(LIB_CFLAGS)) $(DEPFLAGS) -c $< -o $@
 
 $(EXT_MAP):
 	@mkdir -p $(@D)
@@ -133,7 +135,7 @@ $(B)/libevstore_sqlite.so: $(SQL_CORE_OBJ) $(B)/libevstore.so
 # libevstore statically.
 $(B)/obj/cli/%.o: src/cli/%.c
 	@mkdir -p $(@D)
-	$(CC) $(filter-out -Isrc,$(CFLAGS_ALL)) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(filter-out -Isrc,$(LIB_CFLAGS)) $(DEPFLAGS) -c $< -o $@
 
 $(B)/evstore: $(CLI_OBJ) $(B)/libevstore.a
 	$(LINK) -o $@ $(CLI_OBJ) $(B)/libevstore.a $(LIBS) $(LDLIBS)
@@ -163,7 +165,7 @@ $(MODEL_TESTS): $(B)/tests/%: tests/%.c tests/model.c $(TEST_LIBS)
 SLOTS_OBJ := $(patsubst src/%.c,$(B)/slots/%.o,$(LIB_SRC))
 $(B)/slots/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -DEVS_SLOTS=64 -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(DEPFLAGS) -DEVS_SLOTS=64 -c $< -o $@
 
 $(B)/tests/test_slots: tests/test_slots.c $(SLOTS_OBJ)
 	@mkdir -p $(@D)

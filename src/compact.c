@@ -53,7 +53,7 @@ static void seg_counts(const evs_store *s, size_t i, int64_t now, uint64_t *n, u
     const evs_ent *e = evs_ent_at(x, id - x->base);
     if (!(e->flags & ENT_LIVE) || e->slot != slot) continue;
     (*n)++;
-    *dead += ent_dead(s, e, now);
+    if (ent_dead(s, e, now)) (*dead)++;
   }
 }
 
@@ -489,7 +489,7 @@ static int compact(evs_store *s, evs_compact_report *out) {
     }
     int kept;
     rc = step(s, i, j, now, &rep, &kept);
-    i += kept; /* past the run's replacement */
+    if (kept) i++; /* past the run's replacement */
   }
   /* Ids at the front whose events are all gone need no index entries:
   ** memory (and the checkpoint) stay bounded by the live span of ids. */

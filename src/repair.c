@@ -439,7 +439,7 @@ static int run(repair *r, const evs_options *opts) {
     int ce = move_file(r, EVS_CHECKPOINT_NAME, 0);
     if (!ce) r->ck_moved = 1;
   }
-  size_t n = np + fresh;
+  size_t n = np + (fresh ? 1 : 0);
   uint64_t *no = malloc(n * sizeof *no), *sz = malloc(n * sizeof *sz);
   uint8_t *buf = malloc(evs_manifest_len((uint32_t)n));
   if (!no || !sz || !buf) {

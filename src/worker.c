@@ -92,7 +92,7 @@ static void leave_cpu(evs_worker *w, int cpu) {
 #ifdef __linux__
   if (cpu < 0 || this_cpu() != cpu) return;
   cpu_set_t m = w->mask;
-  CPU_CLR(cpu, &m);
+  CPU_CLR((size_t)cpu, &m);
   if (CPU_COUNT(&m) && !pthread_setaffinity_np(pthread_self(), sizeof m, &m))
     pthread_setaffinity_np(pthread_self(), sizeof w->mask, &w->mask);
 #else
@@ -194,7 +194,7 @@ void evs_share_start(evs_store *s, evs_share *sh) {
   ** neither the last share's caller nor the worker can still read them
   ** (the worker may still be looking for tasks after its caller left). */
   if (!w->owner && !w->busy && !evs_grow((void **)&w->state, &w->cap, sh->m, 1)) {
-    int arm = !w->cost[1] ? 1 : !w->cost[0] ? 0 : w->cost[1] <= w->cost[0];
+    int arm = w->cost[1] == 0 ? 1 : w->cost[0] == 0 ? 0 : w->cost[1] <= w->cost[0];
     if (++w->nbatch % PROBE == 0) arm = !arm;
     sh->arm = arm;
     sh->timed = fresh ? NULL : w; /* starting the thread is not sharing */
@@ -258,7 +258,7 @@ void evs_share_finish(evs_share *sh) {
     /* A batch preempted for a time slice would swing the average for
     ** long: a sample counts at most twice the average. */
     double *avg = &w->cost[sh->arm];
-    *avg = *avg ? *avg + (EVS_MIN(c, 2 * *avg) - *avg) / 8 : c;
+    *avg = *avg != 0 ? *avg + (EVS_MIN(c, 2 * *avg) - *avg) / 8 : c;
   }
   pthread_mutex_unlock(&w->mu);
   sh->w = sh->timed = NULL;

@@ -57,7 +57,7 @@ typedef struct importer {
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void fmt_rate(double v, char *out, size_t n) {
@@ -76,11 +76,11 @@ static void fmt_eta(double s, char *out, size_t n) {
 static void progress_draw(importer *im) {
   if (!im->progress) return;
   double t = now_s();
-  if (im->last && t - im->last < 0.1) return;
+  if (im->last > 0 && t - im->last < 0.1) return;
   im->last = t;
   double el = t - im->t0;
   char rate[32];
-  fmt_rate(el > 0 ? im->r.lineno / el : 0, rate, sizeof rate);
+  fmt_rate(el > 0 ? (double)im->r.lineno / el : 0, rate, sizeof rate);
   if (im->total) {
     uint64_t done = im->r.bytes < im->total ? im->r.bytes : im->total;
     int pct = (int)(done * 100 / im->total);

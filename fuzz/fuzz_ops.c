@@ -710,6 +710,16 @@ static void check_stats(void) {
         (unsigned long long)ack);
   CHECK(st.oldest_pending_us == oldest, "stats oldest pending %lld, model %lld",
         (long long)st.oldest_pending_us, (long long)oldest);
+  /* The JSON the CLI and SQL print: valid, and with the model's count. */
+  char json[EVS_STATS_JSON_SIZE], want[48];
+  CHECK(!evs_stats_json(G.s, json, sizeof json), "stats json: %s", evs_errmsg(G.s));
+  size_t at = 0;
+  const char *why = NULL;
+  int incomplete = 0;
+  CHECK(!evs_json_check(json, strlen(json), &at, &why, &incomplete),
+        "stats json invalid at %zu: %s", at, why ? why : "");
+  snprintf(want, sizeof want, "\"pending\":%llu,", (unsigned long long)pend);
+  CHECK(strstr(json, want) != NULL, "stats json %s lacks %s", json, want);
 }
 
 static void check_all(void) {

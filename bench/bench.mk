@@ -57,7 +57,7 @@ bench-smoke: $(BENCH_BIN)
 
 # Phase 1 on evstore alone (bench/ingest.c), under callgrind: instructions
 # per event inside evs_append_batch, and inside the JSON validator alone.
-# Counts every thread: collection is on in evs_append_batch and in the
+# Counts every thread: collection is on in evs_append_batch_sized and in the
 # library's worker threads (worker_main). Single runs: the validator's
 # count is exact; the append's can vary a little, since under valgrind
 # the threads take turns and the caller's spinning while it waits for the
@@ -70,7 +70,7 @@ CG_N := $(if $(filter command line,$(origin N)),$(N),20000)
 bench-callgrind: $(INGEST_BIN)
 	@d=$$(mktemp -d $(B)/bench/cg.XXXXXX) || exit 1; \
 	  valgrind --tool=callgrind --callgrind-out-file=$$d/append.out \
-	    --toggle-collect=evs_append_batch --toggle-collect=worker_main \
+	    --toggle-collect=evs_append_batch_sized --toggle-collect=worker_main \
 	    $(INGEST_BIN) --n $(CG_N) --dir $$d/store >/dev/null 2>$$d/append.log || { cat $$d/append.log; exit 1; }; \
 	  valgrind --tool=callgrind --callgrind-out-file=$$d/json.out \
 	    --toggle-collect=validate_batch \
@@ -82,6 +82,6 @@ bench-callgrind: $(INGEST_BIN)
 	  echo "inclusive, per event, of the append:"; \
 	  callgrind_annotate --inclusive=yes $$d/append.out 2>/dev/null | \
 	    awk -v n=$(CG_N) '!/=>/ && /\[.*build\/bench\/ingest\]|ZSTD_compressCCtx/ && \
-	      /:(prep_event|evs_json_check_object|evs_zstd_compress|ZSTD_compressCCtx|add_event|finish_commit|evs_idem_find|evs_idem_put|evs_index_add|evs_rec_seal|evs_par_for|worker_main) / \
+	      /:(evs_prep_event|evs_json_check_object|evs_zstd_compress|ZSTD_compressCCtx|add_event|finish_commit|evs_idem_find|evs_idem_put|evs_index_add|evs_ev_encode|evs_rec_seal|evs_par_for|worker_main) / \
 	      { gsub(",","",$$1); split($$(NF-1), f, ":"); printf "  %-24s %8d\n", f[2], $$1 / n }'; \
 	  rm -rf $$d

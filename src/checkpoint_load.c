@@ -89,9 +89,8 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file
 int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
   evs_index *x = &s->state.idx;
   evs_ckpt_hdr h;
-  /* evs_checkpoint_find checked it whole. */
-  if (evs_ckpt_hdr_decode(p, n, s->meta.store_id, &h))
-    return evs_err(s, EVS_ECORRUPT, "checkpoint changed while loading");
+  (void)n; /* evs_checkpoint_find checked all n bytes */
+  evs_ckpt_hdr_fields(p, &h);
   uint64_t nent = h.n;
   int rc = 0;
   x->base = h.base;

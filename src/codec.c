@@ -458,7 +458,12 @@ int evs_ckpt_hdr_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_ckpt_
       get_u32(p + CKH_VERSION) != EVS_FORMAT_VERSION || get_u32(p + CKH_HDRLEN) != EVS_CK_HDR ||
       get_u64(p + CKH_STORE) != store_id)
     return EVS_ECORRUPT;
-  h->store_id = store_id;
+  evs_ckpt_hdr_fields(p, h);
+  return 0;
+}
+
+void evs_ckpt_hdr_fields(const uint8_t *p, evs_ckpt_hdr *h) {
+  h->store_id = get_u64(p + CKH_STORE);
   h->layout = get_u64(p + CKH_LAYOUT);
   h->segno = get_u64(p + CKH_SEGNO);
   h->off = get_u64(p + CKH_OFF);
@@ -475,7 +480,6 @@ int evs_ckpt_hdr_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_ckpt_
   h->nsrc = get_u32(p + CKH_NSRC);
   h->ntyp = get_u32(p + CKH_NTYP);
   h->written_us = (int64_t)get_u64(p + CKH_WRITTEN);
-  return 0;
 }
 
 /* Structure of the names section; *end is where the keys begin. */
@@ -523,37 +527,9 @@ void evs_ckpt_ent_encode(const evs_ckpt_ent *e, uint8_t out[EVS_CK_ENT]) {
   out[23] = 0;
 }
 
-void evs_ckpt_ent_decode(const uint8_t *p, evs_ckpt_ent *e) {
-  e->created_us = (int64_t)get_u64(p);
-  e->acked_us = (int64_t)get_u64(p + 8);
-  e->off = get_u32(p + 16);
-  e->slot = get_u16(p + 20);
-  e->flags = p[22];
-}
-
 void evs_ckpt_name_head(uint8_t *out, const char *name, uint32_t len) {
   put_u32(out, len);
   memcpy(out + 4, name, len);
 }
 
-void evs_put32(uint8_t *out, uint32_t v) { put_u32(out, v); }
-uint32_t evs_get32(const uint8_t *p) { return get_u32(p); }
 
-void evs_ckpt_name_next(const uint8_t *p, size_t *at, const char **name, uint32_t *len,
-                        const uint8_t **rels, uint32_t *count) {
-  *len = get_u32(p + *at);
-  *name = (const char *)p + *at + 4;
-  *count = get_u32(p + *at + 4 + *len);
-  *rels = p + *at + 8 + *len;
-  *at += 8 + (size_t)*len + 4 * (size_t)*count;
-}
-
-void evs_ckpt_key_put(uint8_t *keys, size_t i, uint32_t tag, uint32_t rel) {
-  put_u32(keys + 8 * i, tag);
-  put_u32(keys + 8 * i + 4, rel);
-}
-
-void evs_ckpt_key_get(const uint8_t *keys, size_t i, uint32_t *tag, uint32_t *rel) {
-  *tag = get_u32(keys + 8 * i);
-  *rel = get_u32(keys + 8 * i + 4);
-}

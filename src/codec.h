@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "evstore.h"
+#include "util.h"
 
 /* Meta file "evstore.meta": identity of the store. */
 #define EVS_META_NAME "evstore.meta"
@@ -65,6 +66,8 @@ void evs_ckpt_hdr_encode(const evs_ckpt_hdr *h, uint8_t out[EVS_CK_HDR]);
 /* A checkpoint file of n bytes that checks out (size, magic, version,
 ** checksum, store id): 0 with *h decoded, or EVS_ECORRUPT. */
 int evs_ckpt_hdr_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_ckpt_hdr *h);
+/* The header's fields alone, of a file evs_ckpt_hdr_decode accepted. */
+void evs_ckpt_hdr_fields(const uint8_t *p, evs_ckpt_hdr *h);
 /* Are the sections' sizes and structure what h says (entries, names with
 ** increasing rels below h->n, keys)? 0 or EVS_ECORRUPT. */
 int evs_ckpt_check(const uint8_t *p, size_t n, const evs_ckpt_hdr *h);
@@ -81,19 +84,39 @@ typedef struct evs_ckpt_ent {
   uint8_t flags;
 } evs_ckpt_ent;
 void evs_ckpt_ent_encode(const evs_ckpt_ent *e, uint8_t out[EVS_CK_ENT]);
-void evs_ckpt_ent_decode(const uint8_t *p, evs_ckpt_ent *e);
+/* Inline, as the few below: open runs them once per entry or id. */
+static inline void evs_ckpt_ent_decode(const uint8_t *p, evs_ckpt_ent *e) {
+  e->created_us = (int64_t)get_u64(p);
+  e->acked_us = (int64_t)get_u64(p + 8);
+  e->off = get_u32(p + 16);
+  e->slot = get_u16(p + 20);
+  e->flags = p[22];
+}
 
 /* Names section, writing: a name's head (4 + len bytes: len, bytes) is
 ** followed by its count and rels (4 bytes each, evs_put32). */
 void evs_ckpt_name_head(uint8_t *out, const char *name, uint32_t len);
-void evs_put32(uint8_t *out, uint32_t v);
+static inline void evs_put32(uint8_t *out, uint32_t v) { put_u32(out, v); }
 /* Reading a checked file: the name at *at and its rels; *at moves past. */
-void evs_ckpt_name_next(const uint8_t *p, size_t *at, const char **name, uint32_t *len,
-                        const uint8_t **rels, uint32_t *count);
-uint32_t evs_get32(const uint8_t *p);
+static inline void evs_ckpt_name_next(const uint8_t *p, size_t *at, const char **name,
+                                      uint32_t *len, const uint8_t **rels, uint32_t *count) {
+  *len = get_u32(p + *at);
+  *name = (const char *)p + *at + 4;
+  *count = get_u32(p + *at + 4 + *len);
+  *rels = p + *at + 8 + *len;
+  *at += 8 + (size_t)*len + 4 * (size_t)*count;
+}
+static inline uint32_t evs_get32(const uint8_t *p) { return get_u32(p); }
 /* Keys section, at the given offset: slot i. */
-void evs_ckpt_key_put(uint8_t *keys, size_t i, uint32_t tag, uint32_t rel);
-void evs_ckpt_key_get(const uint8_t *keys, size_t i, uint32_t *tag, uint32_t *rel);
+static inline void evs_ckpt_key_put(uint8_t *keys, size_t i, uint32_t tag, uint32_t rel) {
+  put_u32(keys + 8 * i, tag);
+  put_u32(keys + 8 * i + 4, rel);
+}
+static inline void evs_ckpt_key_get(const uint8_t *keys, size_t i, uint32_t *tag,
+                                    uint32_t *rel) {
+  *tag = get_u32(keys + 8 * i);
+  *rel = get_u32(keys + 8 * i + 4);
+}
 
 /* Settings file "evstore.settings": the store-level settings every opener
 ** uses (retention, limits, compression, segment size), replaced

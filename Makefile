@@ -9,6 +9,8 @@ BINDIR  ?= $(PREFIX)/bin
 LIBDIR  ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# evstore(1) and evstore(3), from docs/man/.
+MANDIR  ?= $(PREFIX)/share/man
 # The loadable SQLite extension: `.load /usr/local/lib/evstore/evstore`.
 EXTDIR  ?= $(LIBDIR)/evstore
 SAN     ?=
@@ -70,7 +72,8 @@ all: $(B)/libevstore.a $(B)/libevstore.so $(B)/libevstore_sqlite.a $(B)/libevsto
 
 # Debian packages the build and the tests need; apt-get only when one is missing.
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libxxhash-dev libzstd-dev \
-            zstd clang libclang-rt-14-dev python3 pkg-config valgrind
+            zstd clang libclang-rt-14-dev python3 pkg-config valgrind \
+            man-db groff-base
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -202,14 +205,14 @@ demo: all
 	  grep -q '^next_id' $$d/out; rc=$$?; rm -rf $$d; exit $$rc
 
 # Headers, the libraries (sonames libevstore.so.0, libevstore_sqlite.so.0),
-# evstore.pc and evstore-sqlite.pc, the SQLite extension in $(EXTDIR) and
-# the CLI. DESTDIR stages the tree elsewhere (the paths inside the .pc
+# evstore.pc and evstore-sqlite.pc, the SQLite extension in $(EXTDIR), the
+# CLI and the man pages evstore(1) and evstore(3) in $(MANDIR). DESTDIR stages the tree elsewhere (the paths inside the .pc
 # files stay those under PREFIX).
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
   -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@EXTDIR@|$(EXTDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(EXTDIR)
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(EXTDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/evstore.h include/evstore_sqlite.h $(DESTDIR)$(INCLUDEDIR)/
 	for l in libevstore libevstore_sqlite; do \
 	  install -m 644 $(B)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.a && \
@@ -222,11 +225,14 @@ install: all
 	$(PC_SED) evstore.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/evstore.pc
 	$(PC_SED) evstore-sqlite.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/evstore-sqlite.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc $(DESTDIR)$(PKGCONFIGDIR)/evstore-sqlite.pc
+	install -m 644 docs/man/evstore.1 $(DESTDIR)$(MANDIR)/man1/evstore.1
+	install -m 644 docs/man/evstore.3 $(DESTDIR)$(MANDIR)/man3/evstore.3
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/evstore $(DESTDIR)$(INCLUDEDIR)/evstore.h \
 	  $(DESTDIR)$(INCLUDEDIR)/evstore_sqlite.h $(DESTDIR)$(EXTDIR)/evstore.so \
-	  $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc $(DESTDIR)$(PKGCONFIGDIR)/evstore-sqlite.pc
+	  $(DESTDIR)$(PKGCONFIGDIR)/evstore.pc $(DESTDIR)$(PKGCONFIGDIR)/evstore-sqlite.pc \
+	  $(DESTDIR)$(MANDIR)/man1/evstore.1 $(DESTDIR)$(MANDIR)/man3/evstore.3
 	for l in libevstore libevstore_sqlite; do \
 	  rm -f $(DESTDIR)$(LIBDIR)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.so \
 	    $(DESTDIR)$(LIBDIR)/$$l.so.$(SONAME_MAJOR) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); \

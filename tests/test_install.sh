@@ -5,7 +5,8 @@
 # (run with LD_LIBRARY_PATH) and, with --static, statically; one that
 # registers the SQL module (evstore_sqlite.h, `pkg-config evstore-sqlite`),
 # shared and static; the installed CLI; the installed SQLite extension;
-# `make uninstall`.
+# the man pages evstore(1) and evstore(3), found by `man` under the
+# prefix and rendered without a warning; `make uninstall`.
 #
 #   tests/test_install.sh BUILD_DIR     e.g. build
 #
@@ -93,7 +94,8 @@ check prefix_make_install mk install PREFIX="$P"
 ok=1
 for f in bin/evstore include/evstore.h include/evstore_sqlite.h lib/libevstore.a \
          lib/libevstore.so.0.1.0 lib/libevstore_sqlite.a lib/libevstore_sqlite.so.0.1.0 \
-         lib/pkgconfig/evstore.pc lib/pkgconfig/evstore-sqlite.pc lib/evstore/evstore.so; do
+         lib/pkgconfig/evstore.pc lib/pkgconfig/evstore-sqlite.pc lib/evstore/evstore.so \
+         share/man/man1/evstore.1 share/man/man3/evstore.3; do
   [ -f "$P/$f" ] || { echo "missing $P/$f"; ok=0; }
 done
 for l in libevstore libevstore_sqlite; do
@@ -142,13 +144,23 @@ out=$(cd "$w" && sqlite3 :memory: ".load $P/lib/evstore/evstore" \
   "INSERT INTO inbox(source, event_type, payload) VALUES ('sql', 'loaded', '{}');" \
   "SELECT id, source, status FROM inbox;" 2>&1)
 check extension_loads [ "$out" = '1|sql|pending' ]
+# The installed man pages: `man -M` finds each under the prefix's share/man
+# (so they are in the sections' directories), and man -l renders the file
+# without a formatter warning.
+for sec in 1 3; do
+  out=$(MANWIDTH=80 man -M "$P/share/man" "$sec" evstore 2>&1 | head -n 1)
+  check man${sec}_found has "^EVSTORE\\($sec\\)" "$out"
+  out=$(MANWIDTH=80 man -l --warnings "$P/share/man/man$sec/evstore.$sec" 2>&1 >/dev/null)
+  check man${sec}_renders_without_warnings [ -z "$out" ]
+done
 check uninstall_prefix mk uninstall PREFIX="$P"
 check uninstall_prefix_removes_files [ -z "$(find "$P" -type f -o -type l)" ]
 
 # ---- DESTDIR (staged for another PREFIX) -------------------------------------
 D=$w/stage
 check destdir_make_install mk install DESTDIR="$D" PREFIX=/opt/evs
-check destdir_files test -f "$D/opt/evs/lib/pkgconfig/evstore.pc" -a -x "$D/opt/evs/bin/evstore"
+check destdir_files test -f "$D/opt/evs/lib/pkgconfig/evstore.pc" -a -x "$D/opt/evs/bin/evstore" \
+  -a -f "$D/opt/evs/share/man/man1/evstore.1" -a -f "$D/opt/evs/share/man/man3/evstore.3"
 check destdir_pc_names_prefix grep -qx 'libdir=/opt/evs/lib' "$D/opt/evs/lib/pkgconfig/evstore.pc"
 export PKG_CONFIG_PATH=$D/opt/evs/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D
 # shellcheck disable=SC2046

@@ -23,12 +23,15 @@ man1=$root/docs/man/evstore.1
 man3=$root/docs/man/evstore.3
 pass() { echo "PASS docs_$1"; }
 fail() { echo "FAIL docs_$1: $2"; status=1; }
+# NAME TEST-STATUS MESSAGE: the verdict of a test already run.
+verdict() { if [ "$2" = 0 ]; then pass "$1"; else fail "$1" "$3"; fi; }
 # NAME MISSING...: passes when nothing is missing.
 report() { local n=$1; shift; if [ $# -eq 0 ]; then pass "$n"; else fail "$n" "missing: $*"; fi; }
 
 # Warnings of the formatter (man-db's man -l, else groff), nothing else.
 render_warnings() {
   if man --version >/dev/null 2>&1; then
+    # shellcheck disable=SC2069 # stderr to the caller, stdout dropped
     MANWIDTH=80 man -l --warnings "$1" 2>&1 >/dev/null
   else
     groff -man -ww -z "$1" 2>&1
@@ -47,20 +50,18 @@ plain "$man1" >"$w/man1"
 plain "$man3" >"$w/man3"
 
 # ---- evstore(3) against the headers ------------------------------------------
-hdrs="$root/include/evstore.h $root/include/evstore_sqlite.h"
-# shellcheck disable=SC2086
-exported=$(grep -h '^EVS_API' $hdrs | grep -oE 'evs_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u)
-# shellcheck disable=SC2086
-inline=$(grep -h '^static inline' $hdrs | grep -oE 'evs_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u)
-[ "$(wc -w <<<"$exported")" -ge 40 ] && pass header_functions_found ||
-  fail header_functions_found "only $(wc -w <<<"$exported") EVS_API functions found"
+hdrs=("$root/include/evstore.h" "$root/include/evstore_sqlite.h")
+exported=$(grep -h '^EVS_API' "${hdrs[@]}" | grep -oE 'evs_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u)
+inline=$(grep -h '^static inline' "${hdrs[@]}" | grep -oE 'evs_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u)
+[ "$(wc -w <<<"$exported")" -ge 40 ]
+verdict header_functions_found $? "only $(wc -w <<<"$exported") EVS_API functions found"
 missing=()
 for f in $exported $inline; do grep -qw -- "$f" "$w/man3" || missing+=("$f"); done
 report man3_every_function "${missing[@]}"
 missing=()
 while read -r name value; do
   grep -qE "\\b$name\\b.*\\($value\\)" "$w/man3" || missing+=("$name($value)")
-done < <(grep -hoE '^#define EVS_E[A-Z]+ +-[0-9]+' $hdrs | awk '{print $2, $3}')
+done < <(grep -hoE '^#define EVS_E[A-Z]+ +-[0-9]+' "${hdrs[@]}" | awk '{print $2, $3}')
 report man3_every_error_code "${missing[@]}"
 # The example compiles against the headers and runs (in memory it would
 # not show the store; in a scratch directory it appends and acks one event).
@@ -82,8 +83,8 @@ if [ ! -x "$cli" ]; then
 else
   help=$("$cli" --help 2>&1)
   cmds=$(awk '/^Commands:/{f=1; next} f && /^  [a-z]/{print $1; next} f{exit}' <<<"$help")
-  [ "$(wc -w <<<"$cmds")" -ge 10 ] && pass cli_commands_found ||
-    fail cli_commands_found "only: $cmds"
+  [ "$(wc -w <<<"$cmds")" -ge 10 ]
+  verdict cli_commands_found $? "only: $cmds"
   # Each command is the bold head of an entry of COMMANDS.
   missing=()
   for c in $cmds; do
@@ -98,10 +99,10 @@ else
   for o in $opts; do grep -qE -- "$o\\b" "$w/man1" || missing+=("$o"); done
   report man1_every_option "${missing[@]}"
   missing=()
-  for code in $(awk '/^Exit status:/{f=1; next} f && /^  [0-9]/{print $1; next} f{exit}' <<<"$help"); do
+  while read -r code; do
     awk '/^\.SH EXIT STATUS/{f=1; next} /^\.SH/{f=0} f' "$w/man1" | grep -qx "\\.B $code" ||
       missing+=("$code")
-  done
+  done < <(awk '/^Exit status:/{f=1; next} f && /^  [0-9]/{print $1; next} f{exit}' <<<"$help")
   report man1_every_exit_status "${missing[@]}"
 fi
 
@@ -112,13 +113,15 @@ if [ -s "$root/LICENSE" ] && grep -q '^MIT License' "$root/LICENSE" &&
 else
   fail license_file "LICENSE missing or not the MIT text"
 fi
-grep -qE '^## License' "$root/README.md" && grep -q 'MIT' "$root/README.md" &&
-  pass readme_names_license || fail readme_names_license "README.md has no License section naming MIT"
+grep -qE '^## License' "$root/README.md" && grep -q 'MIT' "$root/README.md"
+verdict readme_names_license $? "README.md has no License section naming MIT"
 for f in README.md bench/README.md; do
   n=$(tr /. __ <<<"$f")
   hits=$(grep -nE '\.\./shared|WORKLOAD\.md|/work/' "$root/$f")
-  [ -z "$hits" ] && pass "${n}_no_outside_refs" || fail "${n}_no_outside_refs" "$hits"
+  [ -z "$hits" ]
+  verdict "${n}_no_outside_refs" $? "$hits"
   hits=$(grep -niE "issue( #| [0-9]|'s)|#[0-9]+\\b" "$root/$f")
-  [ -z "$hits" ] && pass "${n}_no_issue_refs" || fail "${n}_no_issue_refs" "$hits"
+  [ -z "$hits" ]
+  verdict "${n}_no_issue_refs" $? "$hits"
 done
 exit $status

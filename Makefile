@@ -70,10 +70,12 @@ EXT_MAP := $(B)/obj/evstore-ext.map
 all: $(B)/libevstore.a $(B)/libevstore.so $(B)/libevstore_sqlite.a $(B)/libevstore_sqlite.so \
      $(B)/evstore.so $(B)/evstore
 
-# Debian packages the build and the tests need; apt-get only when one is missing.
+# Debian packages the build, the tests and the documented examples need
+# (man-db and groff-base render the man pages, jq is in the CLI's paging
+# example); apt-get only when one is missing.
 DEB_PKGS := build-essential libsqlite3-dev sqlite3 libxxhash-dev libzstd-dev \
             zstd clang libclang-rt-14-dev python3 pkg-config valgrind \
-            man-db groff-base
+            man-db groff-base jq
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \

@@ -290,7 +290,7 @@ done
 [ "$all" = "1 2 3 4 5 6 7 8 9 10 11 12 " ] && [ $pages = 3 ]; verdict inbox_pages_with_cursor
 ev "$p" inbox --cursor "$cursor"
 [ "$(ids)" = "" ] && [ "$(field more)" = false ]; verdict inbox_after_last_page_empty
-# The loop documented in `evstore help inbox`, with sed in place of jq.
+# The loop documented in `evstore help inbox` (its ack is tested below).
 (
   cd "$w" || exit 1
   n=0 # a bound, so a cursor file that does not advance fails rather than hangs
@@ -368,7 +368,15 @@ check ack_recorded [ "$(grep -cE "\"status\":\"acknowledged\",\"acknowledged_at\
 ev "$s" ack 1 999
 error ack_conflict_first 3 'already acknowledged'
 echo "4 abc" | ev "$s" ack -
-error ack_stdin_bad_id 4 "standard input: 'abc' is not an event id"
+error ack_stdin_bad_id 1 "standard input:1: 'abc' is not an event id"
+printf '4\n\n{"event_id":5,"payload":{}}\n{"event_id":"5"}\n' | ev "$s" ack -
+error ack_stdin_bad_json_line_numbered 1 'standard input:4: "event_id" is not an event id'
+printf '4\n{"event_id":5,\n' | ev "$s" ack -
+error ack_stdin_broken_json_line 1 'standard input:2: '
+printf '{"payload":{"event_id":5}}\n' | ev "$s" ack -
+error ack_stdin_json_without_id 1 'standard input:1: a JSON object without "event_id"'
+ev "$s" ack abc
+error ack_bad_id_same_status_on_command_line 1 "'abc' is not an event id"
 ev "$s" get 4
 check ack_bad_input_acks_nothing grep -q '"status":"pending"' "$w/out"
 printf '4\n 5\t\n' | ev "$s" ack -
@@ -394,6 +402,27 @@ expect delete_forgets_key 0 '"event_id":7,.*"duplicate":false'
   "$cli" "$p" ack - >"$w/out" 2>"$w/err"
 rc=$?
 [ $rc = 0 ] && [ "$(ids)" = "3 6 9 12 " ]; verdict inbox_piped_into_ack
+# The page's JSON lines themselves, the cursor line included, as in
+# `evstore DIR inbox | evstore DIR ack -`: exactly the page, no more.
+q=$w/pipe
+for i in 1 2 3 4 5 6; do "$cli" "$q" append -s s -t t "{\"i\":$i}" >/dev/null; done
+"$cli" "$q" inbox --limit 2 >"$w/page"
+"$cli" "$q" ack - <"$w/page" >"$w/out" 2>"$w/err"
+rc=$?
+[ $rc = 0 ] && [ "$(ids "$w/page")" = "1 2 " ] && [ "$(ids)" = "1 2 " ] &&
+  [ "$(wc -l <"$w/out")" = 2 ]; verdict inbox_json_piped_into_ack
+"$cli" "$q" inbox --limit 2 | "$cli" "$q" ack - >"$w/out" 2>"$w/err"
+rc=$?
+[ $rc = 0 ] && [ "$(ids)" = "3 4 " ]; verdict inbox_pipe_ack_next_page
+# get's and export's lines, and ack's own, into delete - and ack -.
+"$cli" "$q" get 1 3 | "$cli" "$q" delete - >"$w/out" 2>"$w/err"
+rc=$?
+[ $rc = 0 ] && [ "$(ids)" = "1 3 " ]; verdict get_json_piped_into_delete
+"$cli" "$q" export | "$cli" "$q" ack - | "$cli" "$q" delete - >"$w/out" 2>"$w/err"
+rc=$?
+"$cli" "$q" export --all >"$w/rest"
+[ $rc = 0 ] && [ "$(ids)" = "5 6 " ] && [ "$(ids "$w/rest")" = "2 4 " ]
+verdict export_ack_delete_pipeline
 
 # ---- stats and verify -------------------------------------------------------
 ev "$s" stats

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jsonl.h"
 
 static const struct {
   const char *name;
@@ -124,7 +125,7 @@ static const cli_cmd commands[] = {
      "Paging through the inbox from a shell (the loop ends at the first empty\n"
      "page, or when evstore fails):\n"
      "  while evstore DIR inbox --cursor-file pos >page.jsonl && [ -s page.jsonl ]; do\n"
-     "    jq .event_id page.jsonl | evstore DIR ack -    # after processing it\n"
+     "    evstore DIR ack - <page.jsonl    # after processing it\n"
      "  done\n"
      "A cursor is bound to its filters: changing one is an error (exit 4);\n"
      "changing --limit is fine.\n"},
@@ -133,14 +134,18 @@ static const cli_cmd commands[] = {
      "{\"event_id\":N,\"acknowledged_at\":\"...\"} for each. An id that does not exist\n"
      "(exit 2) or is already acknowledged (exit 3) is reported on stderr and\n"
      "skipped; the others are acknowledged. With several failures the exit status\n"
-     "is the first one's. \"-\" reads the ids, separated by white space, from\n"
-     "standard input.\n"},
+     "is the first one's. \"-\" reads standard input, one line at a time: a JSON\n"
+     "object as inbox, get, export, ack or delete print gives its event_id (the\n"
+     "cursor line of inbox is skipped), so `evstore DIR inbox | evstore DIR ack -`\n"
+     "acknowledges exactly that page; any other line holds ids separated by white\n"
+     "space. A bad line is reported with its number (exit 1, as a bad id on the\n"
+     "command line) and nothing is acknowledged.\n"},
     {"delete", cmd_delete, OPT(O_FORCE), 1, -1, "[--force] ID... | -",
      "delete events for good",
      "Delete the events (pending or acknowledged), in one transaction, and print\n"
      "{\"event_id\":N,\"deleted\":true} for each. An id that does not exist is\n"
-     "reported on stderr (exit 2) and the others are deleted. \"-\" reads the ids\n"
-     "from standard input. A deleted event's idempotency key is forgotten.\n"
+     "reported on stderr (exit 2) and the others are deleted. \"-\" reads ids or\n"
+     "JSON lines from standard input, as ack does. A deleted event's idempotency key is forgotten.\n"
      "\n"
      "  -f, --force   an id that does not exist is not an error: it prints\n"
      "                \"deleted\":false\n"},
@@ -414,30 +419,72 @@ static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id) {
   return 0;
 }
 
-/* White-space separated ids from stdin. */
+/* The id of one JSON line that inbox, get, export, ack or delete printed:
+** its event_id member. The cursor line inbox ends a page with has none
+** and is skipped (*has = 0). Returns 0 or -1 with *why set. */
+static int json_line_id(char *line, size_t len, uint64_t *id, int *has, const char **why) {
+  size_t off, pos = 0;
+  evs_json_span name, value;
+  int cursor_line = 0;
+  *has = 0;
+  if (evs_json_check(line, len, &off, why, NULL)) return -1;
+  while (!evs_json_member_next(line, len, &pos, &name, &value)) {
+    if (jl_name_is(line + name.off, name.len, "next_cursor")) cursor_line = 1;
+    if (!jl_name_is(line + name.off, name.len, "event_id")) continue;
+    char num[24];
+    if (value.len >= sizeof num) goto bad;
+    memcpy(num, line + value.off, value.len);
+    num[value.len] = 0;
+    if (parse_u64(num, id)) goto bad;
+    *has = 1;
+    return 0;
+  }
+  if (cursor_line) return 0;
+  *why = "a JSON object without \"event_id\"";
+  return -1;
+bad:
+  *why = "\"event_id\" is not an event id (a positive integer)";
+  return -1;
+}
+
+/* Ids from stdin, one line at a time: a JSON object as inbox, get and
+** export print (its event_id; inbox's cursor line is skipped), or ids
+** separated by white space. A bad line is a bad id, as on the command
+** line (exit 1), named by its line number. */
 static int read_ids(cli *c, uint64_t **ids, size_t *n, size_t *cap) {
-  char tok[32];
-  size_t len = 0;
-  int ch;
-  do {
-    ch = getchar();
-    if (ch != EOF && ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-      if (len < sizeof tok - 1) tok[len] = (char)ch;
-      len++;
+  char *line = NULL;
+  size_t lcap = 0, lineno = 0;
+  ssize_t len;
+  int rc = 0;
+  while (!rc && (len = getline(&line, &lcap, stdin)) >= 0) {
+    lineno++;
+    char *p = line, *end = line + len;
+    while (p < end && strchr(" \t\r\n", *p)) p++;
+    if (p < end && *p == '{') {
+      uint64_t id;
+      int has;
+      const char *why;
+      if (json_line_id(p, (size_t)(end - p), &id, &has, &why))
+        rc = cli_fail(c, EX_USAGE, "standard input:%zu: %s", lineno, why);
+      else if (has && push_id(ids, n, cap, id))
+        rc = cli_fail(c, EX_ERROR, "out of memory");
       continue;
     }
-    if (!len) continue;
-    uint64_t id;
-    tok[len < sizeof tok ? len : sizeof tok - 1] = 0;
-    if (len >= sizeof tok || parse_u64(tok, &id))
-      return cli_fail(c, EX_INVALID, "standard input: '%s%s' is not an event id", tok,
-                      len >= sizeof tok ? "..." : "");
-    if (push_id(ids, n, cap, id)) return cli_fail(c, EX_ERROR, "out of memory");
-    len = 0;
-  } while (ch != EOF);
-  if (ferror(stdin))
-    return cli_fail(c, EX_ERROR, "cannot read standard input: %s", strerror(errno));
-  return 0;
+    for (char *tok = strtok(p, " \t\r\n"); tok && !rc; tok = strtok(NULL, " \t\r\n")) {
+      uint64_t id;
+      if (parse_u64(tok, &id))
+        rc = cli_fail(c, EX_USAGE,
+                      "standard input:%zu: '%.40s%s' is not an event id (a positive "
+                      "integer, or a JSON line with \"event_id\")",
+                      lineno, tok, strlen(tok) > 40 ? "..." : "");
+      else if (push_id(ids, n, cap, id))
+        rc = cli_fail(c, EX_ERROR, "out of memory");
+    }
+  }
+  if (!rc && ferror(stdin))
+    rc = cli_fail(c, EX_ERROR, "cannot read standard input: %s", strerror(errno));
+  free(line);
+  return rc;
 }
 
 int cli_ids(cli *c, uint64_t **ids, size_t *n) {

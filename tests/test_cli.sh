@@ -424,6 +424,21 @@ rc=$?
 [ $rc = 0 ] && [ "$(ids)" = "5 6 " ] && [ "$(ids "$w/rest")" = "2 4 " ]
 verdict export_ack_delete_pipeline
 
+# ---- stdout and stderr to one file ------------------------------------------
+# Every message follows the whole lines printed before it: with 2>&1 the
+# file reads event 1, the error, event 2 (payloads past stdio's buffer, so
+# an unflushed line would be cut by the message).
+big=$(head -c 6000 /dev/zero | tr '\0' x)
+m=$w/mixed
+"$cli" "$m" append -s s -t t "{\"a\":\"$big\"}" >/dev/null
+"$cli" "$m" append -s s -t t "{\"b\":\"$big\"}" >/dev/null
+"$cli" "$m" get 1 99999 2 >"$w/out" 2>&1
+rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$w/out")" = 3 ] &&
+  sed -n 1p "$w/out" | grep -q '^{"event_id":1,.*}$' &&
+  [ "$(sed -n 2p "$w/out")" = "evstore: get: event 99999 not found" ] &&
+  sed -n 3p "$w/out" | grep -q '^{"event_id":2,.*}$'; verdict stdout_flushed_before_stderr
+
 # ---- stats and verify -------------------------------------------------------
 ev "$s" stats
 expect stats 0 '^\{"pending":1,"acknowledged":3,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_us":[0-9]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"checkpoint_state":[0-9],"open_replayed_bytes":[0-9]+,"checkpoints_written":[0-9]+,"log_bytes_since_checkpoint":[0-9]+,"compactions":0,"compact_removed_events":0,"maintenance_error":0,"dict_state":0,"dict_id":0,"store_id":"[0-9a-f]{16}","settings":\{"retention_us":604800000000,.*\}\}$'

@@ -301,6 +301,9 @@ static void print_help(const cli_cmd *cmd) {
 
 __attribute__((format(printf, 2, 0)))
 static void vmessage(cli *c, const char *fmt, va_list ap) {
+  /* Whole lines of stdout first: with both sent to one file, a message
+  ** must not land inside a JSON line, nor ahead of the lines before it. */
+  fflush(stdout);
   fputs("evstore: ", stderr);
   if (c->cmd) fprintf(stderr, "%s: ", c->cmd->name);
   vfprintf(stderr, fmt, ap);

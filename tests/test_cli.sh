@@ -213,11 +213,13 @@ ev "$s" append -s s -t t -m '[1]' '{}'
 error append_bad_metadata 4 'metadata: invalid JSON'
 ev --max-payload 10 "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
 error append_too_big 4 'payload is 16 bytes, limit is 10'
-check append_too_big_creates_store_with_limit grep -q . "$w/small/evstore.settings"
+check append_too_big_creates_no_store [ ! -e "$w/small" ]
+ev --max-payload 10 "$w/small" append -s s -t t '{"a":1}'
+expect append_creates_store_with_limit 0 '"event_id":1,'
 ev "$w/small" config
 expect config_recorded_at_creation 0 '"max_payload":10,'
-ev --max-payload 10 "$w/small" append -s s -t t '{"a":1}'
-expect same_setting_is_fine 0 '"event_id":1,'
+ev --max-payload 10 "$w/small" append -s s -t t '{"b":1}'
+expect same_setting_is_fine 0 '"event_id":2,'
 ev "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
 error recorded_limit_applies 4 'payload is 16 bytes, limit is 10'
 ev --max-payload 100 "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
@@ -226,6 +228,25 @@ ev "$s" append -s ' ' -t t '{}'
 error append_empty_source 4 'source is empty'
 printf '' | ev "$s" append -s s -t t
 error append_empty_stdin 4 'payload: invalid JSON at byte 0'
+# A command that fails before storing anything leaves nothing behind: a
+# DIR it made is removed, an empty DIR it was given is left empty, and a
+# directory that held something is not touched.
+ev "$w/new1" append -s s -t t '{bad'
+error append_invalid_new_dir 4 'payload: invalid JSON'
+check append_invalid_creates_no_dir [ ! -e "$w/new1" ]
+ev "$w/new1" append -s ' ' -t t '{}'
+[ $rc = 4 ] && [ ! -e "$w/new1" ]; verdict append_bad_source_creates_no_dir
+mkdir "$w/new2"
+ev "$w/new2" append -s s -t t '{bad'
+[ $rc = 4 ] && [ -d "$w/new2" ] && [ -z "$(ls -A "$w/new2")" ]; verdict append_invalid_empty_dir_stays_empty
+mkdir "$w/new3" && echo keep >"$w/new3/mine"
+ev "$w/new3" append -s s -t t '{bad'
+[ $rc = 4 ] && [ "$(cat "$w/new3/mine")" = keep ]; verdict append_invalid_keeps_others_dir
+ev "$w/new1" append -s s -t t '{}'
+ev "$w/new1" append -s s -t t '{bad'
+[ $rc = 4 ] && [ -e "$w/new1/evstore.meta" ]; verdict append_invalid_existing_store_kept
+ev "$w/new1" get 1
+expect append_invalid_existing_store_intact 0 '^\{"event_id":1,'
 ev "$s" get 999
 error get_unknown_id 2 'event 999 not found'
 ev "$s" get 1 999 2
@@ -552,6 +573,15 @@ rc=$?
 error export_write_error 7 'cannot write to standard output'
 
 # ---- import -----------------------------------------------------------------
+printf '{"source":"s","payload":{}}\n{"x":1}\n' >"$w/allbad.jsonl"
+ev "$w/new4" import "$w/allbad.jsonl"
+expect import_all_rejected 4 '^\{"imported":0,"duplicate":0,"rejected":2\}$'
+check import_all_rejected_creates_no_dir [ ! -e "$w/new4" ]
+ev "$w/new4" import --stop-on-error "$w/allbad.jsonl"
+[ $rc = 4 ] && [ ! -e "$w/new4" ]; verdict import_stop_first_rejected_creates_no_dir
+printf '{"source":"s","event_type":"t","payload":{}}\n{"x":1}\n' >"$w/somebad.jsonl"
+ev "$w/new4" import "$w/somebad.jsonl"
+[ $rc = 4 ] && [ -e "$w/new4/evstore.meta" ]; verdict import_some_rejected_keeps_store
 cat >"$w/in.jsonl" <<'EOF'
 {"source":"a","event_type":"t1","payload":{ "k" : "v\u00e9" },"metadata":{"m": 1}}
 

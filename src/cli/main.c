@@ -3,7 +3,9 @@
 ** and command tables, the help texts, parsing the command line, opening
 ** the store and turning library status codes into exit codes.
 */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +63,8 @@ static const cli_cmd commands[] = {
      "Store one event and print {\"event_id\":N,\"created_at\":\"...\",\"duplicate\":false}.\n"
      "PAYLOAD is a JSON object, stored byte for byte as given. Without PAYLOAD, or\n"
      "with \"-\", it is read from standard input; one final line break (as echo and\n"
-     "text files end with) is not part of it. Creates DIR if it does not exist.\n"
+     "text files end with) is not part of it. Creates DIR if it does not exist\n"
+     "(and removes it again when the event is refused).\n"
      "\n"
      "  -s, --source S            where the event comes from (required)\n"
      "  -t, --type T              the event type (required)\n"
@@ -84,7 +87,8 @@ static const cli_cmd commands[] = {
      "member rejects the line. payload and metadata are stored byte for byte as\n"
      "they appear in the line. Blank lines are skipped. An object not closed at\n"
      "the end of its line continues on the next (export writes a payload that\n"
-     "contains line breaks that way). Creates DIR if it does not exist.\n"
+     "contains line breaks that way). Creates DIR if it does not exist (and\n"
+     "removes it again when every line is rejected).\n"
      "\n"
      "A rejected line is reported on stderr as \"FILE:LINE: reason\" and the import\n"
      "goes on; an event whose idempotency key the store already has is counted as\n"
@@ -380,9 +384,20 @@ static int check_settings(cli *c, const evs_options *want) {
                   diff, c->dir, c->dir, diff);
 }
 
+static int dir_is_empty(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *e;
+  int n = 0;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  closedir(d);
+  return n == 0;
+}
+
 int cli_open(cli *c, int mode) {
   struct stat st;
-  int exists = 0;
+  int exists = 0, errno_at_stat = 0, empty = 0;
   if (stat(c->dir, &st) == 0) {
     if (!S_ISDIR(st.st_mode))
       return cli_fail(c, EX_NOTFOUND, "%s is not a store (not a directory)", c->dir);
@@ -392,7 +407,8 @@ int cli_open(cli *c, int mode) {
     snprintf(meta, n, "%s/evstore.meta", c->dir);
     exists = access(meta, F_OK) == 0;
     free(meta);
-  } else if (errno != ENOENT || mode != OPEN_CREATE) {
+    if (!exists) empty = dir_is_empty(c->dir);
+  } else if ((errno_at_stat = errno) != ENOENT || mode != OPEN_CREATE) {
     return cli_fail(c, errno == ENOENT ? EX_NOTFOUND : EX_ERROR, "%s: %s", c->dir,
                     errno == ENOENT ? "no such store (the directory does not exist)"
                                     : strerror(errno));
@@ -405,6 +421,7 @@ int cli_open(cli *c, int mode) {
   o.read_only = mode == OPEN_READONLY;
   int rc = evs_store_open(c->dir, &o, &c->s);
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
+  if (!exists) c->created = errno_at_stat == ENOENT ? CREATED_DIR : empty ? CREATED_STORE : 0;
   return exists ? check_settings(c, &c->eo) : 0;
 }
 
@@ -621,19 +638,47 @@ static int store_options(cli *c) {
   return -1;
 }
 
+/* ---- Undoing a new store ----------------------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f) {
+  (void)st;
+  if (flag != FTW_F && flag != FTW_DP) return -1; /* not the store's: keep it all */
+  return f->level ? remove(path) : 0;
+}
+
+static int store_is_empty(cli *c) {
+  evs_stats st;
+  return !evs_stats_get(c->s, &st) && st.next_id <= 1;
+}
+
+/* A command that failed on the store it created, before anything was
+** stored in it: remove what it created, so a failure leaves nothing
+** behind. Everything in DIR is this invocation's (DIR did not exist, or
+** was empty, before it), but only plain files and directories are
+** removed, and DIR itself only when this invocation made it. */
+static void remove_new_store(cli *c) {
+  if (nftw(c->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ||
+      (c->created == CREATED_DIR && rmdir(c->dir)))
+    cli_fail(c, 0, "%s: removing the new store failed (%s); it holds no event", c->dir,
+             strerror(errno));
+}
+
 int main(int argc, char **argv) {
   cli c;
   memset(&c, 0, sizeof c);
   int rc = parse_args(&c, argc, argv);
   if (rc < 0) rc = store_options(&c);
   if (rc < 0) rc = c.cmd->run(&c);
+  int undo = rc > 0 && c.s && c.created && store_is_empty(&c);
   if (c.s) {
     int crc = evs_store_close(c.s);
+    c.s = NULL;
     if (crc) {
       int code = cli_fail(&c, cli_exit_code(crc), "closing the store: %s", evs_errmsg(NULL));
       if (!rc) rc = code;
     }
   }
+  if (undo) remove_new_store(&c);
   int frc = cli_flush(&c);
   return rc ? rc : frc;
 }

@@ -845,6 +845,35 @@ else
   status=1
 fi
 
+# ---- one condition, one exit status, whatever the command -------------------
+# Each row: a condition, the status every command gets for it, the commands
+# it applies to (append and import create DIR, so a missing one is not an
+# error for them), and the message.
+printf '{"source":"s","event_type":"t","payload":{}}\n' >"$w/one.jsonl"
+echo not a store >"$w/afile"
+writers=("append -s s -t t {}" "import $w/one.jsonl")
+readers=("get 1" "inbox" "ack 1" "delete 1" "stats" "verify" "compact" "export" "config" "repair")
+conditions() { # NAME DIR STATUS STDERR_ERE WHICH
+  local name=$1 dir=$2 code=$3 e=$4 cmds=() a bad=""
+  case $5 in all) cmds=("${writers[@]}" "${readers[@]}") ;; readers) cmds=("${readers[@]}") ;; esac
+  for a in "${cmds[@]}"; do
+    # shellcheck disable=SC2086 # the row's words are the command's arguments
+    "$cli" "$dir" $a >"$w/out" 2>"$w/err"
+    rc=$?
+    sanitizer_check "$w/err" "$rc" "$dir" $a
+    if [ $rc != "$code" ] || ! grep -qE -- "^evstore: [a-z]+: .*$e" "$w/err"; then
+      bad="$bad ${a%% *}=$rc"
+    fi
+  done
+  if [ -z "$bad" ]; then pass "exit_$name"; else fail "exit_$name" "expected $code, got:$bad"; fi
+}
+conditions dir_is_a_file "$w/afile" 2 'is not a store \(not a directory\)' all
+conditions dir_missing "$w/nothing" 2 'no such store' readers
+conditions dir_under_a_file "$w/afile/sub" 2 'no such store' readers
+conditions dir_not_a_store "$w" 2 'is not (an evstore store|a store)' readers
+conditions dir_empty_name "" 1 'DIR is empty' all
+[ ! -e "$w/nothing" ] && [ "$(cat "$w/afile")" = "not a store" ]; verdict exit_conditions_change_nothing
+
 # ---- a store another process has open (exit 5) ------------------------------
 mkfifo "$w/fifo"
 "$cli" "$w/lk" import - <"$w/fifo" >"$w/lk.out" 2>"$w/lk.err" &
@@ -856,6 +885,7 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 check lock_holder_running [ $locked = 1 ]
+conditions dir_locked "$w/lk" 5 'locked|open elsewhere' all
 ev "$w/lk" stats
 error locked_stats 5 'locked'
 ev "$w/lk" append -s s -t t '{}'

@@ -99,6 +99,11 @@ enum {
 ** does). Returns 0 or an exit code (message printed). */
 int cli_open(cli *c, int mode);
 
+/* 0 when c->dir is an existing directory, else the exit code cli_open
+** gives for it (message printed): for commands that open the store
+** themselves (repair). */
+int cli_need_dir(cli *c);
+
 /* The exit code for a library status code. */
 int cli_exit_code(int rc);
 

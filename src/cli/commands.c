@@ -394,7 +394,9 @@ int cmd_config(cli *c) {
 
 int cmd_repair(cli *c) {
   evs_repair_report r;
-  int rc = evs_repair(c->dir, &c->eo, &r);
+  int rc = cli_need_dir(c);
+  if (rc) return rc;
+  rc = evs_repair(c->dir, &c->eo, &r);
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
   printf("{\"changed\":%s,\"segments_checked\":%llu,\"segments_rewritten\":%llu,"
          "\"segments_adopted\":%llu,\"segments_lost\":%llu,\"transactions_dropped\":%llu,"

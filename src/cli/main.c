@@ -271,8 +271,9 @@ static const char general_help_tail[] =
     "\n"
     "Exit status:\n"
     "  0  success\n"
-    "  1  usage: unknown command or option, bad option value or id\n"
-    "  2  not found: no such event, DIR is not a store, no such input file\n"
+    "  1  usage: unknown command or option, bad option value or id, empty DIR\n"
+    "  2  not found: no such event, DIR is not a store (or not a directory),\n"
+    "     no such input file\n"
     "  3  conflict: event already acknowledged\n"
     "  4  invalid input: JSON, event field, cursor; import rejected lines\n"
     "  5  locked: another process has the store open\n"
@@ -384,6 +385,26 @@ static int check_settings(cli *c, const evs_options *want) {
                   diff, c->dir, c->dir, diff);
 }
 
+/* stat(DIR) failed with errno. A DIR whose path runs through a file
+** (ENOTDIR) does not exist either: exit 2 as for a missing one, but for
+** commands that would create it, where it is an error as the library's
+** "cannot create directory" is. */
+static int no_dir(cli *c, int mode) {
+  int e = errno;
+  if (e == ENOENT || (e == ENOTDIR && mode != OPEN_CREATE))
+    return cli_fail(c, EX_NOTFOUND, "%s: no such store (%s)", c->dir,
+                    e == ENOENT ? "the directory does not exist" : strerror(e));
+  return cli_fail(c, EX_ERROR, "%s: %s", c->dir, strerror(e));
+}
+
+int cli_need_dir(cli *c) {
+  struct stat st;
+  if (stat(c->dir, &st)) return no_dir(c, OPEN_EXISTING);
+  if (!S_ISDIR(st.st_mode))
+    return cli_fail(c, EX_NOTFOUND, "%s is not a store (not a directory)", c->dir);
+  return 0;
+}
+
 static int dir_is_empty(const char *path) {
   DIR *d = opendir(path);
   if (!d) return 0;
@@ -409,9 +430,7 @@ int cli_open(cli *c, int mode) {
     free(meta);
     if (!exists) empty = dir_is_empty(c->dir);
   } else if ((errno_at_stat = errno) != ENOENT || mode != OPEN_CREATE) {
-    return cli_fail(c, errno == ENOENT ? EX_NOTFOUND : EX_ERROR, "%s: %s", c->dir,
-                    errno == ENOENT ? "no such store (the directory does not exist)"
-                                    : strerror(errno));
+    return no_dir(c, mode);
   }
   if (!exists && mode != OPEN_CREATE)
     return cli_fail(c, EX_NOTFOUND, "%s is not an evstore store (it has no evstore.meta)",
@@ -608,6 +627,7 @@ static int parse_args(cli *c, int argc, char **argv) {
   }
   if (!c->dir) return cli_usage(c, "missing DIR and COMMAND");
   if (!c->cmd) return cli_usage(c, "missing COMMAND after %s", c->dir);
+  if (!*c->dir) return cli_usage(c, "DIR is empty");
   if (c->nargs < c->cmd->min_args) return cli_usage(c, "missing argument");
   if (c->cmd->max_args >= 0 && c->nargs > c->cmd->max_args)
     return cli_usage(c, "unexpected argument '%s'", c->args[c->cmd->max_args]);

@@ -162,7 +162,7 @@ error usage_bad_priority 1 '--priority must be low, normal or high'
 ev "$s" append -s s -t t '{}' '{}'
 error usage_two_payloads 1 "unexpected argument"
 ev "$s" export --all --pending
-error usage_all_and_pending 1 '--all or --pending'
+error usage_all_and_pending 1 'one of --all, --pending and --status'
 ev "$s" import
 error usage_import_without_file 1 'missing argument'
 check usage_errors_create_nothing [ ! -e "$s" ]
@@ -372,6 +372,53 @@ ev "$p" inbox --since 2000-01-01 --until "2000-01-01T01:00:00.5+01:00"
 [ "$(ids)" = "" ] && [ $rc = 0 ]; verdict time_date_only_and_fraction
 ev "$p" inbox --since 2000-01-01T00:00:00Z --limit 1
 check time_far_past [ "$(ids)" = "1 " ]
+
+# ---- every filter of evs_query -----------------------------------------------
+f=$w/filters
+"$cli" "$f" append -s a -t t -p high -m '{"ip":"10.0.0.1","n":5}' '{}' >/dev/null
+"$cli" "$f" append -s a -t t '{}' >/dev/null
+"$cli" "$f" append -s b -t t -p low -m '{"ip":"10.0.0.2"}' '{}' >/dev/null
+"$cli" "$f" append -s b -t t -m '{"ip":"10.0.0.1"}' '{}' >/dev/null
+"$cli" "$f" ack 2 >/dev/null
+ev "$f" inbox --priority high
+expect inbox_priority 0 '"priority":"high"'
+check inbox_priority_ids [ "$(ids)" = "1 " ]
+ev "$f" inbox -p normal
+check inbox_priority_normal [ "$(ids)" = "4 " ]
+ev "$f" inbox --meta ip=10.0.0.1
+check inbox_meta_string [ "$(ids)" = "1 4 " ]
+ev "$f" inbox --meta n=5
+check inbox_meta_number [ "$(ids)" = "1 " ]
+ev "$f" inbox --status acknowledged
+check inbox_status_acknowledged [ "$(ids)" = "2 " ]
+ev "$f" inbox --status any --descending
+check inbox_status_any_descending [ "$(ids)" = "4 3 2 1 " ]
+ev "$f" inbox --min-id 2 --max-id 3
+check inbox_id_bounds [ "$(ids)" = "3 " ]
+ev "$f" export --status any --min-id 2 --max-id 3 --descending
+check export_all_filters [ "$(ids)" = "3 2 " ]
+ev "$f" export --status acknowledged
+check export_status_acknowledged [ "$(ids)" = "2 " ]
+ev "$f" inbox --status any --descending --limit 2
+c_desc=$(field next_cursor | tr -d '"')
+ev "$f" inbox --status any --descending --limit 2 --cursor "$c_desc"
+check inbox_descending_pages [ "$(ids)" = "2 1 " ]
+ev "$f" inbox --status any --limit 2 --cursor "$c_desc"
+error inbox_cursor_binds_order 4 'cursor'
+ev "$f" inbox -p high --limit 1
+c_high=$(field next_cursor | tr -d '"')
+ev "$f" inbox -p low --cursor "$c_high"
+error inbox_cursor_binds_priority 4 'cursor was issued for a different filter'
+ev "$f" inbox --meta ip
+error usage_meta_not_key_value 1 "--meta 'ip' is not KEY=VALUE"
+ev "$f" inbox --status done
+error usage_bad_status 1 "--status must be pending, acknowledged or any"
+ev "$f" inbox --min-id 0
+error usage_bad_min_id 1 "--min-id '0' is not an event id"
+ev "$f" inbox -p urgent
+error usage_bad_priority_filter 1 "--priority must be low, normal or high"
+ev "$f" export --all --status any
+error usage_export_status_and_all 1 'one of --all, --pending and --status'
 
 # ---- ack and delete ---------------------------------------------------------
 ev "$s" ack 1

@@ -46,6 +46,11 @@ enum {
   O_STOP,
   O_QUIET,
   O_FORCE,
+  O_META,
+  O_STATUS,
+  O_DESC,
+  O_MIN_ID,
+  O_MAX_ID,
   O_COUNT
 };
 #define OPT(o) (1u << (o))

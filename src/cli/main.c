@@ -40,6 +40,11 @@ static const struct {
     [O_STOP] = {"stop-on-error", 0, 0},
     [O_QUIET] = {"quiet", 'q', 0},
     [O_FORCE] = {"force", 'f', 0},
+    [O_META] = {"meta", 0, 1},
+    [O_STATUS] = {"status", 0, 1},
+    [O_DESC] = {"descending", 0, 0},
+    [O_MIN_ID] = {"min-id", 0, 1},
+    [O_MAX_ID] = {"max-id", 0, 1},
 };
 
 #define FILTER_HELP                                                                \
@@ -49,9 +54,18 @@ static const struct {
   "  --until TIME          only events created before TIME (exclusive)\n"          \
   "                        TIME: ISO-8601, e.g. 2026-11-23T10:00:00Z,\n"           \
   "                        2026-11-23T10:00:00.250+01:00, 2026-11-23 (midnight\n"  \
-  "                        UTC), or integer microseconds since the epoch\n"
+  "                        UTC), or integer microseconds since the epoch\n"    \
+  "  -p, --priority P      only events of priority P: low, normal, high (1..3)\n"  \
+  "  --meta KEY=VALUE      only events whose metadata has a top-level member\n"    \
+  "                        KEY equal to VALUE: a string's text, or a number,\n"    \
+  "                        true, false or null\n"                                  \
+  "  --status S            pending, acknowledged or any\n"                         \
+  "  --min-id N, --max-id N  only ids from N, up to N (inclusive)\n"               \
+  "  --descending          newest first\n"
 
-#define FILTERS (OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_SINCE) | OPT(O_UNTIL))
+#define FILTERS                                                                    \
+  (OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_SINCE) | OPT(O_UNTIL) | OPT(O_PRIORITY) |    \
+   OPT(O_META) | OPT(O_STATUS) | OPT(O_DESC) | OPT(O_MIN_ID) | OPT(O_MAX_ID))
 
 /* The commands. A new one is a row here plus its run function. */
 static const cli_cmd commands[] = {
@@ -109,8 +123,7 @@ static const cli_cmd commands[] = {
      "`evstore --help`). An id that does not exist is reported on stderr\n"
      "(exit 2) and the others are still printed.\n"},
     {"inbox", cmd_inbox, FILTERS | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE), 0, 0,
-     "[--limit N] [--source S] [--type T]\n"
-     "        [--since TIME] [--until TIME] [--cursor C | --cursor-file F]",
+     "[--limit N] [FILTERS] [--cursor C | --cursor-file F]",
      "print a page of pending events, oldest first",
      "Print up to N pending events, oldest first, one JSON object per line as get\n"
      "prints them, then one more line with the position after them:\n"
@@ -218,8 +231,7 @@ static const cli_cmd commands[] = {
      "Run verify first: it reports damage without changing anything. Exit 6 when\n"
      "the store cannot be repaired (the message says why; nothing is changed).\n"},
     {"export", cmd_export, FILTERS | OPT(O_ALL) | OPT(O_PENDING), 0, 0,
-     "[--pending | --all] [--source S] [--type T]\n"
-     "        [--since TIME] [--until TIME]",
+     "[--pending | --all] [FILTERS]",
      "print events as JSON lines that import reads",
      "Print events, oldest first, one JSON object per line as get prints them:\n"
      "the format import reads, payload and metadata byte for byte (white space\n"
@@ -229,7 +241,7 @@ static const cli_cmd commands[] = {
      "  --pending             pending events only (the default: import makes every\n"
      "                        event pending, so acknowledged ones would come back\n"
      "                        as work to do)\n"
-     "  --all                 acknowledged events too\n" FILTER_HELP},
+     "  --all                 acknowledged events too (--status any)\n" FILTER_HELP},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

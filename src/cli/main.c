@@ -125,8 +125,9 @@ static const cli_cmd commands[] = {
     {"inbox", cmd_inbox, FILTERS | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE), 0, 0,
      "[--limit N] [FILTERS] [--cursor C | --cursor-file F]",
      "print a page of pending events, oldest first",
-     "Print up to N pending events, oldest first, one JSON object per line as get\n"
-     "prints them, then one more line with the position after them:\n"
+     "Print up to N pending events (--status: others), oldest first (newest with\n"
+     "--descending), one JSON object per line as get prints them, then one more\n"
+     "line with the position after them:\n"
      "  {\"next_cursor\":\"...\",\"more\":true}\n"
      "\"more\" says whether further events matched. Pass the cursor to --cursor\n"
      "with the same filters to read the next page; a cursor never skips or\n"

@@ -440,6 +440,8 @@ error ack_stdin_bad_id 1 "standard input:1: 'abc' is not an event id"
 printf '4\n\n{"event_id":5,"payload":{}}\n{"event_id":"5"}\n' | ev "$s" ack -
 error ack_stdin_bad_json_line_numbered 1 'standard input:4: "event_id" is not an event id'
 printf '4\n{"event_id":5,\n' | ev "$s" ack -
+error ack_stdin_unclosed_json_line 1 'standard input:2: JSON object not closed at the end'
+printf '4\n{"event_id":5,]\n' | ev "$s" ack -
 error ack_stdin_broken_json_line 1 'standard input:2: '
 printf '{"payload":{"event_id":5}}\n' | ev "$s" ack -
 error ack_stdin_json_without_id 1 'standard input:1: a JSON object without "event_id"'
@@ -491,6 +493,14 @@ rc=$?
 "$cli" "$q" export --all >"$w/rest"
 [ $rc = 0 ] && [ "$(ids)" = "5 6 " ] && [ "$(ids "$w/rest")" = "2 4 " ]
 verdict export_ack_delete_pipeline
+# A payload with line breaks: export continues the object on the next
+# lines, and delete - reads it whole.
+"$cli" "$q" append -s s -t t "$(printf '{"a":\n 1,\n "b": 2}')" >/dev/null
+"$cli" "$q" export >"$w/multi"
+"$cli" "$q" delete - <"$w/multi" >"$w/out" 2>"$w/err"
+rc=$?
+[ "$(wc -l <"$w/multi")" -gt 1 ] && [ $rc = 0 ] && [ "$(ids)" = "7 " ]
+verdict export_multiline_payload_into_delete
 
 # ---- stdout and stderr to one file ------------------------------------------
 # Every message follows the whole lines printed before it: with 2>&1 the

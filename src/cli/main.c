@@ -471,21 +471,23 @@ static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id) {
   return 0;
 }
 
-/* The id of one JSON line that inbox, get, export, ack or delete printed:
-** its event_id member. The cursor line inbox ends a page with has none
-** and is skipped (*has = 0). Returns 0 or -1 with *why set. */
-static int json_line_id(char *line, size_t len, uint64_t *id, int *has, const char **why) {
+/* The id of one JSON object that inbox, get, export, ack or delete
+** printed: its event_id member. The cursor line inbox ends a page with
+** has none and is skipped (*has = 0). Returns 0, 1 when the object only
+** ends too early (it goes on on the next line), or -1 with *why set. */
+static int json_line_id(const char *obj, size_t len, uint64_t *id, int *has,
+                        const char **why) {
   size_t off, pos = 0;
   evs_json_span name, value;
-  int cursor_line = 0;
+  int cursor_line = 0, incomplete;
   *has = 0;
-  if (evs_json_check(line, len, &off, why, NULL)) return -1;
-  while (!evs_json_member_next(line, len, &pos, &name, &value)) {
-    if (jl_name_is(line + name.off, name.len, "next_cursor")) cursor_line = 1;
-    if (!jl_name_is(line + name.off, name.len, "event_id")) continue;
+  if (evs_json_check(obj, len, &off, why, &incomplete)) return incomplete ? 1 : -1;
+  while (!evs_json_member_next(obj, len, &pos, &name, &value)) {
+    if (jl_name_is(obj + name.off, name.len, "next_cursor")) cursor_line = 1;
+    if (!jl_name_is(obj + name.off, name.len, "event_id")) continue;
     char num[24];
     if (value.len >= sizeof num) goto bad;
-    memcpy(num, line + value.off, value.len);
+    memcpy(num, obj + value.off, value.len);
     num[value.len] = 0;
     if (parse_u64(num, id)) goto bad;
     *has = 1;
@@ -501,23 +503,43 @@ bad:
 
 /* Ids from stdin, one line at a time: a JSON object as inbox, get and
 ** export print (its event_id; inbox's cursor line is skipped), or ids
-** separated by white space. A bad line is a bad id, as on the command
-** line (exit 1), named by its line number. */
+** separated by white space. An object left open at the end of a line goes
+** on on the next, as export writes a payload with line breaks. A bad line
+** is a bad id, as on the command line (exit 1), named by its number. */
 static int read_ids(cli *c, uint64_t **ids, size_t *n, size_t *cap) {
-  char *line = NULL;
-  size_t lcap = 0, lineno = 0;
+  char *line = NULL, *obj = NULL;
+  size_t lcap = 0, lineno = 0, olen = 0, ocap = 0, first = 0;
   ssize_t len;
   int rc = 0;
   while (!rc && (len = getline(&line, &lcap, stdin)) >= 0) {
     lineno++;
     char *p = line, *end = line + len;
-    while (p < end && strchr(" \t\r\n", *p)) p++;
-    if (p < end && *p == '{') {
+    if (!olen) {
+      while (p < end && strchr(" \t\r\n", *p)) p++;
+      first = lineno;
+    }
+    if (olen || (p < end && *p == '{')) {
+      size_t add = (size_t)(end - p);
+      if (olen + add > ocap) {
+        size_t nc = (olen + add) * 2;
+        char *q = realloc(obj, nc);
+        if (!q) {
+          rc = cli_fail(c, EX_ERROR, "out of memory");
+          break;
+        }
+        obj = q;
+        ocap = nc;
+      }
+      memcpy(obj + olen, p, add);
+      olen += add;
       uint64_t id;
       int has;
       const char *why;
-      if (json_line_id(p, (size_t)(end - p), &id, &has, &why))
-        rc = cli_fail(c, EX_USAGE, "standard input:%zu: %s", lineno, why);
+      int r = json_line_id(obj, olen, &id, &has, &why);
+      if (r == 1) continue;
+      olen = 0;
+      if (r < 0)
+        rc = cli_fail(c, EX_USAGE, "standard input:%zu: %s", first, why);
       else if (has && push_id(ids, n, cap, id))
         rc = cli_fail(c, EX_ERROR, "out of memory");
       continue;
@@ -533,9 +555,13 @@ static int read_ids(cli *c, uint64_t **ids, size_t *n, size_t *cap) {
         rc = cli_fail(c, EX_ERROR, "out of memory");
     }
   }
+  if (!rc && olen)
+    rc = cli_fail(c, EX_USAGE, "standard input:%zu: JSON object not closed at the end",
+                  first);
   if (!rc && ferror(stdin))
     rc = cli_fail(c, EX_ERROR, "cannot read standard input: %s", strerror(errno));
   free(line);
+  free(obj);
   return rc;
 }
 

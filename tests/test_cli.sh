@@ -442,7 +442,9 @@ error ack_stdin_bad_json_line_numbered 1 'standard input:4: "event_id" is not an
 printf '4\n{"event_id":5,\n' | ev "$s" ack -
 error ack_stdin_unclosed_json_line 1 'standard input:2: JSON object not closed at the end'
 printf '4\n{"event_id":5,]\n' | ev "$s" ack -
-error ack_stdin_broken_json_line 1 'standard input:2: '
+error ack_stdin_broken_json_line 1 'standard input:2: invalid JSON: '
+printf '{"event_id":5,\n"a":[1,\n2]]}\n' | ev "$s" ack -
+error ack_stdin_broken_json_continued 1 'standard input:1: invalid JSON: '
 printf '{"payload":{"event_id":5}}\n' | ev "$s" ack -
 error ack_stdin_json_without_id 1 'standard input:1: a JSON object without "event_id"'
 ev "$s" ack abc

@@ -474,14 +474,15 @@ static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id) {
 /* The id of one JSON object that inbox, get, export, ack or delete
 ** printed: its event_id member. The cursor line inbox ends a page with
 ** has none and is skipped (*has = 0). Returns 0, 1 when the object only
-** ends too early (it goes on on the next line), or -1 with *why set. */
+** ends too early (it goes on on the next line), -1 with *why set, or -2
+** with *why set when it is not JSON. */
 static int json_line_id(const char *obj, size_t len, uint64_t *id, int *has,
                         const char **why) {
   size_t off, pos = 0;
   evs_json_span name, value;
   int cursor_line = 0, incomplete;
   *has = 0;
-  if (evs_json_check(obj, len, &off, why, &incomplete)) return incomplete ? 1 : -1;
+  if (evs_json_check(obj, len, &off, why, &incomplete)) return incomplete ? 1 : -2;
   while (!evs_json_member_next(obj, len, &pos, &name, &value)) {
     if (jl_name_is(obj + name.off, name.len, "next_cursor")) cursor_line = 1;
     if (!jl_name_is(obj + name.off, name.len, "event_id")) continue;
@@ -499,6 +500,24 @@ static int json_line_id(const char *obj, size_t len, uint64_t *id, int *has,
 bad:
   *why = "\"event_id\" is not an event id (a positive integer)";
   return -1;
+}
+
+/* The id of obj[0..*olen), read from line `first` on, appended to ids.
+** *olen stays when the object goes on; else it becomes 0. Returns 0 or
+** an exit code (message printed). */
+static int id_of_object(cli *c, const char *obj, size_t *olen, size_t first, uint64_t **ids,
+                        size_t *n, size_t *cap) {
+  uint64_t id;
+  int has;
+  const char *why;
+  int r = json_line_id(obj, *olen, &id, &has, &why);
+  if (r == 1) return 0;
+  *olen = 0;
+  if (r < 0)
+    return cli_fail(c, EX_USAGE, "standard input:%zu: %s%s", first,
+                    r == -2 ? "invalid JSON: " : "", why);
+  if (has && push_id(ids, n, cap, id)) return cli_fail(c, EX_ERROR, "out of memory");
+  return 0;
 }
 
 /* Ids from stdin, one line at a time: a JSON object as inbox, get and
@@ -530,18 +549,12 @@ static int read_ids(cli *c, uint64_t **ids, size_t *n, size_t *cap) {
         obj = q;
         ocap = nc;
       }
+      /* Only a line with a '}' can close the object: checking it again
+      ** after every line of a long payload would be quadratic. */
+      int more = olen && !memchr(p, '}', add);
       memcpy(obj + olen, p, add);
       olen += add;
-      uint64_t id;
-      int has;
-      const char *why;
-      int r = json_line_id(obj, olen, &id, &has, &why);
-      if (r == 1) continue;
-      olen = 0;
-      if (r < 0)
-        rc = cli_fail(c, EX_USAGE, "standard input:%zu: %s", first, why);
-      else if (has && push_id(ids, n, cap, id))
-        rc = cli_fail(c, EX_ERROR, "out of memory");
+      if (!more) rc = id_of_object(c, obj, &olen, first, ids, n, cap);
       continue;
     }
     for (char *tok = strtok(p, " \t\r\n"); tok && !rc; tok = strtok(NULL, " \t\r\n")) {
@@ -555,7 +568,7 @@ static int read_ids(cli *c, uint64_t **ids, size_t *n, size_t *cap) {
         rc = cli_fail(c, EX_ERROR, "out of memory");
     }
   }
-  if (!rc && olen)
+  if (!rc && olen && !(rc = id_of_object(c, obj, &olen, first, ids, n, cap)) && olen)
     rc = cli_fail(c, EX_USAGE, "standard input:%zu: JSON object not closed at the end",
                   first);
   if (!rc && ferror(stdin))

@@ -714,7 +714,10 @@ static int store_options(cli *c) {
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f) {
   (void)st;
-  if (flag != FTW_F && flag != FTW_DP) return -1; /* not the store's: keep it all */
+  if (flag != FTW_F && flag != FTW_DP) { /* not the store's: stop there */
+    errno = EEXIST;
+    return -1;
+  }
   return f->level ? remove(path) : 0;
 }
 
@@ -727,7 +730,9 @@ static int store_is_empty(cli *c) {
 ** stored in it: remove what it created, so a failure leaves nothing
 ** behind. Everything in DIR is this invocation's (DIR did not exist, or
 ** was empty, before it), but only plain files and directories are
-** removed, and DIR itself only when this invocation made it. */
+** removed, and DIR itself only when this invocation made it. A process
+** that opens the new store between our close and the removal would lose
+** it: a window of microseconds on a store whose name nothing had known. */
 static void remove_new_store(cli *c) {
   if (nftw(c->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ||
       (c->created == CREATED_DIR && rmdir(c->dir)))

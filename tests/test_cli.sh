@@ -411,7 +411,7 @@ ev "$f" inbox -p low --cursor "$c_high"
 error inbox_cursor_binds_priority 4 'cursor was issued for a different filter'
 ev "$f" inbox --meta ip
 error usage_meta_not_key_value 1 "--meta 'ip' is not KEY=VALUE"
-ev "$f" inbox --status done
+ev "$f" inbox --status finished
 error usage_bad_status 1 "--status must be pending, acknowledged or any"
 ev "$f" inbox --min-id 0
 error usage_bad_min_id 1 "--min-id '0' is not an event id"
@@ -919,6 +919,7 @@ conditions() { # NAME DIR STATUS STDERR_ERE WHICH
     # shellcheck disable=SC2086 # the row's words are the command's arguments
     "$cli" "$dir" $a >"$w/out" 2>"$w/err"
     rc=$?
+    # shellcheck disable=SC2086
     sanitizer_check "$w/err" "$rc" "$dir" $a
     if [ $rc != "$code" ] || ! grep -qE -- "^evstore: [a-z]+: .*$e" "$w/err"; then
       bad="$bad ${a%% *}=$rc"

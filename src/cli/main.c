@@ -732,7 +732,7 @@ static int store_is_empty(cli *c) {
 ** was empty, before it), but only plain files and directories are
 ** removed, and DIR itself only when this invocation made it. A process
 ** that opens the new store between our close and the removal would lose
-** it: a window of microseconds on a store whose name nothing had known. */
+** it (a window of microseconds, on a store that holds nothing yet). */
 static void remove_new_store(cli *c) {
   if (nftw(c->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ||
       (c->created == CREATED_DIR && rmdir(c->dir)))

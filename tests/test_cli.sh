@@ -162,7 +162,7 @@ error usage_bad_priority 1 '--priority must be low, normal or high'
 ev "$s" append -s s -t t '{}' '{}'
 error usage_two_payloads 1 "unexpected argument"
 ev "$s" export --all --pending
-error usage_all_and_pending 1 '--all or --pending'
+error usage_all_and_pending 1 'one of --all, --pending and --status'
 ev "$s" import
 error usage_import_without_file 1 'missing argument'
 check usage_errors_create_nothing [ ! -e "$s" ]
@@ -213,11 +213,13 @@ ev "$s" append -s s -t t -m '[1]' '{}'
 error append_bad_metadata 4 'metadata: invalid JSON'
 ev --max-payload 10 "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
 error append_too_big 4 'payload is 16 bytes, limit is 10'
-check append_too_big_creates_store_with_limit grep -q . "$w/small/evstore.settings"
+check append_too_big_creates_no_store [ ! -e "$w/small" ]
+ev --max-payload 10 "$w/small" append -s s -t t '{"a":1}'
+expect append_creates_store_with_limit 0 '"event_id":1,'
 ev "$w/small" config
 expect config_recorded_at_creation 0 '"max_payload":10,'
-ev --max-payload 10 "$w/small" append -s s -t t '{"a":1}'
-expect same_setting_is_fine 0 '"event_id":1,'
+ev --max-payload 10 "$w/small" append -s s -t t '{"b":1}'
+expect same_setting_is_fine 0 '"event_id":2,'
 ev "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
 error recorded_limit_applies 4 'payload is 16 bytes, limit is 10'
 ev --max-payload 100 "$w/small" append -s s -t t '{"aaaaaaaaaa":1}'
@@ -226,6 +228,25 @@ ev "$s" append -s ' ' -t t '{}'
 error append_empty_source 4 'source is empty'
 printf '' | ev "$s" append -s s -t t
 error append_empty_stdin 4 'payload: invalid JSON at byte 0'
+# A command that fails before storing anything leaves nothing behind: a
+# DIR it made is removed, an empty DIR it was given is left empty, and a
+# directory that held something is not touched.
+ev "$w/new1" append -s s -t t '{bad'
+error append_invalid_new_dir 4 'payload: invalid JSON'
+check append_invalid_creates_no_dir [ ! -e "$w/new1" ]
+ev "$w/new1" append -s ' ' -t t '{}'
+[ $rc = 4 ] && [ ! -e "$w/new1" ]; verdict append_bad_source_creates_no_dir
+mkdir "$w/new2"
+ev "$w/new2" append -s s -t t '{bad'
+[ $rc = 4 ] && [ -d "$w/new2" ] && [ -z "$(ls -A "$w/new2")" ]; verdict append_invalid_empty_dir_stays_empty
+mkdir "$w/new3" && echo keep >"$w/new3/mine"
+ev "$w/new3" append -s s -t t '{bad'
+[ $rc = 4 ] && [ "$(cat "$w/new3/mine")" = keep ]; verdict append_invalid_keeps_others_dir
+ev "$w/new1" append -s s -t t '{}'
+ev "$w/new1" append -s s -t t '{bad'
+[ $rc = 4 ] && [ -e "$w/new1/evstore.meta" ]; verdict append_invalid_existing_store_kept
+ev "$w/new1" get 1
+expect append_invalid_existing_store_intact 0 '^\{"event_id":1,'
 ev "$s" get 999
 error get_unknown_id 2 'event 999 not found'
 ev "$s" get 1 999 2
@@ -290,7 +311,7 @@ done
 [ "$all" = "1 2 3 4 5 6 7 8 9 10 11 12 " ] && [ $pages = 3 ]; verdict inbox_pages_with_cursor
 ev "$p" inbox --cursor "$cursor"
 [ "$(ids)" = "" ] && [ "$(field more)" = false ]; verdict inbox_after_last_page_empty
-# The loop documented in `evstore help inbox`, with sed in place of jq.
+# The loop documented in `evstore help inbox` (its ack is tested below).
 (
   cd "$w" || exit 1
   n=0 # a bound, so a cursor file that does not advance fails rather than hangs
@@ -352,6 +373,53 @@ ev "$p" inbox --since 2000-01-01 --until "2000-01-01T01:00:00.5+01:00"
 ev "$p" inbox --since 2000-01-01T00:00:00Z --limit 1
 check time_far_past [ "$(ids)" = "1 " ]
 
+# ---- every filter of evs_query -----------------------------------------------
+f=$w/filters
+"$cli" "$f" append -s a -t t -p high -m '{"ip":"10.0.0.1","n":5}' '{}' >/dev/null
+"$cli" "$f" append -s a -t t '{}' >/dev/null
+"$cli" "$f" append -s b -t t -p low -m '{"ip":"10.0.0.2"}' '{}' >/dev/null
+"$cli" "$f" append -s b -t t -m '{"ip":"10.0.0.1"}' '{}' >/dev/null
+"$cli" "$f" ack 2 >/dev/null
+ev "$f" inbox --priority high
+expect inbox_priority 0 '"priority":"high"'
+check inbox_priority_ids [ "$(ids)" = "1 " ]
+ev "$f" inbox -p normal
+check inbox_priority_normal [ "$(ids)" = "4 " ]
+ev "$f" inbox --meta ip=10.0.0.1
+check inbox_meta_string [ "$(ids)" = "1 4 " ]
+ev "$f" inbox --meta n=5
+check inbox_meta_number [ "$(ids)" = "1 " ]
+ev "$f" inbox --status acknowledged
+check inbox_status_acknowledged [ "$(ids)" = "2 " ]
+ev "$f" inbox --status any --descending
+check inbox_status_any_descending [ "$(ids)" = "4 3 2 1 " ]
+ev "$f" inbox --min-id 2 --max-id 3
+check inbox_id_bounds [ "$(ids)" = "3 " ]
+ev "$f" export --status any --min-id 2 --max-id 3 --descending
+check export_all_filters [ "$(ids)" = "3 2 " ]
+ev "$f" export --status acknowledged
+check export_status_acknowledged [ "$(ids)" = "2 " ]
+ev "$f" inbox --status any --descending --limit 2
+c_desc=$(field next_cursor | tr -d '"')
+ev "$f" inbox --status any --descending --limit 2 --cursor "$c_desc"
+check inbox_descending_pages [ "$(ids)" = "2 1 " ]
+ev "$f" inbox --status any --limit 2 --cursor "$c_desc"
+error inbox_cursor_binds_order 4 'cursor'
+ev "$f" inbox -p high --limit 1
+c_high=$(field next_cursor | tr -d '"')
+ev "$f" inbox -p low --cursor "$c_high"
+error inbox_cursor_binds_priority 4 'cursor was issued for a different filter'
+ev "$f" inbox --meta ip
+error usage_meta_not_key_value 1 "--meta 'ip' is not KEY=VALUE"
+ev "$f" inbox --status finished
+error usage_bad_status 1 "--status must be pending, acknowledged or any"
+ev "$f" inbox --min-id 0
+error usage_bad_min_id 1 "--min-id '0' is not an event id"
+ev "$f" inbox -p urgent
+error usage_bad_priority_filter 1 "--priority must be low, normal or high"
+ev "$f" export --all --status any
+error usage_export_status_and_all 1 'one of --all, --pending and --status'
+
 # ---- ack and delete ---------------------------------------------------------
 ev "$s" ack 1
 expect ack 0 "^\\{\"event_id\":1,\"acknowledged_at\":\"$TS\"\\}$"
@@ -368,7 +436,19 @@ check ack_recorded [ "$(grep -cE "\"status\":\"acknowledged\",\"acknowledged_at\
 ev "$s" ack 1 999
 error ack_conflict_first 3 'already acknowledged'
 echo "4 abc" | ev "$s" ack -
-error ack_stdin_bad_id 4 "standard input: 'abc' is not an event id"
+error ack_stdin_bad_id 1 "standard input:1: 'abc' is not an event id"
+printf '4\n\n{"event_id":5,"payload":{}}\n{"event_id":"5"}\n' | ev "$s" ack -
+error ack_stdin_bad_json_line_numbered 1 'standard input:4: "event_id" is not an event id'
+printf '4\n{"event_id":5,\n' | ev "$s" ack -
+error ack_stdin_unclosed_json_line 1 'standard input:2: JSON object not closed at the end'
+printf '4\n{"event_id":5,]\n' | ev "$s" ack -
+error ack_stdin_broken_json_line 1 'standard input:2: invalid JSON: '
+printf '{"event_id":5,\n"a":[1,\n2]]}\n' | ev "$s" ack -
+error ack_stdin_broken_json_continued 1 'standard input:1: invalid JSON: '
+printf '{"payload":{"event_id":5}}\n' | ev "$s" ack -
+error ack_stdin_json_without_id 1 'standard input:1: a JSON object without "event_id"'
+ev "$s" ack abc
+error ack_bad_id_same_status_on_command_line 1 "'abc' is not an event id"
 ev "$s" get 4
 check ack_bad_input_acks_nothing grep -q '"status":"pending"' "$w/out"
 printf '4\n 5\t\n' | ev "$s" ack -
@@ -394,6 +474,50 @@ expect delete_forgets_key 0 '"event_id":7,.*"duplicate":false'
   "$cli" "$p" ack - >"$w/out" 2>"$w/err"
 rc=$?
 [ $rc = 0 ] && [ "$(ids)" = "3 6 9 12 " ]; verdict inbox_piped_into_ack
+# The page's JSON lines themselves, the cursor line included, as in
+# `evstore DIR inbox | evstore DIR ack -`: exactly the page, no more.
+q=$w/pipe
+for i in 1 2 3 4 5 6; do "$cli" "$q" append -s s -t t "{\"i\":$i}" >/dev/null; done
+"$cli" "$q" inbox --limit 2 >"$w/page"
+"$cli" "$q" ack - <"$w/page" >"$w/out" 2>"$w/err"
+rc=$?
+[ $rc = 0 ] && [ "$(ids "$w/page")" = "1 2 " ] && [ "$(ids)" = "1 2 " ] &&
+  [ "$(wc -l <"$w/out")" = 2 ]; verdict inbox_json_piped_into_ack
+"$cli" "$q" inbox --limit 2 | "$cli" "$q" ack - >"$w/out" 2>"$w/err"
+rc=$?
+[ $rc = 0 ] && [ "$(ids)" = "3 4 " ]; verdict inbox_pipe_ack_next_page
+# get's and export's lines, and ack's own, into delete - and ack -.
+"$cli" "$q" get 1 3 | "$cli" "$q" delete - >"$w/out" 2>"$w/err"
+rc=$?
+[ $rc = 0 ] && [ "$(ids)" = "1 3 " ]; verdict get_json_piped_into_delete
+"$cli" "$q" export | "$cli" "$q" ack - | "$cli" "$q" delete - >"$w/out" 2>"$w/err"
+rc=$?
+"$cli" "$q" export --all >"$w/rest"
+[ $rc = 0 ] && [ "$(ids)" = "5 6 " ] && [ "$(ids "$w/rest")" = "2 4 " ]
+verdict export_ack_delete_pipeline
+# A payload with line breaks: export continues the object on the next
+# lines, and delete - reads it whole.
+"$cli" "$q" append -s s -t t "$(printf '{"a":\n 1,\n "b": 2}')" >/dev/null
+"$cli" "$q" export >"$w/multi"
+"$cli" "$q" delete - <"$w/multi" >"$w/out" 2>"$w/err"
+rc=$?
+[ "$(wc -l <"$w/multi")" -gt 1 ] && [ $rc = 0 ] && [ "$(ids)" = "7 " ]
+verdict export_multiline_payload_into_delete
+
+# ---- stdout and stderr to one file ------------------------------------------
+# Every message follows the whole lines printed before it: with 2>&1 the
+# file reads event 1, the error, event 2 (payloads past stdio's buffer, so
+# an unflushed line would be cut by the message).
+big=$(head -c 6000 /dev/zero | tr '\0' x)
+m=$w/mixed
+"$cli" "$m" append -s s -t t "{\"a\":\"$big\"}" >/dev/null
+"$cli" "$m" append -s s -t t "{\"b\":\"$big\"}" >/dev/null
+"$cli" "$m" get 1 99999 2 >"$w/out" 2>&1
+rc=$?
+[ $rc = 2 ] && [ "$(wc -l <"$w/out")" = 3 ] &&
+  sed -n 1p "$w/out" | grep -q '^{"event_id":1,.*}$' &&
+  [ "$(sed -n 2p "$w/out")" = "evstore: get: event 99999 not found" ] &&
+  sed -n 3p "$w/out" | grep -q '^{"event_id":2,.*}$'; verdict stdout_flushed_before_stderr
 
 # ---- stats and verify -------------------------------------------------------
 ev "$s" stats
@@ -508,6 +632,15 @@ rc=$?
 error export_write_error 7 'cannot write to standard output'
 
 # ---- import -----------------------------------------------------------------
+printf '{"source":"s","payload":{}}\n{"x":1}\n' >"$w/allbad.jsonl"
+ev "$w/new4" import "$w/allbad.jsonl"
+expect import_all_rejected 4 '^\{"imported":0,"duplicate":0,"rejected":2\}$'
+check import_all_rejected_creates_no_dir [ ! -e "$w/new4" ]
+ev "$w/new4" import --stop-on-error "$w/allbad.jsonl"
+[ $rc = 4 ] && [ ! -e "$w/new4" ]; verdict import_stop_first_rejected_creates_no_dir
+printf '{"source":"s","event_type":"t","payload":{}}\n{"x":1}\n' >"$w/somebad.jsonl"
+ev "$w/new4" import "$w/somebad.jsonl"
+[ $rc = 4 ] && [ -e "$w/new4/evstore.meta" ]; verdict import_some_rejected_keeps_store
 cat >"$w/in.jsonl" <<'EOF'
 {"source":"a","event_type":"t1","payload":{ "k" : "v\u00e9" },"metadata":{"m": 1}}
 
@@ -771,6 +904,36 @@ else
   status=1
 fi
 
+# ---- one condition, one exit status, whatever the command -------------------
+# Each row: a condition, the status every command gets for it, the commands
+# it applies to (append and import create DIR, so a missing one is not an
+# error for them), and the message.
+printf '{"source":"s","event_type":"t","payload":{}}\n' >"$w/one.jsonl"
+echo not a store >"$w/afile"
+writers=("append -s s -t t {}" "import $w/one.jsonl")
+readers=("get 1" "inbox" "ack 1" "delete 1" "stats" "verify" "compact" "export" "config" "repair")
+conditions() { # NAME DIR STATUS STDERR_ERE WHICH
+  local name=$1 dir=$2 code=$3 e=$4 cmds=() a bad=""
+  case $5 in all) cmds=("${writers[@]}" "${readers[@]}") ;; readers) cmds=("${readers[@]}") ;; esac
+  for a in "${cmds[@]}"; do
+    # shellcheck disable=SC2086 # the row's words are the command's arguments
+    "$cli" "$dir" $a >"$w/out" 2>"$w/err"
+    rc=$?
+    # shellcheck disable=SC2086
+    sanitizer_check "$w/err" "$rc" "$dir" $a
+    if [ $rc != "$code" ] || ! grep -qE -- "^evstore: [a-z]+: .*$e" "$w/err"; then
+      bad="$bad ${a%% *}=$rc"
+    fi
+  done
+  if [ -z "$bad" ]; then pass "exit_$name"; else fail "exit_$name" "expected $code, got:$bad"; fi
+}
+conditions dir_is_a_file "$w/afile" 2 'is not a store \(not a directory\)' all
+conditions dir_missing "$w/nothing" 2 'no such store' readers
+conditions dir_under_a_file "$w/afile/sub" 2 'no such store' readers
+conditions dir_not_a_store "$w" 2 'is not (an evstore store|a store)' readers
+conditions dir_empty_name "" 1 'DIR is empty' all
+[ ! -e "$w/nothing" ] && [ "$(cat "$w/afile")" = "not a store" ]; verdict exit_conditions_change_nothing
+
 # ---- a store another process has open (exit 5) ------------------------------
 mkfifo "$w/fifo"
 "$cli" "$w/lk" import - <"$w/fifo" >"$w/lk.out" 2>"$w/lk.err" &
@@ -782,6 +945,7 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 check lock_holder_running [ $locked = 1 ]
+conditions dir_locked "$w/lk" 5 'locked|open elsewhere' all
 ev "$w/lk" stats
 error locked_stats 5 'locked'
 ev "$w/lk" append -s s -t t '{}'

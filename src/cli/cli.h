@@ -46,6 +46,11 @@ enum {
   O_STOP,
   O_QUIET,
   O_FORCE,
+  O_META,
+  O_STATUS,
+  O_DESC,
+  O_MIN_ID,
+  O_MAX_ID,
   O_COUNT
 };
 #define OPT(o) (1u << (o))
@@ -72,6 +77,14 @@ struct cli {
   int nargs;
   evs_options eo; /* from the global options */
   evs_store *s;   /* set by cli_open */
+  int created;    /* CREATED_*: what a failure that stored nothing removes */
+};
+
+/* What cli_open created (c->created). */
+enum {
+  CREATED_NONE,
+  CREATED_DIR,  /* DIR did not exist                                   */
+  CREATED_STORE /* DIR was an empty directory: its files, not DIR       */
 };
 
 /* How a command opens the store. */
@@ -82,12 +95,19 @@ enum {
 };
 
 /* Open c->dir into c->s. A directory that is not a store (no
-** evstore.meta, see docs/FORMAT.md) is refused unless OPEN_CREATE.
+** evstore.meta, see docs/FORMAT.md) is refused unless OPEN_CREATE; a DIR
+** that did not exist, or was empty, sets c->created, and main removes what
+** the open made when the command fails with nothing stored.
 ** --retention, --idempotency-window, --max-payload and --dict-compress
 ** set a new store's settings; on an existing store they must equal the
 ** recorded ones (the CLI never changes a setting as a side effect: `config`
 ** does). Returns 0 or an exit code (message printed). */
 int cli_open(cli *c, int mode);
+
+/* 0 when c->dir is an existing directory, else the exit code cli_open
+** gives for it (message printed): for commands that open the store
+** themselves (repair). */
+int cli_need_dir(cli *c);
 
 /* The exit code for a library status code. */
 int cli_exit_code(int rc);

@@ -115,12 +115,43 @@ static int time_option(cli *c, int o, int64_t *us) {
   return 0;
 }
 
-static int filter_options(cli *c, evs_query *q) {
+static int id_option(cli *c, int o, uint64_t *id) {
+  const char *v = c->opt[o];
+  if (v && (parse_u64(v, id) || !*id))
+    return cli_usage(c, "--%s '%s' is not an event id (a positive integer)",
+                     o == O_MIN_ID ? "min-id" : "max-id", v);
+  return 0;
+}
+
+/* The filters inbox and export share: every field of evs_query that
+** selects events. The cursor binds them; --limit is not one. */
+static int filter_options(cli *c, evs_query *q, char **meta) {
+  const char *v;
   q->source = c->opt[O_SOURCE];
   q->event_type = c->opt[O_TYPE];
   int rc = time_option(c, O_SINCE, &q->created_after_us);
   if (!rc) rc = time_option(c, O_UNTIL, &q->created_before_us);
-  return rc;
+  if (!rc) rc = id_option(c, O_MIN_ID, &q->min_id);
+  if (!rc) rc = id_option(c, O_MAX_ID, &q->max_id);
+  if (rc) return rc;
+  if ((v = c->opt[O_PRIORITY]) && parse_priority(v, strlen(v), &q->priority))
+    return cli_usage(c, "--priority must be low, normal or high (or 1, 2, 3), not '%s'", v);
+  if ((v = c->opt[O_STATUS])) {
+    if (!strcmp(v, "pending")) q->status = EVS_QUERY_PENDING;
+    else if (!strcmp(v, "acknowledged")) q->status = EVS_QUERY_ACKNOWLEDGED;
+    else if (!strcmp(v, "any")) q->status = EVS_QUERY_ANY;
+    else return cli_usage(c, "--status must be pending, acknowledged or any, not '%s'", v);
+  }
+  q->descending = c->opt[O_DESC] != NULL;
+  if ((v = c->opt[O_META])) {
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v) return cli_usage(c, "--meta '%s' is not KEY=VALUE", v);
+    if (!(*meta = strdup(v))) return cli_fail(c, EX_ERROR, "out of memory");
+    (*meta)[eq - v] = 0;
+    q->metadata_key = *meta;
+    q->metadata_value = *meta + (eq - v) + 1;
+  }
+  return 0;
 }
 
 /* The cursor stored in `path`, or NULL when there is no such file. */
@@ -168,22 +199,25 @@ static int write_cursor_file(cli *c, const char *path, const char *cursor) {
 
 int cmd_inbox(cli *c) {
   evs_query q = {0};
+  char *meta = NULL;
+  evs_page *page = NULL;
   int rc;
-  if ((rc = filter_options(c, &q))) return rc;
+  if ((rc = filter_options(c, &q, &meta))) goto out;
   const char *v = c->opt[O_LIMIT];
   if (v) {
     uint64_t n;
-    if (parse_u64(v, &n) || n < 1 || n > EVS_PAGE_MAX)
-      return cli_usage(c, "--limit must be 1..%d, not '%s'", EVS_PAGE_MAX, v);
+    if (parse_u64(v, &n) || n < 1 || n > EVS_PAGE_MAX) {
+      rc = cli_usage(c, "--limit must be 1..%d, not '%s'", EVS_PAGE_MAX, v);
+      goto out;
+    }
     q.limit = (unsigned)n;
   }
   const char *cfile = c->opt[O_CURSOR_FILE];
   char cbuf[256];
   q.cursor = c->opt[O_CURSOR];
   if (cfile && !q.cursor && (rc = read_cursor_file(c, cfile, cbuf, sizeof cbuf, &q.cursor)))
-    return rc;
-  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
-  evs_page *page = NULL;
+    goto out;
+  if ((rc = cli_open(c, OPEN_EXISTING))) goto out;
   if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
     rc = cli_lib_fail(c, rc);
     goto out;
@@ -198,17 +232,19 @@ int cmd_inbox(cli *c) {
   }
 out:
   evs_page_free(page);
+  free(meta);
   return rc;
 }
 
 int cmd_export(cli *c) {
   evs_query q = {.limit = EVS_PAGE_MAX, .status = EVS_QUERY_PENDING};
-  int rc;
-  if (c->opt[O_ALL] && c->opt[O_PENDING]) return cli_usage(c, "--all or --pending, not both");
-  if (c->opt[O_ALL]) q.status = EVS_QUERY_ANY;
-  if ((rc = filter_options(c, &q))) return rc;
-  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
+  char *meta = NULL;
   evs_page *page = NULL;
+  int rc;
+  if (!!c->opt[O_ALL] + !!c->opt[O_PENDING] + !!c->opt[O_STATUS] > 1)
+    return cli_usage(c, "one of --all, --pending and --status");
+  if (c->opt[O_ALL]) q.status = EVS_QUERY_ANY;
+  if ((rc = filter_options(c, &q, &meta)) || (rc = cli_open(c, OPEN_EXISTING))) goto out;
   do {
     if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
       rc = cli_lib_fail(c, rc);
@@ -219,7 +255,9 @@ int cmd_export(cli *c) {
     if (ferror(stdout)) break; /* reported by main's flush */
     q.cursor = evs_page_cursor(page);
   } while (evs_page_more(page));
+out:
   evs_page_free(page);
+  free(meta);
   return rc;
 }
 
@@ -394,7 +432,9 @@ int cmd_config(cli *c) {
 
 int cmd_repair(cli *c) {
   evs_repair_report r;
-  int rc = evs_repair(c->dir, &c->eo, &r);
+  int rc = cli_need_dir(c);
+  if (rc) return rc;
+  rc = evs_repair(c->dir, &c->eo, &r);
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
   printf("{\"changed\":%s,\"segments_checked\":%llu,\"segments_rewritten\":%llu,"
          "\"segments_adopted\":%llu,\"segments_lost\":%llu,\"transactions_dropped\":%llu,"

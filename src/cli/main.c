@@ -3,7 +3,9 @@
 ** and command tables, the help texts, parsing the command line, opening
 ** the store and turning library status codes into exit codes.
 */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jsonl.h"
 
 static const struct {
   const char *name;
@@ -37,6 +40,11 @@ static const struct {
     [O_STOP] = {"stop-on-error", 0, 0},
     [O_QUIET] = {"quiet", 'q', 0},
     [O_FORCE] = {"force", 'f', 0},
+    [O_META] = {"meta", 0, 1},
+    [O_STATUS] = {"status", 0, 1},
+    [O_DESC] = {"descending", 0, 0},
+    [O_MIN_ID] = {"min-id", 0, 1},
+    [O_MAX_ID] = {"max-id", 0, 1},
 };
 
 #define FILTER_HELP                                                                \
@@ -46,9 +54,18 @@ static const struct {
   "  --until TIME          only events created before TIME (exclusive)\n"          \
   "                        TIME: ISO-8601, e.g. 2026-11-23T10:00:00Z,\n"           \
   "                        2026-11-23T10:00:00.250+01:00, 2026-11-23 (midnight\n"  \
-  "                        UTC), or integer microseconds since the epoch\n"
+  "                        UTC), or integer microseconds since the epoch\n"    \
+  "  -p, --priority P      only events of priority P: low, normal, high (1..3)\n"  \
+  "  --meta KEY=VALUE      only events whose metadata has a top-level member\n"    \
+  "                        KEY equal to VALUE: a string's text, or a number,\n"    \
+  "                        true, false or null\n"                                  \
+  "  --status S            pending, acknowledged or any\n"                         \
+  "  --min-id N, --max-id N  only ids from N, up to N (inclusive)\n"               \
+  "  --descending          newest first\n"
 
-#define FILTERS (OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_SINCE) | OPT(O_UNTIL))
+#define FILTERS                                                                    \
+  (OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_SINCE) | OPT(O_UNTIL) | OPT(O_PRIORITY) |    \
+   OPT(O_META) | OPT(O_STATUS) | OPT(O_DESC) | OPT(O_MIN_ID) | OPT(O_MAX_ID))
 
 /* The commands. A new one is a row here plus its run function. */
 static const cli_cmd commands[] = {
@@ -60,7 +77,8 @@ static const cli_cmd commands[] = {
      "Store one event and print {\"event_id\":N,\"created_at\":\"...\",\"duplicate\":false}.\n"
      "PAYLOAD is a JSON object, stored byte for byte as given. Without PAYLOAD, or\n"
      "with \"-\", it is read from standard input; one final line break (as echo and\n"
-     "text files end with) is not part of it. Creates DIR if it does not exist.\n"
+     "text files end with) is not part of it. Creates DIR if it does not exist\n"
+     "(and removes it again when the event is refused).\n"
      "\n"
      "  -s, --source S            where the event comes from (required)\n"
      "  -t, --type T              the event type (required)\n"
@@ -83,7 +101,8 @@ static const cli_cmd commands[] = {
      "member rejects the line. payload and metadata are stored byte for byte as\n"
      "they appear in the line. Blank lines are skipped. An object not closed at\n"
      "the end of its line continues on the next (export writes a payload that\n"
-     "contains line breaks that way). Creates DIR if it does not exist.\n"
+     "contains line breaks that way). Creates DIR if it does not exist (and\n"
+     "removes it again when every line is rejected).\n"
      "\n"
      "A rejected line is reported on stderr as \"FILE:LINE: reason\" and the import\n"
      "goes on; an event whose idempotency key the store already has is counted as\n"
@@ -104,11 +123,11 @@ static const cli_cmd commands[] = {
      "`evstore --help`). An id that does not exist is reported on stderr\n"
      "(exit 2) and the others are still printed.\n"},
     {"inbox", cmd_inbox, FILTERS | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE), 0, 0,
-     "[--limit N] [--source S] [--type T]\n"
-     "        [--since TIME] [--until TIME] [--cursor C | --cursor-file F]",
+     "[--limit N] [FILTERS] [--cursor C | --cursor-file F]",
      "print a page of pending events, oldest first",
-     "Print up to N pending events, oldest first, one JSON object per line as get\n"
-     "prints them, then one more line with the position after them:\n"
+     "Print up to N pending events (--status: others), oldest first (newest with\n"
+     "--descending), one JSON object per line as get prints them, then one more\n"
+     "line with the position after them:\n"
      "  {\"next_cursor\":\"...\",\"more\":true}\n"
      "\"more\" says whether further events matched. Pass the cursor to --cursor\n"
      "with the same filters to read the next page; a cursor never skips or\n"
@@ -124,7 +143,7 @@ static const cli_cmd commands[] = {
      "Paging through the inbox from a shell (the loop ends at the first empty\n"
      "page, or when evstore fails):\n"
      "  while evstore DIR inbox --cursor-file pos >page.jsonl && [ -s page.jsonl ]; do\n"
-     "    jq .event_id page.jsonl | evstore DIR ack -    # after processing it\n"
+     "    evstore DIR ack - <page.jsonl    # after processing it\n"
      "  done\n"
      "A cursor is bound to its filters: changing one is an error (exit 4);\n"
      "changing --limit is fine.\n"},
@@ -133,14 +152,18 @@ static const cli_cmd commands[] = {
      "{\"event_id\":N,\"acknowledged_at\":\"...\"} for each. An id that does not exist\n"
      "(exit 2) or is already acknowledged (exit 3) is reported on stderr and\n"
      "skipped; the others are acknowledged. With several failures the exit status\n"
-     "is the first one's. \"-\" reads the ids, separated by white space, from\n"
-     "standard input.\n"},
+     "is the first one's. \"-\" reads standard input, one line at a time: a JSON\n"
+     "object as inbox, get, export, ack or delete print gives its event_id (the\n"
+     "cursor line of inbox is skipped), so `evstore DIR inbox | evstore DIR ack -`\n"
+     "acknowledges exactly that page; any other line holds ids separated by white\n"
+     "space. A bad line is reported with its number (exit 1, as a bad id on the\n"
+     "command line) and nothing is acknowledged.\n"},
     {"delete", cmd_delete, OPT(O_FORCE), 1, -1, "[--force] ID... | -",
      "delete events for good",
      "Delete the events (pending or acknowledged), in one transaction, and print\n"
      "{\"event_id\":N,\"deleted\":true} for each. An id that does not exist is\n"
-     "reported on stderr (exit 2) and the others are deleted. \"-\" reads the ids\n"
-     "from standard input. A deleted event's idempotency key is forgotten.\n"
+     "reported on stderr (exit 2) and the others are deleted. \"-\" reads ids or\n"
+     "JSON lines from standard input, as ack does. A deleted event's idempotency key is forgotten.\n"
      "\n"
      "  -f, --force   an id that does not exist is not an error: it prints\n"
      "                \"deleted\":false\n"},
@@ -209,8 +232,7 @@ static const cli_cmd commands[] = {
      "Run verify first: it reports damage without changing anything. Exit 6 when\n"
      "the store cannot be repaired (the message says why; nothing is changed).\n"},
     {"export", cmd_export, FILTERS | OPT(O_ALL) | OPT(O_PENDING), 0, 0,
-     "[--pending | --all] [--source S] [--type T]\n"
-     "        [--since TIME] [--until TIME]",
+     "[--pending | --all] [FILTERS]",
      "print events as JSON lines that import reads",
      "Print events, oldest first, one JSON object per line as get prints them:\n"
      "the format import reads, payload and metadata byte for byte (white space\n"
@@ -220,7 +242,7 @@ static const cli_cmd commands[] = {
      "  --pending             pending events only (the default: import makes every\n"
      "                        event pending, so acknowledged ones would come back\n"
      "                        as work to do)\n"
-     "  --all                 acknowledged events too\n" FILTER_HELP},
+     "  --all                 acknowledged events too (--status any)\n" FILTER_HELP},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -262,8 +284,9 @@ static const char general_help_tail[] =
     "\n"
     "Exit status:\n"
     "  0  success\n"
-    "  1  usage: unknown command or option, bad option value or id\n"
-    "  2  not found: no such event, DIR is not a store, no such input file\n"
+    "  1  usage: unknown command or option, bad option value or id, empty DIR\n"
+    "  2  not found: no such event, DIR is not a store (or not a directory),\n"
+    "     no such input file\n"
     "  3  conflict: event already acknowledged\n"
     "  4  invalid input: JSON, event field, cursor; import rejected lines\n"
     "  5  locked: another process has the store open\n"
@@ -296,6 +319,9 @@ static void print_help(const cli_cmd *cmd) {
 
 __attribute__((format(printf, 2, 0)))
 static void vmessage(cli *c, const char *fmt, va_list ap) {
+  /* Whole lines of stdout first: with both sent to one file, a message
+  ** must not land inside a JSON line, nor ahead of the lines before it. */
+  fflush(stdout);
   fputs("evstore: ", stderr);
   if (c->cmd) fprintf(stderr, "%s: ", c->cmd->name);
   vfprintf(stderr, fmt, ap);
@@ -372,9 +398,40 @@ static int check_settings(cli *c, const evs_options *want) {
                   diff, c->dir, c->dir, diff);
 }
 
+/* stat(DIR) failed with errno. A DIR whose path runs through a file
+** (ENOTDIR) does not exist either: exit 2 as for a missing one, but for
+** commands that would create it, where it is an error as the library's
+** "cannot create directory" is. */
+static int no_dir(cli *c, int mode) {
+  int e = errno;
+  if (e == ENOENT || (e == ENOTDIR && mode != OPEN_CREATE))
+    return cli_fail(c, EX_NOTFOUND, "%s: no such store (%s)", c->dir,
+                    e == ENOENT ? "the directory does not exist" : strerror(e));
+  return cli_fail(c, EX_ERROR, "%s: %s", c->dir, strerror(e));
+}
+
+int cli_need_dir(cli *c) {
+  struct stat st;
+  if (stat(c->dir, &st)) return no_dir(c, OPEN_EXISTING);
+  if (!S_ISDIR(st.st_mode))
+    return cli_fail(c, EX_NOTFOUND, "%s is not a store (not a directory)", c->dir);
+  return 0;
+}
+
+static int dir_is_empty(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *e;
+  int n = 0;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  closedir(d);
+  return n == 0;
+}
+
 int cli_open(cli *c, int mode) {
   struct stat st;
-  int exists = 0;
+  int exists = 0, errno_at_stat = 0, empty = 0;
   if (stat(c->dir, &st) == 0) {
     if (!S_ISDIR(st.st_mode))
       return cli_fail(c, EX_NOTFOUND, "%s is not a store (not a directory)", c->dir);
@@ -384,10 +441,9 @@ int cli_open(cli *c, int mode) {
     snprintf(meta, n, "%s/evstore.meta", c->dir);
     exists = access(meta, F_OK) == 0;
     free(meta);
-  } else if (errno != ENOENT || mode != OPEN_CREATE) {
-    return cli_fail(c, errno == ENOENT ? EX_NOTFOUND : EX_ERROR, "%s: %s", c->dir,
-                    errno == ENOENT ? "no such store (the directory does not exist)"
-                                    : strerror(errno));
+    if (!exists) empty = dir_is_empty(c->dir);
+  } else if ((errno_at_stat = errno) != ENOENT || mode != OPEN_CREATE) {
+    return no_dir(c, mode);
   }
   if (!exists && mode != OPEN_CREATE)
     return cli_fail(c, EX_NOTFOUND, "%s is not an evstore store (it has no evstore.meta)",
@@ -397,6 +453,7 @@ int cli_open(cli *c, int mode) {
   o.read_only = mode == OPEN_READONLY;
   int rc = evs_store_open(c->dir, &o, &c->s);
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
+  if (!exists) c->created = errno_at_stat == ENOENT ? CREATED_DIR : empty ? CREATED_STORE : 0;
   return exists ? check_settings(c, &c->eo) : 0;
 }
 
@@ -414,30 +471,111 @@ static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id) {
   return 0;
 }
 
-/* White-space separated ids from stdin. */
+/* The id of one JSON object that inbox, get, export, ack or delete
+** printed: its event_id member. The cursor line inbox ends a page with
+** has none and is skipped (*has = 0). Returns 0, 1 when the object only
+** ends too early (it goes on on the next line), -1 with *why set, or -2
+** with *why set when it is not JSON. */
+static int json_line_id(const char *obj, size_t len, uint64_t *id, int *has,
+                        const char **why) {
+  size_t off, pos = 0;
+  evs_json_span name, value;
+  int cursor_line = 0, incomplete;
+  *has = 0;
+  if (evs_json_check(obj, len, &off, why, &incomplete)) return incomplete ? 1 : -2;
+  while (!evs_json_member_next(obj, len, &pos, &name, &value)) {
+    if (jl_name_is(obj + name.off, name.len, "next_cursor")) cursor_line = 1;
+    if (!jl_name_is(obj + name.off, name.len, "event_id")) continue;
+    char num[24];
+    if (value.len >= sizeof num) goto bad;
+    memcpy(num, obj + value.off, value.len);
+    num[value.len] = 0;
+    if (parse_u64(num, id)) goto bad;
+    *has = 1;
+    return 0;
+  }
+  if (cursor_line) return 0;
+  *why = "a JSON object without \"event_id\"";
+  return -1;
+bad:
+  *why = "\"event_id\" is not an event id (a positive integer)";
+  return -1;
+}
+
+/* The id of obj[0..*olen), read from line `first` on, appended to ids.
+** *olen stays when the object goes on; else it becomes 0. Returns 0 or
+** an exit code (message printed). */
+static int id_of_object(cli *c, const char *obj, size_t *olen, size_t first, uint64_t **ids,
+                        size_t *n, size_t *cap) {
+  uint64_t id;
+  int has;
+  const char *why;
+  int r = json_line_id(obj, *olen, &id, &has, &why);
+  if (r == 1) return 0;
+  *olen = 0;
+  if (r < 0)
+    return cli_fail(c, EX_USAGE, "standard input:%zu: %s%s", first,
+                    r == -2 ? "invalid JSON: " : "", why);
+  if (has && push_id(ids, n, cap, id)) return cli_fail(c, EX_ERROR, "out of memory");
+  return 0;
+}
+
+/* Ids from stdin, one line at a time: a JSON object as inbox, get and
+** export print (its event_id; inbox's cursor line is skipped), or ids
+** separated by white space. An object left open at the end of a line goes
+** on on the next, as export writes a payload with line breaks. A bad line
+** is a bad id, as on the command line (exit 1), named by its number. */
 static int read_ids(cli *c, uint64_t **ids, size_t *n, size_t *cap) {
-  char tok[32];
-  size_t len = 0;
-  int ch;
-  do {
-    ch = getchar();
-    if (ch != EOF && ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-      if (len < sizeof tok - 1) tok[len] = (char)ch;
-      len++;
+  char *line = NULL, *obj = NULL;
+  size_t lcap = 0, lineno = 0, olen = 0, ocap = 0, first = 0;
+  ssize_t len;
+  int rc = 0;
+  while (!rc && (len = getline(&line, &lcap, stdin)) >= 0) {
+    lineno++;
+    char *p = line, *end = line + len;
+    if (!olen) {
+      while (p < end && strchr(" \t\r\n", *p)) p++;
+      first = lineno;
+    }
+    if (olen || (p < end && *p == '{')) {
+      size_t add = (size_t)(end - p);
+      if (olen + add > ocap) {
+        size_t nc = (olen + add) * 2;
+        char *q = realloc(obj, nc);
+        if (!q) {
+          rc = cli_fail(c, EX_ERROR, "out of memory");
+          break;
+        }
+        obj = q;
+        ocap = nc;
+      }
+      /* Only a line with a '}' can close the object: checking it again
+      ** after every line of a long payload would be quadratic. */
+      int more = olen && !memchr(p, '}', add);
+      memcpy(obj + olen, p, add);
+      olen += add;
+      if (!more) rc = id_of_object(c, obj, &olen, first, ids, n, cap);
       continue;
     }
-    if (!len) continue;
-    uint64_t id;
-    tok[len < sizeof tok ? len : sizeof tok - 1] = 0;
-    if (len >= sizeof tok || parse_u64(tok, &id))
-      return cli_fail(c, EX_INVALID, "standard input: '%s%s' is not an event id", tok,
-                      len >= sizeof tok ? "..." : "");
-    if (push_id(ids, n, cap, id)) return cli_fail(c, EX_ERROR, "out of memory");
-    len = 0;
-  } while (ch != EOF);
-  if (ferror(stdin))
-    return cli_fail(c, EX_ERROR, "cannot read standard input: %s", strerror(errno));
-  return 0;
+    for (char *tok = strtok(p, " \t\r\n"); tok && !rc; tok = strtok(NULL, " \t\r\n")) {
+      uint64_t id;
+      if (parse_u64(tok, &id))
+        rc = cli_fail(c, EX_USAGE,
+                      "standard input:%zu: '%.40s%s' is not an event id (a positive "
+                      "integer, or a JSON line with \"event_id\")",
+                      lineno, tok, strlen(tok) > 40 ? "..." : "");
+      else if (push_id(ids, n, cap, id))
+        rc = cli_fail(c, EX_ERROR, "out of memory");
+    }
+  }
+  if (!rc && olen && !(rc = id_of_object(c, obj, &olen, first, ids, n, cap)) && olen)
+    rc = cli_fail(c, EX_USAGE, "standard input:%zu: JSON object not closed at the end",
+                  first);
+  if (!rc && ferror(stdin))
+    rc = cli_fail(c, EX_ERROR, "cannot read standard input: %s", strerror(errno));
+  free(line);
+  free(obj);
+  return rc;
 }
 
 int cli_ids(cli *c, uint64_t **ids, size_t *n) {
@@ -541,6 +679,7 @@ static int parse_args(cli *c, int argc, char **argv) {
   }
   if (!c->dir) return cli_usage(c, "missing DIR and COMMAND");
   if (!c->cmd) return cli_usage(c, "missing COMMAND after %s", c->dir);
+  if (!*c->dir) return cli_usage(c, "DIR is empty");
   if (c->nargs < c->cmd->min_args) return cli_usage(c, "missing argument");
   if (c->cmd->max_args >= 0 && c->nargs > c->cmd->max_args)
     return cli_usage(c, "unexpected argument '%s'", c->args[c->cmd->max_args]);
@@ -571,19 +710,52 @@ static int store_options(cli *c) {
   return -1;
 }
 
+/* ---- Undoing a new store ----------------------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f) {
+  (void)st;
+  if (flag != FTW_F && flag != FTW_DP) { /* not the store's: stop there */
+    errno = EEXIST;
+    return -1;
+  }
+  return f->level ? remove(path) : 0;
+}
+
+static int store_is_empty(cli *c) {
+  evs_stats st;
+  return !evs_stats_get(c->s, &st) && st.next_id <= 1;
+}
+
+/* A command that failed on the store it created, before anything was
+** stored in it: remove what it created, so a failure leaves nothing
+** behind. Everything in DIR is this invocation's (DIR did not exist, or
+** was empty, before it), but only plain files and directories are
+** removed, and DIR itself only when this invocation made it. A process
+** that opens the new store between our close and the removal would lose
+** it (a window of microseconds, on a store that holds nothing yet). */
+static void remove_new_store(cli *c) {
+  if (nftw(c->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ||
+      (c->created == CREATED_DIR && rmdir(c->dir)))
+    cli_fail(c, 0, "%s: removing the new store failed (%s); it holds no event", c->dir,
+             strerror(errno));
+}
+
 int main(int argc, char **argv) {
   cli c;
   memset(&c, 0, sizeof c);
   int rc = parse_args(&c, argc, argv);
   if (rc < 0) rc = store_options(&c);
   if (rc < 0) rc = c.cmd->run(&c);
+  int undo = rc > 0 && c.s && c.created && store_is_empty(&c);
   if (c.s) {
     int crc = evs_store_close(c.s);
+    c.s = NULL;
     if (crc) {
       int code = cli_fail(&c, cli_exit_code(crc), "closing the store: %s", evs_errmsg(NULL));
       if (!rc) rc = code;
     }
   }
+  if (undo) remove_new_store(&c);
   int frc = cli_flush(&c);
   return rc ? rc : frc;
 }

@@ -494,6 +494,10 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   }
   if (!rc) rc = sqlite3_declare_vtab(db, SCHEMA);
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  /* xUpdate's SQLITE_CONSTRAINT then follows the statement's OR clause:
+  ** IGNORE skips the row (a duplicate key, an invalid event), FAIL and
+  ** ROLLBACK act as for a plain table (write.c). */
+  if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
   if (rc) {
     if (vt->sh) {
       /* A table that never came to be must not keep an in-memory store. */

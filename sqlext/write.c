@@ -49,6 +49,14 @@ static int do_insert(vtab *vt, sqlite3_value **argv, sqlite3_int64 *rowid) {
   evs_append_result r;
   int rc = evs_append(vt->sh->s, vt->txn, &ev, &r);
   if (rc) return evsql_lib_error(vt, rc);
+  /* INSERT OR IGNORE: a duplicate is a skipped row, as a UNIQUE conflict
+  ** is for a plain table, so changes() does not count it. SQLite (with
+  ** SQLITE_VTAB_CONSTRAINT_SUPPORT) turns this code into SQLITE_OK without
+  ** counting the row or setting last_insert_rowid. Every other mode
+  ** (including a plain INSERT, which SQLite reports as ABORT) keeps a
+  ** duplicate a success that returns the original id. */
+  if (r.duplicate && sqlite3_vtab_on_conflict(vt->db) == SQLITE_IGNORE)
+    return SQLITE_CONSTRAINT_UNIQUE;
   *rowid = (sqlite3_int64)r.id;
   return SQLITE_OK;
 }

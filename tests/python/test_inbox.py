@@ -112,13 +112,24 @@ def _():
             "INSERT INTO inbox(source, event_type, payload, priority, idempotency_key)"
             " VALUES (?, ?, ?, ?, ?)", (src, typ, '{"dup":true}', pri, key))
         assert cur.lastrowid == i + 1, (i, cur.lastrowid)
+        assert cur.rowcount == 1, (i, cur.rowcount)
         rid, = con.execute("SELECT last_insert_rowid()").fetchone()
         assert rid == i + 1, (i, rid)
+        # OR IGNORE tells a duplicate apart: no row changed.
+        cur = con.execute(
+            "INSERT OR IGNORE INTO inbox(source, event_type, payload, priority, idempotency_key)"
+            " VALUES (?, ?, ?, ?, ?)", (src, typ, '{"dup":true}', pri, key))
+        assert cur.rowcount == 0, (i, cur.rowcount)
     # Also inside one executemany / one transaction.
     con.execute("BEGIN")
     con.executemany(
         "INSERT INTO inbox(source, event_type, payload, idempotency_key) VALUES (?, ?, ?, ?)",
         [("stripe", "created", '{"dup":2}', f"key-{i}") for i in range(0, 300, 3)])
+    cur = con.executemany(
+        "INSERT OR IGNORE INTO inbox(source, event_type, payload, idempotency_key)"
+        " VALUES (?, ?, ?, ?)",
+        [("stripe", "created", '{"dup":3}', f"key-{i}") for i in range(0, 300, 3)])
+    assert cur.rowcount == 0, cur.rowcount
     con.execute("COMMIT")
     n, = con.execute("SELECT count(*) FROM inbox").fetchone()
     assert n == N, n

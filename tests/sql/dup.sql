@@ -73,3 +73,9 @@ UPDATE inbox SET status = 'acknowledged' WHERE id = 1;
 UPDATE OR IGNORE inbox SET status = 'acknowledged' WHERE id <= 2;
 SELECT 'ignore ack', changes(), group_concat(id || ':' || status, ' ') FROM inbox WHERE id <= 2;
 UPDATE inbox SET status = 'acknowledged' WHERE id <= 2;
+-- OR ROLLBACK on an invalid row rolls back the whole transaction.
+BEGIN;
+INSERT INTO inbox(source, event_type, payload) VALUES ('s', 't', '{"n":14}');
+INSERT OR ROLLBACK INTO inbox(source, event_type, payload) VALUES ('s', 't', '{"n":15}'), ('s', 't', '{"n":');
+SELECT 'rollback invalid', count(*), max(id) FROM inbox;
+COMMIT;

@@ -631,14 +631,35 @@ typedef struct evs_compact_report {
   uint64_t events_removed;     /* event records dropped from the log    */
   uint64_t bytes_before, bytes_after; /* all files of the store         */
   uint64_t max_pause_us;       /* longest time writers were held        */
+  /* Since 1.1 (an older library leaves them 0): why anything was kept. */
+  uint64_t segments_kept;      /* sealed segments left as they were: too
+                                  little dead (below compact_dead_percent,
+                                  and not worth merging with a neighbour) */
+  uint64_t open_segment;       /* what became of the open segment: one of
+                                  EVS_COMPACT_OPEN_* */
 } evs_compact_report;
+
+/* evs_compact_report.open_segment. Explicit compaction seals the open
+** segment (rolls to a new one) when its dead share passes
+** compact_dead_percent, so a store smaller than one segment shrinks too;
+** otherwise it is kept, for the reason given. */
+#define EVS_COMPACT_OPEN_UNKNOWN 0   /* a library before 1.1 */
+#define EVS_COMPACT_OPEN_SEALED 1    /* sealed, then compacted with the rest */
+#define EVS_COMPACT_OPEN_EMPTY 2     /* kept: it holds no records */
+#define EVS_COMPACT_OPEN_LIVE 3      /* kept: nothing in it is dead */
+#define EVS_COMPACT_OPEN_BELOW 4     /* kept: some dead, below compact_dead_percent */
+#define EVS_COMPACT_OPEN_AUTO 5      /* kept: background passes never seal it */
+#define EVS_COMPACT_OPEN_NO_SLOT 6   /* kept: no segment number was free */
 
 /* Reclaim the space of dead events: deleted ones, expired ones (older
 ** than retention_us), and acknowledged ones whose idempotency key (if
 ** any) is past idempotency_window_us. Sealed segments whose events are
 ** all dead are removed; those with at least compact_dead_percent dead
 ** are rewritten with their live records unchanged (ids, times, payload
-** bytes). Acknowledged events are readable until compaction removes
+** bytes). The open segment is first sealed (a new one opened) when its
+** dead share passes compact_dead_percent, so it is compacted too; the
+** background pass leaves it open. The report says what was kept and why
+** (segments_kept, open_segment). Acknowledged events are readable until compaction removes
 ** them (then EVS_ENOTFOUND). Crash-safe at every point; appends, acks
 ** and readers go on meanwhile, except for a short pause per segment
 ** while the index is repointed (max_pause_us). Runs automatically in

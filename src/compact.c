@@ -1,12 +1,14 @@
 /*
-** compact.c: compaction. Sealed segments whose events are all dead
-** (deleted, expired, or acknowledged with no idempotency key still in its
-** window) are removed; those whose dead share passes compact_dead_percent
-** are rewritten into a new segment file holding the live event records
-** byte for byte (same ids, times, payload bytes) and the acks/deletes
-** still needed by events elsewhere. Each step is crash-safe: the new file
-** is synced, then the manifest switches to it atomically, then the old
-** file is retired. Writers are held only while the index is repointed.
+** compact.c: compaction. An explicit pass first seals the open segment
+** when its dead share passes compact_dead_percent. Sealed segments whose
+** events are all dead (deleted, expired, or acknowledged with no
+** idempotency key still in its window) are removed; those whose dead
+** share passes compact_dead_percent are rewritten into a new segment file
+** holding the live event records byte for byte (same ids, times, payload
+** bytes) and the acks/deletes still needed by events elsewhere. Each step
+** is crash-safe: the new file is synced, then the manifest switches to it
+** atomically, then the old file is retired. Writers are held only while
+** the index is repointed.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,12 +41,13 @@ static int ent_dead(const evs_store *s, const evs_ent *e, int64_t now) {
          e->created_us < evs_time_minus(now, s->opt.idempotency_window_us);
 }
 
-/* Ids of segs[i] lie in [first_id, next segment's first_id). Count its
-** events, and the dead ones, from the index alone. Holds ilock (read). */
+/* Ids of segs[i] lie in [first_id, next segment's first_id) (the open
+** one's: up to the last committed). Count its events, and the dead ones,
+** from the index alone. Holds ilock (read). */
 static void seg_counts(const evs_store *s, size_t i, int64_t now, uint64_t *n, uint64_t *dead) {
   const evs_index *x = &s->state.idx;
   const evs_seg *g = s->segs[i];
-  uint64_t lo = g->first_id, hi = s->segs[i + 1]->first_id;
+  uint64_t lo = g->first_id, hi = i + 1 < s->nsegs ? s->segs[i + 1]->first_id : UINT64_MAX;
   lo = EVS_MAX(lo, x->base);
   hi = EVS_MIN(hi, x->base + s->vis_n);
   uint16_t slot = (uint16_t)(g->no % EVS_SLOTS);
@@ -443,6 +446,44 @@ static int judge(evs_store *s, size_t i, int64_t now, uint64_t *live) {
   return *live < s->opt.segment_size / 2 ? 1 : 0;
 }
 
+/* Is this the maintenance thread (maint.c), whose pass is automatic? */
+static int on_maint_thread(evs_store *s) {
+  pthread_mutex_lock(&s->bgmu);
+  int bg = s->bg_started && pthread_equal(pthread_self(), s->bg);
+  pthread_mutex_unlock(&s->bgmu);
+  return bg;
+}
+
+/* Seal the open segment (roll to a new one) when the same dead-share rule
+** as for a sealed segment finds it worth compacting, so the pass after
+** this can rewrite or remove it; *why says what became of it. Rolling is
+** a commit's roll (evs_log_roll_now): under the writer, the old segment
+** synced before the manifest names the new one, so a crash on either side
+** of the manifest's rename leaves one consistent log. Holds cmu. */
+static int seal_open(evs_store *s, int64_t now, uint64_t *why) {
+  int rc = evs_writer_lock(s);
+  if (rc) return rc;
+  uint64_t n, dead;
+  int empty = s->cur->size <= EVS_SEG_HDR, stale = 0;
+  pthread_rwlock_rdlock(&s->ilock);
+  seg_counts(s, s->nsegs - 1, now, &n, &dead);
+  if (!empty && !n) stale = acks_stale(s, s->cur);
+  pthread_rwlock_unlock(&s->ilock);
+  if (empty) {
+    *why = EVS_COMPACT_OPEN_EMPTY;
+  } else if (n && dead * 100 < (uint64_t)s->opt.compact_dead_percent * n) {
+    *why = dead ? EVS_COMPACT_OPEN_BELOW : EVS_COMPACT_OPEN_LIVE;
+  } else if (!n && !stale) {
+    *why = EVS_COMPACT_OPEN_LIVE; /* acks and deletes still needed */
+  } else {
+    int rolled;
+    rc = evs_log_roll_now(s, &rolled);
+    *why = rolled ? EVS_COMPACT_OPEN_SEALED : EVS_COMPACT_OPEN_NO_SLOT;
+  }
+  evs_writer_unlock(s);
+  return rc;
+}
+
 static int compact(evs_store *s, evs_compact_report *out) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   evs_compact_report rep;
@@ -451,6 +492,10 @@ static int compact(evs_store *s, evs_compact_report *out) {
   /* cmu comes before the writer (store.h): do not wait for it holding that. */
   if (evs_writer_held(s))
     return evs_err(s, EVS_EDEADLK, "this thread holds the write transaction");
+  /* Automatic passes leave the open segment open: sealing a small one on
+  ** every pass while writers append would only trade dead bytes for
+  ** segments. */
+  int automatic = on_maint_thread(s);
   pthread_mutex_lock(&s->cmu);
   int rc = evs_check_writable(s);
   int64_t now = evs_now(s);
@@ -458,9 +503,12 @@ static int compact(evs_store *s, evs_compact_report *out) {
   rep.bytes_before = evs_log_disk_bytes(s);
   rep.segments_before = s->nsegs;
   pthread_rwlock_unlock(&s->ilock);
+  if (automatic) rep.open_segment = EVS_COMPACT_OPEN_AUTO;
+  else if (!rc) rc = seal_open(s, now, &rep.open_segment);
   /* Segments are visited oldest first; each step replaces one, so the
   ** position of the next is found again after it. The last (open)
-  ** segment is never touched; rolls only add after it. */
+  ** segment (after seal_open: a new, empty one) is never touched; rolls
+  ** only add after it. */
   /* Runs of neighbouring segments are merged into one (up to about a
   ** segment's size), so the segment count stays bounded too. A run is
   ** worth it with one strong member or two weak ones. */
@@ -480,10 +528,12 @@ static int compact(evs_store *s, evs_compact_report *out) {
     pthread_rwlock_unlock(&s->ilock);
     if (!more) break;
     if (j == i) {
+      rep.segments_kept++;
       i++;
       continue;
     }
     if (!strong && j - i < 2) {
+      rep.segments_kept += j - i;
       i = j;
       continue;
     }

@@ -106,15 +106,17 @@ int evs_log_sync_all(evs_store *s) {
   return evs_log_sync_upto(s, lsn);
 }
 
-int evs_log_roll_if_full(evs_store *s) {
+/* Seal the open segment and open a new one. notify: tell the background
+** thread (a roll for compaction is followed by that compaction). */
+static int roll(evs_store *s, int notify, int *rolled) {
   evs_seg *old = s->cur;
-  if (old->size < s->opt.segment_size) return 0;
   uint64_t no;
+  *rolled = 0;
   if (evs_segno_take(s, NULL, &no)) {
     /* Every slot holds a live segment: the current one grows past
     ** segment_size (up to the 4 GiB a record offset reaches) until
     ** compaction, which can always run, frees a slot. */
-    if (s->opt.auto_compact_percent > 0) evs_notify(s, EVS_BG_COMPACT);
+    if (notify && s->opt.auto_compact_percent > 0) evs_notify(s, EVS_BG_COMPACT);
     return 0;
   }
   /* A sealed segment is synced in every mode: recovery may then treat
@@ -159,9 +161,22 @@ int evs_log_roll_if_full(evs_store *s) {
   s->written_lsn = s->synced_lsn = evs_lsn(g->no, g->size);
   s->written_fd = g->fd;
   pthread_mutex_unlock(&s->smu);
+  *rolled = 1;
   /* A segment was sealed: the background thread judges the garbage. */
-  if (s->opt.auto_compact_percent > 0) evs_notify(s, EVS_BG_COMPACT);
+  if (notify && s->opt.auto_compact_percent > 0) evs_notify(s, EVS_BG_COMPACT);
   return mrc;
+}
+
+int evs_log_roll_if_full(evs_store *s) {
+  int rolled;
+  if (s->cur->size < s->opt.segment_size) return 0;
+  return roll(s, 1, &rolled);
+}
+
+int evs_log_roll_now(evs_store *s, int *rolled) {
+  *rolled = 0;
+  if (s->cur->size <= EVS_SEG_HDR) return 0;
+  return roll(s, 0, rolled);
 }
 
 int evs_manifest_write(evs_store *s, evs_seg *const *segs, size_t n, uint64_t layout,

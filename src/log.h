@@ -22,7 +22,14 @@ int evs_manifest_write(evs_store *s, evs_seg *const *segs, size_t n, uint64_t la
 ** is not a regular file). */
 int evs_read_file(evs_store *s, const char *name, uint8_t **buf, size_t *n);
 void evs_log_close(evs_store *s);
+/* Roll to a new segment when the open one reached segment_size; the
+** caller holds the writer, with no transaction open. */
 int evs_log_roll_if_full(evs_store *s);
+/* Roll now if the open segment holds any record (for explicit
+** compaction, which may then rewrite it); same locks, same crash safety
+** (the manifest seals it). *rolled is 0 when it was empty or no segment
+** number was free. */
+int evs_log_roll_now(evs_store *s, int *rolled);
 /* Write bytes of the current segment at off (file or memory). */
 int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off);
 int evs_log_truncate(evs_store *s, uint64_t off);

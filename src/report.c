@@ -35,6 +35,14 @@ int evs_settings_json(evs_store *s, char *out, size_t size) {
   return too_big(s, settings(&o, out, size), size);
 }
 
+/* The name of an EVS_COMPACT_OPEN_* value in the JSON text. */
+static const char *open_segment_name(uint64_t v) {
+  static const char *const names[] = {"unknown",         "sealed",     "empty",
+                                      "nothing_dead",    "below_threshold",
+                                      "automatic_pass", "no_free_segment_number"};
+  return v < sizeof names / sizeof *names ? names[v] : "unknown";
+}
+
 int evs_compact_report_json_sized(const evs_compact_report *rin, size_t r_size, char *out,
                                   size_t size) {
   if (!rin || !out) return EVS_EINVAL;
@@ -46,13 +54,14 @@ int evs_compact_report_json_sized(const evs_compact_report *rin, size_t r_size, 
                    "{\"segments_before\":%llu,\"segments_after\":%llu,"
                    "\"segments_removed\":%llu,\"segments_rewritten\":%llu,"
                    "\"events_removed\":%llu,\"bytes_before\":%llu,\"bytes_after\":%llu,"
-                   "\"max_pause_us\":%llu}",
+                   "\"max_pause_us\":%llu,\"segments_kept\":%llu,\"open_segment\":\"%s\"}",
                    (unsigned long long)r->segments_before,
                    (unsigned long long)r->segments_after,
                    (unsigned long long)r->segments_removed,
                    (unsigned long long)r->segments_rewritten,
                    (unsigned long long)r->events_removed, (unsigned long long)r->bytes_before,
-                   (unsigned long long)r->bytes_after, (unsigned long long)r->max_pause_us);
+                   (unsigned long long)r->bytes_after, (unsigned long long)r->max_pause_us,
+                   (unsigned long long)r->segments_kept, open_segment_name(r->open_segment));
   return too_big(NULL, n, size);
 }
 

@@ -8,7 +8,9 @@
 ** compaction stay readable; appends, acks and readers running on other
 ** threads during compactions; an I/O failure at every call of a
 ** compaction (the store keeps working, reopens to the same events,
-** evs_verify clean). Crashes and power loss during compaction are covered
+** evs_verify clean). A store smaller than one segment: the open segment
+** sealed and compacted when enough of it is dead, and the report's reasons
+** for what was kept. Crashes and power loss during compaction are covered
 ** by test_powerloss (evs_compact is one of its workload steps).
 **
 ** Checkpoints: loaded after a clean close (nothing replayed), the log
@@ -17,6 +19,7 @@
 ** compaction since) or off; periodic checkpoints from the background
 ** thread; automatic compaction.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -157,7 +160,9 @@ static void t_compact_keeps_live_bytes(void) {
   CHECK_EQ(a.next_id, 601);
   CHECK_EQ(a.compactions, 1);
   expect_compacted(&x, s);
-  /* Sealed segments only: the open one keeps its acknowledged events. */
+  /* The open segment is sealed and compacted only past
+  ** compact_dead_percent: when it was not, it keeps its acknowledged
+  ** events. */
   for (unsigned i = 1; i <= x.n; i++)
     if (x.state[i] == 0 && i % 5 && ack_most(i) && !del_some(i)) {
       evs_event *e;
@@ -212,6 +217,149 @@ static void t_compact_keeps_live_bytes(void) {
   CHECK_EQ(stats(s).next_id, 601);
   CHECK_EQ(evs_store_close(s), 0);
   t_rmdir(dir);
+}
+
+/* A store smaller than one segment: 100 events, 90 of them dead (72
+** acknowledged without a key, 18 deleted), all in the open segment. */
+static int small_live(unsigned i) { return i % 10 == 1; }
+static int small_ack(unsigned i) { return !small_live(i) && i % 5; }
+static int small_del(unsigned i) { return !small_live(i) && !(i % 5); }
+
+/* Bytes of the segment files in dir. */
+static uint64_t log_bytes(const char *dir) {
+  uint64_t n = 0;
+  DIR *d = opendir(dir);
+  CHECK(d != NULL);
+  if (!d) return 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 6 || strcmp(e->d_name + len - 6, ".evlog")) continue;
+    char path[700];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (!stat(path, &st)) n += (uint64_t)st.st_size;
+  }
+  closedir(d);
+  return n;
+}
+
+static void t_compact_open_segment(void) {
+  char *dir = t_tmpdir();
+  evs_options o = small_opts();
+  o.segment_size = 1 << 20;
+  expect x;
+  evs_store *s = build(dir, &o, &x, 100, small_ack, small_del);
+  evs_stats b = stats(s);
+  CHECK_EQ(b.segments, 1);
+  uint64_t lb = log_bytes(dir);
+  evs_compact_report r;
+  CHECK_EQ(evs_compact(s, &r), 0);
+  CHECK_EQ(r.open_segment, EVS_COMPACT_OPEN_SEALED);
+  CHECK_EQ(r.segments_before, 1);
+  CHECK_EQ(r.segments_rewritten, 1);
+  CHECK_EQ(r.segments_removed, 0);
+  CHECK_EQ(r.segments_kept, 0);
+  CHECK_EQ(r.segments_after, 2); /* the rewritten one and a new open one */
+  CHECK_EQ(r.events_removed, 90);
+  evs_stats a = stats(s);
+  uint64_t la = log_bytes(dir);
+  fprintf(stderr, "info: open segment compaction: segment files %llu -> %llu bytes, all "
+                  "files (with the checkpoint compaction writes) %llu -> %llu\n",
+          (unsigned long long)lb, (unsigned long long)la, (unsigned long long)r.bytes_before,
+          (unsigned long long)r.bytes_after);
+  /* 10 of 100 events stay, and a new open segment's header. */
+  CHECK(la < lb / 5);
+  CHECK(r.bytes_after < r.bytes_before);
+  CHECK_EQ(a.disk_bytes, r.bytes_after);
+  CHECK_EQ(a.pending, 10);
+  CHECK_EQ(a.acknowledged, 0);
+  CHECK_EQ(a.next_id, 101);
+  for (unsigned i = 1; i <= x.n; i++) x.state[i] = small_live(i);
+  check_all(s, &x, "after compaction"); /* ids, times, payloads; evs_verify */
+  /* Nothing dead is left: a second pass keeps everything and says why. */
+  CHECK_EQ(evs_compact(s, &r), 0);
+  CHECK_EQ(r.open_segment, EVS_COMPACT_OPEN_EMPTY);
+  CHECK_EQ(r.events_removed, 0);
+  CHECK_EQ(r.segments_rewritten + r.segments_removed, 0);
+  CHECK_EQ(r.segments_kept, 1);
+  CHECK_EQ(r.bytes_after, r.bytes_before);
+  /* Appends go on in the new open segment. */
+  CHECK_EQ(append_i(s, 101, 0), 101);
+  x.n = 101;
+  x.state[101] = 1;
+  x.created[101] = global_clock(NULL);
+  CHECK_EQ(evs_store_close(s), 0);
+
+  s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  check_all(s, &x, "reopened (checkpoint)");
+  CHECK_EQ(evs_store_close(s), 0);
+  char ck[600];
+  snprintf(ck, sizeof ck, "%s/evstore.checkpoint", dir);
+  CHECK_EQ(unlink(ck), 0);
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  check_all(s, &x, "reopened (log)");
+  CHECK_EQ(stats(s).next_id, 102);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
+/* Nothing (or too little) dead: nothing is rewritten, and the report says
+** why each segment was kept. */
+static int ack_tenth(unsigned i) { return i % 10 == 3; }
+
+static void t_compact_keeps_reasons(void) {
+  char *dir = t_tmpdir();
+  evs_options o = small_opts();
+  o.segment_size = 1 << 20;
+  expect x;
+  evs_store *s = build(dir, &o, &x, 100, NULL, NULL);
+  evs_compact_report r;
+  CHECK_EQ(evs_compact(s, &r), 0);
+  CHECK_EQ(r.open_segment, EVS_COMPACT_OPEN_LIVE);
+  CHECK_EQ(r.segments_before, 1);
+  CHECK_EQ(r.segments_after, 1);
+  CHECK_EQ(r.segments_rewritten + r.segments_removed + r.events_removed, 0);
+  CHECK_EQ(r.segments_kept, 0);
+  CHECK_EQ(r.bytes_after, r.bytes_before);
+  char json[EVS_STATS_JSON_SIZE];
+  CHECK_EQ(evs_compact_report_json(&r, json, sizeof json), 0);
+  CHECK(strstr(json, "\"segments_kept\":0,\"open_segment\":\"nothing_dead\"}") != NULL);
+  /* 10% dead is below compact_dead_percent (50). */
+  for (unsigned i = 1; i <= 100; i++)
+    if (ack_tenth(i)) CHECK_EQ(evs_ack(s, NULL, i, NULL), 0);
+  CHECK_EQ(evs_compact(s, &r), 0);
+  CHECK_EQ(r.open_segment, EVS_COMPACT_OPEN_BELOW);
+  CHECK_EQ(r.segments_after, 1);
+  CHECK_EQ(r.events_removed, 0);
+  CHECK_EQ(stats(s).acknowledged, 10);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+
+  /* Sealed segments with 10% dead are kept, and counted. */
+  dir = t_tmpdir();
+  o = small_opts();
+  s = build(dir, &o, &x, 300, ack_tenth, NULL);
+  uint64_t nseg = stats(s).segments;
+  CHECK(nseg > 4);
+  CHECK_EQ(evs_compact(s, &r), 0);
+  CHECK_EQ(r.segments_rewritten + r.segments_removed + r.events_removed, 0);
+  CHECK_EQ(r.segments_kept, nseg - 1);
+  CHECK(r.open_segment == EVS_COMPACT_OPEN_BELOW || r.open_segment == EVS_COMPACT_OPEN_LIVE);
+  CHECK_EQ(stats(s).segments, nseg);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+  /* An in-memory store: the open segment is sealed and compacted as well. */
+  s = NULL;
+  o = small_opts();
+  o.segment_size = 1 << 20;
+  s = build(NULL, &o, &x, 100, small_ack, small_del);
+  CHECK_EQ(evs_compact(s, &r), 0);
+  CHECK_EQ(r.open_segment, EVS_COMPACT_OPEN_SEALED);
+  CHECK_EQ(r.events_removed, 90);
+  for (unsigned i = 1; i <= x.n; i++) x.state[i] = small_live(i);
+  check_all(s, &x, "in memory");
+  CHECK_EQ(evs_store_close(s), 0);
 }
 
 static void t_compact_everything_gone(void) {
@@ -476,11 +624,14 @@ static int f_fsize(void *c, int fd, uint64_t *sz) { return evs_io_posix.fsize(NU
 static const evs_io fail_io = {f_open,      f_close,  f_pwrite, f_pread,  f_fdatasync,
                                f_fsync,     f_ftruncate, f_rename, f_unlink, f_fsize, NULL};
 
-static void t_compact_io_failures(void) {
+/* segment_size 4096: sealed segments; 1 MiB: all in the open segment,
+** which compaction seals first (its roll fails at every call too). */
+static void compact_io_failures(uint32_t segment_size) {
   long runs = 0, failed = 0, readonly = 0;
   for (long n = 1; n < 400; n++) {
     char *dir = t_tmpdir();
     evs_options o = small_opts();
+    o.segment_size = segment_size;
     evs_store *s = NULL;
     memset(&FI, 0, sizeof FI);
     REQUIRE(evs_store_open_io(dir, &o, &fail_io, &s) == 0);
@@ -546,10 +697,15 @@ static void t_compact_io_failures(void) {
     t_rmdir(dir);
     if (!fired) break; /* past the last I/O call of a compaction */
   }
-  fprintf(stderr, "info: compaction I/O failures: %ld runs, %ld returned an error, %ld left "
-                  "the store read-only\n",
-          runs, failed, readonly);
+  fprintf(stderr, "info: compaction I/O failures (segment_size %u): %ld runs, %ld returned an "
+                  "error, %ld left the store read-only\n",
+          (unsigned)segment_size, runs, failed, readonly);
   CHECK(runs > 20);
+}
+
+static void t_compact_io_failures(void) {
+  compact_io_failures(4096);
+  compact_io_failures(1 << 20);
 }
 
 /* ---- checkpoints ------------------------------------------------------- */
@@ -880,6 +1036,8 @@ int main(int argc, char **argv) {
     return TEST_EXIT();
   }
   RUN(t_compact_keeps_live_bytes);
+  RUN(t_compact_open_segment);
+  RUN(t_compact_keeps_reasons);
   RUN(t_compact_everything_gone);
   RUN(t_compact_expiry);
   RUN(t_compact_page_survives);

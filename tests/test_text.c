@@ -440,12 +440,13 @@ static void t_stats_json(void) {
 }
 
 static void t_compact_report_json(void) {
-  evs_compact_report r = {5, 3, 1, 1, 42, 1000, 600, 7};
+  evs_compact_report r = {5, 3, 1, 1, 42, 1000, 600, 7, 2, EVS_COMPACT_OPEN_BELOW};
   char j[EVS_STATS_JSON_SIZE];
   CHECK_EQ(evs_compact_report_json(&r, j, sizeof j), 0);
   CHECK_STR(j, "{\"segments_before\":5,\"segments_after\":3,\"segments_removed\":1,"
                "\"segments_rewritten\":1,\"events_removed\":42,\"bytes_before\":1000,"
-               "\"bytes_after\":600,\"max_pause_us\":7}");
+               "\"bytes_after\":600,\"max_pause_us\":7,\"segments_kept\":2,"
+               "\"open_segment\":\"below_threshold\"}");
   CHECK_EQ(evs_json_check(j, strlen(j), NULL, NULL, NULL), 0);
   char small[16];
   CHECK_EQ(evs_compact_report_json(&r, small, sizeof small), EVS_ETOOBIG);

@@ -446,14 +446,6 @@ static int judge(evs_store *s, size_t i, int64_t now, uint64_t *live) {
   return *live < s->opt.segment_size / 2 ? 1 : 0;
 }
 
-/* Is this the maintenance thread (maint.c), whose pass is automatic? */
-static int on_maint_thread(evs_store *s) {
-  pthread_mutex_lock(&s->bgmu);
-  int bg = s->bg_started && pthread_equal(pthread_self(), s->bg);
-  pthread_mutex_unlock(&s->bgmu);
-  return bg;
-}
-
 /* Seal the open segment (roll to a new one) when the same dead-share rule
 ** as for a sealed segment finds it worth compacting, so the pass after
 ** this can rewrite or remove it; *why says what became of it. Rolling is
@@ -484,7 +476,7 @@ static int seal_open(evs_store *s, int64_t now, uint64_t *why) {
   return rc;
 }
 
-static int compact(evs_store *s, evs_compact_report *out) {
+int evs_compact_pass(evs_store *s, evs_compact_report *out, int automatic) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   evs_compact_report rep;
   memset(&rep, 0, sizeof rep);
@@ -492,10 +484,6 @@ static int compact(evs_store *s, evs_compact_report *out) {
   /* cmu comes before the writer (store.h): do not wait for it holding that. */
   if (evs_writer_held(s))
     return evs_err(s, EVS_EDEADLK, "this thread holds the write transaction");
-  /* Automatic passes leave the open segment open: sealing a small one on
-  ** every pass while writers append would only trade dead bytes for
-  ** segments. */
-  int automatic = on_maint_thread(s);
   pthread_mutex_lock(&s->cmu);
   int rc = evs_check_writable(s);
   int64_t now = evs_now(s);
@@ -568,7 +556,7 @@ int evs_compact_sized(evs_store *s, evs_compact_report *out, size_t out_size) {
   int rc = evs_abi_out_check(s, "evs_compact_report", out, out_size,
                              EVS_COMPACT_REPORT_SIZE_VER0);
   if (rc) return rc;
-  rc = compact(s, out ? &rep : NULL);
+  rc = evs_compact_pass(s, out ? &rep : NULL, 0);
   if (out && s) evs_abi_out(out, out_size, &rep, sizeof rep);
   return rc;
 }

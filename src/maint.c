@@ -42,7 +42,7 @@ static void *maint_main(void *arg) {
       uint64_t dead, total;
       evs_compact_estimate(s, &dead, &total);
       if (total && dead * 100 >= (uint64_t)s->opt.auto_compact_percent * total)
-        rc = evs_compact(s, NULL);
+        rc = evs_compact_pass(s, NULL, 1);
     }
     if (!rc && (work & EVS_BG_CKPT)) rc = evs_checkpoint_write(s);
     note(s, rc);

@@ -433,16 +433,24 @@ fail:
   return rc;
 }
 
+/* Is segs[i] worth rewriting on its own: compact_dead_percent of its
+** events dead or more, or, holding none, acks/deletes of events that are
+** gone? *n / *dead get its counts. Holds ilock (read). */
+static int worth_rewriting(const evs_store *s, size_t i, int64_t now, uint64_t *n,
+                           uint64_t *dead) {
+  seg_counts(s, i, now, n, dead);
+  if (*n) return *dead * 100 >= (uint64_t)s->opt.compact_dead_percent * *n;
+  return acks_stale(s, s->segs[i]);
+}
+
 /* How compaction sees segs[i]: worth rewriting on its own (strong), or
 ** small enough to merge with a neighbour (weak); *live estimates the
 ** bytes a rewrite keeps. Holds ilock (read). */
 static int judge(evs_store *s, size_t i, int64_t now, uint64_t *live) {
-  const evs_seg *g = s->segs[i];
-  uint64_t n, dead, body = g->size - EVS_SEG_HDR;
-  seg_counts(s, i, now, &n, &dead);
+  uint64_t n, dead, body = s->segs[i]->size - EVS_SEG_HDR;
+  int strong = worth_rewriting(s, i, now, &n, &dead);
   *live = n ? body - body * dead / n : 0;
-  if (n ? dead * 100 >= (uint64_t)s->opt.compact_dead_percent * n : acks_stale(s, g))
-    return 2;
+  if (strong) return 2;
   return *live < s->opt.segment_size / 2 ? 1 : 0;
 }
 
@@ -455,18 +463,16 @@ static int judge(evs_store *s, size_t i, int64_t now, uint64_t *live) {
 static int seal_open(evs_store *s, int64_t now, uint64_t *why) {
   int rc = evs_writer_lock(s);
   if (rc) return rc;
-  uint64_t n, dead;
-  int empty = s->cur->size <= EVS_SEG_HDR, stale = 0;
+  uint64_t n = 0, dead = 0;
+  int empty = s->cur->size <= EVS_SEG_HDR;
   pthread_rwlock_rdlock(&s->ilock);
-  seg_counts(s, s->nsegs - 1, now, &n, &dead);
-  if (!empty && !n) stale = acks_stale(s, s->cur);
+  int worth = !empty && worth_rewriting(s, s->nsegs - 1, now, &n, &dead);
   pthread_rwlock_unlock(&s->ilock);
   if (empty) {
     *why = EVS_COMPACT_OPEN_EMPTY;
-  } else if (n && dead * 100 < (uint64_t)s->opt.compact_dead_percent * n) {
+  } else if (!worth) {
+    /* Without events, what it holds are acks and deletes still needed. */
     *why = dead ? EVS_COMPACT_OPEN_BELOW : EVS_COMPACT_OPEN_LIVE;
-  } else if (!n && !stale) {
-    *why = EVS_COMPACT_OPEN_LIVE; /* acks and deletes still needed */
   } else {
     int rolled;
     rc = evs_log_roll_now(s, &rolled);

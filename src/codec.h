@@ -217,10 +217,7 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 #define EVS_COMMIT_LEN (EVS_REC_HDR + 16)
 
 /* Header fields of a record that checked out (or is being checked). */
-static inline uint32_t evs_rec_len(const uint8_t *rec) {
-  return (uint32_t)rec[8] | (uint32_t)rec[9] << 8 | (uint32_t)rec[10] << 16 |
-         (uint32_t)rec[11] << 24;
-}
+static inline uint32_t evs_rec_len(const uint8_t *rec) { return get_u32(rec + 8); }
 static inline uint8_t evs_rec_type(const uint8_t *rec) { return rec[12]; }
 /* The record's checksum (its first 8 bytes). */
 uint64_t evs_rec_sum(const uint8_t *rec);

@@ -77,14 +77,14 @@ struct cli {
   int nargs;
   evs_options eo; /* from the global options */
   evs_store *s;   /* set by cli_open */
-  int created;    /* CREATED_*: what a failure that stored nothing removes */
+  int created;    /* CREATED_*: a failure that stored nothing drops the store */
 };
 
 /* What cli_open created (c->created). */
 enum {
   CREATED_NONE,
-  CREATED_DIR,  /* DIR did not exist                                   */
-  CREATED_STORE /* DIR was an empty directory: its files, not DIR       */
+  CREATED_DIR,  /* DIR did not exist: the open made it, the drop removes it */
+  CREATED_STORE /* DIR was an empty directory: the drop leaves DIR       */
 };
 
 /* How a command opens the store. */
@@ -96,8 +96,8 @@ enum {
 
 /* Open c->dir into c->s. A directory that is not a store (no
 ** evstore.meta, see docs/FORMAT.md) is refused unless OPEN_CREATE; a DIR
-** that did not exist, or was empty, sets c->created, and main removes what
-** the open made when the command fails with nothing stored.
+** that did not exist, or was empty, sets c->created, and main drops the
+** new store (evs_store_drop) when the command fails with nothing stored.
 ** --retention, --idempotency-window, --max-payload and --dict-compress
 ** set a new store's settings; on an existing store they must equal the
 ** recorded ones (the CLI never changes a setting as a side effect: `config`

@@ -5,7 +5,6 @@
 */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -712,32 +711,9 @@ static int store_options(cli *c) {
 
 /* ---- Undoing a new store ----------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f) {
-  (void)st;
-  if (flag != FTW_F && flag != FTW_DP) { /* not the store's: stop there */
-    errno = EEXIST;
-    return -1;
-  }
-  return f->level ? remove(path) : 0;
-}
-
 static int store_is_empty(cli *c) {
   evs_stats st;
   return !evs_stats_get(c->s, &st) && st.next_id <= 1;
-}
-
-/* A command that failed on the store it created, before anything was
-** stored in it: remove what it created, so a failure leaves nothing
-** behind. Everything in DIR is this invocation's (DIR did not exist, or
-** was empty, before it), but only plain files and directories are
-** removed, and DIR itself only when this invocation made it. A process
-** that opens the new store between our close and the removal would lose
-** it (a window of microseconds, on a store that holds nothing yet). */
-static void remove_new_store(cli *c) {
-  if (nftw(c->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) ||
-      (c->created == CREATED_DIR && rmdir(c->dir)))
-    cli_fail(c, 0, "%s: removing the new store failed (%s); it holds no event", c->dir,
-             strerror(errno));
 }
 
 int main(int argc, char **argv) {
@@ -746,16 +722,22 @@ int main(int argc, char **argv) {
   int rc = parse_args(&c, argc, argv);
   if (rc < 0) rc = store_options(&c);
   if (rc < 0) rc = c.cmd->run(&c);
+  /* A command that failed on the store it created, before anything was
+  ** stored in it, drops that store: its files go, and DIR too when the
+  ** open made it (evs_store_drop), so a failure leaves nothing behind.
+  ** The store's lock is held until its files are gone. */
   int undo = rc > 0 && c.s && c.created && store_is_empty(&c);
   if (c.s) {
-    int crc = evs_store_close(c.s);
+    int crc = undo ? evs_store_drop(c.s) : evs_store_close(c.s);
     c.s = NULL;
-    if (crc) {
+    if (crc && undo) {
+      cli_fail(&c, 0, "%s: removing the new store failed (%s); it holds no event", c.dir,
+               evs_errmsg(NULL));
+    } else if (crc) {
       int code = cli_fail(&c, cli_exit_code(crc), "closing the store: %s", evs_errmsg(NULL));
       if (!rc) rc = code;
     }
   }
-  if (undo) remove_new_store(&c);
   int frc = cli_flush(&c);
   return rc ? rc : frc;
 }

@@ -195,10 +195,14 @@ typedef struct evs_options {
                                     removed (a torn tail is left on disk and
                                     not shown, unused segment files are left,
                                     no checkpoint at close); every write
-                                    fails with EVS_EREADONLY. Takes a shared
-                                    lock: other read-only openers may come
-                                    in, a writer may not. Not for in-memory
-                                    stores.                                */
+                                    fails with EVS_EREADONLY. Takes no lock
+                                    and needs only read permission: any
+                                    number of readers work beside one
+                                    writer, in this process or others, and
+                                    never block it. A reader sees what was
+                                    committed when it opened;
+                                    evs_store_refresh() catches up. Not for
+                                    in-memory stores.                      */
 } evs_options;
 
 /* Fill out with in's options and the defaults for its zero fields, as
@@ -215,8 +219,9 @@ static inline int evs_options_resolve(const evs_options *in, evs_options *out) {
 /* Open (creating if needed) the store in directory `dir`, a name of at
 ** most 4032 bytes. dir NULL or ":memory:" gives an in-memory store with no
 ** files. opts may be NULL for defaults. On success *out is the handle; on failure *out is NULL and
-** evs_errmsg(NULL) says why. One process at a time may open a directory
-** for writing (EVS_ELOCKED otherwise).
+** evs_errmsg(NULL) says why. One handle at a time may open a directory
+** for writing (EVS_ELOCKED otherwise); read_only handles, any number, open
+** beside it.
 ** A new store is only created in a directory that holds none of a
 ** store's files (EVS_ECORRUPT if it holds some but no evstore.meta).
 ** Opening recovers from a crash: an uncommitted or torn tail of the last
@@ -273,6 +278,25 @@ EVS_API int evs_store_close(evs_store *s);
 ** deleted), EVS_EIO (a file could not be removed: the others still are;
 ** the message names the first). */
 EVS_API int evs_store_drop(evs_store *s);
+
+/* Catch a read_only handle up with what writers (other processes, other
+** handles) committed since it opened or last refreshed: new events, acks
+** and deletes of the open segment's tail and of new segments are replayed;
+** when compaction or evs_repair changed the log's layout, the index is
+** loaded again (from the checkpoint and the log after it). Ids never
+** change, so cursors taken before a refresh go on after it; a page or event
+** obtained before stays valid until freed. A transaction a writer has not
+** committed, or whose records are only half written, is not yet visible.
+** Other threads may go on reading the handle during a refresh; they see
+** the old view until it switches whole. A no-op returning 0 for a handle
+** that writes (it always sees its own commits) and in memory. The files of
+** segments that compaction removed stay readable (and take disk space)
+** until the reader refreshes or closes.
+** Errors (the handle keeps its previous view and stays usable): EVS_EINVAL
+** (s NULL), EVS_ENOTFOUND (the store was dropped), EVS_ECORRUPT (damage,
+** or the directory now holds another store), EVS_EBUSY (the layout changed
+** again and again during the refresh: try later), EVS_EIO, EVS_ENOMEM. */
+EVS_API int evs_store_refresh(evs_store *s);
 
 /* Make every commit so far durable (fdatasync), whatever the sync mode.
 ** A no-op for in-memory and read_only stores. Errors: EVS_EINVAL (s
@@ -713,7 +737,8 @@ typedef struct evs_repair_report {
 ** bad record followed by intact ones, damage in a sealed segment, a torn
 ** tail below what a checkpoint recorded as durable, segment files an older
 ** manifest does not list, sealed segments whose files are missing. For the
-** store in dir (not open anywhere: EVS_ELOCKED otherwise), it
+** store in dir (not open for writing anywhere: EVS_ELOCKED otherwise;
+** read_only handles keep the view they had until they refresh), it
 **  - copies each damaged segment without the transactions holding damaged
 **    records (every intact transaction before and after stays, byte for
 **    byte; their ids are never reused), cuts a torn or uncommitted tail;

@@ -42,6 +42,15 @@ int evs_checkpoint_find(evs_store *s, size_t *seg, uint64_t *off, uint8_t **file
     return e == -ENOMEM ? evs_err(s, EVS_ENOMEM, "out of memory reading %s", path)
                         : evs_err_io(s, -e, "cannot read", path);
   }
+  /* A writer may have written this checkpoint after a reader took the size
+  ** of the last segment: the log it covers is in the file by now. */
+  if (s->opt.read_only && s->nsegs) {
+    int rc = evs_seg_grow_to_file(s, s->segs[s->nsegs - 1]);
+    if (rc) {
+      free(p);
+      return rc;
+    }
+  }
   s->ckpt_file_bytes = n;
   s->ckpt_state = EVS_CHECKPOINT_CORRUPT;
   evs_ckpt_hdr h;

@@ -57,7 +57,8 @@ static int publish(evs_store *s, const void *d, size_t len, uint32_t id) {
 }
 
 int evs_dict_open(evs_store *s) {
-  s->dict_state = EVS_DICT_NONE;
+  /* Also called by a reader's refresh while other threads read the handle:
+  ** the state is published last, with release. */
   if (!s->dir) return 0;
   uint8_t *b;
   size_t n;
@@ -65,9 +66,9 @@ int evs_dict_open(evs_store *s) {
   if (e == -ENOENT) return 0;
   if (e == -EISDIR || e == -EINVAL) {
     /* Like a damaged file: the store stays usable, nothing is trained. */
-    s->dict_state = EVS_DICT_CORRUPT;
     snprintf(s->dict_why, sizeof s->dict_why, "%s/%s: not a regular file", s->dir,
              EVS_DICT_NAME);
+    __atomic_store_n(&s->dict_state, EVS_DICT_CORRUPT, __ATOMIC_RELEASE);
     return 0;
   }
   if (e) {
@@ -75,7 +76,7 @@ int evs_dict_open(evs_store *s) {
     snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
     return evs_err_io(s, -e, "cannot read", path);
   }
-  s->dict_file_bytes = n;
+  __atomic_store_n(&s->dict_file_bytes, n, __ATOMIC_RELAXED);
   const char *why = NULL;
   const uint8_t *dict;
   uint32_t len, id;
@@ -89,8 +90,8 @@ int evs_dict_open(evs_store *s) {
     /* Keep the store readable: only payloads compressed with the
     ** dictionary are lost (their reads say so). No new one is trained
     ** over the evidence. */
-    s->dict_state = EVS_DICT_CORRUPT;
     snprintf(s->dict_why, sizeof s->dict_why, "%s/%s: %s", s->dir, EVS_DICT_NAME, why);
+    __atomic_store_n(&s->dict_state, EVS_DICT_CORRUPT, __ATOMIC_RELEASE);
   }
   free(b);
   return 0;

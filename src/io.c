@@ -116,6 +116,11 @@ int evs_io_replace(const evs_io *io, const char *dir, const char *name,
 
 int evs_io_read_file(const evs_io *io, const char *dir, const char *name, uint8_t **buf,
                      size_t *n) {
+  return evs_io_read_file_keep(io, dir, name, buf, n, NULL);
+}
+
+int evs_io_read_file_keep(const evs_io *io, const char *dir, const char *name, uint8_t **buf,
+                          size_t *n, int *keep) {
   char path[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   *buf = NULL;
@@ -134,11 +139,12 @@ int evs_io_read_file(const evs_io *io, const char *dir, const char *name, uint8_
     else if (r == 0) e = -EIO; /* shrank under us */
     else got += (uint64_t)r;
   }
-  io->close(io->ctx, fd);
+  if (e || !keep) io->close(io->ctx, fd);
   if (e) {
     free(b);
     return e;
   }
+  if (keep) *keep = fd;
   *buf = b;
   *n = size;
   return 0;

@@ -65,6 +65,10 @@ int evs_io_replace(const evs_io *io, const char *dir, const char *name,
 ** file). */
 int evs_io_read_file(const evs_io *io, const char *dir, const char *name, uint8_t **buf,
                      size_t *n);
+/* The same, keeping the file open: its descriptor in *keep (when keep is
+** not NULL and the read succeeded). */
+int evs_io_read_file_keep(const evs_io *io, const char *dir, const char *name, uint8_t **buf,
+                          size_t *n, int *keep);
 
 /* evs_store_open with an I/O table of the caller's (tests only). */
 int evs_store_open_io(const char *dir, const evs_options *opts,

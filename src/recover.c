@@ -57,7 +57,7 @@ static int list_segments(evs_store *s, uint64_t **nos, size_t *n) {
 
 /* Open and map one segment the manifest names and check its header and,
 ** if sealed, its size. Records are checked by recover(). */
-static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
+static int map_segment(evs_store *s, uint64_t no, uint64_t sealed, evs_seg **out) {
   char path[EVS_PATH_BUF];
   evs_seg_path(s, no, path, sizeof path);
   evs_seg *g = calloc(1, sizeof *g);
@@ -102,10 +102,17 @@ static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
     goto fail;
   }
   g->size = fsize;
-  if ((rc = evs_seg_add(s, g))) goto fail;
+  *out = g;
   return 0;
 fail:
   evs_seg_free(s, g);
+  return rc;
+}
+
+static int open_segment(evs_store *s, uint64_t no, uint64_t sealed) {
+  evs_seg *g;
+  int rc = map_segment(s, no, sealed, &g);
+  if (!rc && (rc = evs_seg_add(s, g))) evs_seg_free(s, g);
   return rc;
 }
 
@@ -117,17 +124,35 @@ static int check_segment(evs_store *s, size_t i, uint64_t from) {
   evs_seg *g = s->segs[i];
   char path[EVS_PATH_BUF];
   evs_seg_path(s, g->no, path, sizeof path);
-  uint64_t fsize = g->size, end, nafter, scan_end;
-  evs_log_scan(g, from, fsize, &end, &nafter, &scan_end);
+  uint64_t fsize = g->size, end, nafter, scan_end, beyond = 0;
+  /* A reader reads the last segment past what a checkpoint vouches for
+  ** with pread (see evs_seg_scan_copy): a writer may be cutting it. */
+  uint64_t safe = fsize;
+  if (s->opt.read_only && i + 1 == s->nsegs)
+    safe = g->no == s->vouch_segno && s->vouch_off > from && s->vouch_off <= fsize
+               ? s->vouch_off : from;
+  evs_log_scan(g, from, safe, &end, &nafter, &scan_end);
+  if (safe < fsize && end == safe) {
+    int rc = evs_seg_scan_copy(s, g, safe, &fsize, &end, &nafter, &scan_end, &beyond);
+    if (rc) return rc;
+  } else if (safe < fsize) {
+    /* Damage before the vouched position: judged below, on the mapping
+    ** (those bytes were committed and synced, so they stay). */
+    fsize = safe;
+  } else {
+    beyond = scan_end < fsize ? evs_count_beyond(g, scan_end, fsize) : 0;
+  }
   g->checked = from == EVS_SEG_HDR; /* (a tail cut below keeps it whole) */
-  if (end == fsize) return 0;
+  if (end == fsize) {
+    g->size = fsize;
+    return 0;
+  }
   if (i + 1 < s->nsegs)
     return evs_err(s, EVS_ECORRUPT,
                    "segment %s: damaged record at offset %" PRIu64
                    " in a sealed segment (%" PRIu64 " bytes unreadable); nothing was "
                    "changed (evs_repair drops the damaged transaction, keeping a copy)",
                    path, end, fsize - end);
-  uint64_t beyond = scan_end < fsize ? evs_count_beyond(g, scan_end, fsize) : 0;
   if (beyond)
     return evs_err(s, EVS_ECORRUPT,
                    "segment %s: damaged record at offset %" PRIu64 " followed by %" PRIu64
@@ -353,7 +378,11 @@ static int log_open_dir(evs_store *s) {
   snprintf(mpath, sizeof mpath, "%s/%s", s->dir, EVS_MANIFEST_NAME);
   uint8_t *buf;
   size_t n;
-  int e = evs_read_file(s, EVS_MANIFEST_NAME, &buf, &n);
+  /* A reader keeps the manifest it read open: its inode then cannot be
+  ** reused, so a manifest at the path with another inode is a new one
+  ** (evs_log_follow). */
+  int e = evs_io_read_file_keep(s->io, s->dir, EVS_MANIFEST_NAME, &buf, &n,
+                                s->opt.read_only ? &s->man_fd : NULL);
   if (e == -ENOENT) {
     /* A new store, or one whose creation crashed before its manifest:
     ** then its only segment holds no record yet. */
@@ -436,4 +465,128 @@ int evs_log_open(evs_store *s) {
   s->synced_lsn = 0;
   s->written_fd = s->cur->fd;
   return 0;
+}
+
+/* ---- A reader following the writer (evs_store_refresh) ----------------- */
+
+/* Catch segs[i] up with its file: replay the transactions committed past
+** what this handle has seen, up to `sealed` bytes when the manifest sealed
+** it (0: the open segment, as far as it is committed). Caller holds wmu. */
+static int follow_segment(evs_store *s, size_t i, uint64_t sealed) {
+  evs_seg *g = s->segs[i];
+  char path[EVS_PATH_BUF];
+  evs_seg_path(s, g->no, path, sizeof path);
+  uint64_t fsize;
+  int e = s->io->fsize(s->io->ctx, g->fd, &fsize);
+  if (e) return evs_err_io(s, -e, "cannot stat", path);
+  if (fsize > UINT32_MAX) return evs_err(s, EVS_ECORRUPT, "segment %s is larger than 4 GiB", path);
+  if (sealed && fsize != sealed)
+    return evs_err(s, EVS_ECORRUPT,
+                   "segment %s holds %" PRIu64 " bytes, but the manifest sealed it at %" PRIu64,
+                   path, fsize, sealed);
+  if (fsize <= g->size) return 0;
+  uint64_t from = g->size, end, after, scan_end, beyond;
+  int rc = evs_seg_scan_copy(s, g, from, &fsize, &end, &after, &scan_end, &beyond);
+  if (rc) return rc;
+  if (sealed && end != sealed)
+    return evs_err(s, EVS_ECORRUPT,
+                   "segment %s: damaged record at offset %" PRIu64 " in a sealed segment",
+                   path, scan_end);
+  if (end == from) return 0;
+  pthread_rwlock_wrlock(&s->ilock);
+  rc = evs_log_reserve(s, g, end);
+  if (!rc) rc = evs_log_replay(s, &s->state, g, from, end, path);
+  if (!rc) {
+    g->size = end;
+    s->vis_n = s->state.idx.n;
+  }
+  pthread_rwlock_unlock(&s->ilock);
+  return rc;
+}
+
+int evs_log_follow(evs_store *s, int *relayout) {
+  *relayout = 0;
+  char mpath[EVS_PATH_BUF];
+  snprintf(mpath, sizeof mpath, "%s/%s", s->dir, EVS_MANIFEST_NAME);
+  struct stat now, had;
+  if (stat(mpath, &now)) {
+    if (errno == ENOENT)
+      return evs_err(s, EVS_ENOTFOUND, "%s is gone: the store was dropped", mpath);
+    return evs_err_io(s, errno, "cannot stat", mpath);
+  }
+  if (fstat(s->man_fd, &had)) return evs_err_io(s, errno, "cannot stat", mpath);
+  if (now.st_ino == had.st_ino && now.st_dev == had.st_dev)
+    return follow_segment(s, s->nsegs - 1, 0);
+  /* A new manifest: a roll (same layout, more segments) is followed; any
+  ** other change (compaction, repair, a store put in its place) is for
+  ** the caller to load again. */
+  int fd;
+  uint8_t *buf;
+  size_t n;
+  int e = evs_io_read_file_keep(s->io, s->dir, EVS_MANIFEST_NAME, &buf, &n, &fd);
+  if (e == -ENOENT) return evs_err(s, EVS_ENOTFOUND, "%s is gone: the store was dropped", mpath);
+  if (e == -ENOMEM) return evs_err(s, EVS_ENOMEM, "out of memory");
+  if (e) return evs_err_io(s, -e, "cannot read", mpath);
+  evs_manifest m;
+  const char *why = NULL;
+  int d = evs_manifest_decode(buf, n, &m, &why), rc = 0;
+  free(buf);
+  if (d) {
+    s->io->close(s->io->ctx, fd);
+    return d == EVS_ENOMEM ? evs_err(s, EVS_ENOMEM, "out of memory")
+                           : evs_err(s, EVS_ECORRUPT, "%s: %s", mpath, why);
+  }
+  size_t last = s->nsegs - 1;
+  int same = m.store_id == s->meta.store_id && m.layout == s->man_layout &&
+             m.generation > s->man_gen && m.count >= s->nsegs;
+  for (size_t i = 0; same && i < s->nsegs; i++)
+    same = m.segno[i] == s->segs[i]->no && (i == last || m.size[i] == s->segs[i]->size);
+  if (!same) {
+    *relayout = 1;
+  } else {
+    rc = follow_segment(s, last, m.count > s->nsegs ? m.size[last] : 0);
+    for (size_t j = s->nsegs; !rc && j < m.count; j++) {
+      evs_seg *g;
+      uint64_t sealed = j + 1 < m.count ? m.size[j] : 0;
+      rc = map_segment(s, m.segno[j], sealed, &g);
+      if (rc == EVS_ECORRUPT && access(mpath, F_OK) == 0) {
+        /* Gone since the manifest was read: a compaction came after the
+        ** roll. Load again. */
+        struct stat again;
+        if (stat(mpath, &again) == 0 && again.st_ino != now.st_ino) {
+          rc = 0;
+          *relayout = 1;
+          break;
+        }
+      }
+      if (rc) break;
+      if (g->first_id < s->segs[j - 1]->first_id) {
+        evs_seg_free(s, g);
+        rc = evs_err(s, EVS_ECORRUPT, "%s: segment %" PRIu64 " starts at an id below the one before it",
+                     mpath, m.segno[j]);
+        break;
+      }
+      g->size = EVS_SEG_HDR; /* nothing of it seen yet */
+      g->checked = 1;        /* follow_segment checks every record */
+      pthread_rwlock_wrlock(&s->ilock);
+      rc = evs_seg_add(s, g);
+      if (!rc) s->cur = g;
+      pthread_rwlock_unlock(&s->ilock);
+      if (rc) {
+        evs_seg_free(s, g);
+        break;
+      }
+      rc = follow_segment(s, j, sealed);
+    }
+  }
+  if (!rc && !*relayout) {
+    s->io->close(s->io->ctx, s->man_fd);
+    s->man_fd = fd;
+    s->man_gen = m.generation;
+  } else {
+    s->io->close(s->io->ctx, fd);
+  }
+  free(m.segno);
+  free(m.size);
+  return rc;
 }

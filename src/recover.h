@@ -13,6 +13,12 @@
 /* recover.c: open the log of s->dir (or start a new one), build the index. */
 int evs_log_open(evs_store *s);
 
+/* A read_only handle catching up (caller holds wmu): replays what was
+** committed to the open segment and to segments a roll added since. Sets
+** *relayout instead when the log's layout changed (compaction, repair, a
+** store in its place): the caller loads the store again. */
+int evs_log_follow(evs_store *s, int *relayout);
+
 /* checkpoint_load.c */
 /* At open, with every listed segment mapped: is there a checkpoint that
 ** matches the log? Sets s->ckpt_state; when LOADED, *seg / *off is where

@@ -188,17 +188,31 @@ size_t evs_rec_avail(const evs_store *s, const evs_txn *txn, uint16_t slot, uint
   return off < g->size ? g->size - off : 0;
 }
 
-/* Scan g: checksums and commit boundaries. *end is the end of the last
-** commit; *valid_after counts whole records after it. */
-void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end,
-                  uint64_t *valid_after, uint64_t *scan_end) {
-  uint64_t pos = from, n = 0;
-  *end = from;
+int evs_seg_grow_to_file(evs_store *s, evs_seg *g) {
+  uint64_t fsize;
+  int e = s->io->fsize(s->io->ctx, g->fd, &fsize);
+  if (e) {
+    char path[EVS_PATH_BUF];
+    evs_seg_path(s, g->no, path, sizeof path);
+    return evs_err_io(s, -e, "cannot stat", path);
+  }
+  if (fsize <= g->size) return 0;
+  if (fsize > UINT32_MAX) fsize = UINT32_MAX;
+  int rc = evs_log_reserve(s, g, fsize);
+  if (!rc) g->size = fsize;
+  return rc;
+}
+
+/* Scan p[0..len): checksums and commit boundaries, offsets relative to p. */
+static void scan_bytes(const uint8_t *p, uint64_t len, uint64_t *end, uint64_t *valid_after,
+                       uint64_t *scan_end) {
+  uint64_t pos = 0, n = 0;
+  *end = 0;
   for (;;) {
-    uint32_t len;
+    uint32_t rl;
     uint8_t type;
-    if (evs_rec_check(g->base + pos, fsize - pos, &len, &type) != 1) break;
-    pos += len;
+    if (evs_rec_check(p + pos, len - pos, &rl, &type) != 1) break;
+    pos += rl;
     n++;
     if (type == EVS_REC_COMMIT) {
       *end = pos;
@@ -209,13 +223,51 @@ void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end
   *scan_end = pos;
 }
 
-uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
+static uint64_t beyond_bytes(const uint8_t *p, uint64_t from, uint64_t len) {
   uint64_t n = 0;
-  uint32_t len;
-  for (uint64_t pos = evs_rec_next(g->base, from + 1, fsize, &len); pos < fsize;
-       pos = evs_rec_next(g->base, pos + len, fsize, &len))
+  uint32_t rl;
+  for (uint64_t pos = evs_rec_next(p, from + 1, len, &rl); pos < len;
+       pos = evs_rec_next(p, pos + rl, len, &rl))
     n++;
   return n;
+}
+
+void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end,
+                  uint64_t *valid_after, uint64_t *scan_end) {
+  scan_bytes(g->base + from, fsize - from, end, valid_after, scan_end);
+  *end += from;
+  *scan_end += from;
+}
+
+uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize) {
+  return beyond_bytes(g->base, from, fsize);
+}
+
+int evs_seg_scan_copy(evs_store *s, const evs_seg *g, uint64_t from, uint64_t *fsize,
+                      uint64_t *end, uint64_t *valid_after, uint64_t *scan_end,
+                      uint64_t *beyond) {
+  uint64_t want = *fsize - from, got = 0;
+  uint8_t *b = malloc(want ? want : 1);
+  if (!b) return evs_err(s, EVS_ENOMEM, "out of memory reading segment %" PRIu64, g->no);
+  while (got < want) {
+    ssize_t r = s->io->pread(s->io->ctx, g->fd, b + got, want - got, (off_t)(from + got));
+    if (r == -EINTR) continue;
+    if (r < 0) {
+      free(b);
+      char path[EVS_PATH_BUF];
+      evs_seg_path(s, g->no, path, sizeof path);
+      return evs_err_io(s, (int)-r, "cannot read", path);
+    }
+    if (r == 0) break; /* cut short since the size was taken */
+    got += (uint64_t)r;
+  }
+  *fsize = from + got;
+  scan_bytes(b, got, end, valid_after, scan_end);
+  *beyond = *scan_end < got ? beyond_bytes(b, *scan_end, got) : 0;
+  *end += from;
+  *scan_end += from;
+  free(b);
+  return 0;
 }
 
 /* What vouches for the log before (segment, off): the checksum of the
@@ -316,20 +368,27 @@ void evs_epoch_leave(evs_epoch *e) {
 }
 
 /* g is out of the index: free it once older pages are gone. */
-int evs_seg_retire(evs_store *s, evs_seg *g) {
+int evs_segs_retire(evs_store *s, evs_seg *const *segs, size_t n) {
+  if (!n) return 0;
   evs_epochs *d = s->epochs;
-  evs_epoch *n = calloc(1, sizeof *n);
-  if (!n) return EVS_ENOMEM;
+  evs_epoch *e = calloc(1, sizeof *e);
+  if (!e) return EVS_ENOMEM;
   pthread_mutex_lock(&d->mu);
-  g->next_retired = d->cur->retired;
-  d->cur->retired = g;
-  n->id = d->cur->id + 1;
-  n->dom = d;
-  d->cur->next = n;
-  d->cur = n;
+  for (size_t i = 0; i < n; i++) {
+    segs[i]->next_retired = d->cur->retired;
+    d->cur->retired = segs[i];
+  }
+  e->id = d->cur->id + 1;
+  e->dom = d;
+  d->cur->next = e;
+  d->cur = e;
   reap(d);
   pthread_mutex_unlock(&d->mu);
   return 0;
+}
+
+int evs_seg_retire(evs_store *s, evs_seg *g) {
+  return evs_segs_retire(s, &g, 1);
 }
 
 void evs_epochs_free(evs_store *s) {

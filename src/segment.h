@@ -73,6 +73,19 @@ void evs_log_scan(const evs_seg *g, uint64_t from, uint64_t fsize, uint64_t *end
 /* Whole records that check out after a bad one at `from` (found by trying
 ** every offset): 0 for a torn tail; more means damage, not a tear. */
 uint64_t evs_count_beyond(const evs_seg *g, uint64_t from, uint64_t fsize);
+/* evs_log_scan and evs_count_beyond (*beyond, from *scan_end) for a
+** read_only handle, over a copy of [from, *fsize) read with pread rather
+** than through the mapping: bytes past the last commit are the writer's,
+** who may truncate them (an undo, the cut of a torn tail at its open)
+** while they are read, and a mapped page past the end of a file faults
+** (SIGBUS) where pread only returns less. *fsize becomes what was read. */
+/* A reader opening a live store: take the size of g's file as it is now
+** (it only grows while open; records past the last commit are judged by the
+** scan). Callers are alone with g. */
+int evs_seg_grow_to_file(evs_store *s, evs_seg *g);
+int evs_seg_scan_copy(evs_store *s, const evs_seg *g, uint64_t from, uint64_t *fsize,
+                      uint64_t *end, uint64_t *valid_after, uint64_t *scan_end,
+                      uint64_t *beyond);
 void evs_seg_free(evs_store *s, evs_seg *g);
 int evs_seg_create(evs_store *s, uint64_t no, uint64_t first_id, uint64_t flags,
                    evs_seg **out);
@@ -114,6 +127,9 @@ int evs_epochs_init(evs_store *s);
 void evs_epochs_free(evs_store *s); /* at close: frees retired segments */
 /* g is out of the index: free it once no page older than now is alive. */
 int evs_seg_retire(evs_store *s, evs_seg *g);
+/* The same for n segments at once (a reader's reload): EVS_ENOMEM and
+** nothing retired, or all of them. */
+int evs_segs_retire(evs_store *s, evs_seg *const *segs, size_t n);
 
 
 #endif

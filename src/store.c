@@ -25,6 +25,7 @@
 #include "store.h"
 #include "util.h"
 #include "worker.h"
+#include "writer.h"
 
 #define DAY_US (86400LL * 1000000)
 
@@ -315,25 +316,24 @@ static int lock_dir(evs_store *s) {
   if (!S_ISDIR(st.st_mode))
     return evs_err(s, EVS_EINVAL, "%s exists and is not a directory", s->dir);
   s->fmode = evs_store_file_mode(s->dir);
+  /* A reader takes no lock: it changes nothing, reads only what is
+  ** committed, and never cuts what a writer may be writing (recover.c),
+  ** so it needs neither to exclude nor to be excluded. */
+  if (ro) return 0;
   char path[EVS_PATH_BUF];
   snprintf(path, sizeof path, "%s/LOCK", s->dir);
-  s->lock_fd = open(path, (ro ? O_RDONLY : O_RDWR | O_CREAT) | O_NONBLOCK | O_CLOEXEC,
-                    s->fmode);
-  /* A reader of a store no writer ever locked has nothing to exclude. */
-  if (s->lock_fd < 0 && ro && errno == ENOENT) return 0;
+  s->lock_fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, s->fmode);
   if (s->lock_fd < 0) return evs_err_io(s, errno, "cannot open", path);
   if (fstat(s->lock_fd, &st) == 0 && !S_ISREG(st.st_mode))
     return evs_err(s, EVS_ECORRUPT, "%s is not a regular file", path);
-  if (flock(s->lock_fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
     int e = errno;
     close(s->lock_fd);
     s->lock_fd = -1;
     if (e == EWOULDBLOCK)
       return evs_err(s, EVS_ELOCKED,
-                     ro ? "store %s is locked: another process (or another handle in this "
-                          "process) has it open for writing"
-                        : "store %s is locked: another process (or another handle in "
-                          "this process) has it open",
+                     "store %s is locked: another process (or another handle in this "
+                     "process) has it open for writing (read_only opens may go beside it)",
                      s->dir);
     return evs_err_io(s, e, "cannot lock", path);
   }
@@ -353,6 +353,7 @@ static void store_free(evs_store *s) {
   evs_zstd_pools_free(s);
   evs_dict_free(s);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
+  if (s->man_fd >= 0) s->io->close(s->io->ctx, s->man_fd);
   pthread_mutex_destroy(&s->wmu);
   pthread_rwlock_destroy(&s->ilock);
   pthread_mutex_destroy(&s->smu);
@@ -365,8 +366,8 @@ static void store_free(evs_store *s) {
   free(s);
 }
 
-static int open_store(const char *dir, const evs_options *opts, const evs_io *io,
-                      int lock_fd, evs_store **out) {
+static int open_store_once(const char *dir, const evs_options *opts, const evs_io *io,
+                           int lock_fd, evs_store **out) {
   if (!out) return evs_err(NULL, EVS_EINVAL, "out is required");
   *out = NULL;
   evs_options o;
@@ -381,6 +382,7 @@ static int open_store(const char *dir, const evs_options *opts, const evs_io *io
   s->io = io ? io : &evs_io_posix;
   s->notify = evs_maint_kick;
   s->lock_fd = lock_fd >= 0 ? fcntl(lock_fd, F_DUPFD_CLOEXEC, 0) : -1;
+  s->man_fd = -1;
   s->fmode = 0644;
   if (lock_fd >= 0 && s->lock_fd < 0) {
     free(s);
@@ -435,6 +437,9 @@ static int open_store(const char *dir, const evs_options *opts, const evs_io *io
     goto fail;
   }
   if ((rc = evs_dict_open(s)) || (rc = evs_log_open(s))) goto fail;
+  /* A writer publishes its dictionary before any record that needs it: a
+  ** reader that found none may have read such records since. */
+  if (s->opt.read_only && s->dict_state == EVS_DICT_NONE && (rc = evs_dict_open(s))) goto fail;
   evs_dict_arm(s);
   *out = s;
   return 0;
@@ -444,6 +449,42 @@ fail:;
   snprintf(why, sizeof why, "%s", evs_errmsg(NULL));
   store_free(s);
   return evs_err(NULL, rc, "%s", why);
+}
+
+/* Identity of dir's manifest file (0 if there is none). */
+static int manifest_stat(const char *dir, struct stat *st) {
+  char path[EVS_PATH_BUF];
+  snprintf(path, sizeof path, "%s/%s", dir, EVS_MANIFEST_NAME);
+  memset(st, 0, sizeof *st);
+  return stat(path, st) == 0;
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+  return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* A reader opening beside a writer may find the log changing under it: a
+** segment the manifest listed removed by compaction, a segment a roll
+** added that the manifest it read does not list. When its open fails and
+** the manifest was replaced meanwhile, it starts again. */
+#define OPEN_TRIES 50
+
+static int open_store(const char *dir, const evs_options *opts, const evs_io *io,
+                      int lock_fd, evs_store **out) {
+  int ro = opts && opts->read_only == 1 && dir && strcmp(dir, ":memory:") && strlen(dir) <= EVS_DIR_MAX;
+  for (int tries = 1;; tries++) {
+    struct stat a, b;
+    int had = ro && manifest_stat(dir, &a);
+    int rc = open_store_once(dir, opts, io, lock_fd, out);
+    if (!rc || !ro || rc == EVS_ENOMEM || rc == EVS_EINVAL) return rc;
+    int has = manifest_stat(dir, &b);
+    if (had == has && (!had || same_file(&a, &b))) return rc;
+    if (tries == OPEN_TRIES)
+      return evs_err(NULL, EVS_EBUSY,
+                     "%s changed %d times while opening it read-only (%s); try again",
+                     dir, OPEN_TRIES, evs_errmsg(NULL));
+  }
 }
 
 int evs_store_open_io(const char *dir, const evs_options *opts, const evs_io *io,
@@ -465,6 +506,96 @@ int evs_store_open_sized(const char *dir, const evs_options *opts, size_t opts_s
     return rc;
   }
   return open_store(dir, opts ? &o : NULL, NULL, -1, out);
+}
+
+/* ---- Refresh: a reader catching up with the writer ---------------------- */
+
+#define SWAP(a, b)                                                               \
+  do {                                                                           \
+    __typeof__(a) t_ = (a);                                                      \
+    (a) = (b);                                                                   \
+    (b) = t_;                                                                    \
+  } while (0)
+
+/* Exchange the views (index, segments, what open found) of s and n. */
+static void swap_views(evs_store *s, evs_store *n) {
+  SWAP(s->state, n->state);
+  SWAP(s->vis_n, n->vis_n);
+  SWAP(s->slots, n->slots);
+  SWAP(s->nslots, n->nslots);
+  SWAP(s->segs, n->segs);
+  SWAP(s->nsegs, n->nsegs);
+  SWAP(s->segs_cap, n->segs_cap);
+  SWAP(s->cur, n->cur);
+  SWAP(s->next_segno, n->next_segno);
+  SWAP(s->man_gen, n->man_gen);
+  SWAP(s->man_layout, n->man_layout);
+  SWAP(s->man_fd, n->man_fd);
+  SWAP(s->rec_bytes_dropped, n->rec_bytes_dropped);
+  SWAP(s->rec_records_dropped, n->rec_records_dropped);
+  SWAP(s->open_replayed, n->open_replayed);
+  SWAP(s->ckpt_state, n->ckpt_state);
+  SWAP(s->vouch_segno, n->vouch_segno);
+  SWAP(s->vouch_off, n->vouch_off);
+  uint64_t ck = __atomic_load_n(&s->ckpt_file_bytes, __ATOMIC_RELAXED);
+  __atomic_store_n(&s->ckpt_file_bytes, n->ckpt_file_bytes, __ATOMIC_RELAXED);
+  n->ckpt_file_bytes = ck;
+}
+
+/* The layout changed: open the store again beside s and take its view.
+** The old segments are retired (pages may still point into them). */
+static int reload(evs_store *s) {
+  evs_options o = s->opt;
+  evs_options_use_stored(&o);
+  evs_store *n;
+  int rc = open_store(s->dir, &o, s->io, -1, &n);
+  if (rc) return evs_err(s, rc, "%s", evs_errmsg(NULL));
+  if (n->meta.store_id != s->meta.store_id) {
+    evs_store_close(n);
+    return evs_err(s, EVS_ECORRUPT,
+                   "%s now holds another store (dropped and created again?); "
+                   "open it anew",
+                   s->dir);
+  }
+  pthread_rwlock_wrlock(&s->ilock);
+  swap_views(s, n);
+  rc = evs_segs_retire(s, n->segs, n->nsegs);
+  if (rc) swap_views(s, n); /* nothing retired: back as it was */
+  pthread_rwlock_unlock(&s->ilock);
+  if (rc) {
+    evs_store_close(n);
+    return evs_err(s, EVS_ENOMEM, "out of memory");
+  }
+  n->nsegs = 0; /* the epochs own them now */
+  /* A dictionary the writer trained since: published like at open. */
+  if (s->dict_state == EVS_DICT_NONE && n->dict_state != EVS_DICT_NONE) {
+    __atomic_store_n(&s->ddict, n->ddict, __ATOMIC_RELEASE);
+    s->cdict = n->cdict;
+    s->dict_id = n->dict_id;
+    s->dict_file_bytes = n->dict_file_bytes;
+    memcpy(s->dict_why, n->dict_why, sizeof s->dict_why);
+    __atomic_store_n(&s->dict_state, n->dict_state, __ATOMIC_RELEASE);
+    n->ddict = NULL;
+    n->cdict = NULL;
+  }
+  store_free(n);
+  return 0;
+}
+
+int evs_store_refresh(evs_store *s) {
+  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
+  if (!s->dir || !s->opt.read_only) return 0;
+  int rc = evs_writer_lock(s);
+  if (rc) return rc;
+  int relayout = 0;
+  if (s->dict_state == EVS_DICT_NONE) rc = evs_dict_open(s);
+  if (!rc) rc = evs_log_follow(s, &relayout);
+  if (!rc && relayout) rc = reload(s);
+  /* A dictionary the writer trained since (see open). Before the log too,
+  ** so records that need it rarely come first. */
+  if (!rc && s->dict_state == EVS_DICT_NONE) rc = evs_dict_open(s);
+  evs_writer_unlock(s);
+  return rc;
 }
 
 int evs_store_sync(evs_store *s) {

@@ -90,7 +90,10 @@ struct evs_store {
   uint64_t next_segno;  /* wmu: no number below it is free */
   uint64_t segno_held;  /* atomic, set under wmu: the number compaction took
                            for the segment it is writing (0: none) */
-  uint64_t man_gen, man_layout; /* wmu: of the manifest on disk */
+  uint64_t man_gen, man_layout; /* wmu: of the manifest on disk (a reader:
+                                   of the one it follows) */
+  int man_fd;        /* wmu: a read_only handle keeps the manifest it read
+                        open (evs_log_follow); -1 otherwise */
 
   /* ---- group commit and counters (log.c) ---- */
   pthread_mutex_t smu;

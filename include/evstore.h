@@ -295,7 +295,10 @@ EVS_API int evs_store_drop(evs_store *s);
 ** Errors (the handle keeps its previous view and stays usable): EVS_EINVAL
 ** (s NULL), EVS_ENOTFOUND (the store was dropped), EVS_ECORRUPT (damage,
 ** or the directory now holds another store), EVS_EBUSY (the layout changed
-** again and again during the refresh: try later), EVS_EIO, EVS_ENOMEM. */
+** again and again during the refresh: try later), EVS_EIO, EVS_ENOMEM.
+** When replaying new records fails half way (EVS_ECORRUPT, EVS_ENOMEM) the
+** store is loaded again whole; only if that fails too may the view hold
+** part of a transaction: close the handle then. */
 EVS_API int evs_store_refresh(evs_store *s);
 
 /* Make every commit so far durable (fdatasync), whatever the sync mode.

@@ -495,11 +495,12 @@ static int follow_segment(evs_store *s, size_t i, uint64_t sealed) {
   if (end == from) return 0;
   pthread_rwlock_wrlock(&s->ilock);
   rc = evs_log_reserve(s, g, end);
-  if (!rc) rc = evs_log_replay(s, &s->state, g, from, end, path);
   if (!rc) {
-    g->size = end;
-    s->vis_n = s->state.idx.n;
+    g->size = end; /* (replay bounds the segment's ids by its size) */
+    rc = evs_log_replay(s, &s->state, g, from, end, path);
   }
+  if (!rc) s->vis_n = s->state.idx.n;
+  else g->size = from;
   pthread_rwlock_unlock(&s->ilock);
   return rc;
 }

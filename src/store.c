@@ -590,7 +590,9 @@ int evs_store_refresh(evs_store *s) {
   int relayout = 0;
   if (s->dict_state == EVS_DICT_NONE) rc = evs_dict_open(s);
   if (!rc) rc = evs_log_follow(s, &relayout);
-  if (!rc && relayout) rc = reload(s);
+  /* A replay that failed half way may have left part of a transaction in
+  ** the view: load it again whole (if that fails too, the error stands). */
+  if ((rc && rc != EVS_ENOTFOUND && rc != EVS_EIO) || (!rc && relayout)) rc = reload(s);
   /* A dictionary the writer trained since (see open). Before the log too,
   ** so records that need it rarely come first. */
   if (!rc && s->dict_state == EVS_DICT_NONE) rc = evs_dict_open(s);

@@ -178,20 +178,23 @@ $(B)/tests/test_slots: tests/test_slots.c $(SLOTS_OBJ)
 
 test-bins: $(TEST_BIN) $(B)/evstore.so $(B)/evstore $(B)/libevstore.so $(B)/libevstore_sqlite.so
 
-# The test builds turn warnings into errors (WERROR=1).
+# The test builds turn warnings into errors (WERROR=1). They build on every
+# CPU unless make was given its own -j.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+TEST_J = $(if $(findstring j,$(firstword $(filter-out --%,$(MAKEFLAGS)))),,-j$(JOBS))
 test-plain:
-	@$(MAKE) --no-print-directory B=build WERROR=1 test-bins
+	@$(MAKE) --no-print-directory $(TEST_J) B=build WERROR=1 test-bins
 # The sanitizer build uses clang, so every `make test` compiles the tree
 # with both gcc and clang under -Werror.
 test-asan:
-	@$(MAKE) --no-print-directory B=build/asan SAN=1 OPT=-O1 CC=clang WERROR=1 test-bins
+	@$(MAKE) --no-print-directory $(TEST_J) B=build/asan SAN=1 OPT=-O1 CC=clang WERROR=1 test-bins
 
 # The threaded tests again under ThreadSanitizer. Every test_api_* program
 # is here: each store runs the library's own maintenance and batch threads.
 TSAN_TESTS := test_threads $(patsubst tests/%.c,%,$(wildcard tests/test_api_*.c)) \
               test_sqlstatic test_compact test_dict test_refresh
 test-tsan:
-	@$(MAKE) --no-print-directory B=build/tsan SAN=tsan OPT=-O1 CC=clang WERROR=1 \
+	@$(MAKE) --no-print-directory $(TEST_J) B=build/tsan SAN=tsan OPT=-O1 CC=clang WERROR=1 \
 	  $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))
 
 # Every variant, then one runner over all so the closing line counts all

@@ -14,6 +14,9 @@
 ** transaction, xSync commits it (so a failure fails the COMMIT),
 ** savepoints map 1:1. Connections of one process share one open store
 ** per directory (the registry below is the module's only global state).
+** A table declared mode='ro' opens its store read-only (no lock: it reads
+** beside a writer in this process or another), refuses every write, and
+** catches up with the writer's commits as each statement opens its scan.
 */
 #include <errno.h>
 #include <limits.h>
@@ -97,6 +100,7 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
   shared *list = dir ? reg : aux->mem;
   for (shared *h = list; h; h = h->next) {
     if (dir ? !(have_real && !strcmp(h->key, real)) : strcmp(h->key, memkey)) continue;
+    if (h->ro != o->read_only) continue; /* ro and rw tables never share */
     const char *diff = dir ? incompatible(&h->opt, o) : NULL;
     if (diff) {
       *err = sqlite3_mprintf("evstore: store %s is already open in this process with "
@@ -118,9 +122,13 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
   if (!store_there) {
     if (!create) {
       *lib = EVS_ENOTFOUND;
-      *err = sqlite3_mprintf("evstore: %s holds no store (was it dropped, moved or "
-                             "deleted?); DROP TABLE removes the table",
-                             dir);
+      *err = o->read_only
+                 ? sqlite3_mprintf("evstore: %s holds no store; a table with mode='ro' "
+                                   "reads an existing store and never creates one",
+                                   dir)
+                 : sqlite3_mprintf("evstore: %s holds no store (was it dropped, moved or "
+                                   "deleted?); DROP TABLE removes the table",
+                                   dir);
       pthread_mutex_unlock(&evsql_reg_mu);
       return SQLITE_ERROR;
     }
@@ -131,13 +139,17 @@ static int shared_get(const char *dir, conn_aux *aux, const char *memkey,
   if (rc) {
     *lib = rc;
     *made = 0;
-    *err = sqlite3_mprintf("evstore: %s", h ? evs_errmsg(NULL) : "out of memory");
+    *err = sqlite3_mprintf("evstore: %s%s", h ? evs_errmsg(NULL) : "out of memory",
+                           rc == EVS_ELOCKED ? "; a table declared with mode='ro' reads "
+                                               "it beside that writer"
+                                             : "");
     free(h);
     pthread_mutex_unlock(&evsql_reg_mu);
     return rc == EVS_ELOCKED ? SQLITE_BUSY : SQLITE_ERROR;
   }
   h->key = sqlite3_mprintf("%s", !dir ? memkey : realpath(dir, real) ? real : dir);
   evs_store_options(h->s, &h->opt);
+  h->ro = o->read_only;
   h->refs = 1;
   if (dir) {
     h->next = reg;
@@ -233,6 +245,11 @@ int evsql_lib_error(vtab *vt, int rc) {
   return evsql_error(vt, sq, "evstore: %s", evs_errmsg(vt->sh->s));
 }
 
+int evsql_readonly(vtab *vt) {
+  return evsql_error(vt, SQLITE_READONLY, "evstore table %s is read-only (mode='ro')",
+                     vt->name);
+}
+
 /* The library's grammar (evs_duration_parse): "7d", "24h", "30m", "45s",
 ** "250ms", "10us", a plain number of µs, "forever" or "0" (forever). */
 static int parse_duration(const char *v, int64_t *out) {
@@ -271,7 +288,7 @@ static char *unquote(const char *v, size_t n) {
 /* Parse CREATE VIRTUAL TABLE arguments into options and a directory. */
 static int parse_args(int argc, const char *const *argv, evs_options *o,
                       char **dir, int *has_dir, int *busy_ms, char **err) {
-  memset(o, 0, sizeof *o);
+  memset(o, 0, sizeof *o); /* o->read_only: mode='ro' */
   *busy_ms = 5000;
   *dir = NULL;
   *has_dir = 0;
@@ -333,6 +350,9 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
     } else if (KEY("dict_compress")) {
       bad = strcmp(v, "on") && strcmp(v, "off");
       o->dict_compress = !strcmp(v, "on") ? 1 : -1;
+    } else if (KEY("mode")) {
+      bad = strcmp(v, "ro") && strcmp(v, "rw");
+      o->read_only = !strcmp(v, "ro");
     } else if (KEY("validate_json")) {
       bad = strcmp(v, "0") && strcmp(v, "1");
       o->skip_json_validation = !strcmp(v, "0");
@@ -341,7 +361,7 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
           "evstore: unknown argument '%.*s' (known: dir, sync, retention, "
           "idempotency_window, max_payload, compress_threshold, "
           "compress_level, segment_size, validate_json, busy_timeout, "
-          "auto_compact, compact_dead_percent, checkpoint_bytes, dict_compress)",
+          "auto_compact, compact_dead_percent, checkpoint_bytes, dict_compress, mode)",
           (int)kl, a);
       sqlite3_free(v);
       return SQLITE_ERROR;
@@ -444,6 +464,14 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
     sqlite3_free(dir);
     return rc;
   }
+  if (o.read_only && (!has_dir || !strcmp(dir, ":memory:"))) {
+    /* A ro table reads an existing store directory: say which, never
+    ** guess one (the default is named after this table). */
+    sqlite3_free(dir);
+    *err = sqlite3_mprintf("evstore: mode='ro' needs dir='...', the directory of an "
+                           "existing store (not in memory)");
+    return SQLITE_ERROR;
+  }
   if (dir && !strcmp(dir, ":memory:")) {
     sqlite3_free(dir);
     dir = NULL;
@@ -463,6 +491,7 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   vt->aux = aux;
   vt->dir = dir;
   vt->busy_ms = busy_ms;
+  vt->ro = o.read_only;
   vt->schema = sqlite3_mprintf("%s", argv[1]);
   vt->name = sqlite3_mprintf("%s", argv[2]);
   vt->memkey = sqlite3_mprintf("%s.%s", argv[1], argv[2]);
@@ -474,7 +503,8 @@ static int vt_init(sqlite3 *db, void *aux, int argc, const char *const *argv,
   int made = 0, lib = 0;
   rc = !vt->schema || !vt->name || !vt->memkey
            ? SQLITE_NOMEM
-           : shared_get(dir, aux, vt->memkey, &vt->opt, create, &vt->sh, &made, &lib, err);
+           : shared_get(dir, aux, vt->memkey, &vt->opt, create && !vt->ro, &vt->sh, &made,
+                        &lib, err);
   if (rc && !create && rc != SQLITE_NOMEM) {
     /* A table whose store cannot be opened now (gone, locked, damaged)
     ** still connects, so that DROP TABLE works; every use reports why. */
@@ -557,10 +587,15 @@ static int xDestroy(sqlite3_vtab *p) {
   int mine = 0;
   if (vt->sh && !vt->sh->owner) {
     evs_stats st;
-    mine = !evs_stats_get(vt->sh->s, &st) &&
+    /* A ro table never created its store, so never deletes it. */
+    mine = !vt->ro && !evs_stats_get(vt->sh->s, &st) &&
            owner_is(vt->db, vt->schema, vt->name, st.store_id);
     pthread_mutex_lock(&evsql_reg_mu);
     int shared_use = vt->sh->refs > 1;
+    /* A mode='ro' table on the same directory has a handle of its own:
+    ** it uses the store too. */
+    for (shared *h = reg; h && !shared_use; h = h->next)
+      shared_use = h != vt->sh && !strcmp(h->key, vt->sh->key);
     pthread_mutex_unlock(&evsql_reg_mu);
     if (mine && shared_use)
       return evsql_error(vt, SQLITE_LOCKED,

@@ -27,11 +27,21 @@ typedef struct vcur {
 } vcur;
 
 int evsql_open(sqlite3_vtab *p, sqlite3_vtab_cursor **pp) {
-  int rc = evsql_store((vtab *)p);
+  vtab *vt = (vtab *)p;
+  int rc = evsql_store(vt);
   if (rc) return rc;
+  /* A ro table catches up with the writer's commits once per statement:
+  ** SQLite opens a statement's cursors as it starts, so the first one
+  ** refreshes and the others (a self-join, a subquery) read the same
+  ** view; re-running an inner scan (xFilter again) does not move it. */
+  if (vt->ro && vt->ncursor == 0 && (rc = evs_store_refresh(vt->sh->s)))
+    return evsql_error(vt, rc == EVS_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR,
+                       "evstore: cannot catch up with the commits to %s: %s", vt->dir,
+                       evs_errmsg(vt->sh->s));
   vcur *c = sqlite3_malloc(sizeof *c);
   if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof *c);
+  vt->ncursor++;
   *pp = &c->base;
   return SQLITE_OK;
 }
@@ -62,6 +72,7 @@ static void cur_reset(vcur *c) {
 
 int evsql_close(sqlite3_vtab_cursor *p) {
   vcur *c = (vcur *)p;
+  ((vtab *)p->pVtab)->ncursor--;
   cur_reset(c);
   evs_page_free(c->page);
   sqlite3_free(c);

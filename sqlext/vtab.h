@@ -35,7 +35,9 @@ SQLITE_EXTENSION_INIT3
 /* ---- Shared stores (module.c) ------------------------------------------ */
 
 /* Directory stores are shared by every connection of the process (one
-** flock per directory). In-memory stores belong to one connection and
+** flock per directory). Tables declared mode='ro' share a read-only
+** handle of their own (evs_options.read_only: no lock), never the
+** writing one: a ro and a rw table on one directory are two handles. In-memory stores belong to one connection and
 ** outlive xDisconnect (SQLite disconnects tables when it reloads its
 ** schema): the connection's module data holds them until DROP TABLE or
 ** until the connection closes. */
@@ -45,6 +47,7 @@ typedef struct shared {
   char *key; /* realpath of the directory, or "schema.table" in memory */
   evs_store *s;
   evs_options opt; /* what the store runs with (evs_store_options) */
+  int ro;          /* opened read_only (mode='ro' tables share it) */
   int refs;
   int destroy;     /* when the last reference goes: delete the store
                       (evs_store_drop), or discard an in-memory one */
@@ -90,6 +93,8 @@ typedef struct vtab {
   char *dir;       /* NULL in memory */
   evs_options opt; /* to open the store with (settings zero: the store's) */
   int busy_ms;     /* how long a write waits for another writer */
+  int ro;          /* mode='ro': the store opened read_only, no writes */
+  int ncursor;     /* open cursors: the first one refreshes a ro store */
   struct vtab *next; /* all tables, for evstore_stats() */
 } vtab;
 
@@ -101,6 +106,8 @@ int evsql_error(vtab *vt, int rc, const char *fmt, ...);
 int evsql_lib_error(vtab *vt, int rc);
 /* The table's store, opened now if it could not be at connect. */
 int evsql_store(vtab *vt);
+/* SQLITE_READONLY with "evstore table X is read-only (mode='ro')". */
+int evsql_readonly(vtab *vt);
 
 /* ---- Plans (plan.c, run by scan.c) ----------------------------------- */
 

@@ -98,6 +98,7 @@ static int do_update(vtab *vt, sqlite3_value **argv) {
 int evsql_update(sqlite3_vtab *p, int argc, sqlite3_value **argv,
                    sqlite3_int64 *rowid) {
   vtab *vt = (vtab *)p;
+  if (vt->ro) return evsql_readonly(vt);
   int src = evsql_store(vt);
   if (src) return src;
   if (!vt->txn) {
@@ -117,6 +118,7 @@ int evsql_update(sqlite3_vtab *p, int argc, sqlite3_value **argv,
 
 int evsql_begin(sqlite3_vtab *p) {
   vtab *vt = (vtab *)p;
+  if (vt->ro) return evsql_readonly(vt); /* SQLite begins only to write */
   if (vt->txn) return SQLITE_OK;
   int src = evsql_store(vt);
   if (src) return src;

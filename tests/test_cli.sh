@@ -542,8 +542,16 @@ ev "$w/torn" verify
 expect verify_reports_recovery 0 '"ok":true,.*"recovered_bytes_dropped":[1-9][0-9]*,"recovered_records_dropped":[1-9][0-9]*\}$' 'warning: the log ends in a torn or uncommitted tail of [0-9]+ bytes \([0-9]+ records\) that the next open for writing cuts'
 check verify_changes_nothing cmp -s "$seg" "$w/torn.seg"
 check verify_writes_no_checkpoint test ! -e "$w/torn/evstore.checkpoint"
+# stats only reads: it reports the tail and leaves it; an open for writing
+# (config setting the value the store has) cuts it.
 ev "$w/torn" stats
-expect writable_open_cuts_torn_tail 0 '"recovered_bytes_dropped":[1-9]'
+expect stats_reports_torn_tail 0 '"recovered_bytes_dropped":[1-9]'
+check stats_leaves_torn_tail cmp -s "$seg" "$w/torn.seg"
+ev "$w/torn" config retention=7d
+expect writable_open_ok 0 '"retention_us":604800000000'
+[ "$(stat -c %s "$seg")" -lt "$(stat -c %s "$w/torn.seg")" ]; verdict writable_open_cuts_torn_tail
+ev "$w/torn" stats
+expect torn_tail_gone_after_cut 0 '"recovered_bytes_dropped":0,'
 # One flipped bit in the middle of the log (issue 13): verify reports it,
 # changes nothing; repair drops the damaged transaction, keeping a copy.
 fl=$w/flip
@@ -918,7 +926,11 @@ writers=("append -s s -t t {}" "import $w/one.jsonl")
 readers=("get 1" "inbox" "ack 1" "delete 1" "stats" "verify" "compact" "export" "config" "repair")
 conditions() { # NAME DIR STATUS STDERR_ERE WHICH
   local name=$1 dir=$2 code=$3 e=$4 cmds=() a bad=""
-  case $5 in all) cmds=("${writers[@]}" "${readers[@]}") ;; readers) cmds=("${readers[@]}") ;; esac
+  case $5 in
+  all) cmds=("${writers[@]}" "${readers[@]}") ;;
+  readers) cmds=("${readers[@]}") ;;
+  writing) cmds=("${writers[@]}" "ack 1" "delete 1" "compact" "config retention=1d" "repair") ;;
+  esac
   for a in "${cmds[@]}"; do
     # shellcheck disable=SC2086 # the row's words are the command's arguments
     "$cli" "$dir" $a >"$w/out" 2>"$w/err"
@@ -938,7 +950,7 @@ conditions dir_not_a_store "$w" 2 'is not (an evstore store|a store)' readers
 conditions dir_empty_name "" 1 'DIR is empty' all
 [ ! -e "$w/nothing" ] && [ "$(cat "$w/afile")" = "not a store" ]; verdict exit_conditions_change_nothing
 
-# ---- a store another process has open (exit 5) ------------------------------
+# ---- a store another process has open (exit 5 for the commands that write) ---
 mkfifo "$w/fifo"
 "$cli" "$w/lk" import - <"$w/fifo" >"$w/lk.out" 2>"$w/lk.err" &
 holder=$!
@@ -949,9 +961,11 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 check lock_holder_running [ $locked = 1 ]
-conditions dir_locked "$w/lk" 5 'locked|open elsewhere' all
+conditions dir_locked "$w/lk" 5 'locked|open elsewhere' writing
+# stats only reads: it opens read-only beside the writer (nothing committed
+# yet: the import commits at the end of its input).
 ev "$w/lk" stats
-error locked_stats 5 'locked'
+expect locked_stats_reads 0 '^\{"pending":0,'
 ev "$w/lk" append -s s -t t '{}'
 error locked_append 5 'locked'
 ev "$w/lk" import "$w/big.jsonl"
@@ -964,5 +978,93 @@ sanitizer_check "$w/lk.err" "$rc" "import - (lock holder)"
 [ $rc = 0 ] && grep -q '{"imported":1,' "$w/lk.out"; verdict lock_holder_finished
 ev "$w/lk" stats
 expect unlocked_after 0 '"pending":1,'
+
+# ---- read commands beside a writer --------------------------------------------
+# A store with committed events, held open for writing by an import that
+# waits on a FIFO: every command that only reads works and shows the
+# committed events; the commands that write exit 5.
+lv=$w/live
+"$cli" "$lv" append -s s -t t '{"n":1}' >/dev/null
+"$cli" "$lv" append -s s -t t -k key2 '{"n":2}' >/dev/null
+"$cli" "$lv" append -s s -t u '{"n":3}' >/dev/null
+"$cli" "$lv" ack 1 >/dev/null
+mkfifo "$w/fifo2"
+"$cli" "$lv" import - <"$w/fifo2" >"$w/lv.out" 2>"$w/lv.err" &
+holder=$!
+exec 8>"$w/fifo2"
+locked=0
+for _ in $(seq 200); do
+  if [ -e "$lv/LOCK" ] && grep -q ":$(stat -c %i "$lv/LOCK") " /proc/locks; then locked=1; break; fi
+  sleep 0.05
+done
+check live_holder_running [ $locked = 1 ]
+ev "$lv" stats
+expect live_stats 0 '^\{"pending":2,"acknowledged":1,"next_id":4,'
+ev "$lv" inbox
+[ $rc = 0 ] && [ "$(ids)" = "2 3 " ] && [ "$(field more)" = false ]; verdict live_inbox
+ev "$lv" inbox -t u --cursor-file "$w/lv.pos"
+[ $rc = 0 ] && [ "$(ids)" = "3 " ] && [ -s "$w/lv.pos" ]; verdict live_inbox_cursor_file
+ev "$lv" get 1 3
+[ $rc = 0 ] && [ "$(ids)" = "1 3 " ] && grep -q '"status":"acknowledged"' "$w/out"; verdict live_get
+ev "$lv" get 9
+error live_get_missing 2 'not found|no event'
+ev "$lv" export --all
+[ $rc = 0 ] && [ "$(ids)" = "1 2 3 " ] && grep -q '"idempotency_key":"key2"' "$w/out"; verdict live_export
+ev "$lv" verify
+expect live_verify 0 '^\{"ok":true,.*"problems":0,'
+ev "$lv" config
+expect live_config_shows 0 '^\{"retention_us":604800000000,'
+# A read command never changes a setting: an option that differs is refused.
+ev "$lv" stats --retention 1d
+error live_read_refuses_setting 1 'retention is a setting of the store.*read-only'
+ev "$lv" inbox --max-payload 1000
+error live_read_refuses_setting_inbox 1 'max_payload is a setting of the store'
+ev "$lv" append -s s -t t '{}'
+error live_append_locked 5 'locked'
+ev "$lv" ack 2
+error live_ack_locked 5 'locked'
+ev "$lv" config retention=1d
+error live_config_set_locked 5 'locked'
+echo '{"source":"s","event_type":"t","payload":{"n":4}}' >&8
+exec 8>&-
+wait $holder
+rc=$?
+sanitizer_check "$w/lv.err" "$rc" "import - (live holder)"
+[ $rc = 0 ] && grep -q '{"imported":1,' "$w/lv.out"; verdict live_holder_finished
+ev "$lv" stats
+expect live_after 0 '^\{"pending":3,"acknowledged":1,"next_id":5,'
+
+# ---- a user with read permission only ----------------------------------------
+# As root: a root-owned store (directory 0755, files 0644) read by nobody.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  pv=$w/ro/store
+  mkdir -p "$w/ro"
+  "$cli" "$pv" append -s s -t t '{"n":1}' >/dev/null
+  "$cli" "$pv" append -s s -t t '{"n":2}' >/dev/null
+  chmod 755 "$w" "$w/ro" "$pv"
+  find "$pv" -type f -exec chmod 644 {} +
+  cp "$cli" "$w/ro/evstore" && chmod 755 "$w/ro/evstore"
+  ls -l "$pv" >"$w/pv.before"
+  asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$w/ro/evstore" "$@"; }
+  asnobody "$pv" stats >"$w/out" 2>"$w/err"
+  rc=$?
+  sanitizer_check "$w/err" "$rc" "(as nobody) stats"
+  expect readonly_user_stats 0 '^\{"pending":2,'
+  for a in inbox "get 1" "export" "verify" "config"; do
+    # shellcheck disable=SC2086
+    asnobody "$pv" $a >"$w/out" 2>"$w/err"
+    rc=$?
+    sanitizer_check "$w/err" "$rc" "(as nobody) $a"
+    expect "readonly_user_${a%% *}" 0
+  done
+  asnobody "$pv" ack 1 >"$w/out" 2>"$w/err"
+  rc=$?
+  [ $rc != 0 ]; verdict readonly_user_cannot_write
+  ls -l "$pv" >"$w/pv.after"
+  check readonly_user_changes_nothing cmp -s "$w/pv.before" "$w/pv.after"
+  chmod 700 "$w"
+else
+  echo "skip cli_readonly_user (needs root and setpriv)"
+fi
 
 exit $status

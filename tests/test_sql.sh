@@ -2,7 +2,8 @@
 # SQL-level tests of the evstore extension, run through the real sqlite3 shell.
 #
 #   tests/test_sql.sh BUILD_DIR            e.g. build, build/asan
-#   tests/test_sql.sh BUILD_DIR NAME...    run only tests/sql/NAME.sql
+#   tests/test_sql.sh BUILD_DIR NAME...    run only tests/sql/NAME.sql (NAME
+#                                          ro_live: the two-process test)
 #   UPDATE_EXPECTED=1 tests/test_sql.sh build [NAME...]
 #                                          rewrite .expected files from the
 #                                          output, printing what changed
@@ -87,6 +88,7 @@ fi
 
 status=0
 for name in "${names[@]}"; do
+  [ "$name" = ro_live ] && continue # below
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/evs-sql-XXXXXX")
   tmp=$(cd "$tmp" && pwd -P)
   out=$tmp.out
@@ -123,4 +125,78 @@ for name in "${names[@]}"; do
   fi
   rm -rf "$tmp" "$tmp.sql" "$out" "$out.diff"
 done
+
+# ---- two processes: a writer and a mode='ro' reader ---------------------------
+# Runs with the whole suite, or when asked for as NAME ro_live. Two sqlite3
+# shells stay up, each reading its statements from a FIFO: the writer holds
+# the store open (its table is rw), the reader's mode='ro' table sees each
+# commit of the writer at its next SELECT, and a rw table in the reader's
+# process is refused as locked, with a hint at mode='ro'.
+run_live=0
+[ ${#names[@]} -eq 0 ] || [ "${names[*]}" != "${names[*]/ro_live/}" ] && run_live=1
+if [ $run_live = 1 ]; then
+  lt=$(mktemp -d "${TMPDIR:-/tmp}/evs-sql-live-XXXXXX")
+  lt=$(cd "$lt" && pwd -P)
+  mkfifo "$lt/w.in" "$lt/r.in"
+  (cd "$lt" && exec env "${envs[@]}" timeout 120 "$sqlite" w.db <w.in >w.out 2>&1) &
+  wpid=$!
+  (cd "$lt" && exec env "${envs[@]}" timeout 120 "$sqlite" r.db <r.in >r.out 2>&1) &
+  rpid=$!
+  exec 5>"$lt/w.in" 6>"$lt/r.in"
+  nmark=0
+  # say FD FILE SQL: send SQL to a shell and wait until it has run it.
+  say() {
+    local fd=$1 f=$2 i
+    nmark=$((nmark + 1))
+    printf '%s\nSELECT '"'"'mark %d'"'"';\n' "$3" "$nmark" >&"$fd"
+    for i in $(seq 400); do
+      grep -qx "mark $nmark" "$lt/$f" && return 0
+      sleep 0.05
+    done
+    return 1
+  }
+  ok=1
+  say 5 w.out ".load $so
+.headers off
+CREATE VIRTUAL TABLE inbox USING evstore(dir='st');
+INSERT INTO inbox(source, event_type, payload) VALUES ('s', 't', '{\"n\":1}'), ('s', 't', '{\"n\":2}');" || ok=0
+  say 6 r.out ".load $so
+.headers off
+CREATE VIRTUAL TABLE rw USING evstore(dir='st');
+CREATE VIRTUAL TABLE ro USING evstore(dir='st', mode='ro');
+SELECT 'step1', count(*), max(id) FROM ro;" || ok=0
+  say 5 w.out "INSERT INTO inbox(source, event_type, payload) VALUES ('s', 't', '{\"n\":3}');
+UPDATE inbox SET status = 'acknowledged' WHERE id = 1;" || ok=0
+  say 6 r.out "SELECT 'step2', count(*), max(id), sum(status = 'pending') FROM ro;
+SELECT 'stats', json_extract(evstore_stats('ro'), '\$.pending');" || ok=0
+  say 5 w.out "BEGIN; INSERT INTO inbox(source, event_type, payload) VALUES ('s', 't', '{\"n\":4}');" || ok=0
+  say 6 r.out "SELECT 'step3', count(*) FROM ro;
+INSERT INTO ro(source, event_type, payload) VALUES ('s', 't', '{}');" || ok=0
+  say 5 w.out "COMMIT;" || ok=0
+  say 6 r.out "SELECT 'step4', count(*), max(id) FROM ro;" || ok=0
+  exec 5>&- 6>&-
+  wait $wpid; wrc=$?
+  wait $rpid; rrc=$?
+  [ $wrc -le 1 ] && [ $rrc -le 1 ] || ok=0
+  exp="step1|2|2
+step2|3|3|2
+stats|2
+step3|3
+Runtime error: evstore table ro is read-only (mode='ro') (8)
+step4|4|4"
+  got=$(grep -vE '^mark [0-9]+$' "$lt/r.out" | grep -v '^Runtime error near line [0-9]*: evstore: store st is locked' |
+    sed -E 's/^Runtime error near line [0-9]+:/Runtime error:/')
+  # The rw table of the reader's process: refused as locked, naming mode='ro'.
+  grep -q "locked.*a table declared with mode='ro' reads it beside that writer" "$lt/r.out" || ok=0
+  if [ $ok = 1 ] && [ "$got" = "$exp" ] && ! grep -qv '^mark [0-9]*$' "$lt/w.out"; then
+    echo "PASS sql_ro_live"
+  else
+    echo "FAIL sql_ro_live (writer exit $wrc, reader exit $rrc)"
+    diff -u <(echo "$exp") <(echo "$got") | sed 's/^/    /'
+    sed 's/^/    writer: /' "$lt/w.out"
+    sed 's/^/    reader: /' "$lt/r.out"
+    status=1
+  fi
+  rm -rf "$lt"
+fi
 exit $status

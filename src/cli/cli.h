@@ -91,7 +91,12 @@ enum {
 enum {
   OPEN_EXISTING, /* a directory that is not a store is refused (exit 2)  */
   OPEN_CREATE,   /* a directory that is not a store becomes a new one    */
-  OPEN_READONLY  /* existing, and nothing in it is written (verify)      */
+  OPEN_READONLY  /* existing, and nothing in it is written: every command
+                 ** that only reads (get, inbox, export, stats, verify,
+                 ** config showing). Takes no lock and needs only read
+                 ** permission, so it works beside an application that has
+                 ** the store open for writing, seeing what was committed
+                 ** when it opened. */
 };
 
 /* Open c->dir into c->s. A directory that is not a store (no
@@ -101,7 +106,8 @@ enum {
 ** --retention, --idempotency-window, --max-payload and --dict-compress
 ** set a new store's settings; on an existing store they must equal the
 ** recorded ones (the CLI never changes a setting as a side effect: `config`
-** does). Returns 0 or an exit code (message printed). */
+** does; with OPEN_READONLY the message says the command only reads).
+** Returns 0 or an exit code (message printed). */
 int cli_open(cli *c, int mode);
 
 /* 0 when c->dir is an existing directory, else the exit code cli_open

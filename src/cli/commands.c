@@ -86,7 +86,7 @@ int cmd_get(cli *c) {
   size_t n;
   int rc, first = 0;
   if ((rc = cli_ids(c, &ids, &n))) return rc;
-  if ((rc = cli_open(c, OPEN_EXISTING))) goto out;
+  if ((rc = cli_open(c, OPEN_READONLY))) goto out;
   for (size_t i = 0; i < n; i++) {
     evs_event *e;
     int r = evs_get(c->s, NULL, ids[i], &e);
@@ -217,7 +217,9 @@ int cmd_inbox(cli *c) {
   q.cursor = c->opt[O_CURSOR];
   if (cfile && !q.cursor && (rc = read_cursor_file(c, cfile, cbuf, sizeof cbuf, &q.cursor)))
     goto out;
-  if ((rc = cli_open(c, OPEN_EXISTING))) goto out;
+  /* Read-only even with --cursor-file: the position lives in F, not in
+  ** the store, so inbox works beside an application writing the store. */
+  if ((rc = cli_open(c, OPEN_READONLY))) goto out;
   if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
     rc = cli_lib_fail(c, rc);
     goto out;
@@ -244,7 +246,7 @@ int cmd_export(cli *c) {
   if (!!c->opt[O_ALL] + !!c->opt[O_PENDING] + !!c->opt[O_STATUS] > 1)
     return cli_usage(c, "one of --all, --pending and --status");
   if (c->opt[O_ALL]) q.status = EVS_QUERY_ANY;
-  if ((rc = filter_options(c, &q, &meta)) || (rc = cli_open(c, OPEN_EXISTING))) goto out;
+  if ((rc = filter_options(c, &q, &meta)) || (rc = cli_open(c, OPEN_READONLY))) goto out;
   do {
     if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
       rc = cli_lib_fail(c, rc);
@@ -355,7 +357,7 @@ int cmd_delete(cli *c) { return for_ids(c, delete_op, delete_print); }
 
 int cmd_stats(cli *c) {
   int rc;
-  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
+  if ((rc = cli_open(c, OPEN_READONLY))) return rc;
   char j[EVS_STATS_JSON_SIZE];
   if ((rc = evs_stats_json(c->s, j, sizeof j))) return cli_lib_fail(c, rc);
   printf("%s\n", j);
@@ -413,7 +415,9 @@ int cmd_config(cli *c) {
     if ((rc = config_arg(c, c->args[i], &set))) return rc;
   evs_options chk;
   if (evs_options_resolve(&set, &chk)) return cli_usage(c, "%s", evs_errmsg(NULL));
-  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
+  /* Showing only reads: it works beside a writer. Changing opens for
+  ** writing (and so exits 5 while another process has the store open). */
+  if ((rc = cli_open(c, c->nargs ? OPEN_EXISTING : OPEN_READONLY))) return rc;
   if (c->nargs) {
     /* Settings change only as a store is opened: reopen, setting them. */
     evs_store_close(c->s);
@@ -461,7 +465,8 @@ int cmd_compact(cli *c) {
 
 int cmd_verify(cli *c) {
   int rc;
-  /* Read-only: verify never changes the store it checks. */
+  /* Read-only: verify never changes the store it checks, and checks a
+  ** store an application has open for writing as it was when it opened. */
   if ((rc = cli_open(c, OPEN_READONLY))) return rc;
   /* A torn or uncommitted tail (a crash's) is not a failed check, but
   ** whoever verifies should hear of it. */

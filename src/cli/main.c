@@ -171,7 +171,9 @@ static const cli_cmd commands[] = {
      "payload_bytes, payload_stored_bytes, compression_ratio, oldest_pending_at\n"
      "(null when nothing is pending), oldest_pending_age_us, index_bytes, and\n"
      "recovered_bytes_dropped / recovered_records_dropped: the torn or\n"
-     "uncommitted tail this open removed after a crash.\n"},
+     "uncommitted tail a crash left at the end of the log (stats opens the store\n"
+     "read-only and leaves it there; the next open for writing cuts it). Works\n"
+     "while an application has the store open: it shows what was committed.\n"},
     {"compact", cmd_compact, 0, 0, 0, "", "reclaim the space of dead events",
      "Remove sealed segments whose events are all dead and rewrite those with at\n"
      "least half (the store's compact_dead_percent) dead: deleted events, events\n"
@@ -190,8 +192,9 @@ static const cli_cmd commands[] = {
      "When a check fails, the first problem goes to stderr, \"ok\" is false and the\n"
      "exit status is 6; a store that cannot be opened because it is damaged is\n"
      "also status 6 (`evstore DIR repair` is the way out). verify never changes\n"
-     "the store: it opens it read-only (while nothing else has it open for\n"
-     "writing). A torn or uncommitted tail left by a crash is not a failed check:\n"
+     "the store: it opens it read-only, also while an application has it open\n"
+     "for writing (it checks what was committed when it opened). A torn or\n"
+     "uncommitted tail left by a crash is not a failed check:\n"
      "the next open for writing cuts it; the recovered_* fields say how much that\n"
      "is, and a warning goes to stderr when it is not 0.\n"},
     {"config", cmd_config, 0, 0, -1, "[KEY=VALUE...]", "show or change the store's settings",
@@ -214,7 +217,8 @@ static const cli_cmd commands[] = {
      "  segment_size=BYTES              log segment size, 4096..1073741824\n"
      "DUR is Nd, Nh, Nm, Ns, Nms, Nus or plain microseconds; 0 is forever. A\n"
      "shorter retention hides older events at once and lets compaction remove\n"
-     "them.\n"},
+     "them. Without arguments config only reads (read-only, beside a writer);\n"
+     "changing a setting needs the store to itself (exit 5 while it is open).\n"},
     {"repair", cmd_repair, 0, 0, 0, "", "recover a damaged store, keeping a copy",
      "Make a store that fails to open because of damage usable again, destroying\n"
      "only what is damaged, and keep a copy of everything it changes in\n"
@@ -251,9 +255,13 @@ static const char general_help_head[] =
     "       evstore help [COMMAND]  |  evstore COMMAND --help  |  evstore --version\n"
     "\n"
     "A command-line client for an evstore store, the directory DIR. append and\n"
-    "import create it; the other commands need an existing store. One process at\n"
-    "a time may open a store for writing: while an application has it open,\n"
-    "evstore exits 5.\n"
+    "import create it; the other commands need an existing store. The commands\n"
+    "that only read (get, inbox, export, stats, verify, and config without\n"
+    "arguments) open the store read-only: they need only read permission and\n"
+    "work while an application has it open for writing, showing what it has\n"
+    "committed. One process at a time may open a store for writing: while an\n"
+    "application has it open, the commands that write (append, import, ack,\n"
+    "delete, compact, config KEY=VALUE, repair) exit 5.\n"
     "\n"
     "Commands:\n";
 static const char general_help_tail[] =
@@ -288,7 +296,7 @@ static const char general_help_tail[] =
     "     no such input file\n"
     "  3  conflict: event already acknowledged\n"
     "  4  invalid input: JSON, event field, cursor; import rejected lines\n"
-    "  5  locked: another process has the store open\n"
+    "  5  locked: another process has the store open for writing\n"
     "  6  corrupt: the store failed a check (verify, or opening it)\n"
     "  7  any other error (I/O, disk full, out of memory)\n"
     "With several ids (get, ack, delete), each is handled on its own and the\n"
@@ -376,7 +384,7 @@ int cli_flush(cli *c) {
 
 /* The [store] settings c->eo asks for (non-zero fields), checked against
 ** what an existing store records. */
-static int check_settings(cli *c, const evs_options *want) {
+static int check_settings(cli *c, const evs_options *want, int ro) {
   evs_options have;
   evs_store_options(c->s, &have);
   evs_options r;
@@ -392,9 +400,10 @@ static int check_settings(cli *c, const evs_options *want) {
   if (!diff) return 0;
   return cli_fail(c, EX_USAGE,
                   "%s is a setting of the store, recorded when it was created; this option "
-                  "differs from it. See `evstore %s config`; `evstore %s config %s=VALUE` "
+                  "differs from it%s. See `evstore %s config`; `evstore %s config %s=VALUE` "
                   "changes it for every program that opens the store",
-                  diff, c->dir, c->dir, diff);
+                  diff, ro ? " (this command opens the store read-only: it never changes one)" : "",
+                  c->dir, c->dir, diff);
 }
 
 /* stat(DIR) failed with errno. A DIR whose path runs through a file
@@ -453,7 +462,7 @@ int cli_open(cli *c, int mode) {
   int rc = evs_store_open(c->dir, &o, &c->s);
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", evs_errmsg(NULL));
   if (!exists) c->created = errno_at_stat == ENOENT ? CREATED_DIR : empty ? CREATED_STORE : 0;
-  return exists ? check_settings(c, &c->eo) : 0;
+  return exists ? check_settings(c, &c->eo, o.read_only) : 0;
 }
 
 /* ---- Ids --------------------------------------------------------------- */

@@ -400,6 +400,161 @@ static void t_refresh_while_threads_read(void) {
   t_rmdir(dir);
 }
 
+
+/* ---- differential: a refreshed reader equals a fresh open --------------- */
+
+typedef struct {
+  uint64_t id;
+  int64_t status; /* (no padding: rows are compared with memcmp) */
+  int64_t acked_us;
+  uint64_t hash;
+} row;
+
+/* Every event of s (any status), in id order, with a hash of its fields. */
+static size_t listing(evs_store *s, row **out) {
+  evs_query q = {0};
+  q.limit = 100;
+  q.status = EVS_QUERY_ANY;
+  evs_page *pg = NULL;
+  size_t n = 0, cap = 0;
+  row *r = NULL;
+  for (;;) {
+    if (evs_inbox(s, NULL, &q, &pg)) {
+      fprintf(stderr, "  listing: %s\n", evs_errmsg(s));
+      break;
+    }
+    size_t c = evs_page_count(pg);
+    for (size_t k = 0; k < c; k++) {
+      const evs_event *e = evs_page_event(pg, k);
+      if (n == cap) r = realloc(r, (cap = cap ? 2 * cap : 256) * sizeof *r);
+      uint64_t h = 1469598103934665603ULL;
+      const char *parts[] = {e->source, e->event_type, e->payload, e->idempotency_key};
+      size_t lens[] = {e->source_len, e->event_type_len, e->payload_len, e->idempotency_key_len};
+      for (int i = 0; i < 4; i++)
+        for (size_t j = 0; parts[i] && j < lens[i]; j++) h = (h ^ (unsigned char)parts[i][j]) * 1099511628211ULL;
+      r[n++] = (row){e->id, e->status, e->acknowledged_us, h ^ (uint64_t)e->created_us};
+    }
+    if (!evs_page_more(pg) || !c) break;
+    q.cursor = evs_page_cursor(pg);
+  }
+  evs_page_free(pg);
+  *out = r;
+  return n;
+}
+
+static int same_view(evs_store *r, const char *dir) {
+  evs_store *f = open_ro(dir);
+  if (!f) return 0;
+  evs_stats a = stats(r), b = stats(f);
+  int ok = a.pending == b.pending && a.acknowledged == b.acknowledged &&
+           a.next_id == b.next_id && a.segments == b.segments &&
+           a.payload_bytes == b.payload_bytes && a.payload_stored_bytes == b.payload_stored_bytes;
+  row *x, *y;
+  size_t nx = listing(r, &x), ny = listing(f, &y);
+  ok = ok && nx == ny && (!nx || !memcmp(x, y, nx * sizeof *x));
+  if (!ok)
+    fprintf(stderr, "  segments %llu/%llu payload %llu/%llu stored %llu/%llu rows %d\n",
+            (unsigned long long)a.segments, (unsigned long long)b.segments,
+            (unsigned long long)a.payload_bytes, (unsigned long long)b.payload_bytes,
+            (unsigned long long)a.payload_stored_bytes, (unsigned long long)b.payload_stored_bytes,
+            nx == ny && (!nx || !memcmp(x, y, nx * sizeof *x)));
+  if (!ok)
+    fprintf(stderr, "  reader: %llu pending %llu acked next %llu, %zu events; fresh: %llu %llu %llu, %zu\n",
+            (unsigned long long)a.pending, (unsigned long long)a.acknowledged,
+            (unsigned long long)a.next_id, nx, (unsigned long long)b.pending,
+            (unsigned long long)b.acknowledged, (unsigned long long)b.next_id, ny);
+  free(x);
+  free(y);
+  evs_store_close(f);
+  return ok;
+}
+
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void) {
+  rnd_state ^= rnd_state << 13;
+  rnd_state ^= rnd_state >> 7;
+  rnd_state ^= rnd_state << 17;
+  return rnd_state;
+}
+
+static void t_refresh_matches_fresh_open(void) {
+  const char *seed = getenv("EVS_SEED");
+  if (seed) rnd_state = strtoull(seed, NULL, 0) | 1;
+  int steps = getenv("EVS_REFRESH_STEPS") ? atoi(getenv("EVS_REFRESH_STEPS")) : 400;
+  char *dir = t_tmpdir();
+  evs_options o = {0};
+  o.segment_size = 8192;
+  o.idempotency_window_us = 1; /* acked events become dead: compaction has work */
+  o.compact_dead_percent = 20;
+  o.auto_compact_percent = -1;
+  o.compress_threshold = 300;
+  evs_store *w = NULL;
+  REQUIRE(evs_store_open(dir, &o, &w) == 0);
+  put(w, 1, 20);
+  evs_store *r = open_ro(dir);
+  REQUIRE(r);
+  unsigned n = 21;
+  int bad = 0;
+  char *big = json_of_size(200000, 'b');
+  for (int step = 0; step < steps && !bad; step++) {
+    evs_stats st = stats(w);
+    uint64_t next = st.next_id;
+    switch (rnd() % 10) {
+      case 0: case 1: case 2: {
+        unsigned k = 1 + (unsigned)(rnd() % 60);
+        put(w, n, n + k - 1);
+        n += k;
+        break;
+      }
+      case 3: case 4:
+        for (int i = 0; i < 8; i++) evs_ack(w, NULL, 1 + rnd() % (next - 1), NULL);
+        break;
+      case 5:
+        for (int i = 0; i < 3; i++) evs_delete(w, NULL, 1 + rnd() % (next - 1), NULL);
+        break;
+      case 6: {
+        evs_txn *t = NULL;
+        REQUIRE(evs_txn_begin(w, &t) == 0);
+        int m = 1 + (int)(rnd() % 70), keep = rnd() % 2;
+        /* An undone one is large enough to be written before its end. */
+        for (int i = 0; i < m; i++)
+          app(w, t, "txn", "t", (keep ? i % 10 : i % 2) ? "{\"n\":0,\"body\":\"\"}" : big, NULL);
+        if (keep) CHECK_EQ(evs_txn_commit(t), 0);
+        else CHECK_EQ(evs_txn_rollback(t), 0);
+        break;
+      }
+      case 7:
+        CHECK_EQ(evs_compact(w, NULL), 0);
+        break;
+      case 8:
+        if (rnd() % 3 == 0) {
+          CHECK_EQ(evs_store_close(w), 0);
+          w = NULL;
+          REQUIRE(evs_store_open(dir, &o, &w) == 0);
+        } else {
+          CHECK_EQ(evs_checkpoint(w), 0);
+        }
+        break;
+      default:
+        break;
+    }
+    if (rnd() % 3 == 0) {
+      int rc = evs_store_refresh(r);
+      CHECK_EQ(rc, 0);
+      if (rc) fprintf(stderr, "  step %d: %s\n", step, evs_errmsg(r));
+      if (!same_view(r, dir)) {
+        fprintf(stderr, "  step %d: the refreshed reader differs from a fresh open\n", step);
+        bad = 1;
+      }
+    }
+  }
+  CHECK(!bad);
+  free(big);
+  evs_store_close(r);
+  evs_store_close(w);
+  t_rmdir(dir);
+}
+
 int main(void) {
   RUN(t_refresh_args);
   RUN(t_refresh_tail);
@@ -409,5 +564,6 @@ int main(void) {
   RUN(t_refresh_dropped_or_replaced);
   RUN(t_refresh_reader_first);
   RUN(t_refresh_while_threads_read);
+  RUN(t_refresh_matches_fresh_open);
   return TEST_EXIT();
 }

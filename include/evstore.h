@@ -90,8 +90,9 @@ EVS_API const char *evs_version(void);
 #define EVS_ENOMEM -1008    /* out of memory                                  */
 #define EVS_ECURSOR -1009   /* cursor malformed, tampered, or not for this query */
 #define EVS_EJSON -1010     /* payload or metadata is not a valid JSON object */
-#define EVS_EBUSY -1011     /* another thread holds the write transaction and
-                               the wait allowed (evs_txn_begin_timeout) ran out */
+#define EVS_EBUSY -1011     /* a wait ran out of time: for the write
+                               transaction (evs_txn_begin_timeout), for an
+                               event (evs_wait)                               */
 #define EVS_ENOSPC -1012    /* disk full                                      */
 #define EVS_EREADONLY -1013 /* store refuses writes: opened read_only, or
                                after a failed sync or undo                    */
@@ -521,6 +522,30 @@ static inline int evs_cursor_parse(evs_store *s, const evs_query *q, const char 
 /* 1 if more matching events existed when the page was read. */
 EVS_API int evs_page_more(const evs_page *p);
 EVS_API void evs_page_free(evs_page *p);
+
+/* Wait until an event matching q is pending: what evs_inbox(s, NULL, q, ...)
+** would return at least one of (q->cursor included: only events after it;
+** q NULL: any pending event). Returns 0 at once when there is one, else
+** when a commit (or a refresh) makes one visible, or EVS_EBUSY once
+** timeout_ms ran out (< 0: no limit; 0: only look). Several threads may
+** wait on one handle. A read_only handle cannot be woken by another
+** process: it refreshes itself (evs_store_refresh) every 10 ms while it
+** waits. Errors: EVS_EINVAL, EVS_ECURSOR (as evs_inbox), EVS_EDEADLK (this
+** thread holds the write transaction: nothing could arrive), EVS_EBUSY,
+** and a reader's refresh errors (EVS_ENOTFOUND: the store was dropped). */
+EVS_API int evs_wait_sized(evs_store *s, const evs_query *q, size_t q_size, int timeout_ms);
+static inline int evs_wait(evs_store *s, const evs_query *q, int timeout_ms) {
+  return evs_wait_sized(s, q, sizeof(evs_query), timeout_ms);
+}
+
+/* A file descriptor (an eventfd, non-blocking, close-on-exec) that becomes
+** readable whenever new events become visible to this handle (a commit
+** that appended, a refresh that found some), for poll/epoll/libuv loops:
+** read 8 bytes to clear it, then page the inbox. A read_only handle's fd
+** is signalled only by its refreshes. The store owns the fd (closed by
+** evs_store_close); every call returns the same one. Errors: EVS_EINVAL,
+** EVS_EIO (eventfd failed). */
+EVS_API int evs_store_eventfd(evs_store *s, int *fd);
 
 /* ---- Transactions ------------------------------------------------------ */
 /* Threads: the write transaction is the store's writer lock, a pthread

@@ -32,7 +32,7 @@ const char *evs_strerror(int rc) {
   case EVS_ENOMEM: return "out of memory";
   case EVS_ECURSOR: return "invalid cursor";
   case EVS_EJSON: return "invalid JSON";
-  case EVS_EBUSY: return "another thread holds the write transaction";
+  case EVS_EBUSY: return "timed out waiting (for the write transaction, or for an event)";
   case EVS_EDEADLK: return "this thread already holds the write transaction";
   case EVS_ENOSPC: return "no space left on device";
   case EVS_EREADONLY: return "store is read-only after a failed sync or undo";

@@ -499,9 +499,11 @@ static int follow_segment(evs_store *s, size_t i, uint64_t sealed) {
     g->size = end; /* (replay bounds the segment's ids by its size) */
     rc = evs_log_replay(s, &s->state, g, from, end, path);
   }
+  uint64_t had = s->vis_n;
   if (!rc) s->vis_n = s->state.idx.n;
   else g->size = from;
   pthread_rwlock_unlock(&s->ilock);
+  if (!rc && s->vis_n > had) evs_events_arrived(s);
   return rc;
 }
 

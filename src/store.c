@@ -362,6 +362,9 @@ static void store_free(evs_store *s) {
   pthread_mutex_destroy(&s->bgmu);
   pthread_cond_destroy(&s->bgcv);
   pthread_mutex_destroy(&s->ckmu);
+  pthread_mutex_destroy(&s->evmu);
+  pthread_cond_destroy(&s->evcv);
+  if (s->ev_fd >= 0) close(s->ev_fd);
   free(s->dir);
   free(s);
 }
@@ -405,6 +408,9 @@ static int open_store_once(const char *dir, const evs_options *opts, const evs_i
   pthread_cond_init(&s->bgcv, NULL);
   pthread_mutex_init(&s->ckmu, NULL);
   pthread_mutex_init(&s->cmu, NULL);
+  pthread_mutex_init(&s->evmu, NULL);
+  pthread_cond_init(&s->evcv, NULL);
+  s->ev_fd = -1;
   if (evs_epochs_init(s)) {
     rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     goto fail;
@@ -567,6 +573,7 @@ static int reload(evs_store *s) {
     return evs_err(s, EVS_ENOMEM, "out of memory");
   }
   n->nsegs = 0; /* the epochs own them now */
+  evs_events_arrived(s);
   /* A dictionary the writer trained since: published like at open. */
   if (s->dict_state == EVS_DICT_NONE && n->dict_state != EVS_DICT_NONE) {
     __atomic_store_n(&s->ddict, n->ddict, __ATOMIC_RELEASE);

@@ -20,13 +20,14 @@
 **   bgmu   the maintenance thread's work bits and its last error.
 **   poolmu the zstd context pools and the start of the batch worker.
 **   The last three are leaves, never held together. So are worker.c's
-**   mutex, an append batch's error mutex (write.c), and the epoch list's
-**   mutex (segment.c).
+**   mutex, an append batch's error mutex (write.c), the epoch list's
+**   mutex (segment.c) and evmu (wait.c: new events for waiters).
 */
 #ifndef EVS_STORE_H
 #define EVS_STORE_H
 
 #include <pthread.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zstd.h>
@@ -140,6 +141,14 @@ struct evs_store {
   int bg_rc;         /* bgmu: last failure */
   char bg_err[200];  /* bgmu */
 
+  /* ---- waiting for events (wait.c): whatever makes new events visible
+  ** to this handle (a commit that appended, a reader's refresh) bumps
+  ** ev_seq under evmu, wakes evs_wait callers and signals the eventfd ---- */
+  pthread_mutex_t evmu; /* a leaf */
+  pthread_cond_t evcv;
+  uint64_t ev_seq;      /* evmu */
+  int ev_fd;            /* atomic: the eventfd of evs_store_eventfd, -1 */
+
   /* ---- checkpoints (checkpoint.c) ---- */
   pthread_mutex_t ckmu; /* one checkpoint writer at a time */
   uint64_t ckpt_file_bytes; /* atomic: size of evstore.checkpoint */
@@ -169,6 +178,22 @@ static inline int64_t evs_now(const evs_store *s) {
 /* Tell the layer above that maintenance is wanted. */
 static inline void evs_notify(evs_store *s, int work) {
   if (s->notify) s->notify(s, work);
+}
+
+/* New events are visible (after vis_n moved): wake waiters and the
+** eventfd. Takes evmu (a leaf); call holding no lock. */
+static inline void evs_events_arrived(evs_store *s) {
+  pthread_mutex_lock(&s->evmu);
+  s->ev_seq++;
+  pthread_cond_broadcast(&s->evcv);
+  pthread_mutex_unlock(&s->evmu);
+  int fd = __atomic_load_n(&s->ev_fd, __ATOMIC_ACQUIRE);
+  if (fd >= 0) {
+    uint64_t one = 1;
+    /* EAGAIN (the counter is full) still leaves it readable. */
+    ssize_t r = write(fd, &one, sizeof one);
+    (void)r;
+  }
 }
 
 static inline uint64_t evs_lsn(uint64_t segno, uint64_t off) {

@@ -264,6 +264,7 @@ static int finish_commit(evs_txn *t) {
   s->written_fd = s->cur->fd;
   pthread_mutex_unlock(&s->smu);
   end_of_txn(t);
+  if (added) evs_events_arrived(s);
   if (ckpt_due && s->dir) evs_notify(s, EVS_BG_CKPT);
   /* Committed: training (which samples committed events) may count them. */
   if (added && __atomic_load_n(&s->dict_collect, __ATOMIC_RELAXED)) evs_dict_count(s, added);

@@ -1067,4 +1067,24 @@ else
   echo "skip cli_readonly_user (needs root and setpriv)"
 fi
 
+# inbox --follow: pages as events are committed by other processes, no
+# cursor lines, --cursor-file kept up to date; not with --descending.
+fo=$w/follow.evs
+"$cli" "$fo" append -s a -t t '{"n":1}' >/dev/null
+ev "$fo" inbox --follow --descending
+expect follow_not_descending 1 '' 'descending'
+"$cli" "$fo" inbox --follow --limit 2 --cursor-file "$w/follow.pos" >"$w/follow.out" 2>"$w/follow.err" &
+fpid=$!
+lines() { grep -c '"event_id"' "$w/follow.out" 2>/dev/null || true; }
+for i in 1 2 3 4 5; do "$cli" "$fo" append -s a -t t "{\"n\":$((i + 1))}" >/dev/null; done
+for _ in $(seq 100); do [ "$(lines)" -ge 6 ] && break; sleep 0.05; done
+check follow_prints_new_events [ "$(lines)" = 6 ]
+! grep -q next_cursor "$w/follow.out"; verdict follow_no_cursor_lines
+check follow_in_order [ "$(grep -o '"event_id":[0-9]*' "$w/follow.out" | tr -dc '0-9\n' | tr '\n' ' ')" = "1 2 3 4 5 6 " ]
+kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null
+sanitizer_check "$w/follow.err" 0 inbox --follow
+# The position file points after event 6: nothing is printed twice.
+ev "$fo" inbox --cursor-file "$w/follow.pos"
+[ ! -s "$w/out" ] && [ "$rc" = 0 ]; verdict follow_cursor_file_kept
+
 exit $status

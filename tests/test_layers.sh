@@ -23,7 +23,7 @@ layers='
 4 log recover checkpoint_load
 5 txn prep write query
 6 checkpoint compact dict maint verify
-7 store repair report
+7 store repair report wait
 '
 
 w=$(mktemp -d "${TMPDIR:-/tmp}/evs-layers-XXXXXX")

@@ -51,6 +51,7 @@ enum {
   O_DESC,
   O_MIN_ID,
   O_MAX_ID,
+  O_FOLLOW,
   O_COUNT
 };
 #define OPT(o) (1u << (o))

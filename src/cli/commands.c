@@ -217,20 +217,37 @@ int cmd_inbox(cli *c) {
   q.cursor = c->opt[O_CURSOR];
   if (cfile && !q.cursor && (rc = read_cursor_file(c, cfile, cbuf, sizeof cbuf, &q.cursor)))
     goto out;
+  int follow = c->opt[O_FOLLOW] != NULL;
+  if (follow && q.descending) {
+    rc = cli_usage(c, "--follow waits for newer events: not with --descending");
+    goto out;
+  }
   /* Read-only even with --cursor-file: the position lives in F, not in
   ** the store, so inbox works beside an application writing the store. */
   if ((rc = cli_open(c, OPEN_READONLY))) goto out;
-  if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
-    rc = cli_lib_fail(c, rc);
-    goto out;
-  }
-  for (size_t i = 0; i < evs_page_count(page); i++) put_event(stdout, evs_page_event(page, i));
-  if (cfile) {
-    /* Only a page that reached stdout moves the stored position. */
-    if (!(rc = cli_flush(c))) rc = write_cursor_file(c, cfile, evs_page_cursor(page));
-  } else {
-    printf("{\"next_cursor\":\"%s\",\"more\":%s}\n", evs_page_cursor(page),
-           evs_page_more(page) ? "true" : "false");
+  char next[EVS_CURSOR_SIZE];
+  for (;;) {
+    if ((rc = evs_inbox(c->s, NULL, &q, &page))) {
+      rc = cli_lib_fail(c, rc);
+      goto out;
+    }
+    for (size_t i = 0; i < evs_page_count(page); i++) put_event(stdout, evs_page_event(page, i));
+    if (cfile) {
+      /* Only a page that reached stdout moves the stored position. */
+      if (!(rc = cli_flush(c))) rc = write_cursor_file(c, cfile, evs_page_cursor(page));
+    } else if (!follow) {
+      printf("{\"next_cursor\":\"%s\",\"more\":%s}\n", evs_page_cursor(page),
+             evs_page_more(page) ? "true" : "false");
+    }
+    if (rc || !follow || (rc = cli_flush(c))) break;
+    snprintf(next, sizeof next, "%s", evs_page_cursor(page));
+    q.cursor = next;
+    /* Sleeps until another page's worth has arrived (a reader refreshes
+    ** itself while it waits). */
+    if (!evs_page_more(page) && (rc = evs_wait(c->s, &q, -1))) {
+      rc = cli_lib_fail(c, rc);
+      break;
+    }
   }
 out:
   evs_page_free(page);

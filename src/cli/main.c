@@ -44,6 +44,7 @@ static const struct {
     [O_DESC] = {"descending", 0, 0},
     [O_MIN_ID] = {"min-id", 0, 1},
     [O_MAX_ID] = {"max-id", 0, 1},
+    [O_FOLLOW] = {"follow", 0, 0},
 };
 
 #define FILTER_HELP                                                                \
@@ -121,8 +122,8 @@ static const cli_cmd commands[] = {
      "Print each event as one line of JSON (the fields are listed in\n"
      "`evstore --help`). An id that does not exist is reported on stderr\n"
      "(exit 2) and the others are still printed.\n"},
-    {"inbox", cmd_inbox, FILTERS | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE), 0, 0,
-     "[--limit N] [FILTERS] [--cursor C | --cursor-file F]",
+    {"inbox", cmd_inbox, FILTERS | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE) | OPT(O_FOLLOW), 0, 0,
+     "[--limit N] [FILTERS] [--cursor C | --cursor-file F] [--follow]",
      "print a page of pending events, oldest first",
      "Print up to N pending events (--status: others), oldest first (newest with\n"
      "--descending), one JSON object per line as get prints them, then one more\n"
@@ -138,6 +139,11 @@ static const cli_cmd commands[] = {
      "                        cursor stored in F (when F exists and --cursor is not\n"
      "                        given), and once the page is written, store the next\n"
      "                        cursor in F rather than printing the cursor line\n"
+     "  --follow              do not stop: after the page, wait for more events and\n"
+     "                        print them as they are committed (by this or any\n"
+     "                        other process), page by page, with no cursor lines\n"
+     "                        (F, if given, is updated after each page); stop it\n"
+     "                        with a signal. Not with --descending\n"
      "\n"
      "Paging through the inbox from a shell (the loop ends at the first empty\n"
      "page, or when evstore fails):\n"

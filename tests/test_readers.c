@@ -35,7 +35,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -876,6 +878,44 @@ static void t_ro_permission(void) {
   t_rmdir(dir);
 }
 
+/* A store on a read-only filesystem (a read-only bind mount, in a mount
+** namespace of a child's own): a reader works, a writer is refused. SKIP
+** where mounting is not allowed (not root, a container without it). */
+static void t_ro_filesystem(void) {
+  char *dir = t_tmpdir();
+  uint64_t pending = 0;
+  REQUIRE(fill_store(dir, &pending) == 0);
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    c_who = "read-only mount";
+    if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+        mount(dir, dir, NULL, MS_BIND, NULL) ||
+        mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL)) {
+      printf("  SKIP t_ro_filesystem: cannot make a read-only mount: %s\n", strerror(errno));
+      fflush(stdout);
+      _exit(77);
+    }
+    c_fail += ro_session(dir, pending);
+    evs_store *s = NULL;
+    int rc = evs_store_open(dir, NULL, &s);
+    if (rc != EVS_EIO) CFAIL("read-write open on a read-only filesystem: rc %d, want EVS_EIO", rc);
+    else printf("  info read-write open on a read-only mount: %s\n", evs_errmsg(NULL));
+    if (s) evs_store_close(s);
+    c_exit();
+  }
+  int f = child_failures(pid);
+  if (f != 77) CHECK_EQ(f, 0);
+  /* The store is intact and writable again outside the mount. */
+  evs_store *s = NULL;
+  CHECK_EQ(evs_store_open(dir, NULL, &s), 0);
+  if (s) CHECK_EQ(evs_verify(s, NULL), 0);
+  evs_store_close(s);
+  t_rmdir(dir);
+}
+
 static void t_ro_writes_nothing(void) {
   char *dir = t_tmpdir();
   uint64_t pending = 0;
@@ -1122,6 +1162,7 @@ int main(void) {
   RUN_TIMED(t_writer_readers);
   if (geteuid() == 0) RUN_TIMED(t_ro_permission);
   else printf("  SKIP t_ro_permission (needs root to switch to uid 65534)\n");
+  RUN_TIMED(t_ro_filesystem);
   RUN_TIMED(t_ro_writes_nothing);
   RUN_TIMED(t_writer_crash);
   return TEST_EXIT();

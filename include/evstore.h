@@ -102,6 +102,9 @@ EVS_API const char *evs_version(void);
 #define EVS_EDEADLK -1015   /* this thread already holds the write
                                transaction: waiting for it would never end
                                (pass its evs_txn, or commit first)            */
+#define EVS_ESTALE -1016    /* the lease token is not the event's current one:
+                               its lease ran out (it may have been delivered
+                               again) or was settled; nothing was changed     */
 
 /* Generic text for a status code; never NULL, static storage. */
 EVS_API const char *evs_strerror(int rc);
@@ -204,6 +207,12 @@ typedef struct evs_options {
                                     committed when it opened;
                                     evs_store_refresh() catches up. Not for
                                     in-memory stores.                      */
+  uint32_t max_deliveries;       /* [store] an event whose lease runs out
+                                    (or is released) after this many
+                                    deliveries is dead; 0 = 5; 1..255.
+                                    (Added after 1.0, as the fields below
+                                    it will be: older programs pass a
+                                    shorter struct and get the default.) */
 } evs_options;
 
 /* Fill out with in's options and the defaults for its zero fields, as
@@ -321,6 +330,11 @@ EVS_API const char *evs_errmsg(const evs_store *s);
 
 #define EVS_STATUS_PENDING 0
 #define EVS_STATUS_ACKNOWLEDGED 1
+#define EVS_STATUS_LEASED 2       /* held by a consumer (evs_claim), or held
+                                     back by a release's delay              */
+#define EVS_STATUS_DEAD 3         /* rejected, or its lease ran out after
+                                     max_deliveries deliveries: kept, out of
+                                     the inbox, back by evs_redrive        */
 
 #define EVS_MAX_NAME 100     /* source, event_type (bytes, after trimming) */
 #define EVS_MAX_METADATA 8192 /* default of evs_options.max_metadata */
@@ -373,6 +387,14 @@ typedef struct evs_event {
   size_t metadata_len;
   const char *idempotency_key;
   size_t idempotency_key_len;
+  /* Consumers (evs_claim). Fields added after 1.0: a program built against
+  ** an older header does not see them, and needs not. */
+  uint32_t delivery_count;  /* times claimed (since the last redrive)     */
+  uint64_t lease_token;     /* this delivery's fencing token; 0 unless
+                               leased to a consumer                       */
+  int64_t lease_expires_us; /* when the lease (or a release's delay)
+                               ends; 0 unless leased                      */
+  const char *leased_by;    /* the consumer; NULL unless leased to one    */
 } evs_event;
 
 /* Every function below that takes `evs_txn *txn` works inside that
@@ -454,6 +476,8 @@ EVS_API int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 #define EVS_QUERY_PENDING 0      /* the inbox (default)      */
 #define EVS_QUERY_ACKNOWLEDGED 1 /* acknowledged events only */
 #define EVS_QUERY_ANY 2          /* every event              */
+#define EVS_QUERY_LEASED 3       /* leased (or released with a delay) */
+#define EVS_QUERY_DEAD 4         /* dead                     */
 
 /* What to read: by default pending events, oldest first, matching every
 ** set field. Filters apply before the limit: a page is short only when no
@@ -547,6 +571,61 @@ static inline int evs_wait(evs_store *s, const evs_query *q, int timeout_ms) {
 ** EVS_EIO (eventfd failed). */
 EVS_API int evs_store_eventfd(evs_store *s, int *fd);
 
+/* ---- Consumers: claims and leases --------------------------------------
+** Several consumers (threads, processes) take work from one inbox without
+** getting the same events: evs_claim leases the oldest claimable events
+** to a consumer until a deadline, each with a fencing token that changes
+** at every delivery and a delivery count. The lease holder settles each
+** event with its token: evs_ack_lease, evs_renew, evs_release (back now or
+** after a delay), evs_reject (to dead). A token that is no longer the
+** event's (its lease ran out and it may have gone to someone else) is
+** refused with EVS_ESTALE and changes nothing. A lease that runs out puts
+** the event back; if it was the event's max_deliveries-th delivery (a
+** store setting, default 5), the event is dead instead: kept, listed with
+** status EVS_QUERY_DEAD, brought back by evs_redrive, removed by
+** evs_delete. Leased and dead events are not in the inbox (evs_inbox,
+** status pending). Every change is logged under the store's sync mode:
+** claims and delivery counts survive a crash, and after it a lease whose
+** time passed is claimable again. evs_ack (no token) still acknowledges
+** any pending or leased event. */
+
+/* Lease the oldest claimable events that q's filters match (q->limit:
+** 1..100, 0 = 50; no cursor, status or descending order; q may be NULL)
+** to consumer (1..100 bytes, like a source) for lease_us (0 = 30 s; at
+** most 12 h). *page (NULL or one to reuse) receives them, each with status
+** EVS_STATUS_LEASED, lease_token, lease_expires_us, leased_by and its
+** delivery_count (this delivery included); none if nothing is claimable.
+** Events whose lease ran out at max_deliveries are marked dead on the way.
+** Errors: EVS_EINVAL, EVS_ETOOBIG (consumer name), EVS_EDEADLK, EVS_EIO,
+** EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM. */
+EVS_API int evs_claim_sized(evs_store *s, const evs_query *q, size_t q_size,
+                            const char *consumer, int64_t lease_us, evs_page **page);
+static inline int evs_claim(evs_store *s, const evs_query *q, const char *consumer,
+                            int64_t lease_us, evs_page **page) {
+  return evs_claim_sized(s, q, sizeof(evs_query), consumer, lease_us, page);
+}
+/* Settle a lease with its token. ack_lease: acknowledged (*acked_us may be
+** NULL); renew: leased for lease_us more from now (0 = 30 s; the new
+** deadline in *expires_us, may be NULL); release: back in the inbox now,
+** or after delay_us (at most 12 h; the delivery still counts); reject:
+** dead at once. Errors: EVS_EINVAL, EVS_ENOTFOUND, EVS_ECONFLICT (already
+** acknowledged), EVS_ESTALE (the token does not hold the lease: nothing
+** changed), EVS_EDEADLK, EVS_EIO, EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM. */
+EVS_API int evs_ack_lease(evs_store *s, uint64_t id, uint64_t token, int64_t *acked_us);
+EVS_API int evs_renew(evs_store *s, uint64_t id, uint64_t token, int64_t lease_us,
+                      int64_t *expires_us);
+EVS_API int evs_release(evs_store *s, uint64_t id, uint64_t token, int64_t delay_us);
+EVS_API int evs_reject(evs_store *s, uint64_t id, uint64_t token);
+/* Put every dead event that q's filters match (no cursor or status; q may
+** be NULL) back in the inbox with a delivery count of 0; *count (may be
+** NULL) gets how many. Errors: as evs_claim. */
+EVS_API int evs_redrive_sized(evs_store *s, const evs_query *q, size_t q_size,
+                              uint64_t *count);
+static inline int evs_redrive(evs_store *s, const evs_query *q, uint64_t *count) {
+  return evs_redrive_sized(s, q, sizeof(evs_query), count);
+}
+
+
 /* ---- Transactions ------------------------------------------------------ */
 /* Threads: the write transaction is the store's writer lock, a pthread
 ** mutex taken by the thread that calls evs_txn_begin and held until
@@ -634,6 +713,9 @@ typedef struct evs_stats {
   uint32_t dict_id;               /* zstd dictionary id; 0 = none        */
   uint64_t store_id;              /* random at creation (evstore.meta):
                                      the store's identity                */
+  uint64_t leased;                /* held by a consumer or a release's
+                                     delay now (not in pending)          */
+  uint64_t dead;                  /* dead (not in pending)               */
 } evs_stats;
 
 /* evs_stats.dict_state: the small-payload dictionary (dict_compress). */

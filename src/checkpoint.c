@@ -71,6 +71,36 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
   return count;
 }
 
+/* Version 3's leases section (codec.h). */
+static int put_leases(wbuf *w, const evs_state *st) {
+  const evs_leases *l = &st->idx.leases;
+  uint8_t *p = wb_take(w, 24);
+  if (!p) return EVS_ENOMEM;
+  evs_put64(p, st->lease_seq);
+  evs_put64(p + 8, st->ndead);
+  evs_put32(p + 16, (uint32_t)l->nnames);
+  evs_put32(p + 20, (uint32_t)l->used);
+  for (size_t i = 0; i < l->nnames; i++) {
+    size_t len = strlen(l->names[i]);
+    uint8_t *q = wb_take(w, 2 + len);
+    if (!q) return EVS_ENOMEM;
+    evs_put16(q, (uint16_t)len);
+    memcpy(q + 2, l->names[i], len);
+  }
+  for (size_t i = 0; l->tab && i <= l->mask; i++) {
+    const evs_lease *e = &l->tab[i];
+    if (!e->id) continue;
+    uint8_t *q = wb_take(w, EVS_CK_LEASE);
+    if (!q) return EVS_ENOMEM;
+    evs_put64(q, e->id);
+    evs_put64(q + 8, e->token);
+    evs_put64(q + 16, (uint64_t)e->until_us);
+    evs_put32(q + 24, e->consumer);
+    evs_put32(q + 28, 0);
+  }
+  return 0;
+}
+
 /* Serialise the committed index. Caller holds the writer and ilock (read). */
 static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
   const evs_index *x = &s->state.idx;
@@ -86,17 +116,23 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
     memcpy(e + rel * EVS_CK_ENT, c, k * EVS_CK_ENT); /* evs_ent is the layout (index.h) */
 #else
     for (uint64_t j = 0; j < k; j++) {
-      evs_ckpt_ent ce = {c[j].created_us, c[j].acked_us, c[j].off, c[j].slot, c[j].flags};
+      evs_ckpt_ent ce = {c[j].created_us, c[j].acked_us, c[j].off, c[j].slot, c[j].flags,
+                         c[j].pad};
       evs_ckpt_ent_encode(&ce, e + (rel + j) * EVS_CK_ENT);
     }
 #endif
   }
   uint32_t nsrc = put_names(w, x, &x->sources);
   uint32_t ntyp = put_names(w, x, &x->types);
-  uint8_t *q = wb_take(w, x->idem_size * 8 + 8);
+  uint8_t *q = wb_take(w, x->idem_size * 8);
   if (w->oom) return EVS_ENOMEM;
   for (size_t i = 0; i < x->idem_size; i++)
     evs_ckpt_key_put(q, i, x->idem[i].tag, x->idem[i].rel);
+  /* A store that never leased writes version 2, which versions before
+  ** leases read. */
+  uint32_t version = (s->seg_flags & EVS_SEG_LEASES) ? 3 : 2;
+  if (version == 3 && put_leases(w, &s->state)) return EVS_ENOMEM;
+  if (!wb_take(w, 8)) return EVS_ENOMEM;
   evs_ckpt_hdr h = {s->meta.store_id,
                     s->man_layout,
                     g->no,
@@ -113,7 +149,8 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
                     x->idem_size,
                     x->idem_used,
                     nsrc,
-                    ntyp};
+                    ntyp,
+                    version};
   evs_ckpt_hdr_encode(&h, w->p);
   evs_ckpt_seal(w->p, w->n);
   *lsn = evs_lsn(g->no, g->size);

@@ -119,7 +119,8 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
     for (uint64_t j = 0; j < k; j++) {
       evs_ckpt_ent ce;
       evs_ckpt_ent_decode(src + j * EVS_CK_ENT, &ce);
-      x->chunks[ci][j] = (evs_ent){ce.created_us, ce.acked_us, ce.off, ce.slot, ce.flags, 0};
+      x->chunks[ci][j] = (evs_ent){ce.created_us, ce.acked_us, ce.off, ce.slot, ce.flags,
+                                   ce.deliveries};
     }
 #endif
   }
@@ -127,7 +128,7 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
   x->n = rc ? 0 : nent;
   for (uint64_t rel = 0; rel < x->n; rel++) {
     evs_ent *e = evs_ent_at(x, rel);
-    if ((e->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE)
+    if ((e->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED | ENT_DEAD)) == ENT_LIVE)
       evs_bs_set(&x->pending, rel);
   }
   size_t at = EVS_CK_HDR + nent * EVS_CK_ENT;
@@ -158,6 +159,26 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
       x->idem_size = isz;
       x->idem_used = (size_t)h.idem_used;
     }
+  }
+  if (!rc && h.version == 3) {
+    evs_ckpt_leases cl;
+    evs_ckpt_leases_get(p, &h, &cl);
+    evs_leases *ls = &x->leases;
+    size_t na = cl.names_at;
+    for (uint32_t i = 0; i < cl.nnames && !rc; i++) {
+      uint16_t len = evs_get16(p + na);
+      uint32_t id;
+      rc = evs_consumer_intern(ls, (const char *)p + na + 2, len, &id);
+      na += 2 + (size_t)len;
+    }
+    if (!rc) rc = evs_leases_reserve(ls, cl.nleases);
+    for (uint32_t i = 0; i < cl.nleases && !rc; i++) {
+      const uint8_t *q = p + cl.leases_at + (size_t)i * EVS_CK_LEASE;
+      rc = evs_lease_set(ls, evs_get64(q), evs_get32(q + 24), evs_get64(q + 8),
+                         (int64_t)evs_get64(q + 16));
+    }
+    s->state.lease_seq = cl.lease_seq;
+    s->state.ndead = cl.ndead;
   }
   if (!rc) {
     s->state.npending = h.pending;

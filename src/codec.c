@@ -53,6 +53,7 @@ void evs_settings_encode(const evs_settings *st, uint64_t store_id, int64_t now,
   put_u32(out + 60, (uint32_t)st->compress_level);
   put_u32(out + 64, st->segment_size);
   put_u32(out + 68, st->dict_compress);
+  put_u32(out + 80, st->max_deliveries);
   put_u64(out + 72, (uint64_t)now);
   put_u64(out + 88, XXH3_64bits(out, 88));
 }
@@ -74,12 +75,14 @@ int evs_settings_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_setti
   st->compress_level = (int32_t)get_u32(p + 60);
   st->segment_size = get_u32(p + 64);
   st->dict_compress = get_u32(p + 68);
+  st->max_deliveries = get_u32(p + 80);
+  if (!st->max_deliveries) st->max_deliveries = EVS_MAX_DELIVERIES_DEFAULT;
   if (!st->retention_us || st->retention_us < -1 || !st->idempotency_window_us ||
       st->idempotency_window_us < -1 || !st->max_payload || !st->max_metadata ||
       st->max_metadata > EVS_MAX_METADATA_LIMIT || !st->compress_threshold ||
       st->compress_level < ZSTD_minCLevel() || st->compress_level > ZSTD_maxCLevel() ||
       !st->compress_level || st->segment_size < 4096 || st->segment_size > (1u << 30) ||
-      st->dict_compress > 1)
+      st->dict_compress > 1 || st->max_deliveries > 255 || get_u32(p + 84))
     return *why = "a setting is out of range", EVS_ECORRUPT;
   return 0;
 }
@@ -92,7 +95,7 @@ void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
                        uint64_t first_id, uint64_t flags, uint8_t out[EVS_SEG_HDR]) {
   memset(out, 0, EVS_SEG_HDR);
   memcpy(out, EVS_SEG_MAGIC, 8);
-  put_u32(out + 8, EVS_FORMAT_VERSION);
+  put_u32(out + 8, (flags & EVS_SEG_LEASES) ? 3 : EVS_FORMAT_VERSION);
   put_u32(out + 12, EVS_SEG_HDR);
   put_u64(out + 16, segno);
   put_u64(out + 24, store_id);
@@ -109,13 +112,16 @@ int evs_seghdr_decode(const uint8_t *p, size_t n, uint64_t *segno,
   if (memcmp(p, EVS_SEG_MAGIC, 8)) return *why = "bad magic", EVS_ECORRUPT;
   if (get_u64(p + 56) != XXH3_64bits(p, 56))
     return *why = "header checksum mismatch", EVS_ECORRUPT;
-  if (get_u32(p + 8) != EVS_FORMAT_VERSION || get_u32(p + 12) != EVS_SEG_HDR)
+  uint32_t version = get_u32(p + 8);
+  if ((version != EVS_FORMAT_VERSION && version != 3) || get_u32(p + 12) != EVS_SEG_HDR)
     return *why = "unsupported format version", EVS_ECORRUPT;
   *segno = get_u64(p + 16);
   *store_id = get_u64(p + 24);
   *first_id = get_u64(p + 40);
   *flags = get_u64(p + 48);
-  if (!*first_id || *first_id >= EVS_ID_MAX || (*flags & ~(uint64_t)EVS_SEG_REWRITTEN))
+  if (!*first_id || *first_id >= EVS_ID_MAX ||
+      (*flags & ~(uint64_t)(EVS_SEG_REWRITTEN | EVS_SEG_LEASES)) ||
+      ((*flags & EVS_SEG_LEASES) != 0) != (version == 3))
     return *why = "malformed header fields", EVS_ECORRUPT;
   return 0;
 }
@@ -193,6 +199,7 @@ int evs_rec_check(const uint8_t *p, size_t avail, uint32_t *len,
                  : t == EVS_REC_ACK    ? EVS_ACK_FIXED
                  : t == EVS_REC_DELETE ? EVS_DEL_FIXED
                  : t == EVS_REC_COMMIT ? EVS_COMMIT_LEN
+                 : t == EVS_REC_LEASE  ? EVS_LEASE_FIXED
                                        : 0;
   /* Cheap checks first: resynchronising after damage tries every offset. */
   if (!min || l < min || get_u16(p + 14) || (t != EVS_REC_EVENT && p[13]))
@@ -431,7 +438,7 @@ _Static_assert(CKH_WRITTEN + 8 == EVS_CK_HDR, "checkpoint header size");
 void evs_ckpt_hdr_encode(const evs_ckpt_hdr *h, uint8_t out[EVS_CK_HDR]) {
   memset(out, 0, EVS_CK_HDR);
   memcpy(out, EVS_CK_MAGIC, 8);
-  put_u32(out + CKH_VERSION, EVS_FORMAT_VERSION);
+  put_u32(out + CKH_VERSION, h->version ? h->version : EVS_FORMAT_VERSION);
   put_u32(out + CKH_HDRLEN, EVS_CK_HDR);
   put_u64(out + CKH_STORE, h->store_id);
   put_u64(out + CKH_LAYOUT, h->layout);
@@ -455,7 +462,8 @@ void evs_ckpt_hdr_encode(const evs_ckpt_hdr *h, uint8_t out[EVS_CK_HDR]) {
 int evs_ckpt_hdr_decode(const uint8_t *p, size_t n, uint64_t store_id, evs_ckpt_hdr *h) {
   if (n < EVS_CK_HDR + 8 || memcmp(p, EVS_CK_MAGIC, 8) ||
       get_u64(p + n - 8) != XXH3_64bits(p, n - 8) ||
-      get_u32(p + CKH_VERSION) != EVS_FORMAT_VERSION || get_u32(p + CKH_HDRLEN) != EVS_CK_HDR ||
+      (get_u32(p + CKH_VERSION) != EVS_FORMAT_VERSION && get_u32(p + CKH_VERSION) != 3) ||
+      get_u32(p + CKH_HDRLEN) != EVS_CK_HDR ||
       get_u64(p + CKH_STORE) != store_id)
     return EVS_ECORRUPT;
   evs_ckpt_hdr_fields(p, h);
@@ -480,6 +488,48 @@ void evs_ckpt_hdr_fields(const uint8_t *p, evs_ckpt_hdr *h) {
   h->nsrc = get_u32(p + CKH_NSRC);
   h->ntyp = get_u32(p + CKH_NTYP);
   h->written_us = (int64_t)get_u64(p + CKH_WRITTEN);
+  h->version = get_u32(p + CKH_VERSION);
+}
+
+/* Where the keys end: the leases section of v3, or the checksum. */
+static size_t ckpt_keys_end(const uint8_t *p, const evs_ckpt_hdr *h) {
+  size_t at = EVS_CK_HDR + h->n * EVS_CK_ENT;
+  for (uint64_t i = 0; i < (uint64_t)h->nsrc + h->ntyp; i++) {
+    uint32_t len = get_u32(p + at), cnt = get_u32(p + at + 4 + len);
+    at += 8 + (size_t)len + 4 * (size_t)cnt;
+  }
+  return at + h->idem_size * 8;
+}
+
+void evs_ckpt_leases_get(const uint8_t *p, const evs_ckpt_hdr *h, evs_ckpt_leases *out) {
+  size_t at = ckpt_keys_end(p, h);
+  out->lease_seq = get_u64(p + at);
+  out->ndead = get_u64(p + at + 8);
+  out->nnames = get_u32(p + at + 16);
+  out->nleases = get_u32(p + at + 20);
+  out->names_at = at + 24;
+  at += 24;
+  for (uint32_t i = 0; i < out->nnames; i++) at += 2 + (size_t)get_u16(p + at);
+  out->leases_at = at;
+}
+
+/* The leases section from `at` to the checksum at n - 8. */
+static int ckpt_check_leases(const uint8_t *p, size_t n, size_t at) {
+  if (n - 8 < at || n - 8 - at < 24) return EVS_ECORRUPT;
+  uint32_t nn = get_u32(p + at + 16), nl = get_u32(p + at + 20);
+  at += 24;
+  for (uint32_t i = 0; i < nn; i++) {
+    if (n - 8 - at < 2) return EVS_ECORRUPT;
+    uint16_t len = get_u16(p + at);
+    if (!len || len > EVS_CONSUMER_MAX || n - 8 - at - 2 < len) return EVS_ECORRUPT;
+    at += 2 + (size_t)len;
+  }
+  if ((n - 8 - at) != (uint64_t)nl * EVS_CK_LEASE) return EVS_ECORRUPT;
+  for (uint32_t i = 0; i < nl; i++) {
+    const uint8_t *q = p + at + (size_t)i * EVS_CK_LEASE;
+    if (!get_u64(q) || get_u32(q + 24) > nn || get_u32(q + 28)) return EVS_ECORRUPT;
+  }
+  return 0;
 }
 
 /* Structure of the names section; *end is where the keys begin. */
@@ -511,9 +561,10 @@ int evs_ckpt_check(const uint8_t *p, size_t n, const evs_ckpt_hdr *h) {
       h->idem_used >= h->idem_size || (n - EVS_CK_HDR - 8) / EVS_CK_ENT < h->n ||
       ckpt_walk_names(p, n - 8, EVS_CK_HDR + h->n * EVS_CK_ENT, (uint64_t)h->nsrc + h->ntyp,
                       h->n, &names_end) ||
-      n - 8 - names_end != h->idem_size * 8)
+      n - 8 - names_end < h->idem_size * 8)
     return EVS_ECORRUPT;
-  return 0;
+  if (h->version != 3) return n - 8 - names_end != h->idem_size * 8 ? EVS_ECORRUPT : 0;
+  return ckpt_check_leases(p, n, names_end + h->idem_size * 8);
 }
 
 void evs_ckpt_seal(uint8_t *p, size_t n) { put_u64(p + n - 8, XXH3_64bits(p, n - 8)); }
@@ -524,7 +575,7 @@ void evs_ckpt_ent_encode(const evs_ckpt_ent *e, uint8_t out[EVS_CK_ENT]) {
   put_u32(out + 16, e->off);
   put_u16(out + 20, e->slot);
   out[22] = e->flags;
-  out[23] = 0;
+  out[23] = e->deliveries;
 }
 
 void evs_ckpt_name_head(uint8_t *out, const char *name, uint32_t len) {
@@ -533,3 +584,58 @@ void evs_ckpt_name_head(uint8_t *out, const char *name, uint32_t len) {
 }
 
 
+
+/* ---- Lease records ------------------------------------------------------ */
+
+uint32_t evs_lease_len(uint32_t clen, size_t n) {
+  uint64_t len = EVS_LEASE_FIXED + (clen ? (uint64_t)clen + 1 : 0) + 8 * (uint64_t)n;
+  return len > (1u << 30) ? 0 : (uint32_t)len;
+}
+
+void evs_lease_encode(uint8_t *out, const evs_lease_rec *l, const uint64_t *ids) {
+  uint32_t len = evs_lease_len(l->consumer_len, l->count);
+  memset(out + EVS_REC_HDR, 0, EVS_LEASE_FIXED - EVS_REC_HDR);
+  out[16] = (uint8_t)l->op;
+  put_u32(out + 20, l->count);
+  put_u64(out + 24, (uint64_t)l->at_us);
+  put_u64(out + 32, (uint64_t)l->until_us);
+  put_u64(out + 40, l->token);
+  put_u16(out + 48, (uint16_t)l->consumer_len);
+  uint8_t *p = out + EVS_LEASE_FIXED;
+  if (l->consumer_len) {
+    memcpy(p, l->consumer, l->consumer_len);
+    p[l->consumer_len] = 0;
+    p += l->consumer_len + 1;
+  }
+  for (uint32_t i = 0; ids && i < l->count; i++) put_u64(p + 8 * (size_t)i, ids[i]);
+  evs_rec_seal(out, len, EVS_REC_LEASE, 0);
+}
+
+void evs_lease_seal(uint8_t *out, const evs_lease_rec *l) {
+  evs_rec_seal(out, evs_lease_len(l->consumer_len, l->count), EVS_REC_LEASE, 0);
+}
+
+int evs_lease_decode(const uint8_t *rec, uint32_t len, evs_lease_rec *l) {
+  if (len < EVS_LEASE_FIXED) return EVS_ECORRUPT;
+  l->op = rec[16];
+  l->count = get_u32(rec + 20);
+  l->at_us = (int64_t)get_u64(rec + 24);
+  l->until_us = (int64_t)get_u64(rec + 32);
+  l->token = get_u64(rec + 40);
+  l->consumer_len = get_u16(rec + 48);
+  l->consumer = NULL;
+  if (l->op < EVS_LEASE_CLAIM || l->op > EVS_LEASE_REDRIVE || rec[17] || rec[18] || rec[19] ||
+      get_u16(rec + 50) || get_u32(rec + 52) || l->consumer_len > EVS_CONSUMER_MAX ||
+      (l->op == EVS_LEASE_CLAIM) != (l->consumer_len > 0))
+    return EVS_ECORRUPT;
+  uint64_t at = EVS_LEASE_FIXED;
+  if (l->consumer_len) {
+    const char *c = (const char *)rec + at;
+    if (at + l->consumer_len + 1 > len || c[l->consumer_len]) return EVS_ECORRUPT;
+    l->consumer = c;
+    at += l->consumer_len + 1;
+  }
+  if (at + 8 * (uint64_t)l->count != len) return EVS_ECORRUPT;
+  l->ids = rec + at;
+  return 0;
+}

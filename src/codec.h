@@ -60,7 +60,21 @@ typedef struct evs_ckpt_hdr {
   int64_t last_created, written_us;
   uint64_t idem_size, idem_used;
   uint32_t nsrc, ntyp;
+  uint32_t version;          /* 2, or 3: a leases section follows the keys */
 } evs_ckpt_hdr;
+
+/* Version 3's leases section, after the keys: u64 last token | u64 dead
+** count | u32 consumer names N | u32 leases L | N x (u16 len | len bytes)
+** | L x (u64 id | u64 token | i64 until_us | u32 consumer (1 + name
+** index; 0 none) | u32 zero). */
+#define EVS_CK_LEASE 32
+typedef struct evs_ckpt_leases {
+  uint64_t lease_seq, ndead;
+  uint32_t nnames, nleases;
+  size_t names_at, leases_at; /* offsets of the names and the leases */
+} evs_ckpt_leases;
+/* The leases section of a checked v3 file (h->version 3). */
+void evs_ckpt_leases_get(const uint8_t *p, const evs_ckpt_hdr *h, evs_ckpt_leases *out);
 
 void evs_ckpt_hdr_encode(const evs_ckpt_hdr *h, uint8_t out[EVS_CK_HDR]);
 /* A checkpoint file of n bytes that checks out (size, magic, version,
@@ -82,6 +96,7 @@ typedef struct evs_ckpt_ent {
   uint32_t off;
   uint16_t slot;
   uint8_t flags;
+  uint8_t deliveries; /* version 3 (zero in 2) */
 } evs_ckpt_ent;
 void evs_ckpt_ent_encode(const evs_ckpt_ent *e, uint8_t out[EVS_CK_ENT]);
 /* Inline, as the few below: open runs them once per entry or id. */
@@ -91,12 +106,15 @@ static inline void evs_ckpt_ent_decode(const uint8_t *p, evs_ckpt_ent *e) {
   e->off = get_u32(p + 16);
   e->slot = get_u16(p + 20);
   e->flags = p[22];
+  e->deliveries = p[23];
 }
 
 /* Names section, writing: a name's head (4 + len bytes: len, bytes) is
 ** followed by its count and rels (4 bytes each, evs_put32). */
 void evs_ckpt_name_head(uint8_t *out, const char *name, uint32_t len);
 static inline void evs_put32(uint8_t *out, uint32_t v) { put_u32(out, v); }
+static inline void evs_put64(uint8_t *out, uint64_t v) { put_u64(out, v); }
+static inline void evs_put16(uint8_t *out, uint16_t v) { put_u16(out, v); }
 /* Reading a checked file: the name at *at and its rels; *at moves past. */
 static inline void evs_ckpt_name_next(const uint8_t *p, size_t *at, const char **name,
                                       uint32_t *len, const uint8_t **rels, uint32_t *count) {
@@ -107,6 +125,8 @@ static inline void evs_ckpt_name_next(const uint8_t *p, size_t *at, const char *
   *at += 8 + (size_t)*len + 4 * (size_t)*count;
 }
 static inline uint32_t evs_get32(const uint8_t *p) { return get_u32(p); }
+static inline uint64_t evs_get64(const uint8_t *p) { return get_u64(p); }
+static inline uint16_t evs_get16(const uint8_t *p) { return get_u16(p); }
 /* Keys section, at the given offset: slot i. */
 static inline void evs_ckpt_key_put(uint8_t *keys, size_t i, uint32_t tag, uint32_t rel) {
   put_u32(keys + 8 * i, tag);
@@ -127,6 +147,7 @@ static inline void evs_ckpt_key_get(const uint8_t *keys, size_t i, uint32_t *tag
 /* Metadata lengths are u16 in an event record. */
 #define EVS_MAX_METADATA_LIMIT 65535
 
+#define EVS_MAX_DELIVERIES_DEFAULT 5
 typedef struct evs_settings {
   uint64_t generation; /* +1 at every change */
   int64_t retention_us;          /* > 0, or -1 forever */
@@ -134,6 +155,7 @@ typedef struct evs_settings {
   uint32_t max_payload, max_metadata, compress_threshold, segment_size;
   int32_t compress_level;
   uint32_t dict_compress; /* 0 off, 1 on */
+  uint32_t max_deliveries; /* 1..255 (0 in a file written before it: 5) */
 } evs_settings;
 
 void evs_settings_encode(const evs_settings *st, uint64_t store_id, int64_t now,
@@ -155,6 +177,10 @@ void evs_seg_name(uint64_t no, char out[EVS_SEG_NAME_SIZE]);
 /* flags: EVS_SEG_REWRITTEN for a segment written by compaction (its ids
 ** may be sparse). */
 #define EVS_SEG_REWRITTEN 1
+/* A segment that may hold lease records (consumers): its header says
+** format version 3, which versions before leases refuse to open rather
+** than take those records for damage. */
+#define EVS_SEG_LEASES 2
 /* Event ids stay below this (so id arithmetic never wraps). */
 #define EVS_ID_MAX ((uint64_t)1 << 62)
 void evs_seghdr_encode(uint64_t segno, uint64_t store_id, int64_t created_us,
@@ -197,6 +223,7 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 #define EVS_REC_ACK 2
 #define EVS_REC_DELETE 3
 #define EVS_REC_COMMIT 4
+#define EVS_REC_LEASE 5
 
 /* Event flags. */
 #define EVS_EF_PRIO_MASK 0x03
@@ -213,6 +240,37 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 ** Delete body: u32 count | u32 zero | count x u64 id.
 ** Commit body: i64 commit_us | u32 records in the transaction | u32 zero. */
 #define EVS_ACK_FIXED (EVS_REC_HDR + 16)
+/* Lease body: u8 op | u8 zero[3] | u32 count | i64 at_us | i64 until_us
+** | u64 token | u16 consumer len C | u16 zero | u32 zero | [consumer NUL]
+** | count x u64 id. op: claim (token of the first id, +1 per id; until =
+** lease expiry; consumer 1..100 bytes), renew (until = new expiry),
+** release (until = when the event is claimable again; <= at: at once),
+** reject (to dead), redrive (dead to pending, delivery count 0). */
+#define EVS_LEASE_FIXED (EVS_REC_HDR + 40)
+#define EVS_LEASE_CLAIM 1
+#define EVS_LEASE_RENEW 2
+#define EVS_LEASE_RELEASE 3
+#define EVS_LEASE_REJECT 4
+#define EVS_LEASE_REDRIVE 5
+#define EVS_CONSUMER_MAX 100
+typedef struct evs_lease_rec {
+  int op;
+  uint32_t count;
+  int64_t at_us, until_us;
+  uint64_t token;
+  const char *consumer; /* NUL-terminated in the record; NULL if none */
+  uint32_t consumer_len;
+  const uint8_t *ids;   /* count x u64 (evs_ids_at) */
+} evs_lease_rec;
+/* Bytes of a lease record with a consumer of clen bytes (0: none) and n
+** ids; 0 if n is too many. */
+uint32_t evs_lease_len(uint32_t clen, size_t n);
+/* Encode and seal a lease record (ids NULL: put with evs_lease_set_id). */
+void evs_lease_encode(uint8_t *out, const evs_lease_rec *l, const uint64_t *ids);
+/* Seal again after the ids were put in place (ids NULL to encode). */
+void evs_lease_seal(uint8_t *out, const evs_lease_rec *l);
+/* Decode a checked lease record of length len: 0 or EVS_ECORRUPT. */
+int evs_lease_decode(const uint8_t *rec, uint32_t len, evs_lease_rec *l);
 #define EVS_DEL_FIXED (EVS_REC_HDR + 8)
 #define EVS_COMMIT_LEN (EVS_REC_HDR + 16)
 

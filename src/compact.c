@@ -74,8 +74,9 @@ void evs_compact_estimate(evs_store *s, uint64_t *dead, uint64_t *total) {
   pthread_rwlock_unlock(&s->ilock);
 }
 
-/* A segment without events: does it hold acks/deletes of events that
-** are gone (so rewriting it shrinks it)? Holds ilock (read). */
+/* A segment without events: does it hold acks, deletes or lease records
+** of events that are gone (so rewriting it shrinks it)? Holds ilock
+** (read). */
 static int acks_stale(const evs_store *s, const evs_seg *g) {
   const evs_index *x = &s->state.idx;
   for (uint64_t pos = EVS_SEG_HDR; pos < g->size;) {
@@ -83,11 +84,19 @@ static int acks_stale(const evs_store *s, const evs_seg *g) {
     uint32_t len = evs_rec_len(r);
     uint8_t type = evs_rec_type(r);
     pos += len;
-    if (type != EVS_REC_ACK && type != EVS_REC_DELETE) continue;
     const uint8_t *ids;
     uint32_t cnt;
+    evs_lease_rec l;
     /* A damaged record: rewriting stops at it with the error. */
-    if (evs_ids_decode(r, len, &ids, &cnt)) return 1;
+    if (type == EVS_REC_LEASE) {
+      if (evs_lease_decode(r, len, &l)) return 1;
+      ids = l.ids;
+      cnt = l.count;
+    } else if (type != EVS_REC_ACK && type != EVS_REC_DELETE) {
+      continue;
+    } else if (evs_ids_decode(r, len, &ids, &cnt)) {
+      return 1;
+    }
     for (uint32_t i = 0; i < cnt; i++) {
       uint64_t id = evs_ids_at(ids, i);
       if (id < x->base || id - x->base >= x->n ||
@@ -158,6 +167,43 @@ static int dropped_here(const rw *w, uint64_t rel) {
     else hi = mid;
   }
   return lo < w->nmv && w->mv[lo].rel == rel && w->mv[lo].off == UINT32_MAX;
+}
+
+/* Keep a lease record for the ids whose events stay on disk, as ack
+** records are kept: replay rebuilds delivery counts, leases and dead
+** events from them. The op applies to each id alone, and a claim's tokens
+** follow its ids' order, so a record that loses ids is cut into runs of
+** kept ones, each its own record (a claim's with its run's first token). */
+static int copy_lease(rw *w, const evs_index *x, const uint8_t *r, uint32_t len,
+                      uint64_t segno, uint64_t at) {
+  evs_lease_rec l;
+  if (evs_lease_decode(r, len, &l))
+    return evs_err(w->s, EVS_ECORRUPT, "segment %" PRIu64 ": damaged lease record at %" PRIu64,
+                   segno, at);
+  for (uint32_t i = 0; i < l.count;) {
+    uint32_t k = i;
+    for (; k < l.count; k++) {
+      uint64_t id = evs_ids_at(l.ids, k);
+      if (id < x->base || id - x->base >= x->n ||
+          !(evs_ent_at(x, id - x->base)->flags & ENT_LIVE) || dropped_here(w, id - x->base))
+        break;
+    }
+    if (k > i) {
+      evs_lease_rec o = l;
+      o.count = k - i;
+      if (l.op == EVS_LEASE_CLAIM) o.token = l.token + i;
+      uint8_t *p = rw_take(w, evs_lease_len(o.consumer_len, o.count));
+      if (!p) return EVS_ENOMEM;
+      evs_lease_encode(p, &o, NULL);
+      /* The ids, in place (encode wrote the fixed part and the name). */
+      uint8_t *ids = p + evs_lease_len(o.consumer_len, 0);
+      memcpy(ids, l.ids + 8 * (size_t)i, 8 * (size_t)o.count);
+      evs_lease_seal(p, &o);
+      w->nrec++;
+    }
+    i = k + 1; /* past the id that is not kept */
+  }
+  return 0;
 }
 
 static int rw_moved(rw *w, uint64_t rel, uint32_t off) {
@@ -241,6 +287,8 @@ static int rewrite(rw *w, const evs_seg *g, int64_t now) {
         evs_ids_encode(p, type, type == EVS_REC_ACK ? evs_ack_at(r) : 0, NULL, keep);
         w->nrec++;
       }
+    } else if (type == EVS_REC_LEASE) {
+      rc = copy_lease(w, x, r, len, g->no, pos - len);
     } else if (type == EVS_REC_COMMIT && w->nrec) {
       uint8_t *p = rw_take(w, EVS_COMMIT_LEN);
       if (!p) {
@@ -291,7 +339,8 @@ static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_repor
   evs_segno_take(s, run[0], &no);
   __atomic_store_n(&s->segno_held, no, __ATOMIC_RELAXED);
   evs_writer_unlock(s);
-  if ((rc = evs_seg_create(s, no, run[0]->first_id, EVS_SEG_REWRITTEN, &w.ng))) goto fail;
+  if ((rc = evs_seg_create(s, no, run[0]->first_id, EVS_SEG_REWRITTEN | s->seg_flags, &w.ng)))
+    goto fail;
   for (size_t k = 0; k < nrun && !rc; k++) rc = rewrite(&w, run[k], now);
   if (rc || (rc = rw_flush(&w))) goto fail;
   int keep = w.pos > EVS_SEG_HDR;

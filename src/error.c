@@ -34,6 +34,7 @@ const char *evs_strerror(int rc) {
   case EVS_EJSON: return "invalid JSON";
   case EVS_EBUSY: return "timed out waiting (for the write transaction, or for an event)";
   case EVS_EDEADLK: return "this thread already holds the write transaction";
+  case EVS_ESTALE: return "lease token is not the current one (expired or settled)";
   case EVS_ENOSPC: return "no space left on device";
   case EVS_EREADONLY: return "store is read-only after a failed sync or undo";
   case EVS_EMISUSE: return "API misuse";

@@ -34,7 +34,106 @@ static void names_free(evs_names *t) {
   memset(t, 0, sizeof *t);
 }
 
+/* ---- Leases ------------------------------------------------------------ */
+
+static size_t lease_home(const evs_leases *l, uint64_t id) {
+  return (size_t)(XXH3_64bits(&id, sizeof id) & l->mask);
+}
+
+evs_lease *evs_lease_find(const evs_leases *l, uint64_t id) {
+  if (!l->tab) return NULL;
+  for (size_t i = lease_home(l, id);; i = (i + 1) & l->mask) {
+    if (l->tab[i].id == id) return &l->tab[i];
+    if (!l->tab[i].id) return NULL;
+  }
+}
+
+static int lease_grow(evs_leases *l) {
+  size_t n = l->tab ? (l->mask + 1) * 2 : 64;
+  evs_lease *t = calloc(n, sizeof *t);
+  if (!t) return EVS_ENOMEM;
+  evs_leases nl = {t, n - 1, 0, NULL, 0, 0};
+  for (size_t i = 0; l->tab && i <= l->mask; i++) {
+    if (!l->tab[i].id) continue;
+    size_t k = lease_home(&nl, l->tab[i].id);
+    while (t[k].id) k = (k + 1) & nl.mask;
+    t[k] = l->tab[i];
+  }
+  free(l->tab);
+  l->tab = t;
+  l->mask = n - 1;
+  return 0;
+}
+
+int evs_leases_reserve(evs_leases *l, size_t n) {
+  while (!l->tab || (l->used + n + 1) * 4 > (l->mask + 1) * 3)
+    if (lease_grow(l)) return EVS_ENOMEM;
+  return 0;
+}
+
+int evs_lease_set(evs_leases *l, uint64_t id, uint32_t consumer, uint64_t token,
+                  int64_t until_us) {
+  evs_lease *e = evs_lease_find(l, id);
+  if (!e) {
+    if ((!l->tab || (l->used + 1) * 4 > (l->mask + 1) * 3) && lease_grow(l)) return EVS_ENOMEM;
+    size_t i = lease_home(l, id);
+    while (l->tab[i].id) i = (i + 1) & l->mask;
+    e = &l->tab[i];
+    e->id = id;
+    l->used++;
+  }
+  e->consumer = consumer;
+  e->token = token;
+  e->until_us = until_us;
+  return 0;
+}
+
+void evs_lease_del(evs_leases *l, uint64_t id) {
+  if (!l->tab) return;
+  size_t i = lease_home(l, id);
+  while (l->tab[i].id != id) {
+    if (!l->tab[i].id) return;
+    i = (i + 1) & l->mask;
+  }
+  /* Backward shift: move later members of the run into the hole when
+  ** their home does not lie between the hole and them. */
+  for (size_t j = (i + 1) & l->mask; l->tab[j].id; j = (j + 1) & l->mask) {
+    size_t h = lease_home(l, l->tab[j].id);
+    if (((j - h) & l->mask) >= ((j - i) & l->mask)) {
+      l->tab[i] = l->tab[j];
+      i = j;
+    }
+  }
+  memset(&l->tab[i], 0, sizeof l->tab[i]);
+  l->used--;
+}
+
+int evs_consumer_intern(evs_leases *l, const char *name, size_t len, uint32_t *out) {
+  for (size_t i = 0; i < l->nnames; i++)
+    if (strlen(l->names[i]) == len && !memcmp(l->names[i], name, len)) {
+      *out = (uint32_t)i + 1;
+      return 0;
+    }
+  char *c = malloc(len + 1);
+  if (!c || evs_grow((void **)&l->names, &l->names_cap, l->nnames + 1, sizeof *l->names)) {
+    free(c);
+    return EVS_ENOMEM;
+  }
+  memcpy(c, name, len);
+  c[len] = 0;
+  l->names[l->nnames++] = c;
+  *out = (uint32_t)l->nnames;
+  return 0;
+}
+
+static void leases_free(evs_leases *l) {
+  for (size_t i = 0; i < l->nnames; i++) free(l->names[i]);
+  free(l->names);
+  free(l->tab);
+}
+
 void evs_index_free(evs_index *x) {
+  leases_free(&x->leases);
   for (size_t i = 0; i < x->nchunks; i++) free(x->chunks[i]);
   free(x->chunks);
   evs_bs_free(&x->pending);

@@ -21,6 +21,9 @@
 #define ENT_ACKED 0x08
 #define ENT_DELETED 0x10
 #define ENT_KEY 0x20 /* the event has an idempotency key */
+#define ENT_LEASED 0x40 /* a lease (or a release's delay) in x->leases */
+#define ENT_DEAD 0x80   /* dead: rejected, or delivered max_deliveries times */
+/* evs_ent.pad holds the delivery count (saturating at 255). */
 _Static_assert(ENT_PRIO == EVS_EF_PRIO_MASK, "priority bits are copied from the record");
 
 /* One event in memory: 24 bytes. Source, type and payload stay on disk.
@@ -71,6 +74,24 @@ typedef struct evs_idem_slot {
   uint32_t rel;
 } evs_idem_slot;
 
+/* A lease: an event held by a consumer until until_us, or (consumer 0)
+** held back by a release until then. Kept by id, so a rebase moves
+** nothing. */
+typedef struct evs_lease {
+  uint64_t id;        /* 0 = empty slot */
+  uint64_t token;     /* the fencing token of this delivery (0: a delay) */
+  int64_t until_us;
+  uint32_t consumer;  /* 1 + index in names; 0 = none */
+  uint32_t pad;
+} evs_lease;
+
+typedef struct evs_leases {
+  evs_lease *tab;     /* open addressing by id, backward-shift deletion */
+  size_t mask, used;
+  char **names;       /* consumer names, interned (NUL-terminated) */
+  size_t nnames, names_cap;
+} evs_leases;
+
 typedef struct evs_index {
   uint64_t base;      /* id of rel 0 */
   uint64_t n;         /* entries, committed or not: next id = base + n */
@@ -81,13 +102,17 @@ typedef struct evs_index {
   uint64_t list_entries; /* sum of plist lengths, for the sweep */
   evs_idem_slot *idem; /* linear probing, home slot by fastrange */
   size_t idem_size, idem_used;
+  evs_leases leases;
 } evs_index;
 
 /* The index state: what the log's records say, built by replay at open
 ** (or into a scratch state by evs_verify) and kept up by commits. */
 typedef struct evs_state {
   evs_index idx;
-  uint64_t npending, nacked;
+  uint64_t npending, nacked; /* npending: not acked, deleted or dead
+                                (leased ones included) */
+  uint64_t ndead;            /* ENT_DEAD entries */
+  uint64_t lease_seq;        /* the last lease token handed out */
   uint64_t payload_bytes, payload_stored; /* as appended / as stored */
   int64_t last_created;                   /* newest created_us */
 } evs_state;
@@ -124,6 +149,40 @@ void evs_index_maybe_sweep(evs_index *x, uint64_t npending);
 /* First rel >= lo whose created_us is > t (strict) or >= t. */
 uint64_t evs_index_time_bound(const evs_index *x, uint64_t lo, uint64_t hi,
                               int64_t t, int strict);
+
+/* Leases (index.c). find: NULL if none. set: insert or replace. */
+evs_lease *evs_lease_find(const evs_leases *l, uint64_t id);
+int evs_lease_set(evs_leases *l, uint64_t id, uint32_t consumer, uint64_t token,
+                  int64_t until_us);
+void evs_lease_del(evs_leases *l, uint64_t id);
+/* Room for n more leases without growing (so setting them cannot fail). */
+int evs_leases_reserve(evs_leases *l, size_t n);
+/* The consumer number (1 + index) of a name, interning it. */
+int evs_consumer_intern(evs_leases *l, const char *name, size_t len, uint32_t *out);
+static inline const char *evs_consumer_name(const evs_leases *l, uint32_t c) {
+  return c && c <= l->nnames ? l->names[c - 1] : NULL;
+}
+
+/* What an event is now, leases and time considered. */
+#define EVS_ES_GONE 0     /* no such event, deleted */
+#define EVS_ES_PENDING 1  /* claimable, in the inbox */
+#define EVS_ES_LEASED 2   /* held by a consumer */
+#define EVS_ES_DELAYED 3  /* released with a delay that has not passed */
+#define EVS_ES_ACKED 4
+#define EVS_ES_DEAD 5     /* rejected, or its lease ran out after its
+                             max_deliveries-th delivery */
+static inline int evs_ent_state(const evs_index *x, uint64_t id, const evs_ent *e, int64_t now,
+                                uint32_t max_deliveries, const evs_lease **lease) {
+  if (lease) *lease = NULL;
+  if (!(e->flags & ENT_LIVE) || (e->flags & ENT_DELETED)) return EVS_ES_GONE;
+  if (e->flags & ENT_ACKED) return EVS_ES_ACKED;
+  if (e->flags & ENT_DEAD) return EVS_ES_DEAD;
+  if (!(e->flags & ENT_LEASED)) return EVS_ES_PENDING;
+  const evs_lease *l = evs_lease_find(&x->leases, id);
+  if (lease) *lease = l;
+  if (l && l->until_us > now) return l->consumer ? EVS_ES_LEASED : EVS_ES_DELAYED;
+  return e->pad >= max_deliveries ? EVS_ES_DEAD : EVS_ES_PENDING;
+}
 
 /* Idempotency table; `match(rel)` tells whether the event at rel has the
 ** key (the table keeps only 32 hash bits). */

@@ -126,7 +126,7 @@ static int roll(evs_store *s, int notify, int *rolled) {
     if (rc) return rc;
   }
   evs_seg *g;
-  int rc = evs_seg_create(s, no, s->state.idx.base + s->state.idx.n, 0, &g);
+  int rc = evs_seg_create(s, no, s->state.idx.base + s->state.idx.n, s->seg_flags, &g);
   if (rc) return rc;
   pthread_rwlock_wrlock(&s->ilock);
   rc = evs_seg_add(s, g);
@@ -171,6 +171,18 @@ int evs_log_roll_if_full(evs_store *s) {
   int rolled;
   if (s->cur->size < s->opt.segment_size) return 0;
   return roll(s, 1, &rolled);
+}
+
+int evs_log_use_leases(evs_store *s) {
+  s->seg_flags |= EVS_SEG_LEASES;
+  if (s->cur->flags & EVS_SEG_LEASES) return 0;
+  int rolled;
+  int rc = roll(s, 0, &rolled);
+  if (!rc && !rolled)
+    rc = evs_err(s, EVS_ETOOBIG,
+                 "cannot start a segment for lease records: every segment slot is live "
+                 "(evs_compact frees some)");
+  return rc;
 }
 
 int evs_log_roll_now(evs_store *s, int *rolled) {

@@ -29,6 +29,9 @@ int evs_log_roll_if_full(evs_store *s);
 ** compaction, which may then rewrite it); same locks, same crash safety
 ** (the manifest seals it). *rolled is 0 when it was empty or no segment
 ** number was free. */
+/* Before the first lease record in the open segment: new segments are
+** EVS_SEG_LEASES from now on, and the open one becomes one (by a roll). */
+int evs_log_use_leases(evs_store *s);
 int evs_log_roll_now(evs_store *s, int *rolled);
 /* Write bytes of the current segment at off (file or memory). */
 int evs_log_write(evs_store *s, const void *p, size_t n, uint64_t off);

@@ -21,7 +21,7 @@
 
 /* ---- Validation -------------------------------------------------------- */
 
-static int check_name(evs_store *s, const char *what, const char *in,
+int evs_prep_name(evs_store *s, const char *what, const char *in,
                       const char **out, size_t *outlen) {
   if (!in) return evs_err(s, EVS_EINVAL, "%s is required", what);
   size_t n;
@@ -66,8 +66,8 @@ int evs_prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
   memset(p, 0, sizeof *p);
   if (!ev) return evs_err(s, EVS_EINVAL, "event is NULL");
   int rc;
-  if ((rc = check_name(s, "source", ev->source, &p->src, &p->srclen)) ||
-      (rc = check_name(s, "event_type", ev->event_type, &p->typ, &p->typlen)))
+  if ((rc = evs_prep_name(s, "source", ev->source, &p->src, &p->srclen)) ||
+      (rc = evs_prep_name(s, "event_type", ev->event_type, &p->typ, &p->typlen)))
     return rc;
   if (!ev->payload) return evs_err(s, EVS_EINVAL, "payload is required");
   p->payload = ev->payload;

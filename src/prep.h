@@ -18,6 +18,10 @@ typedef struct evs_prep {
   size_t zlen;
 } evs_prep;
 
+/* A name (source, event type, consumer): trimmed, 1..100 bytes of UTF-8
+** without control characters. *out / *outlen: the trimmed name in `in`. */
+int evs_prep_name(evs_store *s, const char *what, const char *in, const char **out,
+                  size_t *outlen);
 /* Validate ev into p (pointers into ev; nothing allocated). */
 int evs_prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p);
 /* Compress a payload if it pays (malloc'ed, *zlen set), else NULL; *nomem

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "replay.h"
 #include "json.h"
+#include "query.h"
 #include "store.h"
 #include "txn.h"
 #include "util.h"
@@ -22,9 +23,21 @@ static int check_txn(const evs_store *s, const evs_txn *t) {
   return t ? evs_txn_check(s, t) : 0;
 }
 
-static void set_state(evs_event *ev, const evs_ent *e) {
-  ev->status = (e->flags & ENT_ACKED) ? EVS_STATUS_ACKNOWLEDGED : EVS_STATUS_PENDING;
+/* An event's status and lease fields; leased_by is left to the caller to
+** copy (the name belongs to the index). */
+static const char *set_state(const evs_store *s, evs_event *ev, const evs_ent *e, int64_t now) {
+  const evs_lease *l;
+  int st = evs_ent_state(&s->state.idx, ev->id, e, now, s->opt.max_deliveries, &l);
+  ev->status = st == EVS_ES_ACKED ? EVS_STATUS_ACKNOWLEDGED
+               : st == EVS_ES_LEASED || st == EVS_ES_DELAYED ? EVS_STATUS_LEASED
+               : st == EVS_ES_DEAD ? EVS_STATUS_DEAD
+                                   : EVS_STATUS_PENDING;
   ev->acknowledged_us = (e->flags & ENT_ACKED) ? e->acked_us : 0;
+  ev->delivery_count = e->pad;
+  ev->lease_token = st == EVS_ES_LEASED ? l->token : 0;
+  ev->lease_expires_us = st == EVS_ES_LEASED || st == EVS_ES_DELAYED ? l->until_us : 0;
+  ev->leased_by = NULL;
+  return st == EVS_ES_LEASED ? evs_consumer_name(&s->state.idx.leases, l->consumer) : NULL;
 }
 
 /* Copy a string (n bytes plus NUL) to *dst, advancing it. */
@@ -51,8 +64,10 @@ int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out) {
     goto done;
   }
   if ((rc = evs_read_rec(s, txn, &e, &ev, &z, &raw))) goto done;
+  const char *by = set_state(s, &ev, &e, evs_now(s));
+  size_t bylen = by ? strlen(by) + 1 : 0;
   size_t need = sizeof ev + ev.source_len + ev.event_type_len +
-                ev.idempotency_key_len + ev.metadata_len + raw + 5;
+                ev.idempotency_key_len + ev.metadata_len + raw + 5 + bylen;
   evs_event *o = malloc(need);
   if (!o) {
     rc = evs_err(s, EVS_ENOMEM, "out of memory");
@@ -79,7 +94,7 @@ int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out) {
   } else {
     o->payload = put_str(&p, ev.payload, ev.payload_len);
   }
-  set_state(o, &e);
+  if (by) o->leased_by = memcpy(z ? p + raw + 1 : p, by, bylen);
   *out = o;
 done:
   pthread_rwlock_unlock(&s->ilock);
@@ -157,6 +172,13 @@ typedef struct scan {
   const evs_name *src, *typ; /* name filters checked on the record */
   unsigned limit;
   uint64_t last_id;
+  int64_t now;
+  /* Claiming (evs_query_claimable): matches are ids, not events; events
+  ** found dead by their lease are gathered too. */
+  uint64_t *ids;
+  size_t nids;
+  uint64_t *dead;
+  size_t ndead, dead_cap;
 } scan;
 
 static int name_is(const char *v, size_t vl, const evs_name *n) {
@@ -174,10 +196,15 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
   const evs_ov *o = evs_ov_find(sc->t, id);
   if (o && (o->op & OV_DEL)) return 0;
   if (o) e.flags |= ENT_ACKED, e.acked_us = o->acked_us;
-  int acked = (e.flags & ENT_ACKED) != 0;
-  if ((q->status == EVS_QUERY_PENDING && acked) ||
-      (q->status == EVS_QUERY_ACKNOWLEDGED && !acked))
-    return 0;
+  int st = evs_ent_state(&s->state.idx, id, &e, sc->now, s->opt.max_deliveries, NULL);
+  if (sc->ids && st == EVS_ES_DEAD && !(e.flags & ENT_DEAD) && sc->ndead < sc->dead_cap)
+    sc->dead[sc->ndead++] = id; /* its lease ran out at max_deliveries */
+  int want = q->status == EVS_QUERY_PENDING        ? st == EVS_ES_PENDING
+             : q->status == EVS_QUERY_ACKNOWLEDGED ? st == EVS_ES_ACKED
+             : q->status == EVS_QUERY_LEASED ? st == EVS_ES_LEASED || st == EVS_ES_DELAYED
+             : q->status == EVS_QUERY_DEAD   ? st == EVS_ES_DEAD
+                                             : st != EVS_ES_GONE;
+  if (!want) return 0;
   if (q->priority && (e.flags & ENT_PRIO) != q->priority) return 0;
   evs_event ev;
   int z;
@@ -196,6 +223,11 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
       return 0;
   }
   evs_page *pg = sc->pg;
+  if (sc->ids) { /* claiming: the id is enough */
+    sc->ids[sc->nids++] = id;
+    sc->last_id = id;
+    return sc->nids == sc->limit;
+  }
   if (pg->n == sc->limit) {
     pg->more = 1;
     return 1;
@@ -234,7 +266,16 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
     ev.payload = d;
     ev.payload_len = raw;
   }
-  set_state(&ev, &e);
+  const char *by = set_state(s, &ev, &e, sc->now);
+  if (by) {
+    size_t bl = strlen(by) + 1;
+    char *c = arena_alloc(pg, bl);
+    if (!c) {
+      *rc = evs_err(s, EVS_ENOMEM, "out of memory");
+      return 1;
+    }
+    ev.leased_by = memcpy(c, by, bl);
+  }
   pg->ev[pg->n++] = ev;
   sc->last_id = id;
   return 0;
@@ -312,8 +353,10 @@ static int check_query(evs_store *s, const evs_query *q) {
   if (!q->metadata_key != !q->metadata_value)
     return evs_err(s, EVS_EINVAL,
                    "metadata_key and metadata_value must be given together");
-  if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_ANY)
-    return evs_err(s, EVS_EINVAL, "status %d is not pending (0), acknowledged (1) or any (2)",
+  if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_DEAD)
+    return evs_err(s, EVS_EINVAL,
+                   "status %d is not pending (0), acknowledged (1), any (2), leased (3) or "
+                   "dead (4)",
                    q->status);
   /* No event has an empty name (append refuses one, trimmed the same
   ** way): such a filter is a caller's mistake, not an empty inbox. */
@@ -322,6 +365,24 @@ static int check_query(evs_store *s, const evs_query *q) {
     return evs_err(s, EVS_EINVAL, "source filter is empty");
   if (q->event_type && (evs_trim(q->event_type, &n), !n))
     return evs_err(s, EVS_EINVAL, "event_type filter is empty");
+  return 0;
+}
+
+static int run_scan(scan *sc, uint64_t after_id);
+
+/* A page to fill: *page reused or allocated, emptied, in the present epoch. */
+static int page_start(evs_store *s, evs_page **page) {
+  evs_page *pg = *page;
+  if (!pg) {
+    if (!(pg = calloc(1, sizeof *pg))) return evs_err(s, EVS_ENOMEM, "out of memory");
+    *page = pg;
+  }
+  pg->n = 0;
+  pg->more = 0;
+  arena_reset(pg);
+  /* Enter the present epoch before reading the index (see compact.c). */
+  evs_epoch_leave(pg->epoch);
+  pg->epoch = evs_epoch_enter(s);
   return 0;
 }
 
@@ -334,20 +395,26 @@ static int inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **pa
   if (rc) return rc;
   uint64_t fp = evs_filter_fp(q), after_id = 0;
   if (q->cursor && (rc = evs_cursor_decode(s, q->cursor, fp, &after_id))) return rc;
+  if ((rc = page_start(s, page))) return rc;
   evs_page *pg = *page;
-  if (!pg) {
-    if (!(pg = calloc(1, sizeof *pg))) return evs_err(s, EVS_ENOMEM, "out of memory");
-    *page = pg;
-  }
-  pg->n = 0;
-  pg->more = 0;
-  arena_reset(pg);
-  /* Enter the present epoch before reading the index (see compact.c). */
-  evs_epoch_leave(pg->epoch);
-  pg->epoch = evs_epoch_enter(s);
   scan sc = {s, txn, q, pg, NULL, NULL, q->limit ? q->limit : EVS_PAGE_DEFAULT,
-             after_id};
+             after_id, evs_now(s), NULL, 0, NULL, 0, 0};
+  rc = run_scan(&sc, after_id);
+  if (rc) {
+    pg->n = 0;
+    return rc;
+  }
+  evs_cursor_encode(s, sc.last_id, fp, pg->cursor);
+  return 0;
+}
 
+/* The scan of sc->q over the committed index (or sc->t's), resuming after
+** after_id. Takes ilock shared. */
+static int run_scan(scan *sc, uint64_t after_id) {
+  evs_store *s = sc->s;
+  const evs_query *q = sc->q;
+  const evs_txn *txn = sc->t;
+  int rc;
   pthread_rwlock_rdlock(&s->ilock);
   const evs_index *x = &s->state.idx;
   /* The scan covers rel in [lo, hi): ids, then times (id order is time
@@ -380,28 +447,23 @@ static int inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **pa
   }
   if (none || lo >= hi) {
     rc = 0;
-  } else if (q->status != EVS_QUERY_PENDING) {
-    sc.src = ns;
-    sc.typ = nt;
-    rc = scan_ids(&sc, lo, hi);
+  } else if (q->status != EVS_QUERY_PENDING && q->status != EVS_QUERY_LEASED) {
+    sc->src = ns;
+    sc->typ = nt;
+    rc = scan_ids(sc, lo, hi);
   } else if (ns || nt) {
     /* Walk the shorter list, check the other name on each record. */
     int by_type = nt && (!ns || nt->list.n < ns->list.n);
     if (by_type)
-      sc.src = ns;
+      sc->src = ns;
     else
-      sc.typ = nt;
-    rc = scan_list(&sc, by_type ? &nt->list : &ns->list, lo, hi);
+      sc->typ = nt;
+    rc = scan_list(sc, by_type ? &nt->list : &ns->list, lo, hi);
   } else {
-    rc = scan_pending(&sc, lo, hi);
+    rc = scan_pending(sc, lo, hi);
   }
   pthread_rwlock_unlock(&s->ilock);
-  if (rc) {
-    pg->n = 0;
-    return rc;
-  }
-  evs_cursor_encode(s, sc.last_id, fp, pg->cursor);
-  return 0;
+  return rc;
 }
 
 int evs_inbox_sized(evs_store *s, evs_txn *txn, const evs_query *q, size_t q_size,
@@ -409,4 +471,33 @@ int evs_inbox_sized(evs_store *s, evs_txn *txn, const evs_query *q, size_t q_siz
   evs_query qc;
   int rc = evs_abi_in(s, "evs_query", &qc, sizeof qc, q, q_size, EVS_QUERY_SIZE_VER0);
   return rc ? rc : inbox(s, txn, q ? &qc : NULL, page);
+}
+
+int evs_query_check(evs_store *s, const evs_query *q) { return check_query(s, q); }
+
+int evs_query_claimable(evs_store *s, const evs_query *q, unsigned limit, int64_t now,
+                        uint64_t *ids, size_t *nids, uint64_t *dead, size_t dead_cap,
+                        size_t *ndead) {
+  scan sc = {s, NULL, q, NULL, NULL, NULL, limit, 0, now, ids, 0, dead, 0, dead_cap};
+  int rc = run_scan(&sc, 0);
+  *nids = sc.nids;
+  *ndead = sc.ndead;
+  return rc;
+}
+
+int evs_page_of_ids(evs_store *s, const uint64_t *ids, size_t n, evs_page **page) {
+  int rc = page_start(s, page);
+  if (rc) return rc;
+  evs_query any = {0};
+  any.status = EVS_QUERY_ANY;
+  scan sc = {s, NULL, &any, *page, NULL, NULL, (unsigned)n + 1, 0, evs_now(s), NULL, 0,
+             NULL, 0, 0};
+  pthread_rwlock_rdlock(&s->ilock);
+  const evs_index *x = &s->state.idx;
+  for (size_t i = 0; i < n && !rc; i++)
+    if (ids[i] >= x->base && ids[i] - x->base < s->vis_n)
+      visit(&sc, ids[i] - x->base, evs_ent_at(x, ids[i] - x->base), &rc);
+  pthread_rwlock_unlock(&s->ilock);
+  if (rc) (*page)->n = 0;
+  return rc;
 }

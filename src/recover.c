@@ -308,6 +308,17 @@ static int orphan_check(evs_store *s, uint64_t no, char *why, size_t cap) {
                            " is beyond the listed log (next id %" PRIu64 ")", id, pos, next);
         continue;
       }
+      if (type == EVS_REC_LEASE) {
+        /* Lease ops name events the log has: only ids beyond it tell. */
+        evs_lease_rec l;
+        if (evs_lease_decode(r, evs_rec_len(r), &l))
+          rc = 1, snprintf(why, cap, "a malformed record at offset %" PRIu64, pos);
+        for (uint32_t k = 0; !rc && k < l.count; k++)
+          if (evs_ids_at(l.ids, k) >= next)
+            rc = 1, snprintf(why, cap, "a lease of event %" PRIu64 " at offset %" PRIu64
+                             " is beyond the listed log", evs_ids_at(l.ids, k), pos);
+        continue;
+      }
       if (type != EVS_REC_ACK && type != EVS_REC_DELETE) continue;
       const uint8_t *ids;
       uint32_t cnt;
@@ -432,8 +443,10 @@ static int log_open_dir(evs_store *s) {
   free(m.segno);
   free(m.size);
   if (!rc) {
-    for (size_t i = 0; i < s->nsegs; i++)
+    for (size_t i = 0; i < s->nsegs; i++) {
       if (s->next_segno <= s->segs[i]->no) s->next_segno = s->segs[i]->no + 1;
+      s->seg_flags |= s->segs[i]->flags & EVS_SEG_LEASES;
+    }
     /* Numbers of every file, listed or not, are taken. */
     for (size_t i = 0; i < nfiles; i++)
       if (s->next_segno <= files[i]) s->next_segno = files[i] + 1;

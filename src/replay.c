@@ -55,12 +55,67 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
   return 0;
 }
 
+/* The event leaves any lease it had (settled, or gone). */
+static void drop_lease(evs_state *st, uint64_t rel, evs_ent *e) {
+  if (!(e->flags & ENT_LEASED)) return;
+  evs_lease_del(&st->idx.leases, st->idx.base + rel);
+  e->flags &= (uint8_t)~ENT_LEASED;
+}
+
 void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at) {
+  drop_lease(st, rel, e);
+  if (e->flags & ENT_DEAD) {
+    e->flags &= (uint8_t)~ENT_DEAD;
+    st->ndead--;
+  } else {
+    st->npending--;
+  }
   e->flags |= ENT_ACKED;
   e->acked_us = at;
   evs_bs_clear(&st->idx.pending, rel);
-  st->npending--;
   st->nacked++;
+}
+
+int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t consumer,
+                   uint64_t token, int64_t until_us) {
+  evs_index *x = &st->idx;
+  uint64_t id = x->base + rel;
+  int settled = e->flags & (ENT_ACKED | ENT_DELETED);
+  switch (op) {
+    case EVS_LEASE_CLAIM:
+      if (settled || (e->flags & ENT_DEAD)) return EVS_ECORRUPT;
+      if (evs_lease_set(&x->leases, id, consumer, token, until_us)) return EVS_ENOMEM;
+      e->flags |= ENT_LEASED;
+      if (e->pad < 255) e->pad++;
+      if (token > st->lease_seq) st->lease_seq = token;
+      return 0;
+    case EVS_LEASE_RENEW:
+    case EVS_LEASE_RELEASE: {
+      evs_lease *l = evs_lease_find(&x->leases, id);
+      if (settled || !l || !(e->flags & ENT_LEASED)) return EVS_ECORRUPT;
+      l->until_us = until_us;
+      if (op == EVS_LEASE_RELEASE) l->consumer = 0, l->token = 0;
+      return 0;
+    }
+    case EVS_LEASE_REJECT:
+      if (settled || (e->flags & ENT_DEAD)) return EVS_ECORRUPT;
+      drop_lease(st, rel, e);
+      e->flags |= ENT_DEAD;
+      evs_bs_clear(&x->pending, rel);
+      st->npending--;
+      st->ndead++;
+      return 0;
+    case EVS_LEASE_REDRIVE:
+      if (settled || !(e->flags & ENT_DEAD)) return EVS_ECORRUPT;
+      e->flags &= (uint8_t)~ENT_DEAD;
+      e->pad = 0;
+      if (evs_bs_reserve(&x->pending, rel + 1)) return EVS_ENOMEM;
+      evs_bs_set(&x->pending, rel);
+      st->npending++;
+      st->ndead--;
+      return 0;
+  }
+  return EVS_ECORRUPT;
 }
 
 void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *e) {
@@ -74,8 +129,11 @@ void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *
                  (uint32_t)rel);
   if (e->flags & ENT_ACKED)
     st->nacked--;
+  else if (e->flags & ENT_DEAD)
+    st->ndead--;
   else
     st->npending--;
+  drop_lease(st, rel, e);
   e->flags |= ENT_DELETED;
   evs_bs_clear(&st->idx.pending, rel);
 }
@@ -102,6 +160,27 @@ static int replay_ids(const evs_store *s, evs_state *st, const uint8_t *r, uint3
     } else {
       evs_mark_deleted(s, st, rel, e);
     }
+  }
+  return 0;
+}
+
+static int replay_lease(evs_state *st, const uint8_t *r, uint32_t len) {
+  evs_lease_rec l;
+  if (evs_lease_decode(r, len, &l)) return EVS_ECORRUPT;
+  evs_index *x = &st->idx;
+  uint32_t consumer = 0;
+  if (l.consumer && evs_consumer_intern(&x->leases, l.consumer, l.consumer_len, &consumer))
+    return EVS_ENOMEM;
+  for (uint32_t i = 0; i < l.count; i++) {
+    uint64_t id = evs_ids_at(l.ids, i);
+    if (id >= x->base + x->n) return EVS_ECORRUPT; /* not appended yet */
+    if (id < x->base) continue;                    /* compacted away since */
+    uint64_t rel = id - x->base;
+    evs_ent *e = evs_ent_at(x, rel);
+    if (!(e->flags & ENT_LIVE)) continue;
+    int rc = evs_mark_lease(st, rel, e, l.op, consumer,
+                            l.op == EVS_LEASE_CLAIM ? l.token + i : 0, l.until_us);
+    if (rc) return rc;
   }
   return 0;
 }
@@ -135,6 +214,8 @@ int evs_log_replay(const evs_store *s, evs_state *st, const evs_seg *g, uint64_t
       rc = replay_event(s, st, g, limit, (uint32_t)pos, r, len);
     else if (type == EVS_REC_ACK || type == EVS_REC_DELETE)
       rc = replay_ids(s, st, r, len, type);
+    else if (type == EVS_REC_LEASE)
+      rc = replay_lease(st, r, len);
     else if (evs_commit_nrec(r) != intx)
       rc = EVS_ECORRUPT; /* commit: must count the records before it */
     if (type == EVS_REC_COMMIT)

@@ -25,6 +25,11 @@ int evs_key_match(void *ctx, uint32_t rel);
 ** the deleted event's key), shared by commit and replay so both build
 ** the same index. Caller holds ilock exclusively (or is alone). */
 void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at);
+/* A lease record's op (EVS_LEASE_*) for one event: its delivery count,
+** its lease, dead or not. token: the claim's for this event. 0,
+** EVS_ECORRUPT (the op does not fit the event's state) or EVS_ENOMEM. */
+int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t consumer,
+                   uint64_t token, int64_t until_us);
 /* s: the segments the entry's record is read from. */
 void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *e);
 /* Apply the records of g in [from, end) (already checked) to s's index. */

@@ -56,6 +56,9 @@ static int options_resolve(const evs_options *in, evs_options *o) {
   if (o->idempotency_window_us < -1)
     return evs_err(NULL, EVS_EINVAL,
                    "idempotency_window_us must be > 0, 0 (default) or -1 (forever)");
+  if (!o->max_deliveries) o->max_deliveries = EVS_MAX_DELIVERIES_DEFAULT;
+  if (o->max_deliveries > 255)
+    return evs_err(NULL, EVS_EINVAL, "max_deliveries %u is outside 1..255", o->max_deliveries);
   if (!o->segment_size) o->segment_size = 64u << 20;
   if (o->segment_size < 4096 || o->segment_size > (1u << 30))
     return evs_err(NULL, EVS_EINVAL, "segment_size %u is outside 4096..1073741824",
@@ -203,6 +206,7 @@ void evs_options_use_stored_sized(evs_options *caller, size_t size) {
   o.retention_us = o.idempotency_window_us = 0;
   o.max_payload = o.max_metadata = o.compress_threshold = o.segment_size = 0;
   o.compress_level = o.dict_compress = 0;
+  o.max_deliveries = 0;
   memcpy(caller, &o, EVS_MIN(size, sizeof o));
 }
 
@@ -215,6 +219,7 @@ static void settings_from_opt(evs_settings *st, const evs_options *o) {
   st->compress_level = o->compress_level;
   st->segment_size = o->segment_size;
   st->dict_compress = o->dict_compress > 0;
+  st->max_deliveries = o->max_deliveries;
 }
 
 static void opt_from_settings(evs_options *o, const evs_settings *st) {
@@ -226,6 +231,7 @@ static void opt_from_settings(evs_options *o, const evs_settings *st) {
   o->compress_level = st->compress_level;
   o->segment_size = st->segment_size;
   o->dict_compress = st->dict_compress ? 1 : -1;
+  o->max_deliveries = st->max_deliveries;
 }
 
 /* Settings the caller set (non-zero [store] fields of in) replace st's;
@@ -244,6 +250,7 @@ static int settings_apply(evs_settings *st, const evs_options *in, const evs_opt
   SET(compress_level);
   SET(segment_size);
   SET(dict_compress);
+  SET(max_deliveries);
 #undef SET
   return n;
 }
@@ -683,7 +690,21 @@ static int stats_get(evs_store *s, evs_stats *st) {
   int64_t now = evs_now(s);
   pthread_rwlock_rdlock(&s->ilock);
   const evs_index *x = &s->state.idx;
-  st->pending = s->state.npending;
+  /* Leases are few (events in flight, held back, or dead by a lease that
+  ** ran out and no claim has passed since): count them as of now. */
+  uint64_t leased = 0, lease_dead = 0;
+  const evs_leases *ls = &x->leases;
+  for (size_t i = 0; ls->tab && i <= ls->mask; i++) {
+    const evs_lease *l = &ls->tab[i];
+    if (!l->id) continue;
+    const evs_ent *e = evs_ent_at(x, l->id - x->base);
+    int es = evs_ent_state(x, l->id, e, now, s->opt.max_deliveries, NULL);
+    leased += es == EVS_ES_LEASED || es == EVS_ES_DELAYED;
+    lease_dead += es == EVS_ES_DEAD;
+  }
+  st->pending = s->state.npending - leased - lease_dead;
+  st->leased = leased;
+  st->dead = s->state.ndead + lease_dead;
   st->acknowledged = s->state.nacked;
   st->next_id = x->base + s->vis_n;
   st->segments = s->nsegs;

@@ -89,6 +89,8 @@ struct evs_store {
   size_t nsegs, segs_cap; /* ilock */
   evs_seg *cur;      /* ilock: the open segment (its size: the writer's) */
   uint64_t next_segno;  /* wmu: no number below it is free */
+  uint64_t seg_flags;   /* wmu: flags of new segments (EVS_SEG_LEASES once
+                           the store holds lease records) */
   uint64_t segno_held;  /* atomic, set under wmu: the number compaction took
                            for the segment it is writing (0: none) */
   uint64_t man_gen, man_layout; /* wmu: of the manifest on disk (a reader:

@@ -34,6 +34,7 @@ void evs_txn_free(evs_txn *t) {
   free(t->marks);
   free(t->idem_undo);
   free(t->touched);
+  free(t->lops);
   free(t);
 }
 
@@ -46,12 +47,13 @@ static void end_of_txn(evs_txn *t) {
   evs_txn_free(t);
 }
 
-static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
+static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms, int leases) {
   *out = NULL;
   int lrc = evs_writer_lock_timeout(s, timeout_ms);
   if (lrc) return lrc;
   int rc = evs_check_writable(s);
   if (!rc) rc = evs_log_roll_if_full(s);
+  if (!rc && leases) rc = evs_log_use_leases(s);
   evs_txn *t = rc ? NULL : calloc(1, sizeof *t);
   if (!rc && !t) rc = evs_err(s, EVS_ENOMEM, "out of memory");
   if (rc) {
@@ -70,17 +72,28 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms) {
 }
 
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal) {
-  return begin(s, out, internal, -1);
+  return begin(s, out, internal, -1, 0);
+}
+
+int evs_txn_begin_leases(evs_store *s, evs_txn **out) {
+  return begin(s, out, 1, -1, 1);
+}
+
+int evs_lop_put(evs_txn *t, int op, uint64_t id, uint64_t token, int64_t until_us) {
+  if (evs_grow((void **)&t->lops, &t->lops_cap, t->nlops + 1, sizeof *t->lops))
+    return evs_err(t->s, EVS_ENOMEM, "out of memory");
+  t->lops[t->nlops++] = (evs_lop){id, token, until_us, op};
+  return 0;
 }
 
 int evs_txn_begin(evs_store *s, evs_txn **out) {
   if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
-  return begin(s, out, 0, -1);
+  return begin(s, out, 0, -1, 0);
 }
 
 int evs_txn_begin_timeout(evs_store *s, int timeout_ms, evs_txn **out) {
   if (!s || !out) return evs_err(s, EVS_EINVAL, "store and out are required");
-  return begin(s, out, 0, timeout_ms < 0 ? 0 : timeout_ms);
+  return begin(s, out, 0, timeout_ms < 0 ? 0 : timeout_ms, 0);
 }
 
 int evs_txn_check(const evs_store *s, const evs_txn *t) {
@@ -232,6 +245,20 @@ static int finish_commit(evs_txn *t) {
   }
   rc = evs_txn_reserve(t, EVS_COMMIT_LEN);
   if (rc) goto fail;
+  /* Whatever applying the lease ops needs is had before the log is
+  ** written: after it, applying them cannot fail. */
+  uint32_t consumer = 0;
+  if (t->nlops) {
+    pthread_rwlock_wrlock(&s->ilock);
+    evs_leases *ls = &s->state.idx.leases;
+    rc = t->consumer ? evs_consumer_intern(ls, t->consumer, t->consumer_len, &consumer) : 0;
+    if (!rc) rc = evs_leases_reserve(ls, t->nlops);
+    pthread_rwlock_unlock(&s->ilock);
+    if (rc) {
+      rc = evs_err(s, rc, "out of memory");
+      goto fail;
+    }
+  }
   evs_commit_encode(t->u.buf + t->u.len, evs_now(s), t->nrec);
   t->u.len += EVS_COMMIT_LEN;
   uint64_t at = t->u.start + t->u.flushed, end = at + t->u.len;
@@ -247,11 +274,18 @@ static int finish_commit(evs_txn *t) {
   s->cur->size = end;
   s->state.npending += added;
   apply_overlay(s, t);
+  for (size_t i = 0; i < t->nlops; i++) {
+    const evs_lop *l = &t->lops[i];
+    uint64_t rel = l->id - s->state.idx.base;
+    /* Checked when queued, under this writer: it fits. */
+    evs_mark_lease(&s->state, rel, evs_ent_at(&s->state.idx, rel), l->op, consumer, l->token,
+                   l->until_us);
+  }
   s->vis_n = s->state.idx.n;
   s->state.payload_bytes += t->payload_bytes;
   s->state.payload_stored += t->payload_stored;
   s->state.last_created = t->last_created;
-  evs_index_maybe_sweep(&s->state.idx, s->state.npending);
+  evs_index_maybe_sweep(&s->state.idx, s->state.npending + s->state.ndead);
   pthread_rwlock_unlock(&s->ilock);
 
   uint64_t lsn = evs_lsn(s->cur->no, end);

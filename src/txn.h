@@ -21,6 +21,13 @@ typedef struct evs_idem_undo {
   uint32_t rel, old;
 } evs_idem_undo;
 
+/* A lease op on one event, applied to the index at commit. */
+typedef struct evs_lop {
+  uint64_t id, token;
+  int64_t until_us;
+  int op; /* EVS_LEASE_* */
+} evs_lop;
+
 typedef struct evs_ov {
   uint64_t id; /* 0 = empty */
   int64_t acked_us;
@@ -60,9 +67,20 @@ struct evs_txn {
   size_t ntouched, touched_cap;
   uint64_t payload_bytes, payload_stored;
   int64_t last_created;
+  evs_lop *lops;    /* lease ops, applied at commit (autocommit only) */
+  size_t nlops, lops_cap;
+  const char *consumer; /* of the claim in lops (the caller's string) */
+  size_t consumer_len;
 };
 
 int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);
+/* An autocommit transaction that writes lease records: the open segment
+** is one that may hold them (a roll first if it is not: see
+** EVS_SEG_LEASES). */
+int evs_txn_begin_leases(evs_store *s, evs_txn **out);
+/* Queue a lease op for id, applied to the index when t commits (its record
+** is the caller's to write). */
+int evs_lop_put(evs_txn *t, int op, uint64_t id, uint64_t token, int64_t until_us);
 /* The transaction a writing call works in: txn (checked), or a new
 ** autocommit one (s NULL: EVS_EINVAL). */
 int evs_txn_use(evs_store *s, evs_txn *txn, evs_txn **t);

@@ -77,7 +77,18 @@ static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) 
               b->slot, b->off, a->flags, b->flags);
       continue;
     }
-    int pend = (a->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE;
+    if (a->pad != b->pad)
+      problem(v, "event %" PRIu64 ": delivered %u times, the log says %u", id, a->pad, b->pad);
+    if (a->flags & ENT_LEASED) {
+      const evs_lease *la = evs_lease_find(&live->leases, id),
+                      *lb = evs_lease_find(&ref->leases, id);
+      const char *ca = la ? evs_consumer_name(&live->leases, la->consumer) : NULL,
+                 *cb = lb ? evs_consumer_name(&ref->leases, lb->consumer) : NULL;
+      if (!la || !lb || la->token != lb->token || la->until_us != lb->until_us ||
+          !ca != !cb || (ca && strcmp(ca, cb)))
+        problem(v, "event %" PRIu64 ": its lease differs from the log", id);
+    }
+    int pend = (a->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED | ENT_DEAD)) == ENT_LIVE;
     if (evs_bs_test(&live->pending, rel) != pend)
       problem(v, "event %" PRIu64 ": pending set disagrees with its status", id);
     if (!(a->flags & ENT_LIVE) || (a->flags & ENT_DELETED)) continue;
@@ -179,7 +190,11 @@ static int verify(evs_store *s, evs_verify_report *out) {
     check_keys(&v, &s->state.idx, &ref.idx);
     check_names(&v, &s->state.idx.sources, &ref.idx.sources, "source");
     check_names(&v, &s->state.idx.types, &ref.idx.types, "event type");
-    if (s->state.npending != ref.npending || s->state.nacked != ref.nacked)
+    if (s->state.idx.leases.used != ref.idx.leases.used)
+      problem(&v, "%zu leases in the index, the log has %zu", s->state.idx.leases.used,
+              ref.idx.leases.used);
+    if (s->state.npending != ref.npending || s->state.nacked != ref.nacked ||
+        s->state.ndead != ref.ndead)
       problem(&v, "counts differ from the log (pending %" PRIu64 ", log %" PRIu64 ")",
               s->state.npending, ref.npending);
     pthread_rwlock_unlock(&s->ilock);

@@ -16,6 +16,7 @@
 #include "prep.h"
 #include "replay.h"
 #include "store.h"
+#include "lease.h"
 #include "txn.h"
 #include "util.h"
 #include "worker.h"
@@ -406,6 +407,12 @@ static int ack_one(evs_txn *t, uint64_t id, int64_t now, int64_t *at) {
     return evs_err(s, EVS_ECONFLICT,
                    "event %" PRIu64 " is already acknowledged (at %s)", id, ts);
   }
+  pthread_rwlock_rdlock(&s->ilock);
+  int st = evs_ent_state(&s->state.idx, id, &e, now, s->opt.max_deliveries, NULL);
+  pthread_rwlock_unlock(&s->ilock);
+  if (st == EVS_ES_DEAD)
+    return evs_err(s, EVS_ECONFLICT,
+                   "event %" PRIu64 " is dead (evs_redrive puts it back in the inbox)", id);
   *at = EVS_MAX(now, e.created_us);
   if (evs_ov_put(t, id, OV_ACK, *at)) return evs_err(s, EVS_ENOMEM, "out of memory");
   return 0;
@@ -417,6 +424,23 @@ int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us) {
   if (rc) return rc;
   int64_t at = 0;
   rc = ack_one(t, id, evs_now(s), &at);
+  if (!rc) rc = put_ids_record(t, EVS_REC_ACK, at, &id, 1);
+  rc = evs_txn_end_call(t, rc);
+  if (!rc && acked_us) *acked_us = at;
+  return rc;
+}
+
+int evs_ack_lease(evs_store *s, uint64_t id, uint64_t token, int64_t *acked_us) {
+  evs_txn *t;
+  int rc = evs_txn_use(s, NULL, &t);
+  if (rc) return rc;
+  int64_t now = evs_now(s), at = 0;
+  evs_ent e;
+  rc = evs_lease_hold(t, id, token, now, &e);
+  if (!rc) {
+    at = EVS_MAX(now, e.created_us);
+    if (evs_ov_put(t, id, OV_ACK, at)) rc = evs_err(s, EVS_ENOMEM, "out of memory");
+  }
   if (!rc) rc = put_ids_record(t, EVS_REC_ACK, at, &id, 1);
   rc = evs_txn_end_call(t, rc);
   if (!rc && acked_us) *acked_us = at;

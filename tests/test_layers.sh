@@ -21,7 +21,7 @@ layers='
 2 segment compress worker writer
 3 index replay
 4 log recover checkpoint_load
-5 txn prep write query
+5 txn prep write query lease
 6 checkpoint compact dict maint verify
 7 store repair report wait
 '

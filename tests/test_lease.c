@@ -1,0 +1,357 @@
+/*
+** test_lease.c: consumers' leases with a fake clock. Claims take the
+** oldest claimable events with fresh tokens; settling needs the current
+** token; leases run out; max_deliveries makes events dead; redrive brings
+** them back; all of it survives reopening (from the checkpoint and from
+** the log alone), compaction, and reads the same through the inbox,
+** get and stats. Stores that never leased keep the version 2 formats.
+*/
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evstore.h"
+#include "testlib.h"
+
+static fake_clock clk = {T0};
+static const evs_query Q0;
+
+static evs_options opts(uint32_t max_deliveries) {
+  evs_options o = opts_clock(&clk);
+  o.max_deliveries = max_deliveries;
+  o.auto_compact_percent = -1;
+  return o;
+}
+
+static void put_n(evs_store *s, int n, const char *src) {
+  for (int i = 0; i < n; i++) CHECK_EQ(app(s, NULL, src, "t", "{\"x\":1}", NULL), 0);
+}
+
+/* Claim up to limit; ids and tokens into the arrays; returns how many. */
+static size_t claim(evs_store *s, const char *consumer, unsigned limit, int64_t lease,
+                    const char *source, uint64_t *ids, uint64_t *tokens) {
+  evs_query q = {0};
+  q.limit = limit;
+  q.source = source;
+  evs_page *pg = NULL;
+  int rc = evs_claim(s, &q, consumer, lease, &pg);
+  CHECK_EQ(rc, 0);
+  if (rc) fprintf(stderr, "  claim: %s\n", evs_errmsg(s));
+  size_t n = evs_page_count(pg);
+  for (size_t i = 0; i < n; i++) {
+    const evs_event *e = evs_page_event(pg, i);
+    CHECK_EQ(e->status, EVS_STATUS_LEASED);
+    CHECK(e->leased_by && !strcmp(e->leased_by, consumer));
+    CHECK(e->lease_expires_us == clk.now + (lease ? lease : 30 * SEC));
+    if (ids) ids[i] = e->id;
+    if (tokens) tokens[i] = e->lease_token;
+  }
+  evs_page_free(pg);
+  return n;
+}
+
+static evs_stats st_of(evs_store *s) { return stats(s); }
+
+static void t_claim_basics(void) {
+  clk.now = T0;
+  evs_options o = opts(0);
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  put_n(s, 10, "a");
+  put_n(s, 5, "b");
+  uint64_t ids[100], tok[100], ids2[100], tok2[100];
+  /* Argument checks. */
+  evs_page *pg = NULL;
+  CHECK_EQ(evs_claim(s, NULL, NULL, 0, &pg), EVS_EINVAL);
+  CHECK_EQ(evs_claim(s, NULL, "  ", 0, &pg), EVS_EINVAL);
+  CHECK_EQ(evs_claim(s, NULL, "w", -1, &pg), EVS_EINVAL);
+  CHECK_EQ(evs_claim(s, NULL, "w", 13 * HOUR, &pg), EVS_EINVAL);
+  evs_query bad = {0};
+  bad.descending = 1;
+  CHECK_EQ(evs_claim(s, &bad, "w", 0, &pg), EVS_EINVAL);
+  bad.descending = 0;
+  bad.status = EVS_QUERY_ANY;
+  CHECK_EQ(evs_claim(s, &bad, "w", 0, &pg), EVS_EINVAL);
+  evs_page_free(pg);
+  /* Oldest first, filters before the limit, fresh increasing tokens. */
+  CHECK_EQ(claim(s, "w1", 4, 10 * SEC, "a", ids, tok), 4);
+  for (int i = 0; i < 4; i++) CHECK_EQ(ids[i], (uint64_t)i + 1);
+  CHECK_EQ(claim(s, "w2", 100, 10 * SEC, NULL, ids2, tok2), 11);
+  CHECK_EQ(ids2[0], 5);
+  for (int i = 0; i < 11; i++) CHECK(tok2[i] > tok[3] && (!i || tok2[i] > tok2[i - 1]));
+  /* Nothing is left: the inbox is empty, stats agree. */
+  CHECK_EQ(claim(s, "w3", 100, 0, NULL, NULL, NULL), 0);
+  CHECK_EQ(inbox_count(s, NULL, &Q0), 0);
+  evs_stats st = st_of(s);
+  CHECK_EQ(st.pending, 0);
+  CHECK_EQ(st.leased, 15);
+  CHECK_EQ(st.dead, 0);
+  evs_query lq = {0};
+  lq.status = EVS_QUERY_LEASED;
+  lq.limit = 100;
+  CHECK_EQ(inbox_count(s, NULL, &lq), 15);
+  /* get shows the lease. */
+  evs_event *e = NULL;
+  REQUIRE(evs_get(s, NULL, 2, &e) == 0);
+  CHECK_EQ(e->status, EVS_STATUS_LEASED);
+  CHECK_EQ(e->lease_token, tok[1]);
+  CHECK_EQ(e->delivery_count, 1);
+  CHECK(e->leased_by && !strcmp(e->leased_by, "w1"));
+  evs_event_free(e);
+  evs_store_close(s);
+}
+
+static void t_settle(void) {
+  clk.now = T0;
+  evs_options o = opts(0);
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  put_n(s, 6, "a");
+  uint64_t ids[10], tok[10];
+  REQUIRE(claim(s, "w", 6, 10 * SEC, NULL, ids, tok) == 6);
+  int64_t at = 0;
+  /* ack with the token; twice is a conflict; a wrong token is stale. */
+  CHECK_EQ(evs_ack_lease(s, ids[0], tok[1], &at), EVS_ESTALE);
+  CHECK_EQ(evs_ack_lease(s, ids[0], tok[0], &at), 0);
+  CHECK_EQ(at, clk.now);
+  CHECK_EQ(evs_ack_lease(s, ids[0], tok[0], &at), EVS_ECONFLICT);
+  CHECK_EQ(evs_ack_lease(s, 999, tok[0], &at), EVS_ENOTFOUND);
+  /* renew moves the deadline; release now puts it back at once. */
+  int64_t ex = 0;
+  CHECK_EQ(evs_renew(s, ids[1], tok[1], 60 * SEC, &ex), 0);
+  CHECK_EQ(ex, clk.now + 60 * SEC);
+  CHECK_EQ(evs_release(s, ids[2], tok[2], 0), 0);
+  CHECK_EQ(evs_release(s, ids[2], tok[2], 0), EVS_ESTALE);
+  CHECK(inbox_has(s, NULL, ids[2]));
+  /* release with a delay: held back until then. */
+  CHECK_EQ(evs_release(s, ids[3], tok[3], 5 * SEC), 0);
+  CHECK(!inbox_has(s, NULL, ids[3]));
+  /* reject: dead at once, out of the inbox, not acknowledgeable. */
+  CHECK_EQ(evs_reject(s, ids[4], tok[4]), 0);
+  CHECK_EQ(evs_ack(s, NULL, ids[4], NULL), EVS_ECONFLICT);
+  evs_stats st = st_of(s);
+  CHECK_EQ(st.dead, 1);
+  CHECK_EQ(st.acknowledged, 1);
+  CHECK_EQ(st.pending, 1); /* ids[2] */
+  CHECK_EQ(st.leased, 3);  /* ids[1] renewed, ids[3] held back, ids[5] */
+  /* Time passes: ids[5]'s lease (10 s) runs out, the delay of ids[3] too,
+  ** ids[1] (60 s) still holds. */
+  clk.now += 11 * SEC;
+  CHECK(inbox_has(s, NULL, ids[3]));
+  CHECK(inbox_has(s, NULL, ids[5]));
+  CHECK_EQ(evs_ack_lease(s, ids[5], tok[5], NULL), EVS_ESTALE);
+  CHECK_EQ(evs_ack_lease(s, ids[1], tok[1], NULL), 0);
+  /* A plain ack still acknowledges a pending event whatever its leases. */
+  CHECK_EQ(evs_ack(s, NULL, ids[5], NULL), 0);
+  /* Delete purges a dead event. */
+  int existed = 0;
+  CHECK_EQ(evs_delete(s, NULL, ids[4], &existed), 0);
+  CHECK(existed);
+  st = st_of(s);
+  CHECK_EQ(st.dead, 0);
+  CHECK_EQ(st.pending, 2);
+  CHECK_EQ(st.leased, 0);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  evs_store_close(s);
+}
+
+/* A poison event: delivered max_deliveries times and never settled, it is
+** dead; redrive brings it back with a count of 0. */
+static void t_max_deliveries_and_redrive(void) {
+  clk.now = T0;
+  evs_options o = opts(3);
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  put_n(s, 1, "p");
+  put_n(s, 1, "q");
+  uint64_t ids[4], tok[4];
+  for (int round = 1; round <= 3; round++) {
+    CHECK_EQ(claim(s, "w", 1, 1 * SEC, "p", ids, tok), 1);
+    evs_event *e = NULL;
+    REQUIRE(evs_get(s, NULL, 1, &e) == 0);
+    CHECK_EQ(e->delivery_count, (uint32_t)round);
+    evs_event_free(e);
+    clk.now += 2 * SEC;
+  }
+  /* Its third lease ran out: dead, even before any claim passes it. */
+  CHECK_EQ(claim(s, "w", 1, 1 * SEC, "p", NULL, NULL), 0);
+  evs_stats st = st_of(s);
+  CHECK_EQ(st.dead, 1);
+  CHECK_EQ(st.pending, 1);
+  evs_query dq = {0};
+  dq.status = EVS_QUERY_DEAD;
+  CHECK_EQ(inbox_count(s, NULL, &dq), 1);
+  evs_event *e = NULL;
+  REQUIRE(evs_get(s, NULL, 1, &e) == 0);
+  CHECK_EQ(e->status, EVS_STATUS_DEAD);
+  evs_event_free(e);
+  /* Redrive with a filter that does not match: nothing. Then it. */
+  uint64_t n = 9;
+  evs_query f = {0};
+  f.source = "q";
+  CHECK_EQ(evs_redrive(s, &f, &n), 0);
+  CHECK_EQ(n, 0);
+  f.source = "p";
+  CHECK_EQ(evs_redrive(s, &f, &n), 0);
+  CHECK_EQ(n, 1);
+  REQUIRE(evs_get(s, NULL, 1, &e) == 0);
+  CHECK_EQ(e->status, EVS_STATUS_PENDING);
+  CHECK_EQ(e->delivery_count, 0);
+  evs_event_free(e);
+  CHECK_EQ(claim(s, "w", 1, 1 * SEC, "p", ids, tok), 1);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  evs_store_close(s);
+}
+
+/* Everything a lease changed reads the same after reopening, from the
+** checkpoint and from the log alone, and after compaction rewrote the
+** segments. */
+static void t_durable(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(2);
+  o.segment_size = 4096;
+  o.idempotency_window_us = 1; /* acked events can go: compaction has work */
+  o.compact_dead_percent = 10;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  put_n(s, 40, "a");
+  uint64_t ids[100], tok[100];
+  REQUIRE(claim(s, "w1", 20, 10 * SEC, NULL, ids, tok) == 20);
+  for (int i = 0; i < 10; i++) CHECK_EQ(evs_ack_lease(s, ids[i], tok[i], NULL), 0);
+  CHECK_EQ(evs_reject(s, ids[10], tok[10]), 0);
+  CHECK_EQ(evs_release(s, ids[11], tok[11], 100 * SEC), 0);
+  clk.now += 20 * SEC; /* the other leases (12..19) run out */
+  REQUIRE(claim(s, "w2", 5, 50 * SEC, NULL, ids, tok) == 5);
+  put_n(s, 10, "b");
+  evs_stats before = st_of(s);
+  evs_query any = {0};
+  any.status = EVS_QUERY_ANY;
+  any.limit = 100;
+  long nany = inbox_count(s, NULL, &any);
+  CHECK_EQ(evs_store_close(s), 0);
+  for (int pass = 0; pass < 3; pass++) {
+    evs_options r = o;
+    r.checkpoint_bytes = pass ? -1 : 0; /* passes 1 and 2: the log alone */
+    REQUIRE(evs_store_open(dir, &r, &s) == 0);
+    if (pass == 0) CHECK_EQ(st_of(s).checkpoint_state, EVS_CHECKPOINT_LOADED);
+    evs_stats a = st_of(s);
+    CHECK_EQ(a.pending, before.pending);
+    CHECK_EQ(a.leased, before.leased);
+    CHECK_EQ(a.dead, before.dead);
+    CHECK_EQ(a.acknowledged, before.acknowledged);
+    CHECK_EQ(inbox_count(s, NULL, &any), nany);
+    /* The leases hold: w2's tokens still settle. */
+    evs_event *e = NULL;
+    REQUIRE(evs_get(s, NULL, ids[0], &e) == 0);
+    CHECK_EQ(e->lease_token, tok[0]);
+    CHECK(e->leased_by && !strcmp(e->leased_by, "w2"));
+    evs_event_free(e);
+    CHECK_EQ(evs_verify(s, NULL), 0);
+    if (pass == 1) { /* then compact, and read it all again */
+      evs_compact_report rep;
+      CHECK_EQ(evs_compact(s, &rep), 0);
+      CHECK(rep.segments_removed + rep.segments_rewritten > 0);
+      CHECK_EQ(evs_verify(s, NULL), 0);
+      /* Acknowledged events past the idempotency window went; the rest is
+      ** as it was, and pass 2 reads it back from the rewritten log. */
+      evs_stats c = st_of(s);
+      CHECK_EQ(c.pending, before.pending);
+      CHECK_EQ(c.leased, before.leased);
+      CHECK_EQ(c.dead, before.dead);
+      before = c;
+      nany = inbox_count(s, NULL, &any);
+    }
+    CHECK_EQ(evs_store_close(s), 0);
+  }
+  /* New tokens are beyond every token handed out before. */
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  uint64_t t2[100];
+  clk.now += 100 * SEC;
+  size_t n = claim(s, "w3", 100, 0, NULL, NULL, t2);
+  CHECK(n > 0);
+  for (size_t i = 0; i < n; i++) CHECK(t2[i] > tok[4]);
+  CHECK_EQ(evs_ack_lease(s, ids[0], tok[0], NULL), EVS_ESTALE);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
+/* A store that never leased keeps version 2 segments and checkpoint (what
+** versions before leases read); the first claim starts a version 3
+** segment. */
+static void t_format_gate(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(0);
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  put_n(s, 3, "a");
+  CHECK_EQ(evs_store_close(s), 0);
+  size_t n;
+  char *seg = t_last_segment(dir);
+  uint8_t *b = t_slurp(seg, &n);
+  REQUIRE(b && n >= 64);
+  CHECK_EQ(b[8], 2);
+  free(b);
+  free(seg);
+  b = t_slurp(t_path(dir, "evstore.checkpoint"), &n);
+  REQUIRE(b && n >= 16);
+  CHECK_EQ(b[8], 2);
+  free(b);
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(claim(s, "w", 1, 0, NULL, NULL, NULL), 1);
+  CHECK_EQ(evs_store_close(s), 0);
+  seg = t_last_segment(dir);
+  b = t_slurp(seg, &n);
+  REQUIRE(b && n >= 64);
+  CHECK_EQ(b[8], 3);
+  free(b);
+  free(seg);
+  b = t_slurp(t_path(dir, "evstore.checkpoint"), &n);
+  REQUIRE(b && n >= 16);
+  CHECK_EQ(b[8], 3);
+  free(b);
+  /* A reader sees the lease; it cannot claim. */
+  evs_options ro = opts(0);
+  ro.read_only = 1;
+  REQUIRE(evs_store_open(dir, &ro, &s) == 0);
+  CHECK_EQ(st_of(s).leased, 1);
+  evs_page *pg = NULL;
+  CHECK_EQ(evs_claim(s, NULL, "w", 0, &pg), EVS_EREADONLY);
+  evs_page_free(pg);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
+/* max_deliveries is a setting of the store. */
+static void t_max_deliveries_setting(void) {
+  evs_options o = {0};
+  o.max_deliveries = 256;
+  evs_options r;
+  CHECK_EQ(evs_options_resolve(&o, &r), EVS_EINVAL);
+  o.max_deliveries = 0;
+  CHECK_EQ(evs_options_resolve(&o, &r), 0);
+  CHECK_EQ(r.max_deliveries, 5);
+  char *dir = t_tmpdir();
+  o.max_deliveries = 9;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  REQUIRE(evs_store_open(dir, NULL, &s) == 0);
+  CHECK_EQ(evs_store_options(s, &r), 0);
+  CHECK_EQ(r.max_deliveries, 9);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
+int main(void) {
+  RUN(t_claim_basics);
+  RUN(t_settle);
+  RUN(t_max_deliveries_and_redrive);
+  RUN(t_durable);
+  RUN(t_format_gate);
+  RUN(t_max_deliveries_setting);
+  return TEST_EXIT();
+}

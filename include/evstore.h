@@ -554,7 +554,9 @@ EVS_API void evs_page_free(evs_page *p);
 ** timeout_ms ran out (< 0: no limit; 0: only look). Several threads may
 ** wait on one handle. A read_only handle cannot be woken by another
 ** process: it refreshes itself (evs_store_refresh) every 10 ms while it
-** waits. Errors: EVS_EINVAL, EVS_ECURSOR (as evs_inbox), EVS_EDEADLK (this
+** waits. An event whose lease (evs_claim) runs out counts as arriving:
+** a waiter looks again when the next lease ends.
+** Errors: EVS_EINVAL, EVS_ECURSOR (as evs_inbox), EVS_EDEADLK (this
 ** thread holds the write transaction: nothing could arrive), EVS_EBUSY,
 ** and a reader's refresh errors (EVS_ENOTFOUND: the store was dropped). */
 EVS_API int evs_wait_sized(evs_store *s, const evs_query *q, size_t q_size, int timeout_ms);
@@ -564,7 +566,8 @@ static inline int evs_wait(evs_store *s, const evs_query *q, int timeout_ms) {
 
 /* A file descriptor (an eventfd, non-blocking, close-on-exec) that becomes
 ** readable whenever new events become visible to this handle (a commit
-** that appended, a refresh that found some), for poll/epoll/libuv loops:
+** that appended, a refresh that found some, not a lease running out), for
+** poll/epoll/libuv loops:
 ** read 8 bytes to clear it, then page the inbox. A read_only handle's fd
 ** is signalled only by its refreshes. The store owns the fd (closed by
 ** evs_store_close); every call returns the same one. Errors: EVS_EINVAL,

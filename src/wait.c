@@ -4,7 +4,9 @@
 ** sequence until a commit or a refresh makes new events visible; a
 ** read_only handle, which no other process's commit can wake, also
 ** refreshes itself at a short interval. evs_store_eventfd is the same
-** signal as a file descriptor for poll/epoll loops.
+** signal as a file descriptor for poll/epoll loops. A lease that runs out
+** makes its event claimable with no commit: a waiter wakes when the next
+** one ends and looks again.
 */
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 
 #include "abi.h"
 #include "error.h"
+#include "index.h"
 #include "store.h"
 #include "writer.h"
 
@@ -23,6 +26,20 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds (by the store's clock) until the next lease or release
+** delay ends: an event may become claimable then with no commit to say
+** so. INT64_MAX if none. */
+static int64_t next_lease_end_ms(evs_store *s) {
+  int64_t now = evs_now(s), first = INT64_MAX;
+  pthread_rwlock_rdlock(&s->ilock);
+  const evs_leases *l = &s->state.idx.leases;
+  for (size_t i = 0; l->tab && i <= l->mask; i++)
+    if (l->tab[i].id && l->tab[i].until_us > now && l->tab[i].until_us < first)
+      first = l->tab[i].until_us;
+  pthread_rwlock_unlock(&s->ilock);
+  return first == INT64_MAX ? INT64_MAX : (first - now) / 1000 + 1;
 }
 
 /* Is an event matching q there now? 1, 0, or an error. */
@@ -57,6 +74,8 @@ static int wait_for(evs_store *s, const evs_query *qin, int timeout_ms) {
     if (left <= 0)
       return evs_err(s, EVS_EBUSY, "no matching event arrived within %d ms", timeout_ms);
     if (follow && left > POLL_MS) left = POLL_MS;
+    int64_t lease_ms = next_lease_end_ms(s);
+    if (left > lease_ms) left = lease_ms;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += (time_t)(left / 1000);

@@ -239,11 +239,33 @@ static void t_wait_other_process(void) {
   t_rmdir(dir);
 }
 
+
+/* A lease that runs out brings its event back with no commit: a waiter
+** wakes for it. */
+static void t_wait_lease_runs_out(void) {
+  evs_store *s = open_mem(NULL);
+  REQUIRE(s);
+  CHECK_EQ(app(s, NULL, "a", "t", "{}", NULL), 0);
+  evs_page *pg = NULL;
+  REQUIRE(evs_claim(s, NULL, "w", 60 * 1000, &pg) == 0);
+  CHECK_EQ(evs_page_count(pg), 1);
+  evs_page_free(pg);
+  CHECK_EQ(evs_wait(s, NULL, 0), EVS_EBUSY);
+  int64_t t0 = now_us();
+  CHECK_EQ(evs_wait(s, NULL, 5000), 0);
+  int64_t took = now_us() - t0;
+  CHECK(took >= 40000 && took < 2000000);
+  fprintf(stderr, "  info a 60 ms lease ran out; the waiter woke after %lld us\n",
+          (long long)took);
+  evs_store_close(s);
+}
+
 int main(void) {
   RUN(t_wait_now_and_timeout);
   RUN(t_wait_wakes_threads);
   RUN(t_eventfd);
   RUN(t_wait_read_only);
   RUN(t_wait_other_process);
+  RUN(t_wait_lease_runs_out);
   return TEST_EXIT();
 }

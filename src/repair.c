@@ -207,7 +207,8 @@ static int write_segment(repair *r, uint64_t no, uint64_t first_id, uint64_t fla
 /* Copy g's kept transactions into segment newno: g's first id, flagged
 ** "rewritten" (its ids may now be sparse). */
 static int rewrite(repair *r, rseg *g, uint64_t newno) {
-  int rc = write_segment(r, newno, g->first_id, EVS_SEG_REWRITTEN, g, &g->newsize);
+  int rc = write_segment(r, newno, g->first_id, EVS_SEG_REWRITTEN | (g->flags & EVS_SEG_LEASES), g,
+                         &g->newsize);
   if (!rc) g->newno = newno;
   return rc;
 }

@@ -6,6 +6,7 @@
 ** the log alone), compaction, and reads the same through the inbox,
 ** get and stats. Stores that never leased keep the version 2 formats.
 */
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -536,6 +537,58 @@ static void t_faults(void) {
   CHECK(runs > 10);
 }
 
+
+/* Repair of a store with leases keeps its lease records and the segment
+** format that announces them. */
+static void t_repair_keeps_leases(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(0);
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  put_n(s, 10, "a");
+  uint64_t ids[10], tok[10];
+  REQUIRE(claim(s, "w", 3, 100 * SEC, NULL, ids, tok) == 3);
+  put_n(s, 3, "a");
+  CHECK_EQ(evs_store_close(s), 0);
+  remove(t_path(dir, "evstore.checkpoint"));
+  /* Damage the last event record (the tail is then "damage followed by
+  ** nothing": a torn write, cut at open); damage one in the middle instead:
+  ** the second of the last three appends. */
+  char *seg = t_last_segment(dir);
+  long long sz = t_file_size(seg);
+  REQUIRE(sz > 400);
+  REQUIRE(t_flip_byte(seg, sz - 200, 0x55) == 0);
+  CHECK_EQ(evs_store_open(dir, &o, &s), EVS_ECORRUPT);
+  evs_repair_report rep;
+  CHECK_EQ(evs_repair(dir, &o, &rep), 0);
+  CHECK(rep.changed);
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(st_of(s).leased, 3);
+  CHECK_EQ(evs_ack_lease(s, ids[0], tok[0], NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  /* The segment repair rewrote from a version 3 one is version 3. */
+  DIR *d = opendir(dir);
+  REQUIRE(d);
+  int rewritten = 0;
+  for (struct dirent *de; (de = readdir(d));) {
+    if (!strstr(de->d_name, ".evlog")) continue;
+    size_t n;
+    uint8_t *b = t_slurp(t_path(dir, de->d_name), &n);
+    if (b && n >= 64 && (b[48] & 1)) { /* EVS_SEG_REWRITTEN */
+      rewritten++;
+      CHECK_EQ(b[8], 3);
+      CHECK(b[48] & 2); /* EVS_SEG_LEASES */
+    }
+    free(b);
+  }
+  closedir(d);
+  CHECK_EQ(rewritten, 1);
+  free(seg);
+  t_rmdir(dir);
+}
+
 int main(void) {
   RUN(t_claim_basics);
   RUN(t_settle);
@@ -544,5 +597,6 @@ int main(void) {
   RUN(t_format_gate);
   RUN(t_max_deliveries_setting);
   RUN(t_faults);
+  RUN(t_repair_keeps_leases);
   return TEST_EXIT();
 }

@@ -130,7 +130,11 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
     evs_ckpt_key_put(q, i, x->idem[i].tag, x->idem[i].rel);
   /* A store that never leased writes version 2, which versions before
   ** leases read. */
-  uint32_t version = (s->seg_flags & EVS_SEG_LEASES) ? 3 : 2;
+  const evs_state *st = &s->state;
+  uint32_t version = (s->seg_flags & EVS_SEG_LEASES) || st->lease_seq || st->ndead ||
+                             st->idx.leases.used
+                         ? 3
+                         : 2;
   if (version == 3 && put_leases(w, &s->state)) return EVS_ENOMEM;
   if (!wb_take(w, 8)) return EVS_ENOMEM;
   evs_ckpt_hdr h = {s->meta.store_id,

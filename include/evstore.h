@@ -332,6 +332,9 @@ EVS_API const char *evs_errmsg(const evs_store *s);
 #define EVS_STATUS_ACKNOWLEDGED 1
 #define EVS_STATUS_LEASED 2       /* held by a consumer (evs_claim), or held
                                      back by a release's delay              */
+#define EVS_STATUS_DELAYED 4      /* held back until lease_expires_us:
+                                     appended with a later not_before_us,
+                                     or released with a delay              */
 #define EVS_STATUS_DEAD 3         /* rejected, or its lease ran out after
                                      max_deliveries deliveries: kept, out of
                                      the inbox, back by evs_redrive        */
@@ -358,6 +361,10 @@ typedef struct evs_event_in {
   size_t metadata_len;
   const char *idempotency_key;
   int priority; /* EVS_PRIORITY_*; 0 = NORMAL */
+  int64_t not_before_us; /* 0 = at once; a later time (µs since the epoch):
+                            the event is out of the inbox and not
+                            claimable until then (status
+                            EVS_STATUS_DELAYED). Added after 1.0. */
 } evs_event_in;
 
 /* What an append did. For a duplicate idempotency key (within the window)
@@ -395,6 +402,7 @@ typedef struct evs_event {
   int64_t lease_expires_us; /* when the lease (or a release's delay)
                                ends; 0 unless leased                      */
   const char *leased_by;    /* the consumer; NULL unless leased to one    */
+  int64_t not_before_us;    /* appended with one (evs_event_in): 0 = none */
 } evs_event;
 
 /* Every function below that takes `evs_txn *txn` works inside that
@@ -476,7 +484,7 @@ EVS_API int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 #define EVS_QUERY_PENDING 0      /* the inbox (default)      */
 #define EVS_QUERY_ACKNOWLEDGED 1 /* acknowledged events only */
 #define EVS_QUERY_ANY 2          /* every event              */
-#define EVS_QUERY_LEASED 3       /* leased (or released with a delay) */
+#define EVS_QUERY_LEASED 3       /* leased, or delayed (held back)    */
 #define EVS_QUERY_DEAD 4         /* dead                     */
 
 /* What to read: by default pending events, oldest first, matching every
@@ -716,9 +724,12 @@ typedef struct evs_stats {
   uint32_t dict_id;               /* zstd dictionary id; 0 = none        */
   uint64_t store_id;              /* random at creation (evstore.meta):
                                      the store's identity                */
-  uint64_t leased;                /* held by a consumer or a release's
-                                     delay now (not in pending)          */
+  uint64_t leased;                /* held by a consumer now (not in
+                                     pending)                            */
   uint64_t dead;                  /* dead (not in pending)               */
+  uint64_t delayed;               /* held back until a time: appended with
+                                     not_before_us, or released with a
+                                     delay (not in pending)              */
 } evs_stats;
 
 /* evs_stats.dict_state: the small-payload dictionary (dict_compress). */

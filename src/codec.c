@@ -227,7 +227,7 @@ int evs_ids_decode(const uint8_t *rec, uint32_t len, const uint8_t **ids, uint32
 }
 
 uint32_t evs_ev_len(const evs_ev_sizes *z) {
-  uint64_t n = EVS_EV_FIXED + z->source + 1 + z->type + 1;
+  uint64_t n = EVS_EV_FIXED + (z->delay ? 8u : 0u) + z->source + 1 + z->type + 1;
   if (z->idem) n += z->idem + 1;
   if (z->meta) n += z->meta + 1;
   n += z->stored + (z->zstd ? 0 : 1);
@@ -244,6 +244,10 @@ void evs_ev_encode(uint8_t *out, const evs_ev_sizes *z, const evs_ev_parts *ev) 
   put_u16(out + 42, (uint16_t)z->type);
   put_u16(out + 44, (uint16_t)z->idem);
   put_u16(out + 46, (uint16_t)z->meta);
+  if (z->delay) {
+    put_u64(q, (uint64_t)ev->not_before_us);
+    q += 8;
+  }
 #define PUTS(ptr, n) (memcpy(q, (ptr), (n)), q += (n), *q++ = 0)
   PUTS(ev->source, z->source);
   PUTS(ev->type, z->type);
@@ -255,7 +259,8 @@ void evs_ev_encode(uint8_t *out, const evs_ev_sizes *z, const evs_ev_parts *ev) 
     PUTS(ev->payload, z->stored);
 #undef PUTS
   uint8_t flags = (uint8_t)(ev->priority | (z->zstd ? EVS_EF_ZSTD : 0) |
-                            (ev->meta ? EVS_EF_META : 0) | (ev->idem ? EVS_EF_IDEM : 0));
+                            (ev->meta ? EVS_EF_META : 0) | (ev->idem ? EVS_EF_IDEM : 0) |
+                            (z->delay ? EVS_EF_DELAY : 0));
   evs_rec_seal(out, evs_ev_len(z), EVS_REC_EVENT, flags);
 }
 
@@ -341,11 +346,17 @@ int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
   z.idem = get_u16(rec + 44);
   z.meta = get_u16(rec + 46);
   z.zstd = (fl & EVS_EF_ZSTD) != 0;
+  z.delay = (fl & EVS_EF_DELAY) != 0;
+  if (fl & 0xC0) return EVS_ECORRUPT;
   if (!(fl & EVS_EF_IDEM) != !z.idem || !(fl & EVS_EF_META) != !z.meta) return EVS_ECORRUPT;
   if (evs_ev_len(&z) != len || !z.source || !z.type) return EVS_ECORRUPT;
   if (!z.zstd && z.raw != z.stored) return EVS_ECORRUPT;
   const char *p = (const char *)rec + EVS_EV_FIXED;
   memset(ev, 0, sizeof *ev);
+  if (z.delay) {
+    ev->not_before_us = (int64_t)get_u64(rec + EVS_EV_FIXED);
+    p += 8;
+  }
   ev->id = get_u64(rec + 16);
   ev->created_us = (int64_t)get_u64(rec + 24);
   ev->priority = fl & EVS_EF_PRIO_MASK;

@@ -230,6 +230,8 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 #define EVS_EF_ZSTD 0x04
 #define EVS_EF_META 0x08
 #define EVS_EF_IDEM 0x10
+#define EVS_EF_DELAY 0x20 /* an i64 not_before_us follows the fixed part
+                             (only in segments of format version 3) */
 
 /* Event body: u64 id | i64 created_us | u32 stored payload len | u32 raw
 ** payload len | u16 source len | u16 type len | u16 idem len | u16 meta len
@@ -252,6 +254,8 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 #define EVS_LEASE_RELEASE 3
 #define EVS_LEASE_REJECT 4
 #define EVS_LEASE_REDRIVE 5
+#define EVS_LEASE_HOLD 6 /* not a record's op: an event appended with a
+                            not_before in the future (its record says so) */
 #define EVS_CONSUMER_MAX 100
 typedef struct evs_lease_rec {
   int op;
@@ -309,6 +313,7 @@ typedef struct evs_ev_sizes {
   uint32_t source, type, idem, meta; /* 0 idem/meta = absent */
   uint32_t stored, raw;              /* payload bytes on disk / original */
   int zstd;
+  int delay;                         /* a not_before_us field */
 } evs_ev_sizes;
 
 uint32_t evs_ev_len(const evs_ev_sizes *z);
@@ -320,6 +325,7 @@ typedef struct evs_ev_parts {
   int priority;
   const char *source, *type, *idem, *meta; /* idem/meta NULL = absent */
   const void *payload;                     /* z.stored bytes as stored */
+  int64_t not_before_us;                   /* with z.delay */
 } evs_ev_parts;
 
 /* Encode and seal a whole event record of evs_ev_len(z) bytes at out. */

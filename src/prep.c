@@ -102,6 +102,10 @@ int evs_prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
     return evs_err(s, EVS_EINVAL, "priority %d is not 1 (low), 2 (normal) or 3 (high)",
                    ev->priority);
   p->prio = ev->priority ? ev->priority : EVS_PRIORITY_NORMAL;
+  if (ev->not_before_us < 0 || ev->not_before_us > EVS_TIME_MAX)
+    return evs_err(s, EVS_EINVAL, "not_before_us %" PRId64 " is outside 1970-01-01..9999-12-31",
+                   ev->not_before_us);
+  p->not_before = ev->not_before_us;
   return 0;
 }
 

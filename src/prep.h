@@ -14,6 +14,7 @@ typedef struct evs_prep {
   const char *src, *typ, *payload, *meta, *idem;
   size_t srclen, typlen, plen, mlen, ilen;
   int prio;
+  int64_t not_before; /* 0: none */
   uint8_t *z; /* compressed payload (owned) or NULL */
   size_t zlen;
 } evs_prep;

@@ -29,7 +29,8 @@ static const char *set_state(const evs_store *s, evs_event *ev, const evs_ent *e
   const evs_lease *l;
   int st = evs_ent_state(&s->state.idx, ev->id, e, now, s->opt.max_deliveries, &l);
   ev->status = st == EVS_ES_ACKED ? EVS_STATUS_ACKNOWLEDGED
-               : st == EVS_ES_LEASED || st == EVS_ES_DELAYED ? EVS_STATUS_LEASED
+               : st == EVS_ES_LEASED  ? EVS_STATUS_LEASED
+               : st == EVS_ES_DELAYED ? EVS_STATUS_DELAYED
                : st == EVS_ES_DEAD ? EVS_STATUS_DEAD
                                    : EVS_STATUS_PENDING;
   ev->acknowledged_us = (e->flags & ENT_ACKED) ? e->acked_us : 0;

@@ -36,7 +36,12 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
   if (ev.id < x->base + x->n || ev.id >= id_limit || ev.id - x->base >= UINT32_MAX) return EVS_ECORRUPT;
   if (evs_index_extend(x, ev.id)) return EVS_ENOMEM;
   evs_ent e = {ev.created_us, 0, off, (uint16_t)(g->no % EVS_SLOTS),
-               (uint8_t)(ENT_LIVE | ev.priority | (ev.idempotency_key ? ENT_KEY : 0)), 0};
+               (uint8_t)(ENT_LIVE | ev.priority | (ev.idempotency_key ? ENT_KEY : 0) |
+                         (ev.not_before_us ? ENT_LEASED : 0)),
+               0};
+  /* Delayed: held back until not_before (no consumer, no delivery). */
+  if (ev.not_before_us && evs_lease_set(&x->leases, ev.id, 0, 0, ev.not_before_us))
+    return EVS_ENOMEM;
   evs_plist *a, *b;
   if (evs_index_add(x, &e, ev.source, ev.source_len, ev.event_type,
                     ev.event_type_len, &a, &b))
@@ -104,6 +109,11 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
       evs_bs_clear(&x->pending, rel);
       st->npending--;
       st->ndead++;
+      return 0;
+    case EVS_LEASE_HOLD:
+      if (settled) return EVS_ECORRUPT;
+      if (evs_lease_set(&x->leases, id, 0, 0, until_us)) return EVS_ENOMEM;
+      e->flags |= ENT_LEASED;
       return 0;
     case EVS_LEASE_REDRIVE:
       if (settled || !(e->flags & ENT_DEAD)) return EVS_ECORRUPT;

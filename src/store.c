@@ -692,18 +692,20 @@ static int stats_get(evs_store *s, evs_stats *st) {
   const evs_index *x = &s->state.idx;
   /* Leases are few (events in flight, held back, or dead by a lease that
   ** ran out and no claim has passed since): count them as of now. */
-  uint64_t leased = 0, lease_dead = 0;
+  uint64_t leased = 0, delayed = 0, lease_dead = 0;
   const evs_leases *ls = &x->leases;
   for (size_t i = 0; ls->tab && i <= ls->mask; i++) {
     const evs_lease *l = &ls->tab[i];
     if (!l->id) continue;
     const evs_ent *e = evs_ent_at(x, l->id - x->base);
     int es = evs_ent_state(x, l->id, e, now, s->opt.max_deliveries, NULL);
-    leased += es == EVS_ES_LEASED || es == EVS_ES_DELAYED;
+    leased += es == EVS_ES_LEASED;
+    delayed += es == EVS_ES_DELAYED;
     lease_dead += es == EVS_ES_DEAD;
   }
-  st->pending = s->state.npending - leased - lease_dead;
+  st->pending = s->state.npending - leased - delayed - lease_dead;
   st->leased = leased;
+  st->delayed = delayed;
   st->dead = s->state.ndead + lease_dead;
   st->acknowledged = s->state.nacked;
   st->next_id = x->base + s->vis_n;

@@ -79,6 +79,18 @@ int evs_txn_begin_leases(evs_store *s, evs_txn **out) {
   return begin(s, out, 1, -1, 1);
 }
 
+int evs_txn_use_leases(evs_txn *t) {
+  evs_store *s = t->s;
+  if (s->cur->flags & EVS_SEG_LEASES) return 0;
+  if (t->nrec || t->u.len || t->u.flushed)
+    return evs_err(s, EVS_EINVAL,
+                   "the store's first delayed event must begin its transaction (it starts "
+                   "the segment format that holds them)");
+  int rc = evs_log_use_leases(s);
+  if (!rc) t->u.start = s->cur->size;
+  return rc;
+}
+
 int evs_lop_put(evs_txn *t, int op, uint64_t id, uint64_t token, int64_t until_us) {
   if (evs_grow((void **)&t->lops, &t->lops_cap, t->nlops + 1, sizeof *t->lops))
     return evs_err(t->s, EVS_ENOMEM, "out of memory");
@@ -277,6 +289,7 @@ static int finish_commit(evs_txn *t) {
   for (size_t i = 0; i < t->nlops; i++) {
     const evs_lop *l = &t->lops[i];
     uint64_t rel = l->id - s->state.idx.base;
+    if (rel >= s->state.idx.n) continue; /* (cannot happen: savepoints cut lops too) */
     /* Checked when queued, under this writer: it fits. */
     evs_mark_lease(&s->state, rel, evs_ent_at(&s->state.idx, rel), l->op, consumer, l->token,
                    l->until_us);
@@ -342,7 +355,7 @@ static int check_level(const evs_txn *t, int n) {
 static evs_mark mark_now(const evs_txn *t) {
   evs_mark m = {t->u.flushed + t->u.len, t->nrec,          t->s->state.idx.n,
                 t->nidem,           t->novlog,         t->payload_bytes,
-                t->payload_stored,  t->last_created};
+                t->payload_stored,  t->last_created,   t->nlops};
   return m;
 }
 
@@ -354,7 +367,7 @@ int evs_txn_savepoint(evs_txn *t, int n) {
   /* Skipped levels: with none open they were opened before this
   ** transaction wrote (as when SQLite brings a table in at level n): its
   ** start. With some open, the present state, so levels stay nested. */
-  evs_mark start = {0, 0, t->n0, 0, 0, 0, 0, t->s->state.last_created};
+  evs_mark start = {0, 0, t->n0, 0, 0, 0, 0, t->s->state.last_created, 0};
   evs_mark fill = t->nmarks ? mark_now(t) : start;
   for (int i = t->nmarks; i < n; i++) t->marks[i] = fill;
   t->marks[n] = mark_now(t);
@@ -374,7 +387,7 @@ int evs_txn_rollback_to(evs_txn *t, int n) {
   if (rc) return rc;
   evs_store *s = t->s;
   evs_mark m = n < t->nmarks ? t->marks[n]
-                             : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->state.last_created};
+                             : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->state.last_created, 0};
   if (m.bytes < t->u.flushed) {
     /* Part of what is undone is in the file already: cut it off. */
     if ((rc = evs_log_truncate(s, t->u.start + m.bytes))) {
@@ -390,6 +403,7 @@ int evs_txn_rollback_to(evs_txn *t, int n) {
   t->payload_bytes = m.payload_bytes;
   t->payload_stored = m.payload_stored;
   t->last_created = m.last_created;
+  t->nlops = m.nlops;
   undo_index(t, m.n, m.nidem);
   /* Rebuild the overlay as it was: replay the log up to the mark. */
   if (t->ov) memset(t->ov, 0, (t->ov_mask + 1) * sizeof *t->ov);

@@ -42,6 +42,7 @@ typedef struct evs_mark {
   size_t nidem, novlog;
   uint64_t payload_bytes, payload_stored;
   int64_t last_created;
+  size_t nlops;
 } evs_mark;
 
 struct evs_txn {
@@ -78,6 +79,10 @@ int evs_txn_begin_internal(evs_store *s, evs_txn **out, int internal);
 ** is one that may hold them (a roll first if it is not: see
 ** EVS_SEG_LEASES). */
 int evs_txn_begin_leases(evs_store *s, evs_txn **out);
+/* Make t's records go to a segment that may hold lease records (a roll
+** first if the open one may not): only while t has written nothing;
+** EVS_EINVAL otherwise. */
+int evs_txn_use_leases(evs_txn *t);
 /* Queue a lease op for id, applied to the index when t commits (its record
 ** is the caller's to write). */
 int evs_lop_put(evs_txn *t, int op, uint64_t id, uint64_t token, int64_t until_us);

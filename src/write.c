@@ -60,16 +60,20 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   uint64_t h = p->idem ? XXH3_64bits(p->idem, p->ilen) : 0;
   if (p->idem && find_dup(t, p, h, now, res)) return 0;
 
+  /* A time already passed holds nothing back. */
+  int rc, delay = p->not_before > now;
+  if (delay && (rc = evs_txn_use_leases(t))) return rc;
   evs_ev_sizes z = {(uint32_t)p->srclen, (uint32_t)p->typlen, (uint32_t)p->ilen,
                     (uint32_t)p->mlen,   (uint32_t)(p->z ? p->zlen : p->plen),
-                    (uint32_t)p->plen,   p->z != NULL};
+                    (uint32_t)p->plen,   p->z != NULL,          delay};
   uint32_t len = evs_ev_len(&z);
-  int rc = evs_txn_reserve(t, len);
+  rc = evs_txn_reserve(t, len);
   if (rc) return rc;
-  /* Reserve the undo and touched slots first: after the index add,
-  ** nothing may fail half-way. */
+  /* Reserve the undo, touched and lease-op slots first: after the index
+  ** add, nothing may fail half-way. */
   if (evs_grow((void **)&t->idem_undo, &t->idem_cap, t->nidem + 1,
                sizeof *t->idem_undo) ||
+      evs_grow((void **)&t->lops, &t->lops_cap, t->nlops + 1, sizeof *t->lops) ||
       evs_grow((void **)&t->touched, &t->touched_cap, t->ntouched + 2,
                sizeof *t->touched))
     return evs_err(s, EVS_ENOMEM, "out of memory");
@@ -78,11 +82,13 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   int64_t created = EVS_MAX(now, t->last_created);
   uint32_t off = (uint32_t)(t->u.start + t->u.flushed + t->u.len);
   evs_ev_parts parts = {id,      created, p->prio, p->src,
-                       p->typ,  p->idem, p->meta, p->z ? (const void *)p->z : p->payload};
+                       p->typ,  p->idem, p->meta, p->z ? (const void *)p->z : p->payload,
+                       p->not_before};
   evs_ev_encode(t->u.buf + t->u.len, &z, &parts);
 
   evs_ent e = {created, 0, off, (uint16_t)(s->cur->no % EVS_SLOTS),
-               (uint8_t)(ENT_LIVE | p->prio | (p->idem ? ENT_KEY : 0)), 0};
+               (uint8_t)(ENT_LIVE | p->prio | (p->idem ? ENT_KEY : 0) | (delay ? ENT_LEASED : 0)),
+               0};
   evs_plist *ls, *lt;
   pthread_rwlock_wrlock(&s->ilock);
   rc = evs_index_add(&s->state.idx, &e, p->src, p->srclen, p->typ, p->typlen, &ls, &lt);
@@ -104,6 +110,8 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   pthread_rwlock_unlock(&s->ilock);
   if (rc) return evs_err(s, EVS_ENOMEM, "out of memory");
   t->nrec++;
+  /* Held back from commit on, as replay does from the record. */
+  if (delay) t->lops[t->nlops++] = (evs_lop){id, 0, p->not_before, EVS_LEASE_HOLD};
   t->payload_bytes += p->plen;
   t->payload_stored += z.stored;
   t->last_created = created;

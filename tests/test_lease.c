@@ -137,7 +137,8 @@ static void t_settle(void) {
   CHECK_EQ(st.dead, 1);
   CHECK_EQ(st.acknowledged, 1);
   CHECK_EQ(st.pending, 1); /* ids[2] */
-  CHECK_EQ(st.leased, 3);  /* ids[1] renewed, ids[3] held back, ids[5] */
+  CHECK_EQ(st.leased, 2);  /* ids[1] renewed, ids[5] */
+  CHECK_EQ(st.delayed, 1); /* ids[3] held back */
   /* Time passes: ids[5]'s lease (10 s) runs out, the delay of ids[3] too,
   ** ids[1] (60 s) still holds. */
   clk.now += 11 * SEC;
@@ -589,6 +590,77 @@ static void t_repair_keeps_leases(void) {
   t_rmdir(dir);
 }
 
+
+/* Delayed events (not_before_us): out of the inbox and not claimable until
+** then, status delayed; kept across reopen (checkpoint and log) and
+** compaction; the first one of a store starts the lease segment format,
+** also as the first write of a transaction, and not after others. */
+static void t_delayed_events(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(0);
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  put_n(s, 2, "a");
+  evs_event_in e = ev_make("a", "t", "{\"later\":1}");
+  e.not_before_us = -1;
+  CHECK_EQ(evs_append(s, NULL, &e, NULL), EVS_EINVAL);
+  /* Inside a transaction, after another write: refused (format). */
+  evs_txn *t = NULL;
+  REQUIRE(evs_txn_begin(s, &t) == 0);
+  CHECK_EQ(app(s, t, "a", "t", "{}", NULL), 0);
+  e.not_before_us = T0 + 10 * SEC;
+  CHECK_EQ(evs_append(s, t, &e, NULL), EVS_EINVAL);
+  CHECK_CONTAINS(evs_errmsg(s), "delayed");
+  CHECK_EQ(evs_txn_rollback(t), 0);
+  /* As the transaction's first write: fine. */
+  REQUIRE(evs_txn_begin(s, &t) == 0);
+  evs_append_result r;
+  CHECK_EQ(evs_append(s, t, &e, &r), 0);
+  CHECK_EQ(app(s, t, "a", "t", "{}", NULL), 0);
+  CHECK_EQ(evs_txn_commit(t), 0);
+  uint64_t late = r.id;
+  /* A time already passed holds nothing back. */
+  e.not_before_us = T0 - SEC;
+  evs_append_result r2;
+  CHECK_EQ(evs_append(s, NULL, &e, &r2), 0);
+  CHECK(inbox_has(s, NULL, r2.id));
+  CHECK(!inbox_has(s, NULL, late));
+  uint64_t ids[10];
+  size_t n = claim(s, "w", 100, 0, NULL, ids, NULL);
+  CHECK_EQ(n, 4);
+  for (size_t i = 0; i < n; i++) CHECK(ids[i] != late);
+  evs_event *g = NULL;
+  REQUIRE(evs_get(s, NULL, late, &g) == 0);
+  CHECK_EQ(g->status, EVS_STATUS_DELAYED);
+  CHECK_EQ(g->not_before_us, T0 + 10 * SEC);
+  CHECK_EQ(g->lease_expires_us, T0 + 10 * SEC);
+  CHECK_EQ(g->delivery_count, 0);
+  evs_event_free(g);
+  CHECK_EQ(st_of(s).delayed, 1);
+  CHECK_EQ(evs_store_close(s), 0);
+  for (int pass = 0; pass < 2; pass++) {
+    evs_options ro = o;
+    ro.checkpoint_bytes = pass ? -1 : 0;
+    REQUIRE(evs_store_open(dir, &ro, &s) == 0);
+    CHECK_EQ(st_of(s).delayed, 1);
+    CHECK(!inbox_has(s, NULL, late));
+    CHECK_EQ(evs_verify(s, NULL), 0);
+    CHECK_EQ(evs_store_close(s), 0);
+  }
+  /* Its time comes. */
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  clk.now = T0 + 10 * SEC;
+  CHECK(inbox_has(s, NULL, late));
+  n = claim(s, "w", 100, 0, NULL, ids, NULL);
+  CHECK_EQ(n, 1);
+  CHECK_EQ(ids[0], late);
+  CHECK_EQ(evs_compact(s, NULL), 0);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
 int main(void) {
   RUN(t_claim_basics);
   RUN(t_settle);
@@ -598,5 +670,6 @@ int main(void) {
   RUN(t_max_deliveries_setting);
   RUN(t_faults);
   RUN(t_repair_keeps_leases);
+  RUN(t_delayed_events);
   return TEST_EXIT();
 }

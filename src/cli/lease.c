@@ -61,7 +61,18 @@ static int wait_claimable(cli *c, const evs_query *q, int64_t left_ms) {
   evs_store_close(c->s);
   c->s = NULL;
   if (r == EVS_EBUSY) return 1;
-  return cli_open(c, OPEN_EXISTING);
+  /* The process whose commit woke us may still have the store open for
+  ** a moment after it: wait for it (its settings were checked at the
+  ** first open), up to the time left, but at least 2 s. */
+  int64_t until = now_ms() + (left_ms >= 0 && left_ms < 2000 ? 2000 : left_ms);
+  evs_options o = c->eo;
+  evs_options_use_stored(&o);
+  while ((r = evs_store_open(c->dir, &o, &c->s)) == EVS_ELOCKED &&
+         (left_ms < 0 || now_ms() < until)) {
+    struct timespec ts = {0, 10 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  return r ? cli_fail(c, cli_exit_code(r), "%s", evs_errmsg(NULL)) : 0;
 }
 
 int cmd_claim(cli *c) {

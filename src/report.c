@@ -15,10 +15,11 @@ static int settings(const evs_options *o, char *out, size_t size) {
   return snprintf(out, size,
                   "{\"retention_us\":%lld,\"idempotency_window_us\":%lld,\"max_payload\":%u,"
                   "\"max_metadata\":%u,\"compress_threshold\":%u,\"compress_level\":%d,"
-                  "\"dict_compress\":%s,\"segment_size\":%u}",
+                  "\"dict_compress\":%s,\"segment_size\":%u,\"max_deliveries\":%u}",
                   (long long)o->retention_us, (long long)o->idempotency_window_us,
                   o->max_payload, o->max_metadata, o->compress_threshold, o->compress_level,
-                  o->dict_compress > 0 ? "true" : "false", o->segment_size);
+                  o->dict_compress > 0 ? "true" : "false", o->segment_size,
+                  (unsigned)o->max_deliveries);
 }
 
 static int too_big(evs_store *s, int n, size_t size) {
@@ -79,7 +80,7 @@ int evs_stats_json(evs_store *s, char *out, size_t size) {
   }
   int n = snprintf(
       out, size,
-      "{\"pending\":%llu,\"acknowledged\":%llu,\"next_id\":%llu,\"segments\":%llu,"
+      "{\"pending\":%llu,\"acknowledged\":%llu,\"leased\":%llu,\"dead\":%llu,\"next_id\":%llu,\"segments\":%llu,"
       "\"disk_bytes\":%llu,\"payload_bytes\":%llu,\"payload_stored_bytes\":%llu,"
       "\"compression_ratio\":%.3f,\"oldest_pending_us\":%lld,\"oldest_pending_at\":%s,"
       "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
@@ -89,6 +90,7 @@ int evs_stats_json(evs_store *s, char *out, size_t size) {
       "\"compact_removed_events\":%llu,\"maintenance_error\":%d,\"dict_state\":%d,"
       "\"dict_id\":%u,\"store_id\":\"%016llx\",\"settings\":",
       (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
+      (unsigned long long)st.leased, (unsigned long long)st.dead,
       (unsigned long long)st.next_id, (unsigned long long)st.segments,
       (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
       (unsigned long long)st.payload_stored_bytes, st.compression_ratio,

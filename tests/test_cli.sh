@@ -88,11 +88,11 @@ field() { # NAME [FILE]: the value of "NAME":... on the last line
 ev --help
 expect help 0 '^Exit status:' 
 ok=1
-for c in append import get inbox ack delete stats verify compact export; do
+for c in append import get inbox ack delete stats verify compact export claim renew release reject redrive; do
   grep -qE "^  $c +[a-z]" "$w/out" || ok=0
 done
 check help_lists_every_command [ $ok = 1 ]
-for c in append import get inbox ack delete stats verify compact export; do
+for c in append import get inbox ack delete stats verify compact export claim renew release reject redrive; do
   ok=1
   for form in "help $c" "$c --help" "$w/nostore $c --help" "$w/nostore $c -h"; do
     # shellcheck disable=SC2086
@@ -261,7 +261,7 @@ expect global_options_after_command 0 '"next_id":7'
 ev "$s" stats --retention forever
 error setting_not_changed_by_option 1 'retention is a setting of the store'
 ev "$s" config
-expect config_shows 0 '^\{"retention_us":604800000000,"idempotency_window_us":86400000000,"max_payload":409600,"max_metadata":8192,"compress_threshold":1024,"compress_level":1,"dict_compress":false,"segment_size":67108864\}$'
+expect config_shows 0 '^\{"retention_us":604800000000,"idempotency_window_us":86400000000,"max_payload":409600,"max_metadata":8192,"compress_threshold":1024,"compress_level":1,"dict_compress":false,"segment_size":67108864,"max_deliveries":5\}$'
 ev "$s" config retention=5x
 error config_bad_value 1 "bad value for retention: '5x'"
 ev "$s" config colour=blue
@@ -412,7 +412,7 @@ error inbox_cursor_binds_priority 4 'cursor was issued for a different filter'
 ev "$f" inbox --meta ip
 error usage_meta_not_key_value 1 "--meta 'ip' is not KEY=VALUE"
 ev "$f" inbox --status finished
-error usage_bad_status 1 "--status must be pending, acknowledged or any"
+error usage_bad_status 1 "--status must be pending, acknowledged, leased, dead or any"
 ev "$f" inbox --min-id 0
 error usage_bad_min_id 1 "--min-id '0' is not an event id"
 ev "$f" inbox -p urgent
@@ -521,7 +521,7 @@ rc=$?
 
 # ---- stats and verify -------------------------------------------------------
 ev "$s" stats
-expect stats 0 '^\{"pending":1,"acknowledged":3,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_us":[0-9]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"checkpoint_state":[0-9],"open_replayed_bytes":[0-9]+,"checkpoints_written":[0-9]+,"log_bytes_since_checkpoint":[0-9]+,"compactions":0,"compact_removed_events":0,"maintenance_error":0,"dict_state":0,"dict_id":0,"store_id":"[0-9a-f]{16}","settings":\{"retention_us":604800000000,.*\}\}$'
+expect stats 0 '^\{"pending":1,"acknowledged":3,"leased":0,"dead":0,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_us":[0-9]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"checkpoint_state":[0-9],"open_replayed_bytes":[0-9]+,"checkpoints_written":[0-9]+,"log_bytes_since_checkpoint":[0-9]+,"compactions":0,"compact_removed_events":0,"maintenance_error":0,"dict_state":0,"dict_id":0,"store_id":"[0-9a-f]{16}","settings":\{"retention_us":604800000000,.*\}\}$'
 ev "$w/empty2" append -s s -t t '{}'
 ev "$w/empty2" delete 1
 ev "$w/empty2" stats
@@ -574,7 +574,7 @@ check repair_keeps_original cmp -s "$fl/$saved/$(basename "$fseg")" "$w/flip.seg
 ev "$fl" verify
 expect repaired_verifies 0 '"ok":true,.*"events":60,'
 ev "$fl" stats
-expect repaired_next_id_past_lost 0 '"pending":60,"acknowledged":0,"next_id":(9[1-9]|[1-9][0-9]{2,}),'
+expect repaired_next_id_past_lost 0 '"pending":60,"acknowledged":0,"leased":0,"dead":0,"next_id":(9[1-9]|[1-9][0-9]{2,}),'
 ev "$fl" repair
 expect repair_healthy_store_does_nothing 0 '"changed":false,.*"saved_to":null\}$'
 # An older manifest put back (a restore from a backup): the segments it
@@ -737,7 +737,7 @@ printf '%s\n' '{"source":"s","event_type":"t","payload":{"i":1}}' \
 ev "$w/stop1" import --stop-on-error "$w/stop1.jsonl"
 expect stop_on_error_library 4 '^\{"imported":3,"duplicate":0,"rejected":1,"stopped_at_line":4\}$' 'stop1.jsonl:4: payload'
 ev "$w/stop1" stats
-expect stop_on_error_stores_only_before 0 '"pending":3,"acknowledged":0,"next_id":4,'
+expect stop_on_error_stores_only_before 0 '"pending":3,"acknowledged":0,"leased":0,"dead":0,"next_id":4,'
 printf '%s\n' '{"source":"s","event_type":"t","payload":{"i":1}}' \
   '{"source":"s","event_type":"t","payload":{"i":2}}' \
   '{"source":"s","event_type":"t","payload":{"i":3},"x":1}' \
@@ -923,13 +923,16 @@ fi
 printf '{"source":"s","event_type":"t","payload":{}}\n' >"$w/one.jsonl"
 echo not a store >"$w/afile"
 writers=("append -s s -t t {}" "import $w/one.jsonl")
-readers=("get 1" "inbox" "ack 1" "delete 1" "stats" "verify" "compact" "export" "config" "repair")
+readers=("get 1" "inbox" "ack 1" "delete 1" "stats" "verify" "compact" "export" "config" "repair"
+  "claim --consumer c" "ack --token 1 1" "renew --token 1 1" "release --token 1 1" "reject --token 1 1" "redrive")
 conditions() { # NAME DIR STATUS STDERR_ERE WHICH
   local name=$1 dir=$2 code=$3 e=$4 cmds=() a bad=""
   case $5 in
   all) cmds=("${writers[@]}" "${readers[@]}") ;;
   readers) cmds=("${readers[@]}") ;;
-  writing) cmds=("${writers[@]}" "ack 1" "delete 1" "compact" "config retention=1d" "repair") ;;
+  writing) cmds=("${writers[@]}" "ack 1" "delete 1" "compact" "config retention=1d" "repair"
+    "claim --consumer c" "ack --token 1 1" "renew --token 1 1" "release --token 1 1"
+    "reject --token 1 1" "redrive") ;;
   esac
   for a in "${cmds[@]}"; do
     # shellcheck disable=SC2086 # the row's words are the command's arguments
@@ -999,7 +1002,7 @@ for _ in $(seq 200); do
 done
 check live_holder_running [ $locked = 1 ]
 ev "$lv" stats
-expect live_stats 0 '^\{"pending":2,"acknowledged":1,"next_id":4,'
+expect live_stats 0 '^\{"pending":2,"acknowledged":1,"leased":0,"dead":0,"next_id":4,'
 ev "$lv" inbox
 [ $rc = 0 ] && [ "$(ids)" = "2 3 " ] && [ "$(field more)" = false ]; verdict live_inbox
 ev "$lv" inbox -t u --cursor-file "$w/lv.pos"
@@ -1032,7 +1035,7 @@ rc=$?
 sanitizer_check "$w/lv.err" "$rc" "import - (live holder)"
 [ $rc = 0 ] && grep -q '{"imported":1,' "$w/lv.out"; verdict live_holder_finished
 ev "$lv" stats
-expect live_after 0 '^\{"pending":3,"acknowledged":1,"next_id":5,'
+expect live_after 0 '^\{"pending":3,"acknowledged":1,"leased":0,"dead":0,"next_id":5,'
 
 # ---- a user with read permission only ----------------------------------------
 # As root: a root-owned store (directory 0755, files 0644) read by nobody.
@@ -1086,5 +1089,135 @@ sanitizer_check "$w/follow.err" 0 inbox --follow
 # The position file points after event 6: nothing is printed twice.
 ev "$fo" inbox --cursor-file "$w/follow.pos"
 [ ! -s "$w/out" ] && [ "$rc" = 0 ]; verdict follow_cursor_file_kept
+
+# ---- consumers: claim, ack --token, renew, release, reject, redrive -----------
+cs=$w/consume
+for i in 1 2 3; do "$cli" "$cs" append -s a -t t "{\"n\":$i}" >/dev/null; done
+# A store that never used leases prints no consumer field.
+ev "$cs" export --all
+! grep -qE 'delivery_count|lease_token|leased_by|lease_expires_at' "$w/out"; verdict lease_fields_absent_before
+ev "$cs" claim
+error claim_needs_consumer 1 '--consumer is required'
+ev "$cs" claim --consumer w1 --status dead
+error claim_no_status 1 'claim does not take --status'
+ev "$cs" claim --consumer w1 --lease 0
+error claim_bad_lease 1 "--lease '0' is not a duration"
+ev "$cs" claim --consumer w1 --wait soon
+error claim_bad_wait 1 "--wait 'soon' is not a duration"
+ev "$cs" claim --consumer w1 --limit 101
+error claim_bad_limit 1 '--limit must be 1..100'
+ev "$cs" claim --consumer w1 --limit 1 --lease 1m
+expect claim_prints 0 '^\{"event_id":1,"created_at":"'"$TS"'","source":"a","event_type":"t","payload":\{"n":1\},"metadata":null,"status":"leased","acknowledged_at":null,"priority":"normal","idempotency_key":null,"delivery_count":1,"lease_token":[0-9]+,"lease_expires_at":"'"$TS"'","leased_by":"w1"\}$'
+tok1=$(field lease_token)
+ev "$cs" inbox
+[ $rc = 0 ] && [ "$(ids)" = "2 3 " ]; verdict claim_leaves_the_inbox
+ev "$cs" inbox --status leased
+[ $rc = 0 ] && [ "$(ids)" = "1 " ] && grep -q '"leased_by":"w1"}$' "$w/out"; verdict inbox_status_leased
+ev "$cs" get 1
+expect get_leased 0 '"status":"leased",.*"delivery_count":1,"lease_token":'"$tok1"',"lease_expires_at":"'"$TS"'","leased_by":"w1"\}$'
+ev "$cs" stats
+expect stats_leased 0 '^\{"pending":2,"acknowledged":0,"leased":1,"dead":0,"next_id":4,'
+ev "$cs" ack --token "$tok1" 1 2
+error ack_token_one_id 1 'exactly one event id'
+ev "$cs" ack --token x1 1
+error ack_token_bad 1 "--token 'x1' is not a lease token"
+ev "$cs" renew 1
+error renew_needs_token 1 '--token is required'
+ev "$cs" ack --token "$tok1" 1
+expect ack_token 0 '^\{"event_id":1,"acknowledged_at":"'"$TS"'"\}$'
+ev "$cs" ack --token "$tok1" 1
+error ack_token_twice_conflict 3 'already acknowledged'
+ev "$cs" ack --token "$tok1" 99
+error ack_token_missing 2 'not found|no event'
+ev "$cs" get 1
+expect acked_no_lease_fields 0 '"status":"acknowledged",.*"idempotency_key":null,"delivery_count":1\}$'
+ev "$cs" claim --consumer w1 --limit 1
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict claim_next
+tok2=$(field lease_token)
+ev "$cs" ack --token $((tok2 + 1000)) 2
+error ack_stale_token 8 'not its current one'
+ev "$cs" reject --token $((tok2 + 1000)) 2
+error reject_stale_token 8 'not its current one'
+ev "$cs" get 2
+expect stale_changes_nothing 0 '"status":"leased",.*"lease_token":'"$tok2"','
+ev "$cs" renew --token "$tok2" --lease 2m 2
+expect renew 0 '^\{"event_id":2,"lease_expires_at":"'"$TS"'"\}$'
+ev "$cs" release --token "$tok2" --delay forever 2
+error release_bad_delay 1 "--delay 'forever' is not a duration"
+ev "$cs" release --token "$tok2" --delay 1h 2
+expect release_delay 0 '^\{"event_id":2,"released":true\}$'
+ev "$cs" release --token "$tok2" 2
+error release_stale_token 8 'not its current one'
+ev "$cs" get 2
+# Held back by the delay: leased, to nobody, so no token or consumer.
+expect release_delay_held 0 '"status":"leased",.*"idempotency_key":null,"delivery_count":1\}$'
+ev "$cs" claim --consumer w2
+[ $rc = 0 ] && [ "$(ids)" = "3 " ]; verdict release_delay_not_claimable
+tok3=$(field lease_token)
+ev "$cs" reject --token "$tok3" 3
+expect reject 0 '^\{"event_id":3,"rejected":true\}$'
+ev "$cs" inbox --status dead
+[ $rc = 0 ] && [ "$(ids)" = "3 " ] && grep -q '"status":"dead",.*"delivery_count":1}$' "$w/out"; verdict inbox_status_dead
+ev "$cs" export --status dead
+[ $rc = 0 ] && [ "$(ids)" = "3 " ]; verdict export_status_dead
+cp "$w/out" "$w/dead.jsonl"
+ev "$w/dead-copy" import "$w/dead.jsonl"
+expect import_takes_exported_dead 0 '^\{"imported":1,"duplicate":0,"rejected":0\}$'
+ev "$cs" export --status leased
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict export_status_leased
+ev "$cs" stats
+expect stats_dead 0 '^\{"pending":0,"acknowledged":1,"leased":1,"dead":1,"next_id":4,'
+ev "$cs" redrive --type other
+expect redrive_filtered 0 '^\{"redriven":0\}$'
+ev "$cs" redrive --status any
+error redrive_no_status 1 'redrive does not take --status'
+ev "$cs" redrive
+expect redrive 0 '^\{"redriven":1\}$'
+ev "$cs" inbox
+[ $rc = 0 ] && [ "$(ids)" = "3 " ] && grep -q '"status":"pending",.*"idempotency_key":null}$' "$w/out"; verdict redrive_back_pending_count_0
+ev "$cs" verify
+expect lease_store_verifies 0 '^\{"ok":true,'
+
+# max_deliveries, a store setting: a lease that runs out at the last
+# delivery makes the event dead.
+md=$w/maxdel
+"$cli" "$md" append -s a -t t '{}' >/dev/null
+ev "$md" config max_deliveries=0
+error config_max_deliveries_zero 1 "bad value for max_deliveries: '0'"
+ev "$md" config max_deliveries=256
+error config_max_deliveries_big 1 "bad value for max_deliveries: '256'"
+ev "$md" config max_deliveries=1
+expect config_max_deliveries 0 '"max_deliveries":1\}$'
+ev "$md" claim --consumer w --lease 1ms
+[ $rc = 0 ] && [ "$(ids)" = "1 " ]; verdict max_deliveries_claim
+sleep 0.05
+ev "$md" claim --consumer w
+[ $rc = 0 ] && [ ! -s "$w/out" ]; verdict max_deliveries_not_again
+ev "$md" stats
+expect max_deliveries_dead 0 '^\{"pending":0,"acknowledged":0,"leased":0,"dead":1,.*"max_deliveries":1\}\}$'
+
+# claim --wait: nothing claimable -> waits, without holding the store, for
+# an event another process appends.
+cw=$w/claimwait
+"$cli" "$cw" append -s a -t t '{"n":1}' >/dev/null
+"$cli" "$cw" claim --consumer w --lease 1m >/dev/null
+t0=$(date +%s%N)
+ev "$cw" claim --consumer w --wait 300ms
+t1=$(date +%s%N)
+[ $rc = 0 ] && [ ! -s "$w/out" ] && [ $(((t1 - t0) / 1000000)) -ge 300 ]; verdict claim_wait_times_out_empty
+(sleep 0.3; "$cli" "$cw" append -s a -t t '{"n":2}' >"$w/bg.out" 2>"$w/bg.err"; echo $? >"$w/bg.rc") &
+bg=$!
+t0=$(date +%s%N)
+ev "$cw" claim --consumer w --wait 20s
+t1=$(date +%s%N)
+wait $bg
+[ $rc = 0 ] && [ "$(ids)" = "2 " ] && [ $(((t1 - t0) / 1000000)) -lt 15000 ]; verdict claim_wait_gets_append
+check claim_wait_lets_others_append [ "$(cat "$w/bg.rc")" = 0 ]
+# The filters apply to the wait: an event of another type does not end it.
+(sleep 0.2; "$cli" "$cw" append -s a -t other '{}' >/dev/null) &
+bg=$!
+ev "$cw" claim --consumer w --type t --wait 700ms
+wait $bg
+[ $rc = 0 ] && [ ! -s "$w/out" ]; verdict claim_wait_filtered
 
 exit $status

@@ -20,6 +20,7 @@
 #define EX_LOCKED 5   /* another process has the store open            */
 #define EX_CORRUPT 6  /* the store failed a check                      */
 #define EX_ERROR 7    /* I/O or any other error                        */
+#define EX_STALE 8    /* lease token no longer holds the event         */
 
 /* Options. The first five apply to every command (they become the
 ** evs_options the store is opened with); each command accepts the others
@@ -52,6 +53,11 @@ enum {
   O_MIN_ID,
   O_MAX_ID,
   O_FOLLOW,
+  O_CONSUMER,
+  O_LEASE,
+  O_WAIT,
+  O_TOKEN,
+  O_DELAY,
   O_COUNT
 };
 #define OPT(o) (1u << (o))
@@ -142,7 +148,16 @@ int parse_priority(const char *s, size_t n, int *prio);
 const char *priority_name(int prio);
 void put_event(FILE *f, const evs_event *e);
 
-/* The commands (commands.c, import.c). */
+/* The filters inbox, export, claim and redrive share: every field of
+** evs_query that selects events (*meta is malloc'ed for --meta). Returns 0
+** or an exit code (message printed). */
+int filter_options(cli *c, evs_query *q, char **meta);
+
+/* lease.c: the id (the one argument) and --token of ack --token, renew,
+** release and reject. Returns 0 or an exit code (message printed). */
+int lease_target(cli *c, uint64_t *id, uint64_t *token);
+
+/* The commands (commands.c, import.c, lease.c). */
 int cmd_append(cli *c);
 int cmd_import(cli *c);
 int cmd_get(cli *c);
@@ -155,5 +170,10 @@ int cmd_compact(cli *c);
 int cmd_export(cli *c);
 int cmd_config(cli *c);
 int cmd_repair(cli *c);
+int cmd_claim(cli *c);
+int cmd_release(cli *c);
+int cmd_renew(cli *c);
+int cmd_reject(cli *c);
+int cmd_redrive(cli *c);
 
 #endif

@@ -125,7 +125,7 @@ static int id_option(cli *c, int o, uint64_t *id) {
 
 /* The filters inbox and export share: every field of evs_query that
 ** selects events. The cursor binds them; --limit is not one. */
-static int filter_options(cli *c, evs_query *q, char **meta) {
+int filter_options(cli *c, evs_query *q, char **meta) {
   const char *v;
   q->source = c->opt[O_SOURCE];
   q->event_type = c->opt[O_TYPE];
@@ -140,7 +140,11 @@ static int filter_options(cli *c, evs_query *q, char **meta) {
     if (!strcmp(v, "pending")) q->status = EVS_QUERY_PENDING;
     else if (!strcmp(v, "acknowledged")) q->status = EVS_QUERY_ACKNOWLEDGED;
     else if (!strcmp(v, "any")) q->status = EVS_QUERY_ANY;
-    else return cli_usage(c, "--status must be pending, acknowledged or any, not '%s'", v);
+    else if (!strcmp(v, "leased")) q->status = EVS_QUERY_LEASED;
+    else if (!strcmp(v, "dead")) q->status = EVS_QUERY_DEAD;
+    else
+      return cli_usage(c, "--status must be pending, acknowledged, leased, dead or any, not '%s'",
+                       v);
   }
   q->descending = c->opt[O_DESC] != NULL;
   if ((v = c->opt[O_META])) {
@@ -350,7 +354,18 @@ static void ack_print(uint64_t id, int64_t at) {
   printf("{\"event_id\":%llu,\"acknowledged_at\":\"%s\"}\n", (unsigned long long)id, ts);
 }
 
-int cmd_ack(cli *c) { return for_ids(c, ack_op, ack_print); }
+int cmd_ack(cli *c) {
+  if (!c->opt[O_TOKEN]) return for_ids(c, ack_op, ack_print);
+  /* With a lease token: the one event that token was handed out for. */
+  uint64_t id, token;
+  int rc;
+  if ((rc = lease_target(c, &id, &token))) return rc;
+  if ((rc = cli_open(c, OPEN_EXISTING))) return rc;
+  int64_t at;
+  if ((rc = evs_ack_lease(c->s, id, token, &at))) return cli_lib_fail(c, rc);
+  ack_print(id, at);
+  return 0;
+}
 
 /* evs_delete of an id that does not exist succeeds (deleting is
 ** idempotent); the CLI reports it unless --force. */
@@ -411,13 +426,16 @@ static int config_arg(cli *c, const char *arg, evs_options *o) {
     long l = strtol(v, &end, 10);
     bad = errno || end == v || *end || !l || l < INT32_MIN || l > INT32_MAX;
     o->compress_level = (int)l;
+  } else if (KEY("max_deliveries")) {
+    bad = parse_u64(v, &n) || !n || n > 255;
+    o->max_deliveries = (uint32_t)n;
   } else if (KEY("dict_compress")) {
     bad = strcmp(v, "on") && strcmp(v, "off");
     o->dict_compress = !strcmp(v, "on") ? 1 : -1;
   } else {
     return cli_usage(c, "unknown setting '%.*s' (retention, idempotency_window, max_payload, "
                         "max_metadata, compress_threshold, compress_level, dict_compress, "
-                        "segment_size)",
+                        "segment_size, max_deliveries)",
                      (int)kl, arg);
   }
 #undef KEY

@@ -164,8 +164,11 @@ static int reject_open(reader *r, rec *o, const char *buf, size_t len, size_t li
 static const char *const members[] = {
     "source", "event_type", "payload", "metadata", "idempotency_key", "priority",
     /* written by export, assigned by the store: ignored */
-    "event_id", "created_at", "status", "acknowledged_at"};
-enum { M_SOURCE, M_TYPE, M_PAYLOAD, M_METADATA, M_KEY, M_PRIORITY, M_NKNOWN = 10 };
+    "event_id", "created_at", "status", "acknowledged_at",
+    /* the consumer fields of an exported leased or dead event: an imported
+    ** event starts pending, never delivered */
+    "delivery_count", "lease_token", "lease_expires_at", "leased_by"};
+enum { M_SOURCE, M_TYPE, M_PAYLOAD, M_METADATA, M_KEY, M_PRIORITY, M_NKNOWN = 14 };
 
 /* A decoded string member, in place; NULL with o->why set if it is not a
 ** string (or null, when allowed). */

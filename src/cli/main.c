@@ -45,6 +45,11 @@ static const struct {
     [O_MIN_ID] = {"min-id", 0, 1},
     [O_MAX_ID] = {"max-id", 0, 1},
     [O_FOLLOW] = {"follow", 0, 0},
+    [O_CONSUMER] = {"consumer", 0, 1},
+    [O_LEASE] = {"lease", 0, 1},
+    [O_WAIT] = {"wait", 0, 1},
+    [O_TOKEN] = {"token", 0, 1},
+    [O_DELAY] = {"delay", 0, 1},
 };
 
 #define FILTER_HELP                                                                \
@@ -59,13 +64,26 @@ static const struct {
   "  --meta KEY=VALUE      only events whose metadata has a top-level member\n"    \
   "                        KEY equal to VALUE: a string's text, or a number,\n"    \
   "                        true, false or null\n"                                  \
-  "  --status S            pending, acknowledged or any\n"                         \
+  "  --status S            pending, acknowledged, leased (held by a consumer or\n"  \
+  "                        a release's delay), dead, or any\n"                     \
   "  --min-id N, --max-id N  only ids from N, up to N (inclusive)\n"               \
   "  --descending          newest first\n"
 
 #define FILTERS                                                                    \
   (OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_SINCE) | OPT(O_UNTIL) | OPT(O_PRIORITY) |    \
    OPT(O_META) | OPT(O_STATUS) | OPT(O_DESC) | OPT(O_MIN_ID) | OPT(O_MAX_ID))
+
+/* The filters that select events without an order or a status: claim
+** takes the oldest claimable events, redrive the dead ones. */
+#define SELECT_FILTERS (FILTERS & ~(OPT(O_STATUS) | OPT(O_DESC)))
+#define SELECT_HELP                                                                \
+  "  -s, --source S        only events from source S\n"                            \
+  "  -t, --type T          only events of type T\n"                                \
+  "  --since TIME, --until TIME  only events created after, before TIME\n"         \
+  "                        (exclusive; TIME as for inbox)\n"                       \
+  "  -p, --priority P      only events of priority P: low, normal, high (1..3)\n"  \
+  "  --meta KEY=VALUE      only events whose metadata has KEY equal to VALUE\n"    \
+  "  --min-id N, --max-id N  only ids from N, up to N (inclusive)\n"
 
 /* The commands. A new one is a row here plus its run function. */
 static const cli_cmd commands[] = {
@@ -96,8 +114,9 @@ static const cli_cmd commands[] = {
      "source and event_type (strings) and payload (an object) are required;\n"
      "metadata (an object or null), idempotency_key (a string or null) and priority\n"
      "(\"low\", \"normal\", \"high\" or 1..3) are optional. event_id, created_at,\n"
-     "status and acknowledged_at, which export writes, are accepted and ignored:\n"
-     "the store assigns them and every imported event is pending. Any other\n"
+     "status, acknowledged_at, delivery_count, lease_token, lease_expires_at and\n"
+     "leased_by, which export writes, are accepted and ignored: the store assigns\n"
+     "them and every imported event is pending, never delivered. Any other\n"
      "member rejects the line. payload and metadata are stored byte for byte as\n"
      "they appear in the line. Blank lines are skipped. An object not closed at\n"
      "the end of its line continues on the next (export writes a payload that\n"
@@ -152,7 +171,7 @@ static const cli_cmd commands[] = {
      "  done\n"
      "A cursor is bound to its filters: changing one is an error (exit 4);\n"
      "changing --limit is fine.\n"},
-    {"ack", cmd_ack, 0, 1, -1, "ID... | -", "acknowledge pending events",
+    {"ack", cmd_ack, OPT(O_TOKEN), 1, -1, "ID... | - | --token T ID", "acknowledge pending events",
      "Acknowledge the events, in one transaction, and print\n"
      "{\"event_id\":N,\"acknowledged_at\":\"...\"} for each. An id that does not exist\n"
      "(exit 2) or is already acknowledged (exit 3) is reported on stderr and\n"
@@ -162,7 +181,63 @@ static const cli_cmd commands[] = {
      "cursor line of inbox is skipped), so `evstore DIR inbox | evstore DIR ack -`\n"
      "acknowledges exactly that page; any other line holds ids separated by white\n"
      "space. A bad line is reported with its number (exit 1, as a bad id on the\n"
-     "command line) and nothing is acknowledged.\n"},
+     "command line) and nothing is acknowledged.\n"
+     "\n"
+     "  --token T     acknowledge the one event ID that claim leased with token T\n"
+     "                (its \"lease_token\"): exit 8 when T no longer holds the\n"
+     "                lease (it ran out or was settled; the event may be another\n"
+     "                consumer's now) and nothing is acknowledged\n"},
+    {"claim", cmd_claim, SELECT_FILTERS | OPT(O_LIMIT) | OPT(O_CONSUMER) | OPT(O_LEASE) | OPT(O_WAIT),
+     0, 0, "--consumer NAME [--limit N] [--lease DUR] [FILTERS] [--wait DUR]",
+     "lease the oldest claimable events to a consumer",
+     "Lease up to N of the oldest claimable events (pending, or whose lease ran\n"
+     "out) to consumer NAME and print each as get does, with the lease:\n"
+     "  ...,\"delivery_count\":1,\"lease_token\":7,\n"
+     "   \"lease_expires_at\":\"2026-11-23T16:08:31.123456Z\",\"leased_by\":\"worker-1\"}\n"
+     "Until the lease runs out no other claim gets these events. Settle each with\n"
+     "its token: ack --token, renew, release or reject. A lease that runs out puts\n"
+     "the event back; after the store's max_deliveries deliveries (config) it is\n"
+     "dead instead (inbox --status dead lists them, redrive brings them back).\n"
+     "Prints nothing when nothing is claimable. Opens the store for writing.\n"
+     "\n"
+     "  --consumer NAME       who claims (1..100 bytes, required)\n"
+     "  -n, --limit N         at most N events, 1..100 (default 50)\n"
+     "  --lease DUR           how long the lease holds, at most 12h (default 30s)\n"
+     SELECT_HELP
+     "  --wait DUR            when nothing is claimable, wait up to DUR (forever:\n"
+     "                        no limit) for an event to become claimable, and\n"
+     "                        claim it; the store is not held while waiting, so\n"
+     "                        other processes append meanwhile. Nothing after DUR:\n"
+     "                        nothing printed, exit 0\n"},
+    {"renew", cmd_renew, OPT(O_TOKEN) | OPT(O_LEASE), 1, 1, "--token T [--lease DUR] ID",
+     "extend a claim's lease",
+     "Extend the lease that token T holds on event ID to DUR from now and print\n"
+     "{\"event_id\":N,\"lease_expires_at\":\"...\"}. Exit 8 when T no longer holds\n"
+     "the lease.\n"
+     "\n"
+     "  --token T     the event's lease_token, as claim printed it (required)\n"
+     "  --lease DUR   the new lease, at most 12h (default 30s)\n"},
+    {"release", cmd_release, OPT(O_TOKEN) | OPT(O_DELAY), 1, 1, "--token T [--delay DUR] ID",
+     "give a claimed event back",
+     "Give event ID, leased with token T, back to the inbox: now, or after DUR\n"
+     "(it stays leased, to nobody, until then). The delivery still counts towards\n"
+     "max_deliveries: released at the last one, the event is dead. Prints\n"
+     "{\"event_id\":N,\"released\":true}. Exit 8 when T no longer holds the lease.\n"
+     "\n"
+     "  --token T     the event's lease_token, as claim printed it (required)\n"
+     "  --delay DUR   claimable again only after DUR, at most 12h (default 0)\n"},
+    {"reject", cmd_reject, OPT(O_TOKEN), 1, 1, "--token T ID",
+     "send a claimed event to dead",
+     "Make event ID, leased with token T, dead at once: kept, out of the inbox,\n"
+     "listed by inbox --status dead, back with redrive. Prints\n"
+     "{\"event_id\":N,\"rejected\":true}. Exit 8 when T no longer holds the lease.\n"
+     "\n"
+     "  --token T     the event's lease_token, as claim printed it (required)\n"},
+    {"redrive", cmd_redrive, SELECT_FILTERS, 0, 0, "[FILTERS]",
+     "put dead events back in the inbox",
+     "Put every dead event that the filters match back in the inbox, pending,\n"
+     "with a delivery count of 0, and print {\"redriven\":N}.\n"
+     "\n" SELECT_HELP},
     {"delete", cmd_delete, OPT(O_FORCE), 1, -1, "[--force] ID... | -",
      "delete events for good",
      "Delete the events (pending or acknowledged), in one transaction, and print\n"
@@ -207,7 +282,8 @@ static const cli_cmd commands[] = {
      "Print the store's settings as one JSON object:\n"
      "  {\"retention_us\":604800000000,\"idempotency_window_us\":86400000000,\n"
      "   \"max_payload\":409600,\"max_metadata\":8192,\"compress_threshold\":1024,\n"
-     "   \"compress_level\":1,\"dict_compress\":false,\"segment_size\":67108864}\n"
+     "   \"compress_level\":1,\"dict_compress\":false,\"segment_size\":67108864,\n"
+     "   \"max_deliveries\":5}\n"
      "(-1 for retention or the window means forever). They are recorded in the\n"
      "store when it is created and every program that opens it uses them: the\n"
      "C library, the SQL module and this tool. With KEY=VALUE arguments, change\n"
@@ -221,6 +297,8 @@ static const cli_cmd commands[] = {
      "  compress_level=N                zstd level (negative: faster)\n"
      "  dict_compress=on|off            compress small payloads with a dictionary\n"
      "  segment_size=BYTES              log segment size, 4096..1073741824\n"
+     "  max_deliveries=N                deliveries (claims) of an event before a\n"
+     "                                  lease that runs out makes it dead, 1..255\n"
      "DUR is Nd, Nh, Nm, Ns, Nms, Nus or plain microseconds; 0 is forever. A\n"
      "shorter retention hides older events at once and lets compaction remove\n"
      "them. Without arguments config only reads (read-only, beside a writer);\n"
@@ -267,7 +345,8 @@ static const char general_help_head[] =
     "work while an application has it open for writing, showing what it has\n"
     "committed. One process at a time may open a store for writing: while an\n"
     "application has it open, the commands that write (append, import, ack,\n"
-    "delete, compact, config KEY=VALUE, repair) exit 5.\n"
+    "delete, claim, renew, release, reject, redrive, compact, config KEY=VALUE,\n"
+    "repair) exit 5.\n"
     "\n"
     "Commands:\n";
 static const char general_help_tail[] =
@@ -292,8 +371,10 @@ static const char general_help_tail[] =
     "   \"status\":\"pending\",\"acknowledged_at\":null,\"priority\":\"normal\",\n"
     "   \"idempotency_key\":null}\n"
     "with payload and metadata exactly as stored (less white space around the\n"
-    "object), times in UTC with microseconds, status \"pending\" or\n"
-    "\"acknowledged\".\n"
+    "object), times in UTC with microseconds, status \"pending\",\n"
+    "\"acknowledged\", \"leased\" or \"dead\". An event that was ever claimed adds\n"
+    "\"delivery_count\"; one leased to a consumer adds \"lease_token\",\n"
+    "\"lease_expires_at\" and \"leased_by\" (see claim).\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
@@ -305,6 +386,8 @@ static const char general_help_tail[] =
     "  5  locked: another process has the store open for writing\n"
     "  6  corrupt: the store failed a check (verify, or opening it)\n"
     "  7  any other error (I/O, disk full, out of memory)\n"
+    "  8  stale lease token: it no longer holds the event (ack --token, renew,\n"
+    "     release, reject)\n"
     "With several ids (get, ack, delete), each is handled on its own and the\n"
     "status is that of the first failure. The import line format: evstore help\n"
     "import.\n";
@@ -373,6 +456,7 @@ int cli_exit_code(int rc) {
   case EVS_ECURSOR: return EX_INVALID;
   case EVS_ELOCKED: return EX_LOCKED;
   case EVS_ECORRUPT: return EX_CORRUPT;
+  case EVS_ESTALE: return EX_STALE;
   default: return EX_ERROR;
   }
 }

@@ -89,12 +89,24 @@ void put_event(FILE *f, const evs_event *e) {
     evs_time_format(e->acknowledged_us, ts);
     fprintf(f, ",\"status\":\"acknowledged\",\"acknowledged_at\":\"%s\"", ts);
   } else {
-    fputs(",\"status\":\"pending\",\"acknowledged_at\":null", f);
+    fprintf(f, ",\"status\":\"%s\",\"acknowledged_at\":null",
+            e->status == EVS_STATUS_LEASED ? "leased"
+            : e->status == EVS_STATUS_DEAD ? "dead"
+                                           : "pending");
   }
   fprintf(f, ",\"priority\":\"%s\",\"idempotency_key\":", priority_name(e->priority));
   if (e->idempotency_key)
     jl_put_string(f, e->idempotency_key, e->idempotency_key_len);
   else
     fputs("null", f);
+  /* The consumer fields only where they say something, so that a store
+  ** that never used leases prints what it always did. */
+  if (e->delivery_count) fprintf(f, ",\"delivery_count\":%u", (unsigned)e->delivery_count);
+  if (e->status == EVS_STATUS_LEASED && e->leased_by) {
+    evs_time_format(e->lease_expires_us, ts);
+    fprintf(f, ",\"lease_token\":%llu,\"lease_expires_at\":\"%s\",\"leased_by\":",
+            (unsigned long long)e->lease_token, ts);
+    jl_put_string(f, e->leased_by, strlen(e->leased_by));
+  }
   fputs("}\n", f);
 }

@@ -80,7 +80,8 @@ int evs_stats_json(evs_store *s, char *out, size_t size) {
   }
   int n = snprintf(
       out, size,
-      "{\"pending\":%llu,\"acknowledged\":%llu,\"leased\":%llu,\"dead\":%llu,\"next_id\":%llu,\"segments\":%llu,"
+      "{\"pending\":%llu,\"acknowledged\":%llu,\"leased\":%llu,\"dead\":%llu,\"delayed\":%llu,"
+      "\"next_id\":%llu,\"segments\":%llu,"
       "\"disk_bytes\":%llu,\"payload_bytes\":%llu,\"payload_stored_bytes\":%llu,"
       "\"compression_ratio\":%.3f,\"oldest_pending_us\":%lld,\"oldest_pending_at\":%s,"
       "\"oldest_pending_age_us\":%lld,\"index_bytes\":%llu,"
@@ -91,7 +92,7 @@ int evs_stats_json(evs_store *s, char *out, size_t size) {
       "\"dict_id\":%u,\"store_id\":\"%016llx\",\"settings\":",
       (unsigned long long)st.pending, (unsigned long long)st.acknowledged,
       (unsigned long long)st.leased, (unsigned long long)st.dead,
-      (unsigned long long)st.next_id, (unsigned long long)st.segments,
+      (unsigned long long)st.delayed, (unsigned long long)st.next_id, (unsigned long long)st.segments,
       (unsigned long long)st.disk_bytes, (unsigned long long)st.payload_bytes,
       (unsigned long long)st.payload_stored_bytes, st.compression_ratio,
       (long long)st.oldest_pending_us, at, (long long)st.oldest_pending_age_us,

@@ -521,7 +521,7 @@ rc=$?
 
 # ---- stats and verify -------------------------------------------------------
 ev "$s" stats
-expect stats 0 '^\{"pending":1,"acknowledged":3,"leased":0,"dead":0,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_us":[0-9]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"checkpoint_state":[0-9],"open_replayed_bytes":[0-9]+,"checkpoints_written":[0-9]+,"log_bytes_since_checkpoint":[0-9]+,"compactions":0,"compact_removed_events":0,"maintenance_error":0,"dict_state":0,"dict_id":0,"store_id":"[0-9a-f]{16}","settings":\{"retention_us":604800000000,.*\}\}$'
+expect stats 0 '^\{"pending":1,"acknowledged":3,"leased":0,"dead":0,"delayed":0,"next_id":8,"segments":1,"disk_bytes":[0-9]+,"payload_bytes":[0-9]+,"payload_stored_bytes":[0-9]+,"compression_ratio":[0-9.]+,"oldest_pending_us":[0-9]+,"oldest_pending_at":"'"$TS"'","oldest_pending_age_us":[0-9]+,"index_bytes":[0-9]+,"recovered_bytes_dropped":0,"recovered_records_dropped":0,"checkpoint_state":[0-9],"open_replayed_bytes":[0-9]+,"checkpoints_written":[0-9]+,"log_bytes_since_checkpoint":[0-9]+,"compactions":0,"compact_removed_events":0,"maintenance_error":0,"dict_state":0,"dict_id":0,"store_id":"[0-9a-f]{16}","settings":\{"retention_us":604800000000,.*\}\}$'
 ev "$w/empty2" append -s s -t t '{}'
 ev "$w/empty2" delete 1
 ev "$w/empty2" stats
@@ -574,7 +574,7 @@ check repair_keeps_original cmp -s "$fl/$saved/$(basename "$fseg")" "$w/flip.seg
 ev "$fl" verify
 expect repaired_verifies 0 '"ok":true,.*"events":60,'
 ev "$fl" stats
-expect repaired_next_id_past_lost 0 '"pending":60,"acknowledged":0,"leased":0,"dead":0,"next_id":(9[1-9]|[1-9][0-9]{2,}),'
+expect repaired_next_id_past_lost 0 '"pending":60,"acknowledged":0,"leased":0,"dead":0,"delayed":0,"next_id":(9[1-9]|[1-9][0-9]{2,}),'
 ev "$fl" repair
 expect repair_healthy_store_does_nothing 0 '"changed":false,.*"saved_to":null\}$'
 # An older manifest put back (a restore from a backup): the segments it
@@ -737,7 +737,7 @@ printf '%s\n' '{"source":"s","event_type":"t","payload":{"i":1}}' \
 ev "$w/stop1" import --stop-on-error "$w/stop1.jsonl"
 expect stop_on_error_library 4 '^\{"imported":3,"duplicate":0,"rejected":1,"stopped_at_line":4\}$' 'stop1.jsonl:4: payload'
 ev "$w/stop1" stats
-expect stop_on_error_stores_only_before 0 '"pending":3,"acknowledged":0,"leased":0,"dead":0,"next_id":4,'
+expect stop_on_error_stores_only_before 0 '"pending":3,"acknowledged":0,"leased":0,"dead":0,"delayed":0,"next_id":4,'
 printf '%s\n' '{"source":"s","event_type":"t","payload":{"i":1}}' \
   '{"source":"s","event_type":"t","payload":{"i":2}}' \
   '{"source":"s","event_type":"t","payload":{"i":3},"x":1}' \
@@ -1002,7 +1002,7 @@ for _ in $(seq 200); do
 done
 check live_holder_running [ $locked = 1 ]
 ev "$lv" stats
-expect live_stats 0 '^\{"pending":2,"acknowledged":1,"leased":0,"dead":0,"next_id":4,'
+expect live_stats 0 '^\{"pending":2,"acknowledged":1,"leased":0,"dead":0,"delayed":0,"next_id":4,'
 ev "$lv" inbox
 [ $rc = 0 ] && [ "$(ids)" = "2 3 " ] && [ "$(field more)" = false ]; verdict live_inbox
 ev "$lv" inbox -t u --cursor-file "$w/lv.pos"
@@ -1035,7 +1035,7 @@ rc=$?
 sanitizer_check "$w/lv.err" "$rc" "import - (live holder)"
 [ $rc = 0 ] && grep -q '{"imported":1,' "$w/lv.out"; verdict live_holder_finished
 ev "$lv" stats
-expect live_after 0 '^\{"pending":3,"acknowledged":1,"leased":0,"dead":0,"next_id":5,'
+expect live_after 0 '^\{"pending":3,"acknowledged":1,"leased":0,"dead":0,"delayed":0,"next_id":5,'
 
 # ---- a user with read permission only ----------------------------------------
 # As root: a root-owned store (directory 0755, files 0644) read by nobody.
@@ -1116,7 +1116,7 @@ ev "$cs" inbox --status leased
 ev "$cs" get 1
 expect get_leased 0 '"status":"leased",.*"delivery_count":1,"lease_token":'"$tok1"',"lease_expires_at":"'"$TS"'","leased_by":"w1"\}$'
 ev "$cs" stats
-expect stats_leased 0 '^\{"pending":2,"acknowledged":0,"leased":1,"dead":0,"next_id":4,'
+expect stats_leased 0 '^\{"pending":2,"acknowledged":0,"leased":1,"dead":0,"delayed":0,"next_id":4,'
 ev "$cs" ack --token "$tok1" 1 2
 error ack_token_one_id 1 'exactly one event id'
 ev "$cs" ack --token x1 1
@@ -1149,8 +1149,8 @@ expect release_delay 0 '^\{"event_id":2,"released":true\}$'
 ev "$cs" release --token "$tok2" 2
 error release_stale_token 8 'not its current one'
 ev "$cs" get 2
-# Held back by the delay: leased, to nobody, so no token or consumer.
-expect release_delay_held 0 '"status":"leased",.*"idempotency_key":null,"delivery_count":1\}$'
+# Held back by the delay: delayed, to nobody, so no token or consumer.
+expect release_delay_held 0 '"status":"delayed",.*"idempotency_key":null,"delivery_count":1,"delayed_until":"'"$TS"'"\}$'
 ev "$cs" claim --consumer w2
 [ $rc = 0 ] && [ "$(ids)" = "3 " ]; verdict release_delay_not_claimable
 tok3=$(field lease_token)
@@ -1165,8 +1165,11 @@ ev "$w/dead-copy" import "$w/dead.jsonl"
 expect import_takes_exported_dead 0 '^\{"imported":1,"duplicate":0,"rejected":0\}$'
 ev "$cs" export --status leased
 [ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict export_status_leased
+cp "$w/out" "$w/delayed.jsonl"
+ev "$w/delayed-copy" import "$w/delayed.jsonl"
+expect import_takes_exported_delayed 0 '^\{"imported":1,"duplicate":0,"rejected":0\}$'
 ev "$cs" stats
-expect stats_dead 0 '^\{"pending":0,"acknowledged":1,"leased":1,"dead":1,"next_id":4,'
+expect stats_dead 0 '^\{"pending":0,"acknowledged":1,"leased":0,"dead":1,"delayed":1,"next_id":4,'
 ev "$cs" redrive --type other
 expect redrive_filtered 0 '^\{"redriven":0\}$'
 ev "$cs" redrive --status any
@@ -1194,7 +1197,7 @@ sleep 0.05
 ev "$md" claim --consumer w
 [ $rc = 0 ] && [ ! -s "$w/out" ]; verdict max_deliveries_not_again
 ev "$md" stats
-expect max_deliveries_dead 0 '^\{"pending":0,"acknowledged":0,"leased":0,"dead":1,.*"max_deliveries":1\}\}$'
+expect max_deliveries_dead 0 '^\{"pending":0,"acknowledged":0,"leased":0,"dead":1,"delayed":0,.*"max_deliveries":1\}\}$'
 
 # claim --wait: nothing claimable -> waits, without holding the store, for
 # an event another process appends.

@@ -167,8 +167,9 @@ static const char *const members[] = {
     "event_id", "created_at", "status", "acknowledged_at",
     /* the consumer fields of an exported leased or dead event: an imported
     ** event starts pending, never delivered */
-    "delivery_count", "lease_token", "lease_expires_at", "leased_by"};
-enum { M_SOURCE, M_TYPE, M_PAYLOAD, M_METADATA, M_KEY, M_PRIORITY, M_NKNOWN = 14 };
+    "delivery_count", "lease_token", "lease_expires_at", "leased_by", "delayed_until"};
+enum { M_SOURCE, M_TYPE, M_PAYLOAD, M_METADATA, M_KEY, M_PRIORITY, M_NKNOWN = 15 };
+_Static_assert(sizeof members / sizeof *members == M_NKNOWN, "every member is known");
 
 /* A decoded string member, in place; NULL with o->why set if it is not a
 ** string (or null, when allowed). */

@@ -90,9 +90,10 @@ void put_event(FILE *f, const evs_event *e) {
     fprintf(f, ",\"status\":\"acknowledged\",\"acknowledged_at\":\"%s\"", ts);
   } else {
     fprintf(f, ",\"status\":\"%s\",\"acknowledged_at\":null",
-            e->status == EVS_STATUS_LEASED ? "leased"
-            : e->status == EVS_STATUS_DEAD ? "dead"
-                                           : "pending");
+            e->status == EVS_STATUS_LEASED    ? "leased"
+            : e->status == EVS_STATUS_DEAD    ? "dead"
+            : e->status == EVS_STATUS_DELAYED ? "delayed"
+                                              : "pending");
   }
   fprintf(f, ",\"priority\":\"%s\",\"idempotency_key\":", priority_name(e->priority));
   if (e->idempotency_key)
@@ -107,6 +108,10 @@ void put_event(FILE *f, const evs_event *e) {
     fprintf(f, ",\"lease_token\":%llu,\"lease_expires_at\":\"%s\",\"leased_by\":",
             (unsigned long long)e->lease_token, ts);
     jl_put_string(f, e->leased_by, strlen(e->leased_by));
+  }
+  if (e->status == EVS_STATUS_DELAYED) {
+    evs_time_format(e->lease_expires_us, ts);
+    fprintf(f, ",\"delayed_until\":\"%s\"", ts);
   }
   fputs("}\n", f);
 }

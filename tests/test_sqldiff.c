@@ -131,7 +131,8 @@ static sqlite3 *open_both(const char *dir) {
       "auto_compact=off);"
       "CREATE TABLE plain(id INTEGER PRIMARY KEY, created_at TEXT, created_us INTEGER, "
       "status TEXT, source TEXT, event_type TEXT, payload TEXT, metadata TEXT, "
-      "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT);"
+      "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT, delivery_count INTEGER, "
+      "lease_token INTEGER, lease_expires_at TEXT, leased_by TEXT);"
       "INSERT INTO plain SELECT * FROM ev;",
       dir);
   int rc = t_sql_exec(db, sql);

@@ -120,3 +120,9 @@ SELECT evstore_renew('r', 6, 1);
 SELECT evstore_reject('r', 6, 1);
 SELECT evstore_redrive('r');
 SELECT 'ro after', count(*) FROM r WHERE status = 'pending';
+-- A second table on the open store (inbox reconnected by the SELECT: a
+-- failed CREATE reloads the schema) must agree on the setting.
+SELECT 'inbox', count(*) FROM inbox WHERE status = 'leased';
+CREATE VIRTUAL TABLE other USING evstore(dir='st', max_deliveries=3);
+CREATE VIRTUAL TABLE same USING evstore(dir='st', max_deliveries=2);
+SELECT 'same', count(*) FROM same WHERE status = 'leased';

@@ -60,6 +60,7 @@ static const char *incompatible(const evs_options *have, const evs_options *want
   STORE(idempotency_window_us);
   STORE(segment_size);
   STORE(dict_compress);
+  STORE(max_deliveries);
 #undef OPEN
 #undef STORE
   return NULL;
@@ -203,13 +204,10 @@ static void conn_aux_free(void *p) {
 const char *const evsql_col_names[NCOL] = {
     "id",       "created_at", "created_us",      "status",
     "source",   "event_type", "payload",         "metadata",
-    "priority", "idempotency_key", "acknowledged_at", "cursor"};
+    "priority", "idempotency_key", "acknowledged_at", "cursor",
+    "delivery_count", "lease_token", "lease_expires_at", "leased_by"};
 
-#define SCHEMA                                                               \
-  "CREATE TABLE x(id INTEGER, created_at TEXT, created_us INTEGER, "         \
-  "status TEXT, source TEXT, event_type TEXT, payload TEXT, metadata TEXT, " \
-  "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT, "              \
-  "cursor TEXT HIDDEN)"
+#define SCHEMA "CREATE TABLE x(" EVSQL_COLUMNS ")"
 
 vtab *evsql_tables;
 
@@ -322,6 +320,9 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
       bad = parse_duration(v, &o->idempotency_window_us);
     } else if (KEY("max_payload")) {
       bad = parse_uint(v, &o->max_payload) || !o->max_payload;
+    } else if (KEY("max_deliveries")) {
+      bad = parse_uint(v, &o->max_deliveries) || !o->max_deliveries ||
+            o->max_deliveries > 255;
     } else if (KEY("compress_threshold")) {
       bad = parse_uint(v, &o->compress_threshold) || !o->compress_threshold;
     } else if (KEY("segment_size")) {
@@ -361,7 +362,7 @@ static int parse_args(int argc, const char *const *argv, evs_options *o,
           "evstore: unknown argument '%.*s' (known: dir, sync, retention, "
           "idempotency_window, max_payload, compress_threshold, "
           "compress_level, segment_size, validate_json, busy_timeout, "
-          "auto_compact, compact_dead_percent, checkpoint_bytes, dict_compress, mode)",
+          "auto_compact, compact_dead_percent, checkpoint_bytes, dict_compress, max_deliveries, mode)",
           (int)kl, a);
       sqlite3_free(v);
       return SQLITE_ERROR;
@@ -683,6 +684,7 @@ static int register_all(sqlite3 *db) {
   ** registration fails). */
   int rc = sqlite3_create_module_v2(db, "evstore", &evstore_module, aux, conn_aux_free);
   if (!rc) rc = evsql_register_functions(db);
+  if (!rc) rc = evsql_register_claim(db);
   return rc;
 }
 

@@ -15,8 +15,9 @@
 ** a number (so '05' and '5.0' match too), and xFilter gets the integer 5
 ** either way. So a constraint is omitted (left to the table alone) only
 ** when its answer is the same for every value and every affinity:
-**  - status = v, priority = v: no stored status or priority looks like a
-**    number, so affinity never converts them; they equal v only when v is
+**  - status = v, priority = v: no stored status ('pending',
+**    'acknowledged', 'leased', 'dead') or priority looks like a number, so
+**    affinity never converts them; they equal v only when v is
 **    the same TEXT, byte for byte, and nothing else (number, blob, NULL).
 **  - cursor = v: not a comparison but where to resume (a hidden column).
 ** The others narrow the scan to a superset of the rows SQLite accepts,

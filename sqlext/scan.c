@@ -281,6 +281,8 @@ int evsql_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, int arg
     case TERM_STATUS:
       c->q.status = evsql_text_is(v, "pending")        ? EVS_QUERY_PENDING
                     : evsql_text_is(v, "acknowledged") ? EVS_QUERY_ACKNOWLEDGED
+                    : evsql_text_is(v, "leased")       ? EVS_QUERY_LEASED
+                    : evsql_text_is(v, "dead")         ? EVS_QUERY_DEAD
                                                        : (r = 0, EVS_QUERY_ANY);
       break;
     case TERM_PRIORITY:
@@ -358,19 +360,15 @@ int evsql_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, int arg
   return fetch_page(c);
 }
 
-int evsql_column(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col) {
-  vcur *c = (vcur *)p;
-  /* In an UPDATE, unchanged columns are not fetched, so xUpdate can tell
-  ** which columns the statement sets. */
-  if (sqlite3_vtab_nochange(ctx)) return SQLITE_OK;
-  const evs_event *e = cur_event(c);
-  if (!e) return SQLITE_OK;
+static const char *const status_names[] = {"pending", "acknowledged", "leased", "dead"};
+
+void evsql_event_column(sqlite3_context *ctx, const evs_event *e, int col) {
   switch (col) {
   case COL_ID: sqlite3_result_int64(ctx, (sqlite3_int64)e->id); break;
   case COL_CREATED_AT: evsql_result_time(ctx, e->created_us); break;
   case COL_CREATED_US: sqlite3_result_int64(ctx, e->created_us); break;
   case COL_STATUS:
-    sqlite3_result_text(ctx, e->status ? "acknowledged" : "pending", -1, SQLITE_STATIC);
+    sqlite3_result_text(ctx, status_names[e->status & 3], -1, SQLITE_STATIC);
     break;
   case COL_SOURCE:
     sqlite3_result_text(ctx, e->source, (int)e->source_len, SQLITE_TRANSIENT);
@@ -396,7 +394,30 @@ int evsql_column(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col) {
   case COL_ACKED_AT:
     if (e->acknowledged_us) evsql_result_time(ctx, e->acknowledged_us);
     break;
-  case COL_CURSOR: {
+  case COL_DELIVERIES: sqlite3_result_int64(ctx, e->delivery_count); break;
+  /* NULL unless leased: a released event waiting out its delay is
+  ** 'leased' with a lease_expires_at (when it returns) but no token and no
+  ** consumer. */
+  case COL_LEASE_TOKEN:
+    if (e->lease_token) sqlite3_result_int64(ctx, (sqlite3_int64)e->lease_token);
+    break;
+  case COL_LEASE_EXPIRES_AT:
+    if (e->lease_expires_us) evsql_result_time(ctx, e->lease_expires_us);
+    break;
+  case COL_LEASED_BY:
+    if (e->leased_by) sqlite3_result_text(ctx, e->leased_by, -1, SQLITE_TRANSIENT);
+    break;
+  }
+}
+
+int evsql_column(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col) {
+  vcur *c = (vcur *)p;
+  /* In an UPDATE, unchanged columns are not fetched, so xUpdate can tell
+  ** which columns the statement sets. */
+  if (sqlite3_vtab_nochange(ctx)) return SQLITE_OK;
+  const evs_event *e = cur_event(c);
+  if (!e) return SQLITE_OK;
+  if (col == COL_CURSOR) {
     vtab *vt = (vtab *)p->pVtab;
     const char *saved = c->q.cursor;
     c->q.cursor = NULL;
@@ -404,9 +425,9 @@ int evsql_column(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col) {
     c->q.cursor = saved;
     if (rc) return evsql_lib_error(vt, rc);
     sqlite3_result_text(ctx, c->cursor, -1, SQLITE_TRANSIENT);
-    break;
+    return SQLITE_OK;
   }
-  }
+  evsql_event_column(ctx, e, col);
   return SQLITE_OK;
 }
 

@@ -201,3 +201,19 @@ int evsql_at_range(sqlite3_value *v, int op, int64_t *lo, int64_t *hi) {
   return 1;
 }
 
+
+int evsql_duration_arg(sqlite3_value *v, int64_t *us) {
+  *us = 0;
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_NULL: return 0;
+  case SQLITE_INTEGER:
+    *us = sqlite3_value_int64(v);
+    return *us < 0 ? -1 : 0;
+  case SQLITE_TEXT: {
+    const char *t = (const char *)sqlite3_value_text(v);
+    int n = sqlite3_value_bytes(v);
+    return t && !evs_duration_parse(t, (size_t)n, us) ? 0 : -1;
+  }
+  default: return -1;
+  }
+}

@@ -12,7 +12,9 @@
 **   scan.c       xOpen/xFilter/xNext/xColumn...: the evsql_plan run
 **   values.c     SQL values <-> the store's: ranges, names, times
 **   write.c      xUpdate and the transaction methods
-**   functions.c  evstore_stats(), evstore_compact()
+**   functions.c  evstore_stats(), evstore_compact(), the lease functions
+**                (evstore_release/renew/reject/redrive)
+**   claim.c      evstore_claim(), an eponymous table-valued function
 **
 ** Names shared between files start with evsql_ (they are global symbols
 ** of libevstore and evstore.so).
@@ -78,6 +80,12 @@ enum {
   COL_IDEM,
   COL_ACKED_AT,
   COL_CURSOR,
+  /* Consumers (evs_claim): after the hidden cursor, so that the columns
+  ** of tables declared before them keep their numbers. */
+  COL_DELIVERIES,
+  COL_LEASE_TOKEN,
+  COL_LEASE_EXPIRES_AT,
+  COL_LEASED_BY,
   NCOL
 };
 
@@ -153,6 +161,17 @@ int evsql_best_index(sqlite3_vtab *tab, sqlite3_index_info *ix);
 /* The plan behind idxStr, or NULL if idxStr holds none. */
 const evsql_plan *evsql_plan_of(const char *idxStr);
 
+/* The columns of every table (module.c); evstore_claim's are the same
+** without cursor (claim.c). */
+#define EVSQL_COLUMNS_EVENT                                                   \
+  "id INTEGER, created_at TEXT, created_us INTEGER, "                        \
+  "status TEXT, source TEXT, event_type TEXT, payload TEXT, metadata TEXT, " \
+  "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT"
+#define EVSQL_COLUMNS_LEASE \
+  "delivery_count INTEGER, lease_token INTEGER, lease_expires_at TEXT, leased_by TEXT"
+#define EVSQL_COLUMNS \
+  EVSQL_COLUMNS_EVENT ", cursor TEXT HIDDEN, " EVSQL_COLUMNS_LEASE
+
 /* ---- Cursors (scan.c) ------------------------------------------------ */
 
 int evsql_open(sqlite3_vtab *p, sqlite3_vtab_cursor **pp);
@@ -163,6 +182,8 @@ int evsql_next(sqlite3_vtab_cursor *p);
 int evsql_eof(sqlite3_vtab_cursor *p);
 int evsql_column(sqlite3_vtab_cursor *p, sqlite3_context *ctx, int col);
 int evsql_rowid(sqlite3_vtab_cursor *p, sqlite3_int64 *rowid);
+/* Column col of event e (every column but cursor, which needs a query). */
+void evsql_event_column(sqlite3_context *ctx, const evs_event *e, int col);
 
 /* ---- Values (values.c) ------------------------------------------------- */
 
@@ -180,6 +201,10 @@ int evsql_name_filter(sqlite3_value *v, const char **name, int *exact);
 int evsql_at_range(sqlite3_value *v, int op, int64_t *lo, int64_t *hi);
 /* A time as created_at shows it (evs_time_format). */
 void evsql_result_time(sqlite3_context *ctx, int64_t us);
+/* A duration argument: NULL (0: the library's default), an integer of
+** microseconds (>= 0), or text in evs_duration_parse's grammar ("30s",
+** "250ms"). -1 for anything else. */
+int evsql_duration_arg(sqlite3_value *v, int64_t *us);
 
 /* ---- Writes (write.c) -------------------------------------------------- */
 
@@ -194,7 +219,17 @@ int evsql_rollback_to(sqlite3_vtab *p, int n);
 
 /* ---- Functions (functions.c) ------------------------------------------- */
 
-/* evstore_stats() and evstore_compact() on connection db. */
+/* evstore_stats(), evstore_compact() and the lease functions on
+** connection db. */
 int evsql_register_functions(sqlite3 *db);
+/* The store of evstore table `name` on connection db (the registry of
+** tables, under evsql_reg_mu), or NULL with *err set (sqlite3_malloc'ed,
+** prefixed by fn). *ro: the table is mode='ro'. */
+evs_store *evsql_find_store(sqlite3 *db, const char *name, const char *fn, int *ro,
+                            char **err);
+
+/* ---- evstore_claim (claim.c) -------------------------------------------- */
+
+int evsql_register_claim(sqlite3 *db);
 
 #endif

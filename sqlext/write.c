@@ -2,6 +2,19 @@
 ** write.c: INSERT (append), UPDATE (only status = 'acknowledged') and
 ** DELETE, inside the store's write transaction that xBegin opens and
 ** xSync commits; savepoints map 1:1.
+**
+** Settling a lease by UPDATE: "UPDATE t SET status = 'acknowledged' WHERE
+** id = ? AND lease_token = ?". The token is the WHERE's business, not
+** xUpdate's: the statement's scan runs inside the write transaction
+** (xBegin took the store's writer lock before it), so the lease_token
+** SQLite compares is the event's current one and no claim, renew or
+** release can come between that check and the evs_ack here (a lease that
+** ran out in between cannot have gone to another consumer: claiming needs
+** the writer lock). A stale token matches no row: the statement changes
+** nothing (changes() = 0), as any UPDATE whose WHERE matches nothing.
+** evs_ack_lease (no transaction) cannot be called while the transaction
+** is held; evstore_release/renew/reject() take tokens and fail with
+** EVS_ESTALE's message.
 */
 #include <string.h>
 
@@ -18,8 +31,10 @@ static int do_insert(vtab *vt, sqlite3_value **argv, sqlite3_int64 *rowid) {
   sqlite3_value **col = argv + 2;
   if (sqlite3_value_type(argv[1]) != SQLITE_NULL)
     return evsql_error(vt, SQLITE_CONSTRAINT, "evstore: id is assigned by the store");
-  static const int assigned[] = {COL_ID,     COL_CREATED_AT, COL_CREATED_US,
-                                 COL_STATUS, COL_ACKED_AT,   COL_CURSOR};
+  static const int assigned[] = {COL_ID,          COL_CREATED_AT,  COL_CREATED_US,
+                                 COL_STATUS,      COL_ACKED_AT,    COL_CURSOR,
+                                 COL_DELIVERIES,  COL_LEASE_TOKEN, COL_LEASE_EXPIRES_AT,
+                                 COL_LEASED_BY};
   for (size_t i = 0; i < sizeof assigned / sizeof *assigned; i++)
     if (sqlite3_value_type(col[assigned[i]]) != SQLITE_NULL)
       return evsql_error(vt, SQLITE_CONSTRAINT, "evstore: %s is assigned by the store",

@@ -3,7 +3,7 @@
 **
 ** One store of seeded events (sources and types in case variants and with
 ** inner spaces, numeric-looking names, some acknowledged, priorities,
-** metadata; created by a fake clock, so times include exact whole seconds,
+** metadata, leased, dead and released events; created by a fake clock, so times include exact whole seconds,
 ** equal microseconds, day and year boundaries) is attached as an evstore
 ** table `ev` and copied into a plain SQLite table `plain`. Thousands of
 ** random queries then run against both and must return the same rows
@@ -73,7 +73,7 @@ static void tick(fake_clock *c, uint64_t *g) {
   }
 }
 
-/* Write the store: NEVENTS appends, then acks and deletes. */
+/* Write the store: NEVENTS appends, then acks and deletes, then claims. */
 static int make_store(const char *dir) {
   fake_clock c = {T0_SQL};
   evs_options o;
@@ -115,6 +115,21 @@ static int make_store(const char *dir) {
     if (h % 100 < 35) rc = evs_ack(s, NULL, id, NULL);
     else if (h % 100 < 40) rc = evs_delete(s, NULL, id, NULL);
   }
+  /* Consumers: 45 of the pending events claimed for 12 h (past the fake
+  ** clock's times, which run ahead of the real one the SQL table reads
+  ** with), a third of them rejected (dead), a third released (pending,
+  ** delivered once), the rest left leased. */
+  evs_page *pg = NULL;
+  evs_query cq;
+  memset(&cq, 0, sizeof cq);
+  cq.limit = 45;
+  if (!rc) rc = evs_claim(s, &cq, "worker-1", 12 * 3600 * SEC, &pg);
+  for (size_t i = 0; !rc && i < evs_page_count(pg); i++) {
+    const evs_event *e = evs_page_event(pg, i);
+    if (i % 3 == 0) rc = evs_reject(s, e->id, e->lease_token);
+    else if (i % 3 == 1) rc = evs_release(s, e->id, e->lease_token, 0);
+  }
+  evs_page_free(pg);
   if (rc) fprintf(stderr, "  make_store: %s\n", evs_errmsg(s));
   return evs_store_close(s) || rc ? -1 : 0;
 }
@@ -131,7 +146,8 @@ static sqlite3 *open_both(const char *dir) {
       "auto_compact=off);"
       "CREATE TABLE plain(id INTEGER PRIMARY KEY, created_at TEXT, created_us INTEGER, "
       "status TEXT, source TEXT, event_type TEXT, payload TEXT, metadata TEXT, "
-      "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT);"
+      "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT, delivery_count INTEGER, "
+      "lease_token INTEGER, lease_expires_at TEXT, leased_by TEXT);"
       "INSERT INTO plain SELECT * FROM ev;",
       dir);
   int rc = t_sql_exec(db, sql);
@@ -167,7 +183,28 @@ static int load_values(sqlite3 *db) {
     data.n++;
   }
   sqlite3_finalize(st);
-  return data.n > 300 && data.nacked > 50 ? 0 : -1;
+  /* The claims of make_store are there: leased, dead, released. A
+  ** release returns the event at the fake clock's "now", ahead of the real
+  ** clock the table reads with: until then it shows 'leased' (a release
+  ** with a delay: no token, no consumer). */
+  int leased = 0, dead = 0, released = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT count(*) FILTER (WHERE status = 'leased' AND leased_by = "
+                         "'worker-1' AND lease_token > 0 AND lease_expires_at > created_at), "
+                         "count(*) FILTER (WHERE status = 'dead' AND delivery_count = 1), "
+                         "count(*) FILTER (WHERE status <> 'dead' AND delivery_count = 1 "
+                         "AND lease_token IS NULL AND leased_by IS NULL) FROM plain",
+                         -1, &st, NULL))
+    return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    leased = sqlite3_column_int(st, 0);
+    dead = sqlite3_column_int(st, 1);
+    released = sqlite3_column_int(st, 2);
+  }
+  sqlite3_finalize(st);
+  return data.n > 300 && data.nacked > 50 && leased == 15 && dead == 15 && released == 15
+             ? 0
+             : -1;
 }
 
 /* ---- Values ------------------------------------------------------------ */
@@ -368,7 +405,7 @@ static int pick_col(void) {
 }
 
 static void base_value(str *q, int kind) {
-  static const char *const status[] = {"pending", "acknowledged"};
+  static const char *const status[] = {"pending", "acknowledged", "leased", "dead"};
   static const char *const prio[] = {"low", "normal", "high"};
   static const char *const numeric_names[] = {
       "5", "5.0", "05", "CAST(5 AS INTEGER)", "CAST('5' AS REAL)", "CAST('05' AS NUMERIC)",
@@ -674,7 +711,8 @@ static void t_differential(void) {
                                       "acknowledged_at"};
   static const char *const all = "id, created_at, created_us, status, source, event_type, "
                                  "payload, metadata, priority, idempotency_key, "
-                                 "acknowledged_at";
+                                 "acknowledged_at, delivery_count, lease_token, "
+                                 "lease_expires_at, leased_by";
   static const int limits[] = {0, 1, 2, 5, 10, 50, 99, 100, 101, 150, 500, -1};
   static const int offsets[] = {0, 1, 3, 10, 50, 99, 100, 101, 200, 400};
   for (long i = 0; i < nqueries; i++) {
@@ -783,7 +821,8 @@ static void t_many_constraints(void) {
     sqlite3_str_appendf(w, "%s IN (", in_cols[c]);
     for (int i = 0; i < 2000; i++) {
       if (i) sqlite3_str_appendall(w, ", ");
-      static const char *const words[] = {"pending", "acknowledged", "low", "normal", "high"};
+      static const char *const words[] = {"pending", "acknowledged", "leased", "dead",
+                                          "low",     "normal",       "high"};
       switch (i % 6) {
       case 0: sqlite3_str_appendf(w, "%d", i / 6); break;
       case 1: sqlite3_str_appendf(w, "%lld", (long long)data.us[i % data.n]); break;

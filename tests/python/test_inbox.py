@@ -304,5 +304,53 @@ def _():
     assert not os.path.exists(db_path + "-inbox.evstore"), os.listdir(tmp)
 
 
+@check("consumers_claim_and_ack")
+def _():
+    # Two connections (two workers of one process) share one store: claims
+    # never hand an event to both; each is acknowledged once, with its token.
+    path = os.path.join(tmp, "work.db")
+    a, b = connect(path), connect(path)
+    a.execute("CREATE VIRTUAL TABLE work USING evstore(max_deliveries=3)")
+    a.executemany("INSERT INTO work(source, event_type, payload) VALUES ('s', 't', ?)",
+                  [(json.dumps({"n": i}),) for i in range(500)])
+    b.execute("SELECT count(*) FROM work").fetchone()  # b's table is connected
+    seen = []
+    while True:
+        got = 0
+        for con, who in ((a, "a"), (b, "b")):
+            rows = con.execute("SELECT id, lease_token, leased_by, delivery_count, status"
+                               " FROM evstore_claim('work', ?, 37, '1m')", (who,)).fetchall()
+            got += len(rows)
+            for i, tok, by, n, st in rows:
+                assert (by, n, st) == (who, 1, "leased"), (by, n, st)
+                cur = con.execute("UPDATE work SET status = 'acknowledged'"
+                                  " WHERE id = ? AND lease_token = ?", (i, tok))
+                assert cur.rowcount == 1, (i, cur.rowcount)
+                # The same token again: the event is no longer leased.
+                cur = con.execute("UPDATE work SET status = 'acknowledged'"
+                                  " WHERE id = ? AND lease_token = ?", (i, tok))
+                assert cur.rowcount == 0, (i, cur.rowcount)
+                seen.append(i)
+        if not got:
+            break
+    assert sorted(seen) == list(range(1, 501)), (len(seen), len(set(seen)))
+    # A stale token through the functions is an error with the library's text.
+    a.execute("INSERT INTO work(source, event_type, payload) VALUES ('s', 't', '{}')")
+    (i, tok), = a.execute("SELECT id, lease_token FROM evstore_claim('work', 'a')").fetchall()
+    try:
+        a.execute("SELECT evstore_release('work', ?, ?)", (i, tok + 1)).fetchone()
+    except sqlite3.OperationalError as e:
+        assert "not its current one" in str(e), e
+    else:
+        raise AssertionError("a stale token was accepted")
+    assert a.execute("SELECT evstore_reject('work', ?, ?)", (i, tok)).fetchone() == (1,)
+    assert a.execute("SELECT id FROM work WHERE status = 'dead'").fetchall() == [(i,)]
+    assert a.execute("SELECT evstore_redrive('work')").fetchone() == (1,)
+    b.close()  # DROP deletes the store only when no other connection uses it
+    a.execute("DROP TABLE work")
+    a.close()
+    assert not os.path.exists(path + "-work.evstore"), os.listdir(tmp)
+
+
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if failed else 0)

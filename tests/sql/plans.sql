@@ -54,7 +54,8 @@ SELECT count(*), sum(status = 'pending'), sum(status = 'acknowledged') FROM inbo
 -- The plain copy: same columns and affinities, id as the rowid.
 CREATE TABLE copy(id INTEGER PRIMARY KEY, created_at TEXT, created_us INTEGER, status TEXT,
   source TEXT, event_type TEXT, payload TEXT, metadata TEXT, priority TEXT,
-  idempotency_key TEXT, acknowledged_at TEXT);
+  idempotency_key TEXT, acknowledged_at TEXT, delivery_count INTEGER, lease_token INTEGER,
+  lease_expires_at TEXT, leased_by TEXT);
 INSERT INTO copy SELECT * FROM inbox;
 SELECT count(*) FROM copy;
 -- Bounds taken from the data (created_us / created_at of given rows).
@@ -716,3 +717,36 @@ SELECT count(*) FROM inbox i JOIN copy c ON c.id = i.id
    AND c.source IS i.source AND c.event_type IS i.event_type AND c.payload IS i.payload
    AND c.metadata IS i.metadata AND c.priority IS i.priority AND c.idempotency_key IS i.idempotency_key
    AND c.acknowledged_at IS i.acknowledged_at;
+
+-- Leased and dead events: status = 'leased' / 'dead' are the store's
+-- (EVS_QUERY_LEASED / EVS_QUERY_DEAD), alone and with other terms.
+-- The 12 oldest pending events claimed, 4 of them rejected (dead); a fresh copy.
+SELECT 'claimed', count(*) FROM evstore_claim('inbox', 'plans', 12);
+SELECT 'rejected', sum(evstore_reject('inbox', id, lease_token))
+  FROM (SELECT id, lease_token FROM inbox WHERE status = 'leased' ORDER BY id LIMIT 4);
+DELETE FROM copy;
+INSERT INTO copy SELECT * FROM inbox;
+-- status=dead
+EXPLAIN QUERY PLAN SELECT id FROM inbox WHERE status = 'dead';
+SELECT 'status=dead', CASE WHEN a IS b THEN 'ok' ELSE 'MISMATCH inbox=' || ifnull(a, '') || ' copy=' || ifnull(b, '') END, n FROM
+  (SELECT (SELECT group_concat(id) FROM (SELECT id FROM inbox WHERE status = 'dead')) AS a,
+          (SELECT group_concat(id) FROM (SELECT id FROM copy WHERE status = 'dead')) AS b,
+          (SELECT count(*) FROM (SELECT id FROM copy WHERE status = 'dead')) AS n);
+-- status=leased source= desc limit
+EXPLAIN QUERY PLAN SELECT id, leased_by FROM inbox WHERE status = 'leased' AND source = 'app-1' ORDER BY id DESC LIMIT 3;
+SELECT 'status=leased source= desc limit', CASE WHEN a IS b THEN 'ok' ELSE 'MISMATCH inbox=' || ifnull(a, '') || ' copy=' || ifnull(b, '') END, n FROM
+  (SELECT (SELECT group_concat(id || leased_by) FROM (SELECT id, leased_by FROM inbox WHERE status = 'leased' AND source = 'app-1' ORDER BY id DESC LIMIT 3)) AS a,
+          (SELECT group_concat(id || leased_by) FROM (SELECT id, leased_by FROM copy WHERE status = 'leased' AND source = 'app-1' ORDER BY id DESC LIMIT 3)) AS b,
+          (SELECT count(*) FROM (SELECT id FROM copy WHERE status = 'leased' AND source = 'app-1' ORDER BY id DESC LIMIT 3)) AS n);
+-- status=pending excludes both
+SELECT 'status=pending', CASE WHEN a IS b THEN 'ok' ELSE 'MISMATCH inbox=' || ifnull(a, '') || ' copy=' || ifnull(b, '') END, n FROM
+  (SELECT (SELECT group_concat(id) FROM (SELECT id FROM inbox WHERE status = 'pending')) AS a,
+          (SELECT group_concat(id) FROM (SELECT id FROM copy WHERE status = 'pending')) AS b,
+          (SELECT count(*) FROM (SELECT id FROM copy WHERE status = 'pending')) AS n);
+-- status=dead NOCASE: left to SQLite
+EXPLAIN QUERY PLAN SELECT id FROM inbox WHERE status = 'DEAD' COLLATE NOCASE;
+SELECT 'status=dead nocase', (SELECT count(*) FROM inbox WHERE status = 'DEAD' COLLATE NOCASE);
+SELECT 'lease columns', count(*) FROM inbox i JOIN copy c ON c.id = i.id
+ WHERE c.status IS i.status AND c.delivery_count IS i.delivery_count
+   AND c.lease_token IS i.lease_token AND c.lease_expires_at IS i.lease_expires_at
+   AND c.leased_by IS i.leased_by;

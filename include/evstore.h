@@ -484,8 +484,9 @@ EVS_API int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 #define EVS_QUERY_PENDING 0      /* the inbox (default)      */
 #define EVS_QUERY_ACKNOWLEDGED 1 /* acknowledged events only */
 #define EVS_QUERY_ANY 2          /* every event              */
-#define EVS_QUERY_LEASED 3       /* leased, or delayed (held back)    */
+#define EVS_QUERY_LEASED 3       /* leased to a consumer     */
 #define EVS_QUERY_DEAD 4         /* dead                     */
+#define EVS_QUERY_DELAYED 5      /* held back until a time   */
 
 /* What to read: by default pending events, oldest first, matching every
 ** set field. Filters apply before the limit: a page is short only when no

@@ -283,6 +283,7 @@ int evsql_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, int arg
                     : evsql_text_is(v, "acknowledged") ? EVS_QUERY_ACKNOWLEDGED
                     : evsql_text_is(v, "leased")       ? EVS_QUERY_LEASED
                     : evsql_text_is(v, "dead")         ? EVS_QUERY_DEAD
+                    : evsql_text_is(v, "delayed")      ? EVS_QUERY_DELAYED
                                                        : (r = 0, EVS_QUERY_ANY);
       break;
     case TERM_PRIORITY:
@@ -360,7 +361,8 @@ int evsql_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, int arg
   return fetch_page(c);
 }
 
-static const char *const status_names[] = {"pending", "acknowledged", "leased", "dead"};
+static const char *const status_names[] = {"pending", "acknowledged", "leased", "dead",
+                                           "delayed"};
 
 void evsql_event_column(sqlite3_context *ctx, const evs_event *e, int col) {
   switch (col) {
@@ -368,7 +370,10 @@ void evsql_event_column(sqlite3_context *ctx, const evs_event *e, int col) {
   case COL_CREATED_AT: evsql_result_time(ctx, e->created_us); break;
   case COL_CREATED_US: sqlite3_result_int64(ctx, e->created_us); break;
   case COL_STATUS:
-    sqlite3_result_text(ctx, status_names[e->status & 3], -1, SQLITE_STATIC);
+    sqlite3_result_text(ctx,
+                        e->status >= 0 && e->status <= EVS_STATUS_DELAYED ? status_names[e->status]
+                                                                          : "pending",
+                        -1, SQLITE_STATIC);
     break;
   case COL_SOURCE:
     sqlite3_result_text(ctx, e->source, (int)e->source_len, SQLITE_TRANSIENT);

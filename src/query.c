@@ -202,8 +202,9 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
     sc->dead[sc->ndead++] = id; /* its lease ran out at max_deliveries */
   int want = q->status == EVS_QUERY_PENDING        ? st == EVS_ES_PENDING
              : q->status == EVS_QUERY_ACKNOWLEDGED ? st == EVS_ES_ACKED
-             : q->status == EVS_QUERY_LEASED ? st == EVS_ES_LEASED || st == EVS_ES_DELAYED
-             : q->status == EVS_QUERY_DEAD   ? st == EVS_ES_DEAD
+             : q->status == EVS_QUERY_LEASED  ? st == EVS_ES_LEASED
+             : q->status == EVS_QUERY_DELAYED ? st == EVS_ES_DELAYED
+             : q->status == EVS_QUERY_DEAD    ? st == EVS_ES_DEAD
                                              : st != EVS_ES_GONE;
   if (!want) return 0;
   if (q->priority && (e.flags & ENT_PRIO) != q->priority) return 0;
@@ -354,10 +355,10 @@ static int check_query(evs_store *s, const evs_query *q) {
   if (!q->metadata_key != !q->metadata_value)
     return evs_err(s, EVS_EINVAL,
                    "metadata_key and metadata_value must be given together");
-  if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_DEAD)
+  if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_DELAYED)
     return evs_err(s, EVS_EINVAL,
-                   "status %d is not pending (0), acknowledged (1), any (2), leased (3) or "
-                   "dead (4)",
+                   "status %d is not pending (0), acknowledged (1), any (2), leased (3), "
+                   "dead (4) or delayed (5)",
                    q->status);
   /* No event has an empty name (append refuses one, trimmed the same
   ** way): such a filter is a caller's mistake, not an empty inbox. */
@@ -448,7 +449,8 @@ static int run_scan(scan *sc, uint64_t after_id) {
   }
   if (none || lo >= hi) {
     rc = 0;
-  } else if (q->status != EVS_QUERY_PENDING && q->status != EVS_QUERY_LEASED) {
+  } else if (q->status != EVS_QUERY_PENDING && q->status != EVS_QUERY_LEASED &&
+             q->status != EVS_QUERY_DELAYED) {
     sc->src = ns;
     sc->typ = nt;
     rc = scan_ids(sc, lo, hi);

@@ -412,7 +412,7 @@ error inbox_cursor_binds_priority 4 'cursor was issued for a different filter'
 ev "$f" inbox --meta ip
 error usage_meta_not_key_value 1 "--meta 'ip' is not KEY=VALUE"
 ev "$f" inbox --status finished
-error usage_bad_status 1 "--status must be pending, acknowledged, leased, dead or any"
+error usage_bad_status 1 "--status must be pending, acknowledged, leased, dead, delayed or any"
 ev "$f" inbox --min-id 0
 error usage_bad_min_id 1 "--min-id '0' is not an event id"
 ev "$f" inbox -p urgent
@@ -1164,7 +1164,9 @@ cp "$w/out" "$w/dead.jsonl"
 ev "$w/dead-copy" import "$w/dead.jsonl"
 expect import_takes_exported_dead 0 '^\{"imported":1,"duplicate":0,"rejected":0\}$'
 ev "$cs" export --status leased
-[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict export_status_leased
+[ $rc = 0 ] && [ "$(ids)" = "" ]; verdict export_status_leased_none
+ev "$cs" export --status delayed
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict export_status_delayed
 cp "$w/out" "$w/delayed.jsonl"
 ev "$w/delayed-copy" import "$w/delayed.jsonl"
 expect import_takes_exported_delayed 0 '^\{"imported":1,"duplicate":0,"rejected":0\}$'

@@ -64,8 +64,8 @@ static const struct {
   "  --meta KEY=VALUE      only events whose metadata has a top-level member\n"    \
   "                        KEY equal to VALUE: a string's text, or a number,\n"    \
   "                        true, false or null\n"                                  \
-  "  --status S            pending, acknowledged, leased (held by a consumer or\n"  \
-  "                        a release's delay), dead, or any\n"                     \
+  "  --status S            pending, acknowledged, leased (held by a consumer),\n"  \
+  "                        delayed (held back until a time), dead, or any\n"       \
   "  --min-id N, --max-id N  only ids from N, up to N (inclusive)\n"               \
   "  --descending          newest first\n"
 

@@ -1225,4 +1225,20 @@ ev "$cw" claim --consumer w --type t --wait 700ms
 wait $bg
 [ $rc = 0 ] && [ ! -s "$w/out" ]; verdict claim_wait_filtered
 
+# append --not-before: stored at once, out of the inbox until then.
+nb=$w/notbefore.evs
+ev "$nb" append -s a -t t --not-before 9999-01-01 '{"later":true}'
+expect not_before_append 0 '^\{"event_id":1,'
+ev "$nb" inbox
+[ $rc = 0 ] && [ "$(grep -c event_id "$w/out")" = 0 ]; verdict not_before_out_of_inbox
+ev "$nb" get 1
+expect not_before_get 0 '"status":"delayed",.*"delayed_until":"9999-01-01T00:00:00.000000Z"\}$'
+ev "$nb" inbox --status delayed
+expect not_before_status_delayed 0 '"event_id":1,'
+ev "$nb" append -s a -t t --not-before soon '{}'
+expect not_before_bad 1 '' 'not-before'
+ev "$nb" append -s a -t t --not-before 2020-01-01 '{"now":true}'
+ev "$nb" inbox
+expect not_before_past_is_now 0 '"event_id":2,'
+
 exit $status

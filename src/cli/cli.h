@@ -58,8 +58,10 @@ enum {
   O_WAIT,
   O_TOKEN,
   O_DELAY,
-  O_COUNT
+  O_NOT_BEFORE,
+  O_COUNT /* at most 32: options are bits of an unsigned */
 };
+_Static_assert(O_COUNT <= 32, "OPT() bits fit an unsigned");
 #define OPT(o) (1u << (o))
 
 typedef struct cli cli;

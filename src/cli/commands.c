@@ -52,6 +52,8 @@ int cmd_append(cli *c) {
   const char *p = c->opt[O_PRIORITY];
   if (p && parse_priority(p, strlen(p), &ev.priority))
     return cli_usage(c, "--priority must be low, normal or high (or 1, 2, 3), not '%s'", p);
+  if ((p = c->opt[O_NOT_BEFORE]) && parse_time(p, &ev.not_before_us))
+    return cli_usage(c, "--not-before takes a time (ISO-8601 or microseconds), not '%s'", p);
   char *in = NULL;
   int rc;
   if (c->nargs == 0 || !strcmp(c->args[0], "-")) {

@@ -50,6 +50,7 @@ static const struct {
     [O_WAIT] = {"wait", 0, 1},
     [O_TOKEN] = {"token", 0, 1},
     [O_DELAY] = {"delay", 0, 1},
+    [O_NOT_BEFORE] = {"not-before", 0, 1},
 };
 
 #define FILTER_HELP                                                                \
@@ -88,9 +89,11 @@ static const struct {
 /* The commands. A new one is a row here plus its run function. */
 static const cli_cmd commands[] = {
     {"append", cmd_append,
-     OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_METADATA) | OPT(O_PRIORITY) | OPT(O_KEY), 0, 1,
+     OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_METADATA) | OPT(O_PRIORITY) | OPT(O_KEY) |
+         OPT(O_NOT_BEFORE),
+     0, 1,
      "--source S --type T [--metadata JSON] [--priority P]\n"
-     "        [--idempotency-key K] [PAYLOAD | -]",
+     "        [--idempotency-key K] [--not-before TIME] [PAYLOAD | -]",
      "store one event",
      "Store one event and print {\"event_id\":N,\"created_at\":\"...\",\"duplicate\":false}.\n"
      "PAYLOAD is a JSON object, stored byte for byte as given. Without PAYLOAD, or\n"
@@ -104,7 +107,9 @@ static const cli_cmd commands[] = {
      "  -p, --priority P          low, normal (default) or high; or 1, 2, 3\n"
      "  -k, --idempotency-key K   when an event with key K was appended within the\n"
      "                            idempotency window, nothing is stored: the\n"
-     "                            original's id is printed with \"duplicate\":true\n"},
+     "                            original's id is printed with \"duplicate\":true\n"
+     "  --not-before TIME         out of the inbox and not claimable until TIME\n"
+     "                            (status delayed); TIME as for --since\n"},
     {"import", cmd_import, OPT(O_STOP) | OPT(O_QUIET), 1, 1,
      "[--stop-on-error] [--quiet] FILE.jsonl | -",
      "append the events of a JSON-lines file",

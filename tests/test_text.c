@@ -400,7 +400,8 @@ static void t_stats_json(void) {
   /* Every evs_stats field (what the CLI and SQL printed, together), then
   ** the settings. */
   static const char *const keys[] = {
-      "pending", "acknowledged", "next_id", "segments", "disk_bytes", "payload_bytes",
+      "pending", "acknowledged", "leased", "dead", "delayed", "next_id", "segments",
+      "disk_bytes", "payload_bytes",
       "payload_stored_bytes", "compression_ratio", "oldest_pending_us",
       "oldest_pending_at", "oldest_pending_age_us", "index_bytes",
       "recovered_bytes_dropped", "recovered_records_dropped", "checkpoint_state",
@@ -433,7 +434,8 @@ static void t_stats_json(void) {
   CHECK(n > strlen(want2) && !strcmp(j + n - strlen(want2), want2));
   CHECK_STR(set, "{\"retention_us\":604800000000,\"idempotency_window_us\":86400000000,"
                  "\"max_payload\":409600,\"max_metadata\":8192,\"compress_threshold\":1024,"
-                 "\"compress_level\":1,\"dict_compress\":false,\"segment_size\":67108864}");
+                 "\"compress_level\":1,\"dict_compress\":false,\"segment_size\":67108864,"
+                 "\"max_deliveries\":5}");
   CHECK_EQ(evs_settings_json(s, small, 10), EVS_ETOOBIG);
   CHECK_EQ(evs_settings_json(NULL, set, sizeof set), EVS_EINVAL);
   evs_store_close(s);

@@ -635,7 +635,8 @@ int evs_lease_decode(const uint8_t *rec, uint32_t len, evs_lease_rec *l) {
   l->token = get_u64(rec + 40);
   l->consumer_len = get_u16(rec + 48);
   l->consumer = NULL;
-  if (l->op < EVS_LEASE_CLAIM || l->op > EVS_LEASE_REDRIVE || rec[17] || rec[18] || rec[19] ||
+  if (l->op < EVS_LEASE_CLAIM || l->op > EVS_LEASE_SEQ || rec[17] || rec[18] || rec[19] ||
+      (l->op == EVS_LEASE_SEQ && get_u32(rec + 20)) ||
       get_u16(rec + 50) || get_u32(rec + 52) || l->consumer_len > EVS_CONSUMER_MAX ||
       (l->op == EVS_LEASE_CLAIM) != (l->consumer_len > 0))
     return EVS_ECORRUPT;

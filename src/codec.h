@@ -254,8 +254,11 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 #define EVS_LEASE_RELEASE 3
 #define EVS_LEASE_REJECT 4
 #define EVS_LEASE_REDRIVE 5
-#define EVS_LEASE_HOLD 6 /* not a record's op: an event appended with a
-                            not_before in the future (its record says so) */
+#define EVS_LEASE_SEQ 6 /* no ids: token = the last token handed out, kept
+                           in the open segment by compaction before it drops
+                           claim records, so tokens never repeat */
+#define EVS_LEASE_HOLD 100 /* not a record's op: an event appended with a
+                              not_before in the future (its record says so) */
 #define EVS_CONSUMER_MAX 100
 typedef struct evs_lease_rec {
   int op;

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "replay.h"
 #include "store.h"
+#include "txn.h"
 #include "util.h"
 
 /* ---- What is dead ------------------------------------------------------- */
@@ -317,9 +318,34 @@ static int64_t mono_us(void) {
   return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
+/* A rewrite may drop the claim records that hold the highest lease token:
+** the last token goes into the open segment first (a lease record of op
+** SEQ), synced, so a replay of the log alone never hands a token out
+** again. */
+static int keep_token_floor(evs_store *s) {
+  evs_txn *t;
+  int rc = evs_writer_lock(s);
+  if (rc) return rc;
+  uint64_t seq = s->state.lease_seq;
+  evs_writer_unlock(s);
+  if (!seq) return 0;
+  if ((rc = evs_txn_begin_leases(s, &t))) return rc;
+  evs_lease_rec l = {EVS_LEASE_SEQ, 0, evs_now(s), 0, s->state.lease_seq, NULL, 0, NULL};
+  uint32_t len = evs_lease_len(0, 0);
+  if (!(rc = evs_txn_reserve(t, len))) {
+    evs_lease_encode(t->u.buf + t->u.len, &l, NULL);
+    t->u.len += len;
+    t->nrec++;
+  }
+  rc = evs_txn_end_call(t, rc);
+  return rc ? rc : evs_log_sync_all(s);
+}
+
 static int step(evs_store *s, size_t i, size_t j, int64_t now, evs_compact_report *rep,
                 int *kept) {
   *kept = 0;
+  int frc = keep_token_floor(s);
+  if (frc) return frc;
   size_t nrun = j - i;
   evs_seg **run = malloc(nrun * sizeof *run);
   if (!run) return evs_err(s, EVS_ENOMEM, "out of memory");

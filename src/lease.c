@@ -111,10 +111,9 @@ int evs_lease_hold(evs_txn *t, uint64_t id, uint64_t token, int64_t now, evs_ent
   const evs_index *x = &s->state.idx;
   int st = EVS_ES_GONE;
   const evs_lease *l = NULL;
-  if (id >= x->base && id - x->base < s->vis_n) {
-    *out = *evs_ent_at(x, id - x->base);
+  /* What get and ack see: past retention an event is gone. */
+  if (!evs_visible(s, NULL, id, out, NULL))
     st = evs_ent_state(x, id, out, now, s->opt.max_deliveries, &l);
-  }
   int held = st == EVS_ES_LEASED && l->token == token;
   pthread_rwlock_unlock(&s->ilock);
   if (st == EVS_ES_GONE) return evs_err(s, EVS_ENOTFOUND, "event %" PRIu64 " not found", id);

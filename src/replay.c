@@ -178,6 +178,7 @@ static int replay_lease(evs_state *st, const uint8_t *r, uint32_t len) {
   evs_lease_rec l;
   if (evs_lease_decode(r, len, &l)) return EVS_ECORRUPT;
   evs_index *x = &st->idx;
+  if (l.op == EVS_LEASE_SEQ && l.token > st->lease_seq) st->lease_seq = l.token;
   uint32_t consumer = 0;
   if (l.consumer && evs_consumer_intern(&x->leases, l.consumer, l.consumer_len, &consumer))
     return EVS_ENOMEM;

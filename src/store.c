@@ -718,7 +718,13 @@ static int stats_get(evs_store *s, evs_stats *st) {
   uint64_t lo = 0;
   if (s->opt.retention_us > 0)
     lo = evs_index_time_bound(x, 0, s->vis_n, evs_time_minus(now, s->opt.retention_us), 0);
+  /* The pending set holds leased and held-back events too: skip them (few:
+  ** the events in flight). */
   uint64_t rel = evs_bs_next(&x->pending, lo);
+  while (rel < s->vis_n &&
+         evs_ent_state(x, x->base + rel, evs_ent_at(x, rel), now, s->opt.max_deliveries,
+                       NULL) != EVS_ES_PENDING)
+    rel = evs_bs_next(&x->pending, rel + 1);
   if (rel < s->vis_n) {
     st->oldest_pending_us = evs_ent_at(x, rel)->created_us;
     /* Saturate: times come from a caller's clock or from disk. */

@@ -1,0 +1,455 @@
+/*
+** test_consumers.c: many consumers on one store, on the real clock.
+**
+** t_threads: 8 threads claim events with short leases (50-200 ms) and
+** ack them with their tokens, release them (now or after a delay), renew,
+** reject, hold them past their lease, or "crash" (drop a whole page
+** without settling). Each thread checks what it can see, and a per-event
+** record (under a striped lock) catches what only the union of threads
+** sees:
+**  - every event is acknowledged at most once, by evs_ack_lease returning 0
+**    to a holder of the token whose lease had not certainly run out;
+**  - no event is claimed while another lease on it certainly still held
+**    (its lease_expires_us, minus a clock margin, after the claim returned,
+**    and its holder had not started settling it);
+**  - tokens of an event only grow, delivery counts only grow and never
+**    pass max_deliveries;
+**  - a holder's settle is not refused as stale while its lease certainly
+**    still held;
+**  - at the end every event is acknowledged or dead (never both), dead
+**    ones had max_deliveries deliveries or were rejected, stats add up to
+**    N, evs_verify passes, and all of it reads the same after a reopen.
+** N = 100000 (50000 under TSan); EVS_CONSUMERS_N sets it. The run is
+** mostly waiting for leases to run out: ~6 s plain, ~7 s under ASan, ~5 s under TSan.
+*/
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evstore.h"
+#include "testlib.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define T_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#endif
+
+#define NTHREADS 8
+#define MAXDEL 3
+#define MS INT64_C(1000)
+/* The library and the test read the same CLOCK_REALTIME; the margin only
+** covers the microsecond rounding and a clock step. */
+#define MARGIN (2 * MS)
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_us(int64_t us) {
+  if (us <= 0) return;
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  while (nanosleep(&ts, &ts) && errno == EINTR) {
+  }
+}
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= UINT64_C(0xbf58476d1ce4e5b9);
+  x ^= x >> 27;
+  x *= UINT64_C(0x94d049bb133111eb);
+  x ^= x >> 31;
+  return x;
+}
+
+static uint64_t rnd(uint64_t *st) { return mix64(*st += UINT64_C(0x9e3779b97f4a7c15)); }
+
+static long env_n(long dflt) {
+  const char *e = getenv("EVS_CONSUMERS_N");
+  long n = e ? atol(e) : 0;
+  return n > 0 ? n : dflt;
+}
+
+/* ---- t_threads ---------------------------------------------------------- */
+
+typedef struct rec {
+  uint64_t token;     /* latest delivery seen (0: none) */
+  int64_t expires;    /* its lease_expires_us (renewals move it) */
+  int64_t settle_at;  /* when its holder started settling it; 0: not */
+  uint32_t count;     /* its delivery_count */
+  int holder;         /* thread */
+} rec;
+
+#define STRIPES 1024
+static pthread_mutex_t stripe[STRIPES];
+static rec *recs;
+static _Atomic int *acks, *rejects;
+static _Atomic long n_violation, n_claims, n_acks, n_stale, n_release, n_expire, n_crash,
+    n_reject, n_renew, n_late, n_errors;
+static long N;
+static evs_store *S;
+static atomic_int stop_all;
+
+#define VIOL(...)                                                          \
+  do {                                                                     \
+    if (atomic_fetch_add(&n_violation, 1) < 20) fprintf(stderr, "  " __VA_ARGS__); \
+  } while (0)
+
+static void lock_id(uint64_t id) { pthread_mutex_lock(&stripe[id % STRIPES]); }
+static void unlock_id(uint64_t id) { pthread_mutex_unlock(&stripe[id % STRIPES]); }
+
+/* Record a delivery; tb0/tb1: the claim call's start and end. */
+static void on_claim(int th, const evs_event *e, int64_t lease, int64_t tb0, int64_t tb1) {
+  uint64_t id = e->id;
+  if (id < 1 || id > (uint64_t)N) {
+    VIOL("claim returned id %llu outside 1..%ld\n", (unsigned long long)id, N);
+    return;
+  }
+  if (e->status != EVS_STATUS_LEASED || !e->leased_by || e->lease_token == 0)
+    VIOL("claimed event %llu: status %d token %llu\n", (unsigned long long)id, e->status,
+         (unsigned long long)e->lease_token);
+  if (e->lease_expires_us < tb0 + lease - MARGIN || e->lease_expires_us > tb1 + lease + MARGIN)
+    VIOL("event %llu: lease_expires_us %lld not within the claim's time + lease\n",
+         (unsigned long long)id, (long long)e->lease_expires_us);
+  if (e->delivery_count < 1 || e->delivery_count > MAXDEL)
+    VIOL("event %llu: delivery_count %u\n", (unsigned long long)id, e->delivery_count);
+  if (atomic_load(&acks[id]))
+    VIOL("event %llu claimed after it was acknowledged\n", (unsigned long long)id);
+  lock_id(id);
+  rec *r = &recs[id];
+  if (e->lease_token > r->token) {
+    if (r->token) {
+      /* The previous lease held until min(expires, its settle). The claim
+      ** happened at most at tb1: certainly inside it if tb1 is before
+      ** both, with a margin. */
+      int64_t end = r->expires - MARGIN;
+      if (r->settle_at && r->settle_at < end) end = r->settle_at;
+      if (tb1 < end)
+        VIOL("event %llu claimed by thread %d (token %llu) at <= %lld while thread %d's "
+             "lease (token %llu) held until %lld\n",
+             (unsigned long long)id, th, (unsigned long long)e->lease_token, (long long)tb1,
+             r->holder, (unsigned long long)r->token, (long long)end);
+      if (e->delivery_count <= r->count)
+        VIOL("event %llu: delivery_count %u after %u\n", (unsigned long long)id,
+             e->delivery_count, r->count);
+    }
+    r->token = e->lease_token;
+    r->expires = e->lease_expires_us;
+    r->settle_at = 0;
+    r->count = e->delivery_count;
+    r->holder = th;
+  } else if (e->lease_token == r->token) {
+    VIOL("event %llu: token %llu delivered twice\n", (unsigned long long)id,
+         (unsigned long long)e->lease_token);
+  } else {
+    /* An older delivery recorded late (this thread was preempted between
+    ** the claim's return and here): its count must be below. */
+    atomic_fetch_add(&n_late, 1);
+    if (e->delivery_count >= r->count)
+      VIOL("event %llu: older token %llu has count %u >= %u\n", (unsigned long long)id,
+           (unsigned long long)e->lease_token, e->delivery_count, r->count);
+  }
+  unlock_id(id);
+}
+
+typedef struct held {
+  uint64_t id, token;
+  int64_t expires;
+} held;
+
+enum { OP_ACK, OP_RELEASE, OP_RELEASE_DELAY, OP_REJECT, OP_RENEW_ACK, OP_EXPIRE, OP_SLOW_ACK };
+
+/* Settle one held lease with op; the stripe lock is held across the call
+** so no claim of the id is recorded meanwhile. */
+static void settle(int th, held *h, int op, uint64_t *rs) {
+  uint64_t id = h->id;
+  lock_id(id);
+  rec *r = &recs[id];
+  int64_t t0 = now_us();
+  int mine = r->token == h->token;
+  if (mine && op != OP_RENEW_ACK && !r->settle_at) r->settle_at = t0;
+  int rc = 0;
+  const char *what = "";
+  switch (op) {
+  case OP_ACK:
+  case OP_SLOW_ACK:
+    what = "ack_lease";
+    rc = evs_ack_lease(S, id, h->token, NULL);
+    break;
+  case OP_RELEASE:
+    what = "release";
+    rc = evs_release(S, id, h->token, 0);
+    if (!rc) atomic_fetch_add(&n_release, 1);
+    break;
+  case OP_RELEASE_DELAY:
+    what = "release(delay)";
+    rc = evs_release(S, id, h->token, (int64_t)(rnd(rs) % 50) * MS);
+    if (!rc) atomic_fetch_add(&n_release, 1);
+    break;
+  case OP_REJECT:
+    what = "reject";
+    rc = evs_reject(S, id, h->token);
+    if (!rc) {
+      atomic_fetch_add(&n_reject, 1);
+      atomic_fetch_add(&rejects[id], 1);
+    }
+    break;
+  case OP_RENEW_ACK: {
+    what = "renew";
+    int64_t ex = 0;
+    rc = evs_renew(S, id, h->token, 100 * MS, &ex);
+    if (!rc) {
+      atomic_fetch_add(&n_renew, 1);
+      if (ex < t0 + 100 * MS - MARGIN || ex > now_us() + 100 * MS + MARGIN)
+        VIOL("event %llu: renewed to %lld, not now + 100 ms\n", (unsigned long long)id,
+             (long long)ex);
+      h->expires = ex;
+      if (mine) r->expires = ex;
+      r->settle_at = 0;
+      int64_t t1 = now_us();
+      if (mine) r->settle_at = t1;
+      what = "ack_lease after renew";
+      t0 = t1;
+      rc = evs_ack_lease(S, id, h->token, NULL);
+      op = OP_ACK;
+    }
+    break;
+  }
+  }
+  int64_t t1 = now_us();
+  if (rc == 0) {
+    if (t0 > h->expires + MARGIN)
+      VIOL("event %llu: %s with token %llu succeeded at >= %lld, after its lease ran out at "
+           "%lld\n",
+           (unsigned long long)id, what, (unsigned long long)h->token, (long long)t0,
+           (long long)h->expires);
+    if (op == OP_ACK || op == OP_SLOW_ACK) {
+      atomic_fetch_add(&n_acks, 1);
+      if (atomic_fetch_add(&acks[id], 1) != 0)
+        VIOL("event %llu acknowledged twice (thread %d, token %llu)\n", (unsigned long long)id,
+             th, (unsigned long long)h->token);
+    }
+  } else if (rc == EVS_ESTALE || (rc == EVS_ECONFLICT && atomic_load(&acks[id]))) {
+    /* ECONFLICT: the lease ran out and another consumer acknowledged it
+    ** (its ack and count happened under this stripe lock). */
+    atomic_fetch_add(&n_stale, 1);
+    /* Only this thread settles its own lease: stale while it certainly
+    ** still held is wrong. */
+    if (t1 < h->expires - MARGIN)
+      VIOL("event %llu: %s with token %llu stale at <= %lld, its lease held until %lld\n",
+           (unsigned long long)id, what, (unsigned long long)h->token, (long long)t1,
+           (long long)h->expires);
+  } else {
+    atomic_fetch_add(&n_errors, 1);
+    VIOL("event %llu: %s: rc %d: %s\n", (unsigned long long)id, what, rc, evs_errmsg(S));
+  }
+  unlock_id(id);
+}
+
+static void *worker(void *arg) {
+  int th = (int)(intptr_t)arg;
+  uint64_t rs = UINT64_C(0x1234567) * (uint64_t)(th + 1);
+  char name[32];
+  snprintf(name, sizeof name, "consumer-%d", th);
+  evs_page *pg = NULL;
+  held h[100];
+  int64_t deadline = now_us() + 120 * SEC;
+  while (!atomic_load(&stop_all)) {
+    if (now_us() > deadline) {
+      VIOL("thread %d: still running after 120 s\n", th);
+      break;
+    }
+    evs_query q = {0};
+    q.limit = 1 + (unsigned)(rnd(&rs) % 32);
+    int64_t lease = (50 + (int64_t)(rnd(&rs) % 151)) * MS;
+    int64_t tb0 = now_us();
+    int rc = evs_claim(S, &q, name, lease, &pg);
+    int64_t tb1 = now_us();
+    if (rc) {
+      atomic_fetch_add(&n_errors, 1);
+      VIOL("thread %d: claim: rc %d: %s\n", th, rc, evs_errmsg(S));
+      break;
+    }
+    size_t n = evs_page_count(pg);
+    if (!n) {
+      evs_stats st;
+      memset(&st, 0, sizeof st);
+      if (evs_stats_get(S, &st) == 0 && st.pending == 0 && st.leased == 0) {
+        /* Nothing pending, nothing held: but a lease that ran out may
+        ** not be counted back yet; claim once more before stopping. */
+        evs_page_free(pg);
+        pg = NULL;
+        rc = evs_claim(S, NULL, name, lease, &pg);
+        if (!rc && evs_page_count(pg) == 0) break;
+        if (rc) continue;
+        n = evs_page_count(pg);
+        tb1 = now_us();
+      } else {
+        sleep_us(2 * MS);
+        continue;
+      }
+    }
+    atomic_fetch_add(&n_claims, (long)n);
+    for (size_t i = 0; i < n; i++) {
+      const evs_event *e = evs_page_event(pg, i);
+      on_claim(th, e, lease, tb0, tb1);
+      h[i].id = e->id;
+      h[i].token = e->lease_token;
+      h[i].expires = e->lease_expires_us;
+    }
+    /* A crash: the whole page is dropped. */
+    if (rnd(&rs) % 200 == 0) {
+      atomic_fetch_add(&n_crash, 1);
+      continue;
+    }
+    for (size_t i = 0; i < n; i++) {
+      unsigned r = (unsigned)(rnd(&rs) % 1000);
+      int op = r < 780 ? OP_ACK
+               : r < 850 ? OP_RELEASE
+               : r < 890 ? OP_RELEASE_DELAY
+               : r < 895 ? OP_REJECT
+               : r < 925 ? OP_RENEW_ACK
+               : r < 997 ? OP_EXPIRE
+                         : OP_SLOW_ACK;
+      if (op == OP_EXPIRE) {
+        atomic_fetch_add(&n_expire, 1);
+        continue;
+      }
+      if (op == OP_SLOW_ACK) {
+        /* Ack around the deadline: before, it counts; after, stale. */
+        int64_t wait = h[i].expires - now_us() + ((int64_t)(rnd(&rs) % 21) - 10) * MS;
+        if (wait > 0) sleep_us(wait < 250 * MS ? wait : 250 * MS);
+      }
+      settle(th, &h[i], op, &rs);
+    }
+  }
+  evs_page_free(pg);
+  return NULL;
+}
+
+static void check_final(evs_store *s, const char *when) {
+  long acked = 0, dead = 0, bad = 0;
+  for (long id = 1; id <= N; id++) {
+    evs_event *e = NULL;
+    int rc = evs_get(s, NULL, (uint64_t)id, &e);
+    if (rc) {
+      if (bad++ < 10) fprintf(stderr, "  %s: get %ld: rc %d\n", when, id, rc);
+      continue;
+    }
+    int a = atomic_load(&acks[id]);
+    if (a == 1) {
+      acked++;
+      if (e->status != EVS_STATUS_ACKNOWLEDGED && bad++ < 10)
+        fprintf(stderr, "  %s: event %ld acked by a consumer but status %d\n", when, id,
+                e->status);
+    } else {
+      dead++;
+      if (e->status != EVS_STATUS_DEAD && bad++ < 10)
+        fprintf(stderr, "  %s: event %ld never acked, status %d (deliveries %u)\n", when, id,
+                e->status, e->delivery_count);
+      if (!atomic_load(&rejects[id]) && e->delivery_count != MAXDEL && bad++ < 10)
+        fprintf(stderr, "  %s: event %ld dead, not rejected, after %u deliveries\n", when, id,
+                e->delivery_count);
+    }
+    if (e->delivery_count != recs[id].count && bad++ < 10)
+      fprintf(stderr, "  %s: event %ld: delivery_count %u, the last claim saw %u\n", when, id,
+              e->delivery_count, recs[id].count);
+    evs_event_free(e);
+  }
+  CHECK_EQ(bad, 0);
+  evs_stats st = stats(s);
+  CHECK_EQ(st.acknowledged, acked);
+  CHECK_EQ(st.dead, dead);
+  CHECK_EQ(st.pending, 0);
+  CHECK_EQ(st.leased, 0);
+  CHECK_EQ(st.pending + st.leased + st.dead + st.acknowledged, (uint64_t)N);
+  evs_query dq = {0};
+  dq.status = EVS_QUERY_DEAD;
+  dq.limit = 100;
+  CHECK_EQ(inbox_count(s, NULL, &dq), dead);
+  int vr = evs_verify(s, NULL);
+  CHECK_EQ(vr, 0);
+  if (vr) fprintf(stderr, "  %s: verify: %s\n", when, evs_errmsg(s));
+}
+
+static void t_threads(void) {
+#if defined(T_TSAN)
+  N = env_n(50000);
+#elif defined(T_ASAN)
+  N = env_n(100000);
+#else
+  N = env_n(100000);
+#endif
+  char *dir = t_tmpdir();
+  evs_options o;
+  memset(&o, 0, sizeof o);
+  o.max_deliveries = MAXDEL;
+  /* Durability is t_crash's subject; here fsyncs would only slow it. */
+  o.sync = EVS_SYNC_OFF;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  S = s;
+  recs = calloc((size_t)N + 1, sizeof *recs);
+  acks = calloc((size_t)N + 1, sizeof *acks);
+  rejects = calloc((size_t)N + 1, sizeof *rejects);
+  REQUIRE(recs && acks && rejects);
+  for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&stripe[i], NULL);
+  int64_t t0 = now_us();
+  /* N events in transactions of 1000. */
+  static evs_event_in ev[1000];
+  static evs_append_result ar[1000];
+  for (int i = 0; i < 1000; i++) ev[i] = ev_make("src", "job", "{\"job\":1}");
+  for (long done = 0; done < N;) {
+    size_t k = (size_t)(N - done < 1000 ? N - done : 1000);
+    REQUIRE(evs_append_batch(s, NULL, ev, k, ar) == 0);
+    done += (long)k;
+  }
+  pthread_t tid[NTHREADS];
+  for (int i = 0; i < NTHREADS; i++)
+    REQUIRE(pthread_create(&tid[i], NULL, worker, (void *)(intptr_t)i) == 0);
+  for (int i = 0; i < NTHREADS; i++) pthread_join(tid[i], NULL);
+  int64_t t1 = now_us();
+  fprintf(stderr,
+          "  N=%ld threads=%d: %.2f s; claims %ld acks %ld stale %ld releases %ld renews %ld "
+          "rejects %ld expired %ld crashes %ld late %ld\n",
+          N, NTHREADS, (double)(t1 - t0) / 1e6, atomic_load(&n_claims), atomic_load(&n_acks),
+          atomic_load(&n_stale), atomic_load(&n_release), atomic_load(&n_renew),
+          atomic_load(&n_reject), atomic_load(&n_expire), atomic_load(&n_crash),
+          atomic_load(&n_late));
+  CHECK_EQ(atomic_load(&n_violation), 0);
+  CHECK_EQ(atomic_load(&n_errors), 0);
+  check_final(s, "after the run");
+  CHECK_EQ(evs_store_close(s), 0);
+  s = NULL;
+  memset(&o, 0, sizeof o);
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  check_final(s, "after reopening");
+  evs_store_close(s);
+  free(recs);
+  free(acks);
+  free(rejects);
+  t_rmdir(dir);
+}
+
+int main(int argc, char **argv) {
+  const char *only = argc > 1 ? argv[1] : NULL;
+  if (!only || !strcmp(only, "t_threads")) RUN(t_threads);
+  return TEST_EXIT();
+}

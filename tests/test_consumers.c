@@ -21,14 +21,27 @@
 **    N, evs_verify passes, and all of it reads the same after a reopen.
 ** N = 100000 (50000 under TSan); EVS_CONSUMERS_N sets it. The run is
 ** mostly waiting for leases to run out: ~6 s plain, ~7 s under ASan, ~5 s under TSan.
+**
+** t_crash: a child process claims and settles in a loop and is SIGKILLed
+** at random moments; it reports what it saw over a pipe (one fixed-size
+** record per observation, written after the call returned). After each
+** kill the parent reopens the store and checks delivery counts never went
+** down, an acknowledged event is never claimable, and every event that is
+** neither acknowledged nor dead comes back once its lease time passed
+** (checked by reopening with a clock 13 h ahead, past any lease or delay,
+** and at the end by claiming on the real clock). N/5 events, 25 kills
+** (EVS_CRASH_ROUNDS). `test_consumers t_crash` runs one test only.
 */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -448,8 +461,280 @@ static void t_threads(void) {
   t_rmdir(dir);
 }
 
+/* ---- t_crash ------------------------------------------------------------ */
+
+#define CN_DEFAULT 20000
+#define CMAXDEL 4
+enum { R_CLAIM = 1, R_ACK, R_RELEASE, R_REJECT, R_RENEW };
+typedef struct obs {
+  uint32_t kind, count;
+  uint64_t id, token;
+  int64_t until;
+} obs;
+
+static void put_obs(int fd, uint32_t kind, uint64_t id, uint64_t token, uint32_t count,
+                    int64_t until) {
+  obs o = {kind, count, id, token, until};
+  ssize_t w = write(fd, &o, sizeof o); /* < PIPE_BUF: whole or not at all */
+  if (w != (ssize_t)sizeof o) _exit(3);
+}
+
+/* The child: claim and settle until killed; every result is written to fd
+** after the call returned. */
+static void crash_child(const char *dir, int fd, uint64_t seed) {
+  evs_options o;
+  memset(&o, 0, sizeof o);
+  evs_store *s = NULL;
+  if (evs_store_open(dir, &o, &s)) _exit(2);
+  uint64_t rs = seed;
+  evs_page *pg = NULL;
+  for (;;) {
+    evs_query q = {0};
+    q.limit = 1 + (unsigned)(rnd(&rs) % 20);
+    int64_t lease = (20 + (int64_t)(rnd(&rs) % 61)) * MS;
+    if (evs_claim(s, &q, "child", lease, &pg)) _exit(4);
+    size_t n = evs_page_count(pg);
+    for (size_t i = 0; i < n; i++) {
+      const evs_event *e = evs_page_event(pg, i);
+      put_obs(fd, R_CLAIM, e->id, e->lease_token, e->delivery_count, e->lease_expires_us);
+    }
+    for (size_t i = 0; i < n; i++) {
+      const evs_event *e = evs_page_event(pg, i);
+      unsigned r = (unsigned)(rnd(&rs) % 100);
+      int rc;
+      if (r < 55) {
+        rc = evs_ack_lease(s, e->id, e->lease_token, NULL);
+        if (!rc) put_obs(fd, R_ACK, e->id, e->lease_token, 0, 0);
+      } else if (r < 70) {
+        int64_t d = (int64_t)(rnd(&rs) % 3) * 10 * MS;
+        rc = evs_release(s, e->id, e->lease_token, d);
+        if (!rc) put_obs(fd, R_RELEASE, e->id, e->lease_token, 0, d);
+      } else if (r < 72) {
+        rc = evs_reject(s, e->id, e->lease_token);
+        if (!rc) put_obs(fd, R_REJECT, e->id, e->lease_token, 0, 0);
+      } else if (r < 80) {
+        int64_t ex = 0;
+        rc = evs_renew(s, e->id, e->lease_token, 50 * MS, &ex);
+        if (!rc) put_obs(fd, R_RENEW, e->id, e->lease_token, 0, ex);
+      } else {
+        rc = 0; /* left to run out */
+      }
+      if (rc && rc != EVS_ESTALE && rc != EVS_ECONFLICT) _exit(5);
+    }
+    if (!n) sleep_us(5 * MS);
+    else sleep_us((int64_t)(rnd(&rs) % 300));
+  }
+}
+
+static int64_t far_now;
+static int64_t far_clock(void *arg) { (void)arg; return far_now; }
+
+static void t_crash(void) {
+  long n = env_n(CN_DEFAULT * 5) / 5;
+  if (n < 100) n = 100;
+  const char *ce = getenv("EVS_CRASH_ROUNDS");
+  int rounds = ce && atoi(ce) > 0 ? atoi(ce) : 25;
+  char *dir = t_tmpdir();
+  evs_options o;
+  memset(&o, 0, sizeof o);
+  o.max_deliveries = CMAXDEL;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  static evs_event_in ev[1000];
+  static evs_append_result ar[1000];
+  for (int i = 0; i < 1000; i++) ev[i] = ev_make("src", "job", "{\"job\":2}");
+  for (long done = 0; done < n;) {
+    size_t k = (size_t)(n - done < 1000 ? n - done : 1000);
+    REQUIRE(evs_append_batch(s, NULL, ev, k, ar) == 0);
+    done += (long)k;
+  }
+  REQUIRE(evs_store_close(s) == 0);
+  uint32_t *cnt = calloc((size_t)n + 1, sizeof *cnt);
+  uint8_t *acked = calloc((size_t)n + 1, 1), *rejected = calloc((size_t)n + 1, 1);
+  REQUIRE(cnt && acked && rejected);
+  uint64_t seed = UINT64_C(0xc0ffee);
+  long total_obs = 0, total_acked = 0, total_dead = 0, inflight_seen = 0;
+  for (int round = 0; round < rounds; round++) {
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(pfd[0]);
+      crash_child(dir, pfd[1], seed + (uint64_t)round * 7919);
+      _exit(0);
+    }
+    close(pfd[1]);
+    /* Read while it runs, kill it at a random moment, read the rest. */
+    int64_t kill_at = now_us() + (5 + (int64_t)(mix64(seed + (uint64_t)round) % 150)) * MS;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    int killed = 0;
+    for (;;) {
+      if (!killed && now_us() >= kill_at) {
+        kill(pid, SIGKILL);
+        killed = 1;
+      }
+      if (cap - len < 4096) buf = realloc(buf, cap *= 2);
+      struct pollfd pf = {pfd[0], POLLIN, 0};
+      if (!killed) poll(&pf, 1, 1);
+      ssize_t r = killed || (pf.revents & (POLLIN | POLLHUP)) ? read(pfd[0], buf + len, cap - len)
+                                                              : -1;
+      if (r > 0) len += (size_t)r;
+      else if (r == 0) break;
+    }
+    close(pfd[0]);
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    CHECK(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+    if (!(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL))
+      fprintf(stderr, "  round %d: the child ended with status %d\n", round, wst);
+    size_t no = len / sizeof(obs);
+    total_obs += (long)no;
+    /* The reported observations: counts only grow. */
+    for (size_t i = 0; i < no; i++) {
+      obs ob;
+      memcpy(&ob, buf + i * sizeof ob, sizeof ob);
+      if (ob.id < 1 || ob.id > (uint64_t)n) {
+        CHECK(0);
+        continue;
+      }
+      if (ob.kind == R_CLAIM) {
+        if (ob.count <= cnt[ob.id] || ob.count > CMAXDEL || acked[ob.id] || rejected[ob.id]) {
+          CHECK(0);
+          fprintf(stderr, "  round %d: event %llu claimed with count %u after %u (acked %d)\n",
+                  round, (unsigned long long)ob.id, ob.count, cnt[ob.id], acked[ob.id]);
+        }
+        cnt[ob.id] = ob.count;
+      } else if (ob.kind == R_ACK) {
+        acked[ob.id] = 1;
+      } else if (ob.kind == R_REJECT) {
+        rejected[ob.id] = 1;
+      }
+    }
+    free(buf);
+    /* Reopen at a time past every lease and delay: nothing is leased,
+    ** every event is acknowledged, dead or in the inbox. */
+    far_now = now_us() + 13 * HOUR;
+    memset(&o, 0, sizeof o);
+    o.clock = far_clock;
+    s = NULL;
+    REQUIRE(evs_store_open(dir, &o, &s) == 0);
+    long pend = 0, nack = 0, ndead = 0, extra_ack = 0, extra_claim = 0, bad = 0;
+    for (long id = 1; id <= n; id++) {
+      evs_event *e = NULL;
+      int rc = evs_get(s, NULL, (uint64_t)id, &e);
+      if (rc) {
+        if (bad++ < 10) fprintf(stderr, "  round %d: get %ld: rc %d\n", round, id, rc);
+        continue;
+      }
+      if (e->delivery_count < cnt[id] && bad++ < 10)
+        fprintf(stderr, "  round %d: event %ld: delivery_count %u, the child saw %u\n", round,
+                id, e->delivery_count, cnt[id]);
+      if (e->delivery_count > cnt[id]) extra_claim++; /* the claim in flight */
+      if (acked[id] && e->status != EVS_STATUS_ACKNOWLEDGED && bad++ < 10)
+        fprintf(stderr, "  round %d: event %ld acked by the child, status %d\n", round, id,
+                e->status);
+      if (rejected[id] && e->status != EVS_STATUS_DEAD && bad++ < 10)
+        fprintf(stderr, "  round %d: event %ld rejected by the child, status %d\n", round, id,
+                e->status);
+      switch (e->status) {
+      case EVS_STATUS_ACKNOWLEDGED:
+        nack++;
+        if (!acked[id]) extra_ack++;
+        acked[id] = 1;
+        break;
+      case EVS_STATUS_DEAD:
+        ndead++;
+        if (!rejected[id] && e->delivery_count < CMAXDEL) {
+          /* Only the settle in flight may have rejected it. */
+          extra_ack++;
+          rejected[id] = 1;
+        }
+        break;
+      case EVS_STATUS_PENDING:
+        pend++;
+        if (e->delivery_count >= CMAXDEL && bad++ < 10)
+          fprintf(stderr, "  round %d: event %ld pending after %u deliveries\n", round, id,
+                  e->delivery_count);
+        break;
+      default:
+        if (bad++ < 10)
+          fprintf(stderr, "  round %d: event %ld status %d past every lease\n", round, id,
+                  e->status);
+      }
+      cnt[id] = e->delivery_count;
+      evs_event_free(e);
+    }
+    CHECK_EQ(bad, 0);
+    /* One call was in flight: at most one settle, at most one claim. */
+    CHECK(extra_ack <= 1);
+    CHECK(extra_claim <= 20);
+    if (extra_ack || extra_claim) inflight_seen++;
+    evs_query pq = {0};
+    pq.limit = 100;
+    CHECK_EQ(inbox_count(s, NULL, &pq), pend);
+    evs_stats st = stats(s);
+    CHECK_EQ(st.pending, pend);
+    CHECK_EQ(st.acknowledged, nack);
+    CHECK_EQ(st.leased, 0);
+    CHECK_EQ(st.dead, ndead);
+    int vr = evs_verify(s, NULL);
+    CHECK_EQ(vr, 0);
+    if (vr) fprintf(stderr, "  round %d: verify: %s\n", round, evs_errmsg(s));
+    evs_store_close(s);
+    total_acked = nack;
+    total_dead = ndead;
+    if (t_failed_checks) break;
+  }
+  /* The real clock, once every lease and delay passed: a claim gets
+  ** exactly the events that are neither acknowledged nor dead. */
+  sleep_us(250 * MS);
+  memset(&o, 0, sizeof o);
+  s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  long want = 0, got = 0;
+  for (long id = 1; id <= n; id++) {
+    evs_event *e = NULL;
+    if (evs_get(s, NULL, (uint64_t)id, &e) == 0) {
+      if (e->status == EVS_STATUS_PENDING) want++;
+      evs_event_free(e);
+    }
+  }
+  evs_page *pg = NULL;
+  for (;;) {
+    evs_query q = {0};
+    q.limit = 100;
+    int rc = evs_claim(s, &q, "final", 60 * SEC, &pg);
+    CHECK_EQ(rc, 0);
+    if (rc || !evs_page_count(pg)) break;
+    for (size_t i = 0; i < evs_page_count(pg); i++) {
+      const evs_event *e = evs_page_event(pg, i);
+      got++;
+      if (acked[e->id] || e->delivery_count > CMAXDEL) {
+        CHECK(0);
+        fprintf(stderr, "  final: event %llu claimable (acked %d, count %u)\n",
+                (unsigned long long)e->id, acked[e->id], e->delivery_count);
+      }
+    }
+  }
+  evs_page_free(pg);
+  CHECK_EQ(got, want);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  evs_store_close(s);
+  fprintf(stderr,
+          "  N=%ld rounds=%d: %ld observations; acknowledged %ld dead %ld; %ld reopens saw the "
+          "call in flight applied; final claim %ld\n",
+          n, rounds, total_obs, total_acked, total_dead, inflight_seen, got);
+  free(cnt);
+  free(acked);
+  free(rejected);
+  t_rmdir(dir);
+}
+
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   if (!only || !strcmp(only, "t_threads")) RUN(t_threads);
+  if (!only || !strcmp(only, "t_crash")) RUN(t_crash);
   return TEST_EXIT();
 }

@@ -26,7 +26,7 @@
 ** at random moments; it reports what it saw over a pipe (one fixed-size
 ** record per observation, written after the call returned). After each
 ** kill the parent reopens the store and checks delivery counts never went
-** down, an acknowledged event is never claimable, and every event that is
+** down, tokens only grow from one life of the child to the next, an acknowledged event is never claimable, and every event that is
 ** neither acknowledged nor dead comes back once its lease time passed
 ** (checked by reopening with a clock 13 h ahead, past any lease or delay,
 ** and at the end by claiming on the real clock). N/5 events, 25 kills
@@ -553,6 +553,7 @@ static void t_crash(void) {
   uint8_t *acked = calloc((size_t)n + 1, 1), *rejected = calloc((size_t)n + 1, 1);
   REQUIRE(cnt && acked && rejected);
   uint64_t seed = UINT64_C(0xc0ffee);
+  uint64_t maxtok = 0;
   long total_obs = 0, total_acked = 0, total_dead = 0, inflight_seen = 0;
   for (int round = 0; round < rounds; round++) {
     int pfd[2];
@@ -600,6 +601,14 @@ static void t_crash(void) {
         continue;
       }
       if (ob.kind == R_CLAIM) {
+        /* Tokens only grow, across kills and reopens too. */
+        if (ob.token <= maxtok) {
+          CHECK(0);
+          fprintf(stderr, "  round %d: event %llu claimed with token %llu after token %llu\n",
+                  round, (unsigned long long)ob.id, (unsigned long long)ob.token,
+                  (unsigned long long)maxtok);
+        }
+        if (ob.token > maxtok) maxtok = ob.token;
         if (ob.count <= cnt[ob.id] || ob.count > CMAXDEL || acked[ob.id] || rejected[ob.id]) {
           CHECK(0);
           fprintf(stderr, "  round %d: event %llu claimed with count %u after %u (acked %d)\n",
@@ -732,9 +741,116 @@ static void t_crash(void) {
   t_rmdir(dir);
 }
 
+/* ---- small checks found by the model fuzzer ------------------------------ */
+
+static fake_clock fclk = {T0};
+
+static void app3(evs_store *s, int n) {
+  for (int i = 0; i < n; i++) CHECK_EQ(app(s, NULL, "a", "t", "{}", NULL), 0);
+}
+
+static uint64_t claim_one(evs_store *s, int64_t lease, uint64_t *id) {
+  evs_query q = {0};
+  q.limit = 1;
+  evs_page *pg = NULL;
+  uint64_t tok = 0;
+  *id = 0;
+  if (evs_claim(s, &q, "w", lease, &pg) == 0 && evs_page_count(pg)) {
+    tok = evs_page_event(pg, 0)->lease_token;
+    *id = evs_page_event(pg, 0)->id;
+  }
+  evs_page_free(pg);
+  return tok;
+}
+
+/* An event past retention is gone for evs_get and evs_ack (ENOTFOUND):
+** the lease calls must not act on it either. */
+static void t_settle_past_retention(void) {
+  fclk.now = T0;
+  evs_options o = opts_clock(&fclk);
+  o.retention_us = 20 * MS;
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  app3(s, 2);
+  uint64_t id1, id2;
+  uint64_t tok1 = claim_one(s, HOUR, &id1);
+  uint64_t tok2 = claim_one(s, HOUR, &id2);
+  REQUIRE(tok1 && tok2 && id1 == 1 && id2 == 2);
+  CHECK_EQ(evs_ack(s, NULL, 2, NULL), 0);
+  fclk.now += 30 * MS; /* both past retention */
+  evs_event *e = NULL;
+  CHECK_EQ(evs_get(s, NULL, 1, &e), EVS_ENOTFOUND);
+  CHECK_EQ(evs_ack(s, NULL, 2, NULL), EVS_ENOTFOUND);
+  CHECK_EQ(evs_renew(s, 2, tok2, 0, NULL), EVS_ENOTFOUND);
+  CHECK_EQ(evs_ack_lease(s, 1, tok1, NULL), EVS_ENOTFOUND);
+  CHECK_EQ(evs_release(s, 1, tok1, 0), EVS_ENOTFOUND);
+  CHECK_EQ(evs_reject(s, 1, tok1), EVS_ENOTFOUND);
+  evs_store_close(s);
+}
+
+/* oldest_pending_us is of the pending events: leased and dead ones are
+** not pending (stats.pending agrees). */
+static void t_oldest_pending_excludes_leased(void) {
+  fclk.now = T0;
+  evs_options o = opts_clock(&fclk);
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  app3(s, 2);
+  uint64_t id;
+  uint64_t tok = claim_one(s, 0, &id);
+  REQUIRE(tok);
+  CHECK_EQ(evs_reject(s, id, tok), 0);
+  REQUIRE(claim_one(s, 0, &id));
+  evs_stats st = stats(s);
+  CHECK_EQ(st.pending, 0);
+  CHECK_EQ(st.leased, 1);
+  CHECK_EQ(st.dead, 1);
+  CHECK_EQ(st.oldest_pending_us, 0);
+  evs_store_close(s);
+}
+
+/* Tokens only grow, across reopening too: from the checkpoint or from the
+** log alone, compacted or not. */
+static void t_tokens_grow_after_reopen(void) {
+  for (int mode = 0; mode < 4; mode++) {
+    fclk.now = T0;
+    char *dir = t_tmpdir();
+    evs_options o = opts_clock(&fclk);
+    o.auto_compact_percent = -1;
+    o.checkpoint_bytes = mode & 1 ? 0 : -1;
+    evs_store *s = NULL;
+    REQUIRE(evs_store_open(dir, &o, &s) == 0);
+    app3(s, 6);
+    uint64_t id, last = 0;
+    for (int i = 0; i < 3; i++) {
+      last = claim_one(s, SEC, &id);
+      CHECK_EQ(evs_ack_lease(s, id, last, NULL), 0);
+    }
+    if (mode & 2) {
+      evs_compact_report r;
+      memset(&r, 0, sizeof r);
+      CHECK_EQ(evs_compact(s, &r), 0);
+    }
+    CHECK_EQ(evs_store_close(s), 0);
+    s = NULL;
+    REQUIRE(evs_store_open(dir, &o, &s) == 0);
+    uint64_t t = claim_one(s, SEC, &id);
+    if (t <= last)
+      fprintf(stderr, "  checkpoint %d compacted %d: token %llu after %llu\n", mode & 1,
+              mode >> 1, (unsigned long long)t, (unsigned long long)last);
+    CHECK(t > last);
+    evs_store_close(s);
+    t_rmdir(dir);
+  }
+}
+
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   if (!only || !strcmp(only, "t_threads")) RUN(t_threads);
   if (!only || !strcmp(only, "t_crash")) RUN(t_crash);
+  if (!only || !strcmp(only, "t_settle_past_retention")) RUN(t_settle_past_retention);
+  if (!only || !strcmp(only, "t_oldest_pending_excludes_leased"))
+    RUN(t_oldest_pending_excludes_leased);
+  if (!only || !strcmp(only, "t_tokens_grow_after_reopen")) RUN(t_tokens_grow_after_reopen);
   return TEST_EXIT();
 }

@@ -192,7 +192,7 @@ test-asan:
 # The threaded tests again under ThreadSanitizer. Every test_api_* program
 # is here: each store runs the library's own maintenance and batch threads.
 TSAN_TESTS := test_threads $(patsubst tests/%.c,%,$(wildcard tests/test_api_*.c)) \
-              test_sqlstatic test_compact test_dict test_refresh test_wait
+              test_sqlstatic test_compact test_dict test_refresh test_wait test_consumers
 test-tsan:
 	@$(MAKE) --no-print-directory $(TEST_J) B=build/tsan SAN=tsan OPT=-O1 CC=clang WERROR=1 \
 	  $(patsubst %,build/tsan/tests/%,$(TSAN_TESTS))

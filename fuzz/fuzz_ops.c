@@ -20,6 +20,11 @@
 **   autocommit calls while a transaction is open (EVS_EDEADLK),
 **   clock forward, backward, jumps past the retention or window
 **   stats, verify, reopen
+**   consumers: claim (filters, limits, leases from 1 us to the default),
+**                            ack_lease / renew / release / reject with the
+**                            event's token, an older or an unissued one,
+**                            redrive, walks of the leased and dead events;
+**                            max_deliveries 1..4 (the second config byte)
 **
 ** The model (tests/model.h, shared with the model tests): ids dense from
 ** 1, each event's fields, status and times, keys and the event they name;
@@ -214,7 +219,7 @@ static int visible(const model *m, uint64_t id) { return model_visible(m, id, G.
 
 static void check_event(const evs_event *e, const model *m, uint64_t id) {
   char buf[300];
-  const char *d = model_event_diff(m, id, e, buf, sizeof buf);
+  const char *d = model_event_diff_at(m, id, e, G.now, buf, sizeof buf);
   CHECK(!d, "%s", d);
 }
 
@@ -601,6 +606,124 @@ static void op_walk(fz_in *in, int use_null) {
   }
 }
 
+/* ---- consumers ------------------------------------------------------------- */
+
+static const char *const CONSUMER[] = {"c1", "c2", " c1 "}; /* stored trimmed */
+static const char *const CONSUMER_CANON[] = {"c1", "c2", "c1"};
+
+static int64_t pick_lease(fz_in *in) {
+  unsigned k = fz_u8(in);
+  switch (k % 4) {
+  case 0: return 0; /* the default, 30 s */
+  case 1: return 1 + (int64_t)(k >> 2);
+  case 2: return (int64_t)(k >> 2) * 100;
+  default: return (int64_t)(k >> 2) * 10000;
+  }
+}
+
+/* Claims and settles go around any transaction: EVS_EDEADLK while one is
+** open on this thread, and nothing changes. */
+static void op_lease(fz_in *in) {
+  unsigned k = fz_u8(in);
+  model *m = &G.C;
+  int rc;
+  if (k % 8 < 3) { /* claim */
+    qspec qs = pick_query(in);
+    qs.status = 0;
+    qs.desc = 0;
+    qs.min_id = qs.max_id = 0; /* kept simple: filters on names, prio, time */
+    unsigned ci = fz_pick(in, 3);
+    int64_t lease = pick_lease(in);
+    evs_query q = to_query(&qs);
+    rc = evs_claim(G.s, &q, CONSUMER[ci], lease, &G.pg);
+    trace("claim by %s lease %lld limit %u -> rc %d, %zu events", CONSUMER[ci],
+          (long long)lease, qs.limit, rc, rc ? 0 : evs_page_count(G.pg));
+    if (G.txn) {
+      CHECK_RC(rc, EVS_EDEADLK, "evs_claim in a transaction");
+      return;
+    }
+    CHECK_RC(rc, 0, "evs_claim");
+    model_query mq = to_mquery(&qs);
+    uint64_t ids[EVS_PAGE_MAX];
+    size_t n = model_claim(m, &mq, CONSUMER_CANON[ci], lease, G.now, ids);
+    CHECK(evs_page_count(G.pg) == n, "claim got %zu events, model %zu", evs_page_count(G.pg),
+          n);
+    for (size_t i = 0; i < n; i++) {
+      const evs_event *e = evs_page_event(G.pg, i);
+      CHECK(e->id == ids[i], "claimed event %zu is %llu, model %llu", i,
+            (unsigned long long)e->id, (unsigned long long)ids[i]);
+      check_event(e, m, ids[i]);
+    }
+    return;
+  }
+  if (k % 8 < 7) { /* settle */
+    uint64_t id = pick_id(in, m);
+    unsigned t = fz_u8(in);
+    const model_ev *x = model_get(m, id);
+    uint64_t tok = x ? x->token : 0;
+    if (t % 8 == 0 && tok) tok--;
+    else if (t % 8 == 1) tok = m->lease_seq + 1;
+    else if (t % 8 == 2) tok = 0;
+    int what = (int)((t >> 3) % 4), want = G.txn ? EVS_EDEADLK : model_hold_rc(m, id, tok, G.now);
+    int64_t arg = 0, out = -1;
+    static const char *const NAME[] = {"ack_lease", "renew", "release", "reject"};
+    if (what == 0) rc = evs_ack_lease(G.s, id, tok, &out);
+    else if (what == 1) rc = evs_renew(G.s, id, tok, arg = pick_lease(in), &out);
+    else if (what == 2) rc = evs_release(G.s, id, tok, arg = (t >> 5) ? pick_lease(in) : 0);
+    else rc = evs_reject(G.s, id, tok);
+    trace("%s %llu token %llu arg %lld -> rc %d", NAME[what], (unsigned long long)id,
+          (unsigned long long)tok, (long long)arg, rc);
+    CHECK_RC(rc, want, NAME[what]);
+    if (rc) return;
+    if (what == 0) {
+      int64_t at = model_ack_time(m, id, G.now);
+      CHECK(out == at, "ack_lease time %lld, model %lld", (long long)out, (long long)at);
+      model_ack(m, id, at);
+    } else if (what == 1) {
+      int64_t ex = model_renew(m, id, arg, G.now);
+      CHECK(out == ex, "renew until %lld, model %lld", (long long)out, (long long)ex);
+    } else if (what == 2) {
+      model_release(m, id, arg, G.now);
+    } else {
+      model_reject(m, id);
+    }
+    return;
+  }
+  /* redrive, then the dead and leased lists walked */
+  qspec qs = pick_query(in);
+  qs.status = 0;
+  qs.desc = 0;
+  qs.limit = 0;
+  evs_query q = to_query(&qs);
+  uint64_t cnt = 12345;
+  rc = evs_redrive(G.s, &q, &cnt);
+  trace("redrive -> rc %d count %llu", rc, (unsigned long long)cnt);
+  if (G.txn) {
+    CHECK_RC(rc, EVS_EDEADLK, "evs_redrive in a transaction");
+    return;
+  }
+  CHECK_RC(rc, 0, "evs_redrive");
+  model_query mq = to_mquery(&qs);
+  uint64_t wc = model_redrive(m, &mq, G.now);
+  CHECK(cnt == wc, "redrive count %llu, model %llu", (unsigned long long)cnt,
+        (unsigned long long)wc);
+  for (int st = EVS_QUERY_LEASED; st <= EVS_QUERY_DEAD; st++) {
+    qspec w;
+    memset(&w, 0, sizeof w);
+    w.status = st;
+    w.limit = 7;
+    int more = 1;
+    char cur[EVS_CURSOR_SIZE] = "";
+    const char *c;
+    uint64_t after = 0;
+    for (int pages = 0; more; pages++) {
+      CHECK(pages <= MAXEV + 1, "walk does not end");
+      after = page(&w, pages ? cur : NULL, after, 0, &more, &c);
+      snprintf(cur, sizeof cur, "%s", c);
+    }
+  }
+}
+
 /* ---- transactions -------------------------------------------------------- */
 
 static void op_txn(fz_in *in) {
@@ -710,6 +833,9 @@ static void check_stats(void) {
         (unsigned long long)ack);
   CHECK(st.oldest_pending_us == oldest, "stats oldest pending %lld, model %lld",
         (long long)st.oldest_pending_us, (long long)oldest);
+  CHECK(st.leased == mc.leased && st.dead == mc.dead, "stats %llu leased %llu dead, model %llu/%llu",
+        (unsigned long long)st.leased, (unsigned long long)st.dead,
+        (unsigned long long)mc.leased, (unsigned long long)mc.dead);
   /* The JSON the CLI and SQL print: valid, and with the model's count. */
   char json[EVS_STATS_JSON_SIZE], want[48];
   CHECK(!evs_stats_json(G.s, json, sizeof json), "stats json: %s", evs_errmsg(G.s));
@@ -790,6 +916,7 @@ static void configure(unsigned cfg) {
   G.opt.auto_compact_percent = -1; /* the model keeps acknowledged events */
   G.opt.clock = fz_clock;
   G.opt.clock_arg = &G.now;
+  G.opt.max_deliveries = 0;
   G.retention = G.opt.retention_us;
   G.window = G.opt.idempotency_window_us ? G.opt.idempotency_window_us
                                          : 86400LL * 1000000;
@@ -801,6 +928,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned cfg = fz_u8(&in), cfg2 = fz_u8(&in);
   configure(cfg);
   G.skip_json = G.opt.skip_json_validation = (cfg2 & 1);
+  G.opt.max_deliveries = (cfg2 >> 1) & 3 ? (cfg2 >> 1) & 3 : 0; /* 0: the default, 5 */
   G.opno = 0;
   trace("store: %s, retention %lld, window %lld, segment %u, compress %u, skip_json %d",
         G.dir_store ? "dir" : "memory", (long long)G.retention, (long long)G.window,
@@ -812,6 +940,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   G.now = T0;
   model_free(&G.C);
   model_init(&G.C, G.opt.retention_us, G.opt.idempotency_window_us);
+  model_set_max_deliveries(&G.C, G.opt.max_deliveries);
   memset(G.slots, 0, sizeof G.slots);
   G.txn = NULL;
   G.pg = NULL;
@@ -840,8 +969,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 121 ... 122:
       if (!G.txn) CHECK_RC(evs_verify(G.s, NULL), 0, "evs_verify");
       break;
-    default:
-      if (G.dir_store) op_reopen();
+    default: /* a memory store cannot reopen; on disk, the high bit */
+      if (G.dir_store && !use_null) op_reopen();
+      else op_lease(&in);
       break;
     }
   }

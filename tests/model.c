@@ -25,6 +25,7 @@ void model_init(model *m, int64_t retention_opt, int64_t window_opt) {
   m->last_created = INT64_MIN;
   m->retention = retention_opt ? retention_opt : DEFAULT_RETENTION;
   m->window = window_opt ? window_opt : DEFAULT_WINDOW;
+  m->max_deliveries = 5;
   ensure(m, 1);
 }
 
@@ -106,6 +107,12 @@ uint64_t model_add(model *m, const model_ev *e, uint64_t id, int64_t created) {
   x->status = EVS_STATUS_PENDING;
   x->acked = 0;
   x->created = created;
+  x->lease = MODEL_LEASE_NONE;
+  x->dead = 0;
+  x->dcount = 0;
+  x->token = 0;
+  x->until = 0;
+  x->consumer = NULL;
   if (created > m->last_created) m->last_created = created;
   m->next_id = id + 1;
   return id;
@@ -113,7 +120,8 @@ uint64_t model_add(model *m, const model_ev *e, uint64_t id, int64_t created) {
 
 int model_ack_rc(const model *m, uint64_t id, int64_t now) {
   if (!model_visible(m, id, now)) return EVS_ENOTFOUND;
-  return m->ev[id].status == EVS_STATUS_ACKNOWLEDGED ? EVS_ECONFLICT : 0;
+  int st = model_status(m, id, now);
+  return st == EVS_STATUS_ACKNOWLEDGED || st == EVS_STATUS_DEAD ? EVS_ECONFLICT : 0;
 }
 
 int64_t model_ack_time(const model *m, uint64_t id, int64_t now) {
@@ -124,6 +132,7 @@ int64_t model_ack_time(const model *m, uint64_t id, int64_t now) {
 void model_ack(model *m, uint64_t id, int64_t at) {
   m->ev[id].status = EVS_STATUS_ACKNOWLEDGED;
   m->ev[id].acked = at;
+  m->ev[id].lease = MODEL_LEASE_NONE;
 }
 
 int model_delete(model *m, uint64_t id, int64_t now) {
@@ -135,9 +144,11 @@ int model_delete(model *m, uint64_t id, int64_t now) {
 int model_match(const model *m, const model_query *q, uint64_t id, int64_t now) {
   if (!model_visible(m, id, now)) return 0;
   const model_ev *e = &m->ev[id];
-  if (q->status == EVS_QUERY_PENDING && e->status != EVS_STATUS_PENDING) return 0;
-  if (q->status == EVS_QUERY_ACKNOWLEDGED && e->status != EVS_STATUS_ACKNOWLEDGED)
-    return 0;
+  int st = model_status(m, id, now);
+  if (q->status == EVS_QUERY_PENDING && st != EVS_STATUS_PENDING) return 0;
+  if (q->status == EVS_QUERY_ACKNOWLEDGED && st != EVS_STATUS_ACKNOWLEDGED) return 0;
+  if (q->status == EVS_QUERY_LEASED && st != EVS_STATUS_LEASED) return 0;
+  if (q->status == EVS_QUERY_DEAD && st != EVS_STATUS_DEAD) return 0;
   if (q->min_id && id < q->min_id) return 0;
   if (q->max_id && id > q->max_id) return 0;
   if (q->source && strcmp(e->source, q->source) != 0) return 0;
@@ -174,8 +185,14 @@ model_counts model_count(const model *m, int64_t now) {
   for (uint64_t id = 1; id < m->next_id; id++) {
     const model_ev *e = &m->ev[id];
     if (e->state != MODEL_LIVE) continue;
-    if (e->status == EVS_STATUS_ACKNOWLEDGED) {
+    int st = model_status(m, id, now);
+    if (st == EVS_STATUS_ACKNOWLEDGED) {
       c.acknowledged++;
+      continue;
+    }
+    if (st == EVS_STATUS_LEASED || st == EVS_STATUS_DEAD) {
+      if (st == EVS_STATUS_LEASED) c.leased++;
+      else c.dead++;
       continue;
     }
     c.pending++;
@@ -208,7 +225,14 @@ static const char *bytes_diff(const char *what, const char *got, size_t glen,
 
 const char *model_event_diff(const model *m, uint64_t id, const evs_event *e,
                              char *buf, size_t cap) {
+  return model_event_diff_at(m, id, e, INT64_MIN, buf, cap);
+}
+
+const char *model_event_diff_at(const model *m, uint64_t id, const evs_event *e, int64_t now,
+                                char *buf, size_t cap) {
   const model_ev *x = model_get(m, id);
+  int xst = x ? model_status(m, id, now) : 0;
+  int cons = x && xst == EVS_STATUS_LEASED && x->lease == MODEL_LEASE_CONSUMER;
   char sub[200];
   const char *d = NULL;
   if (!x) {
@@ -221,10 +245,25 @@ const char *model_event_diff(const model *m, uint64_t id, const evs_event *e,
     snprintf(sub, sizeof sub, "created_us %" PRId64 ", expected %" PRId64, e->created_us,
              x->created);
     d = sub;
-  } else if (e->status != x->status) {
-    snprintf(sub, sizeof sub, "status %d, expected %d", e->status, x->status);
+  } else if (e->status != xst) {
+    snprintf(sub, sizeof sub, "status %d, expected %d", e->status, xst);
     d = sub;
-  } else if (e->acknowledged_us != (x->status == EVS_STATUS_ACKNOWLEDGED ? x->acked : 0)) {
+  } else if (e->delivery_count != x->dcount) {
+    snprintf(sub, sizeof sub, "delivery_count %u, expected %u", e->delivery_count, x->dcount);
+    d = sub;
+  } else if (e->lease_token != (cons ? x->token : 0)) {
+    snprintf(sub, sizeof sub, "lease_token %" PRIu64 ", expected %" PRIu64, e->lease_token,
+             cons ? x->token : 0);
+    d = sub;
+  } else if (e->lease_expires_us != (xst == EVS_STATUS_LEASED ? x->until : 0)) {
+    snprintf(sub, sizeof sub, "lease_expires_us %" PRId64 ", expected %" PRId64,
+             e->lease_expires_us, xst == EVS_STATUS_LEASED ? x->until : 0);
+    d = sub;
+  } else if (cons ? !e->leased_by || strcmp(e->leased_by, x->consumer) : e->leased_by != NULL) {
+    snprintf(sub, sizeof sub, "leased_by %s, expected %s", e->leased_by ? e->leased_by : "NULL",
+             cons ? x->consumer : "NULL");
+    d = sub;
+  } else if (e->acknowledged_us != (xst == EVS_STATUS_ACKNOWLEDGED ? x->acked : 0)) {
     snprintf(sub, sizeof sub, "acknowledged_us %" PRId64 ", expected %" PRId64,
              e->acknowledged_us, x->status == EVS_STATUS_ACKNOWLEDGED ? x->acked : 0);
     d = sub;
@@ -250,4 +289,81 @@ const char *model_event_diff(const model *m, uint64_t id, const evs_event *e,
   if (!d) return NULL;
   snprintf(buf, cap, "event %" PRIu64 ": %s", id, d);
   return buf;
+}
+
+/* ---- consumers ---------------------------------------------------------- */
+
+void model_set_max_deliveries(model *m, uint32_t opt) { m->max_deliveries = opt ? opt : 5; }
+
+int model_status(const model *m, uint64_t id, int64_t now) {
+  const model_ev *e = &m->ev[id];
+  if (e->status == EVS_STATUS_ACKNOWLEDGED) return EVS_STATUS_ACKNOWLEDGED;
+  if (e->dead) return EVS_STATUS_DEAD;
+  if (e->lease != MODEL_LEASE_NONE && e->until > now) return EVS_STATUS_LEASED;
+  return e->dcount >= m->max_deliveries ? EVS_STATUS_DEAD : EVS_STATUS_PENDING;
+}
+
+size_t model_claim(model *m, const model_query *q, const char *consumer, int64_t lease_us,
+                   int64_t now, uint64_t *ids) {
+  model_query mq = *q;
+  mq.status = EVS_QUERY_PENDING;
+  mq.desc = 0;
+  unsigned limit = q->limit ? q->limit : EVS_PAGE_DEFAULT;
+  int64_t until = now + (lease_us ? lease_us : INT64_C(30000000));
+  size_t n = 0;
+  for (uint64_t id = 1; id < m->next_id && n < limit; id++) {
+    if (!model_match(m, &mq, id, now)) continue;
+    model_ev *e = &m->ev[id];
+    e->lease = MODEL_LEASE_CONSUMER;
+    e->dcount++;
+    e->token = ++m->lease_seq;
+    e->until = until;
+    e->consumer = consumer;
+    ids[n++] = id;
+  }
+  return n;
+}
+
+int model_hold_rc(const model *m, uint64_t id, uint64_t token, int64_t now) {
+  if (!model_visible(m, id, now)) return EVS_ENOTFOUND;
+  int st = model_status(m, id, now);
+  if (st == EVS_STATUS_ACKNOWLEDGED) return EVS_ECONFLICT;
+  const model_ev *e = &m->ev[id];
+  return st == EVS_STATUS_LEASED && e->lease == MODEL_LEASE_CONSUMER && e->token == token
+             ? 0
+             : EVS_ESTALE;
+}
+
+int64_t model_renew(model *m, uint64_t id, int64_t lease_us, int64_t now) {
+  m->ev[id].until = now + (lease_us ? lease_us : INT64_C(30000000));
+  return m->ev[id].until;
+}
+
+void model_release(model *m, uint64_t id, int64_t delay_us, int64_t now) {
+  model_ev *e = &m->ev[id];
+  e->lease = MODEL_LEASE_DELAY;
+  e->until = now + delay_us;
+  e->consumer = NULL;
+}
+
+void model_reject(model *m, uint64_t id) {
+  m->ev[id].dead = 1;
+  m->ev[id].lease = MODEL_LEASE_NONE;
+}
+
+uint64_t model_redrive(model *m, const model_query *q, int64_t now) {
+  model_query mq = *q;
+  mq.status = EVS_QUERY_DEAD;
+  mq.limit = 0;
+  uint64_t n = 0;
+  for (uint64_t id = 1; id < m->next_id; id++) {
+    if (!model_match(m, &mq, id, now)) continue;
+    model_ev *e = &m->ev[id];
+    e->dead = 0;
+    e->dcount = 0;
+    e->lease = MODEL_LEASE_NONE;
+    e->consumer = NULL;
+    n++;
+  }
+  return n;
 }

@@ -11,6 +11,13 @@
 ** its filters. A transaction is modelled by copying the model at begin (and
 ** at each savepoint) and restoring the copy on rollback.
 **
+** Consumers (evs_claim and the lease calls): each event has a delivery
+** count, and a lease (a consumer's, with a fencing token, or a release's
+** delay) until a time; a lease that ran out leaves the event pending, or
+** dead once the count reached max_deliveries; reject makes it dead;
+** redrive brings dead events back with a count of 0. The status of an
+** event therefore depends on the time: model_status(m, id, now).
+**
 ** The model decides; the caller asks the store and compares. It never
 ** calls the store and does not print. A semantic change of the store is
 ** one edit here. Callers that allow more than one answer (a clock that
@@ -40,7 +47,17 @@ typedef struct model_ev {
   const char *source, *type; /* as stored: trimmed */
   const char *payload, *meta, *key; /* meta, key: NULL when absent */
   size_t payload_len, meta_len;
+  /* Consumers. */
+  unsigned char lease;  /* MODEL_LEASE_NONE, _CONSUMER or _DELAY */
+  unsigned char dead;   /* rejected (a lease that ran out at max_deliveries
+                           is dead by model_status without this) */
+  uint32_t dcount;      /* delivery_count */
+  uint64_t token;       /* the latest delivery's token */
+  int64_t until;        /* the lease or delay ends (exclusive) */
+  const char *consumer; /* of the lease (the caller's string) */
 } model_ev;
+
+enum { MODEL_LEASE_NONE = 0, MODEL_LEASE_CONSUMER, MODEL_LEASE_DELAY };
 
 typedef struct model {
   model_ev *ev;          /* ev[id] for 1 <= id < next_id; ev[0] unused */
@@ -49,6 +66,8 @@ typedef struct model {
   int64_t last_created;  /* a new event is never older than this */
   int64_t retention;     /* us; <= 0: events are kept forever */
   int64_t window;        /* us; < 0: idempotency keys never expire */
+  uint32_t max_deliveries; /* 5 unless model_set_max_deliveries */
+  uint64_t lease_seq;    /* the last token handed out */
 } model;
 
 /* retention_opt and window_opt are evs_options values (0 = the default). */
@@ -82,7 +101,8 @@ int64_t model_created(const model *m, int64_t now);
 ** at `created`; returns its id. */
 uint64_t model_add(model *m, const model_ev *e, uint64_t id, int64_t created);
 
-/* What evs_ack of id at now returns: 0, EVS_ENOTFOUND or EVS_ECONFLICT. */
+/* What evs_ack of id at now returns: 0, EVS_ENOTFOUND or EVS_ECONFLICT
+** (acknowledged or dead). */
 int model_ack_rc(const model *m, uint64_t id, int64_t now);
 /* The acknowledged_us an ack at now records: never before created. */
 int64_t model_ack_time(const model *m, uint64_t id, int64_t now);
@@ -93,7 +113,7 @@ int model_delete(model *m, uint64_t id, int64_t now);
 /* An inbox query. Names are compared with the stored (trimmed) ones, so a
 ** caller passes the trimmed form of the filter; NULL means no filter. */
 typedef struct model_query {
-  int status;  /* EVS_QUERY_PENDING (0), _ACKNOWLEDGED or _ANY */
+  int status;  /* EVS_QUERY_PENDING (0), _ACKNOWLEDGED, _ANY, _LEASED, _DEAD */
   const char *source, *type;
   int prio;    /* 0: any */
   int64_t after, before; /* exclusive bounds; 0: none */
@@ -114,6 +134,7 @@ size_t model_page(const model *m, const model_query *q, uint64_t after,
 
 typedef struct model_counts {
   uint64_t pending, acknowledged; /* live events, visible or not */
+  uint64_t leased, dead;          /* likewise (pending excludes them) */
   int64_t oldest_pending;         /* of the visible pending ones; 0: none */
 } model_counts;
 model_counts model_count(const model *m, int64_t now);
@@ -122,5 +143,34 @@ model_counts model_count(const model *m, int64_t now);
 ** when it does not, else a description in buf. */
 const char *model_event_diff(const model *m, uint64_t id, const evs_event *e,
                              char *buf, size_t cap);
+/* The same at time now, also comparing the status at now, delivery_count,
+** lease_token, lease_expires_us and leased_by. (model_event_diff is this
+** at the beginning of time: for callers that never lease.) */
+const char *model_event_diff_at(const model *m, uint64_t id, const evs_event *e, int64_t now,
+                                char *buf, size_t cap);
+
+/* ---- consumers ---------------------------------------------------------- */
+
+/* max_deliveries as evs_options gives it (0 = the default, 5). */
+void model_set_max_deliveries(model *m, uint32_t opt);
+/* EVS_STATUS_* of a live event at now. */
+int model_status(const model *m, uint64_t id, int64_t now);
+/* evs_claim at now: the oldest visible pending events q matches (its
+** status is ignored), at most q->limit (0: EVS_PAGE_DEFAULT), leased to
+** consumer until now + lease_us (0: 30 s) with fresh tokens; ids into
+** ids[] (room for the limit); returns how many. */
+size_t model_claim(model *m, const model_query *q, const char *consumer, int64_t lease_us,
+                   int64_t now, uint64_t *ids);
+/* What a settle of id with token at now returns before it does anything:
+** 0 (the token holds the lease), EVS_ENOTFOUND, EVS_ECONFLICT
+** (acknowledged) or EVS_ESTALE. */
+int model_hold_rc(const model *m, uint64_t id, uint64_t token, int64_t now);
+/* The settles, once model_hold_rc said 0. renew: the new expiry returned. */
+int64_t model_renew(model *m, uint64_t id, int64_t lease_us, int64_t now);
+void model_release(model *m, uint64_t id, int64_t delay_us, int64_t now);
+void model_reject(model *m, uint64_t id);
+/* evs_redrive at now: every visible dead event q matches (status ignored)
+** back to pending with a count of 0; returns how many. */
+uint64_t model_redrive(model *m, const model_query *q, int64_t now);
 
 #endif

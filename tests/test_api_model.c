@@ -25,6 +25,7 @@ static const char *const TYPS[] = {"created", "updated", "removed"};
 static const char *const KEYS[] = {"key0", "key1", "key2",  "key3",  "key4",  "key5",
                                    "key6", "key7", "key8",  "key9",  "key10", "key11",
                                    "key12", "key13", "key14", "key15"};
+static const char *const CONS[] = {"w1", "w2", "w3"};
 #define PAYLOAD "{\"m\":1}"
 
 /* The inbox under eight random filters, and five random gets, against m.
@@ -48,6 +49,11 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
       hi = lo + (int64_t)(rnd32() % 200);
       fp = 0;
     }
+    /* The consumers' statuses too: leased and dead are not pending. */
+    static const int STS[] = {EVS_QUERY_PENDING, EVS_QUERY_LEASED, EVS_QUERY_DEAD,
+                              EVS_QUERY_ACKNOWLEDGED, EVS_QUERY_ANY};
+    int qst = (f == 0 || f == 3) ? STS[rnd32() % 5] : EVS_QUERY_PENDING;
+    q.status = qst;
     if (fs >= 0) q.source = SRCS[fs];
     if (ft >= 0) q.event_type = TYPS[ft];
     q.priority = fp;
@@ -55,6 +61,7 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
     q.created_before_us = hi;
     model_query mq;
     memset(&mq, 0, sizeof mq);
+    mq.status = qst;
     mq.source = q.source;
     mq.type = q.event_type;
     mq.prio = fp;
@@ -70,8 +77,8 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
     }
     if (!bad && k != n) bad = 1;
     if (bad) {
-      fprintf(stderr, "  step %d: filter %d (src %d typ %d prio %d) got %ld want %ld\n",
-              step, f, fs, ft, fp, n, k);
+      fprintf(stderr, "  step %d: filter %d (status %d src %d typ %d prio %d) got %ld want %ld\n",
+              step, f, qst, fs, ft, fp, n, k);
       fails++;
     }
   }
@@ -85,7 +92,7 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
     if (!model_visible(m, id, now))
       d = rc == EVS_ENOTFOUND ? NULL : "found, expected ENOTFOUND";
     else
-      d = rc != 0 ? "not found" : model_event_diff(m, id, e, buf, sizeof buf);
+      d = rc != 0 ? "not found" : model_event_diff_at(m, id, e, now, buf, sizeof buf);
     if (d) {
       fprintf(stderr, "  step %d: get %" PRIu64 " rc %d: %s\n", step, id, rc, d);
       fails++;
@@ -95,19 +102,173 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
   return fails;
 }
 
+static long n_claimed, n_settled, n_stale, n_redriven, n_deadlk;
+
+/* One consumer op (claim, ack_lease, renew, release, reject, redrive)
+** against the model; t: the open transaction (the op must then fail with
+** EVS_EDEADLK and change nothing). Returns the number of mismatches. */
+static int lease_op(evs_store *s, evs_txn *t, model *m, int64_t now, int step) {
+  int fails = 0;
+  uint64_t n_ev = m->next_id - 1;
+  uint32_t k = rnd32() % 100;
+  if (k < 35) { /* claim */
+    evs_query q;
+    memset(&q, 0, sizeof q);
+    q.limit = 1 + rnd32() % 8;
+    if (rnd32() % 3 == 0) q.source = SRCS[rnd32() % 4];
+    if (rnd32() % 4 == 0) q.priority = 1 + (int)(rnd32() % 3);
+    const char *who = CONS[rnd32() % 3];
+    int64_t lease = rnd32() % 8 == 0 ? 0 : 1 + (int64_t)(rnd32() % 2000);
+    evs_page *pg = NULL;
+    int rc = evs_claim(s, &q, who, lease, &pg);
+    if (t) {
+      if (rc != EVS_EDEADLK) {
+        fprintf(stderr, "  step %d: claim in a transaction rc %d\n", step, rc);
+        fails++;
+      }
+      evs_page_free(pg);
+      return fails;
+    }
+    model_query mq;
+    memset(&mq, 0, sizeof mq);
+    mq.source = q.source;
+    mq.prio = q.priority;
+    mq.limit = q.limit;
+    uint64_t want[16];
+    size_t wn = model_claim(m, &mq, who, lease, now, want);
+    size_t n = rc ? 0 : evs_page_count(pg);
+    if (rc || n != wn) {
+      fprintf(stderr, "  step %d: claim rc %d: %zu events, model %zu\n", step, rc, n, wn);
+      fails++;
+    }
+    for (size_t i = 0; i < n && i < wn; i++) {
+      const evs_event *e = evs_page_event(pg, i);
+      char buf[300];
+      const char *d = e->id != want[i] ? "another id"
+                                       : model_event_diff_at(m, e->id, e, now, buf, sizeof buf);
+      if (d) {
+        fprintf(stderr, "  step %d: claim event %zu (id %" PRIu64 ", model %" PRIu64 "): %s\n",
+                step, i, e->id, want[i], d);
+        fails++;
+      }
+    }
+    n_claimed += (long)n;
+    evs_page_free(pg);
+    return fails;
+  }
+  if (k < 90) { /* settle one event: its token, or a stale or made-up one */
+    if (!n_ev) return 0;
+    uint64_t id = 1 + rnd32() % n_ev;
+    /* Mostly an event a consumer holds now (the first from a random id). */
+    if (rnd32() % 4) {
+      for (uint64_t j = 0; j < n_ev; j++) {
+        uint64_t x = 1 + (id - 1 + j) % n_ev;
+        if (m->ev[x].state == MODEL_LIVE && m->ev[x].lease == MODEL_LEASE_CONSUMER &&
+            model_status(m, x, now) == EVS_STATUS_LEASED) {
+          id = x;
+          break;
+        }
+      }
+    }
+    uint64_t tok = m->ev[id].token;
+    uint32_t r = rnd32() % 10;
+    if (r == 0 && tok) tok--;
+    else if (r == 1) tok = m->lease_seq + 1 + rnd32() % 3;
+    uint32_t what = rnd32() % 4;
+    int want = t ? EVS_EDEADLK : model_hold_rc(m, id, tok, now);
+    int rc;
+    int64_t out = -1, arg = 0;
+    const char *name;
+    if (what == 0) {
+      name = "ack_lease";
+      rc = evs_ack_lease(s, id, tok, &out);
+    } else if (what == 1) {
+      name = "renew";
+      arg = rnd32() % 8 == 0 ? 0 : 1 + (int64_t)(rnd32() % 2000);
+      rc = evs_renew(s, id, tok, arg, &out);
+    } else if (what == 2) {
+      name = "release";
+      arg = rnd32() % 2 ? 0 : (int64_t)(rnd32() % 200);
+      rc = evs_release(s, id, tok, arg);
+    } else {
+      name = "reject";
+      rc = evs_reject(s, id, tok);
+    }
+    if (rc != want) {
+      fprintf(stderr, "  step %d: %s %" PRIu64 " token %" PRIu64 " rc %d want %d\n", step,
+              name, id, tok, rc, want);
+      fails++;
+    }
+    n_stale += want == EVS_ESTALE;
+    n_deadlk += want == EVS_EDEADLK;
+    if (want != 0) return fails;
+    n_settled++;
+    if (what == 0) {
+      int64_t at = model_ack_time(m, id, now);
+      if (rc == 0 && out != at) {
+        fprintf(stderr, "  step %d: ack_lease %" PRIu64 " at %" PRId64 " want %" PRId64 "\n",
+                step, id, out, at);
+        fails++;
+      }
+      model_ack(m, id, at);
+    } else if (what == 1) {
+      int64_t ex = model_renew(m, id, arg, now);
+      if (rc == 0 && out != ex) {
+        fprintf(stderr, "  step %d: renew %" PRIu64 " to %" PRId64 " want %" PRId64 "\n", step,
+                id, out, ex);
+        fails++;
+      }
+    } else if (what == 2) {
+      model_release(m, id, arg, now);
+    } else {
+      model_reject(m, id);
+    }
+    return fails;
+  }
+  /* redrive */
+  evs_query q;
+  memset(&q, 0, sizeof q);
+  if (rnd32() % 2) q.source = SRCS[rnd32() % 4];
+  uint64_t cnt = 99;
+  int rc = evs_redrive(s, &q, &cnt);
+  if (t) {
+    if (rc != EVS_EDEADLK) {
+      fprintf(stderr, "  step %d: redrive in a transaction rc %d\n", step, rc);
+      fails++;
+    }
+    return fails;
+  }
+  model_query mq;
+  memset(&mq, 0, sizeof mq);
+  mq.source = q.source;
+  uint64_t wc = model_redrive(m, &mq, now);
+  n_redriven += (long)wc;
+  if (rc != 0 || cnt != wc) {
+    fprintf(stderr, "  step %d: redrive rc %d count %" PRIu64 " want %" PRIu64 "\n", step, rc,
+            cnt, wc);
+    fails++;
+  }
+  return fails;
+}
+
 static void t_random_model(void) {
+  const char *seed = getenv("EVS_SEED"); /* replays another sequence */
+  if (seed && strtoul(seed, NULL, 0)) rng_state = (uint32_t)strtoul(seed, NULL, 0);
   fake_clock c = {T0};
   evs_options o = opts_clock(&c);
   o.retention_us = -1;
   o.idempotency_window_us = -1;
+  o.max_deliveries = 3;
   evs_store *s = open_mem(&o);
   REQUIRE(s);
   model m, saved;
   model_init(&m, o.retention_us, o.idempotency_window_us);
   model_init(&saved, o.retention_us, o.idempotency_window_us);
+  model_set_max_deliveries(&m, o.max_deliveries);
+  model_set_max_deliveries(&saved, o.max_deliveries);
   evs_txn *t = NULL;
   int fails = 0;
-  for (int step = 0; step < 6000 && fails < 5; step++) {
+  for (int step = 0; step < 20000 && fails < 5; step++) {
     uint32_t op = rnd32() % 100;
     if (rnd32() % 3 == 0) c.now += rnd32() % 50;
     uint64_t n_ev = m.next_id - 1;
@@ -195,6 +356,8 @@ static void t_random_model(void) {
       }
     } else if (op < 90) {
       fails += model_check(s, t, &m, c.now, step);
+    } else { /* consumers: leases of 1..2000 us run out as the clock moves */
+      fails += lease_op(s, t, &m, c.now, step);
     }
   }
   if (t) CHECK_EQ(evs_txn_commit(t), 0);
@@ -204,6 +367,13 @@ static void t_random_model(void) {
   model_counts mc = model_count(&m, c.now);
   CHECK_EQ(st.pending, mc.pending);
   CHECK_EQ(st.acknowledged, mc.acknowledged);
+  fprintf(stderr,
+          "  leases: %ld claimed, %ld settled, %ld stale, %ld redriven, %ld in a transaction; "
+          "at the end %llu leased %llu dead\n",
+          n_claimed, n_settled, n_stale, n_redriven, n_deadlk, (unsigned long long)mc.leased,
+          (unsigned long long)mc.dead);
+  CHECK_EQ(st.leased, mc.leased);
+  CHECK_EQ(st.dead, mc.dead);
   CHECK_EQ(st.next_id, m.next_id);
   model_free(&m);
   model_free(&saved);

@@ -149,6 +149,7 @@ int model_match(const model *m, const model_query *q, uint64_t id, int64_t now) 
   if (q->status == EVS_QUERY_ACKNOWLEDGED && st != EVS_STATUS_ACKNOWLEDGED) return 0;
   if (q->status == EVS_QUERY_LEASED && st != EVS_STATUS_LEASED) return 0;
   if (q->status == EVS_QUERY_DEAD && st != EVS_STATUS_DEAD) return 0;
+  if (q->status == EVS_QUERY_DELAYED && st != EVS_STATUS_DELAYED) return 0;
   if (q->min_id && id < q->min_id) return 0;
   if (q->max_id && id > q->max_id) return 0;
   if (q->source && strcmp(e->source, q->source) != 0) return 0;
@@ -190,8 +191,9 @@ model_counts model_count(const model *m, int64_t now) {
       c.acknowledged++;
       continue;
     }
-    if (st == EVS_STATUS_LEASED || st == EVS_STATUS_DEAD) {
+    if (st == EVS_STATUS_LEASED || st == EVS_STATUS_DEAD || st == EVS_STATUS_DELAYED) {
       if (st == EVS_STATUS_LEASED) c.leased++;
+      else if (st == EVS_STATUS_DELAYED) c.delayed++;
       else c.dead++;
       continue;
     }
@@ -255,9 +257,11 @@ const char *model_event_diff_at(const model *m, uint64_t id, const evs_event *e,
     snprintf(sub, sizeof sub, "lease_token %" PRIu64 ", expected %" PRIu64, e->lease_token,
              cons ? x->token : 0);
     d = sub;
-  } else if (e->lease_expires_us != (xst == EVS_STATUS_LEASED ? x->until : 0)) {
+  } else if (e->lease_expires_us !=
+             (xst == EVS_STATUS_LEASED || xst == EVS_STATUS_DELAYED ? x->until : 0)) {
     snprintf(sub, sizeof sub, "lease_expires_us %" PRId64 ", expected %" PRId64,
-             e->lease_expires_us, xst == EVS_STATUS_LEASED ? x->until : 0);
+             e->lease_expires_us,
+             xst == EVS_STATUS_LEASED || xst == EVS_STATUS_DELAYED ? x->until : 0);
     d = sub;
   } else if (cons ? !e->leased_by || strcmp(e->leased_by, x->consumer) : e->leased_by != NULL) {
     snprintf(sub, sizeof sub, "leased_by %s, expected %s", e->leased_by ? e->leased_by : "NULL",
@@ -299,7 +303,8 @@ int model_status(const model *m, uint64_t id, int64_t now) {
   const model_ev *e = &m->ev[id];
   if (e->status == EVS_STATUS_ACKNOWLEDGED) return EVS_STATUS_ACKNOWLEDGED;
   if (e->dead) return EVS_STATUS_DEAD;
-  if (e->lease != MODEL_LEASE_NONE && e->until > now) return EVS_STATUS_LEASED;
+  if (e->lease != MODEL_LEASE_NONE && e->until > now)
+    return e->lease == MODEL_LEASE_CONSUMER ? EVS_STATUS_LEASED : EVS_STATUS_DELAYED;
   return e->dcount >= m->max_deliveries ? EVS_STATUS_DEAD : EVS_STATUS_PENDING;
 }
 

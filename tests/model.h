@@ -134,7 +134,7 @@ size_t model_page(const model *m, const model_query *q, uint64_t after,
 
 typedef struct model_counts {
   uint64_t pending, acknowledged; /* live events, visible or not */
-  uint64_t leased, dead;          /* likewise (pending excludes them) */
+  uint64_t leased, dead, delayed; /* likewise (pending excludes them) */
   int64_t oldest_pending;         /* of the visible pending ones; 0: none */
 } model_counts;
 model_counts model_count(const model *m, int64_t now);

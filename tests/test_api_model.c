@@ -50,9 +50,9 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
       fp = 0;
     }
     /* The consumers' statuses too: leased and dead are not pending. */
-    static const int STS[] = {EVS_QUERY_PENDING, EVS_QUERY_LEASED, EVS_QUERY_DEAD,
-                              EVS_QUERY_ACKNOWLEDGED, EVS_QUERY_ANY};
-    int qst = (f == 0 || f == 3) ? STS[rnd32() % 5] : EVS_QUERY_PENDING;
+    static const int STS[] = {EVS_QUERY_PENDING,      EVS_QUERY_LEASED, EVS_QUERY_DEAD,
+                              EVS_QUERY_ACKNOWLEDGED, EVS_QUERY_ANY,    EVS_QUERY_DELAYED};
+    int qst = (f == 0 || f == 3) ? STS[rnd32() % 6] : EVS_QUERY_PENDING;
     q.status = qst;
     if (fs >= 0) q.source = SRCS[fs];
     if (ft >= 0) q.event_type = TYPS[ft];
@@ -374,6 +374,7 @@ static void t_random_model(void) {
           (unsigned long long)mc.dead);
   CHECK_EQ(st.leased, mc.leased);
   CHECK_EQ(st.dead, mc.dead);
+  CHECK_EQ(st.delayed, mc.delayed);
   CHECK_EQ(st.next_id, m.next_id);
   model_free(&m);
   model_free(&saved);

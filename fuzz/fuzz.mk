@@ -77,3 +77,7 @@ fuzz-smoke: fuzz-build
 
 fuzz: fuzz-build
 	@FUZZ_BIN=$(FUZZ_B) FUZZ_JOBS=$(FUZZ_JOBS) bash fuzz/run.sh long $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+# Header dependencies of the fuzz objects (-MMD above): a changed header
+# rebuilds them (a stale object with an old struct layout crashes).
+-include $(wildcard $(FUZZ_B)/obj/*.d $(FUZZ_B)/obj/sqlext/*.d)

@@ -179,7 +179,15 @@ static int redrive(evs_store *s, const evs_query *qin, uint64_t *count) {
     int64_t now = evs_now(s);
     size_t nd = 0;
     rc = evs_query_claimable(s, &q, BATCH, now, ids, &n, dead, BATCH, &nd);
-    /* Dead by a lease that ran out: marked dead first, as a claim would. */
+    /* Dead by a lease that ran out (not marked): marked dead first, as a
+    ** claim would, so the redrive applies to a dead event. Taken from the
+    ** ids themselves: the scan's own list may hold others. */
+    nd = 0;
+    pthread_rwlock_rdlock(&s->ilock);
+    const evs_index *x = &s->state.idx;
+    for (size_t i = 0; !rc && i < n; i++)
+      if (!(evs_ent_at(x, ids[i] - x->base)->flags & ENT_DEAD)) dead[nd++] = ids[i];
+    pthread_rwlock_unlock(&s->ilock);
     if (!rc) rc = put_lease(t, EVS_LEASE_REJECT, now, 0, 0, dead, nd);
     if (!rc) rc = put_lease(t, EVS_LEASE_REDRIVE, now, 0, 0, ids, n);
     rc = evs_txn_end_call(t, rc);

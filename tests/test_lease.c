@@ -661,6 +661,42 @@ static void t_delayed_events(void) {
   t_rmdir(dir);
 }
 
+
+/* Redrive with a filter while many events of another source are dead by
+** an expired lease (not yet marked): only the matching ones come back, and
+** the log replays (every redrive applies to an event marked dead). */
+static void t_redrive_filter_many_dead(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(1);
+  o.checkpoint_bytes = -1;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  evs_event_in in[100];
+  evs_append_result res[100];
+  for (int i = 0; i < 100; i++) in[i] = ev_make("a", "t", "{}");
+  for (int b = 0; b < 11; b++) CHECK_EQ(evs_append_batch(s, NULL, in, 100, res), 0);
+  put_n(s, 5, "b");
+  while (claim(s, "w", 100, SEC, NULL, NULL, NULL) > 0) {
+  }
+  clk.now += 2 * SEC; /* every lease ran out at max_deliveries 1: all dead */
+  CHECK_EQ(st_of(s).dead, 1105);
+  evs_query f = {0};
+  f.source = "b";
+  uint64_t n = 0;
+  CHECK_EQ(evs_redrive(s, &f, &n), 0);
+  CHECK_EQ(n, 5);
+  CHECK_EQ(st_of(s).pending, 5);
+  CHECK_EQ(st_of(s).dead, 1100);
+  CHECK_EQ(evs_store_close(s), 0);
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(st_of(s).pending, 5);
+  CHECK_EQ(st_of(s).dead, 1100);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
 int main(void) {
   RUN(t_claim_basics);
   RUN(t_settle);
@@ -671,5 +707,6 @@ int main(void) {
   RUN(t_faults);
   RUN(t_repair_keeps_leases);
   RUN(t_delayed_events);
+  RUN(t_redrive_filter_many_dead);
   return TEST_EXIT();
 }

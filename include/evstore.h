@@ -624,6 +624,13 @@ static inline int evs_claim(evs_store *s, const evs_query *q, const char *consum
 ** acknowledged), EVS_ESTALE (the token does not hold the lease: nothing
 ** changed), EVS_EDEADLK, EVS_EIO, EVS_ENOSPC, EVS_EREADONLY, EVS_ENOMEM. */
 EVS_API int evs_ack_lease(evs_store *s, uint64_t id, uint64_t token, int64_t *acked_us);
+/* evs_ack_lease for n events in one commit (a consumer's page): rcs[i] is
+** each one's result (0, or as evs_ack_lease: EVS_ENOTFOUND, EVS_ECONFLICT,
+** EVS_ESTALE); the others are acknowledged, all at one time (*acked_us,
+** may be NULL). Returns 0 when the commit went through, whatever the
+** items said; otherwise as evs_ack_lease, and nothing is acknowledged. */
+EVS_API int evs_ack_lease_batch(evs_store *s, const uint64_t *ids, const uint64_t *tokens,
+                                size_t n, int *rcs, int64_t *acked_us);
 EVS_API int evs_renew(evs_store *s, uint64_t id, uint64_t token, int64_t lease_us,
                       int64_t *expires_us);
 EVS_API int evs_release(evs_store *s, uint64_t id, uint64_t token, int64_t delay_us);

@@ -208,6 +208,12 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
                                              : st != EVS_ES_GONE;
   if (!want) return 0;
   if (q->priority && (e.flags & ENT_PRIO) != q->priority) return 0;
+  /* Claiming with no filter on the record itself: the id is enough. */
+  if (sc->ids && !sc->src && !sc->typ && !q->metadata_key) {
+    sc->ids[sc->nids++] = id;
+    sc->last_id = id;
+    return sc->nids == sc->limit;
+  }
   evs_event ev;
   int z;
   uint32_t raw;

@@ -697,6 +697,41 @@ static void t_redrive_filter_many_dead(void) {
   t_rmdir(dir);
 }
 
+
+/* A page settled in one commit: each item's own result, the rest acked. */
+static void t_ack_lease_batch(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(0);
+  o.checkpoint_bytes = -1;
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  put_n(s, 6, "a");
+  uint64_t ids[10], tok[10];
+  REQUIRE(claim(s, "w", 5, 10 * SEC, NULL, ids, tok) == 5);
+  uint64_t bid[6] = {ids[0], ids[1], ids[1], ids[2], 999, ids[3]};
+  uint64_t btok[6] = {tok[0], tok[1], tok[1], tok[2] + 100, tok[0], tok[3]};
+  int rcs[6];
+  int64_t at = 0;
+  CHECK_EQ(evs_ack_lease_batch(s, NULL, btok, 6, rcs, &at), EVS_EINVAL);
+  CHECK_EQ(evs_ack_lease_batch(s, bid, btok, 6, rcs, &at), 0);
+  CHECK_EQ(rcs[0], 0);
+  CHECK_EQ(rcs[1], 0);
+  CHECK_EQ(rcs[2], EVS_ECONFLICT); /* the same event twice */
+  CHECK_EQ(rcs[3], EVS_ESTALE);
+  CHECK_EQ(rcs[4], EVS_ENOTFOUND);
+  CHECK_EQ(rcs[5], 0);
+  CHECK_EQ(at, clk.now);
+  CHECK_EQ(st_of(s).acknowledged, 3);
+  CHECK_EQ(st_of(s).leased, 2);
+  CHECK_EQ(evs_store_close(s), 0);
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  CHECK_EQ(st_of(s).acknowledged, 3);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
 int main(void) {
   RUN(t_claim_basics);
   RUN(t_settle);
@@ -708,5 +743,6 @@ int main(void) {
   RUN(t_repair_keeps_leases);
   RUN(t_delayed_events);
   RUN(t_redrive_filter_many_dead);
+  RUN(t_ack_lease_batch);
   return TEST_EXIT();
 }

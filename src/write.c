@@ -438,69 +438,24 @@ int evs_ack(evs_store *s, evs_txn *txn, uint64_t id, int64_t *acked_us) {
   return rc;
 }
 
-int evs_ack_lease(evs_store *s, uint64_t id, uint64_t token, int64_t *acked_us) {
-  evs_txn *t;
-  int rc = evs_txn_use(s, NULL, &t);
-  if (rc) return rc;
-  int64_t now = evs_now(s), at = 0;
+/* Check one leased id for ack with its token; on success the overlay
+** holds it (a second time in one batch: a conflict). */
+static int lease_ack_one(evs_txn *t, uint64_t id, uint64_t token, int64_t now, int64_t *at) {
+  evs_store *s = t->s;
+  if (evs_ov_find(t, id))
+    return evs_err(s, EVS_ECONFLICT, "event %" PRIu64 " is acknowledged earlier in the batch",
+                   id);
   evs_ent e;
-  rc = evs_lease_hold(t, id, token, now, &e);
-  if (!rc) {
-    at = EVS_MAX(now, e.created_us);
-    if (evs_ov_put(t, id, OV_ACK, at)) rc = evs_err(s, EVS_ENOMEM, "out of memory");
-  }
-  if (!rc) rc = put_ids_record(t, EVS_REC_ACK, at, &id, 1);
-  rc = evs_txn_end_call(t, rc);
-  if (!rc && acked_us) *acked_us = at;
-  return rc;
-}
-
-int evs_ack_lease_batch(evs_store *s, const uint64_t *ids, const uint64_t *tokens, size_t n,
-                        int *rcs, int64_t *acked_us) {
-  if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
-  if (n && (!ids || !tokens || !rcs))
-    return evs_err(s, EVS_EINVAL, "ids, tokens and rcs are required");
-  if (!n) return 0;
-  uint64_t *ok = malloc(n * sizeof *ok);
-  if (!ok) return evs_err(s, EVS_ENOMEM, "out of memory");
-  evs_txn *t;
-  int rc = evs_txn_use(s, NULL, &t);
-  if (rc) {
-    free(ok);
-    return rc;
-  }
-  int64_t now = evs_now(s), at = 0;
-  size_t nok = 0;
-  char first_err[256] = "";
-  for (size_t i = 0; i < n && !rc; i++) {
-    evs_ent e;
-    rcs[i] = evs_ov_find(t, ids[i])
-                 ? evs_err(s, EVS_ECONFLICT, "event %" PRIu64 " is acknowledged earlier in the batch",
-                           ids[i])
-                 : evs_lease_hold(t, ids[i], tokens[i], now, &e);
-    if (!rcs[i]) {
-      at = EVS_MAX(at, EVS_MAX(now, e.created_us));
-      if (evs_ov_put(t, ids[i], OV_ACK, 0)) rcs[i] = rc = evs_err(s, EVS_ENOMEM, "out of memory");
-      else ok[nok++] = ids[i];
-    } else if (rcs[i] == EVS_ENOMEM) {
-      rc = rcs[i];
-    } else if (!first_err[0]) {
-      snprintf(first_err, sizeof first_err, "%s", evs_errmsg(s));
-    }
-  }
-  /* One record, one time for the batch (as evs_ack_batch). */
-  for (size_t i = 0; !rc && i < nok; i++) evs_ov_find(t, ok[i])->acked_us = at;
-  if (!rc) rc = put_ids_record(t, EVS_REC_ACK, at, ok, nok);
-  free(ok);
-  rc = evs_txn_end_call(t, rc);
+  int rc = evs_lease_hold(t, id, token, now, &e);
   if (rc) return rc;
-  if (acked_us) *acked_us = at;
-  if (first_err[0]) evs_err(s, 0, "%s", first_err);
-  return 0;
+  *at = EVS_MAX(now, e.created_us);
+  return evs_ov_put(t, id, OV_ACK, *at) ? evs_err(s, EVS_ENOMEM, "out of memory") : 0;
 }
 
-int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
-                  int *rcs) {
+/* Ack n ids in t (with tokens: as lease holders), each with its result;
+** one record for the batch. */
+static int ack_many(evs_store *s, evs_txn *txn, const uint64_t *ids, const uint64_t *tokens,
+                    size_t n, int *rcs, int64_t *acked_us) {
   if (!s) return evs_err(NULL, EVS_EINVAL, "store is NULL");
   if (n && (!ids || !rcs)) return evs_err(s, EVS_EINVAL, "ids and rcs are required");
   if (!n) return 0;
@@ -517,7 +472,7 @@ int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
   char first_err[256] = "";
   for (size_t i = 0; i < n && !rc; i++) {
     int64_t a;
-    rcs[i] = ack_one(t, ids[i], now, &a);
+    rcs[i] = tokens ? lease_ack_one(t, ids[i], tokens[i], now, &a) : ack_one(t, ids[i], now, &a);
     if (rcs[i] == EVS_ENOMEM) rc = rcs[i];
     if (!rcs[i]) {
       ok[nok++] = ids[i];
@@ -536,8 +491,25 @@ int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n,
   free(ok);
   rc = evs_txn_end_call(t, rc);
   if (rc) return rc;
+  if (acked_us) *acked_us = at;
   if (first_err[0]) evs_err(s, 0, "%s", first_err);
   return 0;
+}
+
+int evs_ack_batch(evs_store *s, evs_txn *txn, const uint64_t *ids, size_t n, int *rcs) {
+  return ack_many(s, txn, ids, NULL, n, rcs, NULL);
+}
+
+int evs_ack_lease(evs_store *s, uint64_t id, uint64_t token, int64_t *acked_us) {
+  int item = 0;
+  int rc = ack_many(s, NULL, &id, &token, 1, &item, acked_us);
+  return rc ? rc : item;
+}
+
+int evs_ack_lease_batch(evs_store *s, const uint64_t *ids, const uint64_t *tokens, size_t n,
+                        int *rcs, int64_t *acked_us) {
+  if (s && n && !tokens) return evs_err(s, EVS_EINVAL, "ids, tokens and rcs are required");
+  return ack_many(s, NULL, ids, tokens, n, rcs, acked_us);
 }
 
 int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed) {

@@ -81,6 +81,31 @@ void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at) {
   st->nacked++;
 }
 
+int evs_lease_fits(uint8_t *flags, int op) {
+  int settled = *flags & (ENT_ACKED | ENT_DELETED);
+  switch (op) {
+    case EVS_LEASE_CLAIM:
+      if (settled || (*flags & ENT_DEAD)) return EVS_ECORRUPT;
+      *flags |= ENT_LEASED;
+      return 0;
+    case EVS_LEASE_RENEW:
+    case EVS_LEASE_RELEASE:
+      return settled || !(*flags & ENT_LEASED) ? EVS_ECORRUPT : 0;
+    case EVS_LEASE_REJECT:
+      if (settled || (*flags & ENT_DEAD)) return EVS_ECORRUPT;
+      *flags = (uint8_t)((*flags & ~ENT_LEASED) | ENT_DEAD);
+      return 0;
+    case EVS_LEASE_REDRIVE:
+      if (settled || !(*flags & ENT_DEAD)) return EVS_ECORRUPT;
+      *flags &= (uint8_t)~ENT_DEAD;
+      return 0;
+    case EVS_LEASE_HOLD:
+      if (!settled) *flags |= ENT_LEASED;
+      return 0;
+  }
+  return EVS_ECORRUPT;
+}
+
 int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t consumer,
                    uint64_t token, int64_t until_us) {
   evs_index *x = &st->idx;
@@ -111,7 +136,7 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
       st->ndead++;
       return 0;
     case EVS_LEASE_HOLD:
-      if (settled) return EVS_ECORRUPT;
+      if (settled) return 0; /* acked or deleted in its own transaction */
       if (evs_lease_set(&x->leases, id, 0, 0, until_us)) return EVS_ENOMEM;
       e->flags |= ENT_LEASED;
       return 0;

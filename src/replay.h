@@ -30,6 +30,10 @@ void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at);
 ** EVS_ECORRUPT (the op does not fit the event's state) or EVS_ENOMEM. */
 int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t consumer,
                    uint64_t token, int64_t until_us);
+/* Would op fit an entry with these flags (as evs_mark_lease checks)? 0,
+** updating *flags as it would, or EVS_ECORRUPT. For checking a
+** transaction's lease ops before its records are written. */
+int evs_lease_fits(uint8_t *flags, int op);
 /* s: the segments the entry's record is read from. */
 void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *e);
 /* Apply the records of g in [from, end) (already checked) to s's index. */

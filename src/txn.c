@@ -242,6 +242,29 @@ static void apply_overlay(evs_store *s, evs_txn *t) {
   }
 }
 
+/* Every lease op of t, in order, fits the state its event will be in
+** (after t's acks and deletes): a record that replay would refuse must
+** never reach the log. Checking is a bug's last line, so the cost (ops
+** on one event compared pairwise) does not matter. Caller holds ilock. */
+static int lops_fit(evs_store *s, const evs_txn *t) {
+  const evs_index *x = &s->state.idx;
+  for (size_t i = 0; i < t->nlops; i++) {
+    const evs_lop *l = &t->lops[i];
+    if (l->id < x->base || l->id - x->base >= x->n) continue;
+    uint8_t f = evs_ent_at(x, l->id - x->base)->flags;
+    const evs_ov *o = evs_ov_find(t, l->id);
+    if (o) f |= (o->op & OV_ACK ? ENT_ACKED : 0) | (o->op & OV_DEL ? ENT_DELETED : 0);
+    for (size_t k = 0; k < i; k++) /* earlier ops of this txn on the event */
+      if (t->lops[k].id == l->id) evs_lease_fits(&f, t->lops[k].op);
+    if (evs_lease_fits(&f, l->op))
+      return evs_err(s, EVS_ECORRUPT,
+                     "internal error: a lease op (%d) does not fit event %" PRIu64
+                     "'s state; nothing was written",
+                     l->op, l->id);
+  }
+  return 0;
+}
+
 static int finish_commit(evs_txn *t) {
   evs_store *s = t->s;
   int rc = t->failed;
@@ -265,11 +288,14 @@ static int finish_commit(evs_txn *t) {
     evs_leases *ls = &s->state.idx.leases;
     rc = t->consumer ? evs_consumer_intern(ls, t->consumer, t->consumer_len, &consumer) : 0;
     if (!rc) rc = evs_leases_reserve(ls, t->nlops);
-    pthread_rwlock_unlock(&s->ilock);
     if (rc) {
+      pthread_rwlock_unlock(&s->ilock);
       rc = evs_err(s, rc, "out of memory");
       goto fail;
     }
+    rc = lops_fit(s, t);
+    pthread_rwlock_unlock(&s->ilock);
+    if (rc) goto fail;
   }
   evs_commit_encode(t->u.buf + t->u.len, evs_now(s), t->nrec);
   t->u.len += EVS_COMMIT_LEN;

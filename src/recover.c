@@ -380,6 +380,17 @@ static int handle_orphans(evs_store *s, const uint64_t *files, size_t nfiles) {
   return e ? evs_err_io(s, -e, "cannot sync directory", s->dir) : rc;
 }
 
+/* Decode the manifest read from mpath (buf, freed here) into m (free its
+** segno and size): 0, EVS_ENOMEM or EVS_ECORRUPT with a message. */
+static int manifest_parse(evs_store *s, uint8_t *buf, size_t n, const char *mpath,
+                          evs_manifest *m) {
+  const char *why = NULL;
+  int d = evs_manifest_decode(buf, n, m, &why);
+  free(buf);
+  if (d == EVS_ENOMEM) return evs_err(s, EVS_ENOMEM, "out of memory");
+  return d ? evs_err(s, EVS_ECORRUPT, "%s: %s", mpath, why) : 0;
+}
+
 static int log_open_dir(evs_store *s) {
   uint64_t *files = NULL;
   size_t nfiles = 0;
@@ -422,12 +433,8 @@ static int log_open_dir(evs_store *s) {
                         : evs_err_io(s, -e, "cannot read", mpath);
   }
   evs_manifest m;
-  const char *why = NULL;
-  int d = evs_manifest_decode(buf, n, &m, &why);
-  free(buf);
-  if (d == EVS_ENOMEM) rc = evs_err(s, EVS_ENOMEM, "out of memory");
-  else if (d) rc = evs_err(s, EVS_ECORRUPT, "%s: %s", mpath, why);
-  else if (m.store_id != s->meta.store_id)
+  rc = manifest_parse(s, buf, n, mpath, &m);
+  if (!rc && m.store_id != s->meta.store_id)
     rc = evs_err(s, EVS_ECORRUPT, "%s belongs to another store", mpath);
   if (!rc) {
     s->man_gen = m.generation;
@@ -544,13 +551,10 @@ int evs_log_follow(evs_store *s, int *relayout) {
   if (e == -ENOMEM) return evs_err(s, EVS_ENOMEM, "out of memory");
   if (e) return evs_err_io(s, -e, "cannot read", mpath);
   evs_manifest m;
-  const char *why = NULL;
-  int d = evs_manifest_decode(buf, n, &m, &why), rc = 0;
-  free(buf);
-  if (d) {
+  int rc = manifest_parse(s, buf, n, mpath, &m);
+  if (rc) {
     s->io->close(s->io->ctx, fd);
-    return d == EVS_ENOMEM ? evs_err(s, EVS_ENOMEM, "out of memory")
-                           : evs_err(s, EVS_ECORRUPT, "%s: %s", mpath, why);
+    return rc;
   }
   size_t last = s->nsegs - 1;
   int same = m.store_id == s->meta.store_id && m.layout == s->man_layout &&
@@ -565,15 +569,13 @@ int evs_log_follow(evs_store *s, int *relayout) {
       evs_seg *g;
       uint64_t sealed = j + 1 < m.count ? m.size[j] : 0;
       rc = map_segment(s, m.segno[j], sealed, &g);
-      if (rc == EVS_ECORRUPT && access(mpath, F_OK) == 0) {
-        /* Gone since the manifest was read: a compaction came after the
-        ** roll. Load again. */
-        struct stat again;
-        if (stat(mpath, &again) == 0 && again.st_ino != now.st_ino) {
-          rc = 0;
-          *relayout = 1;
-          break;
-        }
+      /* Gone since the manifest was read: a compaction came after the
+      ** roll. Load again. */
+      struct stat again;
+      if (rc == EVS_ECORRUPT && stat(mpath, &again) == 0 && again.st_ino != now.st_ino) {
+        rc = 0;
+        *relayout = 1;
+        break;
       }
       if (rc) break;
       if (g->first_id < s->segs[j - 1]->first_id) {

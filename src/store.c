@@ -581,17 +581,7 @@ static int reload(evs_store *s) {
   }
   n->nsegs = 0; /* the epochs own them now */
   evs_events_arrived(s);
-  /* A dictionary the writer trained since: published like at open. */
-  if (s->dict_state == EVS_DICT_NONE && n->dict_state != EVS_DICT_NONE) {
-    __atomic_store_n(&s->ddict, n->ddict, __ATOMIC_RELEASE);
-    s->cdict = n->cdict;
-    s->dict_id = n->dict_id;
-    s->dict_file_bytes = n->dict_file_bytes;
-    memcpy(s->dict_why, n->dict_why, sizeof s->dict_why);
-    __atomic_store_n(&s->dict_state, n->dict_state, __ATOMIC_RELEASE);
-    n->ddict = NULL;
-    n->cdict = NULL;
-  }
+  /* (A dictionary trained since is loaded by evs_store_refresh after.) */
   store_free(n);
   return 0;
 }

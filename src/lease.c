@@ -178,10 +178,10 @@ static int redrive(evs_store *s, const evs_query *qin, uint64_t *count) {
     if ((rc = evs_txn_begin_leases(s, &t))) break;
     int64_t now = evs_now(s);
     size_t nd = 0;
-    rc = evs_query_claimable(s, &q, BATCH, now, ids, &n, dead, BATCH, &nd);
+    rc = evs_query_claimable(s, &q, BATCH, now, ids, &n, NULL, 0, &nd);
     /* Dead by a lease that ran out (not marked): marked dead first, as a
     ** claim would, so the redrive applies to a dead event. Taken from the
-    ** ids themselves: the scan's own list may hold others. */
+    ** ids themselves (the scan's list would hold other sources' too). */
     nd = 0;
     pthread_rwlock_rdlock(&s->ilock);
     const evs_index *x = &s->state.idx;

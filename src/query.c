@@ -182,6 +182,13 @@ typedef struct scan {
   size_t ndead, dead_cap;
 } scan;
 
+/* Claiming: the id is the match. 1 when the claim is full. */
+static int take_id(scan *sc, uint64_t id) {
+  sc->ids[sc->nids++] = id;
+  sc->last_id = id;
+  return sc->nids == sc->limit;
+}
+
 static int name_is(const char *v, size_t vl, const evs_name *n) {
   return vl == n->len && !memcmp(v, n->s, vl);
 }
@@ -209,11 +216,7 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
   if (!want) return 0;
   if (q->priority && (e.flags & ENT_PRIO) != q->priority) return 0;
   /* Claiming with no filter on the record itself: the id is enough. */
-  if (sc->ids && !sc->src && !sc->typ && !q->metadata_key) {
-    sc->ids[sc->nids++] = id;
-    sc->last_id = id;
-    return sc->nids == sc->limit;
-  }
+  if (sc->ids && !sc->src && !sc->typ && !q->metadata_key) return take_id(sc, id);
   evs_event ev;
   int z;
   uint32_t raw;
@@ -230,12 +233,8 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
                                strlen(q->metadata_value)))
       return 0;
   }
+  if (sc->ids) return take_id(sc, id);
   evs_page *pg = sc->pg;
-  if (sc->ids) { /* claiming: the id is enough */
-    sc->ids[sc->nids++] = id;
-    sc->last_id = id;
-    return sc->nids == sc->limit;
-  }
   if (pg->n == sc->limit) {
     pg->more = 1;
     return 1;

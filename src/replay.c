@@ -110,10 +110,10 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
                    uint64_t token, int64_t until_us) {
   evs_index *x = &st->idx;
   uint64_t id = x->base + rel;
-  int settled = e->flags & (ENT_ACKED | ENT_DELETED);
+  uint8_t f = e->flags;
+  if (evs_lease_fits(&f, op)) return EVS_ECORRUPT; /* the rules: one place */
   switch (op) {
     case EVS_LEASE_CLAIM:
-      if (settled || (e->flags & ENT_DEAD)) return EVS_ECORRUPT;
       if (evs_lease_set(&x->leases, id, consumer, token, until_us)) return EVS_ENOMEM;
       e->flags |= ENT_LEASED;
       if (e->pad < 255) e->pad++;
@@ -122,13 +122,12 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
     case EVS_LEASE_RENEW:
     case EVS_LEASE_RELEASE: {
       evs_lease *l = evs_lease_find(&x->leases, id);
-      if (settled || !l || !(e->flags & ENT_LEASED)) return EVS_ECORRUPT;
+      if (!l) return EVS_ECORRUPT;
       l->until_us = until_us;
       if (op == EVS_LEASE_RELEASE) l->consumer = 0, l->token = 0;
       return 0;
     }
     case EVS_LEASE_REJECT:
-      if (settled || (e->flags & ENT_DEAD)) return EVS_ECORRUPT;
       drop_lease(st, rel, e);
       e->flags |= ENT_DEAD;
       evs_bs_clear(&x->pending, rel);
@@ -136,12 +135,11 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
       st->ndead++;
       return 0;
     case EVS_LEASE_HOLD:
-      if (settled) return 0; /* acked or deleted in its own transaction */
+      if (e->flags & (ENT_ACKED | ENT_DELETED)) return 0; /* acked or deleted in its own txn */
       if (evs_lease_set(&x->leases, id, 0, 0, until_us)) return EVS_ENOMEM;
       e->flags |= ENT_LEASED;
       return 0;
     case EVS_LEASE_REDRIVE:
-      if (settled || !(e->flags & ENT_DEAD)) return EVS_ECORRUPT;
       e->flags &= (uint8_t)~ENT_DEAD;
       e->pad = 0;
       if (evs_bs_reserve(&x->pending, rel + 1)) return EVS_ENOMEM;

@@ -176,18 +176,9 @@ static void redrive_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 /* evstore_compact('table'): evs_compact, its report as a JSON object. */
 static void compact_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  int ro;
-  evs_store *s = func_store(ctx, argv[0], "evstore_compact", &ro);
+  /* Compaction rewrites the store: only its writer may run it. */
+  evs_store *s = func_store_rw(ctx, argv[0], "evstore_compact");
   if (!s) return;
-  if (ro) {
-    /* Compaction rewrites the store: only its writer may run it. */
-    char *m = sqlite3_mprintf("evstore_compact: evstore table %s is read-only (mode='ro')",
-                              sqlite3_value_text(argv[0]));
-    sqlite3_result_error(ctx, m, -1);
-    sqlite3_result_error_code(ctx, SQLITE_READONLY);
-    sqlite3_free(m);
-    return;
-  }
   evs_compact_report r;
   if (evs_compact(s, &r)) {
     sqlite3_result_error(ctx, evs_errmsg(s), -1);

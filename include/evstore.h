@@ -342,6 +342,7 @@ EVS_API const char *evs_errmsg(const evs_store *s);
 #define EVS_MAX_NAME 100     /* source, event_type (bytes, after trimming) */
 #define EVS_MAX_METADATA 8192 /* default of evs_options.max_metadata */
 #define EVS_MAX_IDEMPOTENCY_KEY 256
+#define EVS_MAX_ORDERING_KEY 128
 
 /* An event to append. source and event_type are NUL-terminated, trimmed of
 ** surrounding white space, 1..100 bytes of UTF-8 without control
@@ -365,6 +366,13 @@ typedef struct evs_event_in {
                             the event is out of the inbox and not
                             claimable until then (status
                             EVS_STATUS_DELAYED). Added after 1.0. */
+  const char *ordering_key; /* NULL = none; else 1..128 bytes of UTF-8,
+                            compared byte for byte. Events of one key
+                            are claimed one at a time, oldest first:
+                            one is claimable only when every older event
+                            of its key is acknowledged, deleted or dead
+                            and none is leased (evs_claim). The inbox
+                            is not affected. Added after 1.0. */
 } evs_event_in;
 
 /* What an append did. For a duplicate idempotency key (within the window)
@@ -403,6 +411,8 @@ typedef struct evs_event {
                                ends; 0 unless leased                      */
   const char *leased_by;    /* the consumer; NULL unless leased to one    */
   int64_t not_before_us;    /* appended with one (evs_event_in): 0 = none */
+  const char *ordering_key; /* NULL when the event has none */
+  size_t ordering_key_len;
 } evs_event;
 
 /* Every function below that takes `evs_txn *txn` works inside that

@@ -46,7 +46,8 @@ int cmd_append(cli *c) {
   evs_event_in ev = {.source = c->opt[O_SOURCE],
                      .event_type = c->opt[O_TYPE],
                      .metadata = c->opt[O_METADATA],
-                     .idempotency_key = c->opt[O_KEY]};
+                     .idempotency_key = c->opt[O_KEY],
+                     .ordering_key = c->opt[O_ORDERING_KEY]};
   if (!ev.source) return cli_usage(c, "--source is required");
   if (!ev.event_type) return cli_usage(c, "--type is required");
   const char *p = c->opt[O_PRIORITY];

@@ -51,6 +51,7 @@ static const struct {
     [O_TOKEN] = {"token", 0, 1},
     [O_DELAY] = {"delay", 0, 1},
     [O_NOT_BEFORE] = {"not-before", 0, 1},
+    [O_ORDERING_KEY] = {"ordering-key", 0, 1},
 };
 
 #define FILTER_HELP                                                                \
@@ -90,10 +91,11 @@ static const struct {
 static const cli_cmd commands[] = {
     {"append", cmd_append,
      OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_METADATA) | OPT(O_PRIORITY) | OPT(O_KEY) |
-         OPT(O_NOT_BEFORE),
+         OPT(O_NOT_BEFORE) | OPT(O_ORDERING_KEY),
      0, 1,
      "--source S --type T [--metadata JSON] [--priority P]\n"
-     "        [--idempotency-key K] [--not-before TIME] [PAYLOAD | -]",
+     "        [--idempotency-key K] [--not-before TIME] [--ordering-key K]\n"
+     "        [PAYLOAD | -]",
      "store one event",
      "Store one event and print {\"event_id\":N,\"created_at\":\"...\",\"duplicate\":false}.\n"
      "PAYLOAD is a JSON object, stored byte for byte as given. Without PAYLOAD, or\n"
@@ -109,7 +111,13 @@ static const cli_cmd commands[] = {
      "                            idempotency window, nothing is stored: the\n"
      "                            original's id is printed with \"duplicate\":true\n"
      "  --not-before TIME         out of the inbox and not claimable until TIME\n"
-     "                            (status delayed); TIME as for --since\n"},
+     "                            (status delayed); TIME as for --since. A time\n"
+     "                            already past holds nothing back and is not kept\n"
+     "  --ordering-key K          1..128 bytes: the events of one key are claimed\n"
+     "                            one at a time, oldest first (one is claimable\n"
+     "                            when every older one of K is acknowledged,\n"
+     "                            deleted or dead and none is leased); the inbox\n"
+     "                            is not affected\n"},
     {"import", cmd_import, OPT(O_STOP) | OPT(O_QUIET), 1, 1,
      "[--stop-on-error] [--quiet] FILE.jsonl | -",
      "append the events of a JSON-lines file",

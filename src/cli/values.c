@@ -100,6 +100,17 @@ void put_event(FILE *f, const evs_event *e) {
     jl_put_string(f, e->idempotency_key, e->idempotency_key_len);
   else
     fputs("null", f);
+  /* Fields added after 1.0, like the consumer fields below: only when the
+  ** event has them, so that an event without prints what it always did.
+  ** Both are what the event was appended with, and what import reads. */
+  if (e->ordering_key) {
+    fputs(",\"ordering_key\":", f);
+    jl_put_string(f, e->ordering_key, e->ordering_key_len);
+  }
+  if (e->not_before_us) {
+    evs_time_format(e->not_before_us, ts);
+    fprintf(f, ",\"not_before\":\"%s\"", ts);
+  }
   /* The consumer fields only where they say something, so that a store
   ** that never used leases prints what it always did. */
   if (e->delivery_count) fprintf(f, ",\"delivery_count\":%u", (unsigned)e->delivery_count);

@@ -147,6 +147,7 @@ int cli_flush(cli *c);
 
 /* values.c */
 int parse_time(const char *s, int64_t *us);     /* evs_time_parse, >= 0; 0 or -1 */
+int parse_time_n(const char *s, size_t n, int64_t *us); /* the same, s[0..n) */
 int parse_duration(const char *s, int64_t *us); /* evs_duration_parse; 0 or -1 */
 int parse_u64(const char *s, uint64_t *v);      /* decimal digits only */
 int parse_priority(const char *s, size_t n, int *prio);

@@ -13,12 +13,14 @@
 
 /* The library's grammar (evs_time_parse); a time before 1970 is refused
 ** here, as no event can have one and a filter with it is a typo. */
-int parse_time(const char *s, int64_t *us) {
+int parse_time_n(const char *s, size_t n, int64_t *us) {
   int64_t v;
-  if (evs_time_parse(s, strlen(s), &v) || v < 0) return -1;
+  if (evs_time_parse(s, n, &v) || v < 0) return -1;
   *us = v;
   return 0;
 }
+
+int parse_time(const char *s, int64_t *us) { return parse_time_n(s, strlen(s), us); }
 
 int parse_u64(const char *s, uint64_t *v) {
   if (!*s) return -1;

@@ -168,6 +168,7 @@ int cmd_append(cli *c);
 int cmd_import(cli *c);
 int cmd_get(cli *c);
 int cmd_inbox(cli *c);
+int cmd_dead(cli *c);
 int cmd_ack(cli *c);
 int cmd_delete(cli *c);
 int cmd_stats(cli *c);

@@ -1,7 +1,7 @@
 /*
 ** commands.c: the evstore commands other than import: append, get,
-** inbox, ack, delete, stats, verify and export. Each is a thin layer over
-** one or two library calls: parse its options, open the store, call,
+** inbox, dead, ack, delete, stats, verify and export. Each is a thin layer
+** over one or two library calls: parse its options, open the store, call,
 ** print JSON.
 */
 #include <errno.h>
@@ -207,12 +207,14 @@ static int write_cursor_file(cli *c, const char *path, const char *cursor) {
   return rc;
 }
 
-int cmd_inbox(cli *c) {
+/* inbox, and dead: inbox with the status fixed (dead takes no --status). */
+static int list_events(cli *c, int dead) {
   evs_query q = {0};
   char *meta = NULL;
   evs_page *page = NULL;
   int rc;
   if ((rc = filter_options(c, &q, &meta))) goto out;
+  if (dead) q.status = EVS_QUERY_DEAD;
   const char *v = c->opt[O_LIMIT];
   if (v) {
     uint64_t n;
@@ -264,6 +266,10 @@ out:
   free(meta);
   return rc;
 }
+
+int cmd_inbox(cli *c) { return list_events(c, 0); }
+
+int cmd_dead(cli *c) { return list_events(c, 1); }
 
 int cmd_export(cli *c) {
   evs_query q = {.limit = EVS_PAGE_MAX, .status = EVS_QUERY_PENDING};

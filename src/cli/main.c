@@ -188,6 +188,22 @@ static const cli_cmd commands[] = {
      "  done\n"
      "A cursor is bound to its filters: changing one is an error (exit 4);\n"
      "changing --limit is fine.\n"},
+    {"dead", cmd_dead, (FILTERS & ~OPT(O_STATUS)) | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE),
+     0, 0, "[--limit N] [FILTERS] [--cursor C | --cursor-file F]",
+     "print a page of dead events, oldest first",
+     "Print up to N dead events: rejected (reject), or whose lease ran out at the\n"
+     "store's max_deliveries (config). inbox --status dead does the same: one JSON\n"
+     "object per line as get prints them, then the cursor line\n"
+     "  {\"next_cursor\":\"...\",\"more\":true}\n"
+     "to pass to --cursor for the next page. redrive puts dead events back in the\n"
+     "inbox; delete removes them.\n"
+     "\n"
+     "  -n, --limit N         at most N events, 1..100 (default 50)\n"
+     "  -s, --source S, -t, --type T, --since TIME, --until TIME, --priority P,\n"
+     "  --meta KEY=VALUE, --min-id N, --max-id N, --descending\n"
+     "                        the filters of inbox (but --status)\n"
+     "  -c, --cursor C        resume after the page C came from\n"
+     "  --cursor-file F       keep the position in file F, as inbox does\n"},
     {"ack", cmd_ack, OPT(O_TOKEN), 1, -1, "ID... | - | --token T ID", "acknowledge pending events",
      "Acknowledge the events, in one transaction, and print\n"
      "{\"event_id\":N,\"acknowledged_at\":\"...\"} for each. An id that does not exist\n"
@@ -357,7 +373,7 @@ static const char general_help_head[] =
     "\n"
     "A command-line client for an evstore store, the directory DIR. append and\n"
     "import create it; the other commands need an existing store. The commands\n"
-    "that only read (get, inbox, export, stats, verify, and config without\n"
+    "that only read (get, inbox, dead, export, stats, verify, and config without\n"
     "arguments) open the store read-only: they need only read permission and\n"
     "work while an application has it open for writing, showing what it has\n"
     "committed. One process at a time may open a store for writing: while an\n"

@@ -94,7 +94,7 @@ static const cli_cmd commands[] = {
          OPT(O_NOT_BEFORE) | OPT(O_ORDERING_KEY),
      0, 1,
      "--source S --type T [--metadata JSON] [--priority P]\n"
-     "        [--idempotency-key K] [--not-before TIME] [--ordering-key K]\n"
+     "        [--idempotency-key K] [--not-before TIME] [--ordering-key KEY]\n"
      "        [PAYLOAD | -]",
      "store one event",
      "Store one event and print {\"event_id\":N,\"created_at\":\"...\",\"duplicate\":false}.\n"
@@ -113,11 +113,11 @@ static const cli_cmd commands[] = {
      "  --not-before TIME         out of the inbox and not claimable until TIME\n"
      "                            (status delayed); TIME as for --since. A time\n"
      "                            already past holds nothing back and is not kept\n"
-     "  --ordering-key K          1..128 bytes: the events of one key are claimed\n"
-     "                            one at a time, oldest first (one is claimable\n"
-     "                            when every older one of K is acknowledged,\n"
-     "                            deleted or dead and none is leased); the inbox\n"
-     "                            is not affected\n"},
+     "  --ordering-key KEY        1..128 bytes, compared byte for byte: the events\n"
+     "                            of one key are claimed one at a time, oldest\n"
+     "                            first (one is claimable when every older one of\n"
+     "                            KEY is acknowledged, deleted or dead and none is\n"
+     "                            leased); the inbox is not affected\n"},
     {"import", cmd_import, OPT(O_STOP) | OPT(O_QUIET), 1, 1,
      "[--stop-on-error] [--quiet] FILE.jsonl | -",
      "append the events of a JSON-lines file",
@@ -134,11 +134,12 @@ static const cli_cmd commands[] = {
      "acknowledged_at, delivery_count, lease_token, lease_expires_at, leased_by\n"
      "and delayed_until, which export writes, are accepted and ignored: the store\n"
      "assigns them and every imported event is pending (or delayed, by its\n"
-     "not_before), never delivered. Any other member rejects the line. payload and metadata are stored byte for byte as\n"
-     "they appear in the line. Blank lines are skipped. An object not closed at\n"
-     "the end of its line continues on the next (export writes a payload that\n"
-     "contains line breaks that way). Creates DIR if it does not exist (and\n"
-     "removes it again when every line is rejected).\n"
+     "not_before), never delivered. Any other member rejects the line. payload\n"
+     "and metadata are stored byte for byte as they appear in the line. Blank\n"
+     "lines are skipped. An object not closed at the end of its line continues\n"
+     "on the next (export writes a payload that contains line breaks that way).\n"
+     "Creates DIR if it does not exist (and removes it again when every line is\n"
+     "rejected).\n"
      "\n"
      "A rejected line is reported on stderr as \"FILE:LINE: reason\" and the import\n"
      "goes on; an event whose idempotency key the store already has is counted as\n"
@@ -230,8 +231,11 @@ static const cli_cmd commands[] = {
      "Until the lease runs out no other claim gets these events. Settle each with\n"
      "its token: ack --token, renew, release or reject. A lease that runs out puts\n"
      "the event back; after the store's max_deliveries deliveries (config) it is\n"
-     "dead instead (inbox --status dead lists them, redrive brings them back).\n"
-     "Prints nothing when nothing is claimable. Opens the store for writing.\n"
+     "dead instead (the dead command lists them, redrive brings them back).\n"
+     "The events of one ordering key (append --ordering-key) are claimed one at a\n"
+     "time, oldest first: the next only once the one before is acknowledged,\n"
+     "deleted or dead. Prints nothing when nothing is claimable. Opens the store\n"
+     "for writing.\n"
      "\n"
      "  --consumer NAME       who claims (1..100 bytes, required)\n"
      "  -n, --limit N         at most N events, 1..100 (default 50)\n"
@@ -262,7 +266,7 @@ static const cli_cmd commands[] = {
     {"reject", cmd_reject, OPT(O_TOKEN), 1, 1, "--token T ID",
      "send a claimed event to dead",
      "Make event ID, leased with token T, dead at once: kept, out of the inbox,\n"
-     "listed by inbox --status dead, back with redrive. Prints\n"
+     "listed by dead (or inbox --status dead), back with redrive. Prints\n"
      "{\"event_id\":N,\"rejected\":true}. Exit 8 when T no longer holds the lease.\n"
      "\n"
      "  --token T     the event's lease_token, as claim printed it (required)\n"},

@@ -1305,6 +1305,30 @@ ev "$oc" reject --token "$otok3" 3
 expect ordering_key_reject 0 '"rejected":true'
 ev "$oc" claim --consumer w --limit 10
 [ $rc = 0 ] && [ "$(ids)" = "5 " ]; verdict ordering_key_claim_next_after_dead
+# claim --wait: an event its key holds back is not claimable, so it does
+# not end the wait, and the waiter does not spin claiming (which would hold
+# the store for writing nearly all the time: other writers got exit 5);
+# the ack of the event before it does end the wait.
+ow=$w/owait
+"$cli" "$ow" append -s a -t t --ordering-key k '{"n":1}' >/dev/null
+"$cli" "$ow" append -s a -t t --ordering-key k '{"n":2}' >/dev/null
+"$cli" "$ow" claim --consumer w --lease 1m >"$w/claim.out"
+"$cli" "$ow" claim --consumer w --wait 1s >"$w/cw.out" 2>"$w/cw.err" &
+cw=$!
+sleep 0.3
+ev "$ow" append -s a -t t --ordering-key k '{"n":3}'
+expect ordering_key_claim_wait_lets_others_write 0 '^\{"event_id":3,'
+wait $cw
+cwrc=$?
+sanitizer_check "$w/cw.err" "$cwrc" claim --wait
+[ $cwrc = 0 ] && [ ! -s "$w/cw.out" ]; verdict ordering_key_claim_wait_held_back_times_out
+(sleep 0.3; "$cli" "$ow" ack --token "$(field lease_token "$w/claim.out")" 1 >"$w/bg.out" 2>"$w/bg.err") &
+bg=$!
+t0=$(date +%s%N)
+ev "$ow" claim --consumer w --wait 20s
+t1=$(date +%s%N)
+wait $bg
+[ $rc = 0 ] && [ "$(ids)" = "2 " ] && [ $(((t1 - t0) / 1000000)) -lt 15000 ]; verdict ordering_key_claim_wait_wakes_on_ack
 
 # ---- import: ordering_key and not_before ----------------------------------------
 # 9999-01-01T00:00:00Z in microseconds, as a number and as a string.

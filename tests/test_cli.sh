@@ -412,7 +412,7 @@ error inbox_cursor_binds_priority 4 'cursor was issued for a different filter'
 ev "$f" inbox --meta ip
 error usage_meta_not_key_value 1 "--meta 'ip' is not KEY=VALUE"
 ev "$f" inbox --status finished
-error usage_bad_status 1 "--status must be pending, acknowledged, leased, dead, delayed or any"
+error usage_bad_status 1 "--status must be pending, acknowledged, leased, dead, delayed, claimable or any"
 ev "$f" inbox --min-id 0
 error usage_bad_min_id 1 "--min-id '0' is not an event id"
 ev "$f" inbox -p urgent
@@ -1296,8 +1296,14 @@ ev "$oc" claim --consumer w --limit 10
 [ $rc = 0 ] && [ ! -s "$w/out" ]; verdict ordering_key_claim_holds_later
 ev "$oc" inbox
 [ $rc = 0 ] && [ "$(ids)" = "2 5 " ]; verdict ordering_key_inbox_not_affected
+ev "$oc" inbox --status claimable
+[ $rc = 0 ] && [ "$(ids)" = "" ]; verdict ordering_key_status_claimable_none
 ev "$oc" ack --token "$otok1" 1
 expect ordering_key_ack_first 0 '^\{"event_id":1,'
+ev "$oc" inbox --status claimable
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict ordering_key_status_claimable
+ev "$oc" export --status claimable
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict ordering_key_export_status_claimable
 ev "$oc" claim --consumer w --limit 10
 [ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict ordering_key_claim_next_after_ack
 # A dead event no longer holds its key back.

@@ -146,10 +146,11 @@ int filter_options(cli *c, evs_query *q, char **meta) {
     else if (!strcmp(v, "leased")) q->status = EVS_QUERY_LEASED;
     else if (!strcmp(v, "dead")) q->status = EVS_QUERY_DEAD;
     else if (!strcmp(v, "delayed")) q->status = EVS_QUERY_DELAYED;
+    else if (!strcmp(v, "claimable")) q->status = EVS_QUERY_CLAIMABLE;
     else
       return cli_usage(c,
-                       "--status must be pending, acknowledged, leased, dead, delayed or any, "
-                       "not '%s'",
+                       "--status must be pending, acknowledged, leased, dead, delayed, "
+                       "claimable or any, not '%s'",
                        v);
   }
   q->descending = c->opt[O_DESC] != NULL;

@@ -67,9 +67,9 @@ static const struct {
   "                        KEY equal to VALUE: a string's text, or a number,\n"    \
   "                        true, false or null\n"                                  \
   "  --status S            pending, acknowledged, leased (held by a consumer),\n"  \
-  "                        delayed (held back until a time), dead, claimable\n"   \
-  "                        (pending and not held back by an older event of its\n" \
-  "                        ordering key: what claim would take), or any\n"        \
+  "                        delayed (held back until a time), dead, claimable\n"    \
+  "                        (pending and not held back by an older event of its\n"  \
+  "                        ordering key: what claim would take), or any\n"         \
   "  --min-id N, --max-id N  only ids from N, up to N (inclusive)\n"               \
   "  --descending          newest first\n"
 

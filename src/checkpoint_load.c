@@ -160,12 +160,12 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
     }
 #endif
   }
-  if (!rc && evs_bs_reserve(&x->pending, nent + 1)) rc = EVS_ENOMEM;
+  if (!rc && evs_pending_reserve(x, nent + 1)) rc = EVS_ENOMEM;
   x->n = rc ? 0 : nent;
   for (uint64_t rel = 0; rel < x->n; rel++) {
     evs_ent *e = evs_ent_at(x, rel);
     if ((e->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED | ENT_DEAD)) == ENT_LIVE)
-      evs_bs_set(&x->pending, rel);
+      evs_pending_set(x, rel);
   }
   size_t at = EVS_CK_HDR + nent * EVS_CK_ENT;
   uint32_t nn = h.nsrc + h.ntyp;
@@ -212,6 +212,7 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
       const uint8_t *q = p + cl.leases_at + (size_t)i * EVS_CK_LEASE;
       rc = evs_lease_set(ls, evs_get64(q), evs_get32(q + 24), evs_get64(q + 8),
                          (int64_t)evs_get64(q + 16));
+      if (!rc) rc = evs_lease_held(x, evs_get64(q), (int64_t)evs_get64(q + 16));
     }
     size_t ka = cl.keys_at;
     for (uint32_t i = 0; i < cl.nkeys && !rc; i++) {

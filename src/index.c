@@ -52,7 +52,7 @@ static int lease_grow(evs_leases *l) {
   size_t n = l->tab ? (l->mask + 1) * 2 : 64;
   evs_lease *t = calloc(n, sizeof *t);
   if (!t) return EVS_ENOMEM;
-  evs_leases nl = {t, n - 1, 0, NULL, 0, 0};
+  evs_leases nl = {.tab = t, .mask = n - 1};
   for (size_t i = 0; l->tab && i <= l->mask; i++) {
     if (!l->tab[i].id) continue;
     size_t k = lease_home(&nl, l->tab[i].id);
@@ -68,7 +68,66 @@ static int lease_grow(evs_leases *l) {
 int evs_leases_reserve(evs_leases *l, size_t n) {
   while (!l->tab || (l->used + n + 1) * 4 > (l->mask + 1) * 3)
     if (lease_grow(l)) return EVS_ENOMEM;
+  return evs_grow((void **)&l->ends, &l->ends_cap, l->nends + n, sizeof *l->ends);
+}
+
+/* ---- Lease ends: a binary min-heap by until_us ------------------------- */
+
+static int end_before(const evs_lease_end *a, const evs_lease_end *b) {
+  return a->until_us < b->until_us;
+}
+
+static void ends_down(evs_leases *l, size_t i) {
+  for (;;) {
+    size_t c = 2 * i + 1, m = i;
+    if (c < l->nends && end_before(&l->ends[c], &l->ends[m])) m = c;
+    if (c + 1 < l->nends && end_before(&l->ends[c + 1], &l->ends[m])) m = c + 1;
+    if (m == i) return;
+    evs_lease_end t = l->ends[i];
+    l->ends[i] = l->ends[m];
+    l->ends[m] = t;
+    i = m;
+  }
+}
+
+int evs_lease_held(evs_index *x, uint64_t id, int64_t until_us) {
+  evs_leases *l = &x->leases;
+  if (evs_grow((void **)&l->ends, &l->ends_cap, l->nends + 1, sizeof *l->ends))
+    return EVS_ENOMEM;
+  if (id >= x->base && id - x->base < x->n) evs_bs_clear(&x->ready, id - x->base);
+  size_t i = l->nends++;
+  l->ends[i] = (evs_lease_end){until_us, id};
+  while (i && end_before(&l->ends[i], &l->ends[(i - 1) / 2])) {
+    evs_lease_end t = l->ends[i];
+    l->ends[i] = l->ends[(i - 1) / 2];
+    l->ends[(i - 1) / 2] = t;
+    i = (i - 1) / 2;
+  }
   return 0;
+}
+
+void evs_leases_expire(evs_index *x, int64_t now) {
+  evs_leases *l = &x->leases;
+  while (l->nends && l->ends[0].until_us <= now) {
+    evs_lease_end e = l->ends[0];
+    l->ends[0] = l->ends[--l->nends];
+    ends_down(l, 0);
+    const evs_lease *le = evs_lease_find(l, e.id);
+    /* Settled, or held longer (its later end is queued). */
+    if (!le || le->until_us > now || e.id < x->base || e.id - x->base >= x->n) continue;
+    uint64_t rel = e.id - x->base;
+    if (evs_bs_test(&x->pending, rel)) evs_bs_set(&x->ready, rel);
+  }
+  /* Renewals and settled leases leave stale ends: rebuild from the table
+  ** when they outnumber the live ones. */
+  if (l->nends > 2 * l->used + 1024) {
+    size_t n = 0;
+    for (size_t i = 0; l->tab && i <= l->mask; i++)
+      if (l->tab[i].id && l->tab[i].until_us > now)
+        l->ends[n++] = (evs_lease_end){l->tab[i].until_us, l->tab[i].id};
+    l->nends = n;
+    for (size_t i = n / 2; i-- > 0;) ends_down(l, i);
+  }
 }
 
 int evs_lease_set(evs_leases *l, uint64_t id, uint32_t consumer, uint64_t token,
@@ -130,6 +189,7 @@ static void leases_free(evs_leases *l) {
   for (size_t i = 0; i < l->nnames; i++) free(l->names[i]);
   free(l->names);
   free(l->tab);
+  free(l->ends);
 }
 
 void evs_index_free(evs_index *x) {
@@ -137,6 +197,7 @@ void evs_index_free(evs_index *x) {
   for (size_t i = 0; i < x->nchunks; i++) free(x->chunks[i]);
   free(x->chunks);
   evs_bs_free(&x->pending);
+  evs_bs_free(&x->ready);
   names_free(&x->sources);
   names_free(&x->types);
   free(x->idem);
@@ -157,7 +218,8 @@ static size_t names_bytes(const evs_names *t) {
 
 size_t evs_index_bytes(const evs_index *x) {
   return sizeof *x + x->nchunks * (ENT_CHUNK * sizeof(evs_ent)) +
-         x->chunks_cap * sizeof(void *) + evs_bs_bytes(&x->pending) +
+         x->chunks_cap * sizeof(void *) + evs_bs_bytes(&x->pending) + evs_bs_bytes(&x->ready) +
+         x->leases.ends_cap * sizeof(evs_lease_end) +
          names_bytes(&x->sources) + names_bytes(&x->types) +
          x->idem_size * sizeof(evs_idem_slot) + evs_okeys_bytes(&x->okeys);
 }
@@ -240,7 +302,12 @@ static int ent_reserve(evs_index *x, uint64_t rel) {
     if (!x->chunks[ci]) return EVS_ENOMEM;
     x->nchunks = ci + 1;
   }
-  return evs_bs_reserve(&x->pending, rel + 1) ? EVS_ENOMEM : 0;
+  return evs_pending_reserve(x, rel + 1);
+}
+
+int evs_pending_reserve(evs_index *x, uint64_t nbits) {
+  return evs_bs_reserve(&x->pending, nbits) || evs_bs_reserve(&x->ready, nbits) ? EVS_ENOMEM
+                                                                                : 0;
 }
 
 int evs_index_extend(evs_index *x, uint64_t next) {
@@ -276,8 +343,7 @@ int evs_index_add(evs_index *x, const evs_ent *e, const char *src,
   plist_push(&nt->list, (uint32_t)rel);
   x->list_entries += 2;
   *evs_ent_at(x, rel) = *e;
-  if ((e->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE)
-    evs_bs_set(&x->pending, rel);
+  if ((e->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE) evs_pending_set(x, rel);
   x->n = rel + 1;
   *tsrc = &ns->list;
   *ttyp = &nt->list;
@@ -309,6 +375,7 @@ uint64_t evs_index_rebase(evs_index *x, uint64_t limit) {
   memmove(x->chunks, x->chunks + dc, (x->nchunks - dc) * sizeof *x->chunks);
   x->nchunks -= dc;
   evs_bs_drop_front(&x->pending, k);
+  evs_bs_drop_front(&x->ready, k);
   evs_names *tabs[2] = {&x->sources, &x->types};
   for (int t = 0; t < 2; t++)
     for (size_t i = 0; tabs[t]->tab && i <= tabs[t]->mask; i++) {
@@ -347,7 +414,7 @@ void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
   for (uint64_t r = x->n; r-- > n0;) /* newest first: each is its key's newest */
     if (x->okeys.iused) evs_okey_unadd(&x->okeys, x->base + r);
   for (uint64_t r = n0; r < x->n; r++) {
-    evs_bs_clear(&x->pending, r);
+    evs_pending_clear(x, r);
     memset(evs_ent_at(x, r), 0, sizeof(evs_ent));
   }
   x->n = n0 < x->n ? n0 : x->n;

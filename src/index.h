@@ -86,11 +86,20 @@ typedef struct evs_lease {
   uint32_t pad;
 } evs_lease;
 
+/* When a lease or a delay ends: a min-heap entry (stale ones, of leases
+** since renewed or settled, are dropped when they come up). */
+typedef struct evs_lease_end {
+  int64_t until_us;
+  uint64_t id;
+} evs_lease_end;
+
 typedef struct evs_leases {
   evs_lease *tab;     /* open addressing by id, backward-shift deletion */
   size_t mask, used;
   char **names;       /* consumer names, interned (NUL-terminated) */
   size_t nnames, names_cap;
+  evs_lease_end *ends; /* min-heap by until_us */
+  size_t nends, ends_cap;
 } evs_leases;
 
 typedef struct evs_index {
@@ -99,6 +108,10 @@ typedef struct evs_index {
   evs_ent **chunks;
   size_t nchunks, chunks_cap;
   evs_bitset pending; /* by rel */
+  evs_bitset ready;   /* by rel: pending, less those held by a lease or a
+                         delay as of the last evs_leases_expire: where a
+                         claim looks. A hint: every claimable event is in
+                         it whenever evs_ready_usable says so */
   evs_names sources, types;
   uint64_t list_entries; /* sum of plist lengths, for the sweep */
   evs_idem_slot *idem; /* linear probing, home slot by fastrange */
@@ -152,12 +165,36 @@ void evs_index_maybe_sweep(evs_index *x, uint64_t npending);
 uint64_t evs_index_time_bound(const evs_index *x, uint64_t lo, uint64_t hi,
                               int64_t t, int strict);
 
+/* The pending bit of an event, and its ready bit with it. */
+static inline void evs_pending_set(evs_index *x, uint64_t rel) {
+  evs_bs_set(&x->pending, rel);
+  evs_bs_set(&x->ready, rel);
+}
+static inline void evs_pending_clear(evs_index *x, uint64_t rel) {
+  evs_bs_clear(&x->pending, rel);
+  evs_bs_clear(&x->ready, rel);
+}
+/* Room for pending and ready bits [0, nbits). */
+int evs_pending_reserve(evs_index *x, uint64_t nbits);
+/* Event id is held (leased, delayed) until until_us: out of ready, and
+** its end queued. 0 or EVS_ENOMEM (none after evs_leases_reserve). */
+int evs_lease_held(evs_index *x, uint64_t id, int64_t until_us);
+/* Bring back into ready the events whose lease or delay ended by now.
+** Caller holds the index exclusively. */
+void evs_leases_expire(evs_index *x, int64_t now);
+/* May a scan at now use ready instead of pending? (No end passed since
+** the last evs_leases_expire.) */
+static inline int evs_ready_usable(const evs_index *x, int64_t now) {
+  return !x->leases.nends || x->leases.ends[0].until_us > now;
+}
+
 /* Leases (index.c). find: NULL if none. set: insert or replace. */
 evs_lease *evs_lease_find(const evs_leases *l, uint64_t id);
 int evs_lease_set(evs_leases *l, uint64_t id, uint32_t consumer, uint64_t token,
                   int64_t until_us);
 void evs_lease_del(evs_leases *l, uint64_t id);
-/* Room for n more leases without growing (so setting them cannot fail). */
+/* Room for n more leases and lease ends without growing (so setting them
+** cannot fail). */
 int evs_leases_reserve(evs_leases *l, size_t n);
 /* The consumer number (1 + index) of a name, interning it. */
 int evs_consumer_intern(evs_leases *l, const char *name, size_t len, uint32_t *out);

@@ -82,6 +82,10 @@ static int claim(evs_store *s, const evs_query *qin, const char *consumer, int64
   t->consumer = name;
   t->consumer_len = nlen;
   int64_t now = evs_now(s);
+  /* Leases that ended are claimable again: back in the set claims scan. */
+  pthread_rwlock_wrlock(&s->ilock);
+  evs_leases_expire(&s->state.idx, now);
+  pthread_rwlock_unlock(&s->ilock);
   uint64_t ids[EVS_PAGE_MAX], dead[DEAD_CAP];
   size_t n = 0, nd = 0;
   rc = evs_query_claimable(s, q, q->limit ? q->limit : EVS_PAGE_DEFAULT, now, ids, &n, dead,

@@ -49,6 +49,7 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
   if (evs_index_add(x, &e, ev.source, ev.source_len, ev.event_type,
                     ev.event_type_len, &a, &b))
     return EVS_ENOMEM;
+  if (ev.not_before_us && evs_lease_held(x, ev.id, ev.not_before_us)) return EVS_ENOMEM;
   if (ev.idempotency_key) {
     evs_keyctx k = {s, NULL, x, ev.idempotency_key, ev.idempotency_key_len};
     uint32_t old;
@@ -102,7 +103,7 @@ void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at) {
   }
   e->flags |= ENT_ACKED;
   e->acked_us = at;
-  evs_bs_clear(&st->idx.pending, rel);
+  evs_pending_clear(&st->idx, rel);
   st->nacked++;
   settle_key(&st->idx, st->idx.base + rel);
 }
@@ -140,7 +141,9 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
   if (evs_lease_fits(&f, op)) return EVS_ECORRUPT; /* the rules: one place */
   switch (op) {
     case EVS_LEASE_CLAIM:
-      if (evs_lease_set(&x->leases, id, consumer, token, until_us)) return EVS_ENOMEM;
+      if (evs_lease_set(&x->leases, id, consumer, token, until_us) ||
+          evs_lease_held(x, id, until_us))
+        return EVS_ENOMEM;
       e->flags |= ENT_LEASED;
       if (e->pad < 255) e->pad++;
       if (token > st->lease_seq) st->lease_seq = token;
@@ -155,25 +158,26 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
       if (!l) return EVS_ECORRUPT;
       l->until_us = until_us;
       if (op == EVS_LEASE_RELEASE) l->consumer = 0, l->token = 0;
-      return 0;
+      return evs_lease_held(x, id, until_us) ? EVS_ENOMEM : 0;
     }
     case EVS_LEASE_REJECT:
       drop_lease(st, rel, e);
       e->flags |= ENT_DEAD;
-      evs_bs_clear(&x->pending, rel);
+      evs_pending_clear(x, rel);
       st->npending--;
       st->ndead++;
       return 0;
     case EVS_LEASE_HOLD:
       if (e->flags & (ENT_ACKED | ENT_DELETED)) return 0; /* acked or deleted in its own txn */
-      if (evs_lease_set(&x->leases, id, 0, 0, until_us)) return EVS_ENOMEM;
+      if (evs_lease_set(&x->leases, id, 0, 0, until_us) || evs_lease_held(x, id, until_us))
+        return EVS_ENOMEM;
       e->flags |= ENT_LEASED;
       return 0;
     case EVS_LEASE_REDRIVE:
       e->flags &= (uint8_t)~ENT_DEAD;
       e->pad = 0;
-      if (evs_bs_reserve(&x->pending, rel + 1)) return EVS_ENOMEM;
-      evs_bs_set(&x->pending, rel);
+      if (evs_pending_reserve(x, rel + 1)) return EVS_ENOMEM;
+      evs_pending_set(x, rel);
       st->npending++;
       st->ndead--;
       return 0;
@@ -198,7 +202,7 @@ void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *
     st->npending--;
   drop_lease(st, rel, e);
   e->flags |= ENT_DELETED;
-  evs_bs_clear(&st->idx.pending, rel);
+  evs_pending_clear(&st->idx, rel);
   settle_key(&st->idx, st->idx.base + rel);
 }
 

@@ -767,6 +767,47 @@ static void t_unfit_lease_op_refused(void) {
   t_rmdir(dir);
 }
 
+/* Many held events (delayed far ahead, leased) at the front of the inbox:
+** claims, filtered or not, take the events behind them, the held ones
+** come back when their time passes, in order, and verify agrees. */
+static void t_held_front(void) {
+  clk.now = T0;
+  evs_options o = opts(0);
+  evs_store *s = open_mem(&o);
+  REQUIRE(s);
+  enum { H = 3000 };
+  evs_event_in e = ev_make("d", "t", "{}");
+  e.not_before_us = T0 + HOUR;
+  for (int i = 0; i < H; i++) CHECK_EQ(evs_append(s, NULL, &e, NULL), 0);
+  put_n(s, H, "l");
+  uint64_t ids[100], tok[100];
+  /* Lease the H "l" events for 2 h. */
+  for (int i = 0; i < H / 100; i++) REQUIRE(claim(s, "w", 100, 2 * HOUR, "l", ids, NULL) == 100);
+  put_n(s, 150, "a");
+  put_n(s, 50, "b");
+  uint64_t first_a = (uint64_t)2 * H + 1;
+  REQUIRE(claim(s, "w", 100, 0, NULL, ids, tok) == 100);
+  CHECK_EQ(ids[0], first_a);
+  REQUIRE(claim(s, "w", 100, 0, "b", ids, tok) == 50);
+  CHECK_EQ(ids[0], first_a + 150);
+  CHECK_EQ(claim(s, "w", 100, 0, "b", ids, tok), 0u);
+  REQUIRE(claim(s, "w", 100, 0, NULL, ids, tok) == 50);
+  CHECK_EQ(ids[0], first_a + 100);
+  CHECK_EQ(claim(s, "w", 100, 0, NULL, NULL, NULL), 0u);
+  CHECK_EQ(inbox_count(s, NULL, &Q0), 0);
+  /* The delays end: the delayed ones come back first, oldest first. */
+  clk.now += HOUR;
+  CHECK_EQ(inbox_count(s, NULL, &Q0), H + 200); /* and the 30 s leases ran out */
+  REQUIRE(claim(s, "w", 100, 0, NULL, ids, tok) == 100);
+  CHECK_EQ(ids[0], 1u);
+  /* The leases end. */
+  clk.now += 2 * HOUR;
+  REQUIRE(claim(s, "w", 100, 0, "l", ids, tok) == 100);
+  CHECK_EQ(ids[0], (uint64_t)H + 1);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+}
+
 int main(void) {
   RUN(t_claim_basics);
   RUN(t_settle);
@@ -780,5 +821,6 @@ int main(void) {
   RUN(t_redrive_filter_many_dead);
   RUN(t_ack_lease_batch);
   RUN(t_unfit_lease_op_refused);
+  RUN(t_held_front);
   return TEST_EXIT();
 }

@@ -952,8 +952,13 @@ static void t_crash(void) {
     int64_t tb1 = now_us();
     CHECK_EQ(rc, 0);
     if (rc || !evs_page_count(pg)) break;
-    for (size_t i = 0; i < evs_page_count(pg); i++) {
+    uint64_t pids[100], ptok[100];
+    int prc[100];
+    size_t np = evs_page_count(pg);
+    for (size_t i = 0; i < np; i++) {
       const evs_event *e = evs_page_event(pg, i);
+      pids[i] = e->id;
+      ptok[i] = e->lease_token;
       got++;
       if (acked[e->id] || e->delivery_count > CMAXDEL) {
         CHECK(0);
@@ -970,9 +975,11 @@ static void t_crash(void) {
           fprintf(stderr, "  final: key %d: %s\n", k, why);
         key_settle(&ck[k], e->lease_token, now_us());
       }
-      /* Acknowledged, so the next event of its key comes up. */
-      CHECK_EQ(evs_ack_lease(s, e->id, e->lease_token, NULL), 0);
     }
+    /* Acknowledged (one commit for the page), so the next event of each
+    ** key comes up. */
+    CHECK_EQ(evs_ack_lease_batch(s, pids, ptok, np, prc, NULL), 0);
+    for (size_t i = 0; i < np; i++) CHECK_EQ(prc[i], 0);
   }
   evs_page_free(pg);
   CHECK_EQ(got, want);

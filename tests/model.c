@@ -150,6 +150,7 @@ int model_match(const model *m, const model_query *q, uint64_t id, int64_t now) 
   if (q->status == EVS_QUERY_LEASED && st != EVS_STATUS_LEASED) return 0;
   if (q->status == EVS_QUERY_DEAD && st != EVS_STATUS_DEAD) return 0;
   if (q->status == EVS_QUERY_DELAYED && st != EVS_STATUS_DELAYED) return 0;
+  if (q->status == EVS_QUERY_CLAIMABLE && st != EVS_STATUS_PENDING) return 0;
   if (q->min_id && id < q->min_id) return 0;
   if (q->max_id && id > q->max_id) return 0;
   if (q->source && strcmp(e->source, q->source) != 0) return 0;
@@ -158,11 +159,83 @@ int model_match(const model *m, const model_query *q, uint64_t id, int64_t now) 
   if (q->after && !(e->created > q->after)) return 0;
   if (q->before && !(e->created < q->before)) return 0;
   if (q->meta_match && !q->meta_match(e, q->meta_arg)) return 0;
+  if (q->status == EVS_QUERY_CLAIMABLE &&
+      (q->blocked ? q->blocked[id] : model_key_blocked(m, id, now)))
+    return 0;
   return 1;
+}
+
+/* ---- ordering keys ------------------------------------------------------- */
+
+static int same_okey(const char *a, const char *b) { return a == b || strcmp(a, b) == 0; }
+
+/* The rule, event by event: a visible event of the key holds the others
+** back while it is leased, and the newer ones while it is pending or
+** delayed. */
+int model_key_blocked(const model *m, uint64_t id, int64_t now) {
+  const model_ev *e = model_get(m, id);
+  if (!e || !e->okey) return 0;
+  for (uint64_t j = 1; j < m->next_id; j++) {
+    const model_ev *x = &m->ev[j];
+    if (j == id || !x->okey || !same_okey(x->okey, e->okey) || !model_visible(m, j, now))
+      continue;
+    int st = model_status(m, j, now);
+    if (st == EVS_STATUS_LEASED) return 1;
+    if (j < id && (st == EVS_STATUS_PENDING || st == EVS_STATUS_DELAYED)) return 1;
+  }
+  return 0;
+}
+
+void model_blocked(const model *m, int64_t now, unsigned char *blocked) {
+  /* The keys in use, each with whether one of its events is leased and
+  ** whether one seen so far (older) is not settled. */
+  const char **keys = NULL;
+  unsigned char *leased = NULL, *open = NULL;
+  size_t nkeys = 0;
+  uint32_t *kid = xrealloc(NULL, m->next_id * sizeof *kid);
+  memset(blocked, 0, m->next_id);
+  for (uint64_t id = 1; id < m->next_id; id++) {
+    const model_ev *e = &m->ev[id];
+    kid[id] = UINT32_MAX;
+    if (!e->okey || !model_visible(m, id, now)) continue;
+    size_t k = 0;
+    while (k < nkeys && !same_okey(keys[k], e->okey)) k++;
+    if (k == nkeys) {
+      keys = xrealloc(keys, (nkeys + 1) * sizeof *keys);
+      leased = xrealloc(leased, nkeys + 1);
+      open = xrealloc(open, nkeys + 1);
+      keys[k] = e->okey;
+      leased[k] = open[k] = 0;
+      nkeys++;
+    }
+    kid[id] = (uint32_t)k;
+    if (model_status(m, id, now) == EVS_STATUS_LEASED) leased[k] = 1;
+  }
+  for (uint64_t id = 1; id < m->next_id; id++) {
+    uint32_t k = kid[id];
+    if (k == UINT32_MAX) continue;
+    int st = model_status(m, id, now);
+    blocked[id] = (unsigned char)((leased[k] && st != EVS_STATUS_LEASED) || open[k]);
+    if (st == EVS_STATUS_PENDING || st == EVS_STATUS_LEASED || st == EVS_STATUS_DELAYED)
+      open[k] = 1;
+  }
+  free(kid);
+  free(keys);
+  free(leased);
+  free(open);
 }
 
 size_t model_page(const model *m, const model_query *q, uint64_t after,
                   int64_t now, uint64_t *ids, int *more) {
+  unsigned char *blocked = NULL;
+  model_query cq;
+  if (q->status == EVS_QUERY_CLAIMABLE && !q->blocked) {
+    blocked = xrealloc(NULL, m->next_id);
+    model_blocked(m, now, blocked);
+    cq = *q;
+    cq.blocked = blocked;
+    q = &cq;
+  }
   unsigned limit = q->limit ? q->limit : EVS_PAGE_DEFAULT;
   size_t n = 0;
   *more = 0;
@@ -177,6 +250,7 @@ size_t model_page(const model *m, const model_query *q, uint64_t after,
     }
     ids[n++] = id;
   }
+  free(blocked);
   return n;
 }
 
@@ -289,6 +363,9 @@ const char *model_event_diff_at(const model *m, uint64_t id, const evs_event *e,
     if (!d)
       d = bytes_diff("idempotency_key", e->idempotency_key, e->idempotency_key_len,
                      x->key, x->key ? strlen(x->key) : 0, sub, sizeof sub);
+    if (!d)
+      d = bytes_diff("ordering_key", e->ordering_key, e->ordering_key_len, x->okey,
+                     x->okey ? strlen(x->okey) : 0, sub, sizeof sub);
   }
   if (!d) return NULL;
   snprintf(buf, cap, "event %" PRIu64 ": %s", id, d);
@@ -311,8 +388,13 @@ int model_status(const model *m, uint64_t id, int64_t now) {
 size_t model_claim(model *m, const model_query *q, const char *consumer, int64_t lease_us,
                    int64_t now, uint64_t *ids) {
   model_query mq = *q;
-  mq.status = EVS_QUERY_PENDING;
+  mq.status = EVS_QUERY_CLAIMABLE;
   mq.desc = 0;
+  /* Taken before any claim: a claimed event of K was pending, so the
+  ** later events of K are held back in it already. */
+  unsigned char *blocked = xrealloc(NULL, m->next_id);
+  model_blocked(m, now, blocked);
+  mq.blocked = blocked;
   unsigned limit = q->limit ? q->limit : EVS_PAGE_DEFAULT;
   int64_t until = now + (lease_us ? lease_us : INT64_C(30000000));
   size_t n = 0;
@@ -326,6 +408,7 @@ size_t model_claim(model *m, const model_query *q, const char *consumer, int64_t
     e->consumer = consumer;
     ids[n++] = id;
   }
+  free(blocked);
   return n;
 }
 

@@ -18,6 +18,13 @@
 ** redrive brings dead events back with a count of 0. The status of an
 ** event therefore depends on the time: model_status(m, id, now).
 **
+** Ordering keys: an event with key K is claimable (evs_claim, and the
+** inbox with status EVS_QUERY_CLAIMABLE) only when it is pending and
+** visible, every older visible event of K is acknowledged or dead (deleted
+** and past-retention ones are not visible: they hold nothing back), and no
+** other visible event of K is leased. Filters do not change that: an
+** older event of K a filter leaves out still holds K back.
+**
 ** The model decides; the caller asks the store and compares. It never
 ** calls the store and does not print. A semantic change of the store is
 ** one edit here. Callers that allow more than one answer (a clock that
@@ -47,6 +54,7 @@ typedef struct model_ev {
   const char *source, *type; /* as stored: trimmed */
   const char *payload, *meta, *key; /* meta, key: NULL when absent */
   size_t payload_len, meta_len;
+  const char *okey;     /* the ordering key (NUL-terminated), NULL: none */
   /* Consumers. */
   unsigned char lease;  /* MODEL_LEASE_NONE, _CONSUMER or _DELAY */
   unsigned char dead;   /* rejected (a lease that ran out at max_deliveries
@@ -113,7 +121,8 @@ int model_delete(model *m, uint64_t id, int64_t now);
 /* An inbox query. Names are compared with the stored (trimmed) ones, so a
 ** caller passes the trimmed form of the filter; NULL means no filter. */
 typedef struct model_query {
-  int status;  /* EVS_QUERY_PENDING (0), _ACKNOWLEDGED, _ANY, _LEASED, _DEAD */
+  int status;  /* EVS_QUERY_PENDING (0), _ACKNOWLEDGED, _ANY, _LEASED, _DEAD,
+                  _DELAYED, _CLAIMABLE */
   const char *source, *type;
   int prio;    /* 0: any */
   int64_t after, before; /* exclusive bounds; 0: none */
@@ -123,9 +132,22 @@ typedef struct model_query {
   /* metadata filter: NULL for none, else whether e matches */
   int (*meta_match)(const model_ev *e, const void *arg);
   const void *meta_arg;
+  /* status _CLAIMABLE: NULL, or model_blocked's answer for this model at
+  ** this time (model_match then takes it instead of looking at the key's
+  ** other events: O(1) instead of O(events)). */
+  const unsigned char *blocked;
 } model_query;
 
 int model_match(const model *m, const model_query *q, uint64_t id, int64_t now);
+
+/* Whether the event id (live, with an ordering key) is held back by its
+** key at now: an older visible event of its key pending, leased or
+** delayed, or another visible event of its key leased. 0 for an event
+** without a key. O(events). */
+int model_key_blocked(const model *m, uint64_t id, int64_t now);
+/* model_key_blocked for every id at once into blocked[0..next_id) (room
+** for m->next_id bytes), in one pass over the events. */
+void model_blocked(const model *m, int64_t now, unsigned char *blocked);
 /* One page after the cursor position `after` (0: the first page): the ids
 ** in page order into ids[] (room for the limit), the count returned, *more
 ** whether a further match exists. */
@@ -155,8 +177,9 @@ const char *model_event_diff_at(const model *m, uint64_t id, const evs_event *e,
 void model_set_max_deliveries(model *m, uint32_t opt);
 /* EVS_STATUS_* of a live event at now. */
 int model_status(const model *m, uint64_t id, int64_t now);
-/* evs_claim at now: the oldest visible pending events q matches (its
-** status is ignored), at most q->limit (0: EVS_PAGE_DEFAULT), leased to
+/* evs_claim at now: the oldest claimable events q matches (its status is
+** ignored; see ordering keys above: a claim of an event of K holds K's
+** later events back), at most q->limit (0: EVS_PAGE_DEFAULT), leased to
 ** consumer until now + lease_us (0: 30 s) with fresh tokens; ids into
 ** ids[] (room for the limit); returns how many. */
 size_t model_claim(model *m, const model_query *q, const char *consumer, int64_t lease_us,

@@ -26,15 +26,33 @@ static const char *const KEYS[] = {"key0", "key1", "key2",  "key3",  "key4",  "k
                                    "key6", "key7", "key8",  "key9",  "key10", "key11",
                                    "key12", "key13", "key14", "key15"};
 static const char *const CONS[] = {"w1", "w2", "w3"};
+/* Ordering keys: few, so that claims contend for them. */
+static const char *const OKEYS[] = {"ok0", "ok1", "ok2", "ok3", "ok4"};
 #define PAYLOAD "{\"m\":1}"
 
+static long n_claimable_checks;
+
 /* The inbox under eight random filters, and five random gets, against m.
-** Returns the number of mismatches. */
+** Status EVS_QUERY_CLAIMABLE is compared outside a transaction only: inside
+** one the library does not yet apply the transaction's own acks and
+** deletes to the key rule (tests/test_order_repro.c). Returns the number
+** of mismatches. */
 static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
                        int step) {
   int fails = 0;
   uint64_t n_ev = m->next_id - 1;
   uint64_t *ids = malloc((n_ev + 1) * sizeof *ids);
+  unsigned char *blocked = malloc(m->next_id);
+  model_blocked(m, now, blocked);
+  /* The one-pass map is the rule event by event (the model's own check). */
+  for (int i = 0; i < 5 && n_ev; i++) {
+    uint64_t id = 1 + rnd32() % n_ev;
+    if (model_visible(m, id, now) && blocked[id] != model_key_blocked(m, id, now)) {
+      fprintf(stderr, "  step %d: model_blocked and model_key_blocked differ for %" PRIu64 "\n",
+              step, id);
+      fails++;
+    }
+  }
   for (int f = 0; f < 8; f++) {
     evs_query q;
     memset(&q, 0, sizeof q);
@@ -50,9 +68,11 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
       fp = 0;
     }
     /* The consumers' statuses too: leased and dead are not pending. */
-    static const int STS[] = {EVS_QUERY_PENDING,      EVS_QUERY_LEASED, EVS_QUERY_DEAD,
-                              EVS_QUERY_ACKNOWLEDGED, EVS_QUERY_ANY,    EVS_QUERY_DELAYED};
-    int qst = (f == 0 || f == 3) ? STS[rnd32() % 6] : EVS_QUERY_PENDING;
+    static const int STS[] = {EVS_QUERY_PENDING, EVS_QUERY_LEASED, EVS_QUERY_DEAD,
+                              EVS_QUERY_ACKNOWLEDGED, EVS_QUERY_ANY, EVS_QUERY_DELAYED,
+                              EVS_QUERY_CLAIMABLE, EVS_QUERY_CLAIMABLE};
+    int qst = (f == 0 || f == 3 || f == 5) ? STS[rnd32() % 8] : EVS_QUERY_PENDING;
+    if (qst == EVS_QUERY_CLAIMABLE && t) qst = EVS_QUERY_PENDING;
     q.status = qst;
     if (fs >= 0) q.source = SRCS[fs];
     if (ft >= 0) q.event_type = TYPS[ft];
@@ -67,6 +87,7 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
     mq.prio = fp;
     mq.after = lo;
     mq.before = hi;
+    mq.blocked = blocked;
     long n = inbox_all(s, t, &q, ids, n_ev + 1);
     long k = 0;
     int bad = n < 0;
@@ -81,8 +102,10 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
               step, f, qst, fs, ft, fp, n, k);
       fails++;
     }
+    n_claimable_checks += qst == EVS_QUERY_CLAIMABLE;
   }
   free(ids);
+  free(blocked);
   for (int i = 0; i < 5 && n_ev; i++) {
     uint64_t id = 1 + rnd32() % n_ev;
     evs_event *e = NULL;
@@ -102,7 +125,14 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
   return fails;
 }
 
-static long n_claimed, n_settled, n_stale, n_redriven, n_deadlk;
+static long n_claimed, n_settled, n_stale, n_redriven, n_deadlk, n_keyed, n_keyed_claims,
+    n_first_key_refused;
+/* The store's current segment holds lease records and ordering keys: a
+** claim, renew, release, reject or redrive outside a transaction starts
+** that format, and so does a keyed append that begins its transaction.
+** Until then a keyed append after other writes of its transaction is
+** refused (EVS_EINVAL). */
+static int fmt_on;
 
 /* One consumer op (claim, ack_lease, renew, release, reject, redrive)
 ** against the model; t: the open transaction (the op must then fail with
@@ -121,6 +151,7 @@ static int lease_op(evs_store *s, evs_txn *t, model *m, int64_t now, int step) {
     int64_t lease = rnd32() % 8 == 0 ? 0 : 1 + (int64_t)(rnd32() % 2000);
     evs_page *pg = NULL;
     int rc = evs_claim(s, &q, who, lease, &pg);
+    if (!t) fmt_on = 1;
     if (t) {
       if (rc != EVS_EDEADLK) {
         fprintf(stderr, "  step %d: claim in a transaction rc %d\n", step, rc);
@@ -143,6 +174,7 @@ static int lease_op(evs_store *s, evs_txn *t, model *m, int64_t now, int step) {
     }
     for (size_t i = 0; i < n && i < wn; i++) {
       const evs_event *e = evs_page_event(pg, i);
+      n_keyed_claims += e->ordering_key != NULL;
       char buf[300];
       const char *d = e->id != want[i] ? "another id"
                                        : model_event_diff_at(m, e->id, e, now, buf, sizeof buf);
@@ -194,6 +226,7 @@ static int lease_op(evs_store *s, evs_txn *t, model *m, int64_t now, int step) {
       name = "reject";
       rc = evs_reject(s, id, tok);
     }
+    if (!t && what) fmt_on = 1;
     if (rc != want) {
       fprintf(stderr, "  step %d: %s %" PRIu64 " token %" PRIu64 " rc %d want %d\n", step,
               name, id, tok, rc, want);
@@ -231,6 +264,7 @@ static int lease_op(evs_store *s, evs_txn *t, model *m, int64_t now, int step) {
   if (rnd32() % 2) q.source = SRCS[rnd32() % 4];
   uint64_t cnt = 99;
   int rc = evs_redrive(s, &q, &cnt);
+  if (!t) fmt_on = 1;
   if (t) {
     if (rc != EVS_EDEADLK) {
       fprintf(stderr, "  step %d: redrive in a transaction rc %d\n", step, rc);
@@ -267,6 +301,7 @@ static void t_random_model(void) {
   model_set_max_deliveries(&m, o.max_deliveries);
   model_set_max_deliveries(&saved, o.max_deliveries);
   evs_txn *t = NULL;
+  int t_wrote = 0; /* the open transaction holds a record */
   int fails = 0;
   for (int step = 0; step < 20000 && fails < 5; step++) {
     uint32_t op = rnd32() % 100;
@@ -280,18 +315,32 @@ static void t_random_model(void) {
       int p = (int)(rnd32() % 4);
       x.prio = (unsigned char)(p ? p : EVS_PRIORITY_NORMAL);
       x.key = rnd32() % 4 == 0 ? KEYS[rnd32() % 16] : NULL;
+      uint32_t ko = rnd32() % 10;
+      x.okey = ko < 5 ? OKEYS[ko] : NULL; /* half keyed, on five keys */
       x.payload = PAYLOAD;
       x.payload_len = strlen(PAYLOAD);
       evs_event_in in = ev_in(x.source, x.type, PAYLOAD, x.key);
       in.priority = p;
+      in.ordering_key = x.okey;
       evs_append_result r;
       int rc = evs_append(s, t, &in, &r);
-      if (rc != 0) {
-        fprintf(stderr, "  step %d: append rc %d\n", step, rc);
+      uint64_t dup = model_dup_of(&m, x.key, c.now);
+      /* A duplicate is found before the key's format is needed. */
+      int want = !dup && x.okey && t && t_wrote && !fmt_on ? EVS_EINVAL : 0;
+      if (rc != want) {
+        fprintf(stderr, "  step %d: append rc %d want %d: %s\n", step, rc, want,
+                evs_errmsg(s));
         fails++;
         continue;
       }
-      uint64_t dup = model_dup_of(&m, x.key, c.now);
+      if (rc) {
+        n_first_key_refused++;
+        if (!strstr(evs_errmsg(s), "must begin its transaction")) {
+          fprintf(stderr, "  step %d: append refused: %s\n", step, evs_errmsg(s));
+          fails++;
+        }
+        continue;
+      }
       if (dup) {
         if (!r.duplicate || r.id != dup) {
           fprintf(stderr, "  step %d: expected duplicate of %" PRIu64 "\n", step, dup);
@@ -309,6 +358,8 @@ static void t_random_model(void) {
         continue;
       }
       model_add(&m, &x, m.next_id, created);
+      if (t) t_wrote = 1;
+      if (x.okey) fmt_on = 1, n_keyed++;
     } else if (op < 70 && n_ev) { /* ack */
       uint64_t id = 1 + rnd32() % n_ev;
       int64_t at = -1;
@@ -327,12 +378,14 @@ static void t_random_model(void) {
           fails++;
         }
         model_ack(&m, id, want_at);
+        if (t) t_wrote = 1;
       }
     } else if (op < 78 && n_ev) { /* delete */
       uint64_t id = 1 + rnd32() % n_ev;
       int existed = -1;
       int rc = evs_delete(s, t, id, &existed);
       int want = model_delete(&m, id, c.now);
+      if (t && want) t_wrote = 1;
       if (rc != 0 || existed != want) {
         fprintf(stderr, "  step %d: delete %" PRIu64 " rc %d existed %d\n",
                 step, id, rc, existed);
@@ -346,6 +399,7 @@ static void t_random_model(void) {
           continue;
         }
         model_copy(&saved, &m);
+        t_wrote = 0;
       } else if (op < 83) {
         if (evs_txn_commit(t) != 0) fails++;
         t = NULL;
@@ -369,9 +423,15 @@ static void t_random_model(void) {
   CHECK_EQ(st.acknowledged, mc.acknowledged);
   fprintf(stderr,
           "  leases: %ld claimed, %ld settled, %ld stale, %ld redriven, %ld in a transaction; "
-          "at the end %llu leased %llu dead\n",
+          "at the end %llu leased %llu dead\n"
+          "  ordering keys: %ld keyed events, %ld keyed claims, %ld claimable listings, "
+          "%ld first keyed appends refused\n",
           n_claimed, n_settled, n_stale, n_redriven, n_deadlk, (unsigned long long)mc.leased,
-          (unsigned long long)mc.dead);
+          (unsigned long long)mc.dead, n_keyed, n_keyed_claims, n_claimable_checks,
+          n_first_key_refused);
+  /* Keyed claims happened, and contended: the run tested the rule. */
+  CHECK(n_keyed_claims > 0);
+  CHECK(n_claimable_checks > 0);
   CHECK_EQ(st.leased, mc.leased);
   CHECK_EQ(st.dead, mc.dead);
   CHECK_EQ(st.delayed, mc.delayed);

@@ -392,7 +392,7 @@ static void op_batch(fz_in *in, int use_null) {
   if (m->next_id - 1 + n > MAXEV) return;
   /* In an open transaction, a batch refused for its first keyed item
   ** leaves its earlier items in the transaction (a library bug:
-  ** tests/test_order_repro.c): until the format is known, only a first
+  ** tests/test_order.c): until the format is known, only a first
   ** item of a transaction with no record may carry a key there. */
   if (in_txn && G.fmt != 1)
     for (size_t i = 0; i < n; i++)
@@ -611,7 +611,7 @@ static uint64_t page(const qspec *qs, const char *cursor, uint64_t after, int in
                      int *more, const char **cur_out) {
   /* Claimable pages in a transaction that acknowledged or deleted an older
   ** event of a key do not see that yet (a library bug:
-  ** tests/test_order_repro.c): such a page is read outside it. */
+  ** tests/test_order.c): such a page is read outside it. */
   if (qs->status == EVS_QUERY_CLAIMABLE && in_txn && G.t_wrote) in_txn = 0;
   const model *m = view(in_txn);
   evs_query q = to_query(qs);

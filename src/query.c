@@ -198,25 +198,36 @@ static int name_is(const char *v, size_t vl, const evs_name *n) {
   return vl == n->len && !memcmp(v, n->s, vl);
 }
 
-/* Is pending event id held back by its ordering key: an older event of
-** the key not yet settled (acknowledged, deleted, dead, or past retention:
-** cut), or another event of the key leased? */
-static int key_blocked(const evs_store *s, uint64_t id, int64_t now, int64_t cut) {
+/* The state of event f as transaction t (or NULL: the committed store)
+** sees it, leases and time considered. */
+static int state_in(const evs_store *s, const evs_txn *t, uint64_t f, int64_t now,
+                    const evs_ent **ep) {
+  const evs_index *x = &s->state.idx;
+  *ep = NULL;
+  if (f < x->base || f - x->base >= x->n) return EVS_ES_GONE;
+  evs_ent e = *evs_ent_at(x, f - x->base);
+  *ep = evs_ent_at(x, f - x->base);
+  const evs_ov *o = evs_ov_find(t, f);
+  if (o && (o->op & OV_DEL)) return EVS_ES_GONE;
+  if (o) e.flags |= ENT_ACKED;
+  return evs_ent_state(x, f, &e, now, s->opt.max_deliveries, NULL);
+}
+
+/* Is pending event id held back by its ordering key (as t sees it): an
+** older event of the key not yet settled (acknowledged, deleted, dead, or
+** past retention: cut), or another event of the key leased? */
+static int key_blocked(const evs_store *s, const evs_txn *t, uint64_t id, int64_t now,
+                       int64_t cut) {
   const evs_index *x = &s->state.idx;
   const evs_okey *k = evs_okey_of(&x->okeys, id);
   if (!k) return 0;
-  uint32_t maxd = s->opt.max_deliveries;
+  const evs_ent *e;
   /* One lease at a time: a lease can only be on the key's last claimed. */
-  if (k->leased && k->leased != id && k->leased >= x->base && k->leased - x->base < x->n) {
-    const evs_ent *e = evs_ent_at(x, k->leased - x->base);
-    if (e->created_us >= cut && evs_ent_state(x, k->leased, e, now, maxd, NULL) == EVS_ES_LEASED)
-      return 1;
-  }
+  if (k->leased && k->leased != id && state_in(s, t, k->leased, now, &e) == EVS_ES_LEASED &&
+      e->created_us >= cut)
+    return 1;
   for (uint32_t i = k->head; i < k->n && k->ids[i] < id; i++) {
-    uint64_t f = k->ids[i];
-    if (f < x->base) continue; /* gone */
-    const evs_ent *e = evs_ent_at(x, f - x->base);
-    int st = evs_ent_state(x, f, e, now, maxd, NULL);
+    int st = state_in(s, t, k->ids[i], now, &e);
     if (st == EVS_ES_GONE || st == EVS_ES_ACKED || st == EVS_ES_DEAD || e->created_us < cut)
       continue;
     return 1;
@@ -246,7 +257,7 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
              : q->status == EVS_QUERY_CLAIMABLE ? st == EVS_ES_PENDING
                                              : st != EVS_ES_GONE;
   if (!want) return 0;
-  if (sc->claimable && s->state.idx.okeys.iused && key_blocked(s, id, sc->now, sc->cut))
+  if (sc->claimable && s->state.idx.okeys.iused && key_blocked(s, sc->t, id, sc->now, sc->cut))
     return 0;
   if (q->priority && (e.flags & ENT_PRIO) != q->priority) return 0;
   /* Claiming with no filter on the record itself: the id is enough. */

@@ -437,39 +437,61 @@ int evs_txn_release(evs_txn *t, int n) {
   return 0;
 }
 
-int evs_txn_rollback_to(evs_txn *t, int n) {
-  int rc = check_level(t, n);
-  if (rc) return rc;
+/* Undo everything t did since m. */
+static int undo_to(evs_txn *t, const evs_mark *m) {
   evs_store *s = t->s;
-  evs_mark m = n < t->nmarks ? t->marks[n]
-                             : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, s->state.last_created, 0};
-  if (m.bytes < t->u.flushed) {
+  int rc;
+  if (m->bytes < t->u.flushed) {
     /* Part of what is undone is in the file already: cut it off. */
-    if ((rc = evs_log_truncate(s, t->u.start + m.bytes))) {
+    if ((rc = evs_log_truncate(s, t->u.start + m->bytes))) {
       evs_set_broken(s, rc, evs_errmsg(s));
       return rc;
     }
-    t->u.flushed = m.bytes;
+    t->u.flushed = m->bytes;
     t->u.len = 0;
   } else {
-    t->u.len = m.bytes - t->u.flushed;
+    t->u.len = m->bytes - t->u.flushed;
   }
-  t->nrec = m.nrec;
-  t->payload_bytes = m.payload_bytes;
-  t->payload_stored = m.payload_stored;
-  t->last_created = m.last_created;
-  t->nlops = m.nlops;
-  undo_index(t, m.n, m.nidem);
+  t->nrec = m->nrec;
+  t->payload_bytes = m->payload_bytes;
+  t->payload_stored = m->payload_stored;
+  t->last_created = m->last_created;
+  t->nlops = m->nlops;
+  undo_index(t, m->n, m->nidem);
   /* Rebuild the overlay as it was: replay the log up to the mark. */
   if (t->ov) memset(t->ov, 0, (t->ov_mask + 1) * sizeof *t->ov);
   t->ov_used = 0;
-  t->novlog = m.novlog;
+  t->novlog = m->novlog;
   for (size_t i = 0; i < t->novlog; i++)
     if (ov_hash_put(t, t->ovlog[i].id, t->ovlog[i].op, t->ovlog[i].acked_us))
       return evs_err(s, EVS_ENOMEM, "out of memory");
+  return 0;
+}
+
+int evs_txn_rollback_to(evs_txn *t, int n) {
+  int rc = check_level(t, n);
+  if (rc) return rc;
+  evs_mark m = n < t->nmarks ? t->marks[n]
+                             : (evs_mark){0, 0, t->n0, 0, 0, 0, 0, t->s->state.last_created, 0};
+  if ((rc = undo_to(t, &m))) return rc;
   /* n stays open; a level never opened meant the start: none stay open. */
   t->nmarks = n < t->nmarks ? n + 1 : 0;
   return 0;
+}
+
+evs_mark evs_txn_mark(const evs_txn *t) { return mark_now(t); }
+
+int evs_txn_end_call_at(evs_txn *t, int rc, const evs_mark *m) {
+  if (t->internal || !rc) return evs_txn_end_call(t, rc);
+  /* The caller's transaction: the failed call leaves nothing in it. */
+  evs_mark now = mark_now(t);
+  if (now.bytes == m->bytes && now.n == m->n && now.nidem == m->nidem &&
+      now.novlog == m->novlog && now.nlops == m->nlops)
+    return rc; /* it wrote nothing */
+  char why[512];
+  snprintf(why, sizeof why, "%s", evs_errmsg(t->s));
+  int urc = undo_to(t, m);
+  return urc ? urc : evs_err(t->s, rc, "%s", why);
 }
 
 /* End an autocommit call's transaction: commit when ok, else roll back. */

@@ -61,7 +61,7 @@ static int same_key(const evs_okey *k, const char *s, size_t len) {
 ** sides, and the key's last claim when it holds a lease now (one that ran
 ** out may have been followed by a claim of another of the key). */
 static void check_order(vctx *v, const evs_index *live, const evs_index *ref, uint64_t id,
-                        const evs_event *ev) {
+                        const evs_event *ev, int64_t created_us) {
   const evs_okey *ka = evs_okey_of(&live->okeys, id), *kb = evs_okey_of(&ref->okeys, id);
   if (!ev->ordering_key) {
     if (ka || kb) problem(v, "event %" PRIu64 ": listed under an ordering key it has not", id);
@@ -74,7 +74,11 @@ static void check_order(vctx *v, const evs_index *live, const evs_index *ref, ui
     return;
   }
   const evs_lease *l = evs_lease_find(&live->leases, id);
-  if (l && l->consumer && l->until_us > evs_now(v->s) && (ka->leased != id || kb->leased != id))
+  /* Past retention an event is gone: its lease holds nothing. */
+  evs_store *s = v->s;
+  int64_t now = evs_now(s);
+  if (s->opt.retention_us > 0 && created_us < evs_time_minus(now, s->opt.retention_us)) return;
+  if (l && l->consumer && l->until_us > now && (ka->leased != id || kb->leased != id))
     problem(v, "event %" PRIu64 ": leased, but not its ordering key's last claim", id);
 }
 
@@ -143,7 +147,7 @@ static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) 
       problem(v, "event %" PRIu64 ": record does not decode", id);
       continue;
     }
-    if (!(a->flags & ENT_ACKED)) check_order(v, live, ref, id, &ev);
+    if (!(a->flags & ENT_ACKED)) check_order(v, live, ref, id, &ev, a->created_us);
     if (pend) {
       const evs_name *ns = evs_names_find(&live->sources, ev.source, ev.source_len);
       const evs_name *nt = evs_names_find(&live->types, ev.event_type, ev.event_type_len);

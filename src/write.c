@@ -139,9 +139,10 @@ static int append(evs_store *s, evs_txn *txn, const evs_event_in *ev,
     evs_prep_free(&p);
     return res->rc = rc;
   }
+  evs_mark at = evs_txn_mark(t);
   rc = add_event(t, &p, evs_now(s), res);
   evs_prep_free(&p);
-  rc = evs_txn_end_call(t, rc);
+  rc = evs_txn_end_call_at(t, rc, &at);
   if (rc) {
     memset(res, 0, sizeof *res);
     res->rc = rc;
@@ -321,7 +322,9 @@ static int append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
     for (size_t i = 0; i < n; i++) ensure(&b, i);
   evs_txn *t;
   int rc = evs_txn_use(s, txn, &t), began = !rc;
+  evs_mark at;
   if (began) {
+    at = evs_txn_mark(t);
     int64_t now = evs_now(s);
     for (size_t i = 0; !rc && i < n; i++) {
       ensure(&b, i);
@@ -336,7 +339,7 @@ static int append_batch(evs_store *s, evs_txn *txn, const evs_event_in *ev,
   for (size_t i = 0; i < n; i++) ensure(&b, i);
   evs_share_finish(&b.sh);
   if (rc) evs_err(s, rc, "%s", why);
-  if (began) rc = evs_txn_end_call(t, rc);
+  if (began) rc = evs_txn_end_call_at(t, rc, &at);
   pthread_mutex_destroy(&b.mu);
   for (size_t i = 0; i < n; i++) evs_prep_free(&p[i]);
   free(p);

@@ -35,7 +35,7 @@ static long n_claimable_checks;
 /* The inbox under eight random filters, and five random gets, against m.
 ** Status EVS_QUERY_CLAIMABLE is compared outside a transaction only: inside
 ** one the library does not yet apply the transaction's own acks and
-** deletes to the key rule (tests/test_order_repro.c). Returns the number
+** deletes to the key rule. Returns the number
 ** of mismatches. */
 static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
                        int step) {

@@ -390,13 +390,6 @@ static void op_batch(fz_in *in, int use_null) {
   int in_txn = G.txn && !use_null;
   model *m = view(in_txn);
   if (m->next_id - 1 + n > MAXEV) return;
-  /* In an open transaction, a batch refused for its first keyed item
-  ** leaves its earlier items in the transaction (a library bug:
-  ** tests/test_order.c): until the format is known, only a first
-  ** item of a transaction with no record may carry a key there. */
-  if (in_txn && G.fmt != 1)
-    for (size_t i = 0; i < n; i++)
-      if (i || G.t_wrote) e[i].okey = 0, ev[i].ordering_key = NULL;
   evs_append_result r[5];
   int rc = evs_append_batch(G.s, in_txn ? G.txn : NULL, ev, n, r);
   trace("append_batch%s of %zu -> rc %d", in_txn ? " (txn)" : "", n, rc);
@@ -609,10 +602,6 @@ static model_query to_mquery(const qspec *q) {
 /* One page of q after `after`; checks it and returns the cursor's id. */
 static uint64_t page(const qspec *qs, const char *cursor, uint64_t after, int in_txn,
                      int *more, const char **cur_out) {
-  /* Claimable pages in a transaction that acknowledged or deleted an older
-  ** event of a key do not see that yet (a library bug:
-  ** tests/test_order.c): such a page is read outside it. */
-  if (qs->status == EVS_QUERY_CLAIMABLE && in_txn && G.t_wrote) in_txn = 0;
   const model *m = view(in_txn);
   evs_query q = to_query(qs);
   q.cursor = cursor;

@@ -72,7 +72,6 @@ static int model_check(evs_store *s, evs_txn *t, const model *m, int64_t now,
                               EVS_QUERY_ACKNOWLEDGED, EVS_QUERY_ANY, EVS_QUERY_DELAYED,
                               EVS_QUERY_CLAIMABLE, EVS_QUERY_CLAIMABLE};
     int qst = (f == 0 || f == 3 || f == 5) ? STS[rnd32() % 8] : EVS_QUERY_PENDING;
-    if (qst == EVS_QUERY_CLAIMABLE && t) qst = EVS_QUERY_PENDING;
     q.status = qst;
     if (fs >= 0) q.source = SRCS[fs];
     if (ft >= 0) q.event_type = TYPS[ft];

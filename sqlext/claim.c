@@ -45,7 +45,7 @@ static int claim_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
                          sqlite3_vtab **pp, char **err) {
   (void)aux, (void)argc, (void)argv, (void)err;
   int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(" EVSQL_COLUMNS_EVENT ", " EVSQL_COLUMNS_LEASE
-                                    ", tbl HIDDEN, consumer HIDDEN, lim HIDDEN, "
+                                    ", " EVSQL_COLUMNS_LATER ", tbl HIDDEN, consumer HIDDEN, lim HIDDEN, "
                                     "lease HIDDEN)");
   /* It writes (leases): never from a trigger or a view's schema. */
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);

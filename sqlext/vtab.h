@@ -209,7 +209,7 @@ void evsql_result_time(sqlite3_context *ctx, int64_t us);
 /* A time value (not_before on INSERT): NULL (*us = 0, none), an integer
 ** of microseconds since the epoch (>= 0), or text in evs_time_parse's
 ** grammar (created_at's own form, a bare date, other offsets, digits
-** alone for µs), not before 1970. -1 for anything else. */
+** alone for µs), in 1970..9999. -1 for anything else. */
 int evsql_time_arg(sqlite3_value *v, int64_t *us);
 /* A duration argument: NULL (0: the library's default), an integer of
 ** microseconds (>= 0), or text in evs_duration_parse's grammar ("30s",

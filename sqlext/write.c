@@ -69,9 +69,9 @@ static int do_insert(vtab *vt, sqlite3_value **argv, sqlite3_int64 *rowid) {
                        "since the epoch)");
   if (evsql_time_arg(nb, &ev.not_before_us))
     return evsql_error(vt, SQLITE_CONSTRAINT,
-                       "evstore: not_before '%s' is not a time: ISO-8601 like created_at "
-                       "('2026-11-23T10:00:00Z'; a fraction, a +HH:MM offset or a bare date "
-                       "allowed) or microseconds since the epoch, not before 1970",
+                       "evstore: not_before '%s' is not a time in 1970..9999 (ISO-8601 "
+                       "like '2026-11-23T10:00:00Z' or a bare date, or microseconds since "
+                       "the epoch)",
                        sqlite3_value_text(nb));
   const char *pr = text_or_null(col[COL_PRIORITY]);
   if (pr) {

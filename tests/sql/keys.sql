@@ -65,6 +65,8 @@ INSERT INTO inbox(source, event_type, payload, not_before) VALUES ('app', 'bad',
 INSERT INTO inbox(source, event_type, payload, not_before) VALUES ('app', 'bad', '{}', ' 2099-01-01');
 INSERT INTO inbox(source, event_type, payload, not_before) VALUES ('app', 'bad', '{}', -1);
 INSERT INTO inbox(source, event_type, payload, not_before) VALUES ('app', 'bad', '{}', '1969-12-31');
+INSERT INTO inbox(source, event_type, payload, not_before) VALUES ('app', 'bad', '{}', 253402300800000000);
+INSERT INTO inbox(source, event_type, payload, not_before) VALUES ('app', 'bad', '{}', '10000-01-01');
 INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', 5);
 INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', x'6b');
 INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', CAST(x'6b006b' AS TEXT));

@@ -497,6 +497,9 @@ EVS_API int evs_delete(evs_store *s, evs_txn *txn, uint64_t id, int *existed);
 #define EVS_QUERY_LEASED 3       /* leased to a consumer     */
 #define EVS_QUERY_DEAD 4         /* dead                     */
 #define EVS_QUERY_DELAYED 5      /* held back until a time   */
+#define EVS_QUERY_CLAIMABLE 6    /* what evs_claim would take now: pending,
+                                    and not held back by an older event of
+                                    its ordering key                        */
 
 /* What to read: by default pending events, oldest first, matching every
 ** set field. Filters apply before the limit: a page is short only when no
@@ -566,9 +569,10 @@ static inline int evs_cursor_parse(evs_store *s, const evs_query *q, const char 
 EVS_API int evs_page_more(const evs_page *p);
 EVS_API void evs_page_free(evs_page *p);
 
-/* Wait until an event matching q is pending: what evs_inbox(s, NULL, q, ...)
+/* Wait until an event matching q is there: what evs_inbox(s, NULL, q, ...)
 ** would return at least one of (q->cursor included: only events after it;
-** q NULL: any pending event). Returns 0 at once when there is one, else
+** q NULL: any pending event; status EVS_QUERY_CLAIMABLE: an event evs_claim
+** would take). Returns 0 at once when there is one, else
 ** when a commit (or a refresh) makes one visible, or EVS_EBUSY once
 ** timeout_ms ran out (< 0: no limit; 0: only look). Several threads may
 ** wait on one handle. A read_only handle cannot be woken by another

@@ -71,8 +71,8 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
   return count;
 }
 
-/* Version 3's leases section (codec.h). */
-static int put_leases(wbuf *w, const evs_state *st) {
+/* Version 3's leases and ordering keys sections (codec.h). */
+static int put_leases(wbuf *w, const evs_state *st, uint64_t vis_n) {
   const evs_leases *l = &st->idx.leases;
   uint8_t *p = wb_take(w, 24);
   if (!p) return EVS_ENOMEM;
@@ -98,6 +98,40 @@ static int put_leases(wbuf *w, const evs_state *st) {
     evs_put32(q + 24, e->consumer);
     evs_put32(q + 28, 0);
   }
+  /* Ordering keys: the events of each not acknowledged or deleted. */
+  const evs_index *x = &st->idx;
+  size_t nk_at = w->n;
+  if (!wb_take(w, 8)) return EVS_ENOMEM;
+  uint32_t nk = 0;
+  for (size_t i = 0; x->okeys.keys && i <= x->okeys.kmask; i++) {
+    const evs_okey *k = evs_okey_slot(&x->okeys, i);
+    if (!k) continue;
+    size_t at = w->n;
+    uint8_t *q = wb_take(w, 14 + k->len);
+    if (!q) return EVS_ENOMEM;
+    evs_put16(q, (uint16_t)k->len);
+    memcpy(q + 2, k->s, k->len);
+    evs_put64(q + 6 + k->len, k->leased);
+    uint32_t cnt = 0;
+    for (uint32_t j = k->head; j < k->n; j++) {
+      uint64_t id = k->ids[j];
+      if (id < x->base || id - x->base >= vis_n) continue;
+      if ((evs_ent_at(x, id - x->base)->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) !=
+          ENT_LIVE)
+        continue;
+      if (!(q = wb_take(w, 8))) return EVS_ENOMEM;
+      evs_put64(q, id);
+      cnt++;
+    }
+    if (!cnt) {
+      w->n = at; /* nothing left of it */
+      continue;
+    }
+    evs_put32(w->p + at + 2 + k->len, cnt);
+    nk++;
+  }
+  evs_put32(w->p + nk_at, nk);
+  evs_put32(w->p + nk_at + 4, 0);
   return 0;
 }
 
@@ -132,10 +166,10 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
   ** leases read. */
   const evs_state *st = &s->state;
   uint32_t version = (s->seg_flags & EVS_SEG_LEASES) || st->lease_seq || st->ndead ||
-                             st->idx.leases.used
+                             st->idx.leases.used || st->idx.okeys.kused
                          ? 3
                          : 2;
-  if (version == 3 && put_leases(w, &s->state)) return EVS_ENOMEM;
+  if (version == 3 && put_leases(w, &s->state, n)) return EVS_ENOMEM;
   if (!wb_take(w, 8)) return EVS_ENOMEM;
   evs_ckpt_hdr h = {s->meta.store_id,
                     s->man_layout,

@@ -228,6 +228,7 @@ int evs_ids_decode(const uint8_t *rec, uint32_t len, const uint8_t **ids, uint32
 
 uint32_t evs_ev_len(const evs_ev_sizes *z) {
   uint64_t n = EVS_EV_FIXED + (z->delay ? 8u : 0u) + z->source + 1 + z->type + 1;
+  if (z->order) n += 2 + (uint64_t)z->order + 1;
   if (z->idem) n += z->idem + 1;
   if (z->meta) n += z->meta + 1;
   n += z->stored + (z->zstd ? 0 : 1);
@@ -249,6 +250,11 @@ void evs_ev_encode(uint8_t *out, const evs_ev_sizes *z, const evs_ev_parts *ev) 
     q += 8;
   }
 #define PUTS(ptr, n) (memcpy(q, (ptr), (n)), q += (n), *q++ = 0)
+  if (z->order) {
+    put_u16(q, (uint16_t)z->order);
+    q += 2;
+    PUTS(ev->order, z->order);
+  }
   PUTS(ev->source, z->source);
   PUTS(ev->type, z->type);
   if (ev->idem) PUTS(ev->idem, z->idem);
@@ -260,7 +266,7 @@ void evs_ev_encode(uint8_t *out, const evs_ev_sizes *z, const evs_ev_parts *ev) 
 #undef PUTS
   uint8_t flags = (uint8_t)(ev->priority | (z->zstd ? EVS_EF_ZSTD : 0) |
                             (ev->meta ? EVS_EF_META : 0) | (ev->idem ? EVS_EF_IDEM : 0) |
-                            (z->delay ? EVS_EF_DELAY : 0));
+                            (z->delay ? EVS_EF_DELAY : 0) | (z->order ? EVS_EF_ORDER : 0));
   evs_rec_seal(out, evs_ev_len(z), EVS_REC_EVENT, flags);
 }
 
@@ -347,15 +353,24 @@ int evs_ev_decode(const uint8_t *rec, uint32_t len, evs_event *ev, int *zstd,
   z.meta = get_u16(rec + 46);
   z.zstd = (fl & EVS_EF_ZSTD) != 0;
   z.delay = (fl & EVS_EF_DELAY) != 0;
-  if (fl & 0xC0) return EVS_ECORRUPT;
+  z.order = 0;
+  if (fl & 0x80) return EVS_ECORRUPT;
+  const char *p = (const char *)rec + EVS_EV_FIXED + (z.delay ? 8 : 0);
+  if (fl & EVS_EF_ORDER) {
+    /* The key's length comes before it: check it lies in the record. */
+    if ((uint64_t)(p - (const char *)rec) + 2 > len) return EVS_ECORRUPT;
+    z.order = get_u16((const uint8_t *)p);
+    if (!z.order) return EVS_ECORRUPT;
+  }
   if (!(fl & EVS_EF_IDEM) != !z.idem || !(fl & EVS_EF_META) != !z.meta) return EVS_ECORRUPT;
   if (evs_ev_len(&z) != len || !z.source || !z.type) return EVS_ECORRUPT;
   if (!z.zstd && z.raw != z.stored) return EVS_ECORRUPT;
-  const char *p = (const char *)rec + EVS_EV_FIXED;
   memset(ev, 0, sizeof *ev);
-  if (z.delay) {
-    ev->not_before_us = (int64_t)get_u64(rec + EVS_EV_FIXED);
-    p += 8;
+  if (z.delay) ev->not_before_us = (int64_t)get_u64(rec + EVS_EV_FIXED);
+  if (z.order) {
+    ev->ordering_key = p + 2, ev->ordering_key_len = z.order;
+    p += 2 + z.order + 1;
+    if (ev->ordering_key[z.order]) return EVS_ECORRUPT;
   }
   ev->id = get_u64(rec + 16);
   ev->created_us = (int64_t)get_u64(rec + 24);
@@ -522,9 +537,13 @@ void evs_ckpt_leases_get(const uint8_t *p, const evs_ckpt_hdr *h, evs_ckpt_lease
   at += 24;
   for (uint32_t i = 0; i < out->nnames; i++) at += 2 + (size_t)get_u16(p + at);
   out->leases_at = at;
+  at += (size_t)out->nleases * EVS_CK_LEASE;
+  out->nkeys = get_u32(p + at);
+  out->keys_at = at + 8;
 }
 
-/* The leases section from `at` to the checksum at n - 8. */
+/* The leases section from `at`, then the ordering keys to the checksum
+** at n - 8. */
 static int ckpt_check_leases(const uint8_t *p, size_t n, size_t at) {
   if (n - 8 < at || n - 8 - at < 24) return EVS_ECORRUPT;
   uint32_t nn = get_u32(p + at + 16), nl = get_u32(p + at + 20);
@@ -535,12 +554,29 @@ static int ckpt_check_leases(const uint8_t *p, size_t n, size_t at) {
     if (!len || len > EVS_CONSUMER_MAX || n - 8 - at - 2 < len) return EVS_ECORRUPT;
     at += 2 + (size_t)len;
   }
-  if ((n - 8 - at) != (uint64_t)nl * EVS_CK_LEASE) return EVS_ECORRUPT;
+  if ((n - 8 - at) / EVS_CK_LEASE < nl) return EVS_ECORRUPT;
   for (uint32_t i = 0; i < nl; i++) {
     const uint8_t *q = p + at + (size_t)i * EVS_CK_LEASE;
     if (!get_u64(q) || get_u32(q + 24) > nn || get_u32(q + 28)) return EVS_ECORRUPT;
   }
-  return 0;
+  at += (size_t)nl * EVS_CK_LEASE;
+  if (n - 8 - at < 8 || get_u32(p + at + 4)) return EVS_ECORRUPT;
+  uint32_t nk = get_u32(p + at);
+  at += 8;
+  for (uint32_t i = 0; i < nk; i++) {
+    if (n - 8 - at < 14) return EVS_ECORRUPT;
+    uint16_t len = get_u16(p + at);
+    if (!len || len > EVS_MAX_ORDERING_KEY || n - 8 - at - 14 < len) return EVS_ECORRUPT;
+    at += 2 + (size_t)len;
+    uint32_t cnt = get_u32(p + at);
+    at += 12;
+    if (!cnt || (n - 8 - at) / 8 < cnt) return EVS_ECORRUPT;
+    for (uint32_t k = 1; k < cnt; k++)
+      if (get_u64(p + at + 8 * (size_t)k) <= get_u64(p + at + 8 * (size_t)(k - 1)))
+        return EVS_ECORRUPT;
+    at += (size_t)cnt * 8;
+  }
+  return at == n - 8 ? 0 : EVS_ECORRUPT;
 }
 
 /* Structure of the names section; *end is where the keys begin. */

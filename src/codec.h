@@ -66,13 +66,28 @@ typedef struct evs_ckpt_hdr {
 /* Version 3's leases section, after the keys: u64 last token | u64 dead
 ** count | u32 consumer names N | u32 leases L | N x (u16 len | len bytes)
 ** | L x (u64 id | u64 token | i64 until_us | u32 consumer (1 + name
-** index; 0 none) | u32 zero). */
+** index; 0 none) | u32 zero); then the ordering keys: u32 keys K | u32
+** zero | K x (u16 len | len bytes | u32 count C (>= 1) | u64 the key's
+** event claimed last (0: none) | C x u64 id, increasing: its events not
+** acknowledged or deleted). */
 #define EVS_CK_LEASE 32
 typedef struct evs_ckpt_leases {
   uint64_t lease_seq, ndead;
-  uint32_t nnames, nleases;
-  size_t names_at, leases_at; /* offsets of the names and the leases */
+  uint32_t nnames, nleases, nkeys;
+  size_t names_at, leases_at, keys_at; /* offsets of the names, the leases
+                                          and the first ordering key */
 } evs_ckpt_leases;
+/* Ordering key i of a checked file, at *at (moved past it). */
+static inline void evs_ckpt_okey_next(const uint8_t *p, size_t *at, const char **key,
+                                      uint16_t *len, uint64_t *leased, const uint8_t **ids,
+                                      uint32_t *count) {
+  *len = get_u16(p + *at);
+  *key = (const char *)p + *at + 2;
+  *count = get_u32(p + *at + 2 + *len);
+  *leased = get_u64(p + *at + 6 + *len);
+  *ids = p + *at + 14 + *len;
+  *at += 14 + (size_t)*len + 8 * (size_t)*count;
+}
 /* The leases section of a checked v3 file (h->version 3). */
 void evs_ckpt_leases_get(const uint8_t *p, const evs_ckpt_hdr *h, evs_ckpt_leases *out);
 
@@ -232,6 +247,9 @@ int evs_manifest_decode(const uint8_t *p, size_t n, evs_manifest *m, const char 
 #define EVS_EF_IDEM 0x10
 #define EVS_EF_DELAY 0x20 /* an i64 not_before_us follows the fixed part
                              (only in segments of format version 3) */
+#define EVS_EF_ORDER 0x40 /* an ordering key follows (after not_before_us
+                             if any): u16 len K | K bytes | NUL (only in
+                             segments of format version 3) */
 
 /* Event body: u64 id | i64 created_us | u32 stored payload len | u32 raw
 ** payload len | u16 source len | u16 type len | u16 idem len | u16 meta len
@@ -317,6 +335,7 @@ typedef struct evs_ev_sizes {
   uint32_t stored, raw;              /* payload bytes on disk / original */
   int zstd;
   int delay;                         /* a not_before_us field */
+  uint32_t order;                    /* ordering key bytes; 0 = none */
 } evs_ev_sizes;
 
 uint32_t evs_ev_len(const evs_ev_sizes *z);
@@ -329,6 +348,7 @@ typedef struct evs_ev_parts {
   const char *source, *type, *idem, *meta; /* idem/meta NULL = absent */
   const void *payload;                     /* z.stored bytes as stored */
   int64_t not_before_us;                   /* with z.delay */
+  const char *order;                       /* z.order bytes */
 } evs_ev_parts;
 
 /* Encode and seal a whole event record of evs_ev_len(z) bytes at out. */

@@ -140,6 +140,7 @@ void evs_index_free(evs_index *x) {
   names_free(&x->sources);
   names_free(&x->types);
   free(x->idem);
+  evs_okeys_free(&x->okeys);
   memset(x, 0, sizeof *x);
 }
 
@@ -158,7 +159,7 @@ size_t evs_index_bytes(const evs_index *x) {
   return sizeof *x + x->nchunks * (ENT_CHUNK * sizeof(evs_ent)) +
          x->chunks_cap * sizeof(void *) + evs_bs_bytes(&x->pending) +
          names_bytes(&x->sources) + names_bytes(&x->types) +
-         x->idem_size * sizeof(evs_idem_slot);
+         x->idem_size * sizeof(evs_idem_slot) + evs_okeys_bytes(&x->okeys);
 }
 
 evs_name *evs_names_find(const evs_names *t, const char *s, size_t len) {
@@ -343,6 +344,8 @@ void evs_index_truncate(evs_index *x, uint64_t n0, evs_plist **lists,
       x->list_entries--;
     }
   }
+  for (uint64_t r = x->n; r-- > n0;) /* newest first: each is its key's newest */
+    if (x->okeys.iused) evs_okey_unadd(&x->okeys, x->base + r);
   for (uint64_t r = n0; r < x->n; r++) {
     evs_bs_clear(&x->pending, r);
     memset(evs_ent_at(x, r), 0, sizeof(evs_ent));

@@ -11,6 +11,7 @@
 #include "evstore.h"
 #include "bitset.h"
 #include "codec.h"
+#include "order.h"
 
 /* ---- Index ------------------------------------------------------------- */
 /* evs_ent.flags. Their own namespace, not the event record's EVS_EF_*
@@ -103,6 +104,7 @@ typedef struct evs_index {
   evs_idem_slot *idem; /* linear probing, home slot by fastrange */
   size_t idem_size, idem_used;
   evs_leases leases;
+  evs_okeys okeys;    /* ordering keys of events not known settled */
 } evs_index;
 
 /* The index state: what the log's records say, built by replay at open

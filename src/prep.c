@@ -56,6 +56,26 @@ static int check_json(evs_store *s, const char *what, const char *p, size_t n,
   return 0;
 }
 
+/* A key (idempotency, ordering): 1..max bytes, compared byte for byte.
+** Any character, but characters: bytes that are not UTF-8 have no JSON
+** form, so an export could not carry the key. */
+static int check_key(evs_store *s, const char *what, const char *in, size_t max,
+                     const char **out, size_t *outlen) {
+  size_t n = strlen(in);
+  if (!n) return evs_err(s, EVS_EINVAL, "%s is empty", what);
+  if (n > max) return evs_err(s, EVS_ETOOBIG, "%s is %zu bytes, limit is %zu", what, n, max);
+  const unsigned char *k = (const unsigned char *)in;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    size_t l = evs_utf8_seq(k + i, n - i, &cp);
+    if (!l) return evs_err(s, EVS_EINVAL, "%s is not valid UTF-8 (byte %zu)", what, i);
+    i += l;
+  }
+  *out = in;
+  *outlen = n;
+  return 0;
+}
+
 void evs_prep_free(evs_prep *p) {
   free(p->z);
   p->z = NULL;
@@ -80,24 +100,14 @@ int evs_prep_check(evs_store *s, const evs_event_in *ev, evs_prep *p) {
     if ((rc = check_json(s, "metadata", p->meta, p->mlen, s->opt.max_metadata)))
       return rc;
   }
-  if (ev->idempotency_key) {
-    p->idem = ev->idempotency_key;
-    p->ilen = strlen(p->idem);
-    if (!p->ilen) return evs_err(s, EVS_EINVAL, "idempotency_key is empty");
-    if (p->ilen > EVS_MAX_IDEMPOTENCY_KEY)
-      return evs_err(s, EVS_ETOOBIG, "idempotency_key is %zu bytes, limit is %d",
-                     p->ilen, EVS_MAX_IDEMPOTENCY_KEY);
-    /* Any character, but characters: bytes that are not UTF-8 have no
-    ** JSON form, so an export could not carry the key. */
-    const unsigned char *k = (const unsigned char *)p->idem;
-    for (size_t i = 0; i < p->ilen;) {
-      uint32_t cp;
-      size_t l = evs_utf8_seq(k + i, p->ilen - i, &cp);
-      if (!l)
-        return evs_err(s, EVS_EINVAL, "idempotency_key is not valid UTF-8 (byte %zu)", i);
-      i += l;
-    }
-  }
+  if (ev->idempotency_key &&
+      (rc = check_key(s, "idempotency_key", ev->idempotency_key, EVS_MAX_IDEMPOTENCY_KEY,
+                      &p->idem, &p->ilen)))
+    return rc;
+  if (ev->ordering_key &&
+      (rc = check_key(s, "ordering_key", ev->ordering_key, EVS_MAX_ORDERING_KEY, &p->order,
+                      &p->olen)))
+    return rc;
   if (ev->priority < 0 || ev->priority > EVS_PRIORITY_HIGH)
     return evs_err(s, EVS_EINVAL, "priority %d is not 1 (low), 2 (normal) or 3 (high)",
                    ev->priority);

@@ -11,8 +11,8 @@
 
 /* A validated event ready to encode (compression already done). */
 typedef struct evs_prep {
-  const char *src, *typ, *payload, *meta, *idem;
-  size_t srclen, typlen, plen, mlen, ilen;
+  const char *src, *typ, *payload, *meta, *idem, *order;
+  size_t srclen, typlen, plen, mlen, ilen, olen;
   int prio;
   int64_t not_before; /* 0: none */
   uint8_t *z; /* compressed payload (owned) or NULL */

@@ -68,7 +68,8 @@ int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out) {
   const char *by = set_state(s, &ev, &e, evs_now(s));
   size_t bylen = by ? strlen(by) + 1 : 0;
   size_t need = sizeof ev + ev.source_len + ev.event_type_len +
-                ev.idempotency_key_len + ev.metadata_len + raw + 5 + bylen;
+                ev.idempotency_key_len + ev.metadata_len + ev.ordering_key_len + raw + 6 +
+                bylen;
   evs_event *o = malloc(need);
   if (!o) {
     rc = evs_err(s, EVS_ENOMEM, "out of memory");
@@ -81,6 +82,7 @@ int evs_get(evs_store *s, evs_txn *txn, uint64_t id, evs_event **out) {
   if (ev.idempotency_key)
     o->idempotency_key = put_str(&p, ev.idempotency_key, ev.idempotency_key_len);
   if (ev.metadata) o->metadata = put_str(&p, ev.metadata, ev.metadata_len);
+  if (ev.ordering_key) o->ordering_key = put_str(&p, ev.ordering_key, ev.ordering_key_len);
   if (z) {
     char why[400];
     rc = evs_zstd_decompress(s, p, raw, ev.payload, ev.payload_len, why, sizeof why);
@@ -180,6 +182,8 @@ typedef struct scan {
   size_t nids;
   uint64_t *dead;
   size_t ndead, dead_cap;
+  int claimable;   /* the ordering-key rule applies (set by run_scan) */
+  int64_t cut;     /* created before this: past retention */
 } scan;
 
 /* Claiming: the id is the match. 1 when the claim is full. */
@@ -191,6 +195,32 @@ static int take_id(scan *sc, uint64_t id) {
 
 static int name_is(const char *v, size_t vl, const evs_name *n) {
   return vl == n->len && !memcmp(v, n->s, vl);
+}
+
+/* Is pending event id held back by its ordering key: an older event of
+** the key not yet settled (acknowledged, deleted, dead, or past retention:
+** cut), or another event of the key leased? */
+static int key_blocked(const evs_store *s, uint64_t id, int64_t now, int64_t cut) {
+  const evs_index *x = &s->state.idx;
+  const evs_okey *k = evs_okey_of(&x->okeys, id);
+  if (!k) return 0;
+  uint32_t maxd = s->opt.max_deliveries;
+  /* One lease at a time: a lease can only be on the key's last claimed. */
+  if (k->leased && k->leased != id && k->leased >= x->base && k->leased - x->base < x->n) {
+    const evs_ent *e = evs_ent_at(x, k->leased - x->base);
+    if (e->created_us >= cut && evs_ent_state(x, k->leased, e, now, maxd, NULL) == EVS_ES_LEASED)
+      return 1;
+  }
+  for (uint32_t i = k->head; i < k->n && k->ids[i] < id; i++) {
+    uint64_t f = k->ids[i];
+    if (f < x->base) continue; /* gone */
+    const evs_ent *e = evs_ent_at(x, f - x->base);
+    int st = evs_ent_state(x, f, e, now, maxd, NULL);
+    if (st == EVS_ES_GONE || st == EVS_ES_ACKED || st == EVS_ES_DEAD || e->created_us < cut)
+      continue;
+    return 1;
+  }
+  return 0;
 }
 
 /* Consider one entry; returns 1 to stop the scan (page full and one more
@@ -212,8 +242,11 @@ static int visit(scan *sc, uint64_t rel, const evs_ent *e0, int *rc) {
              : q->status == EVS_QUERY_LEASED  ? st == EVS_ES_LEASED
              : q->status == EVS_QUERY_DELAYED ? st == EVS_ES_DELAYED
              : q->status == EVS_QUERY_DEAD    ? st == EVS_ES_DEAD
+             : q->status == EVS_QUERY_CLAIMABLE ? st == EVS_ES_PENDING
                                              : st != EVS_ES_GONE;
   if (!want) return 0;
+  if (sc->claimable && s->state.idx.okeys.iused && key_blocked(s, id, sc->now, sc->cut))
+    return 0;
   if (q->priority && (e.flags & ENT_PRIO) != q->priority) return 0;
   /* Claiming with no filter on the record itself: the id is enough. */
   if (sc->ids && !sc->src && !sc->typ && !q->metadata_key) return take_id(sc, id);
@@ -360,10 +393,10 @@ static int check_query(evs_store *s, const evs_query *q) {
   if (!q->metadata_key != !q->metadata_value)
     return evs_err(s, EVS_EINVAL,
                    "metadata_key and metadata_value must be given together");
-  if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_DELAYED)
+  if (q->status < EVS_QUERY_PENDING || q->status > EVS_QUERY_CLAIMABLE)
     return evs_err(s, EVS_EINVAL,
                    "status %d is not pending (0), acknowledged (1), any (2), leased (3), "
-                   "dead (4) or delayed (5)",
+                   "dead (4), delayed (5) or claimable (6)",
                    q->status);
   /* No event has an empty name (append refuses one, trimmed the same
   ** way): such a filter is a caller's mistake, not an empty inbox. */
@@ -405,7 +438,7 @@ static int inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **pa
   if ((rc = page_start(s, page))) return rc;
   evs_page *pg = *page;
   scan sc = {s, txn, q, pg, NULL, NULL, q->limit ? q->limit : EVS_PAGE_DEFAULT,
-             after_id, evs_now(s), NULL, 0, NULL, 0, 0};
+             after_id, evs_now(s), NULL, 0, NULL, 0, 0, 0, 0};
   rc = run_scan(&sc, after_id);
   if (rc) {
     pg->n = 0;
@@ -434,9 +467,12 @@ static int run_scan(scan *sc, uint64_t after_id) {
     lo = EVS_MAX(lo, after_id - x->base + 1);
   if (after_id && q->descending) hi = after_id < x->base ? 0 : EVS_MIN(hi, after_id - x->base);
   lo = EVS_MIN(lo, hi);
-  if (s->opt.retention_us > 0)
-    lo = evs_index_time_bound(x, lo, hi, evs_time_minus(evs_now(s), s->opt.retention_us),
-                              0);
+  sc->cut = INT64_MIN;
+  sc->claimable = q->status == EVS_QUERY_CLAIMABLE || (sc->ids && q->status == EVS_QUERY_PENDING);
+  if (s->opt.retention_us > 0) {
+    sc->cut = evs_time_minus(evs_now(s), s->opt.retention_us);
+    lo = evs_index_time_bound(x, lo, hi, sc->cut, 0);
+  }
   if (q->created_after_us) lo = evs_index_time_bound(x, lo, hi, q->created_after_us, 1);
   if (q->created_before_us) hi = evs_index_time_bound(x, lo, hi, q->created_before_us, 0);
 
@@ -455,7 +491,7 @@ static int run_scan(scan *sc, uint64_t after_id) {
   if (none || lo >= hi) {
     rc = 0;
   } else if (q->status != EVS_QUERY_PENDING && q->status != EVS_QUERY_LEASED &&
-             q->status != EVS_QUERY_DELAYED) {
+             q->status != EVS_QUERY_DELAYED && q->status != EVS_QUERY_CLAIMABLE) {
     sc->src = ns;
     sc->typ = nt;
     rc = scan_ids(sc, lo, hi);
@@ -486,7 +522,7 @@ int evs_query_check(evs_store *s, const evs_query *q) { return check_query(s, q)
 int evs_query_claimable(evs_store *s, const evs_query *q, unsigned limit, int64_t now,
                         uint64_t *ids, size_t *nids, uint64_t *dead, size_t dead_cap,
                         size_t *ndead) {
-  scan sc = {s, NULL, q, NULL, NULL, NULL, limit, 0, now, ids, 0, dead, 0, dead_cap};
+  scan sc = {s, NULL, q, NULL, NULL, NULL, limit, 0, now, ids, 0, dead, 0, dead_cap, 0, 0};
   int rc = run_scan(&sc, 0);
   *nids = sc.nids;
   *ndead = sc.ndead;
@@ -499,7 +535,7 @@ int evs_page_of_ids(evs_store *s, const uint64_t *ids, size_t n, evs_page **page
   evs_query any = {0};
   any.status = EVS_QUERY_ANY;
   scan sc = {s, NULL, &any, *page, NULL, NULL, (unsigned)n + 1, 0, evs_now(s), NULL, 0,
-             NULL, 0, 0};
+             NULL, 0, 0, 0, 0};
   pthread_rwlock_rdlock(&s->ilock);
   const evs_index *x = &s->state.idx;
   for (size_t i = 0; i < n && !rc; i++)

@@ -42,6 +42,9 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
   /* Delayed: held back until not_before (no consumer, no delivery). */
   if (ev.not_before_us && evs_lease_set(&x->leases, ev.id, 0, 0, ev.not_before_us))
     return EVS_ENOMEM;
+  if (ev.ordering_key &&
+      evs_okey_add(&x->okeys, ev.id, ev.ordering_key, ev.ordering_key_len))
+    return EVS_ENOMEM;
   evs_plist *a, *b;
   if (evs_index_add(x, &e, ev.source, ev.source_len, ev.event_type,
                     ev.event_type_len, &a, &b))
@@ -58,6 +61,21 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
   st->payload_stored += ev.payload_len;
   st->last_created = EVS_MAX(st->last_created, ev.created_us);
   return 0;
+}
+
+/* An event acknowledged or deleted: if it has an ordering key, the key
+** drops the settled events at its front (the next becomes its head). */
+static void settle_key(evs_index *x, uint64_t id) {
+  evs_okey *k = x->okeys.iused ? evs_okey_of(&x->okeys, id) : NULL;
+  while (k && k->head < k->n) {
+    uint64_t f = k->ids[k->head];
+    if (f >= x->base && f - x->base < x->n &&
+        (evs_ent_at(x, f - x->base)->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE)
+      break;
+    int last = k->head + 1 == k->n;
+    evs_okey_pop(&x->okeys, k); /* frees k with its last id */
+    if (last) break;
+  }
 }
 
 /* The event leaves any lease it had (settled, or gone). */
@@ -79,6 +97,7 @@ void evs_mark_acked(evs_state *st, uint64_t rel, evs_ent *e, int64_t at) {
   e->acked_us = at;
   evs_bs_clear(&st->idx.pending, rel);
   st->nacked++;
+  settle_key(&st->idx, st->idx.base + rel);
 }
 
 int evs_lease_fits(uint8_t *flags, int op) {
@@ -118,6 +137,10 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
       e->flags |= ENT_LEASED;
       if (e->pad < 255) e->pad++;
       if (token > st->lease_seq) st->lease_seq = token;
+      if (x->okeys.iused) {
+        evs_okey *k = evs_okey_of(&x->okeys, id);
+        if (k) k->leased = id;
+      }
       return 0;
     case EVS_LEASE_RENEW:
     case EVS_LEASE_RELEASE: {
@@ -169,6 +192,7 @@ void evs_mark_deleted(const evs_store *s, evs_state *st, uint64_t rel, evs_ent *
   drop_lease(st, rel, e);
   e->flags |= ENT_DELETED;
   evs_bs_clear(&st->idx.pending, rel);
+  settle_key(&st->idx, st->idx.base + rel);
 }
 
 static int replay_ids(const evs_store *s, evs_state *st, const uint8_t *r, uint32_t len,

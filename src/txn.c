@@ -84,8 +84,8 @@ int evs_txn_use_leases(evs_txn *t) {
   if (s->cur->flags & EVS_SEG_LEASES) return 0;
   if (t->nrec || t->u.len || t->u.flushed)
     return evs_err(s, EVS_EINVAL,
-                   "the store's first delayed event must begin its transaction (it starts "
-                   "the segment format that holds them)");
+                   "the store's first delayed event or event with an ordering key must "
+                   "begin its transaction (it starts the segment format that holds them)");
   int rc = evs_log_use_leases(s);
   if (!rc) t->u.start = s->cur->size;
   return rc;

@@ -21,6 +21,7 @@ typedef struct vctx {
   evs_store *s;
   evs_verify_report r;
   char first[400];
+  uint64_t keyed; /* events not settled that have an ordering key */
 } vctx;
 
 static void problem(vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -50,6 +51,45 @@ static evs_ent ent_or_hole(const evs_index *x, uint64_t id) {
   evs_ent h = {0, 0, 0, 0, 0, 0};
   if (id < x->base || id - x->base >= x->n) return h;
   return *evs_ent_at(x, id - x->base);
+}
+
+static int same_key(const evs_okey *k, const char *s, size_t len) {
+  return k && k->len == len && !memcmp(k->s, s, len);
+}
+
+/* An event not settled: listed under its record's ordering key on both
+** sides, and the key's last claim when it holds a lease now (one that ran
+** out may have been followed by a claim of another of the key). */
+static void check_order(vctx *v, const evs_index *live, const evs_index *ref, uint64_t id,
+                        const evs_event *ev) {
+  const evs_okey *ka = evs_okey_of(&live->okeys, id), *kb = evs_okey_of(&ref->okeys, id);
+  if (!ev->ordering_key) {
+    if (ka || kb) problem(v, "event %" PRIu64 ": listed under an ordering key it has not", id);
+    return;
+  }
+  v->keyed++;
+  if (!same_key(ka, ev->ordering_key, ev->ordering_key_len) ||
+      !same_key(kb, ev->ordering_key, ev->ordering_key_len)) {
+    problem(v, "event %" PRIu64 ": not listed under its ordering key", id);
+    return;
+  }
+  const evs_lease *l = evs_lease_find(&live->leases, id);
+  if (l && l->consumer && l->until_us > evs_now(v->s) && (ka->leased != id || kb->leased != id))
+    problem(v, "event %" PRIu64 ": leased, but not its ordering key's last claim", id);
+}
+
+/* No key lists an event that is not settled beyond those check_order saw. */
+static void check_order_count(vctx *v, const evs_index *x, const char *what) {
+  uint64_t n = 0;
+  for (size_t i = 0; x->okeys.ids && i <= x->okeys.imask; i++) {
+    uint64_t id = x->okeys.ids[i].id;
+    if (!id || id < x->base || id - x->base >= x->n) continue;
+    uint8_t f = evs_ent_at(x, id - x->base)->flags;
+    n += (f & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE;
+  }
+  if (n != v->keyed)
+    problem(v, "%s lists %" PRIu64 " events under ordering keys, %" PRIu64 " expected", what, n,
+            v->keyed);
 }
 
 static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) {
@@ -100,6 +140,7 @@ static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) 
       problem(v, "event %" PRIu64 ": record does not decode", id);
       continue;
     }
+    if (!(a->flags & ENT_ACKED)) check_order(v, live, ref, id, &ev);
     if (pend) {
       const evs_name *ns = evs_names_find(&live->sources, ev.source, ev.source_len);
       const evs_name *nt = evs_names_find(&live->types, ev.event_type, ev.event_type_len);
@@ -188,6 +229,8 @@ static int verify(evs_store *s, evs_verify_report *out) {
     pthread_rwlock_rdlock(&s->ilock);
     check_entries(&v, &s->state.idx, &ref.idx);
     check_keys(&v, &s->state.idx, &ref.idx);
+    check_order_count(&v, &s->state.idx, "the index");
+    check_order_count(&v, &ref.idx, "the log");
     check_names(&v, &s->state.idx.sources, &ref.idx.sources, "source");
     check_names(&v, &s->state.idx.types, &ref.idx.types, "event type");
     if (s->state.idx.leases.used != ref.idx.leases.used)

@@ -62,10 +62,11 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
 
   /* A time already passed holds nothing back. */
   int rc, delay = p->not_before > now;
-  if (delay && (rc = evs_txn_use_leases(t))) return rc;
+  if ((delay || p->order) && (rc = evs_txn_use_leases(t))) return rc;
   evs_ev_sizes z = {(uint32_t)p->srclen, (uint32_t)p->typlen, (uint32_t)p->ilen,
                     (uint32_t)p->mlen,   (uint32_t)(p->z ? p->zlen : p->plen),
-                    (uint32_t)p->plen,   p->z != NULL,          delay};
+                    (uint32_t)p->plen,   p->z != NULL,          delay,
+                    (uint32_t)p->olen};
   uint32_t len = evs_ev_len(&z);
   rc = evs_txn_reserve(t, len);
   if (rc) return rc;
@@ -83,7 +84,7 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
   uint32_t off = (uint32_t)(t->u.start + t->u.flushed + t->u.len);
   evs_ev_parts parts = {id,      created, p->prio, p->src,
                        p->typ,  p->idem, p->meta, p->z ? (const void *)p->z : p->payload,
-                       p->not_before};
+                       p->not_before, p->order};
   evs_ev_encode(t->u.buf + t->u.len, &z, &parts);
 
   evs_ent e = {created, 0, off, (uint16_t)(s->cur->no % EVS_SLOTS),
@@ -91,7 +92,11 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
                0};
   evs_plist *ls, *lt;
   pthread_rwlock_wrlock(&s->ilock);
-  rc = evs_index_add(&s->state.idx, &e, p->src, p->srclen, p->typ, p->typlen, &ls, &lt);
+  rc = p->order ? evs_okey_add(&s->state.idx.okeys, id, p->order, p->olen) : 0;
+  if (!rc) {
+    rc = evs_index_add(&s->state.idx, &e, p->src, p->srclen, p->typ, p->typlen, &ls, &lt);
+    if (rc && p->order) evs_okey_unadd(&s->state.idx.okeys, id);
+  }
   if (rc) {
     pthread_rwlock_unlock(&s->ilock);
     return evs_err(s, EVS_ENOMEM, "out of memory");

@@ -218,9 +218,9 @@ static void t_bigger_struct(void) {
   CHECK(evs_store_open_sized(dir, &big.o, sizeof big, &s) == 0 && s);
 
   /* Arrays: the caller's element size is the stride, both ways. */
-  /* extra[0] is not_before_us to this library (added after 1.0); extra[1]
-  ** is beyond anything it knows. */
-  struct { evs_event_in ev; uint64_t extra[2]; } in[3];
+  /* extra[0] is not_before_us and extra[1] ordering_key to this library
+  ** (added after 1.0); extra[2] is beyond anything it knows. */
+  struct { evs_event_in ev; uint64_t extra[3]; } in[3];
   struct { evs_append_result r; uint64_t extra; } res[3];
   memset(in, 0, sizeof in);
   memset(res, CANARY, sizeof res);
@@ -239,13 +239,13 @@ static void t_bigger_struct(void) {
     CHECK(evs_get(s, NULL, (uint64_t)i + 1, &e) == 0 && strcmp(e->source, src[i]) == 0);
     evs_event_free(e);
   }
-  in[1].extra[1] = 1; /* a field this library does not know, set: nothing stored */
+  in[1].extra[2] = 1; /* a field this library does not know, set: nothing stored */
   CHECK(evs_append_batch_sized(s, NULL, &in[0].ev, sizeof in[0], 3, &res[0].r, sizeof res[0]) ==
         EVS_EINVAL);
   struct { evs_append_result r; uint64_t extra; } one;
   CHECK(evs_append_sized(s, NULL, &in[1].ev, sizeof in[1], &one.r, sizeof one) == EVS_EINVAL);
   CHECK(one.r.rc == EVS_EINVAL);
-  in[1].extra[1] = 0;
+  in[1].extra[2] = 0;
   memset(&one, CANARY, sizeof one);
   CHECK(evs_append_sized(s, NULL, &in[1].ev, sizeof in[1], &one.r, sizeof one) == 0);
   CHECK(one.r.id == 4 && one.extra == 0);

@@ -18,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd -P)
 layers='
 0 error io bitset util json text abi
 1 codec cursor
-2 segment compress worker writer
+2 segment compress worker writer order
 3 index replay
 4 log recover checkpoint_load
 5 txn prep write query lease

@@ -130,7 +130,7 @@ static void t_status_bounds_descending(void) {
 static void t_bad_status(void) {
   evs_store *s = mem_store();
   REQUIRE(s);
-  evs_query q = {.status = 6}; /* 3..5: leased, dead, delayed */
+  evs_query q = {.status = 7}; /* 3..6: leased, dead, delayed, claimable */
   evs_page *pg = NULL;
   CHECK_EQ(evs_inbox(s, NULL, &q, &pg), EVS_EINVAL);
   CHECK_CONTAINS(evs_errmsg(s), "status");

@@ -70,6 +70,10 @@ INSERT INTO inbox(source, event_type, payload, not_before) VALUES ('app', 'bad',
 INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', 5);
 INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', x'6b');
 INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', CAST(x'6b006b' AS TEXT));
+-- The library's checks: 1..128 bytes of UTF-8.
+INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', '');
+INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', printf('%.129c', 'k'));
+INSERT INTO inbox(source, event_type, payload, ordering_key) VALUES ('app', 'bad', '{}', CAST(x'6bff' AS TEXT));
 -- OR IGNORE skips a bad row and stores the others.
 INSERT OR IGNORE INTO inbox(source, event_type, payload, not_before, ordering_key) VALUES
   ('app', 'ign', '{}', 'tomorrow', NULL), ('app', 'ign', '{}', NULL, 7), ('app', 'ign', '{}', NULL, 'g');

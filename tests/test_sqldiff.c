@@ -229,15 +229,31 @@ static int load_values(sqlite3 *db) {
     released = sqlite3_column_int(st, 2);
   }
   sqlite3_finalize(st);
-  /* Delayed events: some not_before shown, some still held back. */
-  int delayed = 0;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM plain WHERE status = 'delayed'", -1, &st,
-                         NULL))
+  /* Delayed events: some not_before shown, some still held back; and
+  ** ordering keys, every one of them, never two of a key leased (the
+  ** claim took one event of a key at a time). */
+  int delayed = 0, keyed = 0, keys = 0, twice = -1, leased_keyed = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT count(*) FILTER (WHERE status = 'delayed'), "
+                         "count(ordering_key), count(DISTINCT ordering_key), "
+                         "(SELECT count(*) FROM (SELECT ordering_key FROM plain WHERE status = "
+                         "'leased' AND ordering_key IS NOT NULL GROUP BY ordering_key HAVING "
+                         "count(*) > 1)), count(*) FILTER (WHERE status = 'leased' AND ordering_key "
+                         "IS NOT NULL) FROM plain",
+                         -1, &st, NULL))
     return -1;
-  if (sqlite3_step(st) == SQLITE_ROW) delayed = sqlite3_column_int(st, 0);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    delayed = sqlite3_column_int(st, 0);
+    keyed = sqlite3_column_int(st, 1);
+    keys = sqlite3_column_int(st, 2);
+    twice = sqlite3_column_int(st, 3);
+    leased_keyed = sqlite3_column_int(st, 4);
+  }
   sqlite3_finalize(st);
   return data.n > 300 && data.nacked > 50 && leased == 15 && dead == 15 && released == 15 &&
-                 data.nnb > 20 && delayed > 5
+                 data.nnb > 20 && delayed > 5 && keyed > 100 && twice == 0 &&
+                 leased_keyed > 0 &&
+                 keys == (int)(sizeof okeys / sizeof *okeys)
              ? 0
              : -1;
 }
@@ -858,8 +874,9 @@ static void t_many_constraints(void) {
   char *all = sqlite3_str_finish(w);
   CHECK_EQ(agree_where(all, "ORDER BY id DESC LIMIT 7 OFFSET 2"), 7);
   CHECK(agree_where(all, "") > 9);
-  static const char *const in_cols[] = {"id",       "created_us", "source",    "event_type",
-                                        "status",   "priority",   "created_at", "not_before"};
+  static const char *const in_cols[] = {"id",       "created_us", "source",     "event_type",
+                                        "status",   "priority",   "created_at", "not_before",
+                                        "ordering_key"};
   for (size_t c = 0; c < sizeof in_cols / sizeof *in_cols; c++) {
     w = sqlite3_str_new(NULL);
     sqlite3_str_appendf(w, "%s IN (", in_cols[c]);
@@ -870,7 +887,7 @@ static void t_many_constraints(void) {
       switch (i % 6) {
       case 0: sqlite3_str_appendf(w, "%d", i / 6); break;
       case 1: sqlite3_str_appendf(w, "%lld", (long long)data.us[i % data.n]); break;
-      case 2: sqlite3_str_appendf(w, "'%s'", PICK(sources)); break;
+      case 2: sqlite3_str_appendf(w, "'%s'", c == 8 ? PICK(okeys) : PICK(sources)); break;
       case 3: sqlite3_str_appendf(w, "'%s'", PICK(types)); break;
       case 4: sqlite3_str_appendf(w, "'%s'", PICK(words)); break;
       default:

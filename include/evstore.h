@@ -170,7 +170,9 @@ typedef struct evs_options {
                                     "Limits"                               */
   evs_clock_fn clock;            /* NULL = CLOCK_REALTIME. Appends fail with
                                     EVS_EINVAL while it returns a time
-                                    outside 1970-01-01..9999-12-31         */
+                                    outside 1970-01-01..9999-12-31. Called
+                                    from the store's own threads too: it
+                                    must be safe to call from any thread */
   void *clock_arg;
   int64_t checkpoint_bytes;      /* write an index checkpoint after this
                                     much new log (and at close); 0 = 64 MiB;
@@ -589,10 +591,11 @@ static inline int evs_wait(evs_store *s, const evs_query *q, int timeout_ms) {
 
 /* A file descriptor (an eventfd, non-blocking, close-on-exec) that becomes
 ** readable whenever new events become visible to this handle (a commit
-** that appended, a refresh that found some, not a lease running out), for
-** poll/epoll/libuv loops:
-** read 8 bytes to clear it, then page the inbox. A read_only handle's fd
-** is signalled only by its refreshes. The store owns the fd (closed by
+** that appended, a refresh that found some) and, on a writer's handle,
+** when a lease or a release's delay ends (the store's background thread
+** signals it then: an event may be claimable again), for poll/epoll/libuv
+** loops: read 8 bytes to clear it, then page the inbox or claim. A
+** read_only handle's fd is signalled only by its refreshes. The store owns the fd (closed by
 ** evs_store_close); every call returns the same one. Errors: EVS_EINVAL,
 ** EVS_EIO (eventfd failed). */
 EVS_API int evs_store_eventfd(evs_store *s, int *fd);

@@ -37,7 +37,7 @@ static void names_free(evs_names *t) {
 /* ---- Leases ------------------------------------------------------------ */
 
 static size_t lease_home(const evs_leases *l, uint64_t id) {
-  return (size_t)(XXH3_64bits(&id, sizeof id) & l->mask);
+  return (size_t)(evs_hash_id(id) & l->mask);
 }
 
 evs_lease *evs_lease_find(const evs_leases *l, uint64_t id) {

@@ -14,7 +14,7 @@
 #include "util.h"
 
 static size_t id_home(uint64_t id, size_t mask) {
-  return (size_t)(XXH3_64bits(&id, sizeof id) & mask);
+  return (size_t)(evs_hash_id(id) & mask);
 }
 
 void evs_okeys_free(evs_okeys *o) {

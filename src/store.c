@@ -418,6 +418,7 @@ static int open_store_once(const char *dir, const evs_options *opts, const evs_i
   pthread_mutex_init(&s->evmu, NULL);
   pthread_cond_init(&s->evcv, NULL);
   s->ev_fd = -1;
+  s->lease_next = INT64_MAX;
   if (evs_epochs_init(s)) {
     rc = evs_err(NULL, EVS_ENOMEM, "out of memory");
     goto fail;

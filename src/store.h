@@ -150,6 +150,9 @@ struct evs_store {
   pthread_cond_t evcv;
   uint64_t ev_seq;      /* evmu */
   int ev_fd;            /* atomic: the eventfd of evs_store_eventfd, -1 */
+  int64_t lease_next;   /* atomic: with an eventfd, the store time at which
+                           the maintenance thread signals it next (a lease
+                           or a delay ends); INT64_MAX none */
 
   /* ---- checkpoints (checkpoint.c) ---- */
   pthread_mutex_t ckmu; /* one checkpoint writer at a time */
@@ -177,6 +180,7 @@ static inline int64_t evs_now(const evs_store *s) {
 #define EVS_BG_CKPT 1
 #define EVS_BG_COMPACT 2
 #define EVS_BG_DICT 4
+#define EVS_BG_LEASE 8 /* lease_next moved earlier, or the eventfd is new */
 /* Tell the layer above that maintenance is wanted. */
 static inline void evs_notify(evs_store *s, int work) {
   if (s->notify) s->notify(s, work);

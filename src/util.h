@@ -34,6 +34,18 @@ static inline uint64_t get_u64(const uint8_t *p) {
 
 /* Source and event_type are stored trimmed of these; filters are trimmed
 ** the same way so they find what was stored. */
+/* A hash of an event id for the tables kept by id (leases, a
+** transaction's overlay, ordering keys): murmur3's 64-bit finaliser, every
+** bit mixed into the low ones the tables mask. Inline: it runs per lookup,
+** where a call to XXH3 cost more than the lookup itself. */
+static inline uint64_t evs_hash_id(uint64_t id) {
+  id ^= id >> 33;
+  id *= UINT64_C(0xff51afd7ed558ccd);
+  id ^= id >> 33;
+  id *= UINT64_C(0xc4ceb9fe1a85ec53);
+  return id ^ (id >> 33);
+}
+
 static inline int evs_is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }

@@ -16,6 +16,7 @@
 #include "abi.h"
 #include "error.h"
 #include "index.h"
+#include "maint.h"
 #include "store.h"
 #include "writer.h"
 
@@ -32,13 +33,7 @@ static int64_t now_ms(void) {
 ** delay ends: an event may become claimable then with no commit to say
 ** so. INT64_MAX if none. */
 static int64_t next_lease_end_ms(evs_store *s) {
-  int64_t now = evs_now(s), first = INT64_MAX;
-  pthread_rwlock_rdlock(&s->ilock);
-  const evs_leases *l = &s->state.idx.leases;
-  for (size_t i = 0; l->tab && i <= l->mask; i++)
-    if (l->tab[i].id && l->tab[i].until_us > now && l->tab[i].until_us < first)
-      first = l->tab[i].until_us;
-  pthread_rwlock_unlock(&s->ilock);
+  int64_t now = evs_now(s), first = evs_next_lease_end(s, now);
   return first == INT64_MAX ? INT64_MAX : (first - now) / 1000 + 1;
 }
 
@@ -105,6 +100,10 @@ int evs_store_eventfd(evs_store *s, int *fd) {
   int e = errno;
   pthread_mutex_unlock(&s->evmu);
   if (f < 0) return evs_err_io(s, e, "eventfd for", s->dir ? s->dir : ":memory:");
+  /* Leases already running end without a commit: the maintenance thread
+  ** signals the fd then (a writer's; a reader learns of leases only by
+  ** refreshing). */
+  if (!s->opt.read_only) evs_maint_kick(s, EVS_BG_LEASE);
   *fd = f;
   return 0;
 }

@@ -432,6 +432,37 @@ static void t_random_rule(void) {
   CHECK_EQ(evs_store_close(s), 0);
 }
 
+/* A reader in another handle sees what the writer would claim, and
+** follows it through refresh, compaction and a checkpoint. */
+static void t_reader(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(0);
+  o.segment_size = 4096;
+  evs_store *w = NULL, *r = NULL;
+  REQUIRE(evs_store_open(dir, &o, &w) == 0);
+  for (int i = 0; i < 60; i++) (void)put(w, NULL, "x", i % 2 ? "A" : "B");
+  evs_options ro = o;
+  ro.read_only = 1;
+  REQUIRE(evs_store_open(dir, &ro, &r) == 0);
+  uint64_t a[100], b[100], ids[100], tok[100];
+  CHECK_EQ(claimable(r, a), 2u);
+  for (int round = 0; round < 20; round++) {
+    size_t n = claim(w, "w", 100, 0, NULL, ids, tok);
+    CHECK_EQ(n, 2u);
+    for (size_t i = 0; i < n; i++) CHECK_EQ(evs_ack_lease(w, ids[i], tok[i], NULL), 0);
+    if (round % 5 == 4) CHECK_EQ(evs_compact(w, NULL), 0);
+    if (round % 7 == 6) CHECK_EQ(evs_checkpoint(w), 0);
+    CHECK_EQ(evs_store_refresh(r), 0);
+    size_t na = claimable(r, a), nb = claimable(w, b);
+    CHECK_EQ(na, nb);
+    for (size_t i = 0; i < na && i < nb; i++) CHECK_EQ(a[i], b[i]);
+  }
+  CHECK_EQ(evs_store_close(r), 0);
+  CHECK_EQ(evs_store_close(w), 0);
+  t_rmdir(dir);
+}
+
 int main(void) {
   RUN(t_validation_and_read_back);
   RUN(t_head_of_line);
@@ -442,5 +473,6 @@ int main(void) {
   RUN(t_retention);
   RUN(t_wait_claimable);
   RUN(t_random_rule);
+  RUN(t_reader);
   return TEST_EXIT();
 }

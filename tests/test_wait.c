@@ -260,6 +260,68 @@ static void t_wait_lease_runs_out(void) {
   evs_store_close(s);
 }
 
+/* The eventfd is readable when a lease or a release's delay ends (an
+** event is claimable again with no commit), with the real clock and with
+** a fake one the test moves; also for leases that ran before the fd was
+** asked for. Not when nothing ends. */
+static fake_clock fclk = {T0};
+static void t_eventfd_lease_ends(void) {
+  evs_store *s = open_mem(NULL);
+  REQUIRE(s);
+  for (int i = 0; i < 3; i++) CHECK_EQ(app(s, NULL, "a", "t", "{}", NULL), 0);
+  evs_page *pg = NULL;
+  evs_query q = {0};
+  q.limit = 1;
+  REQUIRE(evs_claim(s, &q, "w", 150 * 1000, &pg) == 0); /* before the fd: 150 ms */
+  int fd = -1;
+  REQUIRE(evs_store_eventfd(s, &fd) == 0);
+  struct pollfd p = {fd, POLLIN, 0};
+  int64_t t0 = now_us();
+  CHECK_EQ(poll(&p, 1, 2000), 1);
+  int64_t took = now_us() - t0;
+  CHECK(took >= 100 * 1000 && took < 1500 * 1000);
+  printf("info: eventfd after a 150 ms lease: %.1f ms\n", (double)took / 1000);
+  uint64_t v;
+  CHECK_EQ(read(fd, &v, sizeof v), (ssize_t)sizeof v);
+  /* A claim made with the fd there, and a release with a delay. */
+  REQUIRE(evs_claim(s, &q, "w", 80 * 1000, &pg) == 0);
+  REQUIRE(evs_page_count(pg) == 1);
+  t0 = now_us();
+  CHECK_EQ(poll(&p, 1, 2000), 1);
+  CHECK(now_us() - t0 >= 60 * 1000);
+  CHECK_EQ(read(fd, &v, sizeof v), (ssize_t)sizeof v);
+  REQUIRE(evs_claim(s, &q, "w", 0, &pg) == 0);
+  REQUIRE(evs_page_count(pg) == 1);
+  const evs_event *e = evs_page_event(pg, 0);
+  CHECK_EQ(evs_release(s, e->id, e->lease_token, 100 * 1000), 0);
+  t0 = now_us();
+  CHECK_EQ(poll(&p, 1, 2000), 1);
+  CHECK(now_us() - t0 >= 70 * 1000);
+  CHECK_EQ(read(fd, &v, sizeof v), (ssize_t)sizeof v);
+  /* Nothing ends: nothing to read. Long leases left. */
+  REQUIRE(evs_claim(s, NULL, "w", 3600 * SEC, &pg) == 0);
+  CHECK_EQ(read(fd, &v, sizeof v), -1); /* drained: the claim appended nothing */
+  CHECK_EQ(poll(&p, 1, 300), 0);
+  evs_page_free(pg);
+  evs_store_close(s);
+
+  /* A fake clock: the fd is signalled soon after the clock passes the end. */
+  evs_options o = opts_clock(&fclk);
+  s = open_mem(&o);
+  REQUIRE(s);
+  CHECK_EQ(app(s, NULL, "a", "t", "{}", NULL), 0);
+  REQUIRE(evs_store_eventfd(s, &fd) == 0);
+  p.fd = fd;
+  CHECK_EQ(poll(&p, 1, 0), 0); /* the append came before the fd */
+  pg = NULL;
+  REQUIRE(evs_claim(s, NULL, "w", 10 * SEC, &pg) == 0);
+  CHECK_EQ(poll(&p, 1, 300), 0);
+  __atomic_store_n(&fclk.now, fclk.now + 11 * SEC, __ATOMIC_RELAXED);
+  CHECK_EQ(poll(&p, 1, 2000), 1);
+  evs_page_free(pg);
+  evs_store_close(s);
+}
+
 int main(void) {
   RUN(t_wait_now_and_timeout);
   RUN(t_wait_wakes_threads);
@@ -267,5 +329,6 @@ int main(void) {
   RUN(t_wait_read_only);
   RUN(t_wait_other_process);
   RUN(t_wait_lease_runs_out);
+  RUN(t_eventfd_lease_ends);
   return TEST_EXIT();
 }

@@ -215,7 +215,10 @@ typedef struct fake_clock {
   int64_t now;
 } fake_clock;
 
-static inline int64_t fake_clock_fn(void *arg) { return ((fake_clock *)arg)->now; }
+/* Atomic: the store's own threads read it too (the eventfd's lease timer). */
+static inline int64_t fake_clock_fn(void *arg) {
+  return __atomic_load_n(&((fake_clock *)arg)->now, __ATOMIC_RELAXED);
+}
 
 /* Zeroed options (all defaults) with the clock set to c. */
 static inline evs_options opts_clock(fake_clock *c) {

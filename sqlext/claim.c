@@ -70,19 +70,35 @@ static int claim_disconnect(sqlite3_vtab *p) {
   return SQLITE_OK;
 }
 
+static const char *const arg_names[NARG] = {"tbl", "consumer", "lim", "lease", "src", "typ"};
+
+static int claim_refuse(sqlite3_vtab *p, const char *why, int k) {
+  sqlite3_free(p->zErrMsg);
+  p->zErrMsg = sqlite3_mprintf("evstore_claim: %s %s", arg_names[k], why);
+  return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
 /* Each argument given (argument column = value) goes to xFilter at its
 ** position; idxNum's bit k says argument k was. An argument whose value
 ** is not known yet (from a join) refuses the plan (SQLITE_CONSTRAINT);
-** missing ones are xFilter's to report. */
+** missing ones are xFilter's to report. Any other condition on an
+** argument column (src > 'a', src IN (...), the same one twice) fails the
+** statement: SQLite would check it on the rows after the claim leased
+** them without it, and drop them, leased (the columns read NULL). */
 static int claim_best_index(sqlite3_vtab *p, sqlite3_index_info *ix) {
-  (void)p;
   int at[NARG];
   for (int k = 0; k < NARG; k++) at[k] = -1;
   for (int i = 0; i < ix->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &ix->aConstraint[i];
-    if (c->iColumn < ARG_TABLE || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT || c->op == SQLITE_INDEX_CONSTRAINT_OFFSET ||
+        c->iColumn < ARG_TABLE)
+      continue;
+    int k = c->iColumn - ARG_TABLE;
+    if (c->op != SQLITE_INDEX_CONSTRAINT_EQ || (i < 32 && sqlite3_vtab_in(ix, i, -1)))
+      return claim_refuse(p, "takes one value, as an argument or by '=' alone", k);
     if (!c->usable) return SQLITE_CONSTRAINT;
-    at[c->iColumn - ARG_TABLE] = i;
+    if (at[k] >= 0) return claim_refuse(p, "is given twice", k);
+    at[k] = i;
   }
   int n = 0, mask = 0;
   for (int k = 0; k < NARG; k++)

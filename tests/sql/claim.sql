@@ -41,3 +41,16 @@ SELECT count(*) FROM evstore_claim('inbox', 'w8', 1, '1m', CAST(x'610062' AS TEX
 SELECT count(*) FROM evstore_claim('inbox', 'w8', 1, '1m', '');
 SELECT count(*) FROM evstore_claim('inbox', 'w8', 1, '1m', 'a', '  ');
 SELECT count(*) FROM evstore_claim('inbox', 'w8', 1, '1m', 'a', 'odd', 'extra');
+
+-- Any other condition on an argument column fails the statement, leasing
+-- nothing: SQLite would check it after the claim and drop leased rows.
+INSERT INTO inbox(source, event_type, payload) VALUES ('a', 'odd', '{}'), ('b', 'odd', '{}');
+SELECT count(*) FROM evstore_claim('inbox', 'w9') WHERE src > 'a';
+SELECT count(*) FROM evstore_claim('inbox', 'w9') WHERE src IN ('a', 'b');
+SELECT count(*) FROM evstore_claim('inbox', 'w9') WHERE typ IS NULL;
+SELECT count(*) FROM evstore_claim('inbox', 'w9') WHERE lim < 5;
+SELECT count(*) FROM evstore_claim('inbox', 'w9', 1) WHERE lim = 1;
+SELECT count(*) FROM evstore_claim('inbox', 'w9') WHERE src = 'a' AND src = 'b';
+SELECT 'nothing leased', count(*) FROM inbox WHERE status = 'pending';
+-- A value from a join is an argument like any other.
+SELECT 'join', x.s, c.id FROM (SELECT 'b' AS s) x, evstore_claim('inbox', 'w9', 5, '1m', x.s) c;

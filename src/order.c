@@ -130,7 +130,7 @@ int evs_okey_add(evs_okeys *o, uint64_t id, const char *k, size_t len) {
   return 0;
 }
 
-static void id_del(evs_okeys *o, uint64_t id) {
+static void evs_okey_unmap(evs_okeys *o, uint64_t id) {
   size_t i = id_home(id, o->imask);
   while (o->ids[i].id != id) {
     if (!o->ids[i].id) return;
@@ -165,16 +165,18 @@ static void key_del(evs_okeys *o, evs_okey *x) {
   free(x);
 }
 
-void evs_okey_pop(evs_okeys *o, evs_okey *k) {
-  if (k->head == k->n) return;
-  id_del(o, k->ids[k->head++]);
-  if (k->head == k->n) key_del(o, k);
+int evs_okey_drop(evs_okeys *o, evs_okey *k, uint32_t j) {
+  evs_okey_unmap(o, k->ids[j]);
+  memmove(k->ids + k->head + 1, k->ids + k->head, (size_t)(j - k->head) * sizeof *k->ids);
+  if (++k->head < k->n) return 0;
+  key_del(o, k);
+  return 1;
 }
 
 void evs_okey_unadd(evs_okeys *o, uint64_t id) {
   evs_okey *k = evs_okey_of(o, id);
   if (!k || k->n == k->head || k->ids[k->n - 1] != id) return;
-  id_del(o, id);
+  evs_okey_unmap(o, id);
   k->n--;
   if (k->leased == id) k->leased = 0;
   if (k->head == k->n) key_del(o, k);

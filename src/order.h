@@ -42,8 +42,9 @@ evs_okey *evs_okey_of(const evs_okeys *o, uint64_t id);
 evs_okey *evs_okey_find(const evs_okeys *o, const char *k, size_t len);
 /* Undo evs_okey_add of id (the newest of its key): a rolled-back append. */
 void evs_okey_unadd(evs_okeys *o, uint64_t id);
-/* Drop the oldest id of k; a key left with none is freed (k with it). */
-void evs_okey_pop(evs_okeys *o, evs_okey *k);
+/* Drop ids[j] of k (head <= j < n), the ids before it moving up one; a key
+** left with none is freed (k with it): returns 1 then. */
+int evs_okey_drop(evs_okeys *o, evs_okey *k, uint32_t j);
 /* Every key, for a walk: slot i of 0..kmask, NULL if empty. */
 static inline evs_okey *evs_okey_slot(const evs_okeys *o, size_t i) {
   return o->keys && i <= o->kmask ? o->keys[i] : NULL;

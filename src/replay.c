@@ -63,18 +63,25 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
   return 0;
 }
 
+static uint8_t key_flags(const evs_index *x, uint64_t id) {
+  return id >= x->base && id - x->base < x->n ? evs_ent_at(x, id - x->base)->flags : 0;
+}
+
 /* An event acknowledged or deleted: if it has an ordering key, the key
-** drops the settled events at its front (the next becomes its head). */
+** drops its settled events from the front, past the dead ones there (they
+** stay, for a redrive), so that the key's first event not dead is one
+** still open: a claim's walk from the front passes only dead events. */
 static void settle_key(evs_index *x, uint64_t id) {
   evs_okey *k = x->okeys.iused ? evs_okey_of(&x->okeys, id) : NULL;
-  while (k && k->head < k->n) {
-    uint64_t f = k->ids[k->head];
-    if (f >= x->base && f - x->base < x->n &&
-        (evs_ent_at(x, f - x->base)->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED)) == ENT_LIVE)
-      break;
-    int last = k->head + 1 == k->n;
-    evs_okey_pop(&x->okeys, k); /* frees k with its last id */
-    if (last) break;
+  while (k) {
+    uint32_t j = k->head;
+    uint8_t f = 0;
+    for (; j < k->n; j++) {
+      f = key_flags(x, k->ids[j]) & (ENT_LIVE | ENT_ACKED | ENT_DELETED | ENT_DEAD);
+      if (f != (ENT_LIVE | ENT_DEAD)) break;
+    }
+    if (j == k->n || (f & ~ENT_DEAD) == ENT_LIVE) break; /* open */
+    if (evs_okey_drop(&x->okeys, k, j)) break;           /* k is gone */
   }
 }
 

@@ -88,11 +88,11 @@ field() { # NAME [FILE]: the value of "NAME":... on the last line
 ev --help
 expect help 0 '^Exit status:' 
 ok=1
-for c in append import get inbox ack delete stats verify compact export claim renew release reject redrive; do
+for c in append import get inbox dead ack delete stats verify compact export claim renew release reject redrive; do
   grep -qE "^  $c +[a-z]" "$w/out" || ok=0
 done
 check help_lists_every_command [ $ok = 1 ]
-for c in append import get inbox ack delete stats verify compact export claim renew release reject redrive; do
+for c in append import get inbox dead ack delete stats verify compact export claim renew release reject redrive; do
   ok=1
   for form in "help $c" "$c --help" "$w/nostore $c --help" "$w/nostore $c -h"; do
     # shellcheck disable=SC2086
@@ -412,7 +412,7 @@ error inbox_cursor_binds_priority 4 'cursor was issued for a different filter'
 ev "$f" inbox --meta ip
 error usage_meta_not_key_value 1 "--meta 'ip' is not KEY=VALUE"
 ev "$f" inbox --status finished
-error usage_bad_status 1 "--status must be pending, acknowledged, leased, dead, delayed or any"
+error usage_bad_status 1 "--status must be pending, acknowledged, leased, dead, delayed, claimable or any"
 ev "$f" inbox --min-id 0
 error usage_bad_min_id 1 "--min-id '0' is not an event id"
 ev "$f" inbox -p urgent
@@ -923,7 +923,7 @@ fi
 printf '{"source":"s","event_type":"t","payload":{}}\n' >"$w/one.jsonl"
 echo not a store >"$w/afile"
 writers=("append -s s -t t {}" "import $w/one.jsonl")
-readers=("get 1" "inbox" "ack 1" "delete 1" "stats" "verify" "compact" "export" "config" "repair"
+readers=("get 1" "inbox" "dead" "ack 1" "delete 1" "stats" "verify" "compact" "export" "config" "repair"
   "claim --consumer c" "ack --token 1 1" "renew --token 1 1" "release --token 1 1" "reject --token 1 1" "redrive")
 conditions() { # NAME DIR STATUS STDERR_ERE WHICH
   local name=$1 dir=$2 code=$3 e=$4 cmds=() a bad=""
@@ -1007,6 +1007,8 @@ ev "$lv" inbox
 [ $rc = 0 ] && [ "$(ids)" = "2 3 " ] && [ "$(field more)" = false ]; verdict live_inbox
 ev "$lv" inbox -t u --cursor-file "$w/lv.pos"
 [ $rc = 0 ] && [ "$(ids)" = "3 " ] && [ -s "$w/lv.pos" ]; verdict live_inbox_cursor_file
+ev "$lv" dead
+[ $rc = 0 ] && [ "$(ids)" = "" ] && [ "$(field more)" = false ]; verdict live_dead
 ev "$lv" get 1 3
 [ $rc = 0 ] && [ "$(ids)" = "1 3 " ] && grep -q '"status":"acknowledged"' "$w/out"; verdict live_get
 ev "$lv" get 9
@@ -1053,7 +1055,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   rc=$?
   sanitizer_check "$w/err" "$rc" "(as nobody) stats"
   expect readonly_user_stats 0 '^\{"pending":2,'
-  for a in inbox "get 1" "export" "verify" "config"; do
+  for a in inbox dead "get 1" "export" "verify" "config"; do
     # shellcheck disable=SC2086
     asnobody "$pv" $a >"$w/out" 2>"$w/err"
     rc=$?
@@ -1240,5 +1242,201 @@ expect not_before_bad 1 '' 'not-before'
 ev "$nb" append -s a -t t --not-before 2020-01-01 '{"now":true}'
 ev "$nb" inbox
 expect not_before_past_is_now 0 '"event_id":2,'
+
+# ---- ordering keys ------------------------------------------------------------
+ok=$w/okeys
+ev "$ok" append -s a -t t --ordering-key cus_1 '{"n":1}'
+expect ordering_key_append 0 '^\{"event_id":1,"created_at":"'"$TS"'","duplicate":false\}$'
+ev "$ok" get 1
+expect ordering_key_get 0 '^\{"event_id":1,.*"priority":"normal","idempotency_key":null,"ordering_key":"cus_1"\}$'
+"$cli" "$ok" append -s a -t t --ordering-key cus_1 '{"n":2}' >/dev/null
+"$cli" "$ok" append -s a -t t '{"n":3}' >/dev/null
+ev "$ok" get 3
+[ $rc = 0 ] && ! grep -q ordering_key "$w/out"; verdict ordering_key_absent_not_printed
+ev "$ok" inbox
+[ $rc = 0 ] && [ "$(grep -c '"ordering_key":"cus_1"}$' "$w/out")" = 2 ]; verdict ordering_key_inbox
+ev "$ok" export
+[ $rc = 0 ] && [ "$(grep -c '"ordering_key":"cus_1"}$' "$w/out")" = 2 ]; verdict ordering_key_export
+# 1..128 bytes, byte for byte: "é" is two of them; any character is kept
+# and printed as a JSON string.
+k126=$(printf 'k%.0s' $(seq 126))
+ev "$ok" append -s a -t t --ordering-key "é$k126" '{"n":4}'
+expect ordering_key_128_bytes 0 '^\{"event_id":4,'
+ev "$ok" get 4
+expect ordering_key_128_bytes_get 0 "\"ordering_key\":\"é$k126\"}\$"
+ev "$ok" append -s a -t t --ordering-key "éx$k126" '{}'
+error ordering_key_129_bytes 4 'ordering_key'
+ev "$ok" append -s a -t t --ordering-key '' '{}'
+error ordering_key_empty 4 'ordering_key'
+ev "$ok" append -s a -t t --ordering-key $'q "x" \\ \t' '{"n":5}'
+expect ordering_key_escaped 0 '^\{"event_id":5,'
+ev "$ok" get 5
+expect ordering_key_escaped_get 0 '"ordering_key":"q \\"x\\" \\\\ \\t"\}$'
+ev "$ok" stats
+expect ordering_key_rejected_store_nothing 0 '"next_id":6,'
+ev "$ok" inbox --ordering-key cus_1
+error ordering_key_append_only 1 'inbox does not take --ordering-key'
+ev "$w/okbad" append -s a -t t --ordering-key '' '{}'
+[ $rc = 4 ] && [ ! -e "$w/okbad" ]; verdict ordering_key_refused_creates_no_store
+
+# claim: the events of one key one at a time, oldest first; other keys and
+# events without one are not held back; the inbox is not affected.
+oc=$w/oclaim
+"$cli" "$oc" append -s a -t t --ordering-key k '{"n":1}' >/dev/null
+"$cli" "$oc" append -s a -t t --ordering-key k '{"n":2}' >/dev/null
+"$cli" "$oc" append -s a -t t --ordering-key j '{"n":3}' >/dev/null
+"$cli" "$oc" append -s a -t t '{"n":4}' >/dev/null
+"$cli" "$oc" append -s a -t t --ordering-key j '{"n":5}' >/dev/null
+ev "$oc" claim --consumer w --limit 10 --lease 1m
+[ $rc = 0 ] && [ "$(ids)" = "1 3 4 " ]; verdict ordering_key_claim_first_of_each_key
+check ordering_key_claim_prints_key grep -qE '^\{"event_id":1,.*"idempotency_key":null,"ordering_key":"k","delivery_count":1,"lease_token":[0-9]+,' "$w/out"
+otok1=$(sed -nE 's/^\{"event_id":1,.*"lease_token":([0-9]+),.*/\1/p' "$w/out")
+otok3=$(sed -nE 's/^\{"event_id":3,.*"lease_token":([0-9]+),.*/\1/p' "$w/out")
+ev "$oc" claim --consumer w --limit 10
+[ $rc = 0 ] && [ ! -s "$w/out" ]; verdict ordering_key_claim_holds_later
+ev "$oc" inbox
+[ $rc = 0 ] && [ "$(ids)" = "2 5 " ]; verdict ordering_key_inbox_not_affected
+ev "$oc" inbox --status claimable
+[ $rc = 0 ] && [ "$(ids)" = "" ]; verdict ordering_key_status_claimable_none
+ev "$oc" ack --token "$otok1" 1
+expect ordering_key_ack_first 0 '^\{"event_id":1,'
+ev "$oc" inbox --status claimable
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict ordering_key_status_claimable
+ev "$oc" export --status claimable
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict ordering_key_export_status_claimable
+ev "$oc" claim --consumer w --limit 10
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict ordering_key_claim_next_after_ack
+# A dead event no longer holds its key back.
+ev "$oc" reject --token "$otok3" 3
+expect ordering_key_reject 0 '"rejected":true'
+ev "$oc" claim --consumer w --limit 10
+[ $rc = 0 ] && [ "$(ids)" = "5 " ]; verdict ordering_key_claim_next_after_dead
+# claim --wait: an event its key holds back is not claimable, so it does
+# not end the wait, and the waiter does not spin claiming (which would hold
+# the store for writing nearly all the time: other writers got exit 5);
+# the ack of the event before it does end the wait.
+ow=$w/owait
+"$cli" "$ow" append -s a -t t --ordering-key k '{"n":1}' >/dev/null
+"$cli" "$ow" append -s a -t t --ordering-key k '{"n":2}' >/dev/null
+"$cli" "$ow" claim --consumer w --lease 1m >"$w/claim.out"
+"$cli" "$ow" claim --consumer w --wait 1s >"$w/cw.out" 2>"$w/cw.err" &
+cw=$!
+sleep 0.3
+ev "$ow" append -s a -t t --ordering-key k '{"n":3}'
+expect ordering_key_claim_wait_lets_others_write 0 '^\{"event_id":3,'
+wait $cw
+cwrc=$?
+sanitizer_check "$w/cw.err" "$cwrc" claim --wait
+[ $cwrc = 0 ] && [ ! -s "$w/cw.out" ]; verdict ordering_key_claim_wait_held_back_times_out
+(sleep 0.3; "$cli" "$ow" ack --token "$(field lease_token "$w/claim.out")" 1 >"$w/bg.out" 2>"$w/bg.err") &
+bg=$!
+t0=$(date +%s%N)
+ev "$ow" claim --consumer w --wait 20s
+t1=$(date +%s%N)
+wait $bg
+[ $rc = 0 ] && [ "$(ids)" = "2 " ] && [ $(((t1 - t0) / 1000000)) -lt 15000 ]; verdict ordering_key_claim_wait_wakes_on_ack
+
+# ---- import: ordering_key and not_before ----------------------------------------
+# 9999-01-01T00:00:00Z in microseconds, as a number and as a string.
+nbus=253370764800000000
+k129=$(printf 'k%.0s' $(seq 129))
+{
+  echo '{"source":"a","event_type":"t","payload":{"n":1},"not_before":"9999-01-01T00:00:00Z","ordering_key":"k1"}'
+  echo '{"source":"a","event_type":"t","payload":{"n":2},"not_before":'$nbus'}'
+  echo '{"source":"a","event_type":"t","payload":{"n":3},"not_before":"'$nbus'","ordering_key":"k\u00e9"}'
+  echo '{"source":"a","event_type":"t","payload":{"n":4},"not_before":null,"ordering_key":null}'
+  echo '{"source":"a","event_type":"t","payload":{"n":5},"not_before":"2020-01-01"}'
+  echo '{"source":"a","event_type":"t","payload":{},"not_before":"soon"}'
+  echo '{"source":"a","event_type":"t","payload":{},"not_before":1.5}'
+  echo '{"source":"a","event_type":"t","payload":{},"not_before":-1}'
+  echo '{"source":"a","event_type":"t","payload":{},"not_before":{}}'
+  echo '{"source":"a","event_type":"t","payload":{},"not_before":true}'
+  echo '{"source":"a","event_type":"t","payload":{},"ordering_key":7}'
+  echo '{"source":"a","event_type":"t","payload":{},"ordering_key":""}'
+  echo '{"source":"a","event_type":"t","payload":{},"ordering_key":"'$k129'"}'
+  echo '{"source":"a","event_type":"t","payload":{},"ordering_key":"a\u0000b"}'
+  echo '{"source":"a","event_type":"t","payload":{},"ordering_key":"k","ordering_key":"k"}'
+  echo '{"source":"a","event_type":"t","payload":{},"not_before":"99999-01-01"}'
+  echo '{"source":"a","event_type":"t","payload":{},"not_before":999999999999999999}'
+} >"$w/nb.jsonl"
+ev "$w/nbi" import "$w/nb.jsonl"
+expect import_nb_ok_summary 4 '^\{"imported":5,"duplicate":0,"rejected":12\}$'
+check import_nb_ok_reports_each_line [ "$(rejected_lines "$w/nb.jsonl")" = "6 7 8 9 10 11 12 13 14 15 16 17 " ]
+ok=1
+for l in 6 7 8 9 10 16; do grep -q "nb.jsonl:$l: \"not_before\" must be a time" "$w/err" || ok=0; done
+check import_reason_not_before [ $ok = 1 ]
+check import_reason_ordering_key_type grep -q 'nb.jsonl:11: "ordering_key" must be a string or null' "$w/err"
+check import_reason_ordering_key_empty grep -qE 'nb.jsonl:12: .*ordering_key' "$w/err"
+check import_reason_ordering_key_too_long grep -qE 'nb.jsonl:13: .*ordering_key' "$w/err"
+check import_reason_ordering_key_nul grep -q 'nb.jsonl:14: "ordering_key": string contains \\u0000' "$w/err"
+check import_reason_ordering_key_twice grep -q 'nb.jsonl:15: member "ordering_key" appears twice' "$w/err"
+check import_reason_not_before_range grep -qE 'nb.jsonl:17: .*not_before' "$w/err"
+ev "$w/nbi" get 1 2 3 4 5
+cp "$w/out" "$w/nbi.get"
+check import_not_before_iso grep -qE '^\{"event_id":1,.*"status":"delayed",.*"ordering_key":"k1","not_before":"9999-01-01T00:00:00.000000Z","delayed_until":"9999-01-01T00:00:00.000000Z"\}$' "$w/nbi.get"
+check import_not_before_number grep -qE '^\{"event_id":2,.*"status":"delayed",.*"idempotency_key":null,"not_before":"9999-01-01T00:00:00.000000Z",' "$w/nbi.get"
+check import_not_before_us_string grep -qE '^\{"event_id":3,.*"ordering_key":"ké","not_before":"9999-01-01T00:00:00.000000Z",' "$w/nbi.get"
+check import_null_members grep -qE '^\{"event_id":4,.*"status":"pending",.*"idempotency_key":null\}$' "$w/nbi.get"
+# A time already past holds nothing back and is not kept (as for append).
+check import_not_before_past grep -qE '^\{"event_id":5,.*"status":"pending",.*"idempotency_key":null\}$' "$w/nbi.get"
+
+# ---- round trip: export --all, import, export --all gives the same lines --------
+"$cli" "$w/nbi" append -s a -t t --ordering-key $'q "x" \\ \t' -k idem1 -m '{"m":1}' '{"n":6}' >/dev/null
+"$cli" "$w/nbi" append -s a -t t --ordering-key k1 --not-before 9998-12-31T23:00:00.5+01:00 '{"n":7}' >/dev/null
+ev "$w/nbi" export --all
+cp "$w/out" "$w/nbi.export"
+[ $rc = 0 ] && [ "$(grep -c '"ordering_key":' "$w/nbi.export")" = 4 ] &&
+  [ "$(grep -c '"not_before":' "$w/nbi.export")" = 4 ]; verdict roundtrip_ok_nb_exported
+ev "$w/nbi2" import "$w/nbi.export"
+expect roundtrip_ok_nb_import 0 '^\{"imported":7,"duplicate":0,"rejected":0\}$'
+ev "$w/nbi2" export --all
+# The not_before and delayed_until times are kept: only created_at differs.
+sed -E 's/"created_at":"[^"]*"/"created_at":-/' "$w/nbi.export" >"$w/a"
+sed -E 's/"created_at":"[^"]*"/"created_at":-/' "$w/out" >"$w/b"
+check roundtrip_ok_nb_identical cmp -s "$w/a" "$w/b"
+
+# ---- dead -----------------------------------------------------------------------
+dd=$w/dead.evs
+for i in 1 2 3; do "$cli" "$dd" append -s a -t "t$i" "{\"n\":$i}" >/dev/null; done
+ev "$dd" dead
+[ $rc = 0 ] && [ "$(ids)" = "" ] && [ "$(field more)" = false ]; verdict dead_none
+for i in 1 2; do
+  "$cli" "$dd" claim --consumer w --limit 1 >"$w/claim.out"
+  "$cli" "$dd" reject --token "$(field lease_token "$w/claim.out")" "$i" >/dev/null
+done
+ev "$dd" dead
+[ $rc = 0 ] && [ "$(ids)" = "1 2 " ] && [ "$(grep -c '"status":"dead",' "$w/out")" = 2 ] &&
+  [ "$(field more)" = false ]; verdict dead_lists_rejected
+cp "$w/out" "$w/dead.out"
+ev "$dd" inbox --status dead
+check dead_same_as_inbox_status_dead cmp -s "$w/out" "$w/dead.out"
+ev "$dd" dead --limit 1
+[ $rc = 0 ] && [ "$(ids)" = "1 " ] && [ "$(field more)" = true ]; verdict dead_limit
+cur=$(field next_cursor | tr -d '"')
+ev "$dd" dead --limit 1 --cursor "$cur"
+[ $rc = 0 ] && [ "$(ids)" = "2 " ] && [ "$(field more)" = false ]; verdict dead_cursor
+ev "$dd" inbox --status dead --limit 1 --cursor "$cur"
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict dead_cursor_is_inbox_status_dead_cursor
+ev "$dd" dead --cursor "$cur" --type t1
+error dead_cursor_bound_to_filters 4 'cursor'
+ev "$dd" dead --type t2
+[ $rc = 0 ] && [ "$(ids)" = "2 " ]; verdict dead_filter
+ev "$dd" dead --descending
+[ $rc = 0 ] && [ "$(ids)" = "2 1 " ]; verdict dead_descending
+ev "$dd" dead --cursor-file "$w/dead.pos"
+[ $rc = 0 ] && [ "$(ids)" = "1 2 " ] && ! grep -q next_cursor "$w/out" && [ -s "$w/dead.pos" ]; verdict dead_cursor_file
+ev "$dd" dead --cursor-file "$w/dead.pos"
+[ $rc = 0 ] && [ ! -s "$w/out" ]; verdict dead_cursor_file_resumes
+ev "$dd" dead --status any
+error dead_no_status 1 'dead does not take --status'
+ev "$dd" dead --follow
+error dead_no_follow 1 'dead does not take --follow'
+ev "$dd" dead --limit 0
+error dead_bad_limit 1 '--limit must be 1..100'
+ev "$dd" dead 1
+error dead_no_argument 1 "unexpected argument '1'"
+"$cli" "$dd" redrive >/dev/null
+ev "$dd" dead
+[ $rc = 0 ] && [ "$(ids)" = "" ]; verdict dead_after_redrive
 
 exit $status

@@ -19,6 +19,7 @@ static fake_clock clk = {T0};
 
 static evs_options opts(uint32_t max_deliveries) {
   evs_options o = opts_clock(&clk);
+  o.sync = EVS_SYNC_OFF; /* power loss is test_powerloss's */
   o.max_deliveries = max_deliveries;
   o.auto_compact_percent = -1;
   return o;
@@ -432,6 +433,47 @@ static void t_random_rule(void) {
   CHECK_EQ(evs_store_close(s), 0);
 }
 
+/* A dead event at the front of its key, then many of the key processed
+** behind it: each claim still takes the next, the list is swept, a
+** reopen agrees, and the dead one, redriven, waits for the key's lease. */
+static void t_dead_front(void) {
+  clk.now = T0;
+  char *dir = t_tmpdir();
+  evs_options o = opts(0);
+  evs_store *s = NULL;
+  REQUIRE(evs_store_open(dir, &o, &s) == 0);
+  uint64_t d = put(s, NULL, "x", "K"), ids[100], tok[100];
+  REQUIRE(claim(s, "w", 1, 0, NULL, ids, tok) == 1);
+  CHECK_EQ(evs_reject(s, d, tok[0]), 0);
+  uint64_t next = d + 1; /* the key's events in order, one at a time */
+  for (int i = 0; i < 3000 && !t_failed_checks; i++) {
+    (void)put(s, NULL, "x", "K");
+    if (i % 2) continue;
+    REQUIRE(claim(s, "w", 100, 0, NULL, ids, tok) == 1);
+    CHECK_EQ(ids[0], next);
+    next++;
+    CHECK_EQ(evs_ack_lease(s, ids[0], tok[0], NULL), 0);
+  }
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  evs_options r = o;
+  r.checkpoint_bytes = -1; /* the log alone */
+  REQUIRE(evs_store_open(dir, &r, &s) == 0);
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  size_t n = claim(s, "w", 100, 0, NULL, ids, tok);
+  CHECK_EQ(n, 1u);
+  uint64_t nred = 0;
+  CHECK_EQ(evs_redrive(s, NULL, &nred), 0);
+  CHECK_EQ(nred, 1u);
+  CHECK_EQ(claim(s, "w", 100, 0, NULL, NULL, NULL), 0u); /* the key is leased */
+  CHECK_EQ(evs_ack_lease(s, ids[0], tok[0], NULL), 0);
+  REQUIRE(claim(s, "w", 100, 0, NULL, ids, tok) == 1);
+  CHECK_EQ(ids[0], d); /* the oldest of the key again */
+  CHECK_EQ(evs_verify(s, NULL), 0);
+  CHECK_EQ(evs_store_close(s), 0);
+  t_rmdir(dir);
+}
+
 /* A reader in another handle sees what the writer would claim, and
 ** follows it through refresh, compaction and a checkpoint. */
 static void t_reader(void) {
@@ -474,5 +516,6 @@ int main(void) {
   RUN(t_wait_claimable);
   RUN(t_random_rule);
   RUN(t_reader);
+  RUN(t_dead_front);
   return TEST_EXIT();
 }

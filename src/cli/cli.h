@@ -59,10 +59,13 @@ enum {
   O_TOKEN,
   O_DELAY,
   O_NOT_BEFORE,
-  O_COUNT /* at most 32: options are bits of an unsigned */
+  O_ORDERING_KEY,
+  O_COUNT /* at most 64: options are bits of an opt_set */
 };
-_Static_assert(O_COUNT <= 32, "OPT() bits fit an unsigned");
-#define OPT(o) (1u << (o))
+/* A set of options, one bit each (OPT). */
+typedef uint64_t opt_set;
+_Static_assert(O_COUNT <= 64, "OPT() bits fit an opt_set");
+#define OPT(o) ((opt_set)1 << (o))
 
 typedef struct cli cli;
 
@@ -71,7 +74,7 @@ typedef struct cli cli;
 typedef struct cli_cmd {
   const char *name;
   int (*run)(cli *c); /* returns an exit code */
-  unsigned opts;      /* OPT() bits of the options it takes */
+  opt_set opts;       /* OPT() bits of the options it takes */
   int min_args, max_args; /* positional arguments; max -1 = any number */
   const char *synopsis;   /* after "evstore DIR NAME" */
   const char *summary;    /* one line for `evstore --help` */
@@ -144,6 +147,7 @@ int cli_flush(cli *c);
 
 /* values.c */
 int parse_time(const char *s, int64_t *us);     /* evs_time_parse, >= 0; 0 or -1 */
+int parse_time_n(const char *s, size_t n, int64_t *us); /* the same, s[0..n) */
 int parse_duration(const char *s, int64_t *us); /* evs_duration_parse; 0 or -1 */
 int parse_u64(const char *s, uint64_t *v);      /* decimal digits only */
 int parse_priority(const char *s, size_t n, int *prio);
@@ -164,6 +168,7 @@ int cmd_append(cli *c);
 int cmd_import(cli *c);
 int cmd_get(cli *c);
 int cmd_inbox(cli *c);
+int cmd_dead(cli *c);
 int cmd_ack(cli *c);
 int cmd_delete(cli *c);
 int cmd_stats(cli *c);

@@ -1,7 +1,7 @@
 /*
 ** commands.c: the evstore commands other than import: append, get,
-** inbox, ack, delete, stats, verify and export. Each is a thin layer over
-** one or two library calls: parse its options, open the store, call,
+** inbox, dead, ack, delete, stats, verify and export. Each is a thin layer
+** over one or two library calls: parse its options, open the store, call,
 ** print JSON.
 */
 #include <errno.h>
@@ -46,7 +46,8 @@ int cmd_append(cli *c) {
   evs_event_in ev = {.source = c->opt[O_SOURCE],
                      .event_type = c->opt[O_TYPE],
                      .metadata = c->opt[O_METADATA],
-                     .idempotency_key = c->opt[O_KEY]};
+                     .idempotency_key = c->opt[O_KEY],
+                     .ordering_key = c->opt[O_ORDERING_KEY]};
   if (!ev.source) return cli_usage(c, "--source is required");
   if (!ev.event_type) return cli_usage(c, "--type is required");
   const char *p = c->opt[O_PRIORITY];
@@ -145,10 +146,11 @@ int filter_options(cli *c, evs_query *q, char **meta) {
     else if (!strcmp(v, "leased")) q->status = EVS_QUERY_LEASED;
     else if (!strcmp(v, "dead")) q->status = EVS_QUERY_DEAD;
     else if (!strcmp(v, "delayed")) q->status = EVS_QUERY_DELAYED;
+    else if (!strcmp(v, "claimable")) q->status = EVS_QUERY_CLAIMABLE;
     else
       return cli_usage(c,
-                       "--status must be pending, acknowledged, leased, dead, delayed or any, "
-                       "not '%s'",
+                       "--status must be pending, acknowledged, leased, dead, delayed, "
+                       "claimable or any, not '%s'",
                        v);
   }
   q->descending = c->opt[O_DESC] != NULL;
@@ -206,12 +208,14 @@ static int write_cursor_file(cli *c, const char *path, const char *cursor) {
   return rc;
 }
 
-int cmd_inbox(cli *c) {
+/* inbox, and dead: inbox with the status fixed (dead takes no --status). */
+static int list_events(cli *c, int dead) {
   evs_query q = {0};
   char *meta = NULL;
   evs_page *page = NULL;
   int rc;
   if ((rc = filter_options(c, &q, &meta))) goto out;
+  if (dead) q.status = EVS_QUERY_DEAD;
   const char *v = c->opt[O_LIMIT];
   if (v) {
     uint64_t n;
@@ -263,6 +267,10 @@ out:
   free(meta);
   return rc;
 }
+
+int cmd_inbox(cli *c) { return list_events(c, 0); }
+
+int cmd_dead(cli *c) { return list_events(c, 1); }
 
 int cmd_export(cli *c) {
   evs_query q = {.limit = EVS_PAGE_MAX, .status = EVS_QUERY_PENDING};

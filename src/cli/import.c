@@ -163,12 +163,23 @@ static int reject_open(reader *r, rec *o, const char *buf, size_t len, size_t li
 
 static const char *const members[] = {
     "source", "event_type", "payload", "metadata", "idempotency_key", "priority",
+    "ordering_key", "not_before",
     /* written by export, assigned by the store: ignored */
     "event_id", "created_at", "status", "acknowledged_at",
     /* the consumer fields of an exported leased or dead event: an imported
     ** event starts pending, never delivered */
     "delivery_count", "lease_token", "lease_expires_at", "leased_by", "delayed_until"};
-enum { M_SOURCE, M_TYPE, M_PAYLOAD, M_METADATA, M_KEY, M_PRIORITY, M_NKNOWN = 15 };
+enum {
+  M_SOURCE,
+  M_TYPE,
+  M_PAYLOAD,
+  M_METADATA,
+  M_KEY,
+  M_PRIORITY,
+  M_ORDERING_KEY,
+  M_NOT_BEFORE,
+  M_NKNOWN = 17
+};
 _Static_assert(sizeof members / sizeof *members == M_NKNOWN, "every member is known");
 
 /* A decoded string member, in place; NULL with o->why set if it is not a
@@ -241,6 +252,26 @@ static void to_event(rec *o, size_t len) {
       if (parse_priority(p, l, &o->ev.priority))
         snprintf(o->why, sizeof o->why,
                  "\"priority\" must be \"low\", \"normal\", \"high\", 1, 2 or 3");
+      break;
+    }
+    case M_ORDERING_KEY:
+      /* Its length and characters are the library's to judge. */
+      o->ev.ordering_key = string_member(o, v, val.len, members[k], 1);
+      break;
+    case M_NOT_BEFORE: {
+      /* As append --not-before takes it (and export writes it), or the
+      ** same microseconds as a JSON number. */
+      const char *p = v;
+      size_t l = val.len;
+      if (l == 4 && !memcmp(v, "null", 4)) break;
+      if (v[0] == '"') {
+        if (!(p = string_member(o, v, l, members[k], 0))) break;
+        l = strlen(p);
+      }
+      if (parse_time_n(p, l, &o->ev.not_before_us))
+        snprintf(o->why, sizeof o->why,
+                 "\"not_before\" must be a time: an ISO-8601 string "
+                 "(\"2026-11-23T10:00:00Z\") or microseconds since the epoch, or null");
       break;
     }
     default:

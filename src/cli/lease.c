@@ -101,6 +101,11 @@ int cmd_claim(cli *c) {
     goto out;
   }
   if ((rc = cli_open(c, OPEN_EXISTING))) goto out;
+  /* The wait is for what the claim would take: a pending event that an
+  ** older one of its ordering key holds back does not end it (waiting
+  ** for any pending event would return at once, again and again). */
+  evs_query wq = q;
+  wq.status = EVS_QUERY_CLAIMABLE;
   int64_t deadline = wait > 0 ? now_ms() + wait / 1000 : 0;
   for (;;) {
     if ((rc = evs_claim(c->s, &q, consumer, lease, &page))) {
@@ -112,7 +117,7 @@ int cmd_claim(cli *c) {
     if (wait > 0 && left <= 0) break;
     evs_page_free(page);
     page = NULL;
-    if ((rc = wait_claimable(c, &q, left))) {
+    if ((rc = wait_claimable(c, &wq, left))) {
       if (rc == 1) rc = 0; /* nothing came: nothing printed, success */
       goto out;
     }

@@ -51,6 +51,7 @@ static const struct {
     [O_TOKEN] = {"token", 0, 1},
     [O_DELAY] = {"delay", 0, 1},
     [O_NOT_BEFORE] = {"not-before", 0, 1},
+    [O_ORDERING_KEY] = {"ordering-key", 0, 1},
 };
 
 #define FILTER_HELP                                                                \
@@ -66,7 +67,9 @@ static const struct {
   "                        KEY equal to VALUE: a string's text, or a number,\n"    \
   "                        true, false or null\n"                                  \
   "  --status S            pending, acknowledged, leased (held by a consumer),\n"  \
-  "                        delayed (held back until a time), dead, or any\n"       \
+  "                        delayed (held back until a time), dead, claimable\n"    \
+  "                        (pending and not held back by an older event of its\n"  \
+  "                        ordering key: what claim would take), or any\n"         \
   "  --min-id N, --max-id N  only ids from N, up to N (inclusive)\n"               \
   "  --descending          newest first\n"
 
@@ -90,10 +93,11 @@ static const struct {
 static const cli_cmd commands[] = {
     {"append", cmd_append,
      OPT(O_SOURCE) | OPT(O_TYPE) | OPT(O_METADATA) | OPT(O_PRIORITY) | OPT(O_KEY) |
-         OPT(O_NOT_BEFORE),
+         OPT(O_NOT_BEFORE) | OPT(O_ORDERING_KEY),
      0, 1,
      "--source S --type T [--metadata JSON] [--priority P]\n"
-     "        [--idempotency-key K] [--not-before TIME] [PAYLOAD | -]",
+     "        [--idempotency-key K] [--not-before TIME] [--ordering-key KEY]\n"
+     "        [PAYLOAD | -]",
      "store one event",
      "Store one event and print {\"event_id\":N,\"created_at\":\"...\",\"duplicate\":false}.\n"
      "PAYLOAD is a JSON object, stored byte for byte as given. Without PAYLOAD, or\n"
@@ -109,24 +113,35 @@ static const cli_cmd commands[] = {
      "                            idempotency window, nothing is stored: the\n"
      "                            original's id is printed with \"duplicate\":true\n"
      "  --not-before TIME         out of the inbox and not claimable until TIME\n"
-     "                            (status delayed); TIME as for --since\n"},
+     "                            (status delayed); TIME as for --since. A time\n"
+     "                            already past holds nothing back and is not kept\n"
+     "  --ordering-key KEY        1..128 bytes, compared byte for byte: the events\n"
+     "                            of one key are claimed one at a time, oldest\n"
+     "                            first (one is claimable when every older one of\n"
+     "                            KEY is acknowledged, deleted or dead and none is\n"
+     "                            leased); the inbox is not affected\n"},
     {"import", cmd_import, OPT(O_STOP) | OPT(O_QUIET), 1, 1,
      "[--stop-on-error] [--quiet] FILE.jsonl | -",
      "append the events of a JSON-lines file",
      "Append the events of FILE (\"-\": standard input), one JSON object per line:\n"
      "  {\"source\":\"stripe\",\"event_type\":\"invoice.paid\",\"payload\":{\"id\":\"in_1\"},\n"
-     "   \"metadata\":{\"ip\":\"10.0.0.1\"},\"idempotency_key\":\"evt_1\",\"priority\":\"high\"}\n"
+     "   \"metadata\":{\"ip\":\"10.0.0.1\"},\"idempotency_key\":\"evt_1\",\"priority\":\"high\",\n"
+     "   \"ordering_key\":\"cus_9\",\"not_before\":\"2026-11-24T08:00:00Z\"}\n"
      "source and event_type (strings) and payload (an object) are required;\n"
-     "metadata (an object or null), idempotency_key (a string or null) and priority\n"
-     "(\"low\", \"normal\", \"high\" or 1..3) are optional. event_id, created_at,\n"
-     "status, acknowledged_at, delivery_count, lease_token, lease_expires_at and\n"
-     "leased_by, which export writes, are accepted and ignored: the store assigns\n"
-     "them and every imported event is pending, never delivered. Any other\n"
-     "member rejects the line. payload and metadata are stored byte for byte as\n"
-     "they appear in the line. Blank lines are skipped. An object not closed at\n"
-     "the end of its line continues on the next (export writes a payload that\n"
-     "contains line breaks that way). Creates DIR if it does not exist (and\n"
-     "removes it again when every line is rejected).\n"
+     "metadata (an object or null), idempotency_key (a string or null), priority\n"
+     "(\"low\", \"normal\", \"high\" or 1..3), ordering_key (a string or null, as\n"
+     "append --ordering-key) and not_before (a time as append --not-before takes:\n"
+     "an ISO-8601 string or integer microseconds since the epoch, as a string or\n"
+     "a number; or null) are optional. event_id, created_at, status,\n"
+     "acknowledged_at, delivery_count, lease_token, lease_expires_at, leased_by\n"
+     "and delayed_until, which export writes, are accepted and ignored: the store\n"
+     "assigns them and every imported event is pending (or delayed, by its\n"
+     "not_before), never delivered. Any other member rejects the line. payload\n"
+     "and metadata are stored byte for byte as they appear in the line. Blank\n"
+     "lines are skipped. An object not closed at the end of its line continues\n"
+     "on the next (export writes a payload that contains line breaks that way).\n"
+     "Creates DIR if it does not exist (and removes it again when every line is\n"
+     "rejected).\n"
      "\n"
      "A rejected line is reported on stderr as \"FILE:LINE: reason\" and the import\n"
      "goes on; an event whose idempotency key the store already has is counted as\n"
@@ -176,6 +191,22 @@ static const cli_cmd commands[] = {
      "  done\n"
      "A cursor is bound to its filters: changing one is an error (exit 4);\n"
      "changing --limit is fine.\n"},
+    {"dead", cmd_dead, (FILTERS & ~OPT(O_STATUS)) | OPT(O_LIMIT) | OPT(O_CURSOR) | OPT(O_CURSOR_FILE),
+     0, 0, "[--limit N] [FILTERS] [--cursor C | --cursor-file F]",
+     "print a page of dead events, oldest first",
+     "Print up to N dead events: rejected (reject), or whose lease ran out at the\n"
+     "store's max_deliveries (config). inbox --status dead does the same: one JSON\n"
+     "object per line as get prints them, then the cursor line\n"
+     "  {\"next_cursor\":\"...\",\"more\":true}\n"
+     "to pass to --cursor for the next page. redrive puts dead events back in the\n"
+     "inbox; delete removes them.\n"
+     "\n"
+     "  -n, --limit N         at most N events, 1..100 (default 50)\n"
+     "  -s, --source S, -t, --type T, --since TIME, --until TIME, --priority P,\n"
+     "  --meta KEY=VALUE, --min-id N, --max-id N, --descending\n"
+     "                        the filters of inbox (but --status)\n"
+     "  -c, --cursor C        resume after the page C came from\n"
+     "  --cursor-file F       keep the position in file F, as inbox does\n"},
     {"ack", cmd_ack, OPT(O_TOKEN), 1, -1, "ID... | - | --token T ID", "acknowledge pending events",
      "Acknowledge the events, in one transaction, and print\n"
      "{\"event_id\":N,\"acknowledged_at\":\"...\"} for each. An id that does not exist\n"
@@ -202,8 +233,11 @@ static const cli_cmd commands[] = {
      "Until the lease runs out no other claim gets these events. Settle each with\n"
      "its token: ack --token, renew, release or reject. A lease that runs out puts\n"
      "the event back; after the store's max_deliveries deliveries (config) it is\n"
-     "dead instead (inbox --status dead lists them, redrive brings them back).\n"
-     "Prints nothing when nothing is claimable. Opens the store for writing.\n"
+     "dead instead (the dead command lists them, redrive brings them back).\n"
+     "The events of one ordering key (append --ordering-key) are claimed one at a\n"
+     "time, oldest first: the next only once the one before is acknowledged,\n"
+     "deleted or dead. Prints nothing when nothing is claimable. Opens the store\n"
+     "for writing.\n"
      "\n"
      "  --consumer NAME       who claims (1..100 bytes, required)\n"
      "  -n, --limit N         at most N events, 1..100 (default 50)\n"
@@ -234,7 +268,7 @@ static const cli_cmd commands[] = {
     {"reject", cmd_reject, OPT(O_TOKEN), 1, 1, "--token T ID",
      "send a claimed event to dead",
      "Make event ID, leased with token T, dead at once: kept, out of the inbox,\n"
-     "listed by inbox --status dead, back with redrive. Prints\n"
+     "listed by dead (or inbox --status dead), back with redrive. Prints\n"
      "{\"event_id\":N,\"rejected\":true}. Exit 8 when T no longer holds the lease.\n"
      "\n"
      "  --token T     the event's lease_token, as claim printed it (required)\n"},
@@ -345,7 +379,7 @@ static const char general_help_head[] =
     "\n"
     "A command-line client for an evstore store, the directory DIR. append and\n"
     "import create it; the other commands need an existing store. The commands\n"
-    "that only read (get, inbox, export, stats, verify, and config without\n"
+    "that only read (get, inbox, dead, export, stats, verify, and config without\n"
     "arguments) open the store read-only: they need only read permission and\n"
     "work while an application has it open for writing, showing what it has\n"
     "committed. One process at a time may open a store for writing: while an\n"
@@ -379,7 +413,9 @@ static const char general_help_tail[] =
     "object), times in UTC with microseconds, status \"pending\",\n"
     "\"acknowledged\", \"leased\" or \"dead\". An event that was ever claimed adds\n"
     "\"delivery_count\"; one leased to a consumer adds \"lease_token\",\n"
-    "\"lease_expires_at\" and \"leased_by\" (see claim).\n"
+    "\"lease_expires_at\" and \"leased_by\" (see claim); one held back until a\n"
+    "time adds \"delayed_until\". An event appended with an ordering key or a\n"
+    "not-before time adds \"ordering_key\" or \"not_before\" (see append).\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"

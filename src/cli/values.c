@@ -13,12 +13,14 @@
 
 /* The library's grammar (evs_time_parse); a time before 1970 is refused
 ** here, as no event can have one and a filter with it is a typo. */
-int parse_time(const char *s, int64_t *us) {
+int parse_time_n(const char *s, size_t n, int64_t *us) {
   int64_t v;
-  if (evs_time_parse(s, strlen(s), &v) || v < 0) return -1;
+  if (evs_time_parse(s, n, &v) || v < 0) return -1;
   *us = v;
   return 0;
 }
+
+int parse_time(const char *s, int64_t *us) { return parse_time_n(s, strlen(s), us); }
 
 int parse_u64(const char *s, uint64_t *v) {
   if (!*s) return -1;
@@ -100,6 +102,17 @@ void put_event(FILE *f, const evs_event *e) {
     jl_put_string(f, e->idempotency_key, e->idempotency_key_len);
   else
     fputs("null", f);
+  /* Fields added after 1.0, like the consumer fields below: only when the
+  ** event has them, so that an event without prints what it always did.
+  ** Both are what the event was appended with, and what import reads. */
+  if (e->ordering_key) {
+    fputs(",\"ordering_key\":", f);
+    jl_put_string(f, e->ordering_key, e->ordering_key_len);
+  }
+  if (e->not_before_us) {
+    evs_time_format(e->not_before_us, ts);
+    fprintf(f, ",\"not_before\":\"%s\"", ts);
+  }
   /* The consumer fields only where they say something, so that a store
   ** that never used leases prints what it always did. */
   if (e->delivery_count) fprintf(f, ",\"delivery_count\":%u", (unsigned)e->delivery_count);

@@ -1,5 +1,6 @@
 /*
-** claim.c: evstore_claim(table, consumer [, limit [, lease]]), a
+** claim.c: evstore_claim(table, consumer [, limit [, lease [, source [,
+** event_type]]]]), a
 ** table-valued function (an eponymous-only virtual table, like SQLite's
 ** generate_series): xFilter leases events with evs_claim and the rows are
 ** the leased events, with every column of an evstore table.
@@ -9,7 +10,11 @@
 ** table: an evstore table used on this connection (found through the
 ** registry of tables, as evstore_stats finds it); consumer: 1..100 bytes;
 ** limit: 1..100, NULL or absent: 50; lease: a duration ('30s', '5m'), or
-** integer microseconds, NULL or absent: 30 s (at most 12 h).
+** integer microseconds, NULL or absent: 30 s (at most 12 h); source,
+** event_type: only events of that source / type (the library's filters,
+** evs_query: trimmed like stored names, so a page holds `limit` matching
+** events), NULL or absent: any. Events with an ordering key are claimed
+** as the library hands them out: one at a time per key, oldest first.
 **
 ** The claim happens when the scan starts, once per xFilter, and its
 ** leases hold whatever the statement does with the rows: a WHERE on the
@@ -27,7 +32,7 @@
 /* Columns: the table's but cursor (a table-valued function's arguments
 ** are its hidden columns, in order: it would take the first), then the
 ** arguments. Column i is the table's COL_* i, or i + 1 past cursor. */
-enum { ARG_TABLE = NCOL - 1, ARG_CONSUMER, ARG_LIMIT, ARG_LEASE, NARGCOL };
+enum { ARG_TABLE = NCOL - 1, ARG_CONSUMER, ARG_LIMIT, ARG_LEASE, ARG_SOURCE, ARG_TYPE, NARGCOL };
 #define NARG (NARGCOL - ARG_TABLE)
 
 typedef struct cvtab {
@@ -45,8 +50,9 @@ static int claim_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
                          sqlite3_vtab **pp, char **err) {
   (void)aux, (void)argc, (void)argv, (void)err;
   int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(" EVSQL_COLUMNS_EVENT ", " EVSQL_COLUMNS_LEASE
+                                    ", " EVSQL_COLUMNS_LATER
                                     ", tbl HIDDEN, consumer HIDDEN, lim HIDDEN, "
-                                    "lease HIDDEN)");
+                                    "lease HIDDEN, src HIDDEN, typ HIDDEN)");
   /* It writes (leases): never from a trigger or a view's schema. */
   if (!rc) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   if (rc) return rc;
@@ -64,19 +70,35 @@ static int claim_disconnect(sqlite3_vtab *p) {
   return SQLITE_OK;
 }
 
+static const char *const arg_names[NARG] = {"tbl", "consumer", "lim", "lease", "src", "typ"};
+
+static int claim_refuse(sqlite3_vtab *p, const char *why, int k) {
+  sqlite3_free(p->zErrMsg);
+  p->zErrMsg = sqlite3_mprintf("evstore_claim: %s %s", arg_names[k], why);
+  return p->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
 /* Each argument given (argument column = value) goes to xFilter at its
 ** position; idxNum's bit k says argument k was. An argument whose value
 ** is not known yet (from a join) refuses the plan (SQLITE_CONSTRAINT);
-** missing ones are xFilter's to report. */
+** missing ones are xFilter's to report. Any other condition on an
+** argument column (src > 'a', src IN (...), the same one twice) fails the
+** statement: SQLite would check it on the rows after the claim leased
+** them without it, and drop them, leased (the columns read NULL). */
 static int claim_best_index(sqlite3_vtab *p, sqlite3_index_info *ix) {
-  (void)p;
   int at[NARG];
   for (int k = 0; k < NARG; k++) at[k] = -1;
   for (int i = 0; i < ix->nConstraint; i++) {
     const struct sqlite3_index_constraint *c = &ix->aConstraint[i];
-    if (c->iColumn < ARG_TABLE || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT || c->op == SQLITE_INDEX_CONSTRAINT_OFFSET ||
+        c->iColumn < ARG_TABLE)
+      continue;
+    int k = c->iColumn - ARG_TABLE;
+    if (c->op != SQLITE_INDEX_CONSTRAINT_EQ || (i < 32 && sqlite3_vtab_in(ix, i, -1)))
+      return claim_refuse(p, "takes one value, as an argument or by '=' alone", k);
     if (!c->usable) return SQLITE_CONSTRAINT;
-    at[c->iColumn - ARG_TABLE] = i;
+    if (at[k] >= 0) return claim_refuse(p, "is given twice", k);
+    at[k] = i;
   }
   int n = 0, mask = 0;
   for (int k = 0; k < NARG; k++)
@@ -129,8 +151,9 @@ static int claim_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, 
   if (c->page) evs_page_free(c->page), c->page = NULL;
   if (!arg[0] || !arg[1])
     return claim_fail(c, SQLITE_ERROR,
-                      sqlite3_mprintf("evstore_claim(table, consumer [, limit [, lease]]): "
-                                      "table and consumer are required"));
+                      sqlite3_mprintf("evstore_claim(table, consumer [, limit [, lease [, "
+                                      "source [, event_type]]]]): table and consumer are "
+                                      "required"));
   const char *table = (const char *)sqlite3_value_text(arg[0]);
   const char *consumer = arg[1] && sqlite3_value_type(arg[1]) == SQLITE_TEXT
                              ? (const char *)sqlite3_value_text(arg[1])
@@ -153,6 +176,24 @@ static int claim_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, 
                       sqlite3_mprintf("evstore_claim: bad lease '%s' (a duration like '30s', "
                                       "'5m', or integer microseconds)",
                                       sqlite3_value_text(arg[3])));
+  /* The filters go to the library (evs_query.source / event_type, as
+  ** evstore_redrive's): it leases only matching events, so a page is
+  ** `limit` of them, not `limit` of any minus the others. */
+  const char *filter[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    sqlite3_value *v = arg[4 + k];
+    if (!v || sqlite3_value_type(v) == SQLITE_NULL) continue;
+    if (sqlite3_value_type(v) != SQLITE_TEXT)
+      return claim_fail(c, SQLITE_ERROR,
+                        sqlite3_mprintf("evstore_claim: %s must be TEXT or NULL (any)",
+                                        k ? "event_type" : "source"));
+    filter[k] = (const char *)sqlite3_value_text(v);
+    if (!filter[k]) return SQLITE_NOMEM;
+    if (strlen(filter[k]) != (size_t)sqlite3_value_bytes(v))
+      return claim_fail(c, SQLITE_ERROR,
+                        sqlite3_mprintf("evstore_claim: %s holds a NUL byte",
+                                        k ? "event_type" : "source"));
+  }
   int ro;
   char *err;
   evs_store *s = evsql_find_store(vt->db, table, "evstore_claim", &ro, &err);
@@ -165,6 +206,8 @@ static int claim_filter(sqlite3_vtab_cursor *p, int idxNum, const char *idxStr, 
   evs_query q;
   memset(&q, 0, sizeof q);
   q.limit = (unsigned)limit;
+  q.source = filter[0];
+  q.event_type = filter[1];
   int rc = evs_claim(s, &q, consumer, lease, &c->page);
   if (rc == EVS_ENOMEM) return SQLITE_NOMEM;
   if (rc == EVS_EDEADLK)

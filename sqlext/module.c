@@ -205,7 +205,8 @@ const char *const evsql_col_names[NCOL] = {
     "id",       "created_at", "created_us",      "status",
     "source",   "event_type", "payload",         "metadata",
     "priority", "idempotency_key", "acknowledged_at", "cursor",
-    "delivery_count", "lease_token", "lease_expires_at", "leased_by"};
+    "delivery_count", "lease_token", "lease_expires_at", "leased_by",
+    "not_before", "ordering_key"};
 
 #define SCHEMA "CREATE TABLE x(" EVSQL_COLUMNS ")"
 

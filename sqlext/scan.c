@@ -412,6 +412,15 @@ void evsql_event_column(sqlite3_context *ctx, const evs_event *e, int col) {
   case COL_LEASED_BY:
     if (e->leased_by) sqlite3_result_text(ctx, e->leased_by, -1, SQLITE_TRANSIENT);
     break;
+  /* What the event was appended with; NULL when none. not_before stays
+  ** after the time passed (status tells whether it is still held back). */
+  case COL_NOT_BEFORE:
+    if (e->not_before_us) evsql_result_time(ctx, e->not_before_us);
+    break;
+  case COL_ORDERING_KEY:
+    if (e->ordering_key)
+      sqlite3_result_text(ctx, e->ordering_key, (int)e->ordering_key_len, SQLITE_TRANSIENT);
+    break;
   }
 }
 

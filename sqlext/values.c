@@ -217,3 +217,21 @@ int evsql_duration_arg(sqlite3_value *v, int64_t *us) {
   default: return -1;
   }
 }
+
+int evsql_time_arg(sqlite3_value *v, int64_t *us) {
+  *us = 0;
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_NULL: return 0;
+  case SQLITE_INTEGER: *us = sqlite3_value_int64(v); break;
+  case SQLITE_TEXT: {
+    const char *t = (const char *)sqlite3_value_text(v);
+    int n = sqlite3_value_bytes(v);
+    if (!t || evs_time_parse(t, (size_t)n, us)) return -1;
+    break;
+  }
+  default: return -1;
+  }
+  /* Within the years a time shows in (as the library requires). */
+  char buf[EVS_TIME_BUF];
+  return *us < 0 || evs_time_format(*us, buf) ? -1 : 0;
+}

@@ -86,6 +86,10 @@ enum {
   COL_LEASE_TOKEN,
   COL_LEASE_EXPIRES_AT,
   COL_LEASED_BY,
+  /* Set on INSERT (evs_event_in), read-only after: last, for the same
+  ** reason (SELECT * of earlier versions keeps its columns in place). */
+  COL_NOT_BEFORE,
+  COL_ORDERING_KEY,
   NCOL
 };
 
@@ -169,8 +173,9 @@ const evsql_plan *evsql_plan_of(const char *idxStr);
   "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT"
 #define EVSQL_COLUMNS_LEASE \
   "delivery_count INTEGER, lease_token INTEGER, lease_expires_at TEXT, leased_by TEXT"
+#define EVSQL_COLUMNS_LATER "not_before TEXT, ordering_key TEXT"
 #define EVSQL_COLUMNS \
-  EVSQL_COLUMNS_EVENT ", cursor TEXT HIDDEN, " EVSQL_COLUMNS_LEASE
+  EVSQL_COLUMNS_EVENT ", cursor TEXT HIDDEN, " EVSQL_COLUMNS_LEASE ", " EVSQL_COLUMNS_LATER
 
 /* ---- Cursors (scan.c) ------------------------------------------------ */
 
@@ -201,6 +206,11 @@ int evsql_name_filter(sqlite3_value *v, const char **name, int *exact);
 int evsql_at_range(sqlite3_value *v, int op, int64_t *lo, int64_t *hi);
 /* A time as created_at shows it (evs_time_format). */
 void evsql_result_time(sqlite3_context *ctx, int64_t us);
+/* A time value (not_before on INSERT): NULL (*us = 0, none), an integer
+** of microseconds since the epoch (>= 0), or text in evs_time_parse's
+** grammar (created_at's own form, a bare date, other offsets, digits
+** alone for µs), in 1970..9999. -1 for anything else. */
+int evsql_time_arg(sqlite3_value *v, int64_t *us);
 /* A duration argument: NULL (0: the library's default), an integer of
 ** microseconds (>= 0), or text in evs_duration_parse's grammar ("30s",
 ** "250ms"). -1 for anything else. */

@@ -39,8 +39,8 @@ static int do_insert(vtab *vt, sqlite3_value **argv, sqlite3_int64 *rowid) {
     if (sqlite3_value_type(col[assigned[i]]) != SQLITE_NULL)
       return evsql_error(vt, SQLITE_CONSTRAINT, "evstore: %s is assigned by the store",
                          evsql_col_names[assigned[i]]);
-  static const int texts[] = {COL_SOURCE, COL_TYPE, COL_PAYLOAD, COL_METADATA, COL_IDEM,
-                              COL_PRIORITY};
+  static const int texts[] = {COL_SOURCE, COL_TYPE,     COL_PAYLOAD,     COL_METADATA,
+                              COL_IDEM,   COL_PRIORITY, COL_ORDERING_KEY};
   for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
     int t = sqlite3_value_type(col[texts[i]]);
     if (t != SQLITE_NULL && t != SQLITE_TEXT)
@@ -55,6 +55,24 @@ static int do_insert(vtab *vt, sqlite3_value **argv, sqlite3_int64 *rowid) {
   ev.metadata = text_or_null(col[COL_METADATA]);
   ev.metadata_len = (size_t)sqlite3_value_bytes(col[COL_METADATA]);
   ev.idempotency_key = text_or_null(col[COL_IDEM]);
+  /* The library takes the key NUL-terminated: one holding a NUL byte
+  ** would be stored cut short, so it is refused here. */
+  ev.ordering_key = text_or_null(col[COL_ORDERING_KEY]);
+  if (ev.ordering_key &&
+      strlen(ev.ordering_key) != (size_t)sqlite3_value_bytes(col[COL_ORDERING_KEY]))
+    return evsql_error(vt, SQLITE_CONSTRAINT, "evstore: ordering_key holds a NUL byte");
+  sqlite3_value *nb = col[COL_NOT_BEFORE];
+  int nbt = sqlite3_value_type(nb);
+  if (nbt != SQLITE_NULL && nbt != SQLITE_TEXT && nbt != SQLITE_INTEGER)
+    return evsql_error(vt, SQLITE_CONSTRAINT,
+                       "evstore: not_before must be TEXT (a time) or INTEGER (microseconds "
+                       "since the epoch)");
+  if (evsql_time_arg(nb, &ev.not_before_us))
+    return evsql_error(vt, SQLITE_CONSTRAINT,
+                       "evstore: not_before '%s' is not a time in 1970..9999 (ISO-8601 "
+                       "like '2026-11-23T10:00:00Z' or a bare date, or microseconds since "
+                       "the epoch)",
+                       sqlite3_value_text(nb));
   const char *pr = text_or_null(col[COL_PRIORITY]);
   if (pr) {
     if (!(ev.priority = evsql_prio_parse(pr)))

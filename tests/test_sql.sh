@@ -78,6 +78,10 @@ normalise() { # $1 = the temp directory
 }
 
 names=("$@")
+# The two-process test (below) runs with the whole suite or when named;
+# decided before the suite fills in the names.
+run_live=0
+[ ${#names[@]} -eq 0 ] || [ "${names[*]}" != "${names[*]/ro_live/}" ] && run_live=1
 if [ ${#names[@]} -eq 0 ]; then
   for f in "$sqldir"/*.sql; do
     b=$(basename "$f" .sql)
@@ -132,8 +136,6 @@ done
 # the store open (its table is rw), the reader's mode='ro' table sees each
 # commit of the writer at its next SELECT, and a rw table in the reader's
 # process is refused as locked, with a hint at mode='ro'.
-run_live=0
-[ ${#names[@]} -eq 0 ] || [ "${names[*]}" != "${names[*]/ro_live/}" ] && run_live=1
 if [ $run_live = 1 ]; then
   lt=$(mktemp -d "${TMPDIR:-/tmp}/evs-sql-live-XXXXXX")
   lt=$(cd "$lt" && pwd -P)

@@ -3,8 +3,10 @@
 **
 ** One store of seeded events (sources and types in case variants and with
 ** inner spaces, numeric-looking names, some acknowledged, priorities,
-** metadata, leased, dead and released events; created by a fake clock, so times include exact whole seconds,
-** equal microseconds, day and year boundaries) is attached as an evstore
+** metadata, leased, dead and released events, delayed events (not_before
+** passed, to come, far off) and ordering keys in case variants, with inner
+** spaces and numeric-looking; created by a fake clock, so times include
+** exact whole seconds, equal microseconds, day and year boundaries) is attached as an evstore
 ** table `ev` and copied into a plain SQLite table `plain`. Thousands of
 ** random queries then run against both and must return the same rows
 ** (in the same order under ORDER BY, which always ends in a unique key; as
@@ -53,6 +55,10 @@ static const char *sources[] = {"stripe", "Stripe", "STRIPE",  "git hub", "git  
 static const char *types[] = {"order.created", "Order.Created", "ORDER.CREATED",
                               "order created", "order  created", "7",
                               "7.0",           "-7",            "e"};
+static char long_key[EVS_MAX_ORDERING_KEY + 1]; /* the longest key there is */
+static const char *okeys[] = {"acct-1", "Acct-1", "ACCT-1", "acct 1", "acct  1", "acct-2",
+                              "5",      "05",     "5.0",    "-7",     "1e1",     "café",
+                              "CAFÉ",   "k",      long_key};
 
 /* The clock's next step: mostly fractions of a second, also no step at
 ** all (equal times), exact whole seconds, whole days (midnight), a
@@ -107,6 +113,20 @@ static int make_store(const char *dir) {
       in.idempotency_key = key;
     }
     in.priority = (int)(mix64(g + 7) % 4);
+    /* A third with an ordering key; a fifth with not_before: passed
+    ** (stored as none), to come (delayed past the fake clock's appends,
+    ** some still delayed for the real clock the table reads with: which
+    ** status, both tables copy), at whole seconds or days, or far off. */
+    if (mix64(g + 8) % 3 == 0) in.ordering_key = okeys[mix64(g + 9) % (sizeof okeys / sizeof *okeys)];
+    int64_t r = (int64_t)(mix64(g + 10) >> 8);
+    switch (mix64(g + 11) % 10) {
+    case 0: in.not_before_us = c.now - r % DAY; break;
+    case 1: in.not_before_us = c.now + r % (60 * DAY); break;
+    case 2: in.not_before_us = (c.now / SEC + 1 + r % 600) * SEC; break;
+    case 3: in.not_before_us = (c.now / DAY + 1 + r % 300) * DAY; break;
+    case 4: in.not_before_us = YEAR_END + 10 * 366 * DAY + r % DAY; break;
+    default: break;
+    }
     rc = evs_append(s, NULL, &in, NULL);
   }
   for (uint64_t id = 1; id <= NEVENTS && !rc; id++) {
@@ -147,7 +167,8 @@ static sqlite3 *open_both(const char *dir) {
       "CREATE TABLE plain(id INTEGER PRIMARY KEY, created_at TEXT, created_us INTEGER, "
       "status TEXT, source TEXT, event_type TEXT, payload TEXT, metadata TEXT, "
       "priority TEXT, idempotency_key TEXT, acknowledged_at TEXT, delivery_count INTEGER, "
-      "lease_token INTEGER, lease_expires_at TEXT, leased_by TEXT);"
+      "lease_token INTEGER, lease_expires_at TEXT, leased_by TEXT, not_before TEXT, "
+      "ordering_key TEXT);"
       "INSERT INTO plain SELECT * FROM ev;",
       dir);
   int rc = t_sql_exec(db, sql);
@@ -167,11 +188,15 @@ static struct {
   char at[NEVENTS][32];
   char acked[NEVENTS][32];
   int nacked;
+  char nb[NEVENTS][32]; /* not_before */
+  int nnb;
 } data;
 
 static int load_values(sqlite3 *db) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT id, created_us, created_at, acknowledged_at FROM plain",
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, created_us, created_at, acknowledged_at, not_before "
+                         "FROM plain",
                          -1, &st, NULL))
     return -1;
   while (sqlite3_step(st) == SQLITE_ROW && data.n < NEVENTS) {
@@ -180,6 +205,8 @@ static int load_values(sqlite3 *db) {
     snprintf(data.at[data.n], 32, "%s", (const char *)sqlite3_column_text(st, 2));
     if (sqlite3_column_type(st, 3) == SQLITE_TEXT)
       snprintf(data.acked[data.nacked++], 32, "%s", (const char *)sqlite3_column_text(st, 3));
+    if (sqlite3_column_type(st, 4) == SQLITE_TEXT)
+      snprintf(data.nb[data.nnb++], 32, "%s", (const char *)sqlite3_column_text(st, 4));
     data.n++;
   }
   sqlite3_finalize(st);
@@ -202,7 +229,31 @@ static int load_values(sqlite3 *db) {
     released = sqlite3_column_int(st, 2);
   }
   sqlite3_finalize(st);
-  return data.n > 300 && data.nacked > 50 && leased == 15 && dead == 15 && released == 15
+  /* Delayed events: some not_before shown, some still held back; and
+  ** ordering keys, every one of them, never two of a key leased (the
+  ** claim took one event of a key at a time). */
+  int delayed = 0, keyed = 0, keys = 0, twice = -1, leased_keyed = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT count(*) FILTER (WHERE status = 'delayed'), "
+                         "count(ordering_key), count(DISTINCT ordering_key), "
+                         "(SELECT count(*) FROM (SELECT ordering_key FROM plain WHERE status = "
+                         "'leased' AND ordering_key IS NOT NULL GROUP BY ordering_key HAVING "
+                         "count(*) > 1)), count(*) FILTER (WHERE status = 'leased' AND ordering_key "
+                         "IS NOT NULL) FROM plain",
+                         -1, &st, NULL))
+    return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    delayed = sqlite3_column_int(st, 0);
+    keyed = sqlite3_column_int(st, 1);
+    keys = sqlite3_column_int(st, 2);
+    twice = sqlite3_column_int(st, 3);
+    leased_keyed = sqlite3_column_int(st, 4);
+  }
+  sqlite3_finalize(st);
+  return data.n > 300 && data.nacked > 50 && leased == 15 && dead == 15 && released == 15 &&
+                 data.nnb > 20 && delayed > 5 && keyed > 100 && twice == 0 &&
+                 leased_keyed > 0 &&
+                 keys == (int)(sizeof okeys / sizeof *okeys)
              ? 0
              : -1;
 }
@@ -373,7 +424,8 @@ static void time_value(str *q, const char *a) {
   lits(q, b);
 }
 
-enum { K_ID, K_US, K_AT, K_ACKED, K_STATUS, K_SOURCE, K_TYPE, K_PRIO, K_KEY, K_META };
+enum { K_ID, K_US, K_AT, K_ACKED, K_STATUS, K_SOURCE, K_TYPE, K_PRIO, K_KEY, K_META, K_NB,
+       K_OKEY };
 
 static const struct {
   const char *name;
@@ -383,7 +435,8 @@ static const struct {
             {"status", K_STATUS, 5},  {"source", K_SOURCE, 7},
             {"event_type", K_TYPE, 4}, {"priority", K_PRIO, 3},
             {"acknowledged_at", K_ACKED, 1}, {"idempotency_key", K_KEY, 1},
-            {"metadata", K_META, 1}};
+            {"metadata", K_META, 1},         {"not_before", K_NB, 3},
+            {"ordering_key", K_OKEY, 4}};
 
 /* A "simple" query uses only what the table can take whole (AND of
 ** comparisons on id, created_us, status, source, event_type, priority),
@@ -419,6 +472,11 @@ static void base_value(str *q, int kind) {
   case K_US: us_value(q); break;
   case K_AT: time_value(q, data.at[rn(data.n)]); break;
   case K_ACKED: time_value(q, data.acked[rn(data.nacked)]); break;
+  case K_NB: time_value(q, data.nb[rn(data.nnb)]); break;
+  case K_OKEY:
+    if (chance(12)) sqlite3_str_appendall(q, PICK(numeric_names));
+    else text_variant(q, PICK(okeys));
+    break;
   case K_STATUS: text_variant(q, PICK(status)); break;
   case K_PRIO: text_variant(q, PICK(prio)); break;
   case K_SOURCE:
@@ -689,6 +747,7 @@ static int plan_has(const char *sql, const char *token) {
 
 static void t_setup(void) {
   memset(long_name, 'n', 100);
+  memset(long_key, 'k', EVS_MAX_ORDERING_KEY);
   dir = t_tmpdir();
   REQUIRE(make_store(dir) == 0);
   db = open_both(dir);
@@ -702,17 +761,18 @@ static void t_differential(void) {
   long bad = 0, with_rows = 0, failed = 0, pushed_limit = 0;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  /* source and event_type sort as expressions: under "source = CAST(5 AS
+  /* source, event_type and ordering_key sort as expressions: under "source = CAST(5 AS
   ** INTEGER)" SQLite takes ORDER BY source as satisfied for a plain table
   ** ('5' and '05' both equal 5) but sorts them for a virtual table. */
-  static const char *const okeys[] = {"id", "id", "rowid", "created_at", "created_at",
-                                      "created_us", "created_us", "source || ''",
-                                      "event_type || ''", "status", "priority", "payload",
-                                      "acknowledged_at"};
+  static const char *const orders[] = {"id", "id", "rowid", "created_at", "created_at",
+                                       "created_us", "created_us", "source || ''",
+                                       "event_type || ''", "status", "priority", "payload",
+                                       "acknowledged_at", "not_before", "ordering_key || ''",
+                                       "(ordering_key || '') COLLATE NOCASE"};
   static const char *const all = "id, created_at, created_us, status, source, event_type, "
                                  "payload, metadata, priority, idempotency_key, "
                                  "acknowledged_at, delivery_count, lease_token, "
-                                 "lease_expires_at, leased_by";
+                                 "lease_expires_at, leased_by, not_before, ordering_key";
   static const int limits[] = {0, 1, 2, 5, 10, 50, 99, 100, 101, 150, 500, -1};
   static const int offsets[] = {0, 1, 3, 10, 50, 99, 100, 101, 200, 400};
   for (long i = 0; i < nqueries; i++) {
@@ -727,7 +787,7 @@ static void t_differential(void) {
     if (ordered) {
       int nk = 1 + rn(2), has_id = 0, dsc = chance(50);
       for (int k = 0; k < nk; k++) {
-        const char *key = simple ? okeys[rn(7)] : PICK(okeys);
+        const char *key = simple ? orders[rn(7)] : PICK(orders);
         has_id |= !strcmp(key, "id") || !strcmp(key, "rowid");
         if (!simple) dsc = chance(50);
         sqlite3_str_appendf(o, "%s%s%s", k ? ", " : " ORDER BY ", key, dsc ? " DESC" : "");
@@ -814,8 +874,9 @@ static void t_many_constraints(void) {
   char *all = sqlite3_str_finish(w);
   CHECK_EQ(agree_where(all, "ORDER BY id DESC LIMIT 7 OFFSET 2"), 7);
   CHECK(agree_where(all, "") > 9);
-  static const char *const in_cols[] = {"id", "created_us", "source", "event_type", "status",
-                                        "priority", "created_at"};
+  static const char *const in_cols[] = {"id",       "created_us", "source",     "event_type",
+                                        "status",   "priority",   "created_at", "not_before",
+                                        "ordering_key"};
   for (size_t c = 0; c < sizeof in_cols / sizeof *in_cols; c++) {
     w = sqlite3_str_new(NULL);
     sqlite3_str_appendf(w, "%s IN (", in_cols[c]);
@@ -826,10 +887,12 @@ static void t_many_constraints(void) {
       switch (i % 6) {
       case 0: sqlite3_str_appendf(w, "%d", i / 6); break;
       case 1: sqlite3_str_appendf(w, "%lld", (long long)data.us[i % data.n]); break;
-      case 2: sqlite3_str_appendf(w, "'%s'", PICK(sources)); break;
+      case 2: sqlite3_str_appendf(w, "'%s'", c == 8 ? PICK(okeys) : PICK(sources)); break;
       case 3: sqlite3_str_appendf(w, "'%s'", PICK(types)); break;
       case 4: sqlite3_str_appendf(w, "'%s'", PICK(words)); break;
-      default: sqlite3_str_appendf(w, "'%s'", data.at[i % data.n]); break;
+      default:
+        sqlite3_str_appendf(w, "'%s'", c == 7 ? data.nb[i % data.nnb] : data.at[i % data.n]);
+        break;
       }
     }
     sqlite3_str_appendall(w, ") AND status IN ('pending', 'acknowledged', 'pending')");

@@ -8,7 +8,7 @@ INSERT INTO inbox(source, event_type, payload) SELECT 'a', 't', json_object('n',
 CREATE TABLE copy(id INTEGER PRIMARY KEY, created_at TEXT, created_us INTEGER, status TEXT,
   source TEXT, event_type TEXT, payload TEXT, metadata TEXT, priority TEXT,
   idempotency_key TEXT, acknowledged_at TEXT, delivery_count INTEGER, lease_token INTEGER,
-  lease_expires_at TEXT, leased_by TEXT);
+  lease_expires_at TEXT, leased_by TEXT, not_before TEXT, ordering_key TEXT);
 INSERT INTO copy SELECT * FROM inbox;
 SELECT 'id < 9.3e18', (SELECT count(*) FROM inbox WHERE id < 9.3e18), (SELECT count(*) FROM copy WHERE id < 9.3e18);
 SELECT 'id <= max', (SELECT count(*) FROM inbox WHERE id <= 9223372036854775807), (SELECT count(*) FROM copy WHERE id <= 9223372036854775807);

@@ -55,7 +55,7 @@ SELECT count(*), sum(status = 'pending'), sum(status = 'acknowledged') FROM inbo
 CREATE TABLE copy(id INTEGER PRIMARY KEY, created_at TEXT, created_us INTEGER, status TEXT,
   source TEXT, event_type TEXT, payload TEXT, metadata TEXT, priority TEXT,
   idempotency_key TEXT, acknowledged_at TEXT, delivery_count INTEGER, lease_token INTEGER,
-  lease_expires_at TEXT, leased_by TEXT);
+  lease_expires_at TEXT, leased_by TEXT, not_before TEXT, ordering_key TEXT);
 INSERT INTO copy SELECT * FROM inbox;
 SELECT count(*) FROM copy;
 -- Bounds taken from the data (created_us / created_at of given rows).

@@ -412,7 +412,8 @@ typedef struct evs_event {
   int64_t lease_expires_us; /* when the lease (or a release's delay)
                                ends; 0 unless leased                      */
   const char *leased_by;    /* the consumer; NULL unless leased to one    */
-  int64_t not_before_us;    /* appended with one (evs_event_in): 0 = none */
+  int64_t not_before_us;    /* appended with one still in the future
+                               (evs_event_in): that time; else 0         */
   const char *ordering_key; /* NULL when the event has none */
   size_t ordering_key_len;
 } evs_event;

@@ -23,6 +23,7 @@
 #include "maint.h"
 #include "recover.h"
 #include "store.h"
+#include "txn.h"
 #include "util.h"
 #include "worker.h"
 #include "writer.h"
@@ -349,6 +350,8 @@ static int lock_dir(evs_store *s) {
 
 static void store_free(evs_store *s) {
   evs_maint_stop(s);
+  evs_txn_free(s->txn_spare);
+  s->txn_spare = NULL;
   if (s->epochs) {
     evs_epochs_free(s);
     pthread_mutex_destroy(&s->cmu);

@@ -72,6 +72,8 @@ struct evs_store {
   evs_txn *txn;       /* atomic: the open transaction; written only by the
                          thread that begins or ends it, holding wmu */
   uint64_t txn_seq;   /* wmu */
+  evs_txn *txn_spare; /* wmu: the last transaction's buffers, kept for the
+                         next (its handle is never handed out again) */
   int broken;         /* nonzero: writes refused with EVS_EREADONLY. Written
                          once, under smu, after broken_why (release); read
                          without a lock (acquire) */

@@ -38,11 +38,50 @@ void evs_txn_free(evs_txn *t) {
   free(t);
 }
 
+/* Buffers up to these sizes pass from one transaction to the next, so a
+** stream of small commits (a consumer's claims and acks) allocates none. */
+#define SPARE_BUF (256u << 10)
+#define SPARE_SLOTS 4096u
+#define SPARE_OV 256u /* overlay slots: a commit walks them all */
+
+/* Keep t's buffers for the next transaction (caller holds wmu); a handle
+** is never reused, so a stale one can never name a later transaction. */
+static void keep_spare(evs_store *s, evs_txn *t) {
+  evs_txn *k = s->txn_spare;
+  if (!k && !(k = s->txn_spare = calloc(1, sizeof *k))) return;
+#define KEEP(f, cap, lim)                                        \
+  if (!k->f && t->f && t->cap <= (lim)) k->f = t->f, k->cap = t->cap, t->f = NULL
+  KEEP(u.buf, cap, SPARE_BUF);
+  KEEP(ovlog, ovlog_cap, SPARE_SLOTS);
+  KEEP(lops, lops_cap, SPARE_SLOTS);
+  KEEP(touched, touched_cap, SPARE_SLOTS);
+  KEEP(idem_undo, idem_cap, SPARE_SLOTS);
+#undef KEEP
+  if (!k->ov && t->ov && t->ov_mask < SPARE_OV) {
+    if (t->ov_used) memset(t->ov, 0, (t->ov_mask + 1) * sizeof *t->ov);
+    k->ov = t->ov, k->ov_mask = t->ov_mask, t->ov = NULL;
+  }
+}
+
+static void take_spare(evs_store *s, evs_txn *t) {
+  evs_txn *k = s->txn_spare;
+  if (!k) return;
+#define TAKE(f, cap) t->f = k->f, t->cap = k->cap, k->f = NULL, k->cap = 0
+  TAKE(u.buf, cap);
+  TAKE(ovlog, ovlog_cap);
+  TAKE(lops, lops_cap);
+  TAKE(touched, touched_cap);
+  TAKE(idem_undo, idem_cap);
+  TAKE(ov, ov_mask);
+#undef TAKE
+}
+
 /* The end of t, committed or not: the store has no transaction, the
 ** writer is free, the handle is gone. */
 static void end_of_txn(evs_txn *t) {
   evs_store *s = t->s;
   __atomic_store_n(&s->txn, NULL, __ATOMIC_RELEASE);
+  keep_spare(s, t);
   evs_writer_unlock(s);
   evs_txn_free(t);
 }
@@ -61,6 +100,7 @@ static int begin(evs_store *s, evs_txn **out, int internal, int timeout_ms, int 
     return rc;
   }
   t->s = s;
+  take_spare(s, t);
   t->internal = internal;
   t->u.start = s->cur->size;
   t->n0 = s->state.idx.n;
@@ -231,7 +271,7 @@ static int finish_rollback(evs_txn *t) {
 /* Make the overlay real; caller holds ilock exclusively. */
 static void apply_overlay(evs_store *s, evs_txn *t) {
   evs_index *x = &s->state.idx;
-  for (size_t i = 0; t->ov && i <= t->ov_mask; i++) {
+  for (size_t i = 0; t->ov_used && i <= t->ov_mask; i++) {
     evs_ov *o = &t->ov[i];
     if (!o->id) continue;
     uint64_t rel = o->id - x->base;
@@ -256,9 +296,9 @@ static int lops_fit(evs_store *s, const evs_txn *t) {
   const evs_index *x = &s->state.idx;
   size_t mask = 15;
   while (mask + 1 < 2 * t->nlops) mask = 2 * mask + 1;
-  fit_slot small[16], *tab = mask == 15 ? small : calloc(mask + 1, sizeof *tab);
+  fit_slot small[256], *tab = mask < 256 ? small : calloc(mask + 1, sizeof *tab);
   if (!tab) return evs_err(s, EVS_ENOMEM, "out of memory");
-  if (tab == small) memset(small, 0, sizeof small);
+  if (tab == small) memset(small, 0, (mask + 1) * sizeof *small);
   int rc = 0;
   for (size_t i = 0; i < t->nlops && !rc; i++) {
     const evs_lop *l = &t->lops[i];

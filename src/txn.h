@@ -92,12 +92,12 @@ int evs_txn_use(evs_store *s, evs_txn *txn, evs_txn **t);
 /* End a call's work in t: an autocommit transaction commits when rc is 0
 ** and rolls back otherwise (keeping the call's message); a caller's
 ** transaction is left open. Returns the call's result. */
+int evs_txn_end_call(evs_txn *t, int rc);
 /* Where t stands now, and evs_txn_end_call that, in a caller's
 ** transaction, also undoes a failed call's writes since m (a batch that
 ** failed part-way leaves none of its items). */
 evs_mark evs_txn_mark(const evs_txn *t);
 int evs_txn_end_call_at(evs_txn *t, int rc, const evs_mark *m);
-int evs_txn_end_call(evs_txn *t, int rc);
 /* Room for n more bytes in t's record buffer (writing big transactions
 ** out in pieces). */
 int evs_txn_reserve(evs_txn *t, size_t n);

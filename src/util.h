@@ -8,6 +8,27 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The host's order is the disk's: one unaligned load or store each. */
+static inline void put_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t get_u16(const uint8_t *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
+static inline uint32_t get_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+static inline uint64_t get_u64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+#else
 static inline void put_u16(uint8_t *p, uint16_t v) {
   p[0] = (uint8_t)v;
   p[1] = (uint8_t)(v >> 8);
@@ -28,6 +49,7 @@ static inline uint32_t get_u32(const uint8_t *p) {
 static inline uint64_t get_u64(const uint8_t *p) {
   return (uint64_t)get_u32(p) | ((uint64_t)get_u32(p + 4) << 32);
 }
+#endif
 
 #define EVS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define EVS_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -326,11 +326,13 @@ static int keep_token_floor(evs_store *s) {
   evs_txn *t;
   int rc = evs_writer_lock(s);
   if (rc) return rc;
-  uint64_t seq = s->state.lease_seq;
+  uint64_t seq = EVS_MAX(s->state.lease_seq, s->lease_reserved);
   evs_writer_unlock(s);
   if (!seq) return 0;
   if ((rc = evs_txn_begin_leases(s, &t))) return rc;
-  evs_lease_rec l = {EVS_LEASE_SEQ, 0, evs_now(s), 0, s->state.lease_seq, NULL, 0, NULL};
+  /* The reserved block too (lease.c): claims not synced use it. */
+  seq = EVS_MAX(s->state.lease_seq, s->lease_reserved);
+  evs_lease_rec l = {EVS_LEASE_SEQ, 0, evs_now(s), 0, seq, NULL, 0, NULL};
   uint32_t len = evs_lease_len(0, 0);
   if (!(rc = evs_txn_reserve(t, len))) {
     evs_lease_encode(t->u.buf + t->u.len, &l, NULL);

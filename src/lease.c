@@ -16,6 +16,7 @@
 #include "error.h"
 #include "index.h"
 #include "lease.h"
+#include "log.h"
 #include "prep.h"
 #include "query.h"
 #include "replay.h"
@@ -28,6 +29,9 @@
 /* Events whose lease ran out at max_deliveries found by one claim and
 ** marked dead on the way (more wait for the next claim). */
 #define DEAD_CAP 256
+/* Lease tokens reserved at a time (one synced record each, sync NORMAL
+** and OFF). */
+#define TOKEN_BLOCK (UINT64_C(1) << 20)
 
 static int check_lease_us(evs_store *s, const char *what, int64_t *us, int zero_ok) {
   if (!*us && !zero_ok) *us = LEASE_DEFAULT_US;
@@ -42,10 +46,11 @@ static int64_t plus(int64_t now, int64_t us) {
   return __builtin_add_overflow(now, us, &r) ? INT64_MAX : r;
 }
 
-/* Append a lease record of op for ids to t, and queue its ops. */
+/* Append a lease record of op for ids to t, and queue its ops (a SEQ
+** record has no ids and no ops). */
 static int put_lease(evs_txn *t, int op, int64_t at, int64_t until, uint64_t token,
                      const uint64_t *ids, size_t n) {
-  if (!n) return 0;
+  if (!n && op != EVS_LEASE_SEQ) return 0;
   evs_lease_rec l = {op, (uint32_t)n, at, until, token, t->consumer,
                      op == EVS_LEASE_CLAIM ? (uint32_t)t->consumer_len : 0, NULL};
   uint32_t len = evs_lease_len(l.consumer_len, n);
@@ -93,9 +98,19 @@ static int claim(evs_store *s, const evs_query *qin, const char *consumer, int64
   /* Events whose last lease ran out at max_deliveries are dead already;
   ** saying so in the log keeps later claims from passing them again. */
   if (!rc) rc = put_lease(t, EVS_LEASE_REJECT, now, 0, 0, dead, nd);
+  /* Unless every commit is synced (FULL), a claim returned may be lost to
+  ** a power cut: its tokens must not be handed out again after it. So
+  ** tokens come from a block a synced SEQ record reserves first. */
+  uint64_t reserve = 0;
+  if (!rc && n && s->dir && s->opt.sync != EVS_SYNC_FULL &&
+      s->state.lease_seq + n > s->lease_reserved) {
+    reserve = s->state.lease_seq + n + TOKEN_BLOCK;
+    rc = put_lease(t, EVS_LEASE_SEQ, now, 0, reserve, NULL, 0);
+  }
   if (!rc) rc = put_lease(t, EVS_LEASE_CLAIM, now, plus(now, lease_us), s->state.lease_seq + 1,
                           ids, n);
   rc = evs_txn_end_call(t, rc);
+  if (!rc && reserve && !(rc = evs_log_sync_all(s))) s->lease_reserved = reserve;
   if (rc) return rc;
   return evs_page_of_ids(s, ids, n, page);
 }

@@ -987,7 +987,7 @@ static uint64_t pick_lease(scen *z, uint64_t *tok) {
     if (fits && !k--) any = id;
   }
   *tok = z->live.ev[any].token;
-  if (chance(8)) *tok -= 1 + rnd_below(3); /* an older delivery's, or no token */
+  if (chance(8)) *tok -= 1 + rnd_below(3); /* stale: an older one, 0, or one never handed out */
   return any;
 }
 

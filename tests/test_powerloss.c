@@ -51,8 +51,8 @@
 ** 3 s or the 30 s default; no filter, or by source, type or priority),
 ** evs_ack_lease and evs_ack_lease_batch, evs_renew, evs_release (now or
 ** after a delay), evs_reject with the current token or a stale one,
-** evs_redrive (all, or one source) and appends with not_before_us (in a
-** transaction too); time moves on between steps, so leases and holds run
+** evs_redrive (all, or one source), appends with not_before_us (in a
+** transaction too) and evs_checkpoint (its leases section); time moves on between steps, so leases and holds run
 ** out and events go dead. The model tracks per event its delivery count,
 ** token, consumer, lease or hold end and dead flag (a lease that ran out
 ** at max_deliveries is dead by the time, as tests/model.c says); each op's
@@ -935,9 +935,10 @@ static int append_one(scen *z, evs_txn *t, commit *c, int big, int64_t nb) {
 /* ---- the consumer workload ------------------------------------------------ */
 
 enum { LO_DELAYED, LO_CLAIM, LO_ACKL, LO_ACKB, LO_RENEW, LO_RELEASE, LO_REJECT, LO_REDRIVE,
-       LO_NKINDS };
-static const char *lease_op_names[] = {"delayed append", "claim", "ack_lease", "ack_lease_batch",
-                                       "renew", "release", "reject", "redrive"};
+       LO_CHECKPOINT, LO_NKINDS };
+static const char *lease_op_names[] = {"delayed append", "claim",   "ack_lease",
+                                       "ack_lease_batch", "renew",  "release",
+                                       "reject",          "redrive", "checkpoint"};
 
 #define LEASE_FAIL(z, ...)                                                                   \
   do {                                                                                       \
@@ -1094,10 +1095,16 @@ static int lease_step(scen *z) {
   memset(&c, 0, sizeof c);
   int64_t now = z->clk.now;
   unsigned r = (unsigned)rnd_below(100);
-  int op = r < 12 ? LO_DELAYED : r < 42 ? LO_CLAIM : r < 54 ? LO_ACKL : r < 60 ? LO_ACKB
-           : r < 69 ? LO_RENEW : r < 81 ? LO_RELEASE : r < 88 ? LO_REJECT : LO_REDRIVE;
+  int op = r < 11 ? LO_DELAYED : r < 40 ? LO_CLAIM : r < 52 ? LO_ACKL : r < 58 ? LO_ACKB
+           : r < 67 ? LO_RENEW : r < 78 ? LO_RELEASE : r < 85 ? LO_REJECT : r < 95 ? LO_REDRIVE
+           : LO_CHECKPOINT;
   n_lease_ops[op]++;
   int rc;
+  if (op == LO_CHECKPOINT) { /* the leases section of a checkpoint; not a commit */
+    if (verbose) fprintf(stderr, "    checkpoint\n");
+    rc = evs_checkpoint(z->s);
+    return op_done(z, rc, NULL);
+  }
   if (op == LO_DELAYED) { /* held back; sometimes a time already passed */
     int64_t nb = chance(15) ? now - SEC : now + (int64_t)(1 + rnd_below(10)) * SEC / 2;
     if (verbose) fprintf(stderr, "    delayed append, not before T0+%" PRId64 "\n", nb - T0);

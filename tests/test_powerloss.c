@@ -606,7 +606,6 @@ typedef struct evm {
 typedef struct state {
   evm *ev;
   uint64_t next_id;
-  uint64_t max_token; /* the highest token of a claim in these commits */
   size_t cap;
 } state;
 
@@ -675,7 +674,6 @@ static void state_apply(state *s, const commit *c) {
       e->tok_lb = f->seed == 1;
       e->until = f->t;
       e->cons = (uint8_t)f->aux;
-      if (f->tok > s->max_token) s->max_token = f->tok;
       break;
     case E_RENEW:
       e->until = f->t;
@@ -695,7 +693,6 @@ static void state_apply(state *s, const commit *c) {
 static void state_build(state *s, const commit *c, size_t j) {
   memset(s->ev, 0, s->cap * sizeof *s->ev);
   s->next_id = 1;
-  s->max_token = 0;
   for (size_t k = 0; k < j; k++) state_apply(s, &c[k]);
 }
 
@@ -812,6 +809,8 @@ typedef struct scen {
   fake_clock clk;  /* the store's time: moved by the workload */
   uint64_t last_tok; /* the highest token the store handed out (that the
                         workload saw) since its state was known */
+  size_t base_nc;    /* phase 2: the prefix phase 1 left (as far as seen) */
+  uint64_t base_tok; /* and the lowest last token it may have */
 } scen;
 
 static int with_off; /* sync OFF scenarios too (EVS_POWERLOSS_OFF=0: not) */
@@ -1356,17 +1355,33 @@ static int step(scen *z, int allow_big) {
   return op_done(z, rc, &c);
 }
 
-/* The lowest last token among the prefixes in [lo, found] store s matches:
-** prefixes can look alike (a redriven event is one never claimed), and
-** only the tokens of the prefix the store holds are never handed out
-** again. found is the highest matching prefix, with last token top. */
-static uint64_t token_floor(scen *z, evs_store *s, size_t lo, size_t found, uint64_t top) {
+/* The last token of the first j commits, as far as it is known: prefixes
+** can look alike (a redriven event looks like one never claimed, an
+** expired lease like a claim that never was), so the store may hold
+** another one than the highest it matches. Commits before base_nc are
+** phase 1's, of which the store holds one whose last token is at least
+** base_tok. */
+static uint64_t prefix_token(const scen *z, size_t j) {
+  uint64_t t = z->base_tok;
+  for (size_t k = z->base_nc; k < j; k++)
+    for (int i = 0; i < z->c[k].n; i++)
+      if (z->c[k].e[i].kind == E_CLAIM && z->c[k].e[i].tok > t) t = z->c[k].e[i].tok;
+  return t;
+}
+
+/* The lowest last token among the prefixes in [lo, found] store s matches
+** (found: the highest): only the tokens of the prefix the store holds are
+** never handed out again. */
+static uint64_t token_floor(scen *z, evs_store *s, size_t lo, size_t found) {
+  uint64_t top = prefix_token(z, found);
   state y = {0};
   state_grow(&y, 1);
   char why[200];
   for (size_t j = found; j-- > lo;) {
+    uint64_t t = prefix_token(z, j);
+    if (t >= top) continue;
     state_build(&y, z->c, j);
-    if (y.max_token < top && !state_matches(s, &y, z->clk.now, why, sizeof why)) top = y.max_token;
+    if (!state_matches(s, &y, z->clk.now, why, sizeof why)) top = t;
   }
   free(y.ev);
   return top;
@@ -1498,7 +1513,7 @@ static void check_disk(scen *z, const char *label) {
     }
   }
   z->clk.now = now;
-  uint64_t floor_tok = leases ? token_floor(z, s, z->lo, found, x.max_token) : 0;
+  uint64_t floor_tok = leases ? token_floor(z, s, z->lo, found) : 0;
   if (leases) z->clk.now = now + 40 * SEC;
   /* A new append continues the ids. */
   evs_stats st;
@@ -1672,7 +1687,9 @@ static void run_scenario(uint64_t seed) {
         learn_tokens(z, found);
         state_build(&z->live, z->c, found);
         /* Tokens above this one are never handed out again. */
-        z->last_tok = z->lease ? token_floor(z, z->s, lo1, found, z->live.max_token) : 0;
+        z->last_tok = z->lease ? token_floor(z, z->s, lo1, found) : 0;
+        z->base_nc = found; /* the store holds one of the prefixes that look like it */
+        z->base_tok = z->last_tok;
         z->f.completed = found;
         z->f.sync_mark = found;
         run_steps(z, steps2, in_open ? steps2 : (int)rnd_below((uint64_t)steps2 + 2), allow_big);

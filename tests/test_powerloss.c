@@ -809,6 +809,7 @@ typedef struct scen {
   fake_clock clk;  /* the store's time: moved by the workload */
   uint64_t last_tok; /* the highest token the store handed out (that the
                         workload saw) since its state was known */
+  uint64_t seen_tok; /* the highest token any claim returned, lost or not */
   size_t base_nc;    /* phase 2: the prefix phase 1 left (as far as seen) */
   uint64_t base_tok; /* and the lowest last token it may have */
 } scen;
@@ -821,7 +822,7 @@ static const char *mode_name(int sync) {
 
 static uint64_t n_scen, n_checks, n_crash_kind[C_NKINDS], n_crash_meta, n_crash_seg_create,
     n_crash_recovery, n_crash_end, n_found_partial_prefix, n_big;
-static uint64_t n_inflight_claims_kept, n_inflight_lease, n_redriven, n_seen[5], n_lease_scen, n_lease_ops[16], n_stale, n_claimed, n_token_probes;
+static uint64_t n_tok_again, n_inflight_claims_kept, n_inflight_lease, n_redriven, n_seen[5], n_lease_scen, n_lease_ops[16], n_stale, n_claimed, n_token_probes;
 static unsigned lease_pct = 40; /* EVS_POWERLOSS_LEASES */
 
 static evs_options scen_opts(scen *z) {
@@ -1066,6 +1067,21 @@ static int lease_claim(scen *z) {
         break;
       }
       z->last_tok = e->lease_token;
+      if (e->lease_token <= z->seen_tok) {
+        /* Handed out before, by a claim that returned but was lost with the
+        ** power: allowed in NORMAL and OFF (counted), never in FULL. */
+        n_tok_again++;
+        if (z->sync == EVS_SYNC_FULL) {
+          LEASE_FAIL(z, "FULL: token %" PRIu64 " handed out again (a claim returned it)",
+                     e->lease_token);
+          break;
+        }
+        if (verbose)
+          fprintf(stderr, "    token %" PRIu64 " handed out again (%s)\n", e->lease_token,
+                  mode_name(z->sync));
+      } else {
+        z->seen_tok = e->lease_token;
+      }
       if (e->status != EVS_STATUS_LEASED || e->delivery_count != (m->dcount < 255 ? m->dcount + 1 : 255) ||
           !e->leased_by || strcmp(e->leased_by, cons_name(cons)) || e->lease_expires_us != until) {
         LEASE_FAIL(z, "claim of %" PRIu64 ": status %d, delivery_count %u (model %u), "
@@ -1765,10 +1781,11 @@ static void t_power_loss(void) {
   for (int k = 0; k < LO_NKINDS; k++) printf(" %s %" PRIu64 ",", lease_op_names[k], n_lease_ops[k]);
   printf(" %" PRIu64 " events claimed, %" PRIu64 " redriven, %" PRIu64
          " settles refused as the model said, %" PRIu64 " claims after reopen, %" PRIu64
-         " lease commits in flight at a power loss (%" PRIu64 " claims kept); events checked "
+         " lease commits in flight at a power loss (%" PRIu64 " claims kept), %" PRIu64
+         " tokens handed out again after their claim was lost; events checked "
          "pending %" PRIu64 ", leased %" PRIu64 ", delayed %" PRIu64 ", dead %" PRIu64
          ", acknowledged %" PRIu64 "\n", n_claimed, n_redriven, n_stale, n_token_probes,
-         n_inflight_lease, n_inflight_claims_kept,
+         n_inflight_lease, n_inflight_claims_kept, n_tok_again,
          n_seen[EVS_STATUS_PENDING], n_seen[EVS_STATUS_LEASED], n_seen[EVS_STATUS_DELAYED],
          n_seen[EVS_STATUS_DEAD], n_seen[EVS_STATUS_ACKNOWLEDGED]);
 }

@@ -52,20 +52,24 @@
 ** evs_ack_lease and evs_ack_lease_batch, evs_renew, evs_release (now or
 ** after a delay), evs_reject with the current token or a stale one,
 ** evs_redrive (all, or one source), appends with not_before_us (in a
-** transaction too) and evs_checkpoint (its leases section); time moves on between steps, so leases and holds run
-** out and events go dead. The model tracks per event its delivery count,
-** token, consumer, lease or hold end and dead flag (a lease that ran out
-** at max_deliveries is dead by the time, as tests/model.c says); each op's
-** result (the ids a claim gets, a settle's rc, a redrive's count) must be
-** what the model says. After a power loss, the checks above cover, at the
-** crash's time, each event's status, delivery_count, lease_token,
-** leased_by, lease_expires_us and not_before_us and the leased, dead and
-** delayed counts; the same 40 s later (every lease ran out); and a claim of
-** everything then gets exactly the events the model says, with tokens above
-** every token of the surviving commits (of the lowest prefix the store
-** matches: a redriven event looks like one never claimed), and
-** evs_verify still returns 0. A claim in flight at the power loss, if kept,
-** holds tokens above the last one seen; a second phase learns them.
+** transaction too) and evs_checkpoint (its leases section). Time moves on
+** between steps, so leases and holds run out and events go dead. The
+** model tracks per event its delivery count, token, consumer, lease or
+** hold end and dead flag (a lease that ran out at max_deliveries is dead
+** by the time, as tests/model.c says); each op's result (the ids a claim
+** gets, a settle's rc, a redrive's count) must be what the model says, and
+** a claim's tokens must be above every token seen since the state was
+** known (in FULL, above every token a claim ever returned). After a power
+** loss the checks above also cover, at the crash's time, each event's
+** status, delivery_count, lease_token, leased_by, lease_expires_us and
+** not_before_us and the leased, dead and delayed counts; the same 40 s
+** later (every lease ran out); and a claim of everything then gets exactly
+** the events the model says, with tokens above every token of the
+** surviving commits, and evs_verify still returns 0. Prefixes can look
+** alike (a redriven event looks never claimed): tokens are held to the
+** lowest last token among the prefixes the store matches. A claim in
+** flight at the power loss, if kept, holds tokens above the last one
+** seen; phase 2 learns them.
 **
 ** EVS_SEED=<n> replays scenario n alone, verbosely.
 ** EVS_POWERLOSS_SCENARIOS=<n> changes the number of scenarios (2500).

@@ -72,11 +72,13 @@ static uint32_t put_names(wbuf *w, const evs_index *x, const evs_names *t) {
 }
 
 /* Version 3's leases and ordering keys sections (codec.h). */
-static int put_leases(wbuf *w, const evs_state *st, uint64_t vis_n) {
+static int put_leases(wbuf *w, const evs_state *st, uint64_t vis_n, uint64_t reserved) {
   const evs_leases *l = &st->idx.leases;
   uint8_t *p = wb_take(w, 24);
   if (!p) return EVS_ENOMEM;
-  evs_put64(p, st->lease_seq);
+  /* Tokens a synced record reserved (lease.c) stay used: a claim not yet
+  ** synced may have handed them out. */
+  evs_put64(p, EVS_MAX(st->lease_seq, reserved));
   evs_put64(p + 8, st->ndead);
   evs_put32(p + 16, (uint32_t)l->nnames);
   evs_put32(p + 20, (uint32_t)l->used);
@@ -169,7 +171,7 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
                              st->idx.leases.used || st->idx.okeys.kused
                          ? 3
                          : 2;
-  if (version == 3 && put_leases(w, &s->state, n)) return EVS_ENOMEM;
+  if (version == 3 && put_leases(w, &s->state, n, s->lease_reserved)) return EVS_ENOMEM;
   if (!wb_take(w, 8)) return EVS_ENOMEM;
   evs_ckpt_hdr h = {s->meta.store_id,
                     s->man_layout,

@@ -9,6 +9,7 @@
 ** so recovery rebuilds exactly what commits built.
 */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1077,19 +1077,14 @@ static int lease_claim(scen *z) {
       z->last_tok = e->lease_token;
       if (e->lease_token <= z->seen_tok) {
         /* Handed out before, by a claim that returned but was lost with the
-        ** power: allowed in NORMAL and OFF (counted), never in FULL. */
+        ** power: never, in any sync mode (claims take tokens from a block a
+        ** synced record reserved first). */
         n_tok_again++;
-        if (z->sync == EVS_SYNC_FULL) {
-          LEASE_FAIL(z, "FULL: token %" PRIu64 " handed out again (a claim returned it)",
-                     e->lease_token);
-          break;
-        }
-        if (verbose)
-          fprintf(stderr, "    token %" PRIu64 " handed out again (%s)\n", e->lease_token,
-                  mode_name(z->sync));
-      } else {
-        z->seen_tok = e->lease_token;
+        LEASE_FAIL(z, "%s: token %" PRIu64 " handed out again (a claim returned it)",
+                   mode_name(z->sync), e->lease_token);
+        break;
       }
+      z->seen_tok = e->lease_token;
       if (e->status != EVS_STATUS_LEASED || e->delivery_count != (m->dcount < 255 ? m->dcount + 1 : 255) ||
           !e->leased_by || strcmp(e->leased_by, cons_name(cons)) || e->lease_expires_us != until) {
         LEASE_FAIL(z, "claim of %" PRIu64 ": status %d, delivery_count %u (model %u), "

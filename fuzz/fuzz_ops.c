@@ -959,6 +959,7 @@ static void op_reopen(void) {
   G.pg = NULL;
   CHECK(!evs_store_close(G.s), "close: %s", evs_errmsg(NULL));
   G.s = NULL;
+  model_reopen(&G.C);
   CHECK(!open_store(), "reopen: %s", evs_errmsg(NULL));
   evs_stats st;
   CHECK(!evs_stats_get(G.s, &st) && !st.recovered_bytes_dropped &&
@@ -1027,6 +1028,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   G.now = T0;
   model_free(&G.C);
   model_init(&G.C, G.opt.retention_us, G.opt.idempotency_window_us);
+  G.C.reserves = G.dir_store; /* sync OFF */
   model_set_max_deliveries(&G.C, G.opt.max_deliveries);
   memset(G.slots, 0, sizeof G.slots);
   G.txn = NULL;

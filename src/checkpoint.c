@@ -171,7 +171,8 @@ static int serialise(evs_store *s, wbuf *w, uint64_t *lsn) {
                              st->idx.leases.used || st->idx.okeys.kused
                          ? 3
                          : 2;
-  if (version == 3 && put_leases(w, &s->state, n, s->lease_reserved)) return EVS_ENOMEM;
+  uint64_t reserved = __atomic_load_n(&s->lease_reserved, __ATOMIC_RELAXED);
+  if (version == 3 && put_leases(w, &s->state, n, reserved)) return EVS_ENOMEM;
   if (!wb_take(w, 8)) return EVS_ENOMEM;
   evs_ckpt_hdr h = {s->meta.store_id,
                     s->man_layout,

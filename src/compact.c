@@ -326,12 +326,13 @@ static int keep_token_floor(evs_store *s) {
   evs_txn *t;
   int rc = evs_writer_lock(s);
   if (rc) return rc;
-  uint64_t seq = EVS_MAX(s->state.lease_seq, s->lease_reserved);
+  uint64_t seq = EVS_MAX(s->state.lease_seq,
+                         __atomic_load_n(&s->lease_reserved, __ATOMIC_RELAXED));
   evs_writer_unlock(s);
   if (!seq) return 0;
   if ((rc = evs_txn_begin_leases(s, &t))) return rc;
   /* The reserved block too (lease.c): claims not synced use it. */
-  seq = EVS_MAX(s->state.lease_seq, s->lease_reserved);
+  seq = EVS_MAX(s->state.lease_seq, __atomic_load_n(&s->lease_reserved, __ATOMIC_RELAXED));
   evs_lease_rec l = {EVS_LEASE_SEQ, 0, evs_now(s), 0, seq, NULL, 0, NULL};
   uint32_t len = evs_lease_len(0, 0);
   if (!(rc = evs_txn_reserve(t, len))) {

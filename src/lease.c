@@ -102,18 +102,26 @@ static int claim(evs_store *s, const evs_query *qin, const char *consumer, int64
   /* Unless every commit is synced (FULL), a claim returned may be lost to
   ** a power cut: its tokens must not be handed out again after it. So
   ** tokens come from a block a synced SEQ record reserves first. */
-  uint64_t reserve = 0;
+  uint64_t reserve = 0, first = s->state.lease_seq + 1;
   if (!rc && n && s->dir && s->opt.sync != EVS_SYNC_FULL &&
-      s->state.lease_seq + n > s->lease_reserved) {
-    reserve = s->state.lease_seq + n + TOKEN_BLOCK;
+      first + n - 1 > __atomic_load_n(&s->lease_reserved, __ATOMIC_RELAXED)) {
+    reserve = first + n - 1 + TOKEN_BLOCK;
     rc = put_lease(t, EVS_LEASE_SEQ, now, 0, reserve, NULL, 0);
   }
-  if (!rc) rc = put_lease(t, EVS_LEASE_CLAIM, now, plus(now, lease_us), s->state.lease_seq + 1,
-                          ids, n);
+  int64_t until = plus(now, lease_us);
+  if (!rc) rc = put_lease(t, EVS_LEASE_CLAIM, now, until, first, ids, n);
+  /* The page is read while this claim holds the writer, and says what the
+  ** claim grants: once it commits, a short lease may run out (and the
+  ** event go to another consumer) before the caller sees it. */
+  if (!rc) rc = evs_page_of_ids(s, ids, n, page);
+  if (!rc) rc = evs_page_leased(s, *page, ids, n, first, until, name, nlen);
   rc = evs_txn_end_call(t, rc);
-  if (!rc && reserve && !(rc = evs_log_sync_all(s))) s->lease_reserved = reserve;
-  if (rc) return rc;
-  return evs_page_of_ids(s, ids, n, page);
+  /* Set after the sync: a reserve is only used once it is durable. A
+  ** racing claim may lower it again, which only costs a reservation. */
+  if (!rc && reserve && !(rc = evs_log_sync_all(s)))
+    __atomic_store_n(&s->lease_reserved, reserve, __ATOMIC_RELAXED);
+  if (rc) evs_page_empty(*page);
+  return rc;
 }
 
 int evs_claim_sized(evs_store *s, const evs_query *q, size_t q_size, const char *consumer,

@@ -548,6 +548,30 @@ int evs_query_claimable(evs_store *s, const evs_query *q, unsigned limit, int64_
   return rc;
 }
 
+void evs_page_empty(evs_page *p) {
+  if (p) p->n = 0, p->more = 0;
+}
+
+int evs_page_leased(evs_store *s, evs_page *pg, const uint64_t *ids, size_t n,
+                    uint64_t first_token, int64_t until_us, const char *consumer, size_t clen) {
+  char *by = arena_alloc(pg, clen + 1);
+  if (!by) return evs_err(s, EVS_ENOMEM, "out of memory");
+  memcpy(by, consumer, clen);
+  by[clen] = 0;
+  size_t k = 0;
+  for (size_t i = 0; i < pg->n; i++) {
+    evs_event *ev = &pg->ev[i];
+    while (k < n && ids[k] != ev->id) k++;
+    if (k == n) break; /* (cannot happen: the page is of ids, in order) */
+    ev->status = EVS_STATUS_LEASED;
+    ev->lease_token = first_token + k;
+    ev->lease_expires_us = until_us;
+    ev->leased_by = by;
+    if (ev->delivery_count < 255) ev->delivery_count++;
+  }
+  return 0;
+}
+
 int evs_page_of_ids(evs_store *s, const uint64_t *ids, size_t n, evs_page **page) {
   int rc = page_start(s, page);
   if (rc) return rc;

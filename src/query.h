@@ -25,5 +25,12 @@ int evs_query_claimable(evs_store *s, const evs_query *q, unsigned limit, int64_
 /* A page holding the committed events of ids (any status), in that
 ** order, as evs_inbox would give them. */
 int evs_page_of_ids(evs_store *s, const uint64_t *ids, size_t n, evs_page **page);
+/* No events in p (a call that failed after filling it). */
+void evs_page_empty(evs_page *p);
+/* A page of ids (read before their claim commits) as the claim leases
+** them: ids[k] with token first_token + k until until_us to consumer
+** (copied), its delivery counted. */
+int evs_page_leased(evs_store *s, evs_page *pg, const uint64_t *ids, size_t n,
+                    uint64_t first_token, int64_t until_us, const char *consumer, size_t clen);
 
 #endif

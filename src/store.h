@@ -72,8 +72,8 @@ struct evs_store {
   evs_txn *txn;       /* atomic: the open transaction; written only by the
                          thread that begins or ends it, holding wmu */
   uint64_t txn_seq;   /* wmu */
-  uint64_t lease_reserved; /* wmu: lease tokens up to this are reserved by a
-                              synced SEQ record (sync NORMAL and OFF) */
+  uint64_t lease_reserved; /* atomic: lease tokens up to this are reserved
+                              by a synced SEQ record (sync NORMAL, OFF) */
   evs_txn *txn_spare; /* wmu: the last transaction's buffers, kept for the
                          next (its handle is never handed out again) */
   int broken;         /* nonzero: writes refused with EVS_EREADONLY. Written

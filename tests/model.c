@@ -409,6 +409,9 @@ size_t model_claim(model *m, const model_query *q, const char *consumer, int64_t
     ids[n++] = id;
   }
   free(blocked);
+  /* As src/lease.c: tokens come from a reserved block (2^20 at a time). */
+  if (m->reserves && n && m->lease_seq > m->lease_reserved)
+    m->lease_reserved = m->lease_seq + (UINT64_C(1) << 20);
   return n;
 }
 
@@ -454,4 +457,9 @@ uint64_t model_redrive(model *m, const model_query *q, int64_t now) {
     n++;
   }
   return n;
+}
+
+void model_reopen(model *m) {
+  if (m->lease_reserved > m->lease_seq) m->lease_seq = m->lease_reserved;
+  m->lease_reserved = 0;
 }

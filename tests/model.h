@@ -76,7 +76,14 @@ typedef struct model {
   int64_t window;        /* us; < 0: idempotency keys never expire */
   uint32_t max_deliveries; /* 5 unless model_set_max_deliveries */
   uint64_t lease_seq;    /* the last token handed out */
+  int reserves;          /* a store on disk under sync NORMAL or OFF:
+                            claims reserve tokens in blocks (model_reopen) */
+  uint64_t lease_reserved; /* tokens reserved up to this */
 } model;
+
+/* The store closed and opened again: a reserve of tokens is used up
+** (the next claim's tokens start above it). */
+void model_reopen(model *m);
 
 /* retention_opt and window_opt are evs_options values (0 = the default). */
 void model_init(model *m, int64_t retention_opt, int64_t window_opt);

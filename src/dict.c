@@ -196,6 +196,9 @@ int evs_dict_train(evs_store *s) {
       char path[EVS_PATH_BUF];
       snprintf(path, sizeof path, "%s/%s", s->dir, EVS_DICT_NAME);
       rc = evs_err_io(s, -e, "cannot write", path);
+      /* Noted before the state says failed: whoever sees the state sees
+      ** the error in evs_stats too. */
+      evs_bg_note(s, rc);
       train_failed(s, evs_errmsg(s));
     } else {
       __atomic_store_n(&s->dict_file_bytes, EVS_DICT_HDR + len + 8, __ATOMIC_RELAXED);

@@ -19,14 +19,6 @@
 #include "maint.h"
 #include "store.h"
 
-static void note(evs_store *s, int rc) {
-  if (!rc) return;
-  pthread_mutex_lock(&s->bgmu);
-  s->bg_rc = rc;
-  snprintf(s->bg_err, sizeof s->bg_err, "%s", evs_errmsg(s));
-  pthread_mutex_unlock(&s->bgmu);
-}
-
 int64_t evs_next_lease_end(evs_store *s, int64_t now) {
   int64_t first = INT64_MAX;
   pthread_rwlock_rdlock(&s->ilock);
@@ -98,7 +90,7 @@ static void *maint_main(void *arg) {
     if (!work) break;
     pthread_mutex_unlock(&s->bgmu);
     if (work & EVS_BG_LEASE) lease_timer(s);
-    if (work & EVS_BG_DICT) note(s, evs_dict_train(s));
+    if (work & EVS_BG_DICT) evs_bg_note(s, evs_dict_train(s));
     int rc = 0;
     if (work & EVS_BG_COMPACT) {
       uint64_t dead, total;
@@ -107,7 +99,7 @@ static void *maint_main(void *arg) {
         rc = evs_compact_pass(s, NULL, 1);
     }
     if (!rc && (work & EVS_BG_CKPT)) rc = evs_checkpoint_write(s);
-    note(s, rc);
+    evs_bg_note(s, rc);
     pthread_mutex_lock(&s->bgmu);
   }
   pthread_mutex_unlock(&s->bgmu);

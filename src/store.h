@@ -27,6 +27,7 @@
 #define EVS_STORE_H
 
 #include <pthread.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -188,6 +189,16 @@ static inline int64_t evs_now(const evs_store *s) {
 /* Tell the layer above that maintenance is wanted. */
 static inline void evs_notify(evs_store *s, int work) {
   if (s->notify) s->notify(s, work);
+}
+
+/* A background failure, kept for evs_stats (maintenance_error and its
+** message). Takes bgmu. */
+static inline void evs_bg_note(evs_store *s, int rc) {
+  if (!rc) return;
+  pthread_mutex_lock(&s->bgmu);
+  s->bg_rc = rc;
+  snprintf(s->bg_err, sizeof s->bg_err, "%s", evs_errmsg(s));
+  pthread_mutex_unlock(&s->bgmu);
 }
 
 /* New events are visible (after vis_n moved): wake waiters and the

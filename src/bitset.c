@@ -79,6 +79,18 @@ int evs_bs_test(const evs_bitset *b, uint64_t i) {
   return (LOAD(&b->lv[0][i >> 6]) >> (i & 63)) & 1;
 }
 
+uint64_t evs_bs_next_andnot(const evs_bitset *a, const evs_bitset *b, uint64_t i) {
+  for (;;) {
+    uint64_t r = evs_bs_next(a, i);
+    if (r == UINT64_MAX) return r;
+    size_t wi = (size_t)(r >> 6);
+    uint64_t w = LOAD(&a->lv[0][wi]) & (~0ULL << (r & 63));
+    if (wi < b->nw[0]) w &= ~LOAD(&b->lv[0][wi]);
+    if (w) return ((uint64_t)wi << 6) | (uint64_t)__builtin_ctzll(w);
+    i = (uint64_t)(wi + 1) << 6; /* a word of a wholly in b: the next */
+  }
+}
+
 uint64_t evs_bs_next(const evs_bitset *b, uint64_t i) {
 again:
   if (i >= b->nbits) return UINT64_MAX;

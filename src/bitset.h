@@ -31,6 +31,9 @@ void evs_bs_clear_shared(evs_bitset *b, uint64_t i);
 int evs_bs_test(const evs_bitset *b, uint64_t i);
 /* First set bit >= i, or UINT64_MAX when none. */
 uint64_t evs_bs_next(const evs_bitset *b, uint64_t i);
+/* First bit >= i set in a and clear in b, or UINT64_MAX: 64 bits of b
+** passed per step. */
+uint64_t evs_bs_next_andnot(const evs_bitset *a, const evs_bitset *b, uint64_t i);
 /* Last set bit <= i, or UINT64_MAX when none. */
 uint64_t evs_bs_prev(const evs_bitset *b, uint64_t i);
 /* Drop the first nbits bits (a multiple of 64): bit i becomes bit

@@ -232,6 +232,7 @@ int evs_checkpoint_load(evs_store *s, const uint8_t *p, size_t n) {
     }
     s->state.lease_seq = cl.lease_seq;
     s->state.ndead = cl.ndead;
+    if (!rc) evs_keys_hold_all(x, evs_now(s), s->opt.max_deliveries);
   }
   if (!rc) {
     s->state.npending = h.pending;

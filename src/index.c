@@ -106,7 +106,7 @@ int evs_lease_held(evs_index *x, uint64_t id, int64_t until_us) {
   return 0;
 }
 
-void evs_leases_expire(evs_index *x, int64_t now) {
+void evs_leases_expire(evs_index *x, int64_t now, uint32_t max_deliveries) {
   evs_leases *l = &x->leases;
   while (l->nends && l->ends[0].until_us <= now) {
     evs_lease_end e = l->ends[0];
@@ -116,7 +116,12 @@ void evs_leases_expire(evs_index *x, int64_t now) {
     /* Settled, or held longer (its later end is queued). */
     if (!le || le->until_us > now || e.id < x->base || e.id - x->base >= x->n) continue;
     uint64_t rel = e.id - x->base;
-    if (evs_bs_test(&x->pending, rel)) evs_bs_set(&x->ready, rel);
+    if (!evs_bs_test(&x->pending, rel)) continue;
+    evs_bs_set(&x->ready, rel);
+    /* Its last delivery ran out: dead, its key's next may go. */
+    const evs_ent *en = evs_ent_at(x, rel);
+    evs_okey *k = x->okeys.iused && en->pad >= max_deliveries ? evs_okey_of(&x->okeys, e.id) : NULL;
+    if (k) evs_key_wake(x, k, e.id);
   }
   /* Renewals and settled leases leave stale ends: rebuild from the table
   ** when they outnumber the live ones. */
@@ -198,6 +203,7 @@ void evs_index_free(evs_index *x) {
   free(x->chunks);
   evs_bs_free(&x->pending);
   evs_bs_free(&x->ready);
+  evs_bs_free(&x->kheld);
   names_free(&x->sources);
   names_free(&x->types);
   free(x->idem);
@@ -218,7 +224,7 @@ static size_t names_bytes(const evs_names *t) {
 
 size_t evs_index_bytes(const evs_index *x) {
   return sizeof *x + x->nchunks * (ENT_CHUNK * sizeof(evs_ent)) +
-         x->chunks_cap * sizeof(void *) + evs_bs_bytes(&x->pending) + evs_bs_bytes(&x->ready) +
+         x->chunks_cap * sizeof(void *) + evs_bs_bytes(&x->pending) + evs_bs_bytes(&x->ready) + evs_bs_bytes(&x->kheld) +
          x->leases.ends_cap * sizeof(evs_lease_end) +
          names_bytes(&x->sources) + names_bytes(&x->types) +
          x->idem_size * sizeof(evs_idem_slot) + evs_okeys_bytes(&x->okeys);
@@ -306,8 +312,58 @@ static int ent_reserve(evs_index *x, uint64_t rel) {
 }
 
 int evs_pending_reserve(evs_index *x, uint64_t nbits) {
-  return evs_bs_reserve(&x->pending, nbits) || evs_bs_reserve(&x->ready, nbits) ? EVS_ENOMEM
-                                                                                : 0;
+  return evs_bs_reserve(&x->pending, nbits) || evs_bs_reserve(&x->ready, nbits) ||
+                 evs_bs_reserve(&x->kheld, nbits)
+             ? EVS_ENOMEM
+             : 0;
+}
+
+/* ---- Ordering keys and kheld ------------------------------------------- */
+
+static int key_open(const evs_index *x, uint64_t id) {
+  return id >= x->base && id - x->base < x->n &&
+         (evs_ent_at(x, id - x->base)->flags & (ENT_LIVE | ENT_ACKED | ENT_DELETED | ENT_DEAD)) ==
+             ENT_LIVE;
+}
+
+/* Does an event of k older than id hold it back at now? */
+static int key_holds(const evs_index *x, const evs_okey *k, uint64_t id, int64_t now,
+                     uint32_t maxd) {
+  for (uint32_t j = k->head; j < k->n && k->ids[j] < id; j++) {
+    uint64_t f = k->ids[j];
+    if (f < x->base || f - x->base >= x->n) continue;
+    int st = evs_ent_state(x, f, evs_ent_at(x, f - x->base), now, maxd, NULL);
+    if (st == EVS_ES_PENDING || st == EVS_ES_LEASED || st == EVS_ES_DELAYED) return 1;
+  }
+  return 0;
+}
+
+void evs_key_hold(evs_index *x, uint64_t id, int64_t now, uint32_t max_deliveries) {
+  evs_okey *k = x->okeys.iused ? evs_okey_of(&x->okeys, id) : NULL;
+  if (k && id >= x->base && key_holds(x, k, id, now, max_deliveries))
+    evs_bs_set(&x->kheld, id - x->base);
+}
+
+void evs_key_wake(evs_index *x, evs_okey *k, uint64_t skip) {
+  for (uint32_t j = k->head; j < k->n; j++)
+    if (k->ids[j] != skip && key_open(x, k->ids[j])) {
+      evs_bs_clear(&x->kheld, k->ids[j] - x->base);
+      return;
+    }
+}
+
+void evs_keys_hold_all(evs_index *x, int64_t now, uint32_t max_deliveries) {
+  for (size_t i = 0; x->okeys.keys && i <= x->okeys.kmask; i++) {
+    const evs_okey *k = x->okeys.keys[i];
+    int held = 0;
+    for (uint32_t j = k ? k->head : 0; k && j < k->n; j++) {
+      uint64_t f = k->ids[j];
+      if (f < x->base || f - x->base >= x->n) continue;
+      if (held && key_open(x, f)) evs_bs_set(&x->kheld, f - x->base);
+      int st = evs_ent_state(x, f, evs_ent_at(x, f - x->base), now, max_deliveries, NULL);
+      held |= st == EVS_ES_PENDING || st == EVS_ES_LEASED || st == EVS_ES_DELAYED;
+    }
+  }
 }
 
 int evs_index_extend(evs_index *x, uint64_t next) {
@@ -376,6 +432,7 @@ uint64_t evs_index_rebase(evs_index *x, uint64_t limit) {
   x->nchunks -= dc;
   evs_bs_drop_front(&x->pending, k);
   evs_bs_drop_front(&x->ready, k);
+  evs_bs_drop_front(&x->kheld, k);
   evs_names *tabs[2] = {&x->sources, &x->types};
   for (int t = 0; t < 2; t++)
     for (size_t i = 0; tabs[t]->tab && i <= tabs[t]->mask; i++) {

@@ -112,6 +112,10 @@ typedef struct evs_index {
                          delay as of the last evs_leases_expire: where a
                          claim looks. A hint: every claimable event is in
                          it whenever evs_ready_usable says so */
+  evs_bitset kheld;   /* by rel: events behind an older open event of their
+                         ordering key (not claimable until it settles).
+                         A hint too, for claims of the committed index:
+                         set only when sure, cleared when in doubt */
   evs_names sources, types;
   uint64_t list_entries; /* sum of plist lengths, for the sweep */
   evs_idem_slot *idem; /* linear probing, home slot by fastrange */
@@ -173,6 +177,7 @@ static inline void evs_pending_set(evs_index *x, uint64_t rel) {
 static inline void evs_pending_clear(evs_index *x, uint64_t rel) {
   evs_bs_clear(&x->pending, rel);
   evs_bs_clear(&x->ready, rel);
+  evs_bs_clear(&x->kheld, rel);
 }
 /* Room for pending and ready bits [0, nbits). */
 int evs_pending_reserve(evs_index *x, uint64_t nbits);
@@ -181,7 +186,16 @@ int evs_pending_reserve(evs_index *x, uint64_t nbits);
 int evs_lease_held(evs_index *x, uint64_t id, int64_t until_us);
 /* Bring back into ready the events whose lease or delay ended by now.
 ** Caller holds the index exclusively. */
-void evs_leases_expire(evs_index *x, int64_t now);
+void evs_leases_expire(evs_index *x, int64_t now, uint32_t max_deliveries);
+/* Ordering keys and kheld. key_hold: event id (just appended; its key's
+** newest) goes into kheld if an older event of its key holds it back at
+** now. key_wake: the key's first open event other than skip leaves kheld
+** (its head settled or died). keys_hold_all: kheld from scratch (a loaded
+** checkpoint). A head past retention frees its key with no commit:
+** claims use kheld only while no pending event is past retention. */
+void evs_key_hold(evs_index *x, uint64_t id, int64_t now, uint32_t max_deliveries);
+void evs_key_wake(evs_index *x, evs_okey *k, uint64_t skip);
+void evs_keys_hold_all(evs_index *x, int64_t now, uint32_t max_deliveries);
 /* May a scan at now use ready instead of pending? (No end passed since
 ** the last evs_leases_expire.) */
 static inline int evs_ready_usable(const evs_index *x, int64_t now) {

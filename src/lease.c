@@ -90,7 +90,7 @@ static int claim(evs_store *s, const evs_query *qin, const char *consumer, int64
   int64_t now = evs_now(s);
   /* Leases that ended are claimable again: back in the set claims scan. */
   pthread_rwlock_wrlock(&s->ilock);
-  evs_leases_expire(&s->state.idx, now);
+  evs_leases_expire(&s->state.idx, now, s->opt.max_deliveries);
   pthread_rwlock_unlock(&s->ilock);
   uint64_t ids[EVS_PAGE_MAX], dead[DEAD_CAP];
   size_t n = 0, nd = 0;

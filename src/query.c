@@ -185,6 +185,7 @@ typedef struct scan {
   int claimable;   /* the ordering-key rule applies (set by run_scan) */
   int64_t cut;     /* created before this: past retention */
   int ready;       /* only events in ready can match (set by run_scan) */
+  int kheld;       /* nor those in kheld (set by run_scan) */
 } scan;
 
 /* Claiming: the id is the match. 1 when the claim is full. */
@@ -359,7 +360,8 @@ static int scan_list(scan *sc, evs_plist *l, uint64_t lo, uint64_t hi) {
   while (p != UINT64_MAX && p >= first && p < end) {
     uint64_t rel = l->rel[p];
     const evs_ent *e = evs_ent_at(&s->state.idx, rel);
-    if (sc->ready && !evs_bs_test(&s->state.idx.ready, rel)) {
+    if ((sc->ready && !evs_bs_test(&s->state.idx.ready, rel)) ||
+        (sc->kheld && evs_bs_test(&s->state.idx.kheld, rel))) {
       /* held by a lease or a delay: passed over at the cost of a bit */
     } else if (!pending_committed(e)) {
       /* Acked or deleted for good: drop it from the list now, so later
@@ -379,6 +381,12 @@ static int scan_pending(scan *sc, uint64_t lo, uint64_t hi) {
   const evs_index *x = &sc->s->state.idx;
   const evs_bitset *b = sc->ready ? &x->ready : &x->pending;
   int rc = 0, desc = sc->q->descending;
+  if (sc->kheld && !desc) { /* a claim: past events their keys hold back */
+    for (uint64_t rel = evs_bs_next_andnot(b, &x->kheld, lo); rel != UINT64_MAX && rel < hi;
+         rel = evs_bs_next_andnot(b, &x->kheld, rel + 1))
+      if (visit(sc, rel, evs_ent_at(x, rel), &rc)) break;
+    return rc;
+  }
   uint64_t rel = desc ? evs_bs_prev(b, hi - 1) : evs_bs_next(b, lo);
   while (rel != UINT64_MAX && rel >= lo && rel < hi) {
     if (visit(sc, rel, evs_ent_at(&sc->s->state.idx, rel), &rc)) break;
@@ -453,7 +461,7 @@ static int inbox(evs_store *s, evs_txn *txn, const evs_query *qin, evs_page **pa
   if ((rc = page_start(s, page))) return rc;
   evs_page *pg = *page;
   scan sc = {s, txn, q, pg, NULL, NULL, q->limit ? q->limit : EVS_PAGE_DEFAULT,
-             after_id, evs_now(s), NULL, 0, NULL, 0, 0, 0, 0, 0};
+             after_id, evs_now(s), NULL, 0, NULL, 0, 0, 0, 0, 0, 0};
   rc = run_scan(&sc, after_id);
   if (rc) {
     pg->n = 0;
@@ -492,6 +500,11 @@ static int run_scan(scan *sc, uint64_t after_id) {
     sc->cut = evs_time_minus(evs_now(s), s->opt.retention_us);
     lo = evs_index_time_bound(x, lo, hi, sc->cut, 0);
   }
+  /* kheld is of the committed index, and holds while no pending event
+  ** is past retention (index.h). */
+  sc->kheld = sc->ready && sc->claimable && !txn &&
+              (sc->cut == INT64_MIN ||
+               evs_bs_next(&x->pending, 0) >= evs_index_time_bound(x, 0, x->n, sc->cut, 0));
   if (q->created_after_us) lo = evs_index_time_bound(x, lo, hi, q->created_after_us, 1);
   if (q->created_before_us) hi = evs_index_time_bound(x, lo, hi, q->created_before_us, 0);
 
@@ -541,7 +554,7 @@ int evs_query_check(evs_store *s, const evs_query *q) { return check_query(s, q)
 int evs_query_claimable(evs_store *s, const evs_query *q, unsigned limit, int64_t now,
                         uint64_t *ids, size_t *nids, uint64_t *dead, size_t dead_cap,
                         size_t *ndead) {
-  scan sc = {s, NULL, q, NULL, NULL, NULL, limit, 0, now, ids, 0, dead, 0, dead_cap, 0, 0, 0};
+  scan sc = {s, NULL, q, NULL, NULL, NULL, limit, 0, now, ids, 0, dead, 0, dead_cap, 0, 0, 0, 0};
   int rc = run_scan(&sc, 0);
   *nids = sc.nids;
   *ndead = sc.ndead;
@@ -578,7 +591,7 @@ int evs_page_of_ids(evs_store *s, const uint64_t *ids, size_t n, evs_page **page
   evs_query any = {0};
   any.status = EVS_QUERY_ANY;
   scan sc = {s, NULL, &any, *page, NULL, NULL, (unsigned)n + 1, 0, evs_now(s), NULL, 0,
-             NULL, 0, 0, 0, 0, 0};
+             NULL, 0, 0, 0, 0, 0, 0};
   pthread_rwlock_rdlock(&s->ilock);
   const evs_index *x = &s->state.idx;
   for (size_t i = 0; i < n && !rc; i++)

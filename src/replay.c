@@ -50,6 +50,7 @@ static int replay_event(const evs_store *s, evs_state *st, const evs_seg *g,
                     ev.event_type_len, &a, &b))
     return EVS_ENOMEM;
   if (ev.not_before_us && evs_lease_held(x, ev.id, ev.not_before_us)) return EVS_ENOMEM;
+  if (ev.ordering_key) evs_key_hold(x, ev.id, evs_now(s), s->opt.max_deliveries);
   if (ev.idempotency_key) {
     evs_keyctx k = {s, NULL, x, ev.idempotency_key, ev.idempotency_key_len};
     uint32_t old;
@@ -82,8 +83,9 @@ static void settle_key(evs_index *x, uint64_t id) {
       if (f != (ENT_LIVE | ENT_DEAD)) break;
     }
     if (j == k->n || (f & ~ENT_DEAD) == ENT_LIVE) break; /* open */
-    if (evs_okey_drop(&x->okeys, k, j)) break;           /* k is gone */
+    if (evs_okey_drop(&x->okeys, k, j)) return;          /* k is gone */
   }
+  if (k) evs_key_wake(x, k, 0); /* the next of the key may go */
 }
 
 /* The event leaves any lease it had (settled, or gone). */
@@ -160,13 +162,16 @@ int evs_mark_lease(evs_state *st, uint64_t rel, evs_ent *e, int op, uint32_t con
       if (op == EVS_LEASE_RELEASE) l->consumer = 0, l->token = 0;
       return evs_lease_held(x, id, until_us) ? EVS_ENOMEM : 0;
     }
-    case EVS_LEASE_REJECT:
+    case EVS_LEASE_REJECT: {
       drop_lease(st, rel, e);
       e->flags |= ENT_DEAD;
       evs_pending_clear(x, rel);
       st->npending--;
       st->ndead++;
+      evs_okey *k = x->okeys.iused ? evs_okey_of(&x->okeys, id) : NULL;
+      if (k) evs_key_wake(x, k, id); /* dead: the next of its key may go */
       return 0;
+    }
     case EVS_LEASE_HOLD:
       if (e->flags & (ENT_ACKED | ENT_DELETED)) return 0; /* acked or deleted in its own txn */
       if (evs_lease_set(&x->leases, id, 0, 0, until_us) || evs_lease_held(x, id, until_us))

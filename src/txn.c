@@ -378,7 +378,7 @@ static int finish_commit(evs_txn *t) {
   }
   s->vis_n = s->state.idx.n;
   /* Leases that ended since are claimable again: back in ready. */
-  evs_leases_expire(&s->state.idx, evs_now(s));
+  evs_leases_expire(&s->state.idx, evs_now(s), s->opt.max_deliveries);
   s->state.payload_bytes += t->payload_bytes;
   s->state.payload_stored += t->payload_stored;
   s->state.last_created = t->last_created;

@@ -136,8 +136,8 @@ static void check_entries(vctx *v, const evs_index *live, const evs_index *ref) 
     if (evs_bs_test(&live->pending, rel) != pend)
       problem(v, "event %" PRIu64 ": pending set disagrees with its status", id);
     /* ready is a hint, but never holds what pending does not. */
-    if (!pend && evs_bs_test(&live->ready, rel))
-      problem(v, "event %" PRIu64 ": in the ready set, but not pending", id);
+    if (!pend && (evs_bs_test(&live->ready, rel) || evs_bs_test(&live->kheld, rel)))
+      problem(v, "event %" PRIu64 ": in the ready or key-held set, but not pending", id);
     if (!(a->flags & ENT_LIVE) || (a->flags & ENT_DELETED)) continue;
     const uint8_t *r = evs_rec_ptr(s, NULL, a->slot, a->off);
     evs_event ev;

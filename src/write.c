@@ -101,6 +101,8 @@ static int add_event(evs_txn *t, const evs_prep *p, int64_t now,
     pthread_rwlock_unlock(&s->ilock);
     return evs_err(s, EVS_ENOMEM, "out of memory");
   }
+  /* Behind an older open event of its key: out of claims' way. */
+  if (p->order) evs_key_hold(&s->state.idx, id, now, s->opt.max_deliveries);
   touch(t, ls);
   touch(t, lt);
   t->u.len += len; /* the record is in: the key now resolves to it */

@@ -333,7 +333,7 @@ static int key_holds(const evs_index *x, const evs_okey *k, uint64_t id, int64_t
     uint64_t f = k->ids[j];
     if (f < x->base || f - x->base >= x->n) continue;
     int st = evs_ent_state(x, f, evs_ent_at(x, f - x->base), now, maxd, NULL);
-    if (st == EVS_ES_PENDING || st == EVS_ES_LEASED || st == EVS_ES_DELAYED) return 1;
+    if (EVS_ES_HOLDS(st)) return 1;
   }
   return 0;
 }
@@ -361,7 +361,7 @@ void evs_keys_hold_all(evs_index *x, int64_t now, uint32_t max_deliveries) {
       if (f < x->base || f - x->base >= x->n) continue;
       if (held && key_open(x, f)) evs_bs_set(&x->kheld, f - x->base);
       int st = evs_ent_state(x, f, evs_ent_at(x, f - x->base), now, max_deliveries, NULL);
-      held |= st == EVS_ES_PENDING || st == EVS_ES_LEASED || st == EVS_ES_DELAYED;
+      held |= EVS_ES_HOLDS(st);
     }
   }
 }

@@ -224,6 +224,9 @@ static inline const char *evs_consumer_name(const evs_leases *l, uint32_t c) {
 #define EVS_ES_ACKED 4
 #define EVS_ES_DEAD 5     /* rejected, or its lease ran out after its
                              max_deliveries-th delivery */
+/* Does an event in state st hold the later events of its ordering key
+** back (not settled: pending, leased or delayed)? */
+#define EVS_ES_HOLDS(st) ((st) == EVS_ES_PENDING || (st) == EVS_ES_LEASED || (st) == EVS_ES_DELAYED)
 static inline int evs_ent_state(const evs_index *x, uint64_t id, const evs_ent *e, int64_t now,
                                 uint32_t max_deliveries, const evs_lease **lease) {
   if (lease) *lease = NULL;

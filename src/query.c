@@ -229,9 +229,7 @@ static int key_blocked(const evs_store *s, const evs_txn *t, uint64_t id, int64_
     return 1;
   for (uint32_t i = k->head; i < k->n && k->ids[i] < id; i++) {
     int st = state_in(s, t, k->ids[i], now, &e);
-    if (st == EVS_ES_GONE || st == EVS_ES_ACKED || st == EVS_ES_DEAD || e->created_us < cut)
-      continue;
-    return 1;
+    if (EVS_ES_HOLDS(st) && e->created_us >= cut) return 1;
   }
   return 0;
 }
